@@ -1,0 +1,1 @@
+//! Feature stages with Spark MLlib's parameters and defaults.

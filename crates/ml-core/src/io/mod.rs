@@ -1,0 +1,1 @@
+//! CSV and Parquet reading and writing.

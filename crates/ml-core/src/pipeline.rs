@@ -1,0 +1,407 @@
+//! [`Pipeline`] (a list of named estimators and transformers) and its fitted [`PipelineModel`].
+//!
+//! Parameters of stages are addressed as `stage_name.param` through [`Params`], which is what
+//! ParamGrid and CrossValidator use to tune a whole pipeline.
+
+use arrow::datatypes::Schema;
+use serde::{Deserialize, Serialize};
+
+use crate::dataset::Dataset;
+use crate::error::{MlError, Result};
+use crate::params::{ParamSpec, ParamValue, Params};
+use crate::traits::{DynEstimator, Estimator, Transformer};
+
+/// One stage of a pipeline: something to fit, or something that only transforms.
+#[derive(Debug, Clone)]
+pub enum PipelineStage {
+    /// Fitted on the data that reaches it; its model joins the pipeline model.
+    Estimator(Box<dyn DynEstimator>),
+    /// Used as is.
+    Transformer(Box<dyn Transformer>),
+}
+
+impl PipelineStage {
+    fn params(&self) -> &dyn Params {
+        match self {
+            PipelineStage::Estimator(e) => e.as_ref(),
+            PipelineStage::Transformer(t) => t.as_ref(),
+        }
+    }
+    fn params_mut(&mut self) -> &mut dyn Params {
+        match self {
+            PipelineStage::Estimator(e) => e.as_mut(),
+            PipelineStage::Transformer(t) => t.as_mut(),
+        }
+    }
+    fn transform_schema(&self, schema: &Schema) -> Result<Schema> {
+        match self {
+            PipelineStage::Estimator(e) => e.transform_schema_dyn(schema),
+            PipelineStage::Transformer(t) => t.transform_schema(schema),
+        }
+    }
+}
+
+/// A sequence of named stages fitted in order, as Spark ML's `Pipeline`.
+///
+/// `fit` first checks the whole chain of schemas (so a typo in the last stage's column fails
+/// before the first stage trains), then fits each estimator on the output of the stages before
+/// it.
+///
+/// ```
+/// use ml_core::{Pipeline, Params, ParamValue};
+/// # use ml_core::testing::AddConstant;
+/// let mut p = Pipeline::new().transformer("plus", AddConstant::new("x", "y", 1.0));
+/// p.set_param("plus.amount", ParamValue::Float(2.0)).unwrap();
+/// assert_eq!(p.get_param("plus.amount").unwrap(), ParamValue::Float(2.0));
+/// assert!(p.set_param("nope.amount", ParamValue::Float(2.0)).is_err());
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Pipeline {
+    stages: Vec<(String, PipelineStage)>,
+}
+
+impl Pipeline {
+    /// An empty pipeline.
+    pub fn new() -> Self {
+        Pipeline { stages: Vec::new() }
+    }
+
+    /// Appends an estimator under a name (names must be unique and contain no '.').
+    pub fn estimator(mut self, name: &str, estimator: impl Estimator) -> Self {
+        self.stages.push((
+            name.to_string(),
+            PipelineStage::Estimator(Box::new(estimator)),
+        ));
+        self
+    }
+
+    /// Appends a boxed estimator under a name.
+    pub fn boxed_estimator(mut self, name: &str, estimator: Box<dyn DynEstimator>) -> Self {
+        self.stages
+            .push((name.to_string(), PipelineStage::Estimator(estimator)));
+        self
+    }
+
+    /// Appends a transformer under a name.
+    pub fn transformer(
+        mut self,
+        name: &str,
+        transformer: impl Transformer + Clone + 'static,
+    ) -> Self {
+        self.stages.push((
+            name.to_string(),
+            PipelineStage::Transformer(Box::new(transformer)),
+        ));
+        self
+    }
+
+    /// Stage names in order.
+    pub fn stage_names(&self) -> Vec<&str> {
+        self.stages.iter().map(|(n, _)| n.as_str()).collect()
+    }
+
+    /// The stages.
+    pub fn stages(&self) -> &[(String, PipelineStage)] {
+        &self.stages
+    }
+
+    fn check_names(&self) -> Result<()> {
+        let mut seen = std::collections::HashSet::new();
+        for (name, _) in &self.stages {
+            if name.is_empty() || name.contains('.') {
+                return Err(MlError::param(
+                    name.as_str(),
+                    "stage names must be non-empty and contain no '.'",
+                ));
+            }
+            if !seen.insert(name.as_str()) {
+                return Err(MlError::param(
+                    name.as_str(),
+                    "two stages have this name; give each stage its own name",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn split_qualified(name: &str) -> Result<(&str, &str)> {
+    name.split_once('.').ok_or_else(|| {
+        MlError::param(
+            name,
+            "pipeline parameters are stage-qualified: use 'stage_name.param'",
+        )
+    })
+}
+
+fn find_stage<'a, T>(stages: &'a [(String, T)], stage: &str, full: &str) -> Result<&'a T> {
+    stages
+        .iter()
+        .find(|(n, _)| n == stage)
+        .map(|(_, s)| s)
+        .ok_or_else(|| unknown_stage(stages, full))
+}
+
+fn unknown_stage<T>(stages: &[(String, T)], full: &str) -> MlError {
+    let names: Vec<&str> = stages.iter().map(|(n, _)| n.as_str()).collect();
+    MlError::param(
+        full,
+        format!("no such stage; stages are: {}", names.join(", ")),
+    )
+}
+
+fn qualified_specs<'a>(stages: impl Iterator<Item = (&'a str, &'a dyn Params)>) -> Vec<ParamSpec> {
+    stages
+        .flat_map(|(name, p)| {
+            p.param_specs().into_iter().map(move |s| ParamSpec {
+                name: format!("{name}.{}", s.name),
+                ..s
+            })
+        })
+        .collect()
+}
+
+impl Params for Pipeline {
+    fn param_specs(&self) -> Vec<ParamSpec> {
+        qualified_specs(self.stages.iter().map(|(n, s)| (n.as_str(), s.params())))
+    }
+    fn get_param(&self, name: &str) -> Result<ParamValue> {
+        let (stage, param) = split_qualified(name)?;
+        find_stage(&self.stages, stage, name)?
+            .params()
+            .get_param(param)
+    }
+    fn set_param(&mut self, name: &str, value: ParamValue) -> Result<()> {
+        let (stage, param) = split_qualified(name)?;
+        let err = unknown_stage(&self.stages, name);
+        let s = self
+            .stages
+            .iter_mut()
+            .find(|(n, _)| n == stage)
+            .ok_or(err)?;
+        s.1.params_mut()
+            .set_param(param, value)
+            .map_err(|e| match e {
+                MlError::InvalidParam { param: p, message } => MlError::InvalidParam {
+                    param: format!("{stage}.{p}"),
+                    message,
+                },
+                other => other,
+            })
+    }
+    fn validate(&self) -> Result<()> {
+        self.check_names()?;
+        for (_, s) in &self.stages {
+            s.params().validate()?;
+        }
+        Ok(())
+    }
+}
+
+impl Estimator for Pipeline {
+    type Model = PipelineModel;
+
+    fn fit(&self, data: &Dataset) -> Result<PipelineModel> {
+        self.validate()?;
+        Estimator::transform_schema(self, &data.schema())?;
+        let last_estimator = self
+            .stages
+            .iter()
+            .rposition(|(_, s)| matches!(s, PipelineStage::Estimator(_)));
+        let mut current = data.clone();
+        let mut fitted = Vec::with_capacity(self.stages.len());
+        for (i, (name, stage)) in self.stages.iter().enumerate() {
+            let model: Box<dyn Transformer> = match stage {
+                PipelineStage::Estimator(e) => e.fit_dyn(&current)?,
+                PipelineStage::Transformer(t) => t.clone(),
+            };
+            // Later estimators need this stage's output; after the last one nothing does.
+            if last_estimator.is_some_and(|l| i < l) {
+                current = model.transform(&current)?;
+            }
+            fitted.push((name.clone(), model));
+        }
+        Ok(PipelineModel { stages: fitted })
+    }
+
+    fn transform_schema(&self, schema: &Schema) -> Result<Schema> {
+        let mut s = schema.clone();
+        for (_, stage) in &self.stages {
+            s = stage.transform_schema(&s)?;
+        }
+        Ok(s)
+    }
+}
+
+/// A fitted pipeline: every stage as a transformer, applied in order. Saves and loads whole
+/// through [`crate::persist`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PipelineModel {
+    stages: Vec<(String, Box<dyn Transformer>)>,
+}
+
+impl PipelineModel {
+    /// Builds a pipeline model from fitted stages.
+    pub fn new(stages: Vec<(String, Box<dyn Transformer>)>) -> Self {
+        PipelineModel { stages }
+    }
+
+    /// The fitted stages in order.
+    pub fn stages(&self) -> &[(String, Box<dyn Transformer>)] {
+        &self.stages
+    }
+
+    /// A fitted stage by name.
+    pub fn stage(&self, name: &str) -> Option<&dyn Transformer> {
+        self.stages
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, t)| t.as_ref())
+    }
+
+    /// A fitted stage by name, as its concrete type (`None` if absent or of another type).
+    pub fn stage_as<T: 'static>(&self, name: &str) -> Option<&T> {
+        self.stage(name)
+            .and_then(|t| t.as_any().downcast_ref::<T>())
+    }
+}
+
+impl Params for PipelineModel {
+    fn param_specs(&self) -> Vec<ParamSpec> {
+        qualified_specs(
+            self.stages
+                .iter()
+                .map(|(n, s)| (n.as_str(), s.as_ref() as &dyn Params)),
+        )
+    }
+    fn get_param(&self, name: &str) -> Result<ParamValue> {
+        let (stage, param) = split_qualified(name)?;
+        find_stage(&self.stages, stage, name)?.get_param(param)
+    }
+    fn set_param(&mut self, name: &str, value: ParamValue) -> Result<()> {
+        let (stage, param) = split_qualified(name)?;
+        let err = unknown_stage(&self.stages, name);
+        let s = self
+            .stages
+            .iter_mut()
+            .find(|(n, _)| n == stage)
+            .ok_or(err)?;
+        s.1.set_param(param, value)
+    }
+}
+
+#[typetag::serde]
+impl Transformer for PipelineModel {
+    fn transform(&self, data: &Dataset) -> Result<Dataset> {
+        Transformer::transform_schema(self, &data.schema())?;
+        let mut current = data.clone();
+        for (_, stage) in &self.stages {
+            current = stage.transform(&current)?;
+        }
+        Ok(current)
+    }
+
+    fn transform_schema(&self, schema: &Schema) -> Result<Schema> {
+        let mut s = schema.clone();
+        for (_, stage) in &self.stages {
+            s = stage.transform_schema(&s)?;
+        }
+        Ok(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{AddConstant, MeanCenter};
+    use arrow::array::{ArrayRef, Float64Array};
+    use std::sync::Arc;
+
+    fn data() -> Dataset {
+        Dataset::from_columns(vec![(
+            "x",
+            Arc::new(Float64Array::from(vec![1.0, 2.0, 6.0])) as ArrayRef,
+        )])
+        .unwrap()
+    }
+
+    fn pipeline() -> Pipeline {
+        Pipeline::new()
+            .transformer("plus", AddConstant::new("x", "y", 1.0))
+            .estimator("center", MeanCenter::new("y", "z"))
+    }
+
+    #[test]
+    fn fit_chains_stages_and_transform_applies_them() {
+        let model = pipeline().fit(&data()).unwrap();
+        let out = model.transform(&data()).unwrap();
+        // y = x + 1 = [2, 3, 7], mean 4, z = [-2, -1, 3]
+        assert_eq!(out.f64_column("z").unwrap().values(), &[-2.0, -1.0, 3.0]);
+    }
+
+    #[test]
+    fn schema_errors_come_before_any_fitting() {
+        let p = Pipeline::new()
+            .estimator("center", MeanCenter::new("x", "z"))
+            .transformer("plus", AddConstant::new("missing", "w", 1.0));
+        let e = p.fit(&data()).unwrap_err().to_string();
+        assert!(e.contains("'missing'"), "{e}");
+    }
+
+    #[test]
+    fn stage_qualified_params_reach_the_stage() {
+        let mut p = pipeline();
+        p.set_param("plus.amount", ParamValue::Float(3.0)).unwrap();
+        let model = p.fit(&data()).unwrap();
+        let out = model.transform(&data()).unwrap();
+        // y = [4, 5, 9], mean 6
+        assert_eq!(out.f64_column("z").unwrap().values(), &[-2.0, -1.0, 3.0]);
+        assert_eq!(out.f64_column("y").unwrap().values(), &[4.0, 5.0, 9.0]);
+        assert!(p.param_specs().iter().any(|s| s.name == "center.input_col"));
+        let e = p.set_param("plus", ParamValue::Float(1.0)).unwrap_err();
+        assert!(e.to_string().contains("stage_name.param"));
+    }
+
+    #[test]
+    fn saved_and_loaded_pipeline_model_gives_identical_output() {
+        let model = pipeline().fit(&data()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pipe.json");
+        crate::persist::save(&model, &path).unwrap();
+        let loaded: PipelineModel = crate::persist::load_as(&path).unwrap();
+        let a = model.transform(&data()).unwrap();
+        let b = loaded.transform(&data()).unwrap();
+        assert_eq!(a.batch(), b.batch());
+        assert!(loaded
+            .stage_as::<crate::testing::MeanCenterModel>("center")
+            .is_some());
+    }
+
+    #[test]
+    fn corrupt_model_file_is_a_typed_error_naming_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.json");
+        std::fs::write(
+            &path,
+            "{\"format\":\"ml-model\",\"version\":1,\"model\":{\"type\":\"Nope\"}}",
+        )
+        .unwrap();
+        let e = crate::persist::load(&path).unwrap_err();
+        assert!(matches!(e, MlError::Persistence { .. }));
+        assert!(e.to_string().contains("bad.json"));
+        std::fs::write(&path, "garbage").unwrap();
+        assert!(matches!(
+            crate::persist::load(&path).unwrap_err(),
+            MlError::Persistence { .. }
+        ));
+        std::fs::write(
+            &path,
+            "{\"format\":\"ml-model\",\"version\":99,\"model\":{}}",
+        )
+        .unwrap();
+        assert!(crate::persist::load(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("not supported"));
+    }
+}

@@ -1,0 +1,95 @@
+//! The stage traits: [`Transformer`], [`Estimator`], and the object-safe [`DynEstimator`].
+
+use std::any::Any;
+use std::fmt::Debug;
+
+use arrow::datatypes::Schema;
+
+use crate::dataset::Dataset;
+use crate::error::Result;
+use crate::params::Params;
+
+/// Turns a dataset into another by appending columns; fitted models are transformers.
+///
+/// `transform_schema` validates the input columns and types and returns the output schema
+/// before any work, so a pipeline fails fast with a clear message.
+///
+/// Implementations are registered for persistence with `#[typetag::serde]` on the impl block,
+/// so any transformer (and a whole [`PipelineModel`](crate::PipelineModel)) saves and loads
+/// through [`crate::persist`].
+#[typetag::serde(tag = "type")]
+pub trait Transformer: Params + CloneTransformer + AsAny + Send + Sync + Debug {
+    /// Appends this stage's output columns to a copy of `data`.
+    fn transform(&self, data: &Dataset) -> Result<Dataset>;
+    /// Checks input columns and types and returns the output schema, without touching data.
+    fn transform_schema(&self, schema: &Schema) -> Result<Schema>;
+}
+
+/// Learns a [`Transformer`] (its model) from a dataset.
+pub trait Estimator: Params + Clone + Send + Sync + Debug + 'static {
+    /// The fitted model.
+    type Model: Transformer + Clone + 'static;
+    /// Fits a model to `data`. Parameters are validated before any work.
+    fn fit(&self, data: &Dataset) -> Result<Self::Model>;
+    /// The schema the fitted model will produce from `schema` (input checks included).
+    fn transform_schema(&self, schema: &Schema) -> Result<Schema>;
+}
+
+/// The object-safe face of an [`Estimator`], for pipelines and tuning over mixed stages.
+/// Every `Estimator` implements it.
+pub trait DynEstimator: Params + AsAny + Send + Sync + Debug {
+    /// Fits and returns the model as a boxed transformer.
+    fn fit_dyn(&self, data: &Dataset) -> Result<Box<dyn Transformer>>;
+    /// See [`Estimator::transform_schema`].
+    fn transform_schema_dyn(&self, schema: &Schema) -> Result<Schema>;
+    /// A boxed copy (with the current parameter values).
+    fn clone_dyn(&self) -> Box<dyn DynEstimator>;
+}
+
+impl<E: Estimator> DynEstimator for E {
+    fn fit_dyn(&self, data: &Dataset) -> Result<Box<dyn Transformer>> {
+        Ok(Box::new(self.fit(data)?))
+    }
+    fn transform_schema_dyn(&self, schema: &Schema) -> Result<Schema> {
+        self.transform_schema(schema)
+    }
+    fn clone_dyn(&self) -> Box<dyn DynEstimator> {
+        Box::new(self.clone())
+    }
+}
+
+impl Clone for Box<dyn DynEstimator> {
+    fn clone(&self) -> Self {
+        self.clone_dyn()
+    }
+}
+
+/// Boxed copies of transformers; implemented for every `Transformer + Clone`.
+pub trait CloneTransformer {
+    /// A boxed copy.
+    fn clone_transformer(&self) -> Box<dyn Transformer>;
+}
+
+impl<T: Transformer + Clone + 'static> CloneTransformer for T {
+    fn clone_transformer(&self) -> Box<dyn Transformer> {
+        Box::new(self.clone())
+    }
+}
+
+impl Clone for Box<dyn Transformer> {
+    fn clone(&self) -> Self {
+        self.clone_transformer()
+    }
+}
+
+/// Downcasting support, implemented for every `'static` type.
+pub trait AsAny {
+    /// `self` as `&dyn Any`, to downcast a boxed stage to its concrete type.
+    fn as_any(&self) -> &dyn Any;
+}
+
+impl<T: Any> AsAny for T {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
