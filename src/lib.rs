@@ -4,6 +4,15 @@
 //!
 //! - [`core`]: Arrow-based datasets, the Estimator / Transformer / Params traits, pipelines,
 //!   feature stages, CSV/Parquet IO and linear models.
+//! - [`tree`]: histogram gradient boosted trees with native categorical splits.
+//! - [`fpm`]: FP-growth, association rules and PrefixSpan.
+//! - [`eval`]: metrics, evaluators, the business-value confusion matrix, ParamGrid and
+//!   CrossValidator.
+//! - [`vision`]: video frames, image tables and a pretrained CNN featurizer.
 #![deny(missing_docs)]
 
 pub use ml_core as core;
+pub use ml_eval as eval;
+pub use ml_fpm as fpm;
+pub use ml_tree as tree;
+pub use ml_vision as vision;

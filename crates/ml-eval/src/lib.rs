@@ -1,0 +1,2 @@
+//! ml-eval (work in progress).
+#![deny(missing_docs)]

@@ -1,0 +1,2 @@
+//! ml-fpm (work in progress).
+#![deny(missing_docs)]

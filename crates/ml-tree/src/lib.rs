@@ -1,0 +1,2 @@
+//! ml-tree (work in progress).
+#![deny(missing_docs)]

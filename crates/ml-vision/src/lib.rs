@@ -1,0 +1,2 @@
+//! ml-vision (work in progress).
+#![deny(missing_docs)]
