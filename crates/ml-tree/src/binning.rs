@@ -1,0 +1,330 @@
+//! Feature binning: weighted quantile cut points for numeric slots, category codes for nominal
+//! slots, and the column-major `u8` bin matrix the histograms are built from.
+//!
+//! Values are compared as `f32` (as XGBoost does), so a threshold learned here splits the data
+//! exactly as the same threshold does in an exported XGBoost model. A numeric feature with `nb`
+//! value bins has `nb - 1` thresholds `t`; a value `v` falls in bin `#{t_j <= v}`, so "bin <= b"
+//! is the same as `v < t[b]`. NaN goes to the missing bin, whose index is `nb` (at most 255).
+
+use ndarray::ArrayView2;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Largest number of value bins per feature (the missing bin takes index 255 at most).
+pub const MAX_VALUE_BINS: usize = 255;
+/// Slots per feature in a histogram: every `u8` bin index, so lookups need no bounds check.
+pub const HIST_SLOTS: usize = 256;
+/// Rows used to find cut points on large data (as LightGBM's `bin_construct_sample_cnt`).
+const CUT_SAMPLE_ROWS: usize = 200_000;
+/// Rows per block when filling the bin matrix.
+const BIN_BLOCK: usize = 8192;
+
+/// How one feature is cut into bins.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum FeatureCuts {
+    /// A continuous feature: thresholds between consecutive bins (`n_bins - 1` of them).
+    Numeric {
+        /// Increasing thresholds; bin `b` holds `t[b-1] <= v < t[b]`.
+        thresholds: Vec<f32>,
+    },
+    /// A nominal feature holding category codes `0..num_categories`.
+    Categorical {
+        /// Number of categories the schema declares.
+        num_categories: usize,
+        /// Bin of each code; codes without their own bin (beyond the most frequent 255) map to
+        /// the missing bin.
+        bin_of_code: Vec<u8>,
+        /// Code held by each value bin.
+        code_of_bin: Vec<u32>,
+    },
+}
+
+impl FeatureCuts {
+    /// Number of value bins (the missing bin index).
+    pub fn n_bins(&self) -> usize {
+        match self {
+            FeatureCuts::Numeric { thresholds } => thresholds.len() + 1,
+            FeatureCuts::Categorical { code_of_bin, .. } => code_of_bin.len(),
+        }
+    }
+
+    /// True for a nominal feature.
+    pub fn is_categorical(&self) -> bool {
+        matches!(self, FeatureCuts::Categorical { .. })
+    }
+
+    /// The bin of a value.
+    #[inline]
+    pub fn bin(&self, v: f64) -> u8 {
+        match self {
+            FeatureCuts::Numeric { thresholds } => {
+                let v = v as f32;
+                if v.is_nan() {
+                    (thresholds.len() + 1) as u8
+                } else {
+                    thresholds.partition_point(|&t| t <= v) as u8
+                }
+            }
+            FeatureCuts::Categorical {
+                bin_of_code,
+                code_of_bin,
+                ..
+            } => match category_code(v, bin_of_code.len()) {
+                Some(c) => bin_of_code[c],
+                None => code_of_bin.len() as u8,
+            },
+        }
+    }
+}
+
+/// The code of a categorical value, when it is an integer in `0..num_categories`.
+#[inline]
+pub fn category_code(v: f64, num_categories: usize) -> Option<usize> {
+    if v >= 0.0 && v < num_categories as f64 && v.fract() == 0.0 {
+        Some(v as usize)
+    } else {
+        None
+    }
+}
+
+/// Cut points of every feature.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BinMapper {
+    /// One entry per feature.
+    pub features: Vec<FeatureCuts>,
+}
+
+impl BinMapper {
+    /// Finds cut points from the rows of `x` (weighted by `weights` when given), with at most
+    /// `max_bin` value bins per feature (capped at 255). `categorical` lists
+    /// `(slot, num_categories)`.
+    pub fn fit(
+        x: ArrayView2<'_, f64>,
+        weights: Option<&[f64]>,
+        categorical: &[(usize, usize)],
+        max_bin: usize,
+    ) -> BinMapper {
+        let (n, d) = x.dim();
+        let max_bins = max_bin.clamp(2, MAX_VALUE_BINS);
+        // A deterministic, evenly spaced sample of rows for large inputs.
+        let sample: Vec<usize> = if n > CUT_SAMPLE_ROWS {
+            (0..CUT_SAMPLE_ROWS)
+                .map(|j| (j as u128 * n as u128 / CUT_SAMPLE_ROWS as u128) as usize)
+                .collect()
+        } else {
+            (0..n).collect()
+        };
+        let mut cat_of = vec![None; d];
+        for &(slot, k) in categorical {
+            if slot < d {
+                cat_of[slot] = Some(k);
+            }
+        }
+        let features = (0..d)
+            .into_par_iter()
+            .map(|f| {
+                let col = x.column(f);
+                match cat_of[f] {
+                    Some(k) => categorical_cuts(&sample, |i| col[i], weights, k, max_bins),
+                    None => {
+                        let mut vals: Vec<(f32, f64)> = sample
+                            .iter()
+                            .filter_map(|&i| {
+                                let v = col[i] as f32;
+                                let w = weights.map_or(1.0, |w| w[i]);
+                                (!v.is_nan() && w > 0.0).then_some((v, w))
+                            })
+                            .collect();
+                        vals.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+                        FeatureCuts::Numeric {
+                            thresholds: numeric_thresholds(&vals, max_bins),
+                        }
+                    }
+                }
+            })
+            .collect();
+        BinMapper { features }
+    }
+
+    /// Number of features.
+    pub fn num_features(&self) -> usize {
+        self.features.len()
+    }
+
+    /// Bins every row of `x` into a column-major matrix.
+    pub fn transform(&self, x: ArrayView2<'_, f64>) -> BinMatrix {
+        let (n, d) = x.dim();
+        let blocks: Vec<Vec<u8>> = (0..n.div_ceil(BIN_BLOCK))
+            .into_par_iter()
+            .map(|b| {
+                let start = b * BIN_BLOCK;
+                let len = BIN_BLOCK.min(n - start);
+                let mut out = vec![0u8; len * d];
+                for i in 0..len {
+                    let row = x.row(start + i);
+                    for (f, cuts) in self.features.iter().enumerate() {
+                        out[f * len + i] = cuts.bin(row[f]);
+                    }
+                }
+                out
+            })
+            .collect();
+        let mut data = vec![0u8; n * d];
+        for (b, block) in blocks.iter().enumerate() {
+            let start = b * BIN_BLOCK;
+            let len = BIN_BLOCK.min(n - start);
+            for f in 0..d {
+                data[f * n + start..f * n + start + len]
+                    .copy_from_slice(&block[f * len..(f + 1) * len]);
+            }
+        }
+        BinMatrix {
+            n_rows: n,
+            n_features: d,
+            data,
+            missing_bin: self.features.iter().map(|c| c.n_bins() as u8).collect(),
+        }
+    }
+}
+
+/// Thresholds for sorted `(value, weight)` pairs: one bin per distinct value when they fit,
+/// weighted quantiles otherwise.
+fn numeric_thresholds(sorted: &[(f32, f64)], max_bins: usize) -> Vec<f32> {
+    let mut dv: Vec<f32> = Vec::new();
+    let mut dw: Vec<f64> = Vec::new();
+    for &(v, w) in sorted {
+        if dv.last() == Some(&v) {
+            *dw.last_mut().unwrap_or(&mut 0.0) += w;
+        } else {
+            dv.push(v);
+            dw.push(w);
+        }
+    }
+    if dv.len() <= max_bins {
+        return dv.iter().skip(1).copied().collect();
+    }
+    let total: f64 = dw.iter().sum();
+    let mut out = Vec::with_capacity(max_bins - 1);
+    let mut acc = 0.0;
+    for i in 0..dv.len() - 1 {
+        acc += dw[i];
+        let target = total * (out.len() + 1) as f64 / max_bins as f64;
+        if acc >= target {
+            out.push(dv[i + 1]);
+            if out.len() == max_bins - 1 {
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// Bins of a nominal feature: every code its own bin when they fit, else the most frequent
+/// (by weight) `max_bins` codes, in code order.
+fn categorical_cuts(
+    sample: &[usize],
+    value: impl Fn(usize) -> f64,
+    weights: Option<&[f64]>,
+    num_categories: usize,
+    max_bins: usize,
+) -> FeatureCuts {
+    let code_of_bin: Vec<u32> = if num_categories <= max_bins {
+        (0..num_categories as u32).collect()
+    } else {
+        let mut freq = vec![0.0f64; num_categories];
+        for &i in sample {
+            if let Some(c) = category_code(value(i), num_categories) {
+                freq[c] += weights.map_or(1.0, |w| w[i]);
+            }
+        }
+        let mut order: Vec<u32> = (0..num_categories as u32).collect();
+        order.sort_by(|&a, &b| {
+            freq[b as usize]
+                .total_cmp(&freq[a as usize])
+                .then(a.cmp(&b))
+        });
+        order.truncate(max_bins);
+        order.sort_unstable();
+        order
+    };
+    let mut bin_of_code = vec![code_of_bin.len() as u8; num_categories];
+    for (b, &c) in code_of_bin.iter().enumerate() {
+        bin_of_code[c as usize] = b as u8;
+    }
+    FeatureCuts::Categorical {
+        num_categories,
+        bin_of_code,
+        code_of_bin,
+    }
+}
+
+/// Binned features, column-major: the bins of feature `f` are `data[f * n_rows..(f + 1) * n_rows]`.
+#[derive(Debug, Clone)]
+pub struct BinMatrix {
+    /// Number of rows.
+    pub n_rows: usize,
+    /// Number of features.
+    pub n_features: usize,
+    /// Bins, one column after another.
+    pub data: Vec<u8>,
+    /// The missing bin of each feature (its number of value bins).
+    pub missing_bin: Vec<u8>,
+}
+
+impl BinMatrix {
+    /// The bins of one feature, one per row.
+    #[inline]
+    pub fn column(&self, f: usize) -> &[u8] {
+        &self.data[f * self.n_rows..(f + 1) * self.n_rows]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array2;
+
+    #[test]
+    fn distinct_values_get_one_bin_each_and_nan_goes_to_the_missing_bin() {
+        let x = Array2::from_shape_vec((5, 1), vec![3.0, 1.0, f64::NAN, 2.0, 1.0]).unwrap();
+        let m = BinMapper::fit(x.view(), None, &[], 256);
+        assert_eq!(
+            m.features[0],
+            FeatureCuts::Numeric {
+                thresholds: vec![2.0, 3.0]
+            }
+        );
+        let b = m.transform(x.view());
+        assert_eq!(b.column(0), &[2, 0, 3, 1, 0]);
+        assert_eq!(b.missing_bin, vec![3]);
+    }
+
+    #[test]
+    fn weighted_quantiles_follow_the_weights() {
+        // 100 distinct values, 4 bins; the first 10 values carry 90% of the weight, so three
+        // of the four bins fall among them.
+        let x = Array2::from_shape_fn((100, 1), |(i, _)| i as f64);
+        let w: Vec<f64> = (0..100).map(|i| if i < 10 { 81.0 } else { 1.0 }).collect();
+        let m = BinMapper::fit(x.view(), Some(&w), &[], 4);
+        let FeatureCuts::Numeric { thresholds } = &m.features[0] else {
+            panic!("numeric expected")
+        };
+        assert_eq!(thresholds.len(), 3);
+        assert!(thresholds.iter().filter(|&&t| t <= 10.0).count() >= 3);
+        let u = BinMapper::fit(x.view(), None, &[], 4);
+        assert_eq!(
+            u.features[0],
+            FeatureCuts::Numeric {
+                thresholds: vec![25.0, 50.0, 75.0]
+            }
+        );
+    }
+
+    #[test]
+    fn categorical_codes_map_to_bins_and_invalid_codes_are_missing() {
+        let x = Array2::from_shape_vec((4, 1), vec![2.0, 0.0, 7.0, 1.5]).unwrap();
+        let m = BinMapper::fit(x.view(), None, &[(0, 3)], 256);
+        let b = m.transform(x.view());
+        assert_eq!(b.column(0), &[2, 0, 3, 3]);
+    }
+}

@@ -1,0 +1,723 @@
+//! Growing one tree from binned features and gradients: split search over histograms,
+//! row partitioning by index arrays, histogram subtraction, depthwise or lossguide order.
+
+use std::collections::VecDeque;
+
+use crate::binning::{BinMapper, BinMatrix, FeatureCuts, HIST_SLOTS};
+use crate::hist::{build_histogram, new_histogram, subtract_histogram, GradPair};
+use crate::tree::{CategorySet, Node, Tree};
+
+/// The tree-shape parameters one tree is grown with.
+#[derive(Debug, Clone)]
+pub(crate) struct TreeParams {
+    pub max_depth: usize,
+    pub max_leaves: usize,
+    pub lossguide: bool,
+    pub min_child_weight: f64,
+    pub lambda: f64,
+    pub alpha: f64,
+    pub gamma: f64,
+    pub eta: f64,
+    pub max_cat_to_onehot: usize,
+}
+
+impl TreeParams {
+    #[inline]
+    fn threshold_l1(&self, g: f64) -> f64 {
+        if g > self.alpha {
+            g - self.alpha
+        } else if g < -self.alpha {
+            g + self.alpha
+        } else {
+            0.0
+        }
+    }
+
+    /// XGBoost's gain of a node: `T(G)^2 / (H + lambda)`.
+    #[inline]
+    pub fn score(&self, s: GradPair) -> f64 {
+        let t = self.threshold_l1(s[0]);
+        t * t / (s[1] + self.lambda)
+    }
+
+    /// The node weight `-T(G) / (H + lambda)`, times eta, rounded to f32 as XGBoost stores it.
+    pub fn leaf_value(&self, s: GradPair) -> f64 {
+        let w = -self.threshold_l1(s[0]) / (s[1] + self.lambda);
+        ((w * self.eta) as f32) as f64
+    }
+
+    /// Loss reduction of splitting `parent` into `left` and `right`, if both children are
+    /// heavy enough.
+    #[inline]
+    pub fn split_gain(&self, left: GradPair, right: GradPair, parent_score: f64) -> Option<f64> {
+        if left[1] < self.min_child_weight
+            || right[1] < self.min_child_weight
+            || left[1] <= 0.0
+            || right[1] <= 0.0
+        {
+            return None;
+        }
+        Some(self.score(left) + self.score(right) - parent_score)
+    }
+
+    /// True when a split with this gain is taken.
+    #[inline]
+    pub fn accept(&self, gain: f64) -> bool {
+        gain > self.gamma && gain > 1e-6
+    }
+}
+
+/// Which bins go left.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum SplitKind {
+    /// Value bins `0..=bin` go left.
+    Numeric(u8),
+    /// These value bins go left.
+    Categories(Vec<u8>),
+}
+
+/// The best split found for a node.
+#[derive(Debug, Clone)]
+pub(crate) struct Candidate {
+    pub feature: usize,
+    pub gain: f64,
+    pub kind: SplitKind,
+    pub default_left: bool,
+    pub left_sum: GradPair,
+    pub right_sum: GradPair,
+}
+
+#[inline]
+fn add(a: GradPair, b: GradPair) -> GradPair {
+    [a[0] + b[0], a[1] + b[1]]
+}
+#[inline]
+fn sub(a: GradPair, b: GradPair) -> GradPair {
+    [a[0] - b[0], a[1] - b[1]]
+}
+
+/// Keeps the better of `best` and a new split (strictly greater gain wins, so the first found
+/// wins ties: features in order, then bins in order, missing-right before missing-left).
+struct Best<'a> {
+    p: &'a TreeParams,
+    parent: GradPair,
+    parent_score: f64,
+    best: Option<Candidate>,
+}
+
+impl Best<'_> {
+    #[inline]
+    fn offer(
+        &mut self,
+        feature: usize,
+        left: GradPair,
+        default_left: bool,
+        kind: impl FnOnce() -> SplitKind,
+    ) {
+        let right = sub(self.parent, left);
+        if let Some(g) = self.p.split_gain(left, right, self.parent_score) {
+            if self.p.accept(g) && self.best.as_ref().is_none_or(|b| g > b.gain) {
+                self.best = Some(Candidate {
+                    feature,
+                    gain: g,
+                    kind: kind(),
+                    default_left,
+                    left_sum: left,
+                    right_sum: right,
+                });
+            }
+        }
+    }
+}
+
+/// Searches every listed feature's histogram for the best split of a node with sums `parent`.
+pub(crate) fn find_best_split(
+    hist: &[GradPair],
+    mapper: &BinMapper,
+    features: &[usize],
+    parent: GradPair,
+    p: &TreeParams,
+) -> Option<Candidate> {
+    let mut best = Best {
+        p,
+        parent,
+        parent_score: p.score(parent),
+        best: None,
+    };
+    for &f in features {
+        let cuts = &mapper.features[f];
+        let nb = cuts.n_bins();
+        let h = &hist[f * HIST_SLOTS..(f + 1) * HIST_SLOTS];
+        let miss = h[nb];
+        let has_missing = miss[1] > 0.0;
+        match cuts {
+            FeatureCuts::Numeric { .. } => {
+                let mut acc = [0.0, 0.0];
+                for (b, &slot) in h.iter().enumerate().take(nb - 1) {
+                    acc = add(acc, slot);
+                    let right = sub(parent, acc);
+                    // Without missing values in the node, unseen missing values follow the
+                    // heavier child.
+                    let dl = !has_missing && acc[1] >= right[1];
+                    best.offer(f, acc, dl, || SplitKind::Numeric(b as u8));
+                    if has_missing {
+                        best.offer(f, add(acc, miss), true, || SplitKind::Numeric(b as u8));
+                    }
+                }
+            }
+            FeatureCuts::Categorical { .. } => {
+                let present: Vec<u8> = (0..nb)
+                    .filter(|&b| h[b][1] > 0.0)
+                    .map(|b| b as u8)
+                    .collect();
+                if present.len() < 2 && !has_missing {
+                    continue;
+                }
+                if nb <= p.max_cat_to_onehot {
+                    for &c in &present {
+                        let l = h[c as usize];
+                        let right = sub(parent, l);
+                        let dl = !has_missing && l[1] >= right[1];
+                        best.offer(f, l, dl, || SplitKind::Categories(vec![c]));
+                        if has_missing {
+                            best.offer(f, add(l, miss), true, || SplitKind::Categories(vec![c]));
+                        }
+                    }
+                } else {
+                    // LightGBM's ordering: categories sorted by their gradient ratio, then
+                    // every prefix of that order is a candidate left set.
+                    let mut order = present;
+                    let key = |b: u8| {
+                        let s = h[b as usize];
+                        s[0] / (s[1] + p.lambda)
+                    };
+                    order.sort_by(|&a, &b| key(a).total_cmp(&key(b)).then(a.cmp(&b)));
+                    let mut acc = [0.0, 0.0];
+                    for k in 0..order.len().saturating_sub(1) {
+                        acc = add(acc, h[order[k] as usize]);
+                        let right = sub(parent, acc);
+                        let dl = !has_missing && acc[1] >= right[1];
+                        best.offer(f, acc, dl, || SplitKind::Categories(order[..=k].to_vec()));
+                        if has_missing {
+                            best.offer(f, add(acc, miss), true, || {
+                                SplitKind::Categories(order[..=k].to_vec())
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
+    best.best
+}
+
+/// The bins that go left under a split (value bins and the missing bin).
+pub(crate) fn left_table(c: &Candidate, missing_bin: u8) -> [bool; HIST_SLOTS] {
+    let mut t = [false; HIST_SLOTS];
+    match &c.kind {
+        SplitKind::Numeric(b) => {
+            for x in t.iter_mut().take(*b as usize + 1) {
+                *x = true;
+            }
+        }
+        SplitKind::Categories(bins) => {
+            for &b in bins {
+                t[b as usize] = true;
+            }
+        }
+    }
+    t[missing_bin as usize] = c.default_left;
+    t
+}
+
+/// Stable partition of `rows`/`gh` by `table[col[row]]`; returns the number going left.
+fn partition(
+    rows: &mut [u32],
+    gh: &mut [GradPair],
+    col: &[u8],
+    table: &[bool; HIST_SLOTS],
+    scratch_rows: &mut Vec<u32>,
+    scratch_gh: &mut Vec<GradPair>,
+) -> usize {
+    scratch_rows.clear();
+    scratch_gh.clear();
+    let mut w = 0;
+    for i in 0..rows.len() {
+        let r = rows[i];
+        if table[col[r as usize] as usize] {
+            rows[w] = r;
+            gh[w] = gh[i];
+            w += 1;
+        } else {
+            scratch_rows.push(r);
+            scratch_gh.push(gh[i]);
+        }
+    }
+    rows[w..].copy_from_slice(scratch_rows);
+    gh[w..].copy_from_slice(scratch_gh);
+    w
+}
+
+/// A node that may still be split.
+struct Open {
+    node: usize,
+    start: usize,
+    end: usize,
+    depth: usize,
+    hist: Option<Vec<GradPair>>,
+    best: Option<Candidate>,
+}
+
+/// Rows of the training set that ended in each leaf: `(start, end, leaf value)` ranges of the
+/// row array passed to [`grow_tree`].
+pub(crate) type LeafRanges = Vec<(usize, usize, f64)>;
+
+/// Grows one tree. `rows` holds the rows used (0..n in order when `identity_rows`), `gh` their
+/// gradient pairs, aligned; both are permuted so each leaf's rows end up contiguous.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn grow_tree(
+    bins: &BinMatrix,
+    mapper: &BinMapper,
+    features: &[usize],
+    p: &TreeParams,
+    rows: &mut [u32],
+    gh: &mut [GradPair],
+    identity_rows: bool,
+) -> (Tree, LeafRanges) {
+    let n = rows.len();
+    let mut root_sum = [0.0, 0.0];
+    for g in gh.iter() {
+        root_sum = add(root_sum, *g);
+    }
+    let mut tree = Tree {
+        nodes: vec![Node::leaf(p.leaf_value(root_sum), root_sum[1])],
+        categories: Vec::new(),
+    };
+    let depth_ok = |d: usize| p.max_depth == 0 || d < p.max_depth;
+    let can_split = |d: usize, s: GradPair, len: usize| {
+        depth_ok(d) && len >= 2 && s[1] >= 2.0 * p.min_child_weight
+    };
+    let mut open: VecDeque<Open> = VecDeque::new();
+    let mut done: LeafRanges = Vec::new();
+    let mut root = Open {
+        node: 0,
+        start: 0,
+        end: n,
+        depth: 0,
+        hist: None,
+        best: None,
+    };
+    if can_split(0, root_sum, n) {
+        let mut h = new_histogram(bins.n_features);
+        let r = if identity_rows { None } else { Some(&rows[..]) };
+        build_histogram(bins, features, r, gh, &mut h);
+        root.best = find_best_split(&h, mapper, features, root_sum, p);
+        root.hist = Some(h);
+    }
+    open.push_back(root);
+    let mut leaves = 1usize;
+    let mut scratch_rows = Vec::new();
+    let mut scratch_gh = Vec::new();
+    loop {
+        // Next node to split: FIFO (depthwise) or the largest gain (lossguide).
+        let pick = if p.lossguide {
+            let mut pick: Option<(usize, f64)> = None;
+            for (i, o) in open.iter().enumerate() {
+                if let Some(b) = &o.best {
+                    if pick.is_none_or(|(_, g)| b.gain > g) {
+                        pick = Some((i, b.gain));
+                    }
+                }
+            }
+            pick.map(|(i, _)| i)
+        } else {
+            open.iter().position(|o| o.best.is_some())
+        };
+        let Some(idx) = pick else { break };
+        if p.max_leaves > 0 && leaves >= p.max_leaves {
+            break;
+        }
+        // Nodes ahead of the pick in FIFO order will never be split: they are leaves.
+        let mut o = match open.remove(idx) {
+            Some(o) => o,
+            None => break,
+        };
+        let Some(c) = o.best.take() else { break };
+        let missing_bin = bins.missing_bin[c.feature];
+        let table = left_table(&c, missing_bin);
+        let n_left = partition(
+            &mut rows[o.start..o.end],
+            &mut gh[o.start..o.end],
+            bins.column(c.feature),
+            &table,
+            &mut scratch_rows,
+            &mut scratch_gh,
+        );
+        let mid = o.start + n_left;
+        // Turn the node into a split.
+        let li = tree.nodes.len();
+        tree.nodes
+            .push(Node::leaf(p.leaf_value(c.left_sum), c.left_sum[1]));
+        tree.nodes
+            .push(Node::leaf(p.leaf_value(c.right_sum), c.right_sum[1]));
+        {
+            let cuts = &mapper.features[c.feature];
+            let node = &mut tree.nodes[o.node];
+            node.feature = c.feature as u32;
+            node.left = li as u32;
+            node.right = li as u32 + 1;
+            node.default_left = c.default_left;
+            node.gain = c.gain;
+            match (&c.kind, cuts) {
+                (SplitKind::Numeric(b), FeatureCuts::Numeric { thresholds }) => {
+                    node.threshold = thresholds[*b as usize];
+                }
+                (
+                    SplitKind::Categories(left_bins),
+                    FeatureCuts::Categorical {
+                        num_categories,
+                        bin_of_code,
+                        code_of_bin,
+                    },
+                ) => {
+                    let mut set = CategorySet::new(*num_categories);
+                    for &b in left_bins {
+                        set.insert(code_of_bin[b as usize] as usize);
+                    }
+                    if c.default_left {
+                        // Codes without a bin of their own were binned as missing.
+                        for (code, &b) in bin_of_code.iter().enumerate() {
+                            if b == missing_bin {
+                                set.insert(code);
+                            }
+                        }
+                    }
+                    node.category_split = Some(tree.categories.len() as u32);
+                    tree.categories.push(set);
+                }
+                _ => unreachable!("split kind follows the feature kind"),
+            }
+        }
+        leaves += 1;
+        let d = o.depth + 1;
+        let left_can = can_split(d, c.left_sum, n_left);
+        let right_can = can_split(d, c.right_sum, o.end - mid);
+        let mut lh = None;
+        let mut rh = None;
+        if left_can || right_can {
+            let mut parent_hist = o
+                .hist
+                .take()
+                .unwrap_or_else(|| new_histogram(bins.n_features));
+            let mut small = new_histogram(bins.n_features);
+            let left_smaller = n_left <= o.end - mid;
+            let (s, e) = if left_smaller {
+                (o.start, mid)
+            } else {
+                (mid, o.end)
+            };
+            build_histogram(bins, features, Some(&rows[s..e]), &gh[s..e], &mut small);
+            subtract_histogram(&mut parent_hist, &small, features);
+            if left_smaller {
+                lh = Some(small);
+                rh = Some(parent_hist);
+            } else {
+                lh = Some(parent_hist);
+                rh = Some(small);
+            }
+        }
+        for (node, start, end, sum, can, hist) in [
+            (li, o.start, mid, c.left_sum, left_can, lh),
+            (li + 1, mid, o.end, c.right_sum, right_can, rh),
+        ] {
+            let mut child = Open {
+                node,
+                start,
+                end,
+                depth: d,
+                hist: None,
+                best: None,
+            };
+            if can {
+                if let Some(h) = hist {
+                    child.best = find_best_split(&h, mapper, features, sum, p);
+                    if child.best.is_some() {
+                        child.hist = Some(h);
+                    }
+                }
+            }
+            if child.best.is_some() {
+                open.push_back(child);
+            } else {
+                done.push((start, end, tree.nodes[node].value));
+            }
+        }
+    }
+    for o in open {
+        done.push((o.start, o.end, tree.nodes[o.node].value));
+    }
+    (tree, done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array2;
+
+    /// A small deterministic generator (xorshift) for test data.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> f64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 >> 11) as f64 / (1u64 << 53) as f64
+        }
+    }
+
+    fn params(max_depth: usize) -> TreeParams {
+        TreeParams {
+            max_depth,
+            max_leaves: 0,
+            lossguide: false,
+            min_child_weight: 1.0,
+            lambda: 1.0,
+            alpha: 0.0,
+            gamma: 0.0,
+            eta: 0.3,
+            max_cat_to_onehot: 4,
+        }
+    }
+
+    /// Brute-force exact greedy over the same bins: every feature, every bin boundary, both
+    /// missing directions, with sums taken directly over the rows of the node.
+    enum BNode {
+        Leaf(f64),
+        Split {
+            feature: usize,
+            bin: u8,
+            default_left: bool,
+            gain: f64,
+            left: Box<BNode>,
+            right: Box<BNode>,
+        },
+    }
+
+    fn sum(rows: &[usize], gh: &[GradPair]) -> GradPair {
+        rows.iter().fold([0.0, 0.0], |a, &r| add(a, gh[r]))
+    }
+
+    fn brute(
+        bins: &BinMatrix,
+        rows: &[usize],
+        gh: &[GradPair],
+        p: &TreeParams,
+        depth: usize,
+    ) -> BNode {
+        let s = sum(rows, gh);
+        let leaf = BNode::Leaf(p.leaf_value(s));
+        if depth >= p.max_depth || rows.len() < 2 || s[1] < 2.0 * p.min_child_weight {
+            return leaf;
+        }
+        let ps = p.score(s);
+        let mut best: Option<(f64, usize, u8, bool)> = None;
+        for f in 0..bins.n_features {
+            let col = bins.column(f);
+            let mb = bins.missing_bin[f];
+            let has_missing = rows.iter().any(|&r| col[r] == mb);
+            for b in 0..mb.saturating_sub(1) {
+                for miss_left in [false, true] {
+                    if miss_left && !has_missing {
+                        continue;
+                    }
+                    let goes_left = |r: usize| if col[r] == mb { miss_left } else { col[r] <= b };
+                    let l: Vec<usize> = rows.iter().copied().filter(|&r| goes_left(r)).collect();
+                    let rr: Vec<usize> = rows.iter().copied().filter(|&r| !goes_left(r)).collect();
+                    let (ls, rs) = (sum(&l, gh), sum(&rr, gh));
+                    let dl = if has_missing {
+                        miss_left
+                    } else {
+                        ls[1] >= rs[1]
+                    };
+                    if let Some(g) = p.split_gain(ls, rs, ps) {
+                        if p.accept(g) && best.is_none_or(|(bg, ..)| g > bg) {
+                            best = Some((g, f, b, dl));
+                        }
+                    }
+                }
+            }
+        }
+        let Some((gain, feature, bin, default_left)) = best else {
+            return leaf;
+        };
+        let col = bins.column(feature);
+        let mb = bins.missing_bin[feature];
+        let goes_left = |r: usize| {
+            if col[r] == mb {
+                default_left
+            } else {
+                col[r] <= bin
+            }
+        };
+        let l: Vec<usize> = rows.iter().copied().filter(|&r| goes_left(r)).collect();
+        let rr: Vec<usize> = rows.iter().copied().filter(|&r| !goes_left(r)).collect();
+        BNode::Split {
+            feature,
+            bin,
+            default_left,
+            gain,
+            left: Box::new(brute(bins, &l, gh, p, depth + 1)),
+            right: Box::new(brute(bins, &rr, gh, p, depth + 1)),
+        }
+    }
+
+    fn same(t: &Tree, i: usize, b: &BNode, mapper: &BinMapper) -> bool {
+        let n = &t.nodes[i];
+        match b {
+            BNode::Leaf(v) => n.is_leaf() && (n.value - v).abs() <= 1e-6 * v.abs().max(1.0),
+            BNode::Split {
+                feature,
+                bin,
+                default_left,
+                gain,
+                left,
+                right,
+            } => {
+                let FeatureCuts::Numeric { thresholds } = &mapper.features[*feature] else {
+                    return false;
+                };
+                !n.is_leaf()
+                    && n.feature as usize == *feature
+                    && n.threshold == thresholds[*bin as usize]
+                    && n.default_left == *default_left
+                    && (n.gain - gain).abs() <= 1e-9 * gain.abs().max(1.0)
+                    && same(t, n.left as usize, left, mapper)
+                    && same(t, n.right as usize, right, mapper)
+            }
+        }
+    }
+
+    fn data(n: usize, d: usize, seed: u64) -> (Array2<f64>, Vec<GradPair>) {
+        let mut rng = Rng(seed);
+        let x = Array2::from_shape_fn((n, d), |(_, f)| {
+            let u = rng.next();
+            if f == 1 && u < 0.15 {
+                f64::NAN
+            } else {
+                (u * 40.0).floor() + if f == 2 { rng.next() } else { 0.0 }
+            }
+        });
+        // Logistic gradients at margin 0 of a label depending on the features.
+        let gh = (0..n)
+            .map(|i| {
+                let v = x[[i, 0]] / 40.0
+                    + if x[[i, 1]].is_nan() {
+                        0.5
+                    } else {
+                        x[[i, 1]] / 80.0
+                    };
+                let y = if v + 0.3 * rng.next() > 0.8 { 1.0 } else { 0.0 };
+                [0.5 - y, 0.25]
+            })
+            .collect();
+        (x, gh)
+    }
+
+    #[test]
+    fn tree_equals_brute_force_exact_greedy_over_the_same_bins() {
+        for (seed, max_bin, depth) in [(1u64, 256, 4), (7, 8, 3), (99, 16, 5)] {
+            let (x, gh) = data(300, 3, seed);
+            let mapper = BinMapper::fit(x.view(), None, &[], max_bin);
+            let bins = mapper.transform(x.view());
+            let p = params(depth);
+            let all: Vec<usize> = (0..300).collect();
+            let expected = brute(&bins, &all, &gh, &p, 0);
+            let mut rows: Vec<u32> = (0..300).collect();
+            let mut g = gh.clone();
+            let feats = [0, 1, 2];
+            let (tree, leaves) = grow_tree(&bins, &mapper, &feats, &p, &mut rows, &mut g, true);
+            assert!(tree.nodes.len() > 7, "a non-trivial tree");
+            assert!(same(&tree, 0, &expected, &mapper), "seed {seed}: {tree:?}");
+            // Leaf ranges cover every row once, and each row's leaf is the one it predicts to.
+            let mut seen = vec![false; 300];
+            for (s, e, v) in leaves {
+                for &r in &rows[s..e] {
+                    assert!(!seen[r as usize]);
+                    seen[r as usize] = true;
+                    let row: Vec<f64> = x.row(r as usize).to_vec();
+                    assert_eq!(tree.predict_row(&row), v);
+                }
+            }
+            assert!(seen.iter().all(|&s| s));
+        }
+    }
+
+    #[test]
+    fn sorted_ratio_categorical_split_is_the_best_subset_split() {
+        // With lambda = 0 and no weight constraint the best binary partition of categories is
+        // a prefix of the G/H order (Fisher 1958, Breiman et al. 1984): check against all
+        // 2^(k-1) subsets.
+        let k = 7usize;
+        let mut rng = Rng(5);
+        let n = 400;
+        let x = Array2::from_shape_fn((n, 1), |_| (rng.next() * k as f64).floor());
+        let effect: Vec<f64> = (0..k).map(|_| rng.next() - 0.5).collect();
+        let gh: Vec<GradPair> = (0..n)
+            .map(|i| {
+                [
+                    effect[x[[i, 0]] as usize] + 0.3 * (rng.next() - 0.5),
+                    0.1 + rng.next(),
+                ]
+            })
+            .collect();
+        let mapper = BinMapper::fit(x.view(), None, &[(0, k)], 256);
+        let bins = mapper.transform(x.view());
+        let mut p = params(1);
+        p.lambda = 0.0;
+        p.min_child_weight = 0.0;
+        let mut hist = new_histogram(1);
+        build_histogram(&bins, &[0], None, &gh, &mut hist);
+        let total = gh.iter().fold([0.0, 0.0], |a, &g| add(a, g));
+        let c = find_best_split(&hist, &mapper, &[0], total, &p).unwrap();
+        let mut best = f64::MIN;
+        for mask in 1u32..(1 << (k - 1)) {
+            let l: Vec<usize> = (0..n)
+                .filter(|&i| mask >> (x[[i, 0]] as u32) & 1 == 1)
+                .collect();
+            let r: Vec<usize> = (0..n)
+                .filter(|&i| mask >> (x[[i, 0]] as u32) & 1 == 0)
+                .collect();
+            let g = p.score(sum(&l, &gh)) + p.score(sum(&r, &gh)) - p.score(total);
+            best = best.max(g);
+        }
+        assert!(matches!(c.kind, SplitKind::Categories(_)));
+        assert!(
+            (c.gain - best).abs() < 1e-9 * best,
+            "{} vs {}",
+            c.gain,
+            best
+        );
+    }
+
+    #[test]
+    fn lossguide_respects_max_leaves_and_picks_the_best_leaf_first() {
+        let (x, gh) = data(300, 3, 3);
+        let mapper = BinMapper::fit(x.view(), None, &[], 64);
+        let bins = mapper.transform(x.view());
+        let mut p = params(0);
+        p.lossguide = true;
+        p.max_leaves = 5;
+        let mut rows: Vec<u32> = (0..300).collect();
+        let mut g = gh.clone();
+        let (tree, _) = grow_tree(&bins, &mapper, &[0, 1, 2], &p, &mut rows, &mut g, true);
+        assert_eq!(tree.num_leaves(), 5);
+        // The root split is the same as depthwise's.
+        p.lossguide = false;
+        p.max_depth = 1;
+        let mut rows: Vec<u32> = (0..300).collect();
+        let mut g = gh.clone();
+        let (stump, _) = grow_tree(&bins, &mapper, &[0, 1, 2], &p, &mut rows, &mut g, true);
+        assert_eq!(stump.nodes[0].feature, tree.nodes[0].feature);
+        assert_eq!(stump.nodes[0].threshold, tree.nodes[0].threshold);
+    }
+}

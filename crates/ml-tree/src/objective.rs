@@ -1,0 +1,299 @@
+//! Objectives (gradients and hessians of the loss) and evaluation metrics.
+
+use serde::{Deserialize, Serialize};
+
+use crate::hist::GradPair;
+use ml_core::{MlError, Result};
+
+/// The loss being minimized.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Objective {
+    /// `binary:logistic`: labels in {0, 1}, output a probability.
+    BinaryLogistic,
+    /// `reg:squarederror`: real labels, output the mean.
+    SquaredError,
+    /// `multi:softmax`: labels in `0..num_class`, one tree per class per round.
+    MultiSoftmax,
+}
+
+impl Objective {
+    /// Parses XGBoost's objective name.
+    pub fn parse(name: &str) -> Result<Objective> {
+        match name {
+            "binary:logistic" => Ok(Objective::BinaryLogistic),
+            "reg:squarederror" => Ok(Objective::SquaredError),
+            "multi:softmax" | "multi:softprob" => Ok(Objective::MultiSoftmax),
+            other => Err(MlError::param(
+                "objective",
+                format!(
+                    "unknown objective '{other}'; expected binary:logistic, reg:squarederror or multi:softmax"
+                ),
+            )),
+        }
+    }
+
+    /// XGBoost's name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Objective::BinaryLogistic => "binary:logistic",
+            Objective::SquaredError => "reg:squarederror",
+            Objective::MultiSoftmax => "multi:softmax",
+        }
+    }
+
+    /// The metric used when none is chosen (XGBoost's defaults).
+    pub fn default_metric(&self) -> Metric {
+        match self {
+            Objective::BinaryLogistic => Metric::LogLoss,
+            Objective::SquaredError => Metric::Rmse,
+            Objective::MultiSoftmax => Metric::MLogLoss,
+        }
+    }
+}
+
+/// The logistic function.
+#[inline]
+pub fn sigmoid(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// Fills `out` with `(grad, hess)` for each row, given margins (`n * k`, row-major) and, for
+/// multiclass, the class `class` the tree being grown is for.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn gradients(
+    obj: Objective,
+    margins: &[f64],
+    labels: &[f64],
+    weights: Option<&[f64]>,
+    scale_pos_weight: f64,
+    k: usize,
+    class: usize,
+    out: &mut [GradPair],
+) {
+    use rayon::prelude::*;
+    out.par_chunks_mut(8192)
+        .enumerate()
+        .for_each(|(ci, chunk)| {
+            for (j, o) in chunk.iter_mut().enumerate() {
+                let i = ci * 8192 + j;
+                let mut w = weights.map_or(1.0, |w| w[i]);
+                let y = labels[i];
+                *o = match obj {
+                    Objective::BinaryLogistic => {
+                        if y == 1.0 {
+                            w *= scale_pos_weight;
+                        }
+                        let p = sigmoid(margins[i]);
+                        [(p - y) * w, (p * (1.0 - p)).max(1e-16) * w]
+                    }
+                    Objective::SquaredError => [(margins[i] - y) * w, w],
+                    Objective::MultiSoftmax => {
+                        let m = &margins[i * k..(i + 1) * k];
+                        let mx = m.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                        let z: f64 = m.iter().map(|v| (v - mx).exp()).sum();
+                        let p = (m[class] - mx).exp() / z;
+                        let t = if y as usize == class { 1.0 } else { 0.0 };
+                        [(p - t) * w, (2.0 * p * (1.0 - p)).max(1e-16) * w]
+                    }
+                };
+            }
+        });
+}
+
+/// An evaluation metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Metric {
+    /// Area under the ROC curve (binary), higher is better.
+    Auc,
+    /// Mean negative log-likelihood of a binary label.
+    LogLoss,
+    /// Root mean squared error.
+    Rmse,
+    /// Mean negative log-likelihood of a class label (multiclass).
+    MLogLoss,
+    /// Fraction of wrong predictions (binary at 0.5, or multiclass arg max).
+    Error,
+}
+
+impl Metric {
+    /// Parses XGBoost's metric name.
+    pub fn parse(name: &str) -> Result<Metric> {
+        match name {
+            "auc" => Ok(Metric::Auc),
+            "logloss" => Ok(Metric::LogLoss),
+            "rmse" => Ok(Metric::Rmse),
+            "mlogloss" => Ok(Metric::MLogLoss),
+            "error" | "merror" => Ok(Metric::Error),
+            other => Err(MlError::param(
+                "eval_metric",
+                format!("unknown metric '{other}'; expected auc, logloss, rmse, mlogloss or error"),
+            )),
+        }
+    }
+
+    /// XGBoost's name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Metric::Auc => "auc",
+            Metric::LogLoss => "logloss",
+            Metric::Rmse => "rmse",
+            Metric::MLogLoss => "mlogloss",
+            Metric::Error => "error",
+        }
+    }
+
+    /// True when larger values are better (AUC).
+    pub fn higher_is_better(&self) -> bool {
+        matches!(self, Metric::Auc)
+    }
+
+    /// The metric of margins (`n * k`) against labels, weighted when weights are given.
+    pub fn evaluate(
+        &self,
+        obj: Objective,
+        margins: &[f64],
+        k: usize,
+        labels: &[f64],
+        weights: Option<&[f64]>,
+    ) -> f64 {
+        let w = |i: usize| weights.map_or(1.0, |w| w[i]);
+        let n = labels.len();
+        let wsum: f64 = (0..n).map(w).sum();
+        let output = |i: usize| match obj {
+            Objective::BinaryLogistic => sigmoid(margins[i]),
+            _ => margins[i],
+        };
+        match self {
+            Metric::Auc => {
+                let scores: Vec<f64> = (0..n)
+                    .map(|i| margins[i * k + k.saturating_sub(1)])
+                    .collect();
+                auc(&scores, labels, weights)
+            }
+            Metric::LogLoss => {
+                let s: f64 = (0..n)
+                    .map(|i| {
+                        let p = output(i).clamp(1e-15, 1.0 - 1e-15);
+                        let y = labels[i];
+                        -w(i) * (y * p.ln() + (1.0 - y) * (1.0 - p).ln())
+                    })
+                    .sum();
+                s / wsum
+            }
+            Metric::Rmse => {
+                let s: f64 = (0..n)
+                    .map(|i| {
+                        let d = output(i) - labels[i];
+                        w(i) * d * d
+                    })
+                    .sum();
+                (s / wsum).sqrt()
+            }
+            Metric::MLogLoss => {
+                let s: f64 = (0..n)
+                    .map(|i| {
+                        let m = &margins[i * k..(i + 1) * k];
+                        let mx = m.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                        let z: f64 = m.iter().map(|v| (v - mx).exp()).sum();
+                        let p = ((m[labels[i] as usize] - mx).exp() / z).max(1e-15);
+                        -w(i) * p.ln()
+                    })
+                    .sum();
+                s / wsum
+            }
+            Metric::Error => {
+                let s: f64 = (0..n)
+                    .map(|i| {
+                        let pred = if k > 1 {
+                            argmax(&margins[i * k..(i + 1) * k]) as f64
+                        } else if output(i) > 0.5 {
+                            1.0
+                        } else {
+                            0.0
+                        };
+                        if pred != labels[i] {
+                            w(i)
+                        } else {
+                            0.0
+                        }
+                    })
+                    .sum();
+                s / wsum
+            }
+        }
+    }
+}
+
+/// Index of the largest value (the first one on ties).
+pub(crate) fn argmax(v: &[f64]) -> usize {
+    let mut best = 0;
+    for (i, &x) in v.iter().enumerate() {
+        if x > v[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+/// Weighted area under the ROC curve of `scores` for binary `labels` (1 = positive); tied
+/// scores count one half. Returns NaN when one class is absent.
+pub fn auc(scores: &[f64], labels: &[f64], weights: Option<&[f64]>) -> f64 {
+    let mut order: Vec<u32> = (0..scores.len() as u32).collect();
+    order.sort_unstable_by(|&a, &b| scores[a as usize].total_cmp(&scores[b as usize]));
+    let w = |i: usize| weights.map_or(1.0, |w| w[i]);
+    // Walk from the lowest score up; for each group of tied scores, positives in the group beat
+    // the negatives below it and tie with the negatives inside it.
+    let (mut neg_below, mut area, mut pos_total) = (0.0, 0.0, 0.0);
+    let mut i = 0;
+    while i < order.len() {
+        let s = scores[order[i] as usize];
+        let (mut gp, mut gn) = (0.0, 0.0);
+        while i < order.len() && scores[order[i] as usize] == s {
+            let r = order[i] as usize;
+            if labels[r] == 1.0 {
+                gp += w(r);
+            } else {
+                gn += w(r);
+            }
+            i += 1;
+        }
+        area += gp * (neg_below + 0.5 * gn);
+        neg_below += gn;
+        pos_total += gp;
+    }
+    area / (pos_total * neg_below)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auc_counts_pairs_and_ties() {
+        // Pairs (pos, neg): (0.9 vs 0.1) win, (0.9 vs 0.5) win, (0.5 vs 0.1) win,
+        // (0.5 vs 0.5) tie -> (3 + 0.5) / 4.
+        let s = [0.1, 0.5, 0.5, 0.9];
+        let y = [0.0, 0.0, 1.0, 1.0];
+        assert!((auc(&s, &y, None) - 0.875).abs() < 1e-12);
+        // Weight 2 on the first negative: wins 2 + 1 + 2, tie 0.5 -> 5.5 / (2 * 3).
+        let w = [2.0, 1.0, 1.0, 1.0];
+        assert!((auc(&s, &y, Some(&w)) - 5.5 / 6.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn logistic_gradients_are_p_minus_y_and_p_one_minus_p() {
+        let mut out = [[0.0; 2]; 2];
+        gradients(
+            Objective::BinaryLogistic,
+            &[0.0, 2.0f64.ln()],
+            &[1.0, 0.0],
+            None,
+            1.0,
+            1,
+            0,
+            &mut out,
+        );
+        assert!((out[0][0] + 0.5).abs() < 1e-12 && (out[0][1] - 0.25).abs() < 1e-12);
+        assert!((out[1][0] - 2.0 / 3.0).abs() < 1e-12 && (out[1][1] - 2.0 / 9.0).abs() < 1e-12);
+    }
+}

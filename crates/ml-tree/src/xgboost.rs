@@ -1,0 +1,312 @@
+//! Export to and import from XGBoost's JSON model format (`Booster.save_model("m.json")`).
+//!
+//! A model trained here can be scored by XGBoost (Python, JVM and so XGBoost4J-Spark), and an
+//! XGBoost `gbtree` model can be scored here. Both sides compare features as `f32` against `f32`
+//! thresholds, so predictions agree to float rounding of the leaf sums.
+//!
+//! Limits:
+//! * Numeric splits only. A model with categorical (subset) splits is refused by
+//!   [`to_xgboost_json`]: XGBoost's format stores categories per node too, but its encoding of
+//!   the categories (and of unknown codes) depends on the DMatrix's categorical feature types,
+//!   which a plain numeric matrix does not carry; train with the slots marked numeric (or
+//!   one-hot encoded) for a model meant for XGBoost. [`from_xgboost_json`] likewise refuses
+//!   trees with categorical splits.
+//! * Objectives `binary:logistic`, `reg:squarederror`, `multi:softmax`/`multi:softprob`
+//!   (import). Export of `multi:softmax` is refused (XGBoost 3's per-class intercepts are not
+//!   written here).
+//! * `gbtree` boosters with one tree per class and round (no `dart`, no `num_parallel_tree`).
+//! * Feature names are not written, so XGBoost accepts a plain numeric matrix.
+//!
+//! ```
+//! # use std::sync::Arc;
+//! # use arrow::array::{ArrayRef, Float64Array};
+//! # use ml_core::dataset::vector_column_from_vec;
+//! # use ml_core::{Dataset, Estimator};
+//! use ml_tree::xgboost::{from_xgboost_json, to_xgboost_json};
+//! # let n = 100;
+//! # let x: Vec<f64> = (0..n).map(|i| i as f64).collect();
+//! # let y: Vec<f64> = (0..n).map(|i| (i % 3 == 0) as i32 as f64).collect();
+//! # let data = Dataset::from_columns(vec![
+//! #     ("features", vector_column_from_vec(x, n, 1)),
+//! #     ("label", Arc::new(Float64Array::from(y)) as ArrayRef),
+//! # ]).unwrap();
+//! let model = ml_tree::GradientBoostedTrees::new().fit(&data).unwrap();
+//! let json = to_xgboost_json(&model).unwrap();
+//! let back = from_xgboost_json(&json, std::path::Path::new("<memory>")).unwrap();
+//! let x = data.features("features").unwrap();
+//! let (a, b) = (model.predict(x).unwrap(), back.predict(x).unwrap());
+//! assert!(a.iter().zip(&b).all(|(p, q)| (p - q).abs() < 1e-6));
+//! ```
+
+use std::path::Path;
+
+use serde_json::{json, Value};
+
+use ml_core::{MlError, Result};
+
+use crate::model::GradientBoostedTreesModel;
+use crate::objective::Objective;
+use crate::tree::{Node, Tree, LEAF};
+
+const ROOT_PARENT: i64 = 2147483647;
+
+fn fmt_f32(v: f64) -> String {
+    format!("{:E}", v as f32)
+}
+
+/// The model as XGBoost's JSON model document.
+pub fn to_xgboost_json(model: &GradientBoostedTreesModel) -> Result<String> {
+    let refuse = |m: &str| Err(MlError::data(format!("XGBoost export: {m}")));
+    if model.objective == Objective::MultiSoftmax {
+        return refuse("multi:softmax models are not exported (see the module docs)");
+    }
+    let mut trees = Vec::with_capacity(model.trees.len());
+    for (id, t) in model.trees.iter().enumerate() {
+        if t.nodes.iter().any(|n| n.category_split.is_some()) {
+            return refuse(
+                "the model has categorical (subset) splits, which this export does not write; \
+                 train with numeric slots for a model meant for XGBoost",
+            );
+        }
+        let m = t.nodes.len();
+        let mut parents = vec![ROOT_PARENT; m];
+        for (i, n) in t.nodes.iter().enumerate() {
+            if !n.is_leaf() {
+                parents[n.left as usize] = i as i64;
+                parents[n.right as usize] = i as i64;
+            }
+        }
+        let leaf = |n: &Node| n.is_leaf();
+        trees.push(json!({
+            "base_weights": t.nodes.iter().map(|n| n.value as f32).collect::<Vec<_>>(),
+            "categories": [], "categories_nodes": [], "categories_segments": [], "categories_sizes": [],
+            "default_left": t.nodes.iter().map(|n| n.default_left as i32).collect::<Vec<_>>(),
+            "id": id,
+            "left_children": t.nodes.iter().map(|n| if leaf(n) { -1 } else { n.left as i64 }).collect::<Vec<_>>(),
+            "right_children": t.nodes.iter().map(|n| if leaf(n) { -1 } else { n.right as i64 }).collect::<Vec<_>>(),
+            "loss_changes": t.nodes.iter().map(|n| n.gain as f32).collect::<Vec<_>>(),
+            "parents": parents,
+            "split_conditions": t.nodes.iter().map(|n| if leaf(n) { n.value as f32 } else { n.threshold }).collect::<Vec<_>>(),
+            "split_indices": t.nodes.iter().map(|n| if leaf(n) { 0 } else { n.feature }).collect::<Vec<_>>(),
+            "split_type": vec![0; m],
+            "sum_hessian": t.nodes.iter().map(|n| n.cover as f32).collect::<Vec<_>>(),
+            "tree_param": {
+                "num_deleted": "0",
+                "num_feature": model.num_features.to_string(),
+                "num_nodes": m.to_string(),
+                "size_leaf_vector": "1"
+            }
+        }));
+    }
+    let n_trees = trees.len();
+    let objective = match model.objective {
+        Objective::BinaryLogistic => {
+            json!({"name": "binary:logistic", "reg_loss_param": {"scale_pos_weight": "1"}})
+        }
+        _ => json!({"name": "reg:squarederror", "reg_loss_param": {"scale_pos_weight": "1"}}),
+    };
+    let doc = json!({
+        "learner": {
+            "attributes": {},
+            "feature_names": [],
+            "feature_types": [],
+            "gradient_booster": {
+                "model": {
+                    "cats": {"enc": [], "feature_segments": [], "sorted_idx": []},
+                    "gbtree_model_param": {"num_parallel_tree": "1", "num_trees": n_trees.to_string()},
+                    "iteration_indptr": (0..=n_trees).collect::<Vec<_>>(),
+                    "tree_info": vec![0; n_trees],
+                    "trees": trees
+                },
+                "name": "gbtree"
+            },
+            "learner_model_param": {
+                "base_score": format!("[{}]", fmt_f32(model.base_score)),
+                "boost_from_average": "1",
+                "num_class": "0",
+                "num_feature": model.num_features.to_string(),
+                "num_target": "1"
+            },
+            "objective": objective
+        },
+        "version": [3, 2, 0]
+    });
+    serde_json::to_string(&doc).map_err(|e| MlError::data(format!("XGBoost export: {e}")))
+}
+
+/// Writes the model as an XGBoost JSON model file (atomic write).
+pub fn save_xgboost_json(model: &GradientBoostedTreesModel, path: impl AsRef<Path>) -> Result<()> {
+    let json = to_xgboost_json(model)?;
+    ml_core::persist::write_atomic(path.as_ref(), json.as_bytes())
+}
+
+/// Reads an XGBoost JSON model file.
+pub fn load_xgboost_json(path: impl AsRef<Path>) -> Result<GradientBoostedTreesModel> {
+    let path = path.as_ref();
+    let s = std::fs::read_to_string(path).map_err(|e| MlError::io(path, e))?;
+    from_xgboost_json(&s, path)
+}
+
+fn get<'a>(v: &'a Value, keys: &[&str]) -> std::result::Result<&'a Value, String> {
+    let mut cur = v;
+    for k in keys {
+        cur = cur
+            .get(k)
+            .ok_or_else(|| format!("missing field '{}'", keys.join(".")))?;
+    }
+    Ok(cur)
+}
+
+fn num_str(v: &Value, what: &str) -> std::result::Result<f64, String> {
+    match v {
+        Value::Number(n) => n.as_f64().ok_or_else(|| format!("bad number in {what}")),
+        Value::String(s) => s
+            .trim_matches(|c| c == '[' || c == ']')
+            .split(',')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .parse::<f64>()
+            .map_err(|_| format!("bad number '{s}' in {what}")),
+        _ => Err(format!("{what} is not a number")),
+    }
+}
+
+fn array<'a>(t: &'a Value, key: &str) -> std::result::Result<&'a Vec<Value>, String> {
+    t.get(key)
+        .and_then(Value::as_array)
+        .ok_or_else(|| format!("tree field '{key}' is missing or not an array"))
+}
+
+fn nums(t: &Value, key: &str, m: usize) -> std::result::Result<Vec<f64>, String> {
+    let a = array(t, key)?;
+    if a.len() != m {
+        return Err(format!(
+            "tree field '{key}' has {} entries, expected {m}",
+            a.len()
+        ));
+    }
+    a.iter().map(|v| num_str(v, key)).collect()
+}
+
+/// Parses an XGBoost JSON model document; `origin` names the source in errors.
+pub fn from_xgboost_json(json: &str, origin: &Path) -> Result<GradientBoostedTreesModel> {
+    parse(json).map_err(|message| MlError::Persistence {
+        path: origin.to_path_buf(),
+        message: format!("XGBoost model: {message}"),
+    })
+}
+
+fn parse(json: &str) -> std::result::Result<GradientBoostedTreesModel, String> {
+    let doc: Value = serde_json::from_str(json).map_err(|e| format!("invalid JSON: {e}"))?;
+    let learner = get(&doc, &["learner"])?;
+    let booster = get(learner, &["gradient_booster"])?;
+    let name = get(booster, &["name"])?.as_str().unwrap_or("");
+    if name != "gbtree" {
+        return Err(format!("booster '{name}' is not supported (only gbtree)"));
+    }
+    let obj_name = get(learner, &["objective", "name"])?.as_str().unwrap_or("");
+    let objective = match obj_name {
+        "binary:logistic" => Objective::BinaryLogistic,
+        "reg:squarederror" => Objective::SquaredError,
+        "multi:softmax" | "multi:softprob" => Objective::MultiSoftmax,
+        other => return Err(format!("objective '{other}' is not supported")),
+    };
+    let lmp = get(learner, &["learner_model_param"])?;
+    let base_score = num_str(get(lmp, &["base_score"])?, "base_score")?;
+    let num_features = num_str(get(lmp, &["num_feature"])?, "num_feature")? as usize;
+    let num_class = (num_str(get(lmp, &["num_class"])?, "num_class")? as usize).max(1);
+    let model = get(booster, &["model"])?;
+    if let Ok(p) = get(model, &["gbtree_model_param", "num_parallel_tree"]) {
+        if num_str(p, "num_parallel_tree")? as usize > 1 {
+            return Err("num_parallel_tree > 1 is not supported".into());
+        }
+    }
+    let tree_info = get(model, &["tree_info"])?
+        .as_array()
+        .ok_or("tree_info is not an array")?;
+    let jtrees = get(model, &["trees"])?
+        .as_array()
+        .ok_or("trees is not an array")?;
+    if tree_info.len() != jtrees.len() {
+        return Err("tree_info and trees differ in length".into());
+    }
+    let mut trees = Vec::with_capacity(jtrees.len());
+    for (ti, t) in jtrees.iter().enumerate() {
+        let class = num_str(&tree_info[ti], "tree_info")? as usize;
+        if class != ti % num_class {
+            return Err(format!(
+                "tree {ti} is for class {class}, expected {}",
+                ti % num_class
+            ));
+        }
+        let lc = nums(t, "left_children", array(t, "left_children")?.len())?;
+        let m = lc.len();
+        let rc = nums(t, "right_children", m)?;
+        let cond = nums(t, "split_conditions", m)?;
+        let idx = nums(t, "split_indices", m)?;
+        let dl = nums(t, "default_left", m)?;
+        let loss = nums(t, "loss_changes", m).unwrap_or_else(|_| vec![0.0; m]);
+        let hess = nums(t, "sum_hessian", m).unwrap_or_else(|_| vec![0.0; m]);
+        if let Ok(st) = nums(t, "split_type", m) {
+            if st.iter().any(|&s| s != 0.0) {
+                return Err(format!(
+                    "tree {ti} has categorical splits, which are not supported"
+                ));
+            }
+        }
+        let mut nodes = Vec::with_capacity(m);
+        for i in 0..m {
+            if lc[i] < 0.0 {
+                nodes.push(Node::leaf(cond[i] as f32 as f64, hess[i]));
+            } else {
+                let (l, r) = (lc[i] as usize, rc[i] as usize);
+                if l <= i || r <= i || l >= m || r >= m {
+                    return Err(format!("tree {ti}, node {i}: child index out of range"));
+                }
+                if idx[i] < 0.0 || idx[i] as usize >= num_features.max(1) {
+                    return Err(format!(
+                        "tree {ti}, node {i}: feature {} out of range",
+                        idx[i]
+                    ));
+                }
+                nodes.push(Node {
+                    feature: idx[i] as u32,
+                    threshold: cond[i] as f32,
+                    left: l as u32,
+                    right: r as u32,
+                    default_left: dl[i] != 0.0,
+                    category_split: None,
+                    value: 0.0,
+                    gain: loss[i],
+                    cover: hess[i],
+                });
+            }
+        }
+        if nodes.is_empty() {
+            return Err(format!("tree {ti} has no nodes"));
+        }
+        debug_assert!(nodes
+            .iter()
+            .all(|n| n.feature == LEAF || n.feature < u32::MAX));
+        trees.push(Tree {
+            nodes,
+            categories: Vec::new(),
+        });
+    }
+    let m = GradientBoostedTreesModel {
+        objective,
+        num_features,
+        num_class: if objective == Objective::MultiSoftmax {
+            num_class
+        } else {
+            1
+        },
+        base_score,
+        trees,
+        feature_names: (0..num_features).map(|i| format!("f{i}")).collect(),
+        ..Default::default()
+    };
+    m.check_structure()?;
+    Ok(m)
+}
