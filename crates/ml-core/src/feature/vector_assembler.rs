@@ -1,0 +1,252 @@
+//! [`VectorAssembler`]: numeric and vector columns into one feature vector.
+
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, FixedSizeListArray};
+use arrow::datatypes::{DataType, Field, Float64Type, Schema};
+use serde::{Deserialize, Serialize};
+
+use super::{append_fields, check_choice, filter_rows, numeric_f64};
+use super::{ERROR_INVALID, KEEP_INVALID, SKIP_INVALID};
+use crate::attributes::{attribute_of, vector_attributes, with_vector_attributes, Attribute};
+use crate::dataset::Dataset;
+use crate::dataset::{field_of, is_numeric, type_error, vector_column_from_vec, vector_type};
+use crate::error::{MlError, Result};
+use crate::params::Params;
+use crate::traits::Transformer;
+
+/// Concatenates numeric columns and vector columns into one vector column, as Spark MLlib's
+/// `VectorAssembler`.
+///
+/// Inputs are numeric scalars (any integer, float, boolean or decimal type, cast to `Float64`)
+/// and vector columns (`FixedSizeList<Float64>`), in the order given. The output field carries
+/// one [`Attribute`] per slot: a scalar input's own attribute (so a
+/// [`StringIndexer`](super::StringIndexer) output stays [`Attribute::Nominal`] in its slot and
+/// tree learners can split it on category subsets) or a numeric one named after the column;
+/// a vector input's per-slot attributes, or numeric ones named `<column>_<i>`.
+///
+/// `handle_invalid` governs nulls and NaN in scalar inputs and null vectors: `error` (default;
+/// an error naming column and row), `skip` (drop the row) or `keep` (null becomes NaN, NaN
+/// stays). NaN inside a vector input is passed through, as Spark does.
+///
+/// ```
+/// use std::sync::Arc;
+/// use arrow::array::{ArrayRef, Float64Array, Int64Array};
+/// use ml_core::{Dataset, Transformer};
+/// use ml_core::feature::VectorAssembler;
+///
+/// let data = Dataset::from_columns(vec![
+///     ("a", Arc::new(Float64Array::from(vec![1.0, 2.0])) as ArrayRef),
+///     ("b", Arc::new(Int64Array::from(vec![10, 20])) as ArrayRef),
+/// ]).unwrap();
+/// let out = VectorAssembler::new(&["a", "b"], "features").transform(&data).unwrap();
+/// let m = out.features("features").unwrap();
+/// assert_eq!(m.as_slice().unwrap(), &[1.0, 10.0, 2.0, 20.0]);
+/// ```
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VectorAssembler {
+    /// Input columns (numeric scalars or vectors), in slot order.
+    pub input_cols: Vec<String>,
+    /// Output vector column (default `features`).
+    pub output_col: String,
+    /// `error` (default), `skip` or `keep`.
+    pub handle_invalid: String,
+}
+
+impl Default for VectorAssembler {
+    fn default() -> Self {
+        VectorAssembler {
+            input_cols: Vec::new(),
+            output_col: "features".into(),
+            handle_invalid: ERROR_INVALID.into(),
+        }
+    }
+}
+
+fn validate(s: &VectorAssembler) -> Result<()> {
+    check_choice(
+        "handle_invalid",
+        &s.handle_invalid,
+        &[ERROR_INVALID, SKIP_INVALID, KEEP_INVALID],
+    )
+}
+
+crate::impl_params!(VectorAssembler {
+    input_cols: "Input columns: numeric scalars or vectors, in slot order.",
+    output_col: "Output vector column (default 'features').",
+    handle_invalid: "Nulls and NaN: 'error' (default), 'skip' (drop the row) or 'keep' (NaN).",
+} validate = validate);
+
+/// What one input contributes.
+enum Part {
+    Scalar,
+    Vector(usize),
+}
+
+impl VectorAssembler {
+    /// An assembler with Spark's defaults.
+    pub fn new(input_cols: &[&str], output_col: &str) -> Self {
+        VectorAssembler {
+            input_cols: input_cols.iter().map(|s| s.to_string()).collect(),
+            output_col: output_col.into(),
+            ..Default::default()
+        }
+    }
+
+    /// Sets `handle_invalid` (`error`, `skip`, `keep`).
+    pub fn with_handle_invalid(mut self, value: &str) -> Self {
+        self.handle_invalid = value.into();
+        self
+    }
+
+    /// Checks the inputs; returns each input's kind and the per-slot attributes.
+    fn layout(&self, schema: &Schema) -> Result<(Vec<Part>, Vec<Attribute>)> {
+        self.validate()?;
+        if self.input_cols.is_empty() {
+            return Err(MlError::param("input_cols", "must not be empty"));
+        }
+        let mut parts = Vec::with_capacity(self.input_cols.len());
+        let mut attrs = Vec::new();
+        for c in &self.input_cols {
+            let f = field_of(schema, c)?;
+            match f.data_type() {
+                DataType::FixedSizeList(item, w) if item.data_type() == &DataType::Float64 => {
+                    let w = *w as usize;
+                    let given = vector_attributes(&f).filter(|a| a.len() == w);
+                    for i in 0..w {
+                        let a = given.as_ref().map(|g| g[i].clone());
+                        attrs.push(match a {
+                            Some(a) if a.name().is_some() => a,
+                            Some(a) => a.renamed(format!("{c}_{i}")),
+                            None => Attribute::numeric(format!("{c}_{i}")),
+                        });
+                    }
+                    parts.push(Part::Vector(w));
+                }
+                dt if is_numeric(dt) => {
+                    attrs.push(match attribute_of(&f) {
+                        Some(a) => a.renamed(c.as_str()),
+                        None => Attribute::numeric(c.as_str()),
+                    });
+                    parts.push(Part::Scalar);
+                }
+                dt => {
+                    return Err(type_error(
+                        c,
+                        "a numeric type or a vector (FixedSizeList<Float64>)",
+                        dt,
+                    ))
+                }
+            }
+        }
+        Ok((parts, attrs))
+    }
+}
+
+fn invalid(col: &str, row: usize, what: &str) -> MlError {
+    MlError::value(
+        col,
+        row,
+        format!(
+            "VectorAssembler: encountered {what} with handle_invalid = 'error'; remove it or set \
+             handle_invalid to 'skip' or 'keep'"
+        ),
+    )
+}
+
+#[typetag::serde]
+impl Transformer for VectorAssembler {
+    fn transform(&self, data: &Dataset) -> Result<Dataset> {
+        let schema = data.schema();
+        let out_schema = self.transform_schema(&schema)?;
+        let (parts, attrs) = self.layout(&schema)?;
+        let width = attrs.len();
+        let n = data.num_rows();
+        let mode = self.handle_invalid.as_str();
+        let mut keep_rows: Option<Vec<bool>> = (mode == SKIP_INVALID).then(|| vec![true; n]);
+        let mut out = vec![0.0f64; n * width];
+        let mut offset = 0;
+        for (c, part) in self.input_cols.iter().zip(&parts) {
+            match part {
+                Part::Scalar => {
+                    let arr = numeric_f64(data, c)?;
+                    let vals = arr.values();
+                    let has_nulls = arr.null_count() > 0;
+                    for (row, &v) in vals.iter().enumerate() {
+                        let null = has_nulls && arr.is_null(row);
+                        let v = if null { f64::NAN } else { v };
+                        if v.is_nan() {
+                            match mode {
+                                KEEP_INVALID => {}
+                                SKIP_INVALID => {
+                                    if let Some(k) = keep_rows.as_mut() {
+                                        k[row] = false;
+                                    }
+                                }
+                                _ => {
+                                    return Err(invalid(c, row, if null { "null" } else { "NaN" }))
+                                }
+                            }
+                        }
+                        out[row * width + offset] = v;
+                    }
+                    offset += 1;
+                }
+                Part::Vector(w) => {
+                    let w = *w;
+                    let col = data.column(c)?;
+                    let list: &FixedSizeListArray = col.as_fixed_size_list();
+                    let child = list.values().as_primitive::<Float64Type>();
+                    let start = list.offset() * w;
+                    let child_vals = &child.values()[start..start + n * w];
+                    let child_nulls = child.null_count() > 0;
+                    let has_nulls = list.null_count() > 0;
+                    for row in 0..n {
+                        let dst = &mut out[row * width + offset..row * width + offset + w];
+                        if has_nulls && list.is_null(row) {
+                            match mode {
+                                KEEP_INVALID => {}
+                                SKIP_INVALID => {
+                                    if let Some(k) = keep_rows.as_mut() {
+                                        k[row] = false;
+                                    }
+                                }
+                                _ => return Err(invalid(c, row, "a null vector")),
+                            }
+                            dst.fill(f64::NAN);
+                            continue;
+                        }
+                        dst.copy_from_slice(&child_vals[row * w..row * w + w]);
+                        if child_nulls {
+                            for (j, d) in dst.iter_mut().enumerate() {
+                                if child.is_null(start + row * w + j) {
+                                    *d = f64::NAN;
+                                }
+                            }
+                        }
+                    }
+                    offset += w;
+                }
+            }
+        }
+        let mut columns = data.batch().columns().to_vec();
+        columns.push(vector_column_from_vec(out, n, width) as ArrayRef);
+        let ds = Dataset::new(arrow::record_batch::RecordBatch::try_new(
+            Arc::new(out_schema),
+            columns,
+        )?);
+        match keep_rows {
+            Some(k) => filter_rows(ds, k),
+            None => Ok(ds),
+        }
+    }
+
+    fn transform_schema(&self, schema: &Schema) -> Result<Schema> {
+        let (_, attrs) = self.layout(schema)?;
+        let field = with_vector_attributes(
+            Field::new(&self.output_col, vector_type(attrs.len()), true),
+            &attrs,
+        );
+        append_fields(schema, vec![field])
+    }
+}
