@@ -1,0 +1,965 @@
+//! Metric functions over plain slices: binary (ROC AUC, PR AUC, log loss, curves), multiclass
+//! (accuracy, weighted precision / recall / F1, log loss) and regression (MSE, RMSE, MAE, R²).
+//!
+//! Every function takes optional sample weights (non-negative, finite) and checks its input
+//! first: lengths must agree, labels must be what the metric expects, scores must not be NaN.
+//! Errors are [`MlError::InvalidValue`] naming the argument (`scores`, `labels`, `weights`,
+//! ...) and the row, or [`MlError::InvalidData`] for data that leaves the metric undefined (one
+//! class only, total weight zero, no rows).
+//!
+//! ## Definitions
+//! - **ROC AUC** is exact: the trapezoid rule over the ROC points of every distinct score
+//!   threshold, so tied scores count half, exactly as scikit-learn's `roc_auc_score` and Spark's
+//!   `BinaryClassificationMetrics(numBins = 0).areaUnderROC`. Scores are sorted once per class
+//!   (O(n log n)); unweighted, the area is accumulated in integers held exactly by `f64` (up to
+//!   2^53) and divided once at the end.
+//! - **PR AUC** follows Spark's `BinaryClassificationMetrics.areaUnderPR` (with `numBins = 0`):
+//!   one (recall, precision) point per distinct threshold, in decreasing score order, with
+//!   precision = TP / (TP + FP) (1 when nothing is predicted positive), preceded by the point
+//!   (0, p0) where p0 is the precision at the highest threshold, then the trapezoid rule. It is
+//!   not scikit-learn's `average_precision_score` (a step sum).
+//! - **Log loss** clips probabilities to `[eps, 1 - eps]` (Spark's `eps`, 1e-15 by default).
+//! - **Weighted precision / recall / F1** are Spark's `MulticlassMetrics.weightedPrecision`
+//!   etc. (per-label values averaged with the label's share of the total weight), which equal
+//!   scikit-learn's `average="weighted"` scores (a label never predicted has precision 0).
+
+use std::collections::BTreeMap;
+
+use ml_core::{MlError, Result};
+use rayon::slice::ParallelSliceMut;
+
+/// Above this many items a class's scores are sorted with rayon (in the current pool).
+const PAR_SORT_MIN: usize = 1 << 16;
+
+/// Checks lengths, weights and returns the total weight.
+fn check_common(
+    n: usize,
+    others: &[(&str, usize)],
+    weights: Option<&[f64]>,
+    weight_name: &str,
+) -> Result<f64> {
+    for (name, len) in others {
+        if *len != n {
+            return Err(MlError::data(format!(
+                "'{name}' has {len} values, expected {n} (one per row)"
+            )));
+        }
+    }
+    if n == 0 {
+        return Err(MlError::data("no rows to evaluate"));
+    }
+    match weights {
+        None => Ok(n as f64),
+        Some(w) => {
+            if w.len() != n {
+                return Err(MlError::data(format!(
+                    "'{weight_name}' has {} values, expected {n} (one per row)",
+                    w.len()
+                )));
+            }
+            let mut total = 0.0;
+            for (row, &x) in w.iter().enumerate() {
+                if !(x.is_finite() && x >= 0.0) {
+                    return Err(MlError::value(
+                        weight_name,
+                        row,
+                        format!("weight {x} is not a finite, non-negative number"),
+                    ));
+                }
+                total += x;
+            }
+            if total <= 0.0 {
+                return Err(MlError::data(format!(
+                    "the weights in '{weight_name}' sum to zero; the metric is undefined"
+                )));
+            }
+            Ok(total)
+        }
+    }
+}
+
+/// A key whose unsigned order is the *decreasing* order of the score (-0.0 equals 0.0).
+#[inline]
+fn desc_key(score: f64) -> u64 {
+    let s = if score == 0.0 { 0.0 } else { score };
+    let bits = s.to_bits();
+    let asc = if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | (1 << 63)
+    };
+    !asc
+}
+
+/// The score back from [`desc_key`].
+#[inline]
+fn key_score(key: u64) -> f64 {
+    let asc = !key;
+    let bits = if asc >> 63 == 1 {
+        asc & !(1 << 63)
+    } else {
+        !asc
+    };
+    f64::from_bits(bits)
+}
+
+/// Cumulative (true positive, false positive) weights at every distinct threshold, highest
+/// threshold first, with the threshold.
+struct Curve {
+    /// (threshold, cumulative positive weight, cumulative negative weight)
+    points: Vec<(f64, f64, f64)>,
+    pos_total: f64,
+    neg_total: f64,
+}
+
+trait Item: Copy + Send {
+    fn key(&self) -> u64;
+    fn weight(&self) -> f64;
+}
+impl Item for u64 {
+    #[inline]
+    fn key(&self) -> u64 {
+        *self
+    }
+    #[inline]
+    fn weight(&self) -> f64 {
+        1.0
+    }
+}
+impl Item for (u64, f64) {
+    #[inline]
+    fn key(&self) -> u64 {
+        self.0
+    }
+    #[inline]
+    fn weight(&self) -> f64 {
+        self.1
+    }
+}
+
+/// Walks the two sorted classes together; `f(threshold, tp, fp)` at each distinct threshold.
+fn merge_walk<T: Item>(pos: &[T], neg: &[T], mut f: impl FnMut(f64, f64, f64)) {
+    let (mut i, mut j) = (0usize, 0usize);
+    let (mut tp, mut fp) = (0.0f64, 0.0f64);
+    while i < pos.len() || j < neg.len() {
+        let k = match (pos.get(i), neg.get(j)) {
+            (Some(a), Some(b)) => a.key().min(b.key()),
+            (Some(a), None) => a.key(),
+            (None, Some(b)) => b.key(),
+            (None, None) => unreachable!(),
+        };
+        while i < pos.len() && pos[i].key() == k {
+            tp += pos[i].weight();
+            i += 1;
+        }
+        while j < neg.len() && neg[j].key() == k {
+            fp += neg[j].weight();
+            j += 1;
+        }
+        f(key_score(k), tp, fp);
+    }
+}
+
+fn sort_keys(v: &mut [u64]) {
+    if v.len() >= PAR_SORT_MIN {
+        v.par_sort_unstable();
+    } else {
+        v.sort_unstable();
+    }
+}
+
+fn sort_pairs(v: &mut [(u64, f64)]) {
+    // Ties broken by weight so the order (and so every sum) is the same whatever the sort.
+    let cmp = |a: &(u64, f64), b: &(u64, f64)| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1));
+    if v.len() >= PAR_SORT_MIN {
+        v.par_sort_unstable_by(cmp);
+    } else {
+        v.sort_unstable_by(cmp);
+    }
+}
+
+/// Names of the arguments, for error messages (column names when called by an evaluator).
+#[derive(Clone, Copy)]
+pub(crate) struct Names<'a> {
+    pub scores: &'a str,
+    pub labels: &'a str,
+    pub weights: &'a str,
+}
+
+pub(crate) const ARG_NAMES: Names<'static> = Names {
+    scores: "scores",
+    labels: "labels",
+    weights: "weights",
+};
+
+/// Checks binary inputs: labels 0/1, scores not NaN. Returns (positive weight, negative weight).
+fn check_binary(
+    scores: &[f64],
+    labels: &[f64],
+    weights: Option<&[f64]>,
+    names: Names<'_>,
+) -> Result<(f64, f64)> {
+    check_common(
+        scores.len(),
+        &[(names.labels, labels.len())],
+        weights,
+        names.weights,
+    )?;
+    let mut pos = 0.0;
+    let mut neg = 0.0;
+    for (row, (&s, &y)) in scores.iter().zip(labels).enumerate() {
+        if s.is_nan() {
+            return Err(MlError::value(names.scores, row, "score is NaN"));
+        }
+        let w = weights.map_or(1.0, |w| w[row]);
+        if y == 1.0 {
+            pos += w;
+        } else if y == 0.0 {
+            neg += w;
+        } else {
+            return Err(MlError::value(
+                names.labels,
+                row,
+                format!("binary label must be 0 or 1, got {y}"),
+            ));
+        }
+    }
+    if pos <= 0.0 || neg <= 0.0 {
+        let which = if pos <= 0.0 { "0" } else { "1" };
+        return Err(MlError::data(format!(
+            "only one class present in '{}' (every weighted label is {which}); \
+             ROC and PR areas are not defined in that case",
+            names.labels
+        )));
+    }
+    Ok((pos, neg))
+}
+
+fn binary_curve(
+    scores: &[f64],
+    labels: &[f64],
+    weights: Option<&[f64]>,
+    names: Names<'_>,
+) -> Result<Curve> {
+    let (pos_total, neg_total) = check_binary(scores, labels, weights, names)?;
+    let mut points = Vec::new();
+    let mut push = |t: f64, tp: f64, fp: f64| points.push((t, tp, fp));
+    match weights {
+        None => {
+            let (mut p, mut n) = split_keys(scores, labels);
+            sort_keys(&mut p);
+            sort_keys(&mut n);
+            merge_walk(&p, &n, &mut push);
+        }
+        Some(w) => {
+            let (mut p, mut n) = split_pairs(scores, labels, w);
+            sort_pairs(&mut p);
+            sort_pairs(&mut n);
+            merge_walk(&p, &n, &mut push);
+        }
+    }
+    Ok(Curve {
+        points,
+        pos_total,
+        neg_total,
+    })
+}
+
+fn split_keys(scores: &[f64], labels: &[f64]) -> (Vec<u64>, Vec<u64>) {
+    let npos = labels.iter().filter(|&&y| y == 1.0).count();
+    let mut p = Vec::with_capacity(npos);
+    let mut n = Vec::with_capacity(labels.len() - npos);
+    for (&s, &y) in scores.iter().zip(labels) {
+        if y == 1.0 {
+            p.push(desc_key(s));
+        } else {
+            n.push(desc_key(s));
+        }
+    }
+    (p, n)
+}
+
+type Pairs = Vec<(u64, f64)>;
+
+fn split_pairs(scores: &[f64], labels: &[f64], w: &[f64]) -> (Pairs, Pairs) {
+    let mut p = Vec::new();
+    let mut n = Vec::new();
+    for ((&s, &y), &w) in scores.iter().zip(labels).zip(w) {
+        if y == 1.0 {
+            p.push((desc_key(s), w));
+        } else {
+            n.push((desc_key(s), w));
+        }
+    }
+    (p, n)
+}
+
+/// Area under the ROC curve, exact, ties counted half (scikit-learn's `roc_auc_score`).
+///
+/// `labels` are 0 or 1; `weights` are optional non-negative sample weights. An input with a
+/// single class is an [`MlError::InvalidData`] error.
+///
+/// ```
+/// use ml_eval::metrics::roc_auc;
+/// // sklearn: roc_auc_score([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) == 0.75
+/// let auc = roc_auc(&[0.1, 0.4, 0.35, 0.8], &[0.0, 0.0, 1.0, 1.0], None).unwrap();
+/// assert_eq!(auc, 0.75);
+/// assert!(roc_auc(&[0.1, 0.2], &[1.0, 1.0], None).is_err());
+/// ```
+pub fn roc_auc(scores: &[f64], labels: &[f64], weights: Option<&[f64]>) -> Result<f64> {
+    roc_auc_named(scores, labels, weights, ARG_NAMES)
+}
+
+pub(crate) fn roc_auc_named(
+    scores: &[f64],
+    labels: &[f64],
+    weights: Option<&[f64]>,
+    names: Names<'_>,
+) -> Result<f64> {
+    let c = binary_curve(scores, labels, weights, names)?;
+    // Sum of (fp_i - fp_{i-1}) * (tp_i + tp_{i-1}); halved and normalised once at the end.
+    let (mut area, mut tp0, mut fp0) = (0.0f64, 0.0f64, 0.0f64);
+    for &(_, tp, fp) in &c.points {
+        area += (fp - fp0) * (tp + tp0);
+        tp0 = tp;
+        fp0 = fp;
+    }
+    Ok(area / (2.0 * c.pos_total * c.neg_total))
+}
+
+/// Area under the precision-recall curve as Spark's `BinaryClassificationMetrics.areaUnderPR`
+/// defines it (trapezoids over (recall, precision) points, starting at (0, p0)); see the
+/// [module docs](self).
+///
+/// ```
+/// use ml_eval::metrics::pr_auc;
+/// // Spark 4.3 BinaryClassificationMetrics(numBins=0).areaUnderPR on these points: 0.7916...
+/// let a = pr_auc(&[0.1, 0.4, 0.35, 0.8], &[0.0, 0.0, 1.0, 1.0], None).unwrap();
+/// assert!((a - 0.7916666666666666).abs() < 1e-15);
+/// ```
+pub fn pr_auc(scores: &[f64], labels: &[f64], weights: Option<&[f64]>) -> Result<f64> {
+    pr_auc_named(scores, labels, weights, ARG_NAMES)
+}
+
+pub(crate) fn pr_auc_named(
+    scores: &[f64],
+    labels: &[f64],
+    weights: Option<&[f64]>,
+    names: Names<'_>,
+) -> Result<f64> {
+    let c = binary_curve(scores, labels, weights, names)?;
+    let pts = pr_points(&c);
+    let mut area = 0.0;
+    for w in pts.windows(2) {
+        let ((r0, p0), (r1, p1)) = (w[0], w[1]);
+        area += (r1 - r0) * (p0 + p1) / 2.0;
+    }
+    Ok(area)
+}
+
+fn precision(tp: f64, fp: f64) -> f64 {
+    if tp + fp == 0.0 {
+        1.0
+    } else {
+        tp / (tp + fp)
+    }
+}
+
+fn pr_points(c: &Curve) -> Vec<(f64, f64)> {
+    let mut pts = Vec::with_capacity(c.points.len() + 1);
+    if let Some(&(_, tp, fp)) = c.points.first() {
+        pts.push((0.0, precision(tp, fp)));
+    }
+    for &(_, tp, fp) in &c.points {
+        pts.push((tp / c.pos_total, precision(tp, fp)));
+    }
+    pts
+}
+
+/// One point of a ROC or PR curve.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CurvePoint {
+    /// Score threshold (rows with score >= threshold are predicted positive); `+inf` for the
+    /// starting point.
+    pub threshold: f64,
+    /// x: false positive rate (ROC) or recall (PR).
+    pub x: f64,
+    /// y: true positive rate (ROC) or precision (PR).
+    pub y: f64,
+}
+
+/// The ROC curve: (0, 0), one point per distinct threshold (decreasing), ending at (1, 1).
+/// As scikit-learn's `roc_curve(drop_intermediate=False)` with the starting point's threshold
+/// `+inf`.
+pub fn roc_curve(
+    scores: &[f64],
+    labels: &[f64],
+    weights: Option<&[f64]>,
+) -> Result<Vec<CurvePoint>> {
+    let c = binary_curve(scores, labels, weights, ARG_NAMES)?;
+    let mut out = Vec::with_capacity(c.points.len() + 1);
+    out.push(CurvePoint {
+        threshold: f64::INFINITY,
+        x: 0.0,
+        y: 0.0,
+    });
+    for &(t, tp, fp) in &c.points {
+        out.push(CurvePoint {
+            threshold: t,
+            x: fp / c.neg_total,
+            y: tp / c.pos_total,
+        });
+    }
+    Ok(out)
+}
+
+/// The PR curve as Spark builds it: (0, p0), then (recall, precision) per distinct threshold.
+pub fn pr_curve(
+    scores: &[f64],
+    labels: &[f64],
+    weights: Option<&[f64]>,
+) -> Result<Vec<CurvePoint>> {
+    let c = binary_curve(scores, labels, weights, ARG_NAMES)?;
+    let pts = pr_points(&c);
+    let thresholds = std::iter::once(f64::INFINITY).chain(c.points.iter().map(|p| p.0));
+    Ok(pts
+        .into_iter()
+        .zip(thresholds)
+        .map(|((x, y), threshold)| CurvePoint { threshold, x, y })
+        .collect())
+}
+
+/// Spark's default `eps` for log loss.
+pub const DEFAULT_EPS: f64 = 1e-15;
+
+fn check_eps(eps: f64) -> Result<()> {
+    if !(eps > 0.0 && eps < 0.5) {
+        return Err(MlError::param(
+            "eps",
+            format!("must be in (0, 0.5), got {eps}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Binary log loss (cross-entropy) of probabilities `p` of class 1, clipped to
+/// `[eps, 1 - eps]`, weighted mean over rows (scikit-learn's `log_loss` on two classes).
+///
+/// ```
+/// use ml_eval::metrics::{binary_log_loss, DEFAULT_EPS};
+/// let l = binary_log_loss(&[0.9, 0.2], &[1.0, 0.0], None, DEFAULT_EPS).unwrap();
+/// assert!((l - (-(0.9f64.ln() + 0.8f64.ln()) / 2.0)).abs() < 1e-15);
+/// ```
+pub fn binary_log_loss(
+    probabilities: &[f64],
+    labels: &[f64],
+    weights: Option<&[f64]>,
+    eps: f64,
+) -> Result<f64> {
+    binary_log_loss_named(
+        probabilities,
+        labels,
+        weights,
+        eps,
+        Names {
+            scores: "probabilities",
+            ..ARG_NAMES
+        },
+    )
+}
+
+pub(crate) fn binary_log_loss_named(
+    probabilities: &[f64],
+    labels: &[f64],
+    weights: Option<&[f64]>,
+    eps: f64,
+    names: Names<'_>,
+) -> Result<f64> {
+    check_eps(eps)?;
+    let total = check_common(
+        probabilities.len(),
+        &[(names.labels, labels.len())],
+        weights,
+        names.weights,
+    )?;
+    let mut sum = 0.0;
+    for (row, (&p, &y)) in probabilities.iter().zip(labels).enumerate() {
+        if !(0.0..=1.0).contains(&p) {
+            return Err(MlError::value(
+                names.scores,
+                row,
+                format!("log loss needs a probability in [0, 1], got {p}"),
+            ));
+        }
+        let p = p.clamp(eps, 1.0 - eps);
+        let l = if y == 1.0 {
+            -p.ln()
+        } else if y == 0.0 {
+            -(1.0 - p).ln()
+        } else {
+            return Err(MlError::value(
+                names.labels,
+                row,
+                format!("binary label must be 0 or 1, got {y}"),
+            ));
+        };
+        sum += weights.map_or(1.0, |w| w[row]) * l;
+    }
+    Ok(sum / total)
+}
+
+/// Weighted counts of a multiclass problem: per (label, prediction) cell.
+#[derive(Debug, Clone)]
+pub(crate) struct MulticlassCounts {
+    /// (label, prediction) -> weight, keys as `f64` bits of non-negative integers.
+    cells: BTreeMap<(u64, u64), f64>,
+    total: f64,
+}
+
+fn class_value(v: f64, name: &str, row: usize) -> Result<u64> {
+    if !(v.is_finite() && v >= 0.0 && v.fract() == 0.0) {
+        return Err(MlError::value(
+            name,
+            row,
+            format!("class must be a non-negative integer value, got {v}"),
+        ));
+    }
+    Ok(v as u64)
+}
+
+impl MulticlassCounts {
+    pub(crate) fn new(
+        predictions: &[f64],
+        labels: &[f64],
+        weights: Option<&[f64]>,
+        names: Names<'_>,
+    ) -> Result<Self> {
+        let total = check_common(
+            predictions.len(),
+            &[(names.labels, labels.len())],
+            weights,
+            names.weights,
+        )?;
+        let mut cells = BTreeMap::new();
+        for (row, (&p, &y)) in predictions.iter().zip(labels).enumerate() {
+            let p = class_value(p, names.scores, row)?;
+            let y = class_value(y, names.labels, row)?;
+            *cells.entry((y, p)).or_insert(0.0) += weights.map_or(1.0, |w| w[row]);
+        }
+        Ok(MulticlassCounts { cells, total })
+    }
+
+    fn accuracy(&self) -> f64 {
+        let tp: f64 = self
+            .cells
+            .iter()
+            .filter(|((y, p), _)| y == p)
+            .map(|(_, w)| w)
+            .sum();
+        tp / self.total
+    }
+
+    /// Per label present in the labels: (weight share, precision, recall).
+    fn per_label(&self) -> Vec<(f64, f64, f64)> {
+        let mut label_w: BTreeMap<u64, f64> = BTreeMap::new();
+        let mut pred_w: BTreeMap<u64, f64> = BTreeMap::new();
+        let mut tp: BTreeMap<u64, f64> = BTreeMap::new();
+        for (&(y, p), &w) in &self.cells {
+            *label_w.entry(y).or_insert(0.0) += w;
+            *pred_w.entry(p).or_insert(0.0) += w;
+            if y == p {
+                *tp.entry(y).or_insert(0.0) += w;
+            }
+        }
+        label_w
+            .iter()
+            .map(|(l, &lw)| {
+                let t = tp.get(l).copied().unwrap_or(0.0);
+                let pw = pred_w.get(l).copied().unwrap_or(0.0);
+                let precision = if pw == 0.0 { 0.0 } else { t / pw };
+                let recall = if lw == 0.0 { 0.0 } else { t / lw };
+                (lw / self.total, precision, recall)
+            })
+            .collect()
+    }
+
+    fn weighted_precision(&self) -> f64 {
+        self.per_label().iter().map(|(s, p, _)| s * p).sum()
+    }
+
+    fn weighted_recall(&self) -> f64 {
+        self.per_label().iter().map(|(s, _, r)| s * r).sum()
+    }
+
+    fn weighted_f1(&self) -> f64 {
+        self.per_label()
+            .iter()
+            .map(|&(s, p, r)| {
+                if p + r == 0.0 {
+                    0.0
+                } else {
+                    s * 2.0 * p * r / (p + r)
+                }
+            })
+            .sum()
+    }
+}
+
+/// Accuracy: the weighted share of rows whose prediction equals the label.
+///
+/// Classes are non-negative integer values (0.0, 1.0, 2.0, ...), as Spark's indexed labels.
+pub fn accuracy(predictions: &[f64], labels: &[f64], weights: Option<&[f64]>) -> Result<f64> {
+    Ok(MulticlassCounts::new(predictions, labels, weights, pred_names())?.accuracy())
+}
+
+/// Spark's `weightedPrecision` (scikit-learn's `precision_score(average="weighted")`).
+pub fn weighted_precision(
+    predictions: &[f64],
+    labels: &[f64],
+    weights: Option<&[f64]>,
+) -> Result<f64> {
+    Ok(MulticlassCounts::new(predictions, labels, weights, pred_names())?.weighted_precision())
+}
+
+/// Spark's `weightedRecall` (scikit-learn's `recall_score(average="weighted")`; equals accuracy).
+pub fn weighted_recall(
+    predictions: &[f64],
+    labels: &[f64],
+    weights: Option<&[f64]>,
+) -> Result<f64> {
+    Ok(MulticlassCounts::new(predictions, labels, weights, pred_names())?.weighted_recall())
+}
+
+/// Spark's `f1` / `weightedFMeasure` (scikit-learn's `f1_score(average="weighted")`).
+///
+/// ```
+/// use ml_eval::metrics::weighted_f1;
+/// // sklearn: f1_score([0, 1, 2, 2], [0, 2, 2, 2], average="weighted") == 0.65
+/// let f = weighted_f1(&[0.0, 2.0, 2.0, 2.0], &[0.0, 1.0, 2.0, 2.0], None).unwrap();
+/// assert!((f - 0.65).abs() < 1e-15);
+/// ```
+pub fn weighted_f1(predictions: &[f64], labels: &[f64], weights: Option<&[f64]>) -> Result<f64> {
+    Ok(MulticlassCounts::new(predictions, labels, weights, pred_names())?.weighted_f1())
+}
+
+fn pred_names() -> Names<'static> {
+    Names {
+        scores: "predictions",
+        ..ARG_NAMES
+    }
+}
+
+/// The multiclass metric names [`multiclass_metric`] accepts.
+pub(crate) fn multiclass_metric_from_counts(c: &MulticlassCounts, metric: &str) -> Option<f64> {
+    Some(match metric {
+        "accuracy" => c.accuracy(),
+        "f1" | "weightedFMeasure" => c.weighted_f1(),
+        "weightedPrecision" => c.weighted_precision(),
+        "weightedRecall" => c.weighted_recall(),
+        _ => return None,
+    })
+}
+
+/// Multiclass log loss: `-log(max(p[label], eps))`, weighted mean over rows, where each row of
+/// `probabilities` (row-major, `width` classes) holds the class probabilities (Spark's
+/// `MulticlassClassificationEvaluator` `logLoss`; scikit-learn's `log_loss` when rows sum to 1).
+pub fn multiclass_log_loss(
+    probabilities: &[f64],
+    width: usize,
+    labels: &[f64],
+    weights: Option<&[f64]>,
+    eps: f64,
+) -> Result<f64> {
+    multiclass_log_loss_named(
+        probabilities,
+        width,
+        labels,
+        weights,
+        eps,
+        Names {
+            scores: "probabilities",
+            ..ARG_NAMES
+        },
+    )
+}
+
+pub(crate) fn multiclass_log_loss_named(
+    probabilities: &[f64],
+    width: usize,
+    labels: &[f64],
+    weights: Option<&[f64]>,
+    eps: f64,
+    names: Names<'_>,
+) -> Result<f64> {
+    check_eps(eps)?;
+    if width == 0 || probabilities.len() % width != 0 {
+        return Err(MlError::data(format!(
+            "'{}' holds {} values, not a whole number of rows of width {width}",
+            names.scores,
+            probabilities.len()
+        )));
+    }
+    let n = probabilities.len() / width;
+    let total = check_common(n, &[(names.labels, labels.len())], weights, names.weights)?;
+    let mut sum = 0.0;
+    for (row, &y) in labels.iter().enumerate() {
+        let k = class_value(y, names.labels, row)? as usize;
+        if k >= width {
+            return Err(MlError::value(
+                names.labels,
+                row,
+                format!(
+                    "label {y} has no probability: '{}' has {width} classes",
+                    names.scores
+                ),
+            ));
+        }
+        let p = probabilities[row * width + k];
+        if !(0.0..=1.0).contains(&p) {
+            return Err(MlError::value(
+                names.scores,
+                row,
+                format!("log loss needs probabilities in [0, 1], got {p}"),
+            ));
+        }
+        sum += weights.map_or(1.0, |w| w[row]) * -p.max(eps).ln();
+    }
+    Ok(sum / total)
+}
+
+/// Regression error sums, weighted.
+pub(crate) struct RegressionStats {
+    sse: f64,
+    sae: f64,
+    sst: f64,
+    total: f64,
+}
+
+impl RegressionStats {
+    pub(crate) fn new(
+        predictions: &[f64],
+        labels: &[f64],
+        weights: Option<&[f64]>,
+        names: Names<'_>,
+    ) -> Result<Self> {
+        let total = check_common(
+            predictions.len(),
+            &[(names.labels, labels.len())],
+            weights,
+            names.weights,
+        )?;
+        let w = |i: usize| weights.map_or(1.0, |w| w[i]);
+        let mut mean = 0.0;
+        for (row, (&p, &y)) in predictions.iter().zip(labels).enumerate() {
+            if !p.is_finite() {
+                return Err(MlError::value(
+                    names.scores,
+                    row,
+                    format!("prediction is {p}"),
+                ));
+            }
+            if !y.is_finite() {
+                return Err(MlError::value(names.labels, row, format!("label is {y}")));
+            }
+            mean += w(row) * y;
+        }
+        mean /= total;
+        let (mut sse, mut sae, mut sst) = (0.0, 0.0, 0.0);
+        for (row, (&p, &y)) in predictions.iter().zip(labels).enumerate() {
+            let e = y - p;
+            sse += w(row) * e * e;
+            sae += w(row) * e.abs();
+            sst += w(row) * (y - mean) * (y - mean);
+        }
+        Ok(RegressionStats {
+            sse,
+            sae,
+            sst,
+            total,
+        })
+    }
+
+    pub(crate) fn metric(&self, name: &str) -> Option<f64> {
+        Some(match name {
+            "mse" => self.sse / self.total,
+            "rmse" => (self.sse / self.total).sqrt(),
+            "mae" => self.sae / self.total,
+            "r2" => 1.0 - self.sse / self.sst,
+            _ => return None,
+        })
+    }
+}
+
+fn regression(
+    predictions: &[f64],
+    labels: &[f64],
+    weights: Option<&[f64]>,
+    metric: &str,
+) -> Result<f64> {
+    let s = RegressionStats::new(predictions, labels, weights, pred_names())?;
+    Ok(s.metric(metric).expect("known regression metric"))
+}
+
+/// Mean squared error, weighted.
+pub fn mse(predictions: &[f64], labels: &[f64], weights: Option<&[f64]>) -> Result<f64> {
+    regression(predictions, labels, weights, "mse")
+}
+
+/// Root mean squared error, weighted.
+pub fn rmse(predictions: &[f64], labels: &[f64], weights: Option<&[f64]>) -> Result<f64> {
+    regression(predictions, labels, weights, "rmse")
+}
+
+/// Mean absolute error, weighted.
+pub fn mae(predictions: &[f64], labels: &[f64], weights: Option<&[f64]>) -> Result<f64> {
+    regression(predictions, labels, weights, "mae")
+}
+
+/// Coefficient of determination R² = 1 - SSE / SST (weighted; SST around the weighted mean of
+/// the labels), as scikit-learn's `r2_score`. Constant labels give `-inf` or NaN, as Spark.
+pub fn r2(predictions: &[f64], labels: &[f64], weights: Option<&[f64]>) -> Result<f64> {
+    regression(predictions, labels, weights, "r2")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn desc_key_orders_scores_decreasingly_and_round_trips() {
+        let xs = [
+            f64::NEG_INFINITY,
+            -1e300,
+            -2.5,
+            -f64::MIN_POSITIVE,
+            0.0,
+            f64::MIN_POSITIVE,
+            1.0,
+            1.0 + f64::EPSILON,
+            1e300,
+            f64::INFINITY,
+        ];
+        for w in xs.windows(2) {
+            assert!(desc_key(w[0]) > desc_key(w[1]), "{} vs {}", w[0], w[1]);
+        }
+        for &x in &xs {
+            assert_eq!(key_score(desc_key(x)), x);
+        }
+        assert_eq!(desc_key(-0.0), desc_key(0.0));
+    }
+
+    /// Brute force: probability that a random positive outranks a random negative, ties half.
+    fn brute_auc(s: &[f64], y: &[f64], w: &[f64]) -> f64 {
+        let (mut num, mut den) = (0.0, 0.0);
+        for i in 0..s.len() {
+            for j in 0..s.len() {
+                if y[i] == 1.0 && y[j] == 0.0 {
+                    let pair = w[i] * w[j];
+                    den += pair;
+                    num += pair
+                        * if s[i] > s[j] {
+                            1.0
+                        } else if s[i] == s[j] {
+                            0.5
+                        } else {
+                            0.0
+                        };
+                }
+            }
+        }
+        num / den
+    }
+
+    #[test]
+    fn roc_auc_equals_brute_force_pair_count_with_ties_and_weights() {
+        let n = 300;
+        let s: Vec<f64> = (0..n)
+            .map(|i| (ml_core::dataset::unit_uniform(7, i) * 20.0).floor() - 10.0)
+            .collect();
+        let y: Vec<f64> = (0..n)
+            .map(|i| (ml_core::dataset::unit_uniform(8, i) < 0.4) as u8 as f64)
+            .collect();
+        let w: Vec<f64> = (0..n)
+            .map(|i| (ml_core::dataset::unit_uniform(9, i) * 3.0).floor())
+            .collect();
+        let ones = vec![1.0; n as usize];
+        let a = roc_auc(&s, &y, None).unwrap();
+        assert!((a - brute_auc(&s, &y, &ones)).abs() < 1e-12);
+        let b = roc_auc(&s, &y, Some(&w)).unwrap();
+        assert!((b - brute_auc(&s, &y, &w)).abs() < 1e-12);
+        // Integer weights equal repeating rows.
+        let (mut s2, mut y2) = (Vec::new(), Vec::new());
+        for i in 0..n as usize {
+            for _ in 0..w[i] as usize {
+                s2.push(s[i]);
+                y2.push(y[i]);
+            }
+        }
+        assert!((roc_auc(&s2, &y2, None).unwrap() - b).abs() < 1e-12);
+    }
+
+    #[test]
+    fn large_input_takes_the_parallel_sort_and_agrees_with_the_sequential_one() {
+        let n = PAR_SORT_MIN as u64 * 3;
+        let s: Vec<f64> = (0..n)
+            .map(|i| (ml_core::dataset::unit_uniform(1, i) * 1000.0).round())
+            .collect();
+        let y: Vec<f64> = (0..n)
+            .map(|i| (ml_core::dataset::unit_uniform(2, i) < s[i as usize] / 1500.0) as u8 as f64)
+            .collect();
+        let a = roc_auc(&s, &y, None).unwrap();
+        let w = vec![1.0; n as usize];
+        let b = roc_auc(&s, &y, Some(&w)).unwrap();
+        // Sequential reference on subsets below the threshold would differ; compare to a
+        // histogram count instead (scores are integers 0..=1000).
+        let mut pos = vec![0.0f64; 1001];
+        let mut neg = vec![0.0f64; 1001];
+        for i in 0..n as usize {
+            if y[i] == 1.0 {
+                pos[s[i] as usize] += 1.0;
+            } else {
+                neg[s[i] as usize] += 1.0;
+            }
+        }
+        let (mut num, mut below) = (0.0, 0.0);
+        for k in 0..=1000 {
+            num += pos[k] * (below + 0.5 * neg[k]);
+            below += neg[k];
+        }
+        let p: f64 = pos.iter().sum();
+        let expect = num / (p * below);
+        assert!((a - expect).abs() < 1e-12, "{a} vs {expect}");
+        assert!((b - expect).abs() < 1e-12);
+    }
+
+    #[test]
+    fn bad_inputs_are_typed_errors_naming_the_argument_and_row() {
+        let e = roc_auc(&[0.1, f64::NAN], &[0.0, 1.0], None).unwrap_err();
+        assert!(
+            matches!(e, MlError::InvalidValue { ref column, row: 1, .. } if column == "scores")
+        );
+        let e = roc_auc(&[0.1, 0.2], &[0.0, 2.0], None).unwrap_err();
+        assert!(
+            matches!(e, MlError::InvalidValue { ref column, row: 1, .. } if column == "labels")
+        );
+        let e = roc_auc(&[0.1, 0.2], &[0.0, 1.0], Some(&[1.0, -1.0])).unwrap_err();
+        assert!(
+            matches!(e, MlError::InvalidValue { ref column, row: 1, .. } if column == "weights")
+        );
+        let e = roc_auc(&[0.1, 0.2], &[0.0], None).unwrap_err();
+        assert!(matches!(e, MlError::InvalidData(_)));
+        let e = roc_auc(&[], &[], None).unwrap_err();
+        assert!(matches!(e, MlError::InvalidData(_)));
+        // One class once the weights are applied.
+        let e = roc_auc(&[0.1, 0.2], &[0.0, 1.0], Some(&[1.0, 0.0])).unwrap_err();
+        assert!(e.to_string().contains("only one class"), "{e}");
+        let e = binary_log_loss(&[1.5], &[1.0], None, DEFAULT_EPS).unwrap_err();
+        assert!(
+            matches!(e, MlError::InvalidValue { ref column, row: 0, .. } if column == "probabilities")
+        );
+        let e = accuracy(&[0.5], &[1.0], None).unwrap_err();
+        assert!(
+            matches!(e, MlError::InvalidValue { ref column, row: 0, .. } if column == "predictions")
+        );
+    }
+}
