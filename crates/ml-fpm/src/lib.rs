@@ -1,2 +1,41 @@
-//! ml-fpm (work in progress).
+//! # ml-fpm
+//!
+//! Frequent pattern mining on Arrow datasets, with Spark MLlib's parameters and semantics:
+//!
+//! * [`FPGrowth`] / [`FPGrowthModel`]: frequent itemsets of baskets (a list column of strings or
+//!   integers), association rules (confidence, lift, support) and basket recommendations.
+//! * [`PrefixSpan`]: frequent sequential patterns of sequences of itemsets.
+//!
+//! FP-growth is built for speed: items are interned to dense ranks by descending frequency, the
+//! FP tree lives in flat arrays built from sorted transactions, conditional trees reuse per-depth
+//! arenas (no allocation per node), single-path trees are enumerated directly, and the header
+//! table is mined in parallel with rayon and merged in a fixed order (identical output at any
+//! thread count). [`FPGrowth::stream_itemsets`] hands itemsets out in batches, so memory is bounded
+//! by the tree.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use arrow::array::{ArrayRef, ListBuilder, StringBuilder};
+//! use ml_core::{Dataset, Estimator};
+//! use ml_fpm::FPGrowth;
+//!
+//! let mut b = ListBuilder::new(StringBuilder::new());
+//! for basket in [vec!["bread", "milk"], vec!["bread", "milk", "eggs"], vec!["eggs"]] {
+//!     for item in basket {
+//!         b.values().append_value(item);
+//!     }
+//!     b.append(true);
+//! }
+//! let data = Dataset::from_columns(vec![("items", Arc::new(b.finish()) as ArrayRef)]).unwrap();
+//! let model = FPGrowth::new().with_min_support(0.6).fit(&data).unwrap();
+//! // {bread}, {milk}, {eggs}, {bread, milk}
+//! assert_eq!(model.freq_itemsets().unwrap().num_rows(), 4);
+//! ```
 #![deny(missing_docs)]
+
+mod encode;
+mod fpgrowth;
+mod tree;
+
+pub use encode::ItemVocab;
+pub use fpgrowth::{FPGrowth, FPGrowthModel, FitTimings};

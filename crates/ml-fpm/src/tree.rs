@@ -1,0 +1,507 @@
+//! The FP-growth engine: an arena-backed FP tree over dense item ranks and the mining recursion.
+//!
+//! Items are ranks `0..n` ordered by descending support (rank 0 = most frequent). Every
+//! transaction is a sorted slice of ranks, so a root-to-leaf path lists items in ascending rank.
+//!
+//! * The global tree is built from lexicographically sorted transactions: each transaction shares
+//!   a prefix with the previous one and new nodes are appended for the rest, so no child lookup is
+//!   ever needed and nodes are laid out in depth-first order (parents close to children).
+//! * The header table is a CSR array (`hdr_start`, `hdr_nodes`) listing, per item, its nodes in
+//!   depth-first order.
+//! * Conditional trees reuse per-depth arenas (`Vec`s cleared, never freed), so mining allocates
+//!   nothing per node. Consecutive prefix paths of an item share long prefixes (depth-first order),
+//!   so insertion walks the previous path first and searches children only past the divergence.
+//! * A tree that is a single path emits all combinations of its items directly.
+//! * Mining of the global tree runs in parallel over the header table (one task per item); outputs
+//!   are concatenated in item order, so the result is identical at any thread count.
+
+use rayon::prelude::*;
+
+const NONE: u32 = u32::MAX;
+
+/// Transactions as CSR: `items[offsets[t]..offsets[t + 1]]` are the ascending ranks of basket `t`.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Transactions {
+    pub offsets: Vec<usize>,
+    pub items: Vec<u32>,
+}
+
+impl Transactions {
+    pub fn len(&self) -> usize {
+        self.offsets.len().saturating_sub(1)
+    }
+    pub fn get(&self, t: usize) -> &[u32] {
+        &self.items[self.offsets[t]..self.offsets[t + 1]]
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Node {
+    item: u32,
+    parent: u32,
+    count: u32,
+}
+
+/// An FP tree. Node 0 is the root. Local item ids `0..m` map to global ranks through `global`.
+#[derive(Debug, Default)]
+pub(crate) struct FpTree {
+    nodes: Vec<Node>,
+    first_child: Vec<u32>,
+    next_sibling: Vec<u32>,
+    root_child: Vec<u32>,
+    hdr_start: Vec<u32>,
+    hdr_nodes: Vec<u32>,
+    /// Support of each local item in this (conditional) database.
+    support: Vec<u32>,
+    /// Local item id -> global rank.
+    global: Vec<u32>,
+    single_path: bool,
+    /// Longest root-to-leaf path (global tree only; bounds the recursion depth).
+    max_depth: usize,
+}
+
+impl FpTree {
+    /// Number of items (header-table entries).
+    pub fn num_items(&self) -> usize {
+        self.global.len()
+    }
+
+    fn reset(&mut self, m: usize) {
+        self.nodes.clear();
+        self.nodes.push(Node {
+            item: NONE,
+            parent: NONE,
+            count: 0,
+        });
+        self.first_child.clear();
+        self.first_child.push(NONE);
+        self.next_sibling.clear();
+        self.next_sibling.push(NONE);
+        self.root_child.clear();
+        self.root_child.resize(m, NONE);
+        self.single_path = true;
+    }
+
+    /// Builds the global tree from transactions (ranks `< n_items`), visiting them in `order`
+    /// (a lexicographic sort of the transactions).
+    pub fn from_sorted(tx: &Transactions, order: &[u32], support: &[u32]) -> FpTree {
+        let n_items = support.len();
+        let mut nodes = Vec::with_capacity(tx.items.len() / 2 + 1);
+        nodes.push(Node {
+            item: NONE,
+            parent: NONE,
+            count: 0,
+        });
+        let mut path: Vec<u32> = Vec::new();
+        let mut prev: &[u32] = &[];
+        let mut max_depth = 0;
+        for &t in order {
+            let cur = tx.get(t as usize);
+            if cur.is_empty() {
+                continue;
+            }
+            let l = prev.iter().zip(cur).take_while(|(a, b)| a == b).count();
+            for &n in &path[..l] {
+                nodes[n as usize].count += 1;
+            }
+            path.truncate(l);
+            max_depth = max_depth.max(cur.len());
+            let mut parent = if l == 0 { 0 } else { path[l - 1] };
+            for &it in &cur[l..] {
+                let id = nodes.len() as u32;
+                nodes.push(Node {
+                    item: it,
+                    parent,
+                    count: 1,
+                });
+                path.push(id);
+                parent = id;
+            }
+            prev = cur;
+        }
+        let mut tree = FpTree {
+            nodes,
+            support: support.to_vec(),
+            global: (0..n_items as u32).collect(),
+            single_path: false,
+            max_depth,
+            ..Default::default()
+        };
+        tree.build_header(n_items);
+        tree
+    }
+
+    fn build_header(&mut self, m: usize) {
+        self.hdr_start.clear();
+        self.hdr_start.resize(m + 1, 0);
+        for n in &self.nodes[1..] {
+            self.hdr_start[n.item as usize + 1] += 1;
+        }
+        for i in 0..m {
+            self.hdr_start[i + 1] += self.hdr_start[i];
+        }
+        self.hdr_nodes.clear();
+        self.hdr_nodes.resize(self.nodes.len() - 1, 0);
+        // Fill using a moving cursor per item (reuse root_child as scratch is unsafe; allocate).
+        let mut cursor: Vec<u32> = self.hdr_start[..m].to_vec();
+        for (id, n) in self.nodes.iter().enumerate().skip(1) {
+            let c = &mut cursor[n.item as usize];
+            self.hdr_nodes[*c as usize] = id as u32;
+            *c += 1;
+        }
+    }
+
+    fn header(&self, item: usize) -> &[u32] {
+        &self.hdr_nodes[self.hdr_start[item] as usize..self.hdr_start[item + 1] as usize]
+    }
+
+    /// Inserts a root-first path with a count. `prev_items`/`prev_nodes` hold the previously
+    /// inserted path, whose shared prefix is reused without any child search.
+    fn insert(
+        &mut self,
+        items: &[u32],
+        count: u32,
+        prev_items: &mut Vec<u32>,
+        prev_nodes: &mut Vec<u32>,
+    ) {
+        let l = prev_items
+            .iter()
+            .zip(items)
+            .take_while(|(a, b)| a == b)
+            .count();
+        for &n in &prev_nodes[..l] {
+            self.nodes[n as usize].count += count;
+        }
+        prev_items.truncate(l);
+        prev_nodes.truncate(l);
+        let mut parent = if l == 0 { 0 } else { prev_nodes[l - 1] };
+        for &it in &items[l..] {
+            // Find the child of `parent` holding `it`.
+            let mut found = NONE;
+            if parent == 0 {
+                found = self.root_child[it as usize];
+            } else {
+                let mut c = self.first_child[parent as usize];
+                while c != NONE {
+                    if self.nodes[c as usize].item == it {
+                        found = c;
+                        break;
+                    }
+                    c = self.next_sibling[c as usize];
+                }
+            }
+            let node = if found != NONE {
+                self.nodes[found as usize].count += count;
+                found
+            } else {
+                let id = self.nodes.len() as u32;
+                let head = self.first_child[parent as usize];
+                if head != NONE {
+                    self.single_path = false;
+                }
+                self.nodes.push(Node {
+                    item: it,
+                    parent,
+                    count,
+                });
+                self.first_child.push(NONE);
+                self.next_sibling.push(head);
+                self.first_child[parent as usize] = id;
+                if parent == 0 {
+                    self.root_child[it as usize] = id;
+                }
+                id
+            };
+            prev_items.push(it);
+            prev_nodes.push(node);
+            parent = node;
+        }
+    }
+}
+
+/// Frequent itemsets found by a mining task, flat: itemset `k` is
+/// `items[offsets[k]..offsets[k + 1]]` (ascending global ranks) with support `support[k]`.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct ItemsetBuf {
+    pub offsets: Vec<usize>,
+    pub items: Vec<u32>,
+    pub support: Vec<u32>,
+}
+
+impl ItemsetBuf {
+    pub fn new() -> Self {
+        ItemsetBuf {
+            offsets: vec![0],
+            items: Vec::new(),
+            support: Vec::new(),
+        }
+    }
+    pub fn len(&self) -> usize {
+        self.support.len()
+    }
+    fn push(&mut self, prefix: &[u32], extra: &[u32], support: u32) {
+        let start = self.items.len();
+        self.items.extend_from_slice(prefix);
+        self.items.extend_from_slice(extra);
+        self.items[start..].sort_unstable();
+        self.offsets.push(self.items.len());
+        self.support.push(support);
+    }
+    pub fn append(&mut self, other: &ItemsetBuf) {
+        let base = self.items.len();
+        self.items.extend_from_slice(&other.items);
+        self.offsets
+            .extend(other.offsets[1..].iter().map(|&o| o + base));
+        self.support.extend_from_slice(&other.support);
+    }
+}
+
+/// Per-worker scratch: one arena per recursion depth plus counting buffers.
+#[derive(Default)]
+pub(crate) struct Scratch {
+    levels: Vec<FpTree>,
+    counts: Vec<u32>,
+    touched: Vec<u32>,
+    map: Vec<u32>,
+    path: Vec<u32>,
+    prev_items: Vec<u32>,
+    prev_nodes: Vec<u32>,
+    prefix: Vec<u32>,
+    combo: Vec<u32>,
+}
+
+/// Builds the conditional tree of `item` of `src` into `dst`. Returns false if it is empty.
+fn build_conditional(
+    src: &FpTree,
+    item: usize,
+    min_count: u32,
+    dst: &mut FpTree,
+    s: &mut ScratchBufs<'_>,
+) -> bool {
+    let m_src = src.num_items();
+    if s.counts.len() < m_src {
+        s.counts.resize(m_src, 0);
+        s.map.resize(m_src, NONE);
+    }
+    s.touched.clear();
+    let hdr = src.header(item);
+    // Pass 1: support of every item in the conditional pattern base.
+    for &n in hdr {
+        let c = src.nodes[n as usize].count;
+        let mut p = src.nodes[n as usize].parent;
+        while p != 0 {
+            let node = &src.nodes[p as usize];
+            let it = node.item as usize;
+            if s.counts[it] == 0 {
+                s.touched.push(it as u32);
+            }
+            s.counts[it] += c;
+            p = node.parent;
+        }
+    }
+    s.touched.sort_unstable();
+    dst.global.clear();
+    dst.support.clear();
+    for &it in s.touched.iter() {
+        let c = s.counts[it as usize];
+        if c >= min_count {
+            s.map[it as usize] = dst.global.len() as u32;
+            dst.global.push(src.global[it as usize]);
+            dst.support.push(c);
+        } else {
+            s.map[it as usize] = NONE;
+        }
+    }
+    let m = dst.global.len();
+    if m == 0 {
+        for &it in s.touched.iter() {
+            s.counts[it as usize] = 0;
+        }
+        return false;
+    }
+    dst.reset(m);
+    s.prev_items.clear();
+    s.prev_nodes.clear();
+    // Pass 2: insert the frequent part of every prefix path.
+    for &n in hdr {
+        let c = src.nodes[n as usize].count;
+        s.path.clear();
+        let mut p = src.nodes[n as usize].parent;
+        while p != 0 {
+            let node = &src.nodes[p as usize];
+            let mapped = s.map[node.item as usize];
+            if mapped != NONE {
+                s.path.push(mapped);
+            }
+            p = node.parent;
+        }
+        if s.path.is_empty() {
+            continue;
+        }
+        s.path.reverse();
+        dst.insert(s.path, c, s.prev_items, s.prev_nodes);
+    }
+    for &it in s.touched.iter() {
+        s.counts[it as usize] = 0;
+        s.map[it as usize] = NONE;
+    }
+    dst.build_header(m);
+    true
+}
+
+/// Borrowed scratch buffers (split from [`Scratch`] so the levels can be borrowed separately).
+struct ScratchBufs<'a> {
+    counts: &'a mut Vec<u32>,
+    touched: &'a mut Vec<u32>,
+    map: &'a mut Vec<u32>,
+    path: &'a mut Vec<u32>,
+    prev_items: &'a mut Vec<u32>,
+    prev_nodes: &'a mut Vec<u32>,
+}
+
+/// Emits every non-empty combination of the single path `path` (root first, counts
+/// non-increasing) joined with `prefix`; the support of a combination is the count of its deepest
+/// node.
+fn emit_single_path(
+    tree: &FpTree,
+    path: &[u32],
+    prefix: &[u32],
+    combo: &mut Vec<u32>,
+    out: &mut ItemsetBuf,
+) {
+    // Iterate combinations by their deepest node d: all subsets of path[..d] plus path[d].
+    fn rec(
+        tree: &FpTree,
+        path: &[u32],
+        upto: usize,
+        support: u32,
+        prefix: &[u32],
+        combo: &mut Vec<u32>,
+        out: &mut ItemsetBuf,
+    ) {
+        out.push(prefix, combo, support);
+        for k in (0..upto).rev() {
+            let node = &tree.nodes[path[k] as usize];
+            combo.push(tree.global[node.item as usize]);
+            rec(tree, path, k, support, prefix, combo, out);
+            combo.pop();
+        }
+    }
+    for d in 0..path.len() {
+        let node = &tree.nodes[path[d] as usize];
+        combo.clear();
+        combo.push(tree.global[node.item as usize]);
+        rec(tree, path, d, node.count, prefix, combo, out);
+    }
+}
+
+/// Mines `levels[0]` (a tree whose itemsets all extend `prefix`) recursively.
+fn mine_level(
+    levels: &mut [FpTree],
+    bufs: &mut ScratchBufs<'_>,
+    prefix: &mut Vec<u32>,
+    combo: &mut Vec<u32>,
+    min_count: u32,
+    out: &mut ItemsetBuf,
+) {
+    let (head, rest) = levels.split_first_mut().expect("levels");
+    let tree: &FpTree = head;
+    if tree.single_path {
+        // The nodes 1.. of a single-path tree are the path, root first.
+        let path: Vec<u32> = (1..tree.nodes.len() as u32).collect();
+        emit_single_path(tree, &path, prefix, combo, out);
+        return;
+    }
+    for i in (0..tree.num_items()).rev() {
+        out.push(prefix, &[tree.global[i]], tree.support[i]);
+        if i == 0 {
+            continue;
+        }
+        let (next, _) = rest.split_first_mut().expect("levels");
+        if build_conditional(tree, i, min_count, next, bufs) {
+            prefix.push(tree.global[i]);
+            mine_level(rest, bufs, prefix, combo, min_count, out);
+            prefix.pop();
+        }
+    }
+}
+
+impl Scratch {
+    fn ensure_depth(&mut self, depth: usize) {
+        while self.levels.len() < depth {
+            self.levels.push(FpTree::default());
+        }
+    }
+
+    /// Mines every itemset whose least frequent item is `item` of the global tree.
+    pub fn mine_item(
+        &mut self,
+        global: &FpTree,
+        item: usize,
+        min_count: u32,
+        out: &mut ItemsetBuf,
+    ) {
+        out.push(&[], &[global.global[item]], global.support[item]);
+        if item == 0 {
+            return;
+        }
+        // Depth bound: at most `item` further items can join the prefix.
+        self.ensure_depth(item.min(global.max_depth) + 2);
+        let Scratch {
+            levels,
+            counts,
+            touched,
+            map,
+            path,
+            prev_items,
+            prev_nodes,
+            prefix,
+            combo,
+        } = self;
+        let mut bufs = ScratchBufs {
+            counts,
+            touched,
+            map,
+            path,
+            prev_items,
+            prev_nodes,
+        };
+        if build_conditional(global, item, min_count, &mut levels[0], &mut bufs) {
+            prefix.clear();
+            prefix.push(global.global[item]);
+            mine_level(levels, &mut bufs, prefix, combo, min_count, out);
+        }
+    }
+}
+
+/// Mines the header items `items` of the global tree in parallel (rayon, current pool) and
+/// returns their itemsets concatenated in the order of `items`.
+pub(crate) fn mine_items(
+    tree: &FpTree,
+    items: &[usize],
+    min_count: u32,
+    parallel: bool,
+) -> ItemsetBuf {
+    if !parallel {
+        let mut scratch = Scratch::default();
+        let mut out = ItemsetBuf::new();
+        for &i in items {
+            scratch.mine_item(tree, i, min_count, &mut out);
+        }
+        return out;
+    }
+    let parts: Vec<ItemsetBuf> = items
+        .par_iter()
+        .with_max_len(1)
+        .map_init(Scratch::default, |scratch, &i| {
+            let mut out = ItemsetBuf::new();
+            scratch.mine_item(tree, i, min_count, &mut out);
+            out
+        })
+        .collect();
+    let mut out = ItemsetBuf::new();
+    for p in &parts {
+        out.append(p);
+    }
+    out
+}
