@@ -1,0 +1,182 @@
+//! SVG charts with plotters' `SVGBackend` (no font files needed: text is emitted as SVG `<text>`).
+//!
+//! plotters scales SVG font sizes by 1/1.24, so the sizes asked for here are larger than the
+//! sizes wanted on screen.
+
+use plotters::prelude::*;
+
+use super::Result;
+
+const WIDTH: u32 = 820;
+
+/// A bar chart of `values` labelled by `labels`. Short labels give vertical bars; long labels
+/// give horizontal bars (first label on top) so that they stay readable.
+pub fn bar_chart(
+    title: &str,
+    value_label: &str,
+    labels: &[String],
+    values: &[f64],
+) -> Result<String> {
+    if labels.len() != values.len() {
+        return Err(format!(
+            "bar chart '{title}': {} labels for {} values",
+            labels.len(),
+            values.len()
+        )
+        .into());
+    }
+    let n = labels.len().max(1);
+    let finite = values.iter().copied().filter(|v| v.is_finite());
+    let hi = finite.clone().fold(0.0f64, f64::max);
+    let lo = finite.fold(0.0f64, f64::min);
+    let pad = ((hi - lo) * 0.08).max(1e-9);
+    let (lo, hi) = (if lo < 0.0 { lo - pad } else { 0.0 }, hi + pad);
+    let long = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+    let mut svg = String::new();
+    if long <= 8 && n <= 30 {
+        let height = 420;
+        {
+            let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
+            root.fill(&WHITE)?;
+            let mut chart = ChartBuilder::on(&root)
+                .caption(title, ("sans-serif", 26))
+                .margin(14)
+                .x_label_area_size(44)
+                .y_label_area_size(80)
+                .build_cartesian_2d((0..n).into_segmented(), lo..hi)?;
+            chart
+                .configure_mesh()
+                .disable_x_mesh()
+                .x_labels(n)
+                .x_label_formatter(&|v| match v {
+                    SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => {
+                        labels.get(*i).cloned().unwrap_or_default()
+                    }
+                    SegmentValue::Last => String::new(),
+                })
+                .y_desc(value_label)
+                .label_style(("sans-serif", 17))
+                .axis_desc_style(("sans-serif", 18))
+                .draw()?;
+            chart.draw_series(
+                Histogram::vertical(&chart)
+                    .style(BLUE.mix(0.75).filled())
+                    .margin(4)
+                    .data(values.iter().enumerate().map(|(i, v)| (i, *v))),
+            )?;
+            root.present()?;
+        }
+    } else {
+        let height = (60 + 26 * n as u32).max(200);
+        let label_px = (long as u32 * 9).clamp(60, 320);
+        {
+            let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
+            root.fill(&WHITE)?;
+            let mut chart = ChartBuilder::on(&root)
+                .caption(title, ("sans-serif", 26))
+                .margin(14)
+                .x_label_area_size(40)
+                .y_label_area_size(label_px)
+                .build_cartesian_2d(lo..hi, (0..n).into_segmented())?;
+            chart
+                .configure_mesh()
+                .disable_y_mesh()
+                .y_labels(n)
+                .y_label_formatter(&|v| match v {
+                    SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => n
+                        .checked_sub(1 + *i)
+                        .and_then(|k| labels.get(k))
+                        .cloned()
+                        .unwrap_or_default(),
+                    SegmentValue::Last => String::new(),
+                })
+                .x_desc(value_label)
+                .label_style(("sans-serif", 16))
+                .axis_desc_style(("sans-serif", 18))
+                .draw()?;
+            chart.draw_series(
+                Histogram::horizontal(&chart)
+                    .style(BLUE.mix(0.75).filled())
+                    .margin(3)
+                    .data(values.iter().enumerate().map(|(i, v)| (n - 1 - i, *v))),
+            )?;
+            root.present()?;
+        }
+    }
+    Ok(svg)
+}
+
+/// One named line of a [`line_chart`].
+pub struct Series {
+    /// Legend text.
+    pub name: String,
+    /// Points `(x, y)`.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// A line chart of one or more series with a legend.
+pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) -> Result<String> {
+    let all = series.iter().flat_map(|s| s.points.iter());
+    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+    for &(x, y) in all {
+        if x.is_finite() && y.is_finite() {
+            x0 = x0.min(x);
+            x1 = x1.max(x);
+            y0 = y0.min(y);
+            y1 = y1.max(y);
+        }
+    }
+    if x0 > x1 {
+        (x0, x1, y0, y1) = (0.0, 1.0, 0.0, 1.0);
+    }
+    if x1 - x0 < 1e-12 {
+        x0 -= 0.5;
+        x1 += 0.5;
+    }
+    let pad = ((y1 - y0) * 0.06).max(1e-6);
+    let (y0, y1) = (y0 - pad, y1 + pad);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, 440)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 26))
+            .margin(14)
+            .x_label_area_size(48)
+            .y_label_area_size(80)
+            .build_cartesian_2d(x0..x1, y0..y1)?;
+        chart
+            .configure_mesh()
+            .x_desc(x_label)
+            .y_desc(y_label)
+            .label_style(("sans-serif", 17))
+            .axis_desc_style(("sans-serif", 18))
+            .draw()?;
+        for (k, s) in series.iter().enumerate() {
+            let color = Palette99::pick(k).to_rgba();
+            chart
+                .draw_series(LineSeries::new(
+                    s.points
+                        .iter()
+                        .copied()
+                        .filter(|(x, y)| x.is_finite() && y.is_finite()),
+                    color.stroke_width(2),
+                ))?
+                .label(s.name.clone())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                });
+        }
+        if series.len() > 1 || series.iter().any(|s| !s.name.is_empty()) {
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .label_font(("sans-serif", 17))
+                .position(SeriesLabelPosition::LowerRight)
+                .draw()?;
+        }
+        root.present()?;
+    }
+    Ok(svg)
+}

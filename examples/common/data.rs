@@ -1,0 +1,91 @@
+//! Reading tables for the examples, and column parsing helpers for ETL.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, Float64Array, StringArray};
+use arrow::datatypes::DataType;
+use ml_core::Dataset;
+
+use super::Result;
+
+/// Reads a CSV file (header, schema inferred from the first 1000 rows) or a Parquet file /
+/// directory, chosen by extension.
+pub fn read_table(path: &Path) -> Result<Dataset> {
+    let is_parquet = path.is_dir()
+        || path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
+    if is_parquet {
+        Ok(ml_core::io::read_parquet(path)?)
+    } else {
+        read_csv(path, &ml_core::io::CsvReadOptions::default())
+    }
+}
+
+/// Reads a CSV file with the given options.
+pub fn read_csv(path: &Path, opts: &ml_core::io::CsvReadOptions) -> Result<Dataset> {
+    Ok(ml_core::io::read_csv(path, opts)?)
+}
+
+/// A column as `Float64`: numeric columns are cast; string columns are parsed by `parse`
+/// (`None` = null). Errors name the column.
+pub fn to_f64(
+    data: &Dataset,
+    column: &str,
+    parse: impl Fn(&str) -> Option<f64>,
+) -> Result<Float64Array> {
+    let col = data.column(column)?;
+    match col.data_type() {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
+            let strings = arrow::compute::cast(col, &DataType::Utf8)?;
+            let strings: &StringArray = strings.as_string::<i32>();
+            Ok(strings
+                .iter()
+                .map(|s| s.and_then(|s| parse(s.trim())))
+                .collect())
+        }
+        _ => Ok(data.numeric_column(column)?),
+    }
+}
+
+/// Parses a number, ignoring a trailing `%` and surrounding spaces ("83.70%" -> 83.7).
+pub fn parse_percent(s: &str) -> Option<f64> {
+    s.trim().trim_end_matches('%').trim().parse().ok()
+}
+
+/// The first number in a string ("36 months" -> 36, "10+ years" -> 10, "< 1 year" -> 0 is
+/// handled by [`parse_emp_length`]).
+pub fn leading_number(s: &str) -> Option<f64> {
+    let digits: String = s
+        .trim()
+        .chars()
+        .skip_while(|c| !c.is_ascii_digit())
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    digits.parse().ok()
+}
+
+/// Lending Club's emp_length: "< 1 year" -> 0, "1 year" -> 1, "10+ years" -> 10, "n/a" -> null.
+pub fn parse_emp_length(s: &str) -> Option<f64> {
+    let s = s.trim();
+    if s.starts_with('<') {
+        return Some(0.0);
+    }
+    leading_number(s)
+}
+
+/// A `Float64` column as an `ArrayRef`.
+pub fn f64_array(values: Float64Array) -> ArrayRef {
+    Arc::new(values)
+}
+
+/// The values of a Utf8 column (cast from any string type), nulls as `None`.
+pub fn strings(data: &Dataset, column: &str) -> Result<Vec<Option<String>>> {
+    let col = data.column(column)?;
+    let cast = arrow::compute::cast(col, &DataType::Utf8)?;
+    let s = cast.as_string::<i32>();
+    Ok((0..s.len())
+        .map(|i| (!s.is_null(i)).then(|| s.value(i).to_string()))
+        .collect())
+}

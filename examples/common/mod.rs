@@ -1,0 +1,184 @@
+//! Code shared by the example programs: command-line flags, SQL through DataFusion, HTML
+//! reports with SVG charts, progress bars, phase timings and the closing JSON line.
+//!
+//! Each example does `mod common;` and uses what it needs, so some items are unused in some
+//! examples.
+#![allow(dead_code)]
+
+pub mod chart;
+pub mod data;
+pub mod report;
+pub mod sql;
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+pub use report::Report;
+pub use sql::Sql;
+
+/// The error type of the examples: anything that can be displayed.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+/// Result alias of the examples.
+pub type Result<T> = std::result::Result<T, BoxError>;
+
+/// Flags every example takes.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CommonArgs {
+    /// Directory (or file) with the input data; defaults to the sample shipped under
+    /// `examples/data/`.
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Where to write `index.html` and its files; defaults to `reports/<example>/`.
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
+    /// Fewer rounds and folds: a fast run for tests and debug builds.
+    #[arg(long)]
+    pub quick: bool,
+}
+
+impl CommonArgs {
+    /// The data directory or file: `--data`, or `examples/data/<default>` in this repository.
+    pub fn data_path(&self, default: &str) -> PathBuf {
+        self.data
+            .clone()
+            .unwrap_or_else(|| repo_path("examples/data").join(default))
+    }
+
+    /// The report directory: `--report-dir`, or `reports/<example>` under the current directory.
+    pub fn report_dir(&self, example: &str) -> PathBuf {
+        self.report_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("reports").join(example))
+    }
+
+    /// True when the default sample data is used (no `--data`).
+    pub fn is_sample(&self) -> bool {
+        self.data.is_none()
+    }
+}
+
+/// A path inside this repository (relative to the root `Cargo.toml`).
+pub fn repo_path(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// Wall-clock seconds per named phase, in the order they ran.
+#[derive(Debug, Default)]
+pub struct Timings {
+    phases: Vec<(String, Duration)>,
+    start: Option<Instant>,
+}
+
+impl Timings {
+    /// Starts the clock for the whole run.
+    pub fn new() -> Self {
+        Timings {
+            phases: Vec::new(),
+            start: Some(Instant::now()),
+        }
+    }
+
+    /// Runs `f` and records its wall time under `name` (also logged to stderr).
+    pub fn phase<T>(&mut self, name: &str, f: impl FnOnce() -> T) -> T {
+        let t0 = Instant::now();
+        let out = f();
+        let dt = t0.elapsed();
+        eprintln!("[{name}: {:.3} s]", dt.as_secs_f64());
+        self.phases.push((name.to_string(), dt));
+        out
+    }
+
+    /// Seconds since `new`.
+    pub fn total(&self) -> f64 {
+        self.start.map(|s| s.elapsed().as_secs_f64()).unwrap_or(0.0)
+    }
+
+    /// The phases as a JSON object `{name: seconds}` (rounded to ms), plus `total`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        for (name, d) in &self.phases {
+            m.insert(name.clone(), serde_json::json!(round(d.as_secs_f64(), 3)));
+        }
+        m.insert("total".into(), serde_json::json!(round(self.total(), 3)));
+        serde_json::Value::Object(m)
+    }
+
+    /// The phases as rows `(name, seconds)`.
+    pub fn rows(&self) -> Vec<(String, f64)> {
+        self.phases
+            .iter()
+            .map(|(n, d)| (n.clone(), d.as_secs_f64()))
+            .collect()
+    }
+}
+
+/// Rounds to `digits` decimals (for printing figures).
+pub fn round(x: f64, digits: i32) -> f64 {
+    let f = 10f64.powi(digits);
+    (x * f).round() / f
+}
+
+/// A progress bar on stderr, hidden when stderr is not a terminal (tests, pipes, CI).
+pub fn progress(len: u64, message: &str) -> ProgressBar {
+    let pb = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+    if !std::io::stderr().is_terminal() {
+        pb.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    if let Ok(style) =
+        ProgressStyle::with_template("{msg:>28} [{bar:30}] {pos}/{len} ({elapsed_precise})")
+    {
+        pb.set_style(style.progress_chars("=> "));
+    }
+    pb.set_message(message.to_string());
+    pb
+}
+
+/// A spinner for a step of unknown length, hidden when stderr is not a terminal.
+pub fn spinner(message: &str) -> ProgressBar {
+    let pb = ProgressBar::new_spinner();
+    if std::io::stderr().is_terminal() {
+        pb.enable_steady_tick(Duration::from_millis(120));
+    } else {
+        pb.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    pb.set_message(message.to_string());
+    pb
+}
+
+/// Prints a section title on the terminal.
+pub fn title(text: &str) {
+    println!("\n== {text} ==");
+}
+
+/// Prints the closing JSON line the integration tests parse: `{"example": name, ...figures}`.
+pub fn print_summary(example: &str, mut figures: serde_json::Value) {
+    if let serde_json::Value::Object(m) = &mut figures {
+        m.insert("example".into(), serde_json::json!(example));
+    }
+    println!("{figures}");
+}
+
+/// Lists the files of a directory whose names end with `suffix`, sorted by name.
+pub fn files_with_suffix(dir: &Path, suffix: &str) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| format!("cannot list '{}': {e}", dir.display()))?;
+    for entry in entries {
+        let path = entry
+            .map_err(|e| format!("cannot list '{}': {e}", dir.display()))?
+            .path();
+        if path.is_file()
+            && path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.ends_with(suffix))
+        {
+            out.push(path);
+        }
+    }
+    out.sort();
+    Ok(out)
+}

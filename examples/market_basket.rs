@@ -1,0 +1,281 @@
+//! Market basket analysis (Instacart): SQL over the order tables, baskets of product names,
+//! FP-growth, association rules with lift, and "frequently bought with" for a basket.
+//!
+//! ```text
+//! cargo run --release --example market_basket            # shipped Instacart sample
+//! cargo run --release --example market_basket -- --data examples/data/baskets/groceries_arules_9835.csv
+//! cargo run --release --example market_basket -- --data DIR   # DIR/{orders,products,order_products*}.csv|parquet
+//! ```
+//!
+//! The seed is the Databricks "Market Basket Analysis" notebook: orders by day of week and by
+//! hour, products per department, baskets = the set of product names of an order, FP-growth
+//! with min support 0.001 and min confidence 0, the most frequent itemsets of more than two
+//! items, rules by confidence with lift, and the model's suggestions for a basket.
+//!
+//! A data path that is a file is read as one basket per line, items separated by commas (the
+//! arules `Groceries` layout); the SQL part then only profiles the baskets.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, ListBuilder, StringBuilder};
+use clap::Parser;
+use common::{chart, title, CommonArgs, Report, Result, Sql, Timings};
+use ml_core::Dataset;
+use serde_json::json;
+
+#[derive(Debug, Parser)]
+#[command(about = "Market baskets: SQL, FP-growth, association rules, recommendations")]
+struct Args {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Minimum support of a frequent itemset (fraction of baskets).
+    #[arg(long, default_value_t = 0.001)]
+    min_support: f64,
+    /// Minimum confidence of an association rule.
+    #[arg(long, default_value_t = 0.0)]
+    min_confidence: f64,
+    /// A basket to complete, items separated by '|' (default: the antecedent of the most
+    /// confident rule).
+    #[arg(long)]
+    basket: Option<String>,
+}
+
+/// The order tables of the Instacart layout found in a directory.
+struct Tables {
+    orders: Option<PathBuf>,
+    products: PathBuf,
+    departments: Option<PathBuf>,
+    order_products: Vec<PathBuf>,
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let mut timings = Timings::new();
+    let path = args.common.data_path("baskets/instacart");
+    let sql = Sql::new()?;
+    let mut report = Report::new("Market basket analysis");
+    let (baskets, source) = if path.is_file() {
+        let b = timings.phase("read_baskets", || read_basket_lines(&path))?;
+        (b, "groceries")
+    } else {
+        let tables = find_tables(&path)?;
+        let b = timings.phase("sql_and_baskets", || {
+            explore_instacart(&sql, &tables, &mut report)
+        })?;
+        (b, "instacart")
+    };
+    let n_items: usize = baskets.iter().flatten().collect::<BTreeSet<_>>().len();
+    let avg = baskets.iter().map(Vec::len).sum::<usize>() as f64 / baskets.len().max(1) as f64;
+    println!(
+        "\n{} baskets, {} distinct items, {:.2} items per basket",
+        baskets.len(),
+        n_items,
+        avg
+    );
+    report.paragraph(&format!(
+        "Input: {} ({source}). {} baskets, {} distinct items, {:.2} items per basket.",
+        path.display(),
+        baskets.len(),
+        n_items,
+        avg
+    ));
+    let basket_data = baskets_dataset(&baskets)?;
+    let _ = basket_data;
+
+    let out = args.common.report_dir("market_basket");
+    let index = report.write(&out)?;
+    println!("\nreport: {}", index.display());
+    common::print_summary(
+        "market_basket",
+        json!({
+            "source": source,
+            "transactions": baskets.len(),
+            "items": n_items,
+            "report": index.display().to_string(),
+            "seconds": timings.to_json(),
+        }),
+    );
+    let _ = chart::bar_chart;
+    Ok(())
+}
+
+/// Locates the Instacart tables (CSV or Parquet) in a directory.
+fn find_tables(dir: &Path) -> Result<Tables> {
+    let find = |stem: &str| -> Option<PathBuf> {
+        ["parquet", "csv"]
+            .iter()
+            .map(|ext| dir.join(format!("{stem}.{ext}")))
+            .find(|p| p.exists())
+    };
+    let mut orders = find("orders");
+    if orders.is_none() {
+        orders = common::files_with_suffix(dir, ".csv")?
+            .into_iter()
+            .find(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("orders"))
+            });
+    }
+    let products = find("products")
+        .ok_or_else(|| format!("no products.csv or products.parquet in '{}'", dir.display()))?;
+    let mut order_products: Vec<PathBuf> = Vec::new();
+    for ext in [".parquet", ".csv"] {
+        if order_products.is_empty() {
+            order_products = common::files_with_suffix(dir, ext)?
+                .into_iter()
+                .filter(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with("order_products"))
+                })
+                .collect();
+        }
+    }
+    if order_products.is_empty() {
+        return Err(format!("no order_products*.csv|parquet in '{}'", dir.display()).into());
+    }
+    Ok(Tables {
+        orders,
+        products,
+        departments: find("departments"),
+        order_products,
+    })
+}
+
+/// The notebook's SQL, then baskets = distinct product names per order (ordered by order id).
+fn explore_instacart(sql: &Sql, t: &Tables, report: &mut Report) -> Result<Vec<Vec<String>>> {
+    title("Exploration (SQL through DataFusion)");
+    report.heading("Exploration (SQL through DataFusion)");
+    let read = |p: &Path| common::data::read_table(p);
+    sql.register("products", &read(&t.products)?)?;
+    let parts = t
+        .order_products
+        .iter()
+        .map(|p| read(p).and_then(|d| Ok(d.select(&["order_id", "product_id"])?)))
+        .collect::<Result<Vec<_>>>()?;
+    let order_products = Dataset::concat(&parts)?;
+    println!(
+        "order lines: {} from {}",
+        order_products.num_rows(),
+        t.order_products
+            .iter()
+            .map(|p| p
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    sql.register("order_products", &order_products)?;
+    if let Some(orders) = &t.orders {
+        sql.register("orders", &read(orders)?)?;
+        let by_day = sql.show(
+            "Orders by day of week",
+            "SELECT order_dow, CASE order_dow WHEN 0 THEN 'Sunday' WHEN 1 THEN 'Monday' \
+             WHEN 2 THEN 'Tuesday' WHEN 3 THEN 'Wednesday' WHEN 4 THEN 'Thursday' \
+             WHEN 5 THEN 'Friday' WHEN 6 THEN 'Saturday' END AS day, count(*) AS orders \
+             FROM orders GROUP BY order_dow ORDER BY order_dow",
+            7,
+        )?;
+        report.table("Orders by day of week", &by_day, 7)?;
+        report.svg(&chart::bar_chart(
+            "Orders by day of week",
+            "orders",
+            &common::sql::string_values(&by_day, "day")?,
+            &common::sql::f64_values(&by_day, "orders")?,
+        )?);
+        let by_hour = sql.show(
+            "Orders by hour of day",
+            "SELECT order_hour_of_day AS hour, count(*) AS orders FROM orders \
+             GROUP BY order_hour_of_day ORDER BY order_hour_of_day",
+            24,
+        )?;
+        report.table("Orders by hour of day", &by_hour, 24)?;
+        let hours = common::sql::f64_values(&by_hour, "hour")?;
+        let counts = common::sql::f64_values(&by_hour, "orders")?;
+        report.svg(&chart::line_chart(
+            "Orders by hour of day",
+            "hour of day",
+            "orders",
+            &[chart::Series {
+                name: String::new(),
+                points: hours.into_iter().zip(counts).collect(),
+            }],
+        )?);
+    }
+    let dept_query = if let Some(d) = &t.departments {
+        sql.register("departments", &read(d)?)?;
+        "SELECT d.department, count(*) AS products FROM products p \
+         JOIN departments d ON p.department_id = d.department_id \
+         GROUP BY d.department ORDER BY products DESC, d.department LIMIT 10"
+    } else {
+        "SELECT CAST(department_id AS VARCHAR) AS department, count(*) AS products FROM products \
+         GROUP BY department_id ORDER BY products DESC, department_id LIMIT 10"
+    };
+    let by_dept = sql.show("Products per department (top 10)", dept_query, 10)?;
+    report.table("Products per department (top 10)", &by_dept, 10)?;
+    report.svg(&chart::bar_chart(
+        "Products per department (top 10)",
+        "products",
+        &common::sql::string_values(&by_dept, "department")?,
+        &common::sql::f64_values(&by_dept, "products")?,
+    )?);
+
+    let lines = sql.query(
+        "SELECT DISTINCT op.order_id, p.product_name FROM order_products op \
+         JOIN products p ON op.product_id = p.product_id \
+         ORDER BY op.order_id, p.product_name",
+    )?;
+    let ids = common::sql::f64_values(&lines, "order_id")?;
+    let names = common::data::strings(&lines, "product_name")?;
+    let mut baskets: Vec<Vec<String>> = Vec::new();
+    let mut last = f64::NAN;
+    for (id, name) in ids.iter().zip(names) {
+        let Some(name) = name else { continue };
+        if *id != last {
+            baskets.push(Vec::new());
+            last = *id;
+        }
+        if let Some(b) = baskets.last_mut() {
+            b.push(name);
+        }
+    }
+    Ok(baskets)
+}
+
+/// One basket per line, items separated by commas; duplicates within a line are dropped.
+fn read_basket_lines(path: &Path) -> Result<Vec<Vec<String>>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read baskets from '{}': {e}", path.display()))?;
+    Ok(text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let set: BTreeSet<String> = l
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect();
+            set.into_iter().collect()
+        })
+        .collect())
+}
+
+/// The baskets as a dataset with one `items` column (List<Utf8>), as FP-growth reads it.
+fn baskets_dataset(baskets: &[Vec<String>]) -> Result<Dataset> {
+    let mut builder = ListBuilder::new(StringBuilder::new());
+    for b in baskets {
+        for item in b {
+            builder.values().append_value(item);
+        }
+        builder.append(true);
+    }
+    let items: ArrayRef = Arc::new(builder.finish());
+    Ok(Dataset::from_columns(vec![("items", items)])?)
+}

@@ -1,0 +1,208 @@
+//! Shared by the `tests/examples_*.rs` integration tests: build an example, run it on the
+//! shipped sample data, parse its closing JSON line, and open its HTML report in headless
+//! Chromium when one is installed.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// What one run of an example produced.
+pub struct Run {
+    /// The closing JSON line (key figures).
+    pub summary: serde_json::Value,
+    /// Everything printed on stdout.
+    pub stdout: String,
+    /// The report directory (holds `index.html`); removed when the run is dropped.
+    pub report_dir: PathBuf,
+    _tmp: tempfile::TempDir,
+}
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Builds the example with the same profile and features as this test, and returns the path of
+/// its binary.
+pub fn build_example(name: &str) -> PathBuf {
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.current_dir(repo())
+        .args(["build", "--quiet", "--example", name]);
+    if !cfg!(debug_assertions) {
+        cmd.arg("--release");
+    }
+    if cfg!(feature = "video") {
+        cmd.args(["--features", "video"]);
+    }
+    let status = cmd.status().expect("cargo runs");
+    assert!(status.success(), "cargo build --example {name} failed");
+    // This test binary lives in <target>/<profile>/deps; examples in <target>/<profile>/examples.
+    let exe = std::env::current_exe().expect("test binary path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test binary inside target/<profile>/deps");
+    let bin = profile_dir
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "example binary not found at {}",
+        bin.display()
+    );
+    bin
+}
+
+/// Runs an example with `args` plus `--report-dir <temp>` from the repository root.
+pub fn run_example(name: &str, args: &[&str]) -> Run {
+    let bin = build_example(name);
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let report_dir = tmp.path().join(name);
+    let t0 = Instant::now();
+    let out = Command::new(&bin)
+        .current_dir(repo())
+        .args(args)
+        .arg("--report-dir")
+        .arg(&report_dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("example runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "{name} {args:?} failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        out.status
+    );
+    eprintln!("{name} {args:?} ran in {:.1} s", t0.elapsed().as_secs_f64());
+    let last = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or_else(|| panic!("{name}: no JSON line on stdout:\n{stdout}"));
+    let summary: serde_json::Value = serde_json::from_str(last)
+        .unwrap_or_else(|e| panic!("{name}: closing line is not JSON ({e}): {last}"));
+    assert_eq!(summary["example"], name, "summary names the example");
+    assert!(
+        report_dir.join("index.html").is_file(),
+        "{name} wrote no report"
+    );
+    Run {
+        summary,
+        stdout,
+        report_dir,
+        _tmp: tmp,
+    }
+}
+
+/// A number from the summary, by JSON pointer (e.g. "/auc").
+pub fn num(run: &Run, pointer: &str) -> f64 {
+    run.summary
+        .pointer(pointer)
+        .and_then(serde_json::Value::as_f64)
+        .unwrap_or_else(|| panic!("no number at {pointer} in {}", run.summary))
+}
+
+/// Checks the report's HTML: well formed enough, local images exist, and (when Chromium is
+/// installed) it loads in headless Chromium and the rendered DOM holds the title and `needles`.
+pub fn check_report(run: &Run, title: &str, needles: &[&str]) {
+    let index = run.report_dir.join("index.html");
+    let html = std::fs::read_to_string(&index).expect("report readable");
+    assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"));
+    assert!(html.contains(title), "report title '{title}' missing");
+    for n in needles {
+        assert!(html.contains(n), "report lacks '{n}'");
+    }
+    // Every relative image link points at a file that exists.
+    for part in html.split("<img src=\"").skip(1) {
+        let src = part.split('"').next().unwrap_or_default();
+        if !src.contains("://") {
+            assert!(
+                run.report_dir.join(src).is_file(),
+                "report links a missing image '{src}'"
+            );
+        }
+    }
+    chromium_loads(&index, title);
+}
+
+fn chromium() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("CHROMIUM") {
+        return Some(PathBuf::from(p));
+    }
+    [
+        "/usr/bin/chromium",
+        "/usr/bin/chromium-browser",
+        "/usr/bin/google-chrome",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .find(|p| p.exists())
+}
+
+/// Opens the page in headless Chromium (`--dump-dom`); skipped with a message when no browser is
+/// installed.
+pub fn chromium_loads(index: &Path, title: &str) {
+    let Some(browser) = chromium() else {
+        eprintln!("SKIPPED: no chromium installed; the report was not opened in a browser");
+        return;
+    };
+    let profile = tempfile::tempdir().expect("temp profile dir");
+    let url = format!(
+        "file://{}",
+        index
+            .canonicalize()
+            .expect("absolute report path")
+            .display()
+    );
+    let mut child = Command::new(&browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--enable-logging=stderr",
+            "--v=0",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg("--dump-dom")
+        .arg(&url)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("chromium starts");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        match child.try_wait().expect("wait for chromium") {
+            Some(_) => break,
+            None if Instant::now() > deadline => {
+                let _ = child.kill();
+                panic!("chromium did not finish loading {url} within 120 s");
+            }
+            None => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+    let out = child.wait_with_output().expect("chromium output");
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "chromium failed on {url}:\n{log}");
+    assert!(
+        dom.contains("<h1>") && dom.contains(title) && dom.contains("</body>"),
+        "chromium rendered no report for {url}:\n{dom}\n{log}"
+    );
+    assert!(
+        dom.contains("<svg"),
+        "no SVG chart in the rendered page {url}"
+    );
+    for bad in ["Uncaught", "CONSOLE(", "ERR_FILE_NOT_FOUND"] {
+        assert!(
+            !log.contains(bad),
+            "chromium reported '{bad}' loading {url}:\n{log}"
+        );
+    }
+}
