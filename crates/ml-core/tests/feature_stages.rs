@@ -54,6 +54,7 @@ fn grades() -> Dataset {
 #[test]
 fn string_indexer_orders_match_a_hand_written_frequency_table() {
     // Frequency table by hand: a 3, b 3, c 2, e 2, d 1. Ties broken alphabetically (Spark).
+    // pyspark 4.3.0 StringIndexer on the same column gives exactly these four label lists.
     let cases = [
         ("frequencyDesc", vec!["a", "b", "c", "e", "d"]),
         ("frequencyAsc", vec!["d", "c", "e", "a", "b"]),
@@ -178,12 +179,19 @@ fn string_indexer_casts_numeric_columns_to_strings_and_indexes_several_columns()
         .with_string_order_type("alphabetAsc")
         .fit(&data)
         .unwrap();
-    // As strings, "10" < "3" < "7".
+    // As strings, "10" < "3" < "7" (pyspark 4.3.0 gives ["10", "3", "7"]).
     assert_eq!(model.labels_array()[0], vec!["10", "3", "7"]);
     assert_eq!(model.labels_array()[1], vec!["p", "q", "r"]);
     let out = model.transform(&data).unwrap();
     assert_eq!(values(&out, "n_idx"), vec![2.0, 1.0, 2.0, 0.0, 1.0, 2.0]);
     assert_eq!(values(&out, "s_idx"), vec![0.0, 1.0, 1.0, 0.0, 2.0, 1.0]);
+    // Doubles print as Spark casts them: pyspark 4.3.0 gives ["3.5", "7.0"].
+    let d = ds(vec![("d", f64_col(vec![Some(7.0), Some(3.5)]))]);
+    let m = StringIndexer::new("d", "di")
+        .with_string_order_type("alphabetAsc")
+        .fit(&d)
+        .unwrap();
+    assert_eq!(m.labels(), &["3.5", "7.0"]);
 }
 
 #[test]
@@ -265,8 +273,9 @@ fn imputer_median_matches_a_sorted_reference() {
 
 #[test]
 fn imputer_even_count_median_is_the_lower_middle_value_as_spark() {
-    // Spark 3.5: Imputer(strategy="median") on [1, 2, 3, 4] gives 2.0 (approxQuantile picks an
-    // element of the data at rank ceil(0.5 * 4) = 2, it does not average the two middle values).
+    // Measured with pyspark 4.3.0 (peers venv, /tmp script in the closing note):
+    // Imputer(strategy="median") on [4, 1, null, 3, 2] gives 2.0 (approxQuantile picks an element
+    // of the data at rank ceil(0.5 * 4) = 2, it does not average the two middle values).
     let data = ds(vec![(
         "x",
         f64_col(vec![Some(4.0), Some(1.0), None, Some(3.0), Some(2.0)]),
@@ -280,7 +289,8 @@ fn imputer_even_count_median_is_the_lower_middle_value_as_spark() {
 
 #[test]
 fn imputer_mode_missing_value_placeholder_and_integer_inputs() {
-    // Mode: 5 appears 3 times, 2 appears 3 times -> the smaller one (2), as Spark.
+    // Mode: 5 appears 3 times, 2 appears 3 times -> the smaller one (2), as Spark (pyspark
+    // 4.3.0 gives 2.0 for [5, 2, 5, 2, 9, 2, 5]).
     // -1 is the placeholder, so it is missing too.
     let data = ds(vec![
         (
@@ -559,7 +569,8 @@ fn vector_assembler_handle_invalid_error_skip_keep() {
 // ---------------------------------------------------------------- StandardScaler
 
 /// Textbook case: [2, 4, 4, 4, 5, 5, 7, 9] has mean 5, population std 2 and sample
-/// (n - 1) std sqrt(32 / 7) = 2.138089935299395.
+/// (n - 1) std sqrt(32 / 7) = 2.138089935299395 (pyspark 4.3.0 StandardScaler: std
+/// [2.138089935299395], mean [5.0]).
 #[test]
 fn standard_scaler_uses_unbiased_std_textbook_case() {
     let x = Array2::from_shape_vec((8, 1), vec![2., 4., 4., 4., 5., 5., 7., 9.]).unwrap();
@@ -674,6 +685,7 @@ fn bucketizer_edges_nan_and_out_of_range() {
         .transform(&data)
         .unwrap();
     // Hand-computed from [s_i, s_i+1): -0.9->0, -0.5->1, -0.3->1, 0->2, 0.2->2, 0.5->3, ...
+    // (pyspark 4.3.0 Bucketizer gives [0, 1, 1, 2, 2, 3, 3] for the first seven).
     assert_eq!(
         values(&out, "b"),
         vec![0.0, 1.0, 1.0, 2.0, 2.0, 3.0, 3.0, 0.0, 3.0]
