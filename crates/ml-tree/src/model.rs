@@ -41,12 +41,14 @@ impl ImportanceType {
             "cover" => ImportanceType::Cover,
             "total_gain" => ImportanceType::TotalGain,
             "total_cover" => ImportanceType::TotalCover,
-            other => return Err(MlError::param(
-                "importance_type",
-                format!(
+            other => {
+                return Err(MlError::param(
+                    "importance_type",
+                    format!(
                     "unknown '{other}'; expected weight, gain, cover, total_gain or total_cover"
                 ),
-            )),
+                ))
+            }
         })
     }
 }
