@@ -1,0 +1,704 @@
+//! CSV reading: schema inference and a streaming record-batch reader.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use ::csv::{ByteRecord, Reader, ReaderBuilder};
+use arrow::array::{ArrayRef, BooleanBuilder, Float64Builder, Int64Builder, StringBuilder};
+use arrow::compute::{cast_with_options, CastOptions};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::record_batch::RecordBatch;
+
+use super::parse_i64;
+use crate::dataset::Dataset;
+use crate::error::{MlError, Result};
+
+/// Options for [`read_csv`], [`csv_batches`] and [`infer_csv_schema`].
+///
+/// The defaults follow Spark's `spark.read.csv(header=True, inferSchema=True)` with pandas'
+/// null markers: comma-delimited, a header row, types inferred from the first 1000 rows,
+/// `""`, `NA` and `null` read as nulls, batches of 8192 rows.
+///
+/// ```
+/// use std::sync::Arc;
+/// use arrow::datatypes::{DataType, Field, Schema};
+/// use ml_core::io::CsvReadOptions;
+///
+/// let opts = CsvReadOptions::default()
+///     .delimiter(b';')
+///     .infer_rows(None) // infer from the whole file
+///     .null_values(vec!["".into(), "?".into()]);
+/// assert_eq!(opts.delimiter, b';');
+/// let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Float64, true)]));
+/// let explicit = CsvReadOptions::default().has_header(false).schema(schema);
+/// assert!(explicit.schema.is_some());
+/// ```
+#[derive(Debug, Clone)]
+pub struct CsvReadOptions {
+    /// Field delimiter byte (default `b','`).
+    pub delimiter: u8,
+    /// Whether the first row holds column names (default `true`). Without a header the columns
+    /// are named `_c0, _c1, ...`.
+    pub has_header: bool,
+    /// Number of data rows used to infer column types (default `Some(1000)`); `None` scans the
+    /// whole file first.
+    pub infer_rows: Option<usize>,
+    /// Field values read as null (default `""`, `"NA"`, `"null"`), compared exactly.
+    pub null_values: Vec<String>,
+    /// An explicit schema; when set, no inference happens and its field names are used.
+    pub schema: Option<SchemaRef>,
+    /// Rows per record batch when streaming (default 8192).
+    pub batch_size: usize,
+}
+
+impl Default for CsvReadOptions {
+    fn default() -> Self {
+        CsvReadOptions {
+            delimiter: b',',
+            has_header: true,
+            infer_rows: Some(1000),
+            null_values: vec!["".into(), "NA".into(), "null".into()],
+            schema: None,
+            batch_size: 8192,
+        }
+    }
+}
+
+impl CsvReadOptions {
+    /// The default options.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the field delimiter.
+    pub fn delimiter(mut self, delimiter: u8) -> Self {
+        self.delimiter = delimiter;
+        self
+    }
+
+    /// Sets whether the first row is a header.
+    pub fn has_header(mut self, has_header: bool) -> Self {
+        self.has_header = has_header;
+        self
+    }
+
+    /// Sets how many rows type inference looks at (`None`: the whole file).
+    pub fn infer_rows(mut self, infer_rows: Option<usize>) -> Self {
+        self.infer_rows = infer_rows;
+        self
+    }
+
+    /// Uses an explicit schema instead of inference.
+    pub fn schema(mut self, schema: SchemaRef) -> Self {
+        self.schema = Some(schema);
+        self
+    }
+
+    /// Sets the number of rows per record batch (at least 1).
+    pub fn batch_size(mut self, batch_size: usize) -> Self {
+        self.batch_size = batch_size;
+        self
+    }
+
+    /// Sets the values read as null.
+    pub fn null_values(mut self, null_values: Vec<String>) -> Self {
+        self.null_values = null_values;
+        self
+    }
+}
+
+/// Exact-match set of null markers.
+#[derive(Debug, Clone)]
+struct NullSet {
+    values: Vec<Vec<u8>>,
+    max_len: usize,
+}
+
+impl NullSet {
+    fn new(values: &[String]) -> Self {
+        let values: Vec<Vec<u8>> = values.iter().map(|v| v.as_bytes().to_vec()).collect();
+        let max_len = values.iter().map(Vec::len).max().unwrap_or(0);
+        NullSet { values, max_len }
+    }
+
+    #[inline]
+    fn contains(&self, field: &[u8]) -> bool {
+        field.len() <= self.max_len && self.values.iter().any(|v| v.as_slice() == field)
+    }
+}
+
+#[inline]
+fn parse_bool(bytes: &[u8]) -> Option<bool> {
+    if bytes.eq_ignore_ascii_case(b"true") {
+        Some(true)
+    } else if bytes.eq_ignore_ascii_case(b"false") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+#[inline]
+fn parse_f64(bytes: &[u8]) -> Option<f64> {
+    std::str::from_utf8(bytes).ok()?.parse::<f64>().ok()
+}
+
+fn csv_error(path: &Path, line: usize, message: impl Into<String>) -> MlError {
+    MlError::Csv {
+        path: path.to_path_buf(),
+        line,
+        message: message.into(),
+    }
+}
+
+fn map_csv_error(path: &Path, e: ::csv::Error) -> MlError {
+    let line = e.position().map(|p| p.line() as usize).unwrap_or(0);
+    match e.into_kind() {
+        ::csv::ErrorKind::Io(io) => MlError::io(path, io),
+        other => csv_error(path, line, format!("{other:?}")),
+    }
+}
+
+/// Opens the file, skipping a UTF-8 byte-order mark, and wraps it in a CSV reader.
+fn open_reader(path: &Path, opts: &CsvReadOptions) -> Result<Reader<File>> {
+    let mut file = File::open(path).map_err(|e| MlError::io(path, e))?;
+    let mut bom = [0u8; 3];
+    let mut got = 0;
+    while got < 3 {
+        let n = file
+            .read(&mut bom[got..])
+            .map_err(|e| MlError::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        got += n;
+    }
+    if !(got == 3 && bom == [0xEF, 0xBB, 0xBF]) {
+        file.seek(SeekFrom::Start(0))
+            .map_err(|e| MlError::io(path, e))?;
+    }
+    Ok(ReaderBuilder::new()
+        .delimiter(opts.delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .buffer_capacity(1 << 18)
+        .from_reader(file))
+}
+
+fn record_line(record: &ByteRecord) -> usize {
+    record.position().map(|p| p.line() as usize).unwrap_or(0)
+}
+
+/// Reads the header row (when there is one) and returns the column names, or an error for an
+/// empty file.
+fn read_header(
+    path: &Path,
+    reader: &mut Reader<File>,
+    record: &mut ByteRecord,
+) -> Result<Vec<String>> {
+    let has = reader
+        .read_byte_record(record)
+        .map_err(|e| map_csv_error(path, e))?;
+    if !has {
+        return Err(csv_error(
+            path,
+            1,
+            "the file is empty: expected a header row with the column names \
+             (use CsvReadOptions::has_header(false) for a file without a header)",
+        ));
+    }
+    let raw: Vec<String> = record
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let name = String::from_utf8_lossy(f).into_owned();
+            if name.is_empty() {
+                format!("_c{i}")
+            } else {
+                name
+            }
+        })
+        .collect();
+    // Spark's rule for duplicate names: every duplicate gets its column index appended.
+    let names = raw
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            if raw.iter().filter(|m| *m == n).count() > 1 {
+                format!("{n}{i}")
+            } else {
+                n.clone()
+            }
+        })
+        .collect();
+    Ok(names)
+}
+
+fn ragged_error(path: &Path, line: usize, found: usize, expected: usize, what: &str) -> MlError {
+    csv_error(
+        path,
+        line,
+        format!("the row has {found} fields but {what} has {expected}; every row needs the same number of fields (check quoting and delimiters)"),
+    )
+}
+
+/// What inference has seen in a column.
+#[derive(Debug, Clone, Copy, Default)]
+struct Seen {
+    int: bool,
+    float: bool,
+    boolean: bool,
+    string: bool,
+}
+
+impl Seen {
+    #[inline]
+    fn observe(&mut self, field: &[u8]) {
+        if self.string {
+            return;
+        }
+        let t = field.trim_ascii();
+        if parse_bool(t).is_some() {
+            self.boolean = true;
+        } else if parse_i64(t).is_some() {
+            self.int = true;
+        } else if parse_f64(t).is_some() {
+            self.float = true;
+        } else {
+            self.string = true;
+        }
+        if self.boolean && (self.int || self.float) {
+            self.string = true;
+        }
+    }
+
+    fn data_type(&self) -> DataType {
+        if self.string {
+            DataType::Utf8
+        } else if self.boolean {
+            DataType::Boolean
+        } else if self.float {
+            DataType::Float64
+        } else if self.int {
+            DataType::Int64
+        } else {
+            // Only nulls (or no rows): Spark infers a string column.
+            DataType::Utf8
+        }
+    }
+}
+
+/// Infers the schema of a CSV file (or returns the explicit schema of `opts`).
+///
+/// Looks at the first `opts.infer_rows` data rows (`None`: all of them). An all-null column is
+/// `Utf8`. Errors: an empty file, a ragged row, an unreadable file; each names file and line.
+pub fn infer_csv_schema(path: impl AsRef<Path>, opts: &CsvReadOptions) -> Result<SchemaRef> {
+    let path = path.as_ref();
+    if let Some(schema) = &opts.schema {
+        return Ok(schema.clone());
+    }
+    let nulls = NullSet::new(&opts.null_values);
+    let mut reader = open_reader(path, opts)?;
+    let mut record = ByteRecord::new();
+    let mut names = if opts.has_header {
+        Some(read_header(path, &mut reader, &mut record)?)
+    } else {
+        None
+    };
+    let mut seen: Vec<Seen> = names
+        .as_ref()
+        .map(|n| vec![Seen::default(); n.len()])
+        .unwrap_or_default();
+    let limit = opts.infer_rows.unwrap_or(usize::MAX);
+    let mut rows = 0usize;
+    while rows < limit {
+        if !reader
+            .read_byte_record(&mut record)
+            .map_err(|e| map_csv_error(path, e))?
+        {
+            break;
+        }
+        if names.is_none() {
+            names = Some((0..record.len()).map(|i| format!("_c{i}")).collect());
+            seen = vec![Seen::default(); record.len()];
+        }
+        if record.len() != seen.len() {
+            let what = if opts.has_header {
+                "the header"
+            } else {
+                "the first row"
+            };
+            return Err(ragged_error(
+                path,
+                record_line(&record),
+                record.len(),
+                seen.len(),
+                what,
+            ));
+        }
+        for (s, f) in seen.iter_mut().zip(record.iter()) {
+            if !nulls.contains(f) {
+                s.observe(f);
+            }
+        }
+        rows += 1;
+    }
+    let names = names.ok_or_else(|| {
+        csv_error(
+            path,
+            1,
+            "the file is empty: there are no rows to infer a schema from; pass an explicit schema with CsvReadOptions::schema",
+        )
+    })?;
+    let fields: Vec<Field> = names
+        .into_iter()
+        .zip(seen.iter())
+        .map(|(n, s)| Field::new(n, s.data_type(), true))
+        .collect();
+    Ok(Arc::new(Schema::new(fields)))
+}
+
+/// How a column is parsed.
+#[derive(Debug, Clone)]
+enum Kind {
+    /// Parsed as i64 and range-checked, then cast to the target integer type if not Int64.
+    Int {
+        target: DataType,
+        min: i64,
+        max: i64,
+    },
+    /// Parsed as f64, then cast to the target if not Float64.
+    Float {
+        target: DataType,
+    },
+    Boolean,
+    Utf8,
+    /// Collected as strings, then converted with Arrow's cast kernel.
+    Cast {
+        target: DataType,
+    },
+}
+
+impl Kind {
+    fn of(dt: &DataType) -> Kind {
+        let int = |min: i64, max: i64| Kind::Int {
+            target: dt.clone(),
+            min,
+            max,
+        };
+        match dt {
+            DataType::Int64 => int(i64::MIN, i64::MAX),
+            DataType::Int32 => int(i32::MIN as i64, i32::MAX as i64),
+            DataType::Int16 => int(i16::MIN as i64, i16::MAX as i64),
+            DataType::Int8 => int(i8::MIN as i64, i8::MAX as i64),
+            DataType::UInt32 => int(0, u32::MAX as i64),
+            DataType::UInt16 => int(0, u16::MAX as i64),
+            DataType::UInt8 => int(0, u8::MAX as i64),
+            DataType::Float64 | DataType::Float32 => Kind::Float { target: dt.clone() },
+            DataType::Boolean => Kind::Boolean,
+            DataType::Utf8 => Kind::Utf8,
+            other => Kind::Cast {
+                target: other.clone(),
+            },
+        }
+    }
+}
+
+enum ColBuf {
+    Int(Int64Builder),
+    Float(Float64Builder),
+    Bool(BooleanBuilder),
+    Str(StringBuilder),
+}
+
+impl ColBuf {
+    fn new(kind: &Kind, rows: usize) -> ColBuf {
+        match kind {
+            Kind::Int { .. } => ColBuf::Int(Int64Builder::with_capacity(rows)),
+            Kind::Float { .. } => ColBuf::Float(Float64Builder::with_capacity(rows)),
+            Kind::Boolean => ColBuf::Bool(BooleanBuilder::with_capacity(rows)),
+            Kind::Utf8 | Kind::Cast { .. } => {
+                ColBuf::Str(StringBuilder::with_capacity(rows, rows * 8))
+            }
+        }
+    }
+
+    /// Appends one non-null field; `Err(())` when it does not parse.
+    #[inline]
+    fn push(&mut self, kind: &Kind, field: &[u8]) -> std::result::Result<(), ()> {
+        match self {
+            ColBuf::Int(b) => {
+                let v = parse_i64(field.trim_ascii()).ok_or(())?;
+                if let Kind::Int { min, max, .. } = kind {
+                    if v < *min || v > *max {
+                        return Err(());
+                    }
+                }
+                b.append_value(v);
+            }
+            ColBuf::Float(b) => b.append_value(parse_f64(field.trim_ascii()).ok_or(())?),
+            ColBuf::Bool(b) => b.append_value(parse_bool(field.trim_ascii()).ok_or(())?),
+            ColBuf::Str(b) => b.append_value(std::str::from_utf8(field).map_err(|_| ())?),
+        }
+        Ok(())
+    }
+
+    #[inline]
+    fn push_null(&mut self) {
+        match self {
+            ColBuf::Int(b) => b.append_null(),
+            ColBuf::Float(b) => b.append_null(),
+            ColBuf::Bool(b) => b.append_null(),
+            ColBuf::Str(b) => b.append_null(),
+        }
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        match self {
+            ColBuf::Int(b) => Arc::new(b.finish()),
+            ColBuf::Float(b) => Arc::new(b.finish()),
+            ColBuf::Bool(b) => Arc::new(b.finish()),
+            ColBuf::Str(b) => Arc::new(b.finish()),
+        }
+    }
+}
+
+/// A streaming CSV reader yielding record batches of at most `batch_size` rows; made by
+/// [`csv_batches`].
+///
+/// After an error the iterator ends.
+pub struct CsvBatches {
+    path: PathBuf,
+    reader: Reader<File>,
+    record: ByteRecord,
+    schema: SchemaRef,
+    kinds: Vec<Kind>,
+    nulls: NullSet,
+    batch_size: usize,
+    inferred: Option<Option<usize>>,
+    done: bool,
+}
+
+impl std::fmt::Debug for CsvBatches {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CsvBatches")
+            .field("path", &self.path)
+            .field("schema", &self.schema)
+            .field("batch_size", &self.batch_size)
+            .finish()
+    }
+}
+
+impl CsvBatches {
+    /// The schema of every batch.
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn parse_error(&self, col: usize, line: usize, field: &[u8]) -> MlError {
+        let f = self.schema.field(col);
+        let origin = match self.inferred {
+            Some(Some(n)) => format!(
+                "the type was inferred from the first {n} rows; read with CsvReadOptions::infer_rows(None) to infer from the whole file, or pass an explicit schema"
+            ),
+            Some(None) => "the type was inferred from the whole file".to_string(),
+            None => "the type comes from the explicit schema; fix the value or the schema (e.g. Utf8)".to_string(),
+        };
+        let value = String::from_utf8_lossy(field);
+        let what = if std::str::from_utf8(field).is_err() {
+            "is not valid UTF-8".to_string()
+        } else {
+            match self.kinds[col] {
+                Kind::Int { .. } => format!("is not a valid {} integer", f.data_type()),
+                _ => format!("is not a valid {}", f.data_type()),
+            }
+        };
+        csv_error(
+            &self.path,
+            line,
+            format!(
+                "column '{}' (field {}): value \"{}\" {what}; {origin}",
+                f.name(),
+                col + 1,
+                value
+            ),
+        )
+    }
+
+    fn read_batch(&mut self) -> Result<Option<RecordBatch>> {
+        let cap = self.batch_size.min(1 << 16);
+        let mut bufs: Vec<ColBuf> = self.kinds.iter().map(|k| ColBuf::new(k, cap)).collect();
+        let ncols = self.kinds.len();
+        let mut rows = 0usize;
+        let mut first_line = 0usize;
+        while rows < self.batch_size {
+            let more = self
+                .reader
+                .read_byte_record(&mut self.record)
+                .map_err(|e| map_csv_error(&self.path, e))?;
+            if !more {
+                self.done = true;
+                break;
+            }
+            if rows == 0 {
+                first_line = record_line(&self.record);
+            }
+            if self.record.len() != ncols {
+                return Err(ragged_error(
+                    &self.path,
+                    record_line(&self.record),
+                    self.record.len(),
+                    ncols,
+                    "the schema",
+                ));
+            }
+            for (c, (buf, field)) in bufs.iter_mut().zip(self.record.iter()).enumerate() {
+                if self.nulls.contains(field) {
+                    buf.push_null();
+                } else if buf.push(&self.kinds[c], field).is_err() {
+                    return Err(self.parse_error(c, record_line(&self.record), field));
+                }
+            }
+            rows += 1;
+        }
+        if rows == 0 {
+            return Ok(None);
+        }
+        let mut columns = Vec::with_capacity(ncols);
+        for (c, buf) in bufs.iter_mut().enumerate() {
+            let array = buf.finish();
+            let array = match &self.kinds[c] {
+                Kind::Int { target, .. } | Kind::Float { target } | Kind::Cast { target }
+                    if target != array.data_type() =>
+                {
+                    let options = CastOptions {
+                        safe: false,
+                        ..Default::default()
+                    };
+                    cast_with_options(&array, target, &options).map_err(|e| {
+                        csv_error(
+                            &self.path,
+                            first_line,
+                            format!(
+                                "column '{}': cannot convert the values of the {rows} rows starting here to {}: {e}",
+                                self.schema.field(c).name(),
+                                target
+                            ),
+                        )
+                    })?
+                }
+                _ => array,
+            };
+            columns.push(array);
+        }
+        let batch = RecordBatch::try_new(self.schema.clone(), columns).map_err(|e| {
+            csv_error(
+                &self.path,
+                first_line,
+                format!("cannot build a record batch: {e}"),
+            )
+        })?;
+        Ok(Some(batch))
+    }
+}
+
+impl Iterator for CsvBatches {
+    type Item = Result<RecordBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        match self.read_batch() {
+            Ok(Some(batch)) => Some(Ok(batch)),
+            Ok(None) => {
+                self.done = true;
+                None
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+/// Streams a CSV file in record batches of `opts.batch_size` rows.
+///
+/// The schema is inferred first (a separate pass over the first `opts.infer_rows` rows) unless
+/// `opts.schema` is set. Memory use is bounded by one batch, so files larger than memory can be
+/// processed batch by batch.
+///
+/// ```
+/// use ml_core::io::{csv_batches, CsvReadOptions};
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("n.csv");
+/// std::fs::write(&path, "n\n1\n2\n3\n4\n5\n").unwrap();
+/// let batches = csv_batches(&path, &CsvReadOptions::default().batch_size(2)).unwrap();
+/// let sizes: Vec<usize> = batches.map(|b| b.unwrap().num_rows()).collect();
+/// assert_eq!(sizes, vec![2, 2, 1]);
+/// ```
+pub fn csv_batches(path: impl AsRef<Path>, opts: &CsvReadOptions) -> Result<CsvBatches> {
+    let path = path.as_ref();
+    if opts.batch_size == 0 {
+        return Err(MlError::param("batch_size", "must be at least 1"));
+    }
+    let schema = infer_csv_schema(path, opts)?;
+    let mut reader = open_reader(path, opts)?;
+    let mut record = ByteRecord::new();
+    if opts.has_header {
+        let names = read_header(path, &mut reader, &mut record)?;
+        if names.len() != schema.fields().len() {
+            return Err(csv_error(
+                path,
+                1,
+                format!(
+                    "the header has {} columns but the schema has {} fields",
+                    names.len(),
+                    schema.fields().len()
+                ),
+            ));
+        }
+    }
+    let kinds = schema
+        .fields()
+        .iter()
+        .map(|f| Kind::of(f.data_type()))
+        .collect();
+    Ok(CsvBatches {
+        path: path.to_path_buf(),
+        reader,
+        record,
+        schema,
+        kinds,
+        nulls: NullSet::new(&opts.null_values),
+        batch_size: opts.batch_size,
+        inferred: if opts.schema.is_some() {
+            None
+        } else {
+            Some(opts.infer_rows)
+        },
+        done: false,
+    })
+}
+
+/// Reads a whole CSV file into one [`Dataset`].
+///
+/// See the [module documentation](crate::io) for the inference rules and an example. Errors
+/// (typed [`MlError::Csv`] naming file and line, or [`MlError::Io`]): an empty file, a ragged
+/// row, a value that does not parse under the inferred or explicit schema.
+pub fn read_csv(path: impl AsRef<Path>, opts: &CsvReadOptions) -> Result<Dataset> {
+    let path = path.as_ref();
+    let batches = csv_batches(path, opts)?;
+    let schema = batches.schema();
+    let mut parts: Vec<RecordBatch> = batches.collect::<Result<_>>()?;
+    match parts.len() {
+        0 => Ok(Dataset::empty(schema)),
+        1 => Ok(Dataset::new(parts.swap_remove(0))),
+        _ => Ok(Dataset::new(arrow::compute::concat_batches(
+            &schema, &parts,
+        )?)),
+    }
+}

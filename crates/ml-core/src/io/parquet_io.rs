@@ -1,0 +1,469 @@
+//! Parquet reading (files and Spark-style directories) and writing.
+
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use ::parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
+    ParquetRecordBatchReaderBuilder,
+};
+use ::parquet::arrow::{ArrowWriter, ProjectionMask};
+use ::parquet::basic::Compression;
+use ::parquet::file::properties::WriterProperties;
+use arrow::array::{new_null_array, ArrayRef, Int64Array, StringArray};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::record_batch::{RecordBatch, RecordBatchReader};
+use rayon::prelude::*;
+
+use super::{parse_i64, write_file_atomic};
+use crate::dataset::Dataset;
+use crate::error::{MlError, Result};
+
+/// Spark's marker for a null partition value.
+const HIVE_NULL: &str = "__HIVE_DEFAULT_PARTITION__";
+
+fn pq_error(path: &Path, message: impl std::fmt::Display) -> MlError {
+    MlError::Parquet {
+        path: path.to_path_buf(),
+        message: message.to_string(),
+    }
+}
+
+/// One data file and the partition values of the folders above it.
+#[derive(Debug, Clone)]
+struct PartFile {
+    path: PathBuf,
+    values: Vec<Option<String>>,
+}
+
+/// The files of a Parquet "table" (a single file or a directory) and its output schema.
+#[derive(Debug)]
+struct Scan {
+    files: Vec<PartFile>,
+    /// Partition columns: name and type (Int64 or Utf8).
+    keys: Vec<(String, DataType)>,
+    /// The schema of the data files, as read from the first one.
+    file_schema: SchemaRef,
+    /// The output schema: file columns then partition columns.
+    schema: SchemaRef,
+    is_dir: bool,
+}
+
+/// Decodes Spark's `%XX` escapes in partition folder names.
+fn unescape(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+            if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Spark's rule: names starting with `.` or `_` (except `_key=value` folders) and checksum
+/// files are not data.
+fn is_hidden(name: &str) -> bool {
+    name.starts_with('.')
+        || (name.starts_with('_') && !name.contains('='))
+        || name.ends_with(".crc")
+}
+
+fn walk(
+    dir: &Path,
+    keys: &mut Vec<String>,
+    values: &mut Vec<Option<String>>,
+    out: &mut Vec<(PartFile, Vec<String>)>,
+) -> Result<()> {
+    let mut entries: Vec<(String, PathBuf)> = fs::read_dir(dir)
+        .map_err(|e| MlError::io(dir, e))?
+        .map(|e| {
+            e.map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
+                .map_err(|err| MlError::io(dir, err))
+        })
+        .collect::<Result<_>>()?;
+    entries.sort();
+    for (name, path) in entries {
+        if is_hidden(&name) {
+            continue;
+        }
+        let meta = fs::metadata(&path).map_err(|e| MlError::io(&path, e))?;
+        if meta.is_dir() {
+            let pushed = if let Some((k, v)) = name.split_once('=') {
+                keys.push(unescape(k));
+                values.push(if v == HIVE_NULL {
+                    None
+                } else {
+                    Some(unescape(v))
+                });
+                true
+            } else {
+                false
+            };
+            walk(&path, keys, values, out)?;
+            if pushed {
+                keys.pop();
+                values.pop();
+            }
+        } else {
+            out.push((
+                PartFile {
+                    path,
+                    values: values.clone(),
+                },
+                keys.clone(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn load_metadata(path: &Path) -> Result<(File, ArrowReaderMetadata)> {
+    let file = File::open(path).map_err(|e| MlError::io(path, e))?;
+    let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())
+        .map_err(|e| pq_error(path, format!("not a readable Parquet file: {e}")))?;
+    Ok((file, meta))
+}
+
+impl Scan {
+    fn new(path: &Path) -> Result<Scan> {
+        let meta = fs::metadata(path).map_err(|e| MlError::io(path, e))?;
+        let is_dir = meta.is_dir();
+        let (files, key_names) = if is_dir {
+            let mut found = Vec::new();
+            walk(path, &mut Vec::new(), &mut Vec::new(), &mut found)?;
+            let Some((_, first_keys)) = found.first() else {
+                return Err(pq_error(
+                    path,
+                    "the directory holds no Parquet data files (hidden files, _SUCCESS and .crc files are ignored)",
+                ));
+            };
+            let first_keys = first_keys.clone();
+            for (f, k) in &found {
+                if *k != first_keys {
+                    return Err(pq_error(
+                        &f.path,
+                        format!(
+                            "inconsistent partition folders: this file sits under [{}] but {} sits under [{}]",
+                            k.join(", "),
+                            found[0].0.path.display(),
+                            first_keys.join(", ")
+                        ),
+                    ));
+                }
+            }
+            (
+                found.into_iter().map(|(f, _)| f).collect::<Vec<_>>(),
+                first_keys,
+            )
+        } else {
+            (
+                vec![PartFile {
+                    path: path.to_path_buf(),
+                    values: vec![],
+                }],
+                vec![],
+            )
+        };
+        let (_, first_meta) = load_metadata(&files[0].path)?;
+        let file_schema = first_meta.schema().clone();
+        let mut keys = Vec::with_capacity(key_names.len());
+        for (k, name) in key_names.iter().enumerate() {
+            if file_schema.field_with_name(name).is_ok() {
+                return Err(pq_error(
+                    &files[0].path,
+                    format!("column '{name}' is both in the data files and a partition folder name ({name}=...)"),
+                ));
+            }
+            let all_int = files.iter().all(|f| {
+                f.values[k]
+                    .as_deref()
+                    .is_none_or(|v| parse_i64(v.as_bytes()).is_some())
+            });
+            keys.push((
+                name.clone(),
+                if all_int {
+                    DataType::Int64
+                } else {
+                    DataType::Utf8
+                },
+            ));
+        }
+        let mut fields: Vec<Field> = file_schema
+            .fields()
+            .iter()
+            .map(|f| {
+                // Parts of a directory may differ in nullability; the union is nullable.
+                if is_dir {
+                    f.as_ref().clone().with_nullable(true)
+                } else {
+                    f.as_ref().clone()
+                }
+            })
+            .collect();
+        for (name, dt) in &keys {
+            fields.push(Field::new(name, dt.clone(), true));
+        }
+        let schema = Arc::new(Schema::new_with_metadata(
+            fields,
+            file_schema.metadata().clone(),
+        ));
+        Ok(Scan {
+            files,
+            keys,
+            file_schema,
+            schema,
+            is_dir,
+        })
+    }
+
+    /// Checks a part file's schema against the first one.
+    fn check_schema(&self, path: &Path, schema: &Schema) -> Result<()> {
+        let expected = self.file_schema.fields();
+        let same = schema.fields().len() == expected.len()
+            && schema
+                .fields()
+                .iter()
+                .zip(expected.iter())
+                .all(|(a, b)| a.name() == b.name() && a.data_type() == b.data_type());
+        if same {
+            return Ok(());
+        }
+        let describe = |s: &Schema| {
+            s.fields()
+                .iter()
+                .map(|f| format!("{}: {}", f.name(), f.data_type()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        Err(pq_error(
+            path,
+            format!(
+                "schema [{}] differs from the first part file's [{}] ({})",
+                describe(schema),
+                describe(&self.file_schema),
+                self.files[0].path.display()
+            ),
+        ))
+    }
+
+    /// Adds the partition columns (constant per file) and applies the output schema.
+    fn finish_batch(&self, file: &PartFile, batch: RecordBatch) -> Result<RecordBatch> {
+        let rows = batch.num_rows();
+        let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+        for ((_, dt), value) in self.keys.iter().zip(&file.values) {
+            let array: ArrayRef = match (value, dt) {
+                (None, dt) => new_null_array(dt, rows),
+                (Some(v), DataType::Int64) => {
+                    let n = parse_i64(v.as_bytes()).unwrap_or_default();
+                    Arc::new(Int64Array::from_value(n, rows))
+                }
+                (Some(v), _) => Arc::new(StringArray::from_iter_values(std::iter::repeat_n(
+                    v.as_str(),
+                    rows,
+                ))),
+            };
+            columns.push(array);
+        }
+        RecordBatch::try_new(self.schema.clone(), columns)
+            .map_err(|e| pq_error(&file.path, format!("cannot assemble the batch: {e}")))
+    }
+
+    /// Reads one whole file, decoding columns in parallel.
+    fn read_file(&self, file: &PartFile) -> Result<RecordBatch> {
+        let path = &file.path;
+        let (handle, meta) = load_metadata(path)?;
+        let schema = meta.schema().clone();
+        if self.is_dir {
+            self.check_schema(path, &schema)?;
+        }
+        let rows = meta.metadata().file_metadata().num_rows().max(0) as usize;
+        let ncols = schema.fields().len();
+        let read = |mask: Option<ProjectionMask>| -> Result<RecordBatch> {
+            let handle = handle.try_clone().map_err(|e| MlError::io(path, e))?;
+            let mut builder =
+                ParquetRecordBatchReaderBuilder::new_with_metadata(handle, meta.clone())
+                    .with_batch_size(rows.clamp(1, 1 << 20));
+            if let Some(mask) = mask {
+                builder = builder.with_projection(mask);
+            }
+            let reader = builder.build().map_err(|e| pq_error(path, e))?;
+            let out_schema = reader.schema();
+            let batches: Vec<RecordBatch> = reader
+                .collect::<std::result::Result<_, _>>()
+                .map_err(|e| pq_error(path, format!("corrupt data: {e}")))?;
+            arrow::compute::concat_batches(&out_schema, &batches).map_err(|e| pq_error(path, e))
+        };
+        let batch = if ncols <= 1 || rows < 50_000 {
+            read(None)?
+        } else {
+            let descr = meta.parquet_schema();
+            let columns: Vec<ArrayRef> = (0..ncols)
+                .into_par_iter()
+                .map(|c| read(Some(ProjectionMask::roots(descr, [c]))).map(|b| b.column(0).clone()))
+                .collect::<Result<_>>()?;
+            RecordBatch::try_new(schema, columns).map_err(|e| pq_error(path, e))?
+        };
+        self.finish_batch(file, batch)
+    }
+}
+
+/// Reads a Parquet file, or a directory of part files as Spark writes it, into one
+/// [`Dataset`].
+///
+/// In a directory, `_SUCCESS`, `.crc` and other hidden files (names starting with `.` or `_`)
+/// are ignored; the part files are read in sorted path order and concatenated; hive-style
+/// `key=value` folders become columns after the file columns (`Int64` when every value parses
+/// as an integer, else `Utf8`; `__HIVE_DEFAULT_PARTITION__` is null). Columns are decoded in
+/// parallel. Field metadata stored in the file (ML attributes) is kept.
+///
+/// Errors: a missing path ([`MlError::Io`]); a truncated or non-Parquet file, or part files
+/// whose schemas differ ([`MlError::Parquet`] naming the file).
+pub fn read_parquet(path: impl AsRef<Path>) -> Result<Dataset> {
+    let scan = Scan::new(path.as_ref())?;
+    let parts: Vec<RecordBatch> = scan
+        .files
+        .par_iter()
+        .map(|f| scan.read_file(f))
+        .collect::<Result<_>>()?;
+    let mut parts = parts;
+    if parts.len() == 1 {
+        return Ok(Dataset::new(parts.swap_remove(0)));
+    }
+    Ok(Dataset::new(arrow::compute::concat_batches(
+        &scan.schema,
+        &parts,
+    )?))
+}
+
+/// A streaming Parquet reader over a file or a directory of part files; made by
+/// [`parquet_batches`]. After an error the iterator ends.
+pub struct ParquetBatches {
+    scan: Scan,
+    next_file: usize,
+    current: Option<(usize, ParquetRecordBatchReader)>,
+    batch_size: usize,
+    done: bool,
+}
+
+impl std::fmt::Debug for ParquetBatches {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParquetBatches")
+            .field("files", &self.scan.files.len())
+            .field("schema", &self.scan.schema)
+            .field("batch_size", &self.batch_size)
+            .finish()
+    }
+}
+
+impl ParquetBatches {
+    /// The schema of every batch (file columns, then partition columns).
+    pub fn schema(&self) -> SchemaRef {
+        self.scan.schema.clone()
+    }
+
+    fn step(&mut self) -> Result<Option<RecordBatch>> {
+        loop {
+            if let Some((i, reader)) = &mut self.current {
+                let file = &self.scan.files[*i];
+                match reader.next() {
+                    Some(Ok(batch)) => return self.scan.finish_batch(file, batch).map(Some),
+                    Some(Err(e)) => return Err(pq_error(&file.path, format!("corrupt data: {e}"))),
+                    None => self.current = None,
+                }
+            }
+            if self.next_file >= self.scan.files.len() {
+                return Ok(None);
+            }
+            let i = self.next_file;
+            self.next_file += 1;
+            let path = &self.scan.files[i].path;
+            let (handle, meta) = load_metadata(path)?;
+            if self.scan.is_dir {
+                self.scan.check_schema(path, meta.schema())?;
+            }
+            let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(handle, meta)
+                .with_batch_size(self.batch_size)
+                .build()
+                .map_err(|e| pq_error(path, e))?;
+            self.current = Some((i, reader));
+        }
+    }
+}
+
+impl Iterator for ParquetBatches {
+    type Item = Result<RecordBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        match self.step() {
+            Ok(Some(batch)) => Some(Ok(batch)),
+            Ok(None) => {
+                self.done = true;
+                None
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+/// Streams a Parquet file or directory (same layout rules as [`read_parquet`]) in record
+/// batches of at most `batch_size` rows, one file at a time, so memory stays bounded.
+///
+/// ```
+/// use std::sync::Arc;
+/// use arrow::array::{ArrayRef, Int64Array};
+/// use ml_core::{io::{parquet_batches, write_parquet}, Dataset};
+/// let ds = Dataset::from_columns(vec![
+///     ("n", Arc::new(Int64Array::from_iter_values(0..10)) as ArrayRef),
+/// ]).unwrap();
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("n.parquet");
+/// write_parquet(&ds, &path).unwrap();
+/// let total: usize = parquet_batches(&path, 4).unwrap().map(|b| b.unwrap().num_rows()).sum();
+/// assert_eq!(total, 10);
+/// ```
+pub fn parquet_batches(path: impl AsRef<Path>, batch_size: usize) -> Result<ParquetBatches> {
+    if batch_size == 0 {
+        return Err(MlError::param("batch_size", "must be at least 1"));
+    }
+    Ok(ParquetBatches {
+        scan: Scan::new(path.as_ref())?,
+        next_file: 0,
+        current: None,
+        batch_size,
+        done: false,
+    })
+}
+
+/// Writes a dataset as one Snappy-compressed Parquet file, atomically (temporary file in the
+/// same directory, then renamed). The Arrow schema, with field metadata such as ML attributes,
+/// is stored in the file and restored by [`read_parquet`].
+pub fn write_parquet(data: &Dataset, path: impl AsRef<Path>) -> Result<()> {
+    let path = path.as_ref();
+    let props = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_max_row_group_row_count(Some(256 * 1024))
+        .build();
+    write_file_atomic(path, |out| {
+        let mut writer =
+            ArrowWriter::try_new(out, data.schema(), Some(props)).map_err(|e| pq_error(path, e))?;
+        writer.write(data.batch()).map_err(|e| pq_error(path, e))?;
+        writer.close().map_err(|e| pq_error(path, e))?;
+        Ok(())
+    })
+}

@@ -1,0 +1,393 @@
+//! CSV reading and writing against hand-written expected values.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, StringArray,
+};
+use arrow::datatypes::{DataType, Field, Schema};
+use ml_core::io::{csv_batches, infer_csv_schema, read_csv, write_csv, CsvReadOptions};
+use ml_core::{Dataset, MlError};
+
+fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+}
+
+fn types(ds: &Dataset) -> Vec<(String, DataType)> {
+    ds.schema()
+        .fields()
+        .iter()
+        .map(|f| (f.name().clone(), f.data_type().clone()))
+        .collect()
+}
+
+fn strings(ds: &Dataset, col: &str) -> Vec<Option<String>> {
+    ds.string_column(col)
+        .unwrap()
+        .iter()
+        .map(|v| v.map(str::to_string))
+        .collect()
+}
+
+/// Returns (path, line, message) of a CSV error, failing the test for any other error.
+fn csv_err(err: MlError) -> (PathBuf, usize, String) {
+    match err {
+        MlError::Csv {
+            path,
+            line,
+            message,
+        } => (path, line, message),
+        other => panic!("expected MlError::Csv, got {other:?}"),
+    }
+}
+
+#[test]
+fn infers_types_with_quotes_nulls_and_embedded_newlines() {
+    // tests/data/quoted_nulls.csv (hand-written):
+    // id,name,score,active,joined,note
+    // 1,"Smith, John",3.5,true,2020-01-15,"said ""hi"""
+    // 2,Ann,NA,FALSE,2021-03-01,
+    // 3,"multi\nline",4,True,null,plain
+    // ,Zoe,-0.25,,2019-12-31,"a,b"
+    let ds = read_csv(data("quoted_nulls.csv"), &CsvReadOptions::default()).unwrap();
+    assert_eq!(
+        types(&ds),
+        vec![
+            ("id".into(), DataType::Int64),
+            ("name".into(), DataType::Utf8),
+            ("score".into(), DataType::Float64),
+            ("active".into(), DataType::Boolean),
+            ("joined".into(), DataType::Utf8),
+            ("note".into(), DataType::Utf8),
+        ]
+    );
+    assert_eq!(ds.num_rows(), 4);
+    assert_eq!(
+        ds.i64_column("id").unwrap(),
+        &Int64Array::from(vec![Some(1), Some(2), Some(3), None])
+    );
+    assert_eq!(
+        strings(&ds, "name"),
+        vec![
+            Some("Smith, John".into()),
+            Some("Ann".into()),
+            Some("multi\nline".into()),
+            Some("Zoe".into())
+        ]
+    );
+    assert_eq!(
+        ds.f64_column("score").unwrap(),
+        &Float64Array::from(vec![Some(3.5), None, Some(4.0), Some(-0.25)])
+    );
+    assert_eq!(
+        ds.bool_column("active").unwrap(),
+        &BooleanArray::from(vec![Some(true), Some(false), Some(true), None])
+    );
+    assert_eq!(
+        strings(&ds, "joined"),
+        vec![
+            Some("2020-01-15".into()),
+            Some("2021-03-01".into()),
+            None,
+            Some("2019-12-31".into())
+        ]
+    );
+    assert_eq!(
+        strings(&ds, "note"),
+        vec![
+            Some("said \"hi\"".into()),
+            None,
+            Some("plain".into()),
+            Some("a,b".into())
+        ]
+    );
+    // The schema alone agrees with the data read.
+    let schema = infer_csv_schema(data("quoted_nulls.csv"), &CsvReadOptions::default()).unwrap();
+    assert_eq!(schema, ds.schema());
+}
+
+#[test]
+fn no_header_uses_spark_column_names_and_custom_delimiter() {
+    // tests/data/no_header.csv: "1;x;true\n2;y;false\n3;;true\n"
+    let opts = CsvReadOptions::default().has_header(false).delimiter(b';');
+    let ds = read_csv(data("no_header.csv"), &opts).unwrap();
+    assert_eq!(
+        types(&ds),
+        vec![
+            ("_c0".into(), DataType::Int64),
+            ("_c1".into(), DataType::Utf8),
+            ("_c2".into(), DataType::Boolean),
+        ]
+    );
+    assert_eq!(ds.i64_column("_c0").unwrap().values(), &[1, 2, 3]);
+    assert_eq!(
+        strings(&ds, "_c1"),
+        vec![Some("x".into()), Some("y".into()), None]
+    );
+    assert_eq!(
+        ds.bool_column("_c2").unwrap(),
+        &BooleanArray::from(vec![true, false, true])
+    );
+}
+
+#[test]
+fn ragged_row_is_an_error_naming_file_and_line() {
+    // tests/data/ragged.csv: header a,b,c; line 3 is "4,5".
+    let path = data("ragged.csv");
+    for opts in [
+        CsvReadOptions::default(),
+        // The bad row lies outside the inference sample: the reader itself must catch it.
+        CsvReadOptions::default().infer_rows(Some(1)),
+    ] {
+        let (p, line, message) = csv_err(read_csv(&path, &opts).unwrap_err());
+        assert_eq!(p, path);
+        assert_eq!(line, 3, "{message}");
+        assert!(
+            message.contains("2 fields") && message.contains('3'),
+            "{message}"
+        );
+    }
+    let err = infer_csv_schema(&path, &CsvReadOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("ragged.csv") && err.to_string().contains("line 3"));
+}
+
+#[test]
+fn empty_file_is_an_error_naming_the_file() {
+    let path = data("empty.csv");
+    let (p, line, message) = csv_err(read_csv(&path, &CsvReadOptions::default()).unwrap_err());
+    assert_eq!((p.as_path(), line), (path.as_path(), 1));
+    assert!(
+        message.contains("empty") && message.contains("header"),
+        "{message}"
+    );
+    // Without a header there is nothing to infer a schema from either.
+    let opts = CsvReadOptions::default().has_header(false);
+    let (p, _, message) = csv_err(read_csv(&path, &opts).unwrap_err());
+    assert_eq!(p, path);
+    assert!(message.contains("empty"), "{message}");
+    // With an explicit schema and no header, an empty file is an empty dataset.
+    let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, true)]));
+    let ds = read_csv(&path, &opts.schema(schema.clone())).unwrap();
+    assert_eq!(ds.num_rows(), 0);
+    assert_eq!(ds.schema(), schema);
+}
+
+#[test]
+fn header_only_gives_an_empty_dataset_of_strings() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.csv");
+    std::fs::write(&path, "a,b\n").unwrap();
+    let ds = read_csv(&path, &CsvReadOptions::default()).unwrap();
+    assert_eq!(ds.num_rows(), 0);
+    assert_eq!(
+        types(&ds),
+        vec![("a".into(), DataType::Utf8), ("b".into(), DataType::Utf8)]
+    );
+}
+
+#[test]
+fn value_beyond_the_inference_sample_is_a_typed_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("late.csv");
+    let mut text = String::from("x,y\n");
+    for i in 1..5000 {
+        writeln!(text, "{i},{}", i * 2).unwrap();
+    }
+    text.push_str("5000,abc\n");
+    std::fs::write(&path, &text).unwrap();
+    // Header on line 1, data row i on line i + 1: "abc" is on line 5001, column y.
+    let (p, line, message) = csv_err(read_csv(&path, &CsvReadOptions::default()).unwrap_err());
+    assert_eq!(p, path);
+    assert_eq!(line, 5001);
+    assert!(
+        message.contains("'y'") && message.contains("abc"),
+        "{message}"
+    );
+    assert!(message.contains("infer_rows(None)"), "{message}");
+    // The whole-file inference reads y as strings.
+    let ds = read_csv(&path, &CsvReadOptions::default().infer_rows(None)).unwrap();
+    assert_eq!(ds.num_rows(), 5000);
+    assert_eq!(ds.schema().field(1).data_type(), &DataType::Utf8);
+    assert_eq!(ds.string_column("y").unwrap().value(4999), "abc");
+    assert_eq!(ds.i64_column("x").unwrap().value(4999), 5000);
+}
+
+#[test]
+fn integers_widen_to_float_and_mixed_columns_become_strings() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("w.csv");
+    std::fs::write(
+        &path,
+        "i,f,b,s,n\n1,1,true,1,\n2,2.5,false,true,NA\n-3,1e3,TRUE,x,null\n",
+    )
+    .unwrap();
+    let ds = read_csv(&path, &CsvReadOptions::default()).unwrap();
+    assert_eq!(
+        types(&ds),
+        vec![
+            ("i".into(), DataType::Int64),
+            ("f".into(), DataType::Float64),
+            ("b".into(), DataType::Boolean),
+            ("s".into(), DataType::Utf8),
+            // All nulls: a string column, as Spark infers it.
+            ("n".into(), DataType::Utf8),
+        ]
+    );
+    assert_eq!(ds.f64_column("f").unwrap().values(), &[1.0, 2.5, 1000.0]);
+    assert_eq!(ds.i64_column("i").unwrap().values(), &[1, 2, -3]);
+    assert_eq!(
+        strings(&ds, "s"),
+        vec![Some("1".into()), Some("true".into()), Some("x".into())]
+    );
+    assert_eq!(ds.column("n").unwrap().null_count(), 3);
+}
+
+#[test]
+fn explicit_schema_is_used_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("e.csv");
+    std::fs::write(&path, "a,b,c\n1,2,x\n3,4.5,y\n").unwrap();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int32, true),
+        Field::new("value", DataType::Float64, true),
+        Field::new("label", DataType::Utf8, true),
+    ]));
+    let ds = read_csv(&path, &CsvReadOptions::default().schema(schema.clone())).unwrap();
+    assert_eq!(ds.schema(), schema);
+    assert_eq!(
+        ds.column("id")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<Int32Array>()
+            .unwrap(),
+        &Int32Array::from(vec![1, 3])
+    );
+    assert_eq!(ds.f64_column("value").unwrap().values(), &[2.0, 4.5]);
+
+    // A value that does not parse under the explicit schema.
+    std::fs::write(&path, "a,b,c\n1,2,x\n3,oops,y\n").unwrap();
+    let (_, line, message) =
+        csv_err(read_csv(&path, &CsvReadOptions::default().schema(schema.clone())).unwrap_err());
+    assert_eq!(line, 3);
+    assert!(
+        message.contains("'value'") && message.contains("oops"),
+        "{message}"
+    );
+    assert!(message.contains("explicit schema"), "{message}");
+
+    // Out of range for Int32.
+    std::fs::write(&path, "a,b,c\n3000000000,2,x\n").unwrap();
+    let (_, line, message) =
+        csv_err(read_csv(&path, &CsvReadOptions::default().schema(schema.clone())).unwrap_err());
+    assert_eq!(line, 2);
+    assert!(
+        message.contains("'id'") && message.contains("Int32"),
+        "{message}"
+    );
+
+    // The header and the schema disagree on the number of columns.
+    std::fs::write(&path, "a,b\n1,2\n").unwrap();
+    let (_, line, message) =
+        csv_err(read_csv(&path, &CsvReadOptions::default().schema(schema)).unwrap_err());
+    assert_eq!(line, 1);
+    assert!(
+        message.contains("2 columns") && message.contains("3 fields"),
+        "{message}"
+    );
+}
+
+#[test]
+fn header_names_bom_crlf_and_custom_nulls() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.csv");
+    // UTF-8 byte-order mark, CRLF line ends, a duplicated and an empty header name.
+    std::fs::write(&path, "\u{feff}a,,a\r\n1,-,x\r\n2,5,?\r\n").unwrap();
+    let opts = CsvReadOptions::default().null_values(vec!["-".into(), "?".into()]);
+    let ds = read_csv(&path, &opts).unwrap();
+    // Spark: duplicates get their index appended, empty names become _c<index>.
+    assert_eq!(ds.column_names(), vec!["a0", "_c1", "a2"]);
+    assert_eq!(
+        ds.i64_column("_c1").unwrap(),
+        &Int64Array::from(vec![None, Some(5)])
+    );
+    assert_eq!(strings(&ds, "a2"), vec![Some("x".into()), None]);
+    assert_eq!(ds.i64_column("a0").unwrap().values(), &[1, 2]);
+}
+
+#[test]
+fn batches_stream_and_match_the_whole_read() {
+    let path = data("quoted_nulls.csv");
+    let opts = CsvReadOptions::default().batch_size(3);
+    let whole = read_csv(&path, &opts).unwrap();
+    let batches: Vec<_> = csv_batches(&path, &opts)
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        batches.iter().map(|b| b.num_rows()).collect::<Vec<_>>(),
+        vec![3, 1]
+    );
+    let joined = arrow::compute::concat_batches(&whole.schema(), &batches).unwrap();
+    assert_eq!(&joined, whole.batch());
+    // A zero batch size is a parameter error, not a hang.
+    assert!(matches!(
+        csv_batches(&path, &CsvReadOptions::default().batch_size(0)),
+        Err(MlError::InvalidParam { .. })
+    ));
+}
+
+#[test]
+fn missing_file_is_an_io_error_naming_it() {
+    let err = read_csv(data("no_such_file.csv"), &CsvReadOptions::default()).unwrap_err();
+    assert!(matches!(&err, MlError::Io { path, .. } if path.ends_with("no_such_file.csv")));
+}
+
+#[test]
+fn write_csv_quotes_and_round_trips() {
+    let ds = Dataset::from_columns(vec![
+        (
+            "id",
+            Arc::new(Int64Array::from(vec![Some(1), None, Some(-3)])) as ArrayRef,
+        ),
+        (
+            "text",
+            Arc::new(StringArray::from(vec![
+                Some("plain"),
+                Some("comma, \"quote\"\nnewline"),
+                None,
+            ])) as ArrayRef,
+        ),
+        (
+            "x",
+            Arc::new(Float64Array::from(vec![Some(0.1), Some(1e-7), Some(2.0)])) as ArrayRef,
+        ),
+        (
+            "flag",
+            Arc::new(BooleanArray::from(vec![Some(true), None, Some(false)])) as ArrayRef,
+        ),
+    ])
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sub").join("out.csv");
+    write_csv(&ds, &path).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    // Expected text written by hand from RFC 4180: quote fields with a delimiter, a quote or a
+    // newline and double the quotes; nulls are empty.
+    assert_eq!(
+        text,
+        "id,text,x,flag\n1,plain,0.1,true\n,\"comma, \"\"quote\"\"\nnewline\",1e-7,\n-3,,2.0,false\n"
+    );
+    // No temporary file is left behind.
+    let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("out.csv")]);
+    let back = read_csv(&path, &CsvReadOptions::default()).unwrap();
+    assert_eq!(back.column_names(), ds.column_names());
+    assert_eq!(back.batch().columns(), ds.batch().columns());
+}
