@@ -21,10 +21,11 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, ListBuilder, StringBuilder};
+use arrow::array::{Array, ArrayRef, AsArray, Int64Array, ListBuilder, StringBuilder};
 use clap::Parser;
 use common::{chart, title, CommonArgs, Report, Result, Sql, Timings};
-use ml_core::Dataset;
+use ml_core::{Dataset, Estimator, Transformer};
+use ml_fpm::FPGrowth;
 use serde_json::json;
 
 #[derive(Debug, Parser)]
@@ -84,7 +85,7 @@ fn main() -> Result<()> {
         avg
     ));
     let basket_data = baskets_dataset(&baskets)?;
-    let _ = basket_data;
+    let m = mine(&args, &sql, &basket_data, &mut timings, &mut report)?;
 
     let out = args.common.report_dir("market_basket");
     let index = report.write(&out)?;
@@ -95,12 +96,192 @@ fn main() -> Result<()> {
             "source": source,
             "transactions": baskets.len(),
             "items": n_items,
+            "min_support": args.min_support,
+            "min_count": m.min_count,
+            "freq_itemsets": m.freq_itemsets,
+            "itemsets_by_len": m.by_len,
+            "rules": m.rules,
+            "basket": m.basket,
+            "suggestions": m.suggestions,
             "report": index.display().to_string(),
             "seconds": timings.to_json(),
         }),
     );
-    let _ = chart::bar_chart;
     Ok(())
+}
+
+/// What FP-growth found.
+struct Mined {
+    min_count: u64,
+    freq_itemsets: usize,
+    by_len: Vec<u64>,
+    rules: usize,
+    basket: Vec<String>,
+    suggestions: Vec<String>,
+}
+
+/// FP-growth, the itemset and rule tables (queried in SQL), and suggestions for a basket.
+fn mine(
+    args: &Args,
+    sql: &Sql,
+    baskets: &Dataset,
+    timings: &mut Timings,
+    report: &mut Report,
+) -> Result<Mined> {
+    let fp = FPGrowth::new()
+        .with_min_support(args.min_support)
+        .with_min_confidence(args.min_confidence);
+    let bar = common::spinner("FP-growth");
+    let model = timings.phase("fpgrowth", || fp.fit(baskets))?;
+    bar.finish_and_clear();
+    let n = model.num_transactions();
+    let min_count = (args.min_support * n as f64 - 1e-9).ceil() as u64;
+    title("FP-growth");
+    println!(
+        "min support {} ({} of {} baskets): {} frequent itemsets",
+        args.min_support,
+        min_count,
+        n,
+        model.num_itemsets()
+    );
+    let itemsets = with_text(&model.freq_itemsets()?, "items")?;
+    sql.register("itemsets", &itemsets)?;
+    let by_len_table = sql.show(
+        "Frequent itemsets by size",
+        "SELECT size, count(*) AS itemsets FROM itemsets GROUP BY size ORDER BY size",
+        20,
+    )?;
+    let sizes = common::sql::f64_values(&by_len_table, "size")?;
+    let counts = common::sql::f64_values(&by_len_table, "itemsets")?;
+    let max_len = sizes.iter().fold(0.0f64, |a, b| a.max(*b)) as usize;
+    let mut by_len = vec![0u64; max_len + 1];
+    for (s, c) in sizes.iter().zip(&counts) {
+        by_len[*s as usize] = *c as u64;
+    }
+    let top = sql.show(
+        "Most frequent itemsets with more than 2 items",
+        "SELECT items_text AS itemset, freq FROM itemsets WHERE size > 2 \
+         ORDER BY freq DESC, items_text LIMIT 10",
+        10,
+    )?;
+    let rules = timings.phase("association_rules", || model.association_rules())?;
+    let rules = with_text(&with_text(&rules, "antecedent")?, "consequent")?;
+    sql.register("rules", &rules)?;
+    println!(
+        "{} association rules (min confidence {})",
+        rules.num_rows(),
+        args.min_confidence
+    );
+    let by_conf = sql.show(
+        "Rules by confidence",
+        "SELECT antecedent_text AS antecedent, consequent_text AS consequent, \
+         round(confidence, 4) AS confidence, round(lift, 2) AS lift, round(support, 5) AS support \
+         FROM rules ORDER BY confidence DESC, lift DESC, antecedent_text, consequent_text LIMIT 20",
+        20,
+    )?;
+
+    let basket: Vec<String> = match &args.basket {
+        Some(b) => b
+            .split('|')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect(),
+        None => by_conf
+            .num_rows()
+            .gt(&0)
+            .then(|| common::data::strings(&by_conf, "antecedent"))
+            .transpose()?
+            .and_then(|v| v.into_iter().next().flatten())
+            .map(|s| s.split(" | ").map(str::to_string).collect())
+            .unwrap_or_default(),
+    };
+    let suggestions = if basket.is_empty() {
+        Vec::new()
+    } else {
+        let one = baskets_dataset(std::slice::from_ref(&basket))?;
+        let out = model.transform(&one)?;
+        let pred = with_text(&out, "prediction")?;
+        common::data::strings(&pred, "prediction_text")?
+            .into_iter()
+            .next()
+            .flatten()
+            .map(|s| {
+                s.split(" | ")
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    println!("\nFrequently bought with [{}]:", basket.join(", "));
+    for s in suggestions.iter().take(10) {
+        println!("  {s}");
+    }
+    if suggestions.len() > 10 {
+        println!("  ... {} suggestions in all", suggestions.len());
+    }
+
+    report.heading("FP-growth");
+    report.paragraph(&format!(
+        "min support {} ({} of {} baskets), min confidence {}: {} frequent itemsets, {} association rules.",
+        args.min_support,
+        min_count,
+        n,
+        args.min_confidence,
+        model.num_itemsets(),
+        rules.num_rows()
+    ));
+    report.table("Frequent itemsets by size", &by_len_table, 20)?;
+    report.svg(&chart::bar_chart(
+        "Frequent itemsets by size",
+        "itemsets",
+        &sizes.iter().map(|s| format!("{s}")).collect::<Vec<_>>(),
+        &counts,
+    )?);
+    report.table("Most frequent itemsets with more than 2 items", &top, 10)?;
+    report.table("Association rules by confidence (with lift)", &by_conf, 20)?;
+    report.heading("Frequently bought with");
+    report.paragraph(&format!("Basket: {}", basket.join(", ")));
+    let rows: Vec<Vec<String>> = suggestions
+        .iter()
+        .take(20)
+        .enumerate()
+        .map(|(i, s)| vec![(i + 1).to_string(), s.clone()])
+        .collect();
+    report.string_table(
+        "Suggestions (rules in order of confidence)",
+        &["rank", "item"],
+        &rows,
+    );
+    Ok(Mined {
+        min_count,
+        freq_itemsets: model.num_itemsets(),
+        by_len,
+        rules: rules.num_rows(),
+        basket,
+        suggestions,
+    })
+}
+
+/// Adds `<col>_text` (the list's items joined with " | ") and, for `items`, `size`.
+fn with_text(data: &Dataset, col: &str) -> Result<Dataset> {
+    let list = data.column(col)?;
+    let list = list
+        .as_list_opt::<i32>()
+        .ok_or_else(|| format!("column '{col}' is not a list"))?;
+    let mut text = StringBuilder::new();
+    let mut size = Vec::with_capacity(list.len());
+    for i in 0..list.len() {
+        let v = list.value(i);
+        let s = common::sql::string_values(&Dataset::from_columns(vec![("v", v)])?, "v")?;
+        size.push(s.len() as i64);
+        text.append_value(s.join(" | "));
+    }
+    let mut out = data.with_column(&format!("{col}_text"), Arc::new(text.finish()) as ArrayRef)?;
+    if col == "items" {
+        out = out.with_column("size", Arc::new(Int64Array::from(size)) as ArrayRef)?;
+    }
+    Ok(out)
 }
 
 /// Locates the Instacart tables (CSV or Parquet) in a directory.

@@ -104,6 +104,20 @@ def loans():
     X = pd.concat([X] + [pd.get_dummies(df[c], prefix=c, dtype=float) for c in cats], axis=1)
     auc_peers(X.values.astype(float), y, part, "loans_16cols", n_estimators=5, max_depth=6,
               learning_rate=0.3)
+    # Money stand-in of the example (no total_pymnt / funded_amnt / int_rate in this file): a bad
+    # loan loses loan_amnt; a good one earns amortised interest at 12 % a year over its term.
+    r = 0.12 / 12
+    factor = r / (1 - (1 + r) ** (-df.term.fillna(36))) * df.term.fillna(36) - 1
+    net = np.where(y > 0.5, -df.loan_amnt, df.loan_amnt * factor)
+    emit(figure="net_test_total", data="loans_16cols", test=int((part == 1).sum()),
+         net_test_total=round(float(net[part == 1].sum()), 2), bad=int(y.sum()))
+    full = pd.read_csv(os.path.join(DATA, "loans", "lending_club_fullschema_sample1000.csv"),
+                       low_memory=False)
+    full = full[full.loan_status.isin(["Default", "Charged Off", "Fully Paid"])].reset_index(drop=True)
+    part = split_mask(len(full), [0.8, 0.2], 42)
+    net = (full.total_pymnt - full.funded_amnt).values
+    emit(figure="net_test_total", data="loans_fullschema_sample1000", rows=len(full),
+         test=int((part == 1).sum()), net_test_total=round(float(net[part == 1].sum()), 2))
 
 
 def clicks():
