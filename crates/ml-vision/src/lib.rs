@@ -1,2 +1,40 @@
-//! ml-vision (work in progress).
+//! # ml-vision
+//!
+//! Images and video for `ml` datasets: frames from video files ([`video::FrameExtractor`],
+//! cargo feature `video`, FFmpeg through `ffmpeg-next`), image tables with Spark's image schema
+//! ([`image_table::read_images`]), and a pretrained CNN run with tract-onnx that turns images into
+//! feature vectors ([`DeepImageFeaturizer`], an ml-core `Transformer`) or top-k class labels
+//! ([`DeepImagePredictor`]). Preprocessing reproduces Pillow's bilinear resize bit for bit
+//! ([`preprocess`]). A small registry ([`model::known_models`]) names the shipped model
+//! (EfficientNet-lite0, ImageNet, 1280-d features).
+//!
+//! ```no_run
+//! use ml_core::Transformer;
+//! use ml_vision::image_table::{read_images, ImageReadOptions};
+//! use ml_vision::DeepImageFeaturizer;
+//!
+//! let images = read_images("examples/data/video/vtest_frames_1fps", &ImageReadOptions::default())?;
+//! let mut featurizer =
+//!     DeepImageFeaturizer::new("examples/data/models/efficientnet-lite0-imagenet.onnx");
+//! featurizer.n_threads = 2;
+//! let table = featurizer.transform(&images)?;
+//! assert_eq!(table.features("features")?.ncols(), 1280);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![deny(missing_docs)]
+
+pub mod error;
+pub mod featurizer;
+pub mod image_table;
+pub mod model;
+pub mod preprocess;
+#[cfg(feature = "video")]
+pub mod video;
+
+pub use error::{Result, VisionError};
+pub use featurizer::{DeepImageFeaturizer, DeepImagePredictor, Prediction};
+pub use image_table::{read_images, ImageReadOptions};
+pub use model::{known_model, known_models, ModelSpec, OnnxModel};
+pub use preprocess::{Preprocessing, RgbPixels};
+#[cfg(feature = "video")]
+pub use video::{Frame, FrameExtractor};

@@ -1,0 +1,226 @@
+//! ONNX models run with tract, and a small registry of known models.
+//!
+//! [`OnnxModel::load`] reads an ONNX file with `tract-onnx`, fixes its input to
+//! `f32[1, 3, size, size]` (after checking that the model declares a compatible shape),
+//! optimizes it and makes it runnable. A loaded model is immutable and `Sync`: several threads
+//! run it at once, each call with its own state, which is how the featurizer parallelizes
+//! across images (the shipped model has a fixed batch of 1).
+//!
+//! Outputs are picked by index, not by name: tract renames outputs after optimization
+//! (EfficientNet-lite0's `features` and `logits` become `/Flatten` and `/_fc/Gemm`).
+//!
+//! ```no_run
+//! use ml_vision::model::{known_model, OnnxModel};
+//! let spec = known_model("efficientnet-lite0").unwrap();
+//! let model = OnnxModel::load("efficientnet-lite0-imagenet.onnx", spec.preprocessing.input_size).unwrap();
+//! let outputs = model.run(&vec![0.0; 3 * 224 * 224]).unwrap();
+//! assert_eq!(outputs[spec.feature_output].len(), 1280);
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tract_onnx::prelude::*;
+use tract_onnx::tract_hir::infer::Factoid;
+
+use crate::error::{Result, VisionError};
+use crate::preprocess::Preprocessing;
+
+/// What the library knows about a pretrained model: how to feed it and which output is which.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelSpec {
+    /// Registry name (`modelName`).
+    pub name: &'static str,
+    /// The file it is usually shipped as.
+    pub file_name: &'static str,
+    /// Input preprocessing.
+    pub preprocessing: Preprocessing,
+    /// Index of the feature (embedding) output.
+    pub feature_output: usize,
+    /// Width of the feature output.
+    pub feature_dim: usize,
+    /// Index of the class-logits output, if any.
+    pub logits_output: Option<usize>,
+    /// Number of classes of the logits output.
+    pub num_classes: usize,
+    /// The class-name file shipped with it (line i = class i).
+    pub labels_file: Option<&'static str>,
+    /// Where it comes from and what it is.
+    pub description: &'static str,
+}
+
+/// The models the library knows by name.
+pub fn known_models() -> Vec<ModelSpec> {
+    vec![ModelSpec {
+        name: "efficientnet-lite0",
+        file_name: "efficientnet-lite0-imagenet.onnx",
+        preprocessing: Preprocessing::efficientnet_lite(),
+        feature_output: 0,
+        feature_dim: 1280,
+        logits_output: Some(1),
+        num_classes: 1000,
+        labels_file: Some("imagenet_classes_ILSVRC2012.txt"),
+        description:
+            "EfficientNet-Lite0, ImageNet-1k (Apache-2.0 weights), ONNX opset 13, batch 1; \
+                      outputs 0 = 1280-d pooled features, 1 = 1000 logits",
+    }]
+}
+
+/// The registry entry called `name` (case-insensitive), or an error listing the known names.
+pub fn known_model(name: &str) -> Result<ModelSpec> {
+    let all = known_models();
+    all.iter()
+        .find(|m| m.name.eq_ignore_ascii_case(name))
+        .cloned()
+        .ok_or_else(|| {
+            let names: Vec<&str> = all.iter().map(|m| m.name).collect();
+            VisionError::param(
+                "model_name",
+                format!("unknown model '{name}'; known models: {}", names.join(", ")),
+            )
+        })
+}
+
+/// A loaded, optimized, runnable ONNX model with one `f32[1, 3, size, size]` input.
+#[derive(Debug, Clone)]
+pub struct OnnxModel {
+    path: PathBuf,
+    input_size: usize,
+    plan: Arc<TypedSimplePlan>,
+    output_lens: Vec<usize>,
+}
+
+fn shape_string(dims: &[Option<usize>], open: bool) -> String {
+    let mut parts: Vec<String> = dims
+        .iter()
+        .map(|d| d.map(|v| v.to_string()).unwrap_or_else(|| "?".into()))
+        .collect();
+    if open {
+        parts.push("..".into());
+    }
+    format!("[{}]", parts.join(", "))
+}
+
+impl OnnxModel {
+    /// Loads and optimizes the model at `path` for square inputs of side `input_size`.
+    ///
+    /// Errors: [`VisionError::Io`] when the file cannot be read, [`VisionError::Model`] when it
+    /// is not a valid ONNX model (or tract cannot optimize it), [`VisionError::InputShape`] when
+    /// the model declares an input shape other than `[1 or N, 3, input_size, input_size]`.
+    pub fn load(path: impl AsRef<Path>, input_size: usize) -> Result<Self> {
+        let path = path.as_ref();
+        let meta = std::fs::metadata(path).map_err(|e| VisionError::io(path, e))?;
+        if !meta.is_file() {
+            return Err(VisionError::io(
+                path,
+                std::io::Error::other("not a file (expected an .onnx model file)"),
+            ));
+        }
+        let err = |e: TractError| VisionError::model(path, format!("{e:#}"));
+        let model = onnx().model_for_path(path).map_err(err)?;
+        let inputs = model.input_outlets().map_err(err)?.len();
+        if inputs != 1 {
+            return Err(VisionError::model(
+                path,
+                format!("expected one image input, the model has {inputs}"),
+            ));
+        }
+        let fact = model.input_fact(0).map_err(err)?;
+        let dims: Vec<Option<usize>> = fact
+            .shape
+            .dims()
+            .map(|d| d.concretize().and_then(|d| d.as_i64()).map(|d| d as usize))
+            .collect();
+        let want = [1usize, 3, input_size, input_size];
+        let rank_ok = dims.len() == 4 || (fact.shape.is_open() && dims.len() <= 4);
+        let dims_ok = dims
+            .iter()
+            .zip(want.iter())
+            .all(|(d, w)| d.is_none_or(|d| d == *w));
+        if !rank_ok || !dims_ok {
+            return Err(VisionError::InputShape {
+                path: path.to_path_buf(),
+                expected: format!("{want:?}"),
+                found: shape_string(&dims, fact.shape.is_open()),
+            });
+        }
+        let plan = model
+            .with_input_fact(0, f32::fact(want).into())
+            .and_then(|m| m.into_optimized())
+            .and_then(|m| m.into_runnable())
+            .map_err(err)?;
+        let mut output_lens = Vec::new();
+        for i in 0..plan.model().output_outlets().map_err(err)?.len() {
+            let f = plan.model().output_fact(i).map_err(err)?;
+            let len = f
+                .shape
+                .as_concrete()
+                .map(|s| s.iter().product::<usize>())
+                .ok_or_else(|| {
+                    VisionError::model(path, format!("output {i} has a symbolic shape"))
+                })?;
+            output_lens.push(len);
+        }
+        Ok(OnnxModel {
+            path: path.to_path_buf(),
+            input_size,
+            plan,
+            output_lens,
+        })
+    }
+
+    /// The file it was loaded from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Side of the square input.
+    pub fn input_size(&self) -> usize {
+        self.input_size
+    }
+
+    /// Number of values of each output (batch 1).
+    pub fn output_lens(&self) -> &[usize] {
+        &self.output_lens
+    }
+
+    /// Runs one image (`3 * size * size` CHW values) and returns every output, flattened.
+    pub fn run(&self, input: &[f32]) -> Result<Vec<Vec<f32>>> {
+        let s = self.input_size;
+        let tensor = Tensor::from_shape(&[1, 3, s, s], input)
+            .map_err(|e| VisionError::model(&self.path, format!("input tensor: {e:#}")))?;
+        let outputs = self
+            .plan
+            .run(tvec!(tensor.into()))
+            .map_err(|e| VisionError::model(&self.path, format!("inference failed: {e:#}")))?;
+        outputs
+            .iter()
+            .map(|o| {
+                o.to_plain_array_view::<f32>()
+                    .map(|v| v.iter().copied().collect())
+                    .map_err(|e| VisionError::model(&self.path, format!("output: {e:#}")))
+            })
+            .collect()
+    }
+
+    /// Checks that output `index` exists and returns its length.
+    pub fn output_len(&self, index: usize) -> Result<usize> {
+        self.output_lens.get(index).copied().ok_or_else(|| {
+            VisionError::param(
+                "output_index",
+                format!(
+                    "model '{}' has {} outputs, index {index} does not exist",
+                    self.path.display(),
+                    self.output_lens.len()
+                ),
+            )
+        })
+    }
+}
+
+/// Reads a class-name file: one name per line, line i = class i.
+pub fn read_labels(path: impl AsRef<Path>) -> Result<Vec<String>> {
+    let path = path.as_ref();
+    let text = std::fs::read_to_string(path).map_err(|e| VisionError::io(path, e))?;
+    Ok(text.lines().map(|l| l.trim().to_string()).collect())
+}

@@ -1,0 +1,447 @@
+//! Image preprocessing for CNNs: a resize that reproduces Pillow's `Image.resize(..., BILINEAR)`
+//! bit for bit, a centre crop, and per-channel normalization into an NCHW `f32` tensor.
+//!
+//! Pillow's bilinear filter is a triangle filter whose support grows with the downscaling factor
+//! (so it antialiases), evaluated separably (horizontal pass, then vertical) in 22-bit fixed point
+//! with rounding to 8 bits after each pass. [`resize_bilinear_pil`] follows Pillow's
+//! `Resample.c` exactly (`precompute_coeffs`, `normalize_coeffs_8bpc`, `clip8`), so an image
+//! decoded to the same pixels gives the same resized pixels as the Python reference pipeline
+//! (`torchvision`/PIL-style: shorter side to 256, centre crop 224).
+//!
+//! ```
+//! use ml_vision::preprocess::{Preprocessing, RgbPixels};
+//! let img = RgbPixels::new(320, 240, vec![128u8; 320 * 240 * 3]).unwrap();
+//! let p = Preprocessing::efficientnet_lite();
+//! let x = p.to_tensor(&img);
+//! assert_eq!(x.len(), 3 * 224 * 224);
+//! assert!((x[0] - 1.0 / 128.0).abs() < 1e-7);
+//! ```
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, VisionError};
+
+/// An 8-bit RGB image, rows top to bottom, pixels interleaved `RGBRGB...`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RgbPixels {
+    width: usize,
+    height: usize,
+    data: Vec<u8>,
+}
+
+impl RgbPixels {
+    /// Wraps interleaved RGB bytes; `data.len()` must be `width * height * 3`.
+    pub fn new(width: usize, height: usize, data: Vec<u8>) -> Result<Self> {
+        if data.len() != width * height * 3 || width == 0 || height == 0 {
+            return Err(VisionError::param(
+                "image",
+                format!(
+                    "{width}x{height} RGB needs {} bytes (and non-zero sides), got {}",
+                    width * height * 3,
+                    data.len()
+                ),
+            ));
+        }
+        Ok(RgbPixels {
+            width,
+            height,
+            data,
+        })
+    }
+
+    /// Converts from another channel layout: 1 = gray, 3 = BGR, 4 = BGRA (Spark's image
+    /// `data` order, OpenCV-compatible); alpha is dropped.
+    pub fn from_bgr_channels(
+        width: usize,
+        height: usize,
+        channels: usize,
+        data: &[u8],
+    ) -> Result<Self> {
+        if data.len() != width * height * channels {
+            return Err(VisionError::param(
+                "image",
+                format!(
+                    "{width}x{height} with {channels} channels needs {} bytes, got {}",
+                    width * height * channels,
+                    data.len()
+                ),
+            ));
+        }
+        let rgb: Vec<u8> = match channels {
+            1 => data.iter().flat_map(|&g| [g, g, g]).collect(),
+            3 => data
+                .chunks_exact(3)
+                .flat_map(|p| [p[2], p[1], p[0]])
+                .collect(),
+            4 => data
+                .chunks_exact(4)
+                .flat_map(|p| [p[2], p[1], p[0]])
+                .collect(),
+            n => {
+                return Err(VisionError::param(
+                    "image",
+                    format!("{n} channels are not supported (1, 3 or 4)"),
+                ))
+            }
+        };
+        RgbPixels::new(width, height, rgb)
+    }
+
+    /// Width in pixels.
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// Height in pixels.
+    pub fn height(&self) -> usize {
+        self.height
+    }
+
+    /// The interleaved RGB bytes.
+    pub fn data(&self) -> &[u8] {
+        &self.data
+    }
+
+    /// Consumes the image and returns its bytes.
+    pub fn into_data(self) -> Vec<u8> {
+        self.data
+    }
+
+    /// The `w x h` window whose top-left corner is `(left, top)`; the window must fit.
+    pub fn crop(&self, left: usize, top: usize, w: usize, h: usize) -> RgbPixels {
+        assert!(left + w <= self.width && top + h <= self.height);
+        let mut data = Vec::with_capacity(w * h * 3);
+        for y in top..top + h {
+            let start = (y * self.width + left) * 3;
+            data.extend_from_slice(&self.data[start..start + w * 3]);
+        }
+        RgbPixels {
+            width: w,
+            height: h,
+            data,
+        }
+    }
+}
+
+const PRECISION_BITS: u32 = 32 - 8 - 2;
+
+/// Fixed-point filter taps for one axis, as Pillow's `precompute_coeffs` computes them.
+struct Taps {
+    /// (first input index, number of taps) per output index.
+    bounds: Vec<(usize, usize)>,
+    ksize: usize,
+    /// `ksize` fixed-point weights per output index.
+    k: Vec<i32>,
+}
+
+fn bilinear_filter(x: f64) -> f64 {
+    let x = x.abs();
+    if x < 1.0 {
+        1.0 - x
+    } else {
+        0.0
+    }
+}
+
+fn precompute_taps(in_size: usize, out_size: usize) -> Taps {
+    let scale = in_size as f64 / out_size as f64;
+    let filterscale = scale.max(1.0);
+    let support = 1.0 * filterscale;
+    let ksize = support.ceil() as usize * 2 + 1;
+    let mut bounds = Vec::with_capacity(out_size);
+    let mut k = vec![0i32; out_size * ksize];
+    let mut w = vec![0f64; ksize];
+    for xx in 0..out_size {
+        let center = (xx as f64 + 0.5) * scale;
+        let ss = 1.0 / filterscale;
+        // C's (int) cast truncates toward zero, as `as i64` does.
+        let xmin = ((center - support + 0.5) as i64).max(0) as usize;
+        let xmax = ((center + support + 0.5) as i64).min(in_size as i64) as usize - xmin;
+        let mut ww = 0.0;
+        for (x, wx) in w.iter_mut().enumerate().take(xmax) {
+            *wx = bilinear_filter((x as f64 + xmin as f64 - center + 0.5) * ss);
+            ww += *wx;
+        }
+        for x in 0..xmax {
+            let v = if ww != 0.0 { w[x] / ww } else { w[x] };
+            let f = v * (1u32 << PRECISION_BITS) as f64;
+            k[xx * ksize + x] = if v < 0.0 {
+                (-0.5 + f) as i32
+            } else {
+                (0.5 + f) as i32
+            };
+        }
+        bounds.push((xmin, xmax));
+    }
+    Taps { bounds, ksize, k }
+}
+
+#[inline]
+fn clip8(v: i32) -> u8 {
+    (v >> PRECISION_BITS).clamp(0, 255) as u8
+}
+
+/// Resizes with Pillow's BILINEAR filter (antialiased when downscaling), bit-exact with
+/// Pillow's 8-bit code path. Each pass is skipped when its side does not change, as in Pillow.
+pub fn resize_bilinear_pil(img: &RgbPixels, out_w: usize, out_h: usize) -> RgbPixels {
+    assert!(out_w > 0 && out_h > 0);
+    let (w, h) = (img.width, img.height);
+    let half = 1i32 << (PRECISION_BITS - 1);
+    // Horizontal pass.
+    let horiz = if out_w != w {
+        let taps = precompute_taps(w, out_w);
+        let mut out = vec![0u8; out_w * h * 3];
+        for y in 0..h {
+            let row = &img.data[y * w * 3..(y + 1) * w * 3];
+            let orow = &mut out[y * out_w * 3..(y + 1) * out_w * 3];
+            for (x, &(xmin, n)) in taps.bounds.iter().enumerate() {
+                let k = &taps.k[x * taps.ksize..x * taps.ksize + n];
+                let (mut s0, mut s1, mut s2) = (half, half, half);
+                for (i, &kk) in k.iter().enumerate() {
+                    let p = &row[(xmin + i) * 3..(xmin + i) * 3 + 3];
+                    s0 += p[0] as i32 * kk;
+                    s1 += p[1] as i32 * kk;
+                    s2 += p[2] as i32 * kk;
+                }
+                orow[x * 3] = clip8(s0);
+                orow[x * 3 + 1] = clip8(s1);
+                orow[x * 3 + 2] = clip8(s2);
+            }
+        }
+        RgbPixels {
+            width: out_w,
+            height: h,
+            data: out,
+        }
+    } else {
+        img.clone()
+    };
+    if out_h == h {
+        return horiz;
+    }
+    // Vertical pass.
+    let taps = precompute_taps(h, out_h);
+    let stride = out_w * 3;
+    let mut out = vec![0u8; out_w * out_h * 3];
+    let mut acc = vec![0i32; stride];
+    for (y, &(ymin, n)) in taps.bounds.iter().enumerate() {
+        let k = &taps.k[y * taps.ksize..y * taps.ksize + n];
+        acc.iter_mut().for_each(|a| *a = half);
+        for (i, &kk) in k.iter().enumerate() {
+            let row = &horiz.data[(ymin + i) * stride..(ymin + i + 1) * stride];
+            for (a, &p) in acc.iter_mut().zip(row) {
+                *a += p as i32 * kk;
+            }
+        }
+        for (o, &a) in out[y * stride..(y + 1) * stride].iter_mut().zip(&acc) {
+            *o = clip8(a);
+        }
+    }
+    RgbPixels {
+        width: out_w,
+        height: out_h,
+        data: out,
+    }
+}
+
+/// How an image becomes a model input: resize, centre crop, normalize, NCHW.
+///
+/// `resize_shorter > 0`: the shorter side is resized to it (the other side keeps the aspect
+/// ratio, rounded half to even as Python's `round`), then the centre `input_size` square is
+/// cropped (offsets `(w - input_size) / 2`, `(h - input_size) / 2`, floored). With
+/// `resize_shorter == 0` the image is resized straight to `input_size x input_size`.
+/// Each channel value becomes `(v - mean[c]) / std[c]` in `f32`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Preprocessing {
+    /// Side of the square model input (224 for EfficientNet-lite0).
+    pub input_size: usize,
+    /// Shorter side after the first resize (256), or 0 for a direct resize to `input_size`.
+    pub resize_shorter: usize,
+    /// Per-channel (R, G, B) value subtracted.
+    pub mean: [f32; 3],
+    /// Per-channel (R, G, B) divisor.
+    pub std: [f32; 3],
+}
+
+impl Preprocessing {
+    /// EfficientNet-lite's preprocessing: shorter side 256, crop 224, `(x - 127) / 128`.
+    pub fn efficientnet_lite() -> Self {
+        Preprocessing {
+            input_size: 224,
+            resize_shorter: 256,
+            mean: [127.0; 3],
+            std: [128.0; 3],
+        }
+    }
+
+    /// Checks the values (sizes > 0, crop no larger than the resize, std non-zero).
+    pub fn validate(&self) -> Result<()> {
+        if self.input_size == 0 {
+            return Err(VisionError::param("input_size", "must be > 0"));
+        }
+        if self.resize_shorter != 0 && self.resize_shorter < self.input_size {
+            return Err(VisionError::param(
+                "resize_shorter",
+                format!(
+                    "{} is smaller than input_size {}; use 0 to resize straight to input_size",
+                    self.resize_shorter, self.input_size
+                ),
+            ));
+        }
+        if self.std.iter().any(|s| *s == 0.0 || !s.is_finite()) {
+            return Err(VisionError::param(
+                "std",
+                "every value must be finite and non-zero",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The resized and cropped RGB image (`input_size` square), before normalization.
+    pub fn resize_and_crop(&self, img: &RgbPixels) -> RgbPixels {
+        let s = self.input_size;
+        if self.resize_shorter == 0 {
+            return resize_bilinear_pil(img, s, s);
+        }
+        let (w, h) = (img.width as f64, img.height as f64);
+        let scale = self.resize_shorter as f64 / w.min(h);
+        let nw = ((w * scale).round_ties_even() as usize).max(s);
+        let nh = ((h * scale).round_ties_even() as usize).max(s);
+        let resized = resize_bilinear_pil(img, nw, nh);
+        resized.crop((nw - s) / 2, (nh - s) / 2, s, s)
+    }
+
+    /// Writes the normalized CHW tensor (`3 * input_size^2` values) into `out`.
+    pub fn write_tensor(&self, img: &RgbPixels, out: &mut [f32]) {
+        let crop = self.resize_and_crop(img);
+        let plane = self.input_size * self.input_size;
+        assert_eq!(out.len(), 3 * plane);
+        for (i, px) in crop.data.chunks_exact(3).enumerate() {
+            for c in 0..3 {
+                out[c * plane + i] = (px[c] as f32 - self.mean[c]) / self.std[c];
+            }
+        }
+    }
+
+    /// The normalized CHW tensor (`3 * input_size^2` values).
+    pub fn to_tensor(&self, img: &RgbPixels) -> Vec<f32> {
+        let mut out = vec![0f32; 3 * self.input_size * self.input_size];
+        self.write_tensor(img, &mut out);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A deterministic test pattern (the same formula generates the Pillow reference below).
+    fn pattern(w: usize, h: usize) -> RgbPixels {
+        let mut data = Vec::with_capacity(w * h * 3);
+        for y in 0..h {
+            for x in 0..w {
+                for c in 0..3 {
+                    data.push(((x * 37 + y * 91 + c * 53 + x * y * 7) % 256) as u8);
+                }
+            }
+        }
+        RgbPixels::new(w, h, data).unwrap()
+    }
+
+    fn checksum(img: &RgbPixels) -> (u64, u64) {
+        let sum: u64 = img.data.iter().map(|&v| v as u64).sum();
+        let weighted: u64 = img
+            .data
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| (i as u64 % 9973 + 1) * v as u64)
+            .sum();
+        (sum, weighted)
+    }
+
+    #[test]
+    fn resize_matches_pillow_bit_for_bit() {
+        // Reference from Pillow 13.0.0 (peers venv):
+        //   im = Image.fromarray(pattern(w, h)) (same formula as above, uint8 HxWx3)
+        //   a = np.asarray(im.resize((ow, oh), Image.BILINEAR)).astype(np.uint64).ravel()
+        //   (a.sum(), ((np.arange(a.size) % 9973 + 1) * a).sum()), plus the first 6 values.
+        // Cases: downscale both sides (non-integer factors), upscale, mixed, one side only.
+        type Case = (usize, usize, usize, usize, (u64, u64), [u8; 6]);
+        let cases: [Case; 4] = [
+            (
+                97,
+                61,
+                40,
+                27,
+                (413722, 670987919),
+                [103, 132, 143, 122, 130, 146],
+            ),
+            (
+                23,
+                17,
+                50,
+                41,
+                (783573, 2415471236),
+                [0, 53, 106, 7, 60, 113],
+            ),
+            (
+                64,
+                30,
+                21,
+                45,
+                (360894, 513796242),
+                [48, 101, 154, 148, 170, 165],
+            ),
+            (
+                80,
+                50,
+                80,
+                19,
+                (583284, 1333844397),
+                [80, 133, 126, 125, 118, 171],
+            ),
+        ];
+        for (w, h, ow, oh, sums, first) in cases {
+            let out = resize_bilinear_pil(&pattern(w, h), ow, oh);
+            assert_eq!((out.width, out.height), (ow, oh));
+            assert_eq!(&out.data[..6], &first, "{w}x{h} -> {ow}x{oh}");
+            assert_eq!(checksum(&out), sums, "{w}x{h} -> {ow}x{oh}");
+        }
+    }
+
+    #[test]
+    fn shorter_side_resize_and_centre_crop_geometry() {
+        let p = Preprocessing::efficientnet_lite();
+        // 768x576 -> 341x256 (341.33 rounds down), crop at (58, 16).
+        let img = pattern(768, 576);
+        let crop = p.resize_and_crop(&img);
+        let full = resize_bilinear_pil(&img, 341, 256);
+        assert_eq!((crop.width, crop.height), (224, 224));
+        assert_eq!(crop, full.crop(58, 16, 224, 224));
+    }
+
+    #[test]
+    fn bgr_layouts_convert_to_rgb() {
+        let bgr = RgbPixels::from_bgr_channels(1, 1, 3, &[1, 2, 3]).unwrap();
+        assert_eq!(bgr.data(), &[3, 2, 1]);
+        let bgra = RgbPixels::from_bgr_channels(1, 1, 4, &[1, 2, 3, 4]).unwrap();
+        assert_eq!(bgra.data(), &[3, 2, 1]);
+        let gray = RgbPixels::from_bgr_channels(1, 1, 1, &[9]).unwrap();
+        assert_eq!(gray.data(), &[9, 9, 9]);
+        assert!(RgbPixels::from_bgr_channels(2, 1, 3, &[1, 2, 3]).is_err());
+    }
+
+    #[test]
+    fn invalid_preprocessing_is_rejected() {
+        let mut p = Preprocessing::efficientnet_lite();
+        p.resize_shorter = 100;
+        assert!(p
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("resize_shorter"));
+        let mut p = Preprocessing::efficientnet_lite();
+        p.std[1] = 0.0;
+        assert!(p.validate().unwrap_err().to_string().contains("std"));
+    }
+}
