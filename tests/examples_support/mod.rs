@@ -155,6 +155,10 @@ pub fn chromium_loads(index: &Path, title: &str) {
             .expect("absolute report path")
             .display()
     );
+    // Output goes to files, not pipes: a full pipe would block the browser while we wait.
+    let dom_path = profile.path().join("dom.html");
+    let log_path = profile.path().join("chromium.log");
+    let file = |p: &Path| std::fs::File::create(p).expect("output file in the temp dir");
     let mut child = Command::new(&browser)
         .args([
             "--headless",
@@ -172,25 +176,25 @@ pub fn chromium_loads(index: &Path, title: &str) {
         .arg("--dump-dom")
         .arg(&url)
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stdout(file(&dom_path))
+        .stderr(file(&log_path))
         .spawn()
         .expect("chromium starts");
     let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
+    let status = loop {
         match child.try_wait().expect("wait for chromium") {
-            Some(_) => break,
+            Some(status) => break status,
             None if Instant::now() > deadline => {
                 let _ = child.kill();
+                let _ = child.wait();
                 panic!("chromium did not finish loading {url} within 120 s");
             }
             None => std::thread::sleep(Duration::from_millis(100)),
         }
-    }
-    let out = child.wait_with_output().expect("chromium output");
-    let dom = String::from_utf8_lossy(&out.stdout);
-    let log = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "chromium failed on {url}:\n{log}");
+    };
+    let dom = std::fs::read_to_string(&dom_path).unwrap_or_default();
+    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+    assert!(status.success(), "chromium failed on {url}:\n{log}");
     assert!(
         dom.contains("<h1>") && dom.contains(title) && dom.contains("</body>"),
         "chromium rendered no report for {url}:\n{dom}\n{log}"
