@@ -391,3 +391,56 @@ fn write_csv_quotes_and_round_trips() {
     assert_eq!(back.column_names(), ds.column_names());
     assert_eq!(back.batch().columns(), ds.batch().columns());
 }
+
+#[test]
+fn chunked_parallel_read_joins_in_order_and_reports_the_first_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("many.csv");
+    let build = |bad_value: bool, ragged: bool| {
+        let mut text = String::from("a,b\n");
+        for i in 1..=3000 {
+            if bad_value && i == 1000 {
+                text.push_str("1000,x\n");
+            } else if ragged && i == 2500 {
+                text.push_str("2500\n");
+            } else {
+                writeln!(text, "{i},{}", i as f64 * 0.5).unwrap();
+            }
+        }
+        text
+    };
+    let small = CsvReadOptions::default()
+        .infer_rows(Some(10))
+        .batch_size(64);
+
+    // Both a bad value (row 1000, line 1001) and a ragged row (line 2501): the first wins,
+    // whatever chunk finishes first.
+    std::fs::write(&path, build(true, true)).unwrap();
+    for _ in 0..3 {
+        let (_, line, message) = csv_err(read_csv(&path, &small).unwrap_err());
+        assert_eq!(line, 1001, "{message}");
+        assert!(
+            message.contains("'b'") && message.contains("\"x\""),
+            "{message}"
+        );
+    }
+    std::fs::write(&path, build(false, true)).unwrap();
+    let (_, line, _) = csv_err(read_csv(&path, &small).unwrap_err());
+    assert_eq!(line, 2501);
+
+    // Clean file: many small chunks give the same dataset as one big one, in file order.
+    std::fs::write(&path, build(false, false)).unwrap();
+    let chunked = read_csv(&path, &small).unwrap();
+    let whole = read_csv(&path, &small.clone().batch_size(1 << 20)).unwrap();
+    assert_eq!(chunked.batch(), whole.batch());
+    let expected_a: Vec<i64> = (1..=3000).collect();
+    let expected_b: Vec<f64> = (1..=3000).map(|i| i as f64 * 0.5).collect();
+    assert_eq!(
+        chunked.i64_column("a").unwrap().values(),
+        expected_a.as_slice()
+    );
+    assert_eq!(
+        chunked.f64_column("b").unwrap().values(),
+        expected_b.as_slice()
+    );
+}

@@ -11,9 +11,11 @@ use arrow::compute::{cast_with_options, CastOptions};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 
-use super::parse_i64;
+use super::{concat_batches, parse_i64};
 use crate::dataset::Dataset;
 use crate::error::{MlError, Result};
+use rayon::iter::{ParallelBridge, ParallelIterator};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Options for [`read_csv`], [`csv_batches`] and [`infer_csv_schema`].
 ///
@@ -414,13 +416,13 @@ enum ColBuf {
 }
 
 impl ColBuf {
-    fn new(kind: &Kind, rows: usize) -> ColBuf {
+    fn new(kind: &Kind, rows: usize, str_bytes: usize) -> ColBuf {
         match kind {
             Kind::Int { .. } => ColBuf::Int(Int64Builder::with_capacity(rows)),
             Kind::Float { .. } => ColBuf::Float(Float64Builder::with_capacity(rows)),
             Kind::Boolean => ColBuf::Bool(BooleanBuilder::with_capacity(rows)),
             Kind::Utf8 | Kind::Cast { .. } => {
-                ColBuf::Str(StringBuilder::with_capacity(rows, rows * 8))
+                ColBuf::Str(StringBuilder::with_capacity(rows, str_bytes))
             }
         }
     }
@@ -465,38 +467,78 @@ impl ColBuf {
     }
 }
 
-/// A streaming CSV reader yielding record batches of at most `batch_size` rows; made by
-/// [`csv_batches`].
-///
-/// After an error the iterator ends.
-pub struct CsvBatches {
+/// The raw fields of up to `batch_size` consecutive records.
+struct Chunk {
+    /// All field bytes, contiguous.
+    data: Vec<u8>,
+    /// End offset in `data` of every field, row-major (`ncols` per row).
+    ends: Vec<usize>,
+    /// One-based line on which each row starts.
+    lines: Vec<usize>,
+}
+
+/// Splits the file into records (sequential part of reading).
+struct Tokenizer {
     path: PathBuf,
     reader: Reader<File>,
     record: ByteRecord,
+    ncols: usize,
+    bytes_hint: usize,
+}
+
+impl Tokenizer {
+    fn next_chunk(&mut self, max_rows: usize) -> Result<Option<Chunk>> {
+        let ncols = self.ncols;
+        let cap = max_rows.min(1 << 16);
+        let mut chunk = Chunk {
+            data: Vec::with_capacity(self.bytes_hint),
+            ends: Vec::with_capacity(cap * ncols),
+            lines: Vec::with_capacity(cap),
+        };
+        while chunk.lines.len() < max_rows {
+            let more = self
+                .reader
+                .read_byte_record(&mut self.record)
+                .map_err(|e| map_csv_error(&self.path, e))?;
+            if !more {
+                break;
+            }
+            let line = record_line(&self.record);
+            if self.record.len() != ncols {
+                return Err(ragged_error(
+                    &self.path,
+                    line,
+                    self.record.len(),
+                    ncols,
+                    "the schema",
+                ));
+            }
+            let base = chunk.data.len();
+            chunk.data.extend_from_slice(self.record.as_slice());
+            for i in 0..ncols {
+                let end = self.record.range(i).map_or(0, |r| r.end);
+                chunk.ends.push(base + end);
+            }
+            chunk.lines.push(line);
+        }
+        if chunk.lines.is_empty() {
+            return Ok(None);
+        }
+        self.bytes_hint = self.bytes_hint.max(chunk.data.len());
+        Ok(Some(chunk))
+    }
+}
+
+/// Turns chunks into record batches (the part that runs in parallel in [`read_csv`]).
+struct Parser {
+    path: PathBuf,
     schema: SchemaRef,
     kinds: Vec<Kind>,
     nulls: NullSet,
-    batch_size: usize,
     inferred: Option<Option<usize>>,
-    done: bool,
 }
 
-impl std::fmt::Debug for CsvBatches {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CsvBatches")
-            .field("path", &self.path)
-            .field("schema", &self.schema)
-            .field("batch_size", &self.batch_size)
-            .finish()
-    }
-}
-
-impl CsvBatches {
-    /// The schema of every batch.
-    pub fn schema(&self) -> SchemaRef {
-        self.schema.clone()
-    }
-
+impl Parser {
     fn parse_error(&self, col: usize, line: usize, field: &[u8]) -> MlError {
         let f = self.schema.field(col);
         let origin = match self.inferred {
@@ -527,49 +569,34 @@ impl CsvBatches {
         )
     }
 
-    fn read_batch(&mut self) -> Result<Option<RecordBatch>> {
-        let cap = self.batch_size.min(1 << 16);
-        let mut bufs: Vec<ColBuf> = self.kinds.iter().map(|k| ColBuf::new(k, cap)).collect();
+    fn parse(&self, chunk: &Chunk) -> Result<RecordBatch> {
+        let rows = chunk.lines.len();
         let ncols = self.kinds.len();
-        let mut rows = 0usize;
-        let mut first_line = 0usize;
-        while rows < self.batch_size {
-            let more = self
-                .reader
-                .read_byte_record(&mut self.record)
-                .map_err(|e| map_csv_error(&self.path, e))?;
-            if !more {
-                self.done = true;
-                break;
-            }
-            if rows == 0 {
-                first_line = record_line(&self.record);
-            }
-            if self.record.len() != ncols {
-                return Err(ragged_error(
-                    &self.path,
-                    record_line(&self.record),
-                    self.record.len(),
-                    ncols,
-                    "the schema",
-                ));
-            }
-            for (c, (buf, field)) in bufs.iter_mut().zip(self.record.iter()).enumerate() {
-                if self.nulls.contains(field) {
+        let field = |r: usize, c: usize| -> &[u8] {
+            let i = r * ncols + c;
+            let start = if i == 0 { 0 } else { chunk.ends[i - 1] };
+            &chunk.data[start..chunk.ends[i]]
+        };
+        let mut columns = Vec::with_capacity(ncols);
+        // The first bad field in row-major order: (row, column).
+        let mut first_bad: Option<(usize, usize)> = None;
+        for (c, kind) in self.kinds.iter().enumerate() {
+            let limit = first_bad.map_or(rows, |(r, _)| r);
+            let mut buf = ColBuf::new(kind, rows, chunk.data.len() / ncols.max(1));
+            for r in 0..limit {
+                let f = field(r, c);
+                if self.nulls.contains(f) {
                     buf.push_null();
-                } else if buf.push(&self.kinds[c], field).is_err() {
-                    return Err(self.parse_error(c, record_line(&self.record), field));
+                } else if buf.push(kind, f).is_err() {
+                    first_bad = Some((r, c));
+                    break;
                 }
             }
-            rows += 1;
-        }
-        if rows == 0 {
-            return Ok(None);
-        }
-        let mut columns = Vec::with_capacity(ncols);
-        for (c, buf) in bufs.iter_mut().enumerate() {
+            if first_bad.is_some() {
+                continue;
+            }
             let array = buf.finish();
-            let array = match &self.kinds[c] {
+            let array = match kind {
                 Kind::Int { target, .. } | Kind::Float { target } | Kind::Cast { target }
                     if target != array.data_type() =>
                 {
@@ -580,7 +607,7 @@ impl CsvBatches {
                     cast_with_options(&array, target, &options).map_err(|e| {
                         csv_error(
                             &self.path,
-                            first_line,
+                            chunk.lines[0],
                             format!(
                                 "column '{}': cannot convert the values of the {rows} rows starting here to {}: {e}",
                                 self.schema.field(c).name(),
@@ -593,14 +620,44 @@ impl CsvBatches {
             };
             columns.push(array);
         }
-        let batch = RecordBatch::try_new(self.schema.clone(), columns).map_err(|e| {
+        if let Some((r, c)) = first_bad {
+            return Err(self.parse_error(c, chunk.lines[r], field(r, c)));
+        }
+        RecordBatch::try_new(self.schema.clone(), columns).map_err(|e| {
             csv_error(
                 &self.path,
-                first_line,
+                chunk.lines[0],
                 format!("cannot build a record batch: {e}"),
             )
-        })?;
-        Ok(Some(batch))
+        })
+    }
+}
+
+/// A streaming CSV reader yielding record batches of at most `batch_size` rows; made by
+/// [`csv_batches`].
+///
+/// After an error the iterator ends.
+pub struct CsvBatches {
+    tokenizer: Tokenizer,
+    parser: Parser,
+    batch_size: usize,
+    done: bool,
+}
+
+impl std::fmt::Debug for CsvBatches {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CsvBatches")
+            .field("path", &self.parser.path)
+            .field("schema", &self.parser.schema)
+            .field("batch_size", &self.batch_size)
+            .finish()
+    }
+}
+
+impl CsvBatches {
+    /// The schema of every batch.
+    pub fn schema(&self) -> SchemaRef {
+        self.parser.schema.clone()
     }
 }
 
@@ -611,7 +668,11 @@ impl Iterator for CsvBatches {
         if self.done {
             return None;
         }
-        match self.read_batch() {
+        let result = self
+            .tokenizer
+            .next_chunk(self.batch_size)
+            .and_then(|chunk| chunk.map(|c| self.parser.parse(&c)).transpose());
+        match result {
             Ok(Some(batch)) => Some(Ok(batch)),
             Ok(None) => {
                 self.done = true;
@@ -668,18 +729,25 @@ pub fn csv_batches(path: impl AsRef<Path>, opts: &CsvReadOptions) -> Result<CsvB
         .map(|f| Kind::of(f.data_type()))
         .collect();
     Ok(CsvBatches {
-        path: path.to_path_buf(),
-        reader,
-        record,
-        schema,
-        kinds,
-        nulls: NullSet::new(&opts.null_values),
-        batch_size: opts.batch_size,
-        inferred: if opts.schema.is_some() {
-            None
-        } else {
-            Some(opts.infer_rows)
+        tokenizer: Tokenizer {
+            path: path.to_path_buf(),
+            reader,
+            record,
+            ncols: schema.fields().len(),
+            bytes_hint: 1 << 16,
         },
+        parser: Parser {
+            path: path.to_path_buf(),
+            schema,
+            kinds,
+            nulls: NullSet::new(&opts.null_values),
+            inferred: if opts.schema.is_some() {
+                None
+            } else {
+                Some(opts.infer_rows)
+            },
+        },
+        batch_size: opts.batch_size,
         done: false,
     })
 }
@@ -691,14 +759,43 @@ pub fn csv_batches(path: impl AsRef<Path>, opts: &CsvReadOptions) -> Result<CsvB
 /// row, a value that does not parse under the inferred or explicit schema.
 pub fn read_csv(path: impl AsRef<Path>, opts: &CsvReadOptions) -> Result<Dataset> {
     let path = path.as_ref();
-    let batches = csv_batches(path, opts)?;
-    let schema = batches.schema();
-    let mut parts: Vec<RecordBatch> = batches.collect::<Result<_>>()?;
-    match parts.len() {
-        0 => Ok(Dataset::empty(schema)),
-        1 => Ok(Dataset::new(parts.swap_remove(0))),
-        _ => Ok(Dataset::new(arrow::compute::concat_batches(
-            &schema, &parts,
-        )?)),
-    }
+    let CsvBatches {
+        mut tokenizer,
+        parser,
+        batch_size,
+        ..
+    } = csv_batches(path, opts)?;
+    // One thread splits records into chunks while the others parse chunks into columns. The
+    // result (and which error is reported: the first in file order) does not depend on the
+    // number of threads.
+    let stop = AtomicBool::new(false);
+    let mut index = 0usize;
+    let chunks = std::iter::from_fn(|| {
+        if stop.load(Ordering::Relaxed) {
+            return None;
+        }
+        let i = index;
+        index += 1;
+        match tokenizer.next_chunk(batch_size) {
+            Ok(Some(chunk)) => Some((i, Ok(chunk))),
+            Ok(None) => None,
+            Err(e) => {
+                stop.store(true, Ordering::Relaxed);
+                Some((i, Err(e)))
+            }
+        }
+    });
+    let mut parsed: Vec<(usize, Result<RecordBatch>)> = chunks
+        .par_bridge()
+        .map(|(i, chunk)| {
+            let batch = chunk.and_then(|c| parser.parse(&c));
+            if batch.is_err() {
+                stop.store(true, Ordering::Relaxed);
+            }
+            (i, batch)
+        })
+        .collect();
+    parsed.sort_by_key(|(i, _)| *i);
+    let batches: Vec<RecordBatch> = parsed.into_iter().map(|(_, b)| b).collect::<Result<_>>()?;
+    concat_batches(&parser.schema, batches).map(Dataset::new)
 }

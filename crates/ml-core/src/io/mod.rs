@@ -98,6 +98,31 @@ where
     result
 }
 
+/// Concatenates batches of one schema into one batch, concatenating columns in parallel.
+pub(crate) fn concat_batches(
+    schema: &arrow::datatypes::SchemaRef,
+    mut batches: Vec<arrow::record_batch::RecordBatch>,
+) -> Result<arrow::record_batch::RecordBatch> {
+    use rayon::prelude::*;
+    match batches.len() {
+        0 => return Ok(arrow::record_batch::RecordBatch::new_empty(schema.clone())),
+        1 => return Ok(batches.swap_remove(0)),
+        _ => {}
+    }
+    let columns: Vec<arrow::array::ArrayRef> = (0..schema.fields().len())
+        .into_par_iter()
+        .map(|c| {
+            let arrays: Vec<&dyn arrow::array::Array> =
+                batches.iter().map(|b| b.column(c).as_ref()).collect();
+            arrow::compute::concat(&arrays)
+        })
+        .collect::<std::result::Result<_, _>>()?;
+    Ok(arrow::record_batch::RecordBatch::try_new(
+        schema.clone(),
+        columns,
+    )?)
+}
+
 /// Parses a decimal integer (optional sign, ASCII digits only) without allocating.
 pub(crate) fn parse_i64(bytes: &[u8]) -> Option<i64> {
     let (neg, digits) = match bytes.first()? {

@@ -335,14 +335,7 @@ pub fn read_parquet(path: impl AsRef<Path>) -> Result<Dataset> {
         .par_iter()
         .map(|f| scan.read_file(f))
         .collect::<Result<_>>()?;
-    let mut parts = parts;
-    if parts.len() == 1 {
-        return Ok(Dataset::new(parts.swap_remove(0)));
-    }
-    Ok(Dataset::new(arrow::compute::concat_batches(
-        &scan.schema,
-        &parts,
-    )?))
+    super::concat_batches(&scan.schema, parts).map(Dataset::new)
 }
 
 /// A streaming Parquet reader over a file or a directory of part files; made by
