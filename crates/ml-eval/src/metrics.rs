@@ -910,8 +910,8 @@ mod tests {
         let a = roc_auc(&s, &y, None).unwrap();
         let w = vec![1.0; n as usize];
         let b = roc_auc(&s, &y, Some(&w)).unwrap();
-        // Sequential reference on subsets below the threshold would differ; compare to a
-        // histogram count instead (scores are integers 0..=1000).
+        // Independent reference: a histogram count (scores are integers 0..=1000), each
+        // positive beating the negatives below it and half the negatives at its score.
         let mut pos = vec![0.0f64; 1001];
         let mut neg = vec![0.0f64; 1001];
         for i in 0..n as usize {

@@ -22,8 +22,11 @@
 //! a dedicated rayon pool of `p` threads. Work an estimator hands to rayon from inside that pool
 //! (`par_iter` without a pool of its own) stays inside it, so nothing is oversubscribed. An
 //! estimator that builds its *own* pool of `n_threads` threads would run `p x n_threads` threads:
-//! when `parallelism > 1`, set such a parameter to 1 yourself (for example
-//! `estimator.set_param("gbt.n_threads", 1)`); the tuner does not change it for you. Results are
+//! ml-tree's gradient boosting does (`n_threads`, 0 = all cores), and so does ml-core's
+//! `LogisticRegression` when its `n_threads` is above 0. When `parallelism > 1`, set such a
+//! parameter to 1 yourself (`pipeline.set_param("gbt.n_threads", 1i64.into())`, or
+//! `base_on("gbt.n_threads", 1i64)` in the grid); the tuner does not change it for you. On a
+//! 2-core machine, `parallelism = 1` with the trees using both cores is usually the better choice. Results are
 //! gathered in (fold, map) order and reduced in fold order, so metrics are identical whatever
 //! `parallelism` is (provided the estimator itself is deterministic for a seed).
 
@@ -857,5 +860,56 @@ impl TrainValidationSplitModel {
     /// Every map's model, when `collect_sub_models` was set.
     pub fn sub_models(&self) -> Option<&[Box<dyn Transformer>]> {
         self.sub_models.as_deref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grid_is_the_cartesian_product_first_added_fastest() {
+        let maps = ParamGridBuilder::new()
+            .base_on("lr.max_iter", 10i64)
+            .add_grid("a", [1i64, 2])
+            .add_grid("b", ["x", "y", "z"])
+            .add_grid("a", [1i64, 2, 3]) // replaces the values of "a"
+            .build();
+        let shown: Vec<String> = maps.iter().map(|m| m.to_string()).collect();
+        let mut expected = Vec::new();
+        for b in ["x", "y", "z"] {
+            for a in 1..=3 {
+                expected.push(format!("{{lr.max_iter: 10, a: {a}, b: {b}}}"));
+            }
+        }
+        assert_eq!(shown, expected);
+        assert_eq!(ParamGridBuilder::new().build(), vec![ParamMap::new()]);
+        assert!(ParamGridBuilder::new()
+            .add_grid("a", Vec::<i64>::new())
+            .build()
+            .is_empty());
+        let m = ParamMap::new().put("a", 1i64).put("a", 2i64);
+        assert_eq!((m.len(), m.get("a")), (1, Some(&ParamValue::Int(2))));
+    }
+
+    #[test]
+    fn best_of_takes_the_first_of_equal_values_in_either_direction() {
+        assert_eq!(best_of(&[0.5, 0.7, 0.7, 0.1], true), 1);
+        assert_eq!(best_of(&[0.5, 0.1, 0.7, 0.1], false), 1);
+        let m = [vec![1.0, 2.0], vec![3.0, 6.0]];
+        let mean = mean_per_map(&m);
+        assert_eq!(mean, vec![2.0, 4.0]);
+        assert_eq!(std_per_map(&m, &mean), vec![1.0, 2.0]);
+    }
+
+    #[test]
+    fn folds_cover_every_row_once_and_depend_on_the_seed_only() {
+        let f = CrossValidator::fold_of_rows(3000, 4, 1);
+        assert_eq!(f, CrossValidator::fold_of_rows(3000, 4, 1));
+        for k in 0..4 {
+            let n = f.iter().filter(|&&x| x == k).count();
+            assert!((650..850).contains(&n), "fold {k}: {n}");
+        }
+        assert!(f.iter().all(|&x| x < 4));
     }
 }
