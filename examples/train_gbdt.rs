@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use arrow::array::{Array, ArrayRef, AsArray, Float64Array};
+use arrow::array::{Array, ArrayRef, AsArray, Float64Array, RecordBatchReader};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field, Float64Type};
 use clap::Parser;
@@ -141,7 +141,7 @@ fn run(args: &Args) -> Result<()> {
     } else {
         Some(read_columns(&args.test)?)
     };
-    let names: Vec<&str> = train_cols.iter().map(|(n, _)| n.as_str()).collect();
+    let names: Vec<String> = train_cols.iter().map(|(n, _)| n.clone()).collect();
     let col = |cols: &[(String, Float64Array)], name: &str| -> Result<usize> {
         cols.iter()
             .position(|(n, _)| n == name)
@@ -160,7 +160,7 @@ fn run(args: &Args) -> Result<()> {
     }
     let features: Vec<&str> = names
         .iter()
-        .copied()
+        .map(String::as_str)
         .filter(|n| !skip.contains(n))
         .collect();
     let d = features.len();

@@ -272,6 +272,26 @@ pub struct BinMatrix {
 }
 
 impl BinMatrix {
+    /// A matrix from column-major bins.
+    pub fn from_columns(
+        n_rows: usize,
+        n_features: usize,
+        data: Vec<u8>,
+        missing_bin: Vec<u8>,
+    ) -> Self {
+        assert_eq!(
+            data.len(),
+            n_rows * n_features,
+            "bins: rows x features values"
+        );
+        BinMatrix {
+            n_rows,
+            n_features,
+            data,
+            missing_bin,
+        }
+    }
+
     /// The bins of one feature, one per row.
     #[inline]
     pub fn column(&self, f: usize) -> &[u8] {

@@ -565,16 +565,12 @@ impl GradientBoostedTrees {
                 } else {
                     (0..d).collect()
                 };
-                let (mut rows, mut g, identity) = match &sampled {
-                    Some(s) => (
-                        s.clone(),
-                        s.iter().map(|&i| gh[i as usize]).collect(),
-                        false,
-                    ),
-                    None => ((0..n as u32).collect::<Vec<u32>>(), gh.clone(), true),
+                let (mut rows, identity) = match &sampled {
+                    Some(s) => (s.clone(), false),
+                    None => ((0..n as u32).collect::<Vec<u32>>(), true),
                 };
                 let (tree, leaves) =
-                    grow_tree(&bins, &mapper, &features, &tp, &mut rows, &mut g, identity);
+                    grow_tree(&bins, &mapper, &features, &tp, &mut rows, &gh, identity);
                 // Margins of the rows used, from the leaf each ended in.
                 for (s, e, v) in leaves {
                     for &r in &rows[s..e] {

@@ -230,32 +230,60 @@ pub(crate) fn left_table(c: &Candidate, missing_bin: u8) -> [bool; HIST_SLOTS] {
     t
 }
 
-/// Stable partition of `rows`/`gh` by `table[col[row]]`; returns the number going left.
+/// Rows per task when partitioning a large node in parallel.
+const PARTITION_CHUNK: usize = 1 << 15;
+
+/// Stable partition of `rows` by `table[col[row]]`; returns the number going left. Large
+/// nodes are split into fixed chunks partitioned in parallel and then concatenated, which
+/// gives the same order as the sequential pass.
 fn partition(
     rows: &mut [u32],
-    gh: &mut [GradPair],
     col: &[u8],
     table: &[bool; HIST_SLOTS],
-    scratch_rows: &mut Vec<u32>,
-    scratch_gh: &mut Vec<GradPair>,
+    scratch: &mut Vec<u32>,
 ) -> usize {
-    scratch_rows.clear();
-    scratch_gh.clear();
-    let mut w = 0;
-    for i in 0..rows.len() {
-        let r = rows[i];
-        if table[col[r as usize] as usize] {
-            rows[w] = r;
-            gh[w] = gh[i];
-            w += 1;
-        } else {
-            scratch_rows.push(r);
-            scratch_gh.push(gh[i]);
+    use rayon::prelude::*;
+    if rows.len() <= PARTITION_CHUNK || rayon::current_num_threads() == 1 {
+        scratch.clear();
+        let mut w = 0;
+        for i in 0..rows.len() {
+            let r = rows[i];
+            if table[col[r as usize] as usize] {
+                rows[w] = r;
+                w += 1;
+            } else {
+                scratch.push(r);
+            }
         }
+        rows[w..].copy_from_slice(scratch);
+        return w;
     }
-    rows[w..].copy_from_slice(scratch_rows);
-    gh[w..].copy_from_slice(scratch_gh);
-    w
+    let parts: Vec<(Vec<u32>, Vec<u32>)> = rows
+        .par_chunks(PARTITION_CHUNK)
+        .map(|c| {
+            let mut l = Vec::with_capacity(c.len());
+            let mut r = Vec::with_capacity(c.len());
+            for &x in c {
+                if table[col[x as usize] as usize] {
+                    l.push(x);
+                } else {
+                    r.push(x);
+                }
+            }
+            (l, r)
+        })
+        .collect();
+    let mut w = 0;
+    for (l, _) in &parts {
+        rows[w..w + l.len()].copy_from_slice(l);
+        w += l.len();
+    }
+    let n_left = w;
+    for (_, r) in &parts {
+        rows[w..w + r.len()].copy_from_slice(r);
+        w += r.len();
+    }
+    n_left
 }
 
 /// A node that may still be split.
@@ -272,8 +300,8 @@ struct Open {
 /// row array passed to [`grow_tree`].
 pub(crate) type LeafRanges = Vec<(usize, usize, f64)>;
 
-/// Grows one tree. `rows` holds the rows used (0..n in order when `identity_rows`), `gh` their
-/// gradient pairs, aligned; both are permuted so each leaf's rows end up contiguous.
+/// Grows one tree. `rows` holds the rows used (0..n in order when `identity_rows`), `gh[r]` is
+/// the gradient pair of row `r`; `rows` is permuted so each leaf's rows end up contiguous.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn grow_tree(
     bins: &BinMatrix,
@@ -281,13 +309,13 @@ pub(crate) fn grow_tree(
     features: &[usize],
     p: &TreeParams,
     rows: &mut [u32],
-    gh: &mut [GradPair],
+    gh: &[GradPair],
     identity_rows: bool,
 ) -> (Tree, LeafRanges) {
     let n = rows.len();
     let mut root_sum = [0.0, 0.0];
-    for g in gh.iter() {
-        root_sum = add(root_sum, *g);
+    for &r in rows.iter() {
+        root_sum = add(root_sum, gh[r as usize]);
     }
     let mut tree = Tree {
         nodes: vec![Node::leaf(p.leaf_value(root_sum), root_sum[1])],
@@ -317,7 +345,6 @@ pub(crate) fn grow_tree(
     open.push_back(root);
     let mut leaves = 1usize;
     let mut scratch_rows = Vec::new();
-    let mut scratch_gh = Vec::new();
     loop {
         // Next node to split: FIFO (depthwise) or the largest gain (lossguide).
         let pick = if p.lossguide {
@@ -347,11 +374,9 @@ pub(crate) fn grow_tree(
         let table = left_table(&c, missing_bin);
         let n_left = partition(
             &mut rows[o.start..o.end],
-            &mut gh[o.start..o.end],
             bins.column(c.feature),
             &table,
             &mut scratch_rows,
-            &mut scratch_gh,
         );
         let mid = o.start + n_left;
         // Turn the node into a split.
@@ -416,7 +441,7 @@ pub(crate) fn grow_tree(
             } else {
                 (mid, o.end)
             };
-            build_histogram(bins, features, Some(&rows[s..e]), &gh[s..e], &mut small);
+            build_histogram(bins, features, Some(&rows[s..e]), gh, &mut small);
             subtract_histogram(&mut parent_hist, &small, features);
             if left_smaller {
                 lh = Some(small);
@@ -633,9 +658,8 @@ mod tests {
             let all: Vec<usize> = (0..300).collect();
             let expected = brute(&bins, &all, &gh, &p, 0);
             let mut rows: Vec<u32> = (0..300).collect();
-            let mut g = gh.clone();
             let feats = [0, 1, 2];
-            let (tree, leaves) = grow_tree(&bins, &mapper, &feats, &p, &mut rows, &mut g, true);
+            let (tree, leaves) = grow_tree(&bins, &mapper, &feats, &p, &mut rows, &gh, true);
             assert!(tree.nodes.len() > 7, "a non-trivial tree");
             assert!(same(&tree, 0, &expected, &mapper), "seed {seed}: {tree:?}");
             // Leaf ranges cover every row once, and each row's leaf is the one it predicts to.
@@ -708,15 +732,13 @@ mod tests {
         p.lossguide = true;
         p.max_leaves = 5;
         let mut rows: Vec<u32> = (0..300).collect();
-        let mut g = gh.clone();
-        let (tree, _) = grow_tree(&bins, &mapper, &[0, 1, 2], &p, &mut rows, &mut g, true);
+        let (tree, _) = grow_tree(&bins, &mapper, &[0, 1, 2], &p, &mut rows, &gh, true);
         assert_eq!(tree.num_leaves(), 5);
         // The root split is the same as depthwise's.
         p.lossguide = false;
         p.max_depth = 1;
         let mut rows: Vec<u32> = (0..300).collect();
-        let mut g = gh.clone();
-        let (stump, _) = grow_tree(&bins, &mapper, &[0, 1, 2], &p, &mut rows, &mut g, true);
+        let (stump, _) = grow_tree(&bins, &mapper, &[0, 1, 2], &p, &mut rows, &gh, true);
         assert_eq!(stump.nodes[0].feature, tree.nodes[0].feature);
         assert_eq!(stump.nodes[0].threshold, tree.nodes[0].threshold);
     }

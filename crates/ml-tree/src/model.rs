@@ -15,7 +15,7 @@ use ml_core::{impl_params, Dataset, MlError, Result, Transformer};
 
 use crate::estimator::row_major;
 use crate::objective::{argmax, sigmoid, Objective};
-use crate::tree::Tree;
+use crate::tree::{FlatForest, Tree};
 
 /// Kinds of feature importance, as XGBoost names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,6 +144,8 @@ impl GradientBoostedTreesModel {
         if d == 0 {
             return Ok(out);
         }
+        let flat = FlatForest::new(&self.trees);
+        let exact = flat.is_exact();
         out.par_chunks_mut(PREDICT_CHUNK * k)
             .enumerate()
             .for_each(|(ci, chunk)| {
@@ -153,7 +155,12 @@ impl GradientBoostedTreesModel {
                     let class = t % k;
                     for j in 0..rows {
                         let i = r0 + j;
-                        chunk[j * k + class] += tree.predict_row(&xs[i * d..(i + 1) * d]);
+                        let row = &xs[i * d..(i + 1) * d];
+                        chunk[j * k + class] += if exact {
+                            flat.tree_output(t, row)
+                        } else {
+                            tree.predict_row(row)
+                        };
                     }
                 }
             });

@@ -168,3 +168,117 @@ impl Tree {
             .unwrap_or(0)
     }
 }
+
+/// A 16-byte node for fast prediction: `meta` holds the feature in its low 30 bits, bit 31 =
+/// missing goes left, bit 30 = categorical split; `meta == u32::MAX` marks a leaf. `x` is the
+/// threshold, the leaf value, or (categorical) the index of the category set.
+#[derive(Debug, Clone, Copy)]
+struct PNode {
+    meta: u32,
+    x: f32,
+    left: u32,
+    right: u32,
+}
+
+const P_LEAF: u32 = u32::MAX;
+const P_DEFAULT_LEFT: u32 = 1 << 31;
+const P_CATEGORICAL: u32 = 1 << 30;
+const P_FEATURE: u32 = (1 << 30) - 1;
+
+/// All trees of a model in one flat array of 16-byte nodes, for prediction.
+///
+/// Leaf values are stored as `f32`; the trainer rounds them to `f32` (as XGBoost stores
+/// them), so predictions equal the sums of [`Tree::predict_row`]. Trees with a leaf value
+/// that is not an `f32` fall back to [`Tree::predict_row`].
+#[derive(Debug, Clone)]
+pub struct FlatForest {
+    nodes: Vec<PNode>,
+    roots: Vec<u32>,
+    sets: Vec<CategorySet>,
+    exact: bool,
+}
+
+impl FlatForest {
+    /// Flattens the trees.
+    pub fn new(trees: &[Tree]) -> FlatForest {
+        let mut nodes = Vec::new();
+        let mut roots = Vec::with_capacity(trees.len());
+        let mut sets = Vec::new();
+        let mut exact = true;
+        for t in trees {
+            let base = nodes.len() as u32;
+            roots.push(base);
+            let set_base = sets.len() as u32;
+            sets.extend(t.categories.iter().cloned());
+            for n in &t.nodes {
+                if n.is_leaf() {
+                    exact &= (n.value as f32) as f64 == n.value;
+                    nodes.push(PNode {
+                        meta: P_LEAF,
+                        x: n.value as f32,
+                        left: 0,
+                        right: 0,
+                    });
+                } else {
+                    let mut meta = n.feature & P_FEATURE;
+                    exact &= n.feature <= P_FEATURE;
+                    if n.default_left {
+                        meta |= P_DEFAULT_LEFT;
+                    }
+                    let x = match n.category_split {
+                        Some(s) => {
+                            meta |= P_CATEGORICAL;
+                            f32::from_bits(set_base + s)
+                        }
+                        None => n.threshold,
+                    };
+                    nodes.push(PNode {
+                        meta,
+                        x,
+                        left: base + n.left,
+                        right: base + n.right,
+                    });
+                }
+            }
+        }
+        FlatForest {
+            nodes,
+            roots,
+            sets,
+            exact,
+        }
+    }
+
+    /// True when every leaf value is stored exactly.
+    pub fn is_exact(&self) -> bool {
+        self.exact
+    }
+
+    /// The output of tree `t` for a row.
+    #[inline]
+    pub fn tree_output(&self, t: usize, row: &[f64]) -> f64 {
+        let mut i = self.roots[t] as usize;
+        loop {
+            let nd = self.nodes[i];
+            if nd.meta == P_LEAF {
+                return nd.x as f64;
+            }
+            let v = row[(nd.meta & P_FEATURE) as usize];
+            let left = if nd.meta & P_CATEGORICAL == 0 {
+                let v = v as f32;
+                if v.is_nan() {
+                    nd.meta & P_DEFAULT_LEFT != 0
+                } else {
+                    v < nd.x
+                }
+            } else {
+                let set = &self.sets[nd.x.to_bits() as usize];
+                match category_code(v, set.num_categories as usize) {
+                    Some(c) => set.contains(c),
+                    None => nd.meta & P_DEFAULT_LEFT != 0,
+                }
+            };
+            i = if left { nd.left } else { nd.right } as usize;
+        }
+    }
+}

@@ -1,0 +1,57 @@
+//! The histogram kernel: (grad, hess) sums per bin over a node's rows.
+//!
+//! `cargo bench -p ml-tree --bench hist`
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use ml_tree::binning::BinMatrix;
+use ml_tree::hist::{build_histogram, new_histogram, GradPair};
+
+fn data(n: usize, d: usize) -> (BinMatrix, Vec<GradPair>) {
+    let mut s = 0x1234_5678_9abc_def0u64;
+    let mut next = || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        s
+    };
+    let data: Vec<u8> = (0..n * d).map(|_| (next() % 255) as u8).collect();
+    let gh = (0..n)
+        .map(|_| [(next() % 1000) as f64 / 1000.0 - 0.5, 0.25])
+        .collect();
+    (BinMatrix::from_columns(n, d, data, vec![255; d]), gh)
+}
+
+fn bench(c: &mut Criterion) {
+    let (n, d) = (500_000, 24);
+    let (bins, gh) = data(n, d);
+    let features: Vec<usize> = (0..d).collect();
+    let mut g = c.benchmark_group("histogram");
+    g.throughput(Throughput::Elements((n * d) as u64));
+    g.sample_size(20);
+    for threads in [1, 2] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        g.bench_function(format!("all_rows_{n}x{d}_{threads}t"), |b| {
+            b.iter(|| {
+                let mut h = new_histogram(d);
+                pool.install(|| build_histogram(&bins, &features, None, &gh, &mut h));
+                h
+            })
+        });
+        // A node holding every third row (index list, gathered gradients).
+        let rows: Vec<u32> = (0..n as u32).step_by(3).collect();
+        g.bench_function(format!("row_subset_{}x{d}_{threads}t", rows.len()), |b| {
+            b.iter(|| {
+                let mut h = new_histogram(d);
+                pool.install(|| build_histogram(&bins, &features, Some(&rows), &gh, &mut h));
+                h
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
