@@ -16,8 +16,14 @@ PEERS=${PEERS_DIR:-/work/shared/peers}
 PY=${PEERS_PY:-$HOME/.cache/ml-peers/venv/bin/python}
 OUT=${OUT:-$(mktemp -d /tmp/bench_gbdt.XXXXXX)}
 DATASETS=${DATASETS:-loans clicks}
-cargo build --release --example train_gbdt >&2
-BIN=target/release/examples/train_gbdt
+# GBDT_BIN: an already built binary of examples/train_gbdt.rs (e.g. ml-tree's copy,
+# `cargo build --release -p ml-tree --example train_gbdt_tree`); default: build the root example.
+if [ -n "${GBDT_BIN:-}" ]; then
+  BIN=$GBDT_BIN
+else
+  cargo build --release --example train_gbdt >&2
+  BIN=target/release/examples/train_gbdt
+fi
 for ds in $DATASETS; do
   f=$DATA/${ds}_features.parquet
   [ -f "$f" ] || { echo "missing $f (run the peers harness's gen_data.py features)" >&2; exit 1; }

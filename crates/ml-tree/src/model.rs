@@ -151,16 +151,17 @@ impl GradientBoostedTreesModel {
             .for_each(|(ci, chunk)| {
                 let r0 = ci * PREDICT_CHUNK;
                 let rows = chunk.len() / k;
-                for (t, tree) in self.trees.iter().enumerate() {
-                    let class = t % k;
-                    for j in 0..rows {
-                        let i = r0 + j;
-                        let row = &xs[i * d..(i + 1) * d];
-                        chunk[j * k + class] += if exact {
-                            flat.tree_output(t, row)
-                        } else {
-                            tree.predict_row(row)
-                        };
+                let x = &xs[r0 * d..(r0 + rows) * d];
+                if exact {
+                    let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+                    for t in 0..self.trees.len() {
+                        flat.add_tree_outputs(t, x, &x32, d, chunk, k, t % k);
+                    }
+                } else {
+                    for (t, tree) in self.trees.iter().enumerate() {
+                        for j in 0..rows {
+                            chunk[j * k + t % k] += tree.predict_row(&x[j * d..(j + 1) * d]);
+                        }
                     }
                 }
             });

@@ -282,3 +282,76 @@ impl FlatForest {
         }
     }
 }
+
+impl FlatForest {
+    #[inline]
+    fn step(&self, nd: PNode, row32: &[f32], row: &[f64]) -> usize {
+        let f = (nd.meta & P_FEATURE) as usize;
+        let dl = nd.meta & P_DEFAULT_LEFT != 0;
+        let left = if nd.meta & P_CATEGORICAL == 0 {
+            let v = row32[f];
+            // Branch-free: NaN compares false, then takes the default direction.
+            (v < nd.x) | (v.is_nan() & dl)
+        } else {
+            let set = &self.sets[nd.x.to_bits() as usize];
+            match category_code(row[f], set.num_categories as usize) {
+                Some(c) => set.contains(c),
+                None => dl,
+            }
+        };
+        (if left { nd.left } else { nd.right }) as usize
+    }
+
+    /// Adds tree `t`'s output for every row of a block to `out[row * k + class]`. `x` holds the
+    /// rows (width `d`), `x32` the same values as `f32`. Four rows walk the tree in lockstep
+    /// so that their node loads overlap.
+    #[allow(clippy::too_many_arguments)]
+    pub fn add_tree_outputs(
+        &self,
+        t: usize,
+        x: &[f64],
+        x32: &[f32],
+        d: usize,
+        out: &mut [f64],
+        k: usize,
+        class: usize,
+    ) {
+        let n = x32.len() / d.max(1);
+        let root = self.roots[t] as usize;
+        let mut r = 0;
+        while r + 4 <= n {
+            let mut idx = [root; 4];
+            loop {
+                let mut active = false;
+                for (l, i) in idx.iter_mut().enumerate() {
+                    let nd = self.nodes[*i];
+                    if nd.meta != P_LEAF {
+                        active = true;
+                        let a = (r + l) * d;
+                        *i = self.step(nd, &x32[a..a + d], &x[a..a + d]);
+                    }
+                }
+                if !active {
+                    break;
+                }
+            }
+            for (l, &i) in idx.iter().enumerate() {
+                out[(r + l) * k + class] += self.nodes[i].x as f64;
+            }
+            r += 4;
+        }
+        while r < n {
+            let mut i = root;
+            loop {
+                let nd = self.nodes[i];
+                if nd.meta == P_LEAF {
+                    break;
+                }
+                let a = r * d;
+                i = self.step(nd, &x32[a..a + d], &x[a..a + d]);
+            }
+            out[r * k + class] += self.nodes[i].x as f64;
+            r += 1;
+        }
+    }
+}
