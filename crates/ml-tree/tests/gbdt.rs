@@ -425,12 +425,12 @@ fn fast_prediction_equals_walking_each_tree() {
     let m = gbt.fit(&data).unwrap();
     let x = data.features("features").unwrap();
     let fast = m.predict_margins(x).unwrap();
-    for i in 0..x.nrows() {
+    for (i, f) in fast.iter().enumerate() {
         let row: Vec<f64> = x.row(i).to_vec();
         let mut s = m.base_margin();
         for t in &m.trees {
             s += t.predict_row(&row);
         }
-        assert_eq!(fast[i], s, "row {i}");
+        assert_eq!(*f, s, "row {i}");
     }
 }
