@@ -55,7 +55,10 @@ def main():
         print(f"{args.data} not found; using synthetic data {data}")
     model = os.path.join(tmp, "m.xgb.json")
     preds = os.path.join(tmp, "p.csv")
-    cmd = ["cargo", "run", "--quiet", "--release", "--example", "train_gbdt", "--",
+    # GBDT_BIN: an already built binary of examples/train_gbdt.rs (default: cargo run).
+    prefix = ([os.environ["GBDT_BIN"]] if os.environ.get("GBDT_BIN")
+              else ["cargo", "run", "--quiet", "--release", "--example", "train_gbdt", "--"])
+    cmd = prefix + [
            "--train", data, "--test", data, "--split-col", "is_test", "--label", "label",
            "--num-round", str(args.rounds), "--eta", "0.1",
            "--model-out", model, "--predictions-out", preds]
