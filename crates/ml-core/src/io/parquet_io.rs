@@ -281,7 +281,7 @@ impl Scan {
     /// Reads one whole file, decoding columns in parallel.
     fn read_file(&self, file: &PartFile) -> Result<RecordBatch> {
         let path = &file.path;
-        let (handle, meta) = load_metadata(path)?;
+        let (_, meta) = load_metadata(path)?;
         let schema = meta.schema().clone();
         if self.is_dir {
             self.check_schema(path, &schema)?;
@@ -289,7 +289,9 @@ impl Scan {
         let rows = meta.metadata().file_metadata().num_rows().max(0) as usize;
         let ncols = schema.fields().len();
         let read = |mask: Option<ProjectionMask>| -> Result<RecordBatch> {
-            let handle = handle.try_clone().map_err(|e| MlError::io(path, e))?;
+            // A separate open file per reader: `try_clone` would share one file offset between
+            // threads, and concurrent seek + read would interleave.
+            let handle = File::open(path).map_err(|e| MlError::io(path, e))?;
             let mut builder =
                 ParquetRecordBatchReaderBuilder::new_with_metadata(handle, meta.clone())
                     .with_batch_size(rows.clamp(1, 1 << 20));
