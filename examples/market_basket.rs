@@ -84,11 +84,11 @@ fn main() -> Result<()> {
         n_items,
         avg
     ));
-    let basket_data = baskets_dataset(&baskets)?;
+    let basket_data = timings.phase("basket_table", || baskets_dataset(&baskets))?;
     let m = mine(&args, &sql, &basket_data, &mut timings, &mut report)?;
 
     let out = args.common.report_dir("market_basket");
-    let index = report.write(&out)?;
+    let index = timings.phase("report", || report.write(&out))?;
     println!("\nreport: {}", index.display());
     common::print_summary(
         "market_basket",
@@ -269,13 +269,18 @@ fn with_text(data: &Dataset, col: &str) -> Result<Dataset> {
     let list = list
         .as_list_opt::<i32>()
         .ok_or_else(|| format!("column '{col}' is not a list"))?;
+    let fmt = arrow::util::display::ArrayFormatter::try_new(
+        list.values().as_ref(),
+        &arrow::util::display::FormatOptions::default(),
+    )?;
+    let offsets = list.value_offsets();
     let mut text = StringBuilder::new();
     let mut size = Vec::with_capacity(list.len());
     for i in 0..list.len() {
-        let v = list.value(i);
-        let s = common::sql::string_values(&Dataset::from_columns(vec![("v", v)])?, "v")?;
-        size.push(s.len() as i64);
-        text.append_value(s.join(" | "));
+        let (a, b) = (offsets[i] as usize, offsets[i + 1] as usize);
+        let parts: Vec<String> = (a..b).map(|j| fmt.value(j).to_string()).collect();
+        size.push(parts.len() as i64);
+        text.append_value(parts.join(" | "));
     }
     let mut out = data.with_column(&format!("{col}_text"), Arc::new(text.finish()) as ArrayRef)?;
     if col == "items" {
