@@ -173,6 +173,8 @@ pub(crate) struct Encoded {
     pub support: Vec<u32>,
     pub tx: Transactions,
     pub num_transactions: usize,
+    /// Number of distinct items in the baskets (frequent or not).
+    pub num_distinct: usize,
 }
 
 /// Row ranges processed by one parallel task.
@@ -367,6 +369,7 @@ pub(crate) fn encode(
         return Err(dup_error(row));
     }
 
+    let num_distinct = counts.iter().filter(|&&c| c > 0).count();
     // Ranks: frequent items by descending count, ties by ascending value.
     let mut frequent: Vec<u32> = (0..n_keys as u32)
         .filter(|&k| counts[k as usize] >= min_count)
@@ -449,6 +452,7 @@ pub(crate) fn encode(
             support,
             tx,
             num_transactions: n,
+            num_distinct,
         },
         min_count,
     ))

@@ -179,6 +179,7 @@ impl FPGrowth {
                 vocab: enc.vocab,
                 support: enc.support,
                 num_transactions: enc.num_transactions,
+                num_distinct: enc.num_distinct,
                 tree,
                 min_count,
             },
@@ -210,6 +211,7 @@ impl FPGrowth {
                 min_confidence: self.min_confidence,
                 min_support: self.min_support,
                 num_transactions: prep.num_transactions as u64,
+                num_distinct_items: prep.num_distinct as u64,
                 vocab: prep.vocab,
                 item_support: prep.support,
                 itemset_offsets: found.offsets,
@@ -262,6 +264,7 @@ struct Prepared {
     vocab: ItemVocab,
     support: Vec<u32>,
     num_transactions: usize,
+    num_distinct: usize,
     tree: FpTree,
     min_count: u32,
 }
@@ -337,6 +340,8 @@ pub struct FPGrowthModel {
     /// The minimum support the model was fitted with.
     pub min_support: f64,
     num_transactions: u64,
+    #[serde(default)]
+    num_distinct_items: u64,
     vocab: ItemVocab,
     item_support: Vec<u32>,
     itemset_offsets: Vec<usize>,
@@ -355,6 +360,7 @@ impl Default for FPGrowthModel {
             min_confidence: p.min_confidence,
             min_support: p.min_support,
             num_transactions: 0,
+            num_distinct_items: 0,
             vocab: ItemVocab::Int(Vec::new()),
             item_support: Vec::new(),
             itemset_offsets: vec![0],
@@ -385,6 +391,11 @@ impl FPGrowthModel {
     /// Number of baskets the model was fitted on.
     pub fn num_transactions(&self) -> u64 {
         self.num_transactions
+    }
+
+    /// Number of distinct items in the baskets the model was fitted on (frequent or not).
+    pub fn num_distinct_items(&self) -> u64 {
+        self.num_distinct_items
     }
 
     /// Number of frequent itemsets.

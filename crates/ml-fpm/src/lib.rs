@@ -35,7 +35,9 @@
 
 mod encode;
 mod fpgrowth;
+mod prefixspan;
 mod tree;
 
 pub use encode::ItemVocab;
 pub use fpgrowth::{FPGrowth, FPGrowthModel, FitTimings};
+pub use prefixspan::PrefixSpan;
