@@ -28,7 +28,7 @@ use arrow::buffer::OffsetBuffer;
 use arrow::datatypes::{DataType, Field, Int64Type};
 use clap::Parser;
 use ml_core::io::{read_csv, read_parquet, write_csv, CsvReadOptions};
-use ml_core::{Dataset, Estimator, MlError, Result};
+use ml_core::{Dataset, MlError, Result};
 use ml_fpm::FPGrowth;
 
 #[derive(Parser, Debug)]

@@ -6,6 +6,7 @@
 //! pyfim `fpgrowth(target='s', supp=100*min_support, zmin=1, report='a')`, and mlxtend
 //! `fpgrowth` + `association_rules(metric='confidence', min_threshold=0)` restricted to
 //! single-item consequents (Spark's rules).
+#![allow(clippy::excessive_precision)] // figures pasted exactly as mlxtend printed them
 
 use std::collections::HashMap;
 use std::sync::Arc;
