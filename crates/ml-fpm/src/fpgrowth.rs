@@ -171,8 +171,14 @@ impl FPGrowth {
         let t0 = std::time::Instant::now();
         let (enc, min_count) = encode(&self.items_col, &col, self.min_support, self.dedup_items)?;
         let t1 = std::time::Instant::now();
-        let order = sorted_order(&enc.tx, self.n_threads != Some(1));
-        let tree = FpTree::from_sorted(&enc.tx, &order, &enc.support);
+        let parallel = self.n_threads != Some(1);
+        let order = sorted_order(&enc.tx, parallel);
+        let parts = if parallel {
+            rayon::current_num_threads()
+        } else {
+            1
+        };
+        let tree = FpTree::from_sorted(&enc.tx, &order, &enc.support, parts);
         let t2 = std::time::Instant::now();
         Ok((
             Prepared {

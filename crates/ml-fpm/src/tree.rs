@@ -42,6 +42,60 @@ struct Node {
     count: u32,
 }
 
+/// A tree built from one chunk of the sorted transactions (node 0 is its root).
+struct LocalTree {
+    nodes: Vec<Node>,
+    first_items: Vec<u32>,
+    last_items: Vec<u32>,
+    last_nodes: Vec<u32>,
+    max_depth: usize,
+}
+
+fn build_local(tx: &Transactions, order: &[u32]) -> LocalTree {
+    let mut nodes = Vec::with_capacity(order.len() * 4 + 1);
+    nodes.push(Node {
+        item: NONE,
+        parent: NONE,
+        count: 0,
+    });
+    let mut path: Vec<u32> = Vec::new();
+    let mut prev: &[u32] = &[];
+    let mut first: Option<&[u32]> = None;
+    let mut max_depth = 0;
+    for &t in order {
+        let cur = tx.get(t as usize);
+        if cur.is_empty() {
+            continue;
+        }
+        first.get_or_insert(cur);
+        let l = prev.iter().zip(cur).take_while(|(a, b)| a == b).count();
+        for &n in &path[..l] {
+            nodes[n as usize].count += 1;
+        }
+        path.truncate(l);
+        max_depth = max_depth.max(cur.len());
+        let mut parent = if l == 0 { 0 } else { path[l - 1] };
+        for &it in &cur[l..] {
+            let id = nodes.len() as u32;
+            nodes.push(Node {
+                item: it,
+                parent,
+                count: 1,
+            });
+            path.push(id);
+            parent = id;
+        }
+        prev = cur;
+    }
+    LocalTree {
+        nodes,
+        first_items: first.unwrap_or(&[]).to_vec(),
+        last_items: prev.to_vec(),
+        last_nodes: path,
+        max_depth,
+    }
+}
+
 /// An FP tree. Node 0 is the root. Local item ids `0..m` map to global ranks through `global`.
 #[derive(Debug, Default)]
 pub(crate) struct FpTree {
@@ -84,40 +138,59 @@ impl FpTree {
 
     /// Builds the global tree from transactions (ranks `< n_items`), visiting them in `order`
     /// (a lexicographic sort of the transactions).
-    pub fn from_sorted(tx: &Transactions, order: &[u32], support: &[u32]) -> FpTree {
+    pub fn from_sorted(tx: &Transactions, order: &[u32], support: &[u32], parts: usize) -> FpTree {
         let n_items = support.len();
-        let mut nodes = Vec::with_capacity(tx.items.len() / 2 + 1);
+        let parts = parts.clamp(1, order.len().max(1));
+        let chunk = order.len().div_ceil(parts).max(1);
+        // Each chunk of the sorted order builds its own tree in parallel; the chunks are then
+        // appended in order, merging the nodes a chunk's first path shares with the previous
+        // chunk's last path (the only nodes two sorted chunks can share).
+        let locals: Vec<LocalTree> = order
+            .par_chunks(chunk)
+            .map(|c| build_local(tx, c))
+            .collect();
+        let total: usize = locals.iter().map(|l| l.nodes.len()).sum();
+        let mut nodes: Vec<Node> = Vec::with_capacity(total + 1);
         nodes.push(Node {
             item: NONE,
             parent: NONE,
             count: 0,
         });
-        let mut path: Vec<u32> = Vec::new();
-        let mut prev: &[u32] = &[];
+        let mut last_items: Vec<u32> = Vec::new();
+        let mut last_nodes: Vec<u32> = Vec::new();
         let mut max_depth = 0;
-        for &t in order {
-            let cur = tx.get(t as usize);
-            if cur.is_empty() {
+        let mut map: Vec<u32> = Vec::new();
+        for local in &locals {
+            if local.nodes.len() <= 1 {
                 continue;
             }
-            let l = prev.iter().zip(cur).take_while(|(a, b)| a == b).count();
-            for &n in &path[..l] {
-                nodes[n as usize].count += 1;
+            max_depth = max_depth.max(local.max_depth);
+            let l = last_items
+                .iter()
+                .zip(&local.first_items)
+                .take_while(|(a, b)| a == b)
+                .count();
+            let base = nodes.len() as u32;
+            map.clear();
+            map.push(0);
+            for j in 1..local.nodes.len() {
+                let n = local.nodes[j];
+                if j <= l {
+                    let g = last_nodes[j - 1];
+                    nodes[g as usize].count += n.count;
+                    map.push(g);
+                } else {
+                    map.push(base + (j - l - 1) as u32);
+                    nodes.push(Node {
+                        item: n.item,
+                        parent: map[n.parent as usize],
+                        count: n.count,
+                    });
+                }
             }
-            path.truncate(l);
-            max_depth = max_depth.max(cur.len());
-            let mut parent = if l == 0 { 0 } else { path[l - 1] };
-            for &it in &cur[l..] {
-                let id = nodes.len() as u32;
-                nodes.push(Node {
-                    item: it,
-                    parent,
-                    count: 1,
-                });
-                path.push(id);
-                parent = id;
-            }
-            prev = cur;
+            last_items.clone_from(&local.last_items);
+            last_nodes.clear();
+            last_nodes.extend(local.last_nodes.iter().map(|&j| map[j as usize]));
         }
         let mut tree = FpTree {
             nodes,
