@@ -7,7 +7,7 @@
 //! name in the same directory and renamed into place, so a crash never leaves half a model.
 
 use std::fs;
-use std::io::Write;
+use std::io::Write as _;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -39,30 +39,12 @@ struct Header {
     version: Option<u32>,
 }
 
-/// Writes bytes to `path` atomically: a temporary file in the same directory, flushed, then
-/// renamed over the target.
+/// Writes bytes to `path` atomically: a temporary file in the same directory, flushed and
+/// synced, then renamed over the target (the same mechanism the CSV and Parquet writers use).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(|e| MlError::io(dir, e))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "out".into());
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| -> std::io::Result<()> {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = fs::remove_file(&tmp);
-        return Err(MlError::io(path, e));
-    }
-    Ok(())
+    crate::io::write_file_atomic(path, |w| {
+        w.write_all(bytes).map_err(|e| MlError::io(path, e))
+    })
 }
 
 /// Serializes a transformer (any fitted stage or a whole pipeline model) to a JSON string.
