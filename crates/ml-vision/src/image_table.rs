@@ -13,7 +13,9 @@
 //! | `mode` | Int32 | OpenCV type: 0 = `CV_8UC1`, 16 = `CV_8UC3`, 24 = `CV_8UC4` |
 //! | `data` | Binary | row-major bytes in OpenCV order: gray, BGR or BGRA |
 //!
-//! Files are decoded in parallel (rayon) with the `image` crate (JPEG and PNG); rows come in
+//! Files are decoded in parallel (rayon) with the `image` crate (JPEG and PNG), or JPEGs with the
+//! system libjpeg-turbo when the `libjpeg-turbo` cargo feature is on (the decoder Pillow uses, so
+//! decoded pixels match Python pipelines exactly); rows come in
 //! sorted path order whatever the thread count. An undecodable file is a typed error naming it,
 //! or, with `drop_invalid` (Spark's `dropInvalid` option), is left out with a `tracing` warning.
 //!
@@ -134,45 +136,117 @@ fn check_jpeg_complete(path: &Path, bytes: &[u8]) -> Result<()> {
     }
 }
 
-fn load_image(path: &Path) -> Result<image::DynamicImage> {
-    let bytes = std::fs::read(path).map_err(|e| VisionError::io(path, e))?;
-    check_jpeg_complete(path, &bytes)?;
-    image::load_from_memory(&bytes).map_err(|e| VisionError::decode(path, e.to_string()))
+/// Decoded pixels before conversion to Spark's layout: 1 (gray), 3 (RGB) or 4 (RGBA) channels.
+struct Decoded {
+    width: usize,
+    height: usize,
+    channels: usize,
+    data: Vec<u8>,
 }
 
-/// Decodes one image file into Spark's layout. 8-bit gray, RGB and RGBA keep 1, 3 and 4
-/// channels; other pixel formats (16-bit, gray+alpha) are converted to 8-bit RGB(A).
-pub fn decode_image_file(path: &Path) -> Result<ImageRow> {
-    let img = load_image(path)?;
+/// Decodes a JPEG with libjpeg-turbo (TurboJPEG API, accurate integer IDCT and fancy chroma
+/// upsampling, as Pillow decodes). `None` for colour spaces it does not turn into RGB or gray
+/// (CMYK, YCCK): those go through the `image` crate. A libjpeg-turbo warning (corrupt data) is
+/// an error, as TurboJPEG reports it.
+#[cfg(feature = "libjpeg-turbo")]
+fn decode_jpeg_turbo(path: &Path, bytes: &[u8]) -> Result<Option<Decoded>> {
+    use turbojpeg::{Colorspace, Decompressor, Image, PixelFormat};
+    let err = |e: turbojpeg::Error| VisionError::decode(path, format!("libjpeg-turbo: {e}"));
+    let mut dec = Decompressor::new().map_err(err)?;
+    let header = dec.read_header(bytes).map_err(err)?;
+    let (format, channels) = match header.colorspace {
+        Colorspace::Gray => (PixelFormat::GRAY, 1),
+        Colorspace::YCbCr | Colorspace::RGB => (PixelFormat::RGB, 3),
+        _ => return Ok(None),
+    };
+    let (width, height) = (header.width, header.height);
+    let mut data = vec![0u8; width * height * channels];
+    dec.decompress(
+        bytes,
+        Image {
+            pixels: data.as_mut_slice(),
+            width,
+            pitch: width * channels,
+            height,
+            format,
+        },
+    )
+    .map_err(err)?;
+    Ok(Some(Decoded {
+        width,
+        height,
+        channels,
+        data,
+    }))
+}
+
+/// Reads and decodes one file. JPEGs go through libjpeg-turbo when the `libjpeg-turbo` feature
+/// is on; everything else (and every file without the feature) through the `image` crate.
+/// 8-bit gray, RGB and RGBA keep 1, 3 and 4 channels; other pixel formats (16-bit, gray+alpha)
+/// become 8-bit RGB(A).
+fn load_image(path: &Path) -> Result<Decoded> {
+    let bytes = std::fs::read(path).map_err(|e| VisionError::io(path, e))?;
+    check_jpeg_complete(path, &bytes)?;
+    #[cfg(feature = "libjpeg-turbo")]
+    if bytes.starts_with(&[0xFF, 0xD8]) {
+        if let Some(d) = decode_jpeg_turbo(path, &bytes)? {
+            return Ok(d);
+        }
+    }
+    let img =
+        image::load_from_memory(&bytes).map_err(|e| VisionError::decode(path, e.to_string()))?;
     let (width, height) = (img.width() as usize, img.height() as usize);
-    let (n_channels, data) = match img {
+    let (channels, data) = match img {
         image::DynamicImage::ImageLuma8(g) => (1, g.into_raw()),
         image::DynamicImage::ImageRgba8(_) | image::DynamicImage::ImageLumaA8(_) => {
-            let mut raw = img.into_rgba8().into_raw();
-            raw.chunks_exact_mut(4).for_each(|p| p.swap(0, 2));
-            (4, raw)
+            (4, img.into_rgba8().into_raw())
         }
-        other => {
-            let mut raw = other.into_rgb8().into_raw();
-            raw.chunks_exact_mut(3).for_each(|p| p.swap(0, 2));
-            (3, raw)
-        }
+        other => (3, other.into_rgb8().into_raw()),
     };
-    Ok(ImageRow {
-        origin: path.to_string_lossy().into_owned(),
-        height,
+    Ok(Decoded {
         width,
-        n_channels,
+        height,
+        channels,
         data,
     })
 }
 
-/// Decodes one image file straight to RGB pixels.
+/// Decodes one image file into Spark's layout. 8-bit gray, RGB and RGBA keep 1, 3 and 4
+/// channels; other pixel formats (16-bit, gray+alpha) are converted to 8-bit RGB(A).
+/// JPEGs are decoded by libjpeg-turbo with the `libjpeg-turbo` feature, else by the `image`
+/// crate (which may differ from libjpeg-turbo by a few levels per value).
+pub fn decode_image_file(path: &Path) -> Result<ImageRow> {
+    let Decoded {
+        width,
+        height,
+        channels,
+        mut data,
+    } = load_image(path)?;
+    if channels >= 3 {
+        data.chunks_exact_mut(channels).for_each(|p| p.swap(0, 2));
+    }
+    Ok(ImageRow {
+        origin: path.to_string_lossy().into_owned(),
+        height,
+        width,
+        n_channels: channels,
+        data,
+    })
+}
+
+/// Decodes one image file straight to RGB pixels (gray replicated, alpha dropped).
 pub fn decode_rgb(path: &Path) -> Result<RgbPixels> {
-    let img = load_image(path)?;
-    let rgb = img.into_rgb8();
-    let (w, h) = (rgb.width() as usize, rgb.height() as usize);
-    RgbPixels::new(w, h, rgb.into_raw())
+    let d = load_image(path)?;
+    let data = match d.channels {
+        3 => d.data,
+        1 => d.data.iter().flat_map(|&g| [g, g, g]).collect(),
+        c => d
+            .data
+            .chunks_exact(c)
+            .flat_map(|p| [p[0], p[1], p[2]])
+            .collect(),
+    };
+    RgbPixels::new(d.width, d.height, data)
 }
 
 /// Options of [`read_images`].
@@ -472,6 +546,55 @@ impl<'a> ImageColumn<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Encodes `img` as a JPEG file (quality 90) with the `image` crate.
+    fn write_jpeg(path: &Path, img: image::DynamicImage) {
+        let mut bytes = Vec::new();
+        img.write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Jpeg,
+        )
+        .unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+
+    #[test]
+    fn gray_and_colour_jpegs_keep_their_channels_and_agree_with_the_image_crate() {
+        let dir = tempfile::tempdir().unwrap();
+        let (w, h) = (37u32, 23u32);
+        let gray = image::GrayImage::from_fn(w, h, |x, y| image::Luma([(x * 5 + y * 3) as u8]));
+        let rgb = image::RgbImage::from_fn(w, h, |x, y| {
+            image::Rgb([(x * 6) as u8, (y * 9) as u8, ((x + y) * 4) as u8])
+        });
+        let gp = dir.path().join("gray.jpg");
+        let cp = dir.path().join("colour.jpg");
+        write_jpeg(&gp, image::DynamicImage::ImageLuma8(gray));
+        write_jpeg(&cp, image::DynamicImage::ImageRgb8(rgb));
+        for (path, channels) in [(&gp, 1), (&cp, 3)] {
+            let row = decode_image_file(path).unwrap();
+            assert_eq!((row.width, row.height, row.n_channels), (37, 23, channels));
+            // The independent reference: the `image` crate's own decoder. With libjpeg-turbo
+            // the values may differ by a few levels (IDCT and upsampling rounding).
+            let reference = image::open(path).unwrap();
+            let reference: Vec<u8> = if channels == 1 {
+                reference.into_luma8().into_raw()
+            } else {
+                let mut raw = reference.into_rgb8().into_raw();
+                raw.chunks_exact_mut(3).for_each(|p| p.swap(0, 2));
+                raw
+            };
+            let max = row
+                .data
+                .iter()
+                .zip(&reference)
+                .map(|(a, b)| a.abs_diff(*b))
+                .max()
+                .unwrap();
+            assert!(max <= 4, "{}: max diff {max}", path.display());
+            let rgb = decode_rgb(path).unwrap();
+            assert_eq!(rgb, row.to_rgb().unwrap());
+        }
+    }
 
     #[test]
     fn wildcards() {

@@ -44,10 +44,12 @@ fn expected() -> serde_json::Value {
 fn our_preprocessing_is_close_to_the_pillow_reference_tensor() {
     // The resize, crop and normalization are bit-exact with Pillow given the same decoded
     // pixels (checked by feeding this crate's decoded pixels to Pillow: max diff 0.0, and by the
-    // unit test `resize_matches_pillow_bit_for_bit`). What remains is the JPEG decoder: the
-    // `image` crate (zune-jpeg) and Pillow's libjpeg-turbo differ by up to 3 levels on 14% of
-    // the 512x512x3 decoded values of this 4:2:2 JPEG (IDCT, chroma upsampling and colour
-    // conversion rounding). After resize and crop: max 2/128, mean 0.00148, 81% exact.
+    // unit test `resize_matches_pillow_bit_for_bit`), so what remains is the JPEG decoder.
+    // With the `libjpeg-turbo` feature we decode with libjpeg-turbo, as Pillow does, and the
+    // tensor must match within 1e-3 per element. Without it, the `image` crate (zune-jpeg) and
+    // libjpeg-turbo differ by up to 3 levels on 14% of the 512x512x3 decoded values of this
+    // 4:2:2 JPEG (IDCT, chroma upsampling and colour conversion rounding); after resize and
+    // crop: max 2/128, mean 0.00148, 81% exact.
     let img = decode_rgb(&data("models/test_baboon.jpg")).unwrap();
     let ours = Preprocessing::efficientnet_lite().to_tensor(&img);
     let reference = reference_tensor();
@@ -60,9 +62,13 @@ fn our_preprocessing_is_close_to_the_pillow_reference_tensor() {
     let mean = diffs.iter().sum::<f32>() / diffs.len() as f32;
     let exact = diffs.iter().filter(|&&d| d < 1e-6).count() as f64 / diffs.len() as f64;
     eprintln!("baboon preprocessing vs reference: max abs diff {max}, mean {mean}, exact {exact}");
-    assert!(max <= 2.0 / 128.0 + 1e-6, "max abs diff {max}");
-    assert!(mean < 0.002, "mean abs diff {mean}");
-    assert!(exact > 0.75, "fraction exact {exact}");
+    if cfg!(feature = "libjpeg-turbo") {
+        assert!(max <= 1e-3, "max abs diff {max} (libjpeg-turbo decoder)");
+    } else {
+        assert!(max <= 2.0 / 128.0 + 1e-6, "max abs diff {max}");
+        assert!(mean < 0.002, "mean abs diff {mean}");
+        assert!(exact > 0.75, "fraction exact {exact}");
+    }
 }
 
 #[test]
