@@ -18,7 +18,7 @@ fn data(n: usize, d: usize) -> (BinMatrix, Vec<GradPair>) {
     let gh = (0..n)
         .map(|_| [(next() % 1000) as f64 / 1000.0 - 0.5, 0.25])
         .collect();
-    (BinMatrix::from_columns(n, d, data, vec![255; d]), gh)
+    (BinMatrix::new(n, d, data, vec![255; d]), gh)
 }
 
 fn bench(c: &mut Criterion) {
@@ -35,7 +35,7 @@ fn bench(c: &mut Criterion) {
         g.throughput(Throughput::Elements((n * d) as u64));
         g.bench_function(format!("all_rows_{n}x{d}_{threads}t"), |b| {
             b.iter(|| {
-                let mut h = new_histogram(d);
+                let mut h = new_histogram(&bins);
                 pool.install(|| build_histogram(&bins, &features, None, &gh, &mut h));
                 h
             })
@@ -45,7 +45,7 @@ fn bench(c: &mut Criterion) {
         g.throughput(Throughput::Elements((rows.len() * d) as u64));
         g.bench_function(format!("row_subset_{}x{d}_{threads}t", rows.len()), |b| {
             b.iter(|| {
-                let mut h = new_histogram(d);
+                let mut h = new_histogram(&bins);
                 pool.install(|| build_histogram(&bins, &features, Some(&rows), &gh, &mut h));
                 h
             })

@@ -1,5 +1,5 @@
 //! Feature binning: weighted quantile cut points for numeric slots, category codes for nominal
-//! slots, and the column-major `u8` bin matrix the histograms are built from.
+//! slots, and the row-major `u8` bin matrix the histograms are built from.
 //!
 //! Values are compared as `f32` (as XGBoost does), so a threshold learned here splits the data
 //! exactly as the same threshold does in an exported XGBoost model. A numeric feature with `nb`
@@ -151,39 +151,29 @@ impl BinMapper {
         self.features.len()
     }
 
-    /// Bins every row of `x` into a column-major matrix.
+    /// Bins every row of `x` into a row-major matrix.
     pub fn transform(&self, x: ArrayView2<'_, f64>) -> BinMatrix {
         let (n, d) = x.dim();
-        let blocks: Vec<Vec<u8>> = (0..n.div_ceil(BIN_BLOCK))
-            .into_par_iter()
-            .map(|b| {
-                let start = b * BIN_BLOCK;
-                let len = BIN_BLOCK.min(n - start);
-                let mut out = vec![0u8; len * d];
-                for i in 0..len {
-                    let row = x.row(start + i);
-                    for (f, cuts) in self.features.iter().enumerate() {
-                        out[f * len + i] = cuts.bin(row[f]);
-                    }
-                }
-                out
-            })
-            .collect();
         let mut data = vec![0u8; n * d];
-        for (b, block) in blocks.iter().enumerate() {
-            let start = b * BIN_BLOCK;
-            let len = BIN_BLOCK.min(n - start);
-            for f in 0..d {
-                data[f * n + start..f * n + start + len]
-                    .copy_from_slice(&block[f * len..(f + 1) * len]);
-            }
+        if d > 0 {
+            data.par_chunks_mut(BIN_BLOCK * d)
+                .enumerate()
+                .for_each(|(b, out)| {
+                    let start = b * BIN_BLOCK;
+                    for (i, row_out) in out.chunks_exact_mut(d).enumerate() {
+                        let row = x.row(start + i);
+                        for ((o, cuts), &v) in row_out.iter_mut().zip(&self.features).zip(row) {
+                            *o = cuts.bin(v);
+                        }
+                    }
+                });
         }
-        BinMatrix {
-            n_rows: n,
-            n_features: d,
+        BinMatrix::new(
+            n,
+            d,
             data,
-            missing_bin: self.features.iter().map(|c| c.n_bins() as u8).collect(),
-        }
+            self.features.iter().map(|c| c.n_bins() as u8).collect(),
+        )
     }
 }
 
@@ -258,21 +248,71 @@ fn categorical_cuts(
     }
 }
 
-/// Binned features, column-major: the bins of feature `f` are `data[f * n_rows..(f + 1) * n_rows]`.
+/// Binned features, row-major: the bins of row `r` are `data[r * n_features..(r + 1) * n_features]`.
+///
+/// Histograms over these bins are compact: feature `f` owns the slots
+/// `offsets[f]..=offsets[f] + missing_bin[f]` (its value bins, then its missing bin), so a
+/// histogram has [`BinMatrix::hist_len`] slots rather than 256 per feature.
 #[derive(Debug, Clone)]
 pub struct BinMatrix {
-    /// Number of rows.
-    pub n_rows: usize,
-    /// Number of features.
-    pub n_features: usize,
-    /// Bins, one column after another.
-    pub data: Vec<u8>,
-    /// The missing bin of each feature (its number of value bins).
-    pub missing_bin: Vec<u8>,
+    n_rows: usize,
+    n_features: usize,
+    data: Vec<u8>,
+    cols: Vec<u8>,
+    missing_bin: Vec<u8>,
+    offsets: Vec<usize>,
 }
 
 impl BinMatrix {
-    /// A matrix from column-major bins.
+    /// A matrix from row-major bins. Every bin of feature `f` must be at most
+    /// `missing_bin[f]`; values above it are clamped to the missing bin.
+    pub fn new(n_rows: usize, n_features: usize, mut data: Vec<u8>, missing_bin: Vec<u8>) -> Self {
+        assert_eq!(
+            data.len(),
+            n_rows * n_features,
+            "bins: rows x features values"
+        );
+        assert_eq!(missing_bin.len(), n_features, "one missing bin per feature");
+        if n_features > 0 {
+            // The histogram kernel relies on this bound to index without checks.
+            data.par_chunks_mut(BIN_BLOCK * n_features).for_each(|c| {
+                for row in c.chunks_exact_mut(n_features) {
+                    for (b, &m) in row.iter_mut().zip(&missing_bin) {
+                        if *b > m {
+                            *b = m;
+                        }
+                    }
+                }
+            });
+        }
+        let mut offsets = Vec::with_capacity(n_features + 1);
+        let mut acc = 0usize;
+        for &m in &missing_bin {
+            offsets.push(acc);
+            acc += m as usize + 1;
+        }
+        offsets.push(acc);
+        let mut cols = vec![0u8; data.len()];
+        if n_features > 0 {
+            cols.par_chunks_mut(n_rows.max(1))
+                .enumerate()
+                .for_each(|(f, c)| {
+                    for (r, v) in c.iter_mut().enumerate() {
+                        *v = data[r * n_features + f];
+                    }
+                });
+        }
+        BinMatrix {
+            n_rows,
+            n_features,
+            data,
+            cols,
+            missing_bin,
+            offsets,
+        }
+    }
+
+    /// A matrix from column-major bins (`data[f * n_rows + r]`).
     pub fn from_columns(
         n_rows: usize,
         n_features: usize,
@@ -284,18 +324,73 @@ impl BinMatrix {
             n_rows * n_features,
             "bins: rows x features values"
         );
-        BinMatrix {
-            n_rows,
-            n_features,
-            data,
-            missing_bin,
+        let mut rows = vec![0u8; data.len()];
+        for f in 0..n_features {
+            for r in 0..n_rows {
+                rows[r * n_features + f] = data[f * n_rows + r];
+            }
         }
+        BinMatrix::new(n_rows, n_features, rows, missing_bin)
+    }
+
+    /// Number of rows.
+    #[inline]
+    pub fn n_rows(&self) -> usize {
+        self.n_rows
+    }
+
+    /// Number of features.
+    #[inline]
+    pub fn n_features(&self) -> usize {
+        self.n_features
+    }
+
+    /// The missing bin of each feature (its number of value bins).
+    #[inline]
+    pub fn missing_bins(&self) -> &[u8] {
+        &self.missing_bin
+    }
+
+    /// The bins of one row, one per feature.
+    #[inline]
+    pub fn row(&self, r: usize) -> &[u8] {
+        &self.data[r * self.n_features..(r + 1) * self.n_features]
+    }
+
+    /// All bins, row after row.
+    #[inline]
+    pub fn data(&self) -> &[u8] {
+        &self.data
+    }
+
+    /// The bin of feature `f` in row `r`.
+    #[inline]
+    pub fn get(&self, r: usize, f: usize) -> u8 {
+        self.data[r * self.n_features + f]
     }
 
     /// The bins of one feature, one per row.
     #[inline]
     pub fn column(&self, f: usize) -> &[u8] {
-        &self.data[f * self.n_rows..(f + 1) * self.n_rows]
+        &self.cols[f * self.n_rows..(f + 1) * self.n_rows]
+    }
+
+    /// First histogram slot of each feature, plus the total at the end.
+    #[inline]
+    pub fn offsets(&self) -> &[usize] {
+        &self.offsets
+    }
+
+    /// The histogram slots of feature `f`: its value bins, then its missing bin.
+    #[inline]
+    pub fn slots(&self, f: usize) -> std::ops::Range<usize> {
+        self.offsets[f]..self.offsets[f + 1]
+    }
+
+    /// Number of slots in a histogram over these bins.
+    #[inline]
+    pub fn hist_len(&self) -> usize {
+        self.offsets[self.n_features]
     }
 }
 
@@ -316,7 +411,7 @@ mod tests {
         );
         let b = m.transform(x.view());
         assert_eq!(b.column(0), &[2, 0, 3, 1, 0]);
-        assert_eq!(b.missing_bin, vec![3]);
+        assert_eq!(b.missing_bins(), &[3]);
     }
 
     #[test]

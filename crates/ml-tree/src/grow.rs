@@ -1,10 +1,15 @@
 //! Growing one tree from binned features and gradients: split search over histograms,
 //! row partitioning by index arrays, histogram subtraction, depthwise or lossguide order.
+//!
+//! Depthwise trees grow a level at a time: every node of the level is partitioned, the
+//! smaller child of each gets its histogram in one parallel pass over all of them, and the
+//! larger child's comes from its parent's by subtraction. Nodes are split in the order a FIFO
+//! queue would split them, so the tree is the same as growing one node at a time.
 
-use std::collections::VecDeque;
+use rayon::prelude::*;
 
 use crate::binning::{BinMapper, BinMatrix, FeatureCuts, HIST_SLOTS};
-use crate::hist::{build_histogram, new_histogram, subtract_histogram, GradPair};
+use crate::hist::{build_histograms, new_histogram, subtract_histogram, GradPair, NodeRows};
 use crate::tree::{CategorySet, Node, Tree};
 
 /// The tree-shape parameters one tree is grown with.
@@ -134,6 +139,7 @@ impl Best<'_> {
 pub(crate) fn find_best_split(
     hist: &[GradPair],
     mapper: &BinMapper,
+    bins: &BinMatrix,
     features: &[usize],
     parent: GradPair,
     p: &TreeParams,
@@ -147,7 +153,12 @@ pub(crate) fn find_best_split(
     for &f in features {
         let cuts = &mapper.features[f];
         let nb = cuts.n_bins();
-        let h = &hist[f * HIST_SLOTS..(f + 1) * HIST_SLOTS];
+        let Some(h) = hist.get(bins.slots(f)) else {
+            continue;
+        };
+        if h.len() != nb + 1 {
+            continue;
+        }
         let miss = h[nb];
         let has_missing = miss[1] > 0.0;
         match cuts {
@@ -233,29 +244,28 @@ pub(crate) fn left_table(c: &Candidate, missing_bin: u8) -> [bool; HIST_SLOTS] {
 /// Rows per task when partitioning a large node in parallel.
 const PARTITION_CHUNK: usize = 1 << 15;
 
-/// Stable partition of `rows` by `table[col[row]]`; returns the number going left. Large
-/// nodes are split into fixed chunks partitioned in parallel and then concatenated, which
-/// gives the same order as the sequential pass.
-fn partition(
-    rows: &mut [u32],
-    col: &[u8],
-    table: &[bool; HIST_SLOTS],
-    scratch: &mut Vec<u32>,
-) -> usize {
-    use rayon::prelude::*;
+/// Stable partition of `rows` by `table[bin of feature f]`; returns the number going left.
+/// Large nodes are split into fixed chunks partitioned in parallel and then concatenated,
+/// which gives the same order as the sequential pass.
+fn partition(rows: &mut [u32], bins: &BinMatrix, f: usize, table: &[bool; HIST_SLOTS]) -> usize {
+    let col = bins.column(f);
+    let goes_left = |r: u32| table[col[r as usize] as usize];
     if rows.len() <= PARTITION_CHUNK || rayon::current_num_threads() == 1 {
-        scratch.clear();
+        let mut scratch = Vec::new();
         let mut w = 0;
         for i in 0..rows.len() {
+            if let Some(&ahead) = rows.get(i + 16) {
+                crate::hist::prefetch(col.as_ptr().wrapping_add(ahead as usize));
+            }
             let r = rows[i];
-            if table[col[r as usize] as usize] {
+            if goes_left(r) {
                 rows[w] = r;
                 w += 1;
             } else {
                 scratch.push(r);
             }
         }
-        rows[w..].copy_from_slice(scratch);
+        rows[w..].copy_from_slice(&scratch);
         return w;
     }
     let parts: Vec<(Vec<u32>, Vec<u32>)> = rows
@@ -263,8 +273,11 @@ fn partition(
         .map(|c| {
             let mut l = Vec::with_capacity(c.len());
             let mut r = Vec::with_capacity(c.len());
-            for &x in c {
-                if table[col[x as usize] as usize] {
+            for (i, &x) in c.iter().enumerate() {
+                if let Some(&ahead) = c.get(i + 16) {
+                    crate::hist::prefetch(col.as_ptr().wrapping_add(ahead as usize));
+                }
+                if goes_left(x) {
                     l.push(x);
                 } else {
                     r.push(x);
@@ -300,6 +313,238 @@ struct Open {
 /// row array passed to [`grow_tree`].
 pub(crate) type LeafRanges = Vec<(usize, usize, f64)>;
 
+/// What [`grow_tree`] shares with the level steps.
+struct Grower<'a> {
+    bins: &'a BinMatrix,
+    mapper: &'a BinMapper,
+    features: &'a [usize],
+    p: &'a TreeParams,
+    gh: &'a [GradPair],
+}
+
+impl Grower<'_> {
+    fn can_split(&self, depth: usize, s: GradPair, len: usize) -> bool {
+        (self.p.max_depth == 0 || depth < self.p.max_depth)
+            && len >= 2
+            && s[1] >= 2.0 * self.p.min_child_weight
+    }
+
+    /// Writes the split of `o` into the tree and appends its two children as leaves.
+    fn record_split(&self, tree: &mut Tree, o: &Open, c: &Candidate) -> usize {
+        let missing_bin = self.bins.missing_bins()[c.feature];
+        let li = tree.nodes.len();
+        tree.nodes
+            .push(Node::leaf(self.p.leaf_value(c.left_sum), c.left_sum[1]));
+        tree.nodes
+            .push(Node::leaf(self.p.leaf_value(c.right_sum), c.right_sum[1]));
+        let cuts = &self.mapper.features[c.feature];
+        let node = &mut tree.nodes[o.node];
+        node.feature = c.feature as u32;
+        node.left = li as u32;
+        node.right = li as u32 + 1;
+        node.default_left = c.default_left;
+        node.gain = c.gain;
+        match (&c.kind, cuts) {
+            (SplitKind::Numeric(b), FeatureCuts::Numeric { thresholds }) => {
+                node.threshold = thresholds[*b as usize];
+            }
+            (
+                SplitKind::Categories(left_bins),
+                FeatureCuts::Categorical {
+                    num_categories,
+                    bin_of_code,
+                    code_of_bin,
+                },
+            ) => {
+                let mut set = CategorySet::new(*num_categories);
+                for &b in left_bins {
+                    set.insert(code_of_bin[b as usize] as usize);
+                }
+                if c.default_left {
+                    // Codes without a bin of their own were binned as missing.
+                    for (code, &b) in bin_of_code.iter().enumerate() {
+                        if b == missing_bin {
+                            set.insert(code);
+                        }
+                    }
+                }
+                node.category_split = Some(tree.categories.len() as u32);
+                tree.categories.push(set);
+            }
+            _ => unreachable!("split kind follows the feature kind"),
+        }
+        li
+    }
+
+    /// Splits every node of `level` (each has a best split), in order. Returns the children
+    /// that can be split further, in FIFO order; the others go to `done`.
+    fn split_level(
+        &self,
+        tree: &mut Tree,
+        rows: &mut [u32],
+        level: Vec<Open>,
+        done: &mut LeafRanges,
+    ) -> Vec<Open> {
+        let mut nodes: Vec<(Open, Candidate, usize)> = Vec::with_capacity(level.len());
+        for mut o in level {
+            let Some(c) = o.best.take() else {
+                done.push((o.start, o.end, tree.nodes[o.node].value));
+                continue;
+            };
+            let li = self.record_split(tree, &o, &c);
+            nodes.push((o, c, li));
+        }
+        // Partition each node's rows; nodes hold disjoint ranges of `rows`.
+        let mut order: Vec<usize> = (0..nodes.len()).collect();
+        order.sort_by_key(|&i| nodes[i].0.start);
+        let mut slices: Vec<(usize, &mut [u32])> = Vec::with_capacity(nodes.len());
+        let mut rest: &mut [u32] = rows;
+        let mut consumed = 0;
+        for &i in &order {
+            let (s, e) = (nodes[i].0.start, nodes[i].0.end);
+            let tail = std::mem::take(&mut rest);
+            let (_, tail) = tail.split_at_mut(s - consumed);
+            let (mine, tail) = tail.split_at_mut(e - s);
+            slices.push((i, mine));
+            rest = tail;
+            consumed = e;
+        }
+        let mut n_left = vec![0usize; nodes.len()];
+        let counted: Vec<(usize, usize)> = slices
+            .into_par_iter()
+            .map(|(i, sl)| {
+                let c = &nodes[i].1;
+                let table = left_table(c, self.bins.missing_bins()[c.feature]);
+                (i, partition(sl, self.bins, c.feature, &table))
+            })
+            .collect();
+        for (i, k) in counted {
+            n_left[i] = k;
+        }
+        let rows: &[u32] = rows;
+        // The smaller child of each node that has a child to split gets a histogram built.
+        struct Plan {
+            mid: usize,
+            left_can: bool,
+            right_can: bool,
+            left_smaller: bool,
+        }
+        let plans: Vec<Plan> = nodes
+            .iter()
+            .zip(&n_left)
+            .map(|((o, c, _), &nl)| {
+                let mid = o.start + nl;
+                Plan {
+                    mid,
+                    left_can: self.can_split(o.depth + 1, c.left_sum, nl),
+                    right_can: self.can_split(o.depth + 1, c.right_sum, o.end - mid),
+                    left_smaller: nl <= o.end - mid,
+                }
+            })
+            .collect();
+        let requests: Vec<(usize, NodeRows<'_>)> = nodes
+            .iter()
+            .zip(&plans)
+            .enumerate()
+            .filter(|(_, (_, pl))| pl.left_can || pl.right_can)
+            .map(|(i, ((o, _, _), pl))| {
+                let (s, e) = if pl.left_smaller {
+                    (o.start, pl.mid)
+                } else {
+                    (pl.mid, o.end)
+                };
+                (i, NodeRows::List(&rows[s..e]))
+            })
+            .collect();
+        let lists: Vec<NodeRows<'_>> = requests.iter().map(|(_, r)| *r).collect();
+        let built = build_histograms(self.bins, self.features, &lists, self.gh);
+        let mut small: Vec<Option<Vec<GradPair>>> = (0..nodes.len()).map(|_| None).collect();
+        for ((i, _), h) in requests.iter().zip(built) {
+            small[*i] = Some(h);
+        }
+        // Children in FIFO order: (node, start, end, depth, sums, can split, histogram).
+        struct Child {
+            node: usize,
+            start: usize,
+            end: usize,
+            depth: usize,
+            sum: GradPair,
+            can: bool,
+            hist: Option<Vec<GradPair>>,
+        }
+        let mut children: Vec<Child> = Vec::with_capacity(2 * nodes.len());
+        for (((mut o, c, li), pl), sm) in nodes.into_iter().zip(&plans).zip(small) {
+            let (mut lh, mut rh) = (None, None);
+            if let Some(sm) = sm {
+                let mut parent = o.hist.take().unwrap_or_else(|| new_histogram(self.bins));
+                subtract_histogram(&mut parent, &sm);
+                if pl.left_smaller {
+                    (lh, rh) = (Some(sm), Some(parent));
+                } else {
+                    (lh, rh) = (Some(parent), Some(sm));
+                }
+            }
+            let d = o.depth + 1;
+            children.push(Child {
+                node: li,
+                start: o.start,
+                end: pl.mid,
+                depth: d,
+                sum: c.left_sum,
+                can: pl.left_can,
+                hist: lh,
+            });
+            children.push(Child {
+                node: li + 1,
+                start: pl.mid,
+                end: o.end,
+                depth: d,
+                sum: c.right_sum,
+                can: pl.right_can,
+                hist: rh,
+            });
+        }
+        let opened: Vec<Open> = children
+            .into_par_iter()
+            .map(|ch| {
+                let mut o = Open {
+                    node: ch.node,
+                    start: ch.start,
+                    end: ch.end,
+                    depth: ch.depth,
+                    hist: None,
+                    best: None,
+                };
+                if ch.can {
+                    if let Some(h) = ch.hist {
+                        o.best = find_best_split(
+                            &h,
+                            self.mapper,
+                            self.bins,
+                            self.features,
+                            ch.sum,
+                            self.p,
+                        );
+                        if o.best.is_some() {
+                            o.hist = Some(h);
+                        }
+                    }
+                }
+                o
+            })
+            .collect();
+        let mut next = Vec::with_capacity(opened.len());
+        for o in opened {
+            if o.best.is_some() {
+                next.push(o);
+            } else {
+                done.push((o.start, o.end, tree.nodes[o.node].value));
+            }
+        }
+        next
+    }
+}
+
 /// Grows one tree. `rows` holds the rows used (0..n in order when `identity_rows`), `gh[r]` is
 /// the gradient pair of row `r`; `rows` is permuted so each leaf's rows end up contiguous.
 #[allow(clippy::too_many_arguments)]
@@ -312,6 +557,13 @@ pub(crate) fn grow_tree(
     gh: &[GradPair],
     identity_rows: bool,
 ) -> (Tree, LeafRanges) {
+    let g = Grower {
+        bins,
+        mapper,
+        features,
+        p,
+        gh,
+    };
     let n = rows.len();
     let mut root_sum = [0.0, 0.0];
     for &r in rows.iter() {
@@ -321,11 +573,6 @@ pub(crate) fn grow_tree(
         nodes: vec![Node::leaf(p.leaf_value(root_sum), root_sum[1])],
         categories: Vec::new(),
     };
-    let depth_ok = |d: usize| p.max_depth == 0 || d < p.max_depth;
-    let can_split = |d: usize, s: GradPair, len: usize| {
-        depth_ok(d) && len >= 2 && s[1] >= 2.0 * p.min_child_weight
-    };
-    let mut open: VecDeque<Open> = VecDeque::new();
     let mut done: LeafRanges = Vec::new();
     let mut root = Open {
         node: 0,
@@ -335,147 +582,66 @@ pub(crate) fn grow_tree(
         hist: None,
         best: None,
     };
-    if can_split(0, root_sum, n) {
-        let mut h = new_histogram(bins.n_features);
-        let r = if identity_rows { None } else { Some(&rows[..]) };
-        build_histogram(bins, features, r, gh, &mut h);
-        root.best = find_best_split(&h, mapper, features, root_sum, p);
+    if g.can_split(0, root_sum, n) {
+        let node = if identity_rows {
+            NodeRows::All
+        } else {
+            NodeRows::List(rows)
+        };
+        let h = build_histograms(bins, features, &[node], gh)
+            .pop()
+            .unwrap_or_else(|| new_histogram(bins));
+        root.best = find_best_split(&h, mapper, bins, features, root_sum, p);
         root.hist = Some(h);
     }
-    open.push_back(root);
+    let mut open: Vec<Open> = Vec::new();
+    if root.best.is_some() {
+        open.push(root);
+    } else {
+        done.push((0, n, tree.nodes[0].value));
+    }
     let mut leaves = 1usize;
-    let mut scratch_rows = Vec::new();
-    loop {
-        // Next node to split: FIFO (depthwise) or the largest gain (lossguide).
-        let pick = if p.lossguide {
+    if p.lossguide {
+        // One node at a time: the largest gain first (the first found wins ties).
+        loop {
+            if p.max_leaves > 0 && leaves >= p.max_leaves {
+                break;
+            }
             let mut pick: Option<(usize, f64)> = None;
             for (i, o) in open.iter().enumerate() {
                 if let Some(b) = &o.best {
-                    if pick.is_none_or(|(_, g)| b.gain > g) {
+                    if pick.is_none_or(|(_, gain)| b.gain > gain) {
                         pick = Some((i, b.gain));
                     }
                 }
             }
-            pick.map(|(i, _)| i)
-        } else {
-            open.iter().position(|o| o.best.is_some())
-        };
-        let Some(idx) = pick else { break };
-        if p.max_leaves > 0 && leaves >= p.max_leaves {
-            break;
+            let Some((idx, _)) = pick else { break };
+            let o = open.remove(idx);
+            leaves += 1;
+            let children = g.split_level(&mut tree, rows, vec![o], &mut done);
+            open.extend(children);
         }
-        // Nodes ahead of the pick in FIFO order will never be split: they are leaves.
-        let mut o = match open.remove(idx) {
-            Some(o) => o,
-            None => break,
-        };
-        let Some(c) = o.best.take() else { break };
-        let missing_bin = bins.missing_bin[c.feature];
-        let table = left_table(&c, missing_bin);
-        let n_left = partition(
-            &mut rows[o.start..o.end],
-            bins.column(c.feature),
-            &table,
-            &mut scratch_rows,
-        );
-        let mid = o.start + n_left;
-        // Turn the node into a split.
-        let li = tree.nodes.len();
-        tree.nodes
-            .push(Node::leaf(p.leaf_value(c.left_sum), c.left_sum[1]));
-        tree.nodes
-            .push(Node::leaf(p.leaf_value(c.right_sum), c.right_sum[1]));
-        {
-            let cuts = &mapper.features[c.feature];
-            let node = &mut tree.nodes[o.node];
-            node.feature = c.feature as u32;
-            node.left = li as u32;
-            node.right = li as u32 + 1;
-            node.default_left = c.default_left;
-            node.gain = c.gain;
-            match (&c.kind, cuts) {
-                (SplitKind::Numeric(b), FeatureCuts::Numeric { thresholds }) => {
-                    node.threshold = thresholds[*b as usize];
-                }
-                (
-                    SplitKind::Categories(left_bins),
-                    FeatureCuts::Categorical {
-                        num_categories,
-                        bin_of_code,
-                        code_of_bin,
-                    },
-                ) => {
-                    let mut set = CategorySet::new(*num_categories);
-                    for &b in left_bins {
-                        set.insert(code_of_bin[b as usize] as usize);
-                    }
-                    if c.default_left {
-                        // Codes without a bin of their own were binned as missing.
-                        for (code, &b) in bin_of_code.iter().enumerate() {
-                            if b == missing_bin {
-                                set.insert(code);
-                            }
-                        }
-                    }
-                    node.category_split = Some(tree.categories.len() as u32);
-                    tree.categories.push(set);
-                }
-                _ => unreachable!("split kind follows the feature kind"),
-            }
-        }
-        leaves += 1;
-        let d = o.depth + 1;
-        let left_can = can_split(d, c.left_sum, n_left);
-        let right_can = can_split(d, c.right_sum, o.end - mid);
-        let mut lh = None;
-        let mut rh = None;
-        if left_can || right_can {
-            let mut parent_hist = o
-                .hist
-                .take()
-                .unwrap_or_else(|| new_histogram(bins.n_features));
-            let mut small = new_histogram(bins.n_features);
-            let left_smaller = n_left <= o.end - mid;
-            let (s, e) = if left_smaller {
-                (o.start, mid)
-            } else {
-                (mid, o.end)
-            };
-            build_histogram(bins, features, Some(&rows[s..e]), gh, &mut small);
-            subtract_histogram(&mut parent_hist, &small, features);
-            if left_smaller {
-                lh = Some(small);
-                rh = Some(parent_hist);
-            } else {
-                lh = Some(parent_hist);
-                rh = Some(small);
-            }
-        }
-        for (node, start, end, sum, can, hist) in [
-            (li, o.start, mid, c.left_sum, left_can, lh),
-            (li + 1, mid, o.end, c.right_sum, right_can, rh),
-        ] {
-            let mut child = Open {
-                node,
-                start,
-                end,
-                depth: d,
-                hist: None,
-                best: None,
-            };
-            if can {
-                if let Some(h) = hist {
-                    child.best = find_best_split(&h, mapper, features, sum, p);
-                    if child.best.is_some() {
-                        child.hist = Some(h);
-                    }
+    } else {
+        // A level at a time, in FIFO order; with max_leaves, the first nodes of the level.
+        while !open.is_empty() {
+            let mut level = std::mem::take(&mut open);
+            if p.max_leaves > 0 {
+                let room = p.max_leaves.saturating_sub(leaves);
+                if level.len() > room {
+                    open = level.split_off(room);
                 }
             }
-            if child.best.is_some() {
-                open.push_back(child);
-            } else {
-                done.push((start, end, tree.nodes[node].value));
+            if level.is_empty() {
+                break;
             }
+            leaves += level.len();
+            let next = g.split_level(&mut tree, rows, level, &mut done);
+            if !open.is_empty() {
+                // The leaf budget ran out within this level.
+                open.extend(next);
+                break;
+            }
+            open = next;
         }
     }
     for o in open {
@@ -487,6 +653,7 @@ pub(crate) fn grow_tree(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hist::build_histogram;
     use ndarray::Array2;
 
     /// A small deterministic generator (xorshift) for test data.
@@ -546,9 +713,9 @@ mod tests {
         }
         let ps = p.score(s);
         let mut best: Option<(f64, usize, u8, bool)> = None;
-        for f in 0..bins.n_features {
+        for f in 0..bins.n_features() {
             let col = bins.column(f);
-            let mb = bins.missing_bin[f];
+            let mb = bins.missing_bins()[f];
             let has_missing = rows.iter().any(|&r| col[r] == mb);
             for b in 0..mb.saturating_sub(1) {
                 for miss_left in [false, true] {
@@ -576,7 +743,7 @@ mod tests {
             return leaf;
         };
         let col = bins.column(feature);
-        let mb = bins.missing_bin[feature];
+        let mb = bins.missing_bins()[feature];
         let goes_left = |r: usize| {
             if col[r] == mb {
                 default_left
@@ -699,10 +866,10 @@ mod tests {
         let mut p = params(1);
         p.lambda = 0.0;
         p.min_child_weight = 0.0;
-        let mut hist = new_histogram(1);
+        let mut hist = new_histogram(&bins);
         build_histogram(&bins, &[0], None, &gh, &mut hist);
         let total = gh.iter().fold([0.0, 0.0], |a, &g| add(a, g));
-        let c = find_best_split(&hist, &mapper, &[0], total, &p).unwrap();
+        let c = find_best_split(&hist, &mapper, &bins, &[0], total, &p).unwrap();
         let mut best = f64::MIN;
         for mask in 1u32..(1 << (k - 1)) {
             let l: Vec<usize> = (0..n)

@@ -1,33 +1,152 @@
 //! The histogram kernel: sums of (gradient, hessian) per bin, per feature, over a node's rows.
 //!
-//! A histogram holds [`HIST_SLOTS`] `(grad, hess)` pairs per feature, one per possible `u8`
-//! bin, so lookups need no bounds check. Work is split over features: each feature's sums are
-//! accumulated by one thread in row order, so the result does not depend on the number of
-//! threads. Rows are processed in blocks so that a block's gradients stay in cache while every
-//! feature of the thread's share reads them.
+//! Histograms are compact (see [`BinMatrix`]): feature `f`'s bins are the slots
+//! [`BinMatrix::slots`]. The kernel walks a node's rows once and, for each row, adds its pair
+//! to one slot per feature, reading the row's bins from the row-major matrix (one cache line
+//! per row, as XGBoost's `hist` does).
+//!
+//! Work is split into blocks of rows whose size depends only on the node's row count, never
+//! on the number of threads. Each block is summed in row order into its own partial
+//! histogram, and the partials are added in block order, so the result is bit-identical at
+//! any thread count. Blocks of every node of a tree level are scheduled together, so small
+//! nodes deep in the tree keep both threads busy.
 
 use rayon::prelude::*;
 
-use crate::binning::{BinMatrix, HIST_SLOTS};
+use crate::binning::BinMatrix;
 
 /// One bin's sums: `[gradient, hessian]`.
 pub type GradPair = [f64; 2];
 
-/// A zeroed histogram for `n_features` features.
-pub fn new_histogram(n_features: usize) -> Vec<GradPair> {
-    vec![[0.0, 0.0]; n_features * HIST_SLOTS]
+/// A zeroed histogram over `bins`.
+pub fn new_histogram(bins: &BinMatrix) -> Vec<GradPair> {
+    vec![[0.0, 0.0]; bins.hist_len()]
 }
 
-/// Rows per block in the kernel.
-const BLOCK: usize = 2048;
-/// Below this many rows a node's histogram is built on the calling thread.
-const PAR_MIN_ROWS: usize = 4096;
+/// The rows of one node.
+#[derive(Debug, Clone, Copy)]
+pub enum NodeRows<'a> {
+    /// Every row `0..n`, in order.
+    All,
+    /// These rows, in this order.
+    List(&'a [u32]),
+}
 
-/// Adds the rows' `(grad, hess)` pairs into `hist` for every feature in `features`.
+impl NodeRows<'_> {
+    fn len(&self, n_rows: usize) -> usize {
+        match self {
+            NodeRows::All => n_rows,
+            NodeRows::List(r) => r.len(),
+        }
+    }
+}
+
+/// How many rows ahead the kernel prefetches a scattered row.
+const PREFETCH: usize = 16;
+
+/// Asks the CPU to bring the cache line holding `p` into cache; a hint only, with no effect on
+/// results (and none on targets without a prefetch instruction).
+#[inline(always)]
+pub(crate) fn prefetch(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch never faults and does not access memory architecturally, whatever the
+    // address; SSE is part of the x86_64 baseline.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
+/// Fewest rows per block.
+const MIN_BLOCK: usize = 8192;
+/// Most blocks per node.
+const MAX_BLOCKS: usize = 16;
+
+/// Row blocks `(start, end)` of a node with `n` rows: at most [`MAX_BLOCKS`] blocks of at
+/// least [`MIN_BLOCK`] rows.
+fn blocks(n: usize) -> Vec<(usize, usize)> {
+    let size = MIN_BLOCK.max(n.div_ceil(MAX_BLOCKS)).max(1);
+    (0..n.div_ceil(size))
+        .map(|b| (b * size, ((b + 1) * size).min(n)))
+        .collect()
+}
+
+/// Builds the histogram of each node, over the listed `features` (all features when
+/// `features` covers them all in order; slots of features not listed stay zero).
 ///
-/// `gh[r]` is the pair of row `r` (for every row of `bins`); `rows` lists the node's rows
-/// (`None` means all rows `0..gh.len()`, in order). `hist` has [`HIST_SLOTS`] slots per feature
-/// of `bins`; features not listed are left untouched.
+/// `gh[r]` is the pair of row `r`, for every row of `bins`.
+pub fn build_histograms(
+    bins: &BinMatrix,
+    features: &[usize],
+    nodes: &[NodeRows<'_>],
+    gh: &[GradPair],
+) -> Vec<Vec<GradPair>> {
+    let n_rows = bins.n_rows();
+    let all =
+        features.len() == bins.n_features() && features.iter().enumerate().all(|(i, &f)| i == f);
+    // One task per (node, block), in node order then block order.
+    let tasks: Vec<(usize, usize, usize)> = nodes
+        .iter()
+        .enumerate()
+        .flat_map(|(i, rows)| {
+            blocks(rows.len(n_rows.min(gh.len())))
+                .into_iter()
+                .map(move |(s, e)| (i, s, e))
+        })
+        .collect();
+    let partials: Vec<Vec<GradPair>> = tasks
+        .par_iter()
+        .map(|&(i, s, e)| {
+            let mut h = new_histogram(bins);
+            match nodes[i] {
+                NodeRows::All => {
+                    accumulate(bins, features, all, s..e, gh, &mut h);
+                }
+                NodeRows::List(rows) => {
+                    let rows = &rows[s..e];
+                    // Rows of a node deep in the tree are scattered: fetch the bins and the
+                    // pair of the row PREFETCH rows ahead while summing this one.
+                    let d = bins.n_features();
+                    let it = rows.iter().enumerate().map(|(j, &r)| {
+                        if let Some(&ahead) = rows.get(j + PREFETCH) {
+                            let a = ahead as usize;
+                            prefetch(bins.data().as_ptr().wrapping_add(a * d));
+                            prefetch(bins.data().as_ptr().wrapping_add(a * d + d - 1));
+                            prefetch(gh.as_ptr().wrapping_add(a).cast());
+                        }
+                        r as usize
+                    });
+                    accumulate(bins, features, all, it, gh, &mut h);
+                }
+            }
+            h
+        })
+        .collect();
+    // Add each node's partials in block order.
+    let mut per_node: Vec<Vec<Vec<GradPair>>> = (0..nodes.len()).map(|_| Vec::new()).collect();
+    for ((i, _, _), h) in tasks.iter().zip(partials) {
+        per_node[*i].push(h);
+    }
+    per_node
+        .into_par_iter()
+        .map(|parts| {
+            let mut it = parts.into_iter();
+            let Some(mut acc) = it.next() else {
+                return new_histogram(bins);
+            };
+            for p in it {
+                for (a, b) in acc.iter_mut().zip(&p) {
+                    a[0] += b[0];
+                    a[1] += b[1];
+                }
+            }
+            acc
+        })
+        .collect()
+}
+
+/// Adds the rows' pairs into `hist` (as [`build_histograms`] for one node).
 pub fn build_histogram(
     bins: &BinMatrix,
     features: &[usize],
@@ -35,136 +154,62 @@ pub fn build_histogram(
     gh: &[GradPair],
     hist: &mut [GradPair],
 ) {
-    debug_assert_eq!(hist.len(), bins.n_features * HIST_SLOTS);
-    // Disjoint per-feature slices of the histogram, for the listed features.
-    let mut wanted = vec![false; bins.n_features];
-    for &f in features {
-        wanted[f] = true;
+    let node = match rows {
+        Some(r) => NodeRows::List(r),
+        None => NodeRows::All,
+    };
+    let h = build_histograms(bins, features, &[node], gh);
+    if let Some(h) = h.first() {
+        for (a, b) in hist.iter_mut().zip(h) {
+            a[0] += b[0];
+            a[1] += b[1];
+        }
     }
-    let mut slices: Vec<(usize, &mut [GradPair; HIST_SLOTS])> = hist
-        .chunks_exact_mut(HIST_SLOTS)
-        .enumerate()
-        .filter(|(f, _)| wanted[*f])
-        .filter_map(|(f, s)| s.try_into().ok().map(|a| (f, a)))
-        .collect();
-    let n = rows.map_or(gh.len(), <[u32]>::len);
-    let threads = rayon::current_num_threads().max(1);
-    if threads == 1 || n < PAR_MIN_ROWS || slices.len() == 1 {
-        accumulate(bins, &mut slices, rows, gh);
-        return;
-    }
-    // Split the features into one contiguous group per thread; each feature is summed by
-    // one thread in row order, so the grouping does not change the result.
-    let groups = threads.min(slices.len());
-    let per = slices.len().div_ceil(groups);
-    slices
-        .par_chunks_mut(per)
-        .for_each(|group| accumulate(bins, group, rows, gh));
 }
 
-/// Interleaved copies of each feature's histogram: consecutive rows falling in the same bin
-/// (frequent on skewed features) update different copies, so the additions do not wait on
-/// each other. The copies are summed in a fixed order at the end.
-const COPIES: usize = 4;
-/// Below this many rows the copies cost more than they save.
-const COPIES_MIN_ROWS: usize = 2048;
-
-type Slots = [GradPair; HIST_SLOTS];
-
+/// Sums rows into `h`, one row at a time, every listed feature of the row.
 #[inline]
-fn add_to(h: &mut Slots, b: u8, g: &GradPair) {
-    let e = &mut h[b as usize];
-    e[0] += g[0];
-    e[1] += g[1];
-}
-
-/// Adds rows `(bins[i], gh[i])` into four interleaved copies.
-#[inline]
-fn add4(c: &mut [Slots], bins: impl Iterator<Item = u8>, gh: &[GradPair]) {
-    let [c0, c1, c2, c3] = c else { return };
-    let mut it = bins.zip(gh);
-    loop {
-        let Some((b0, g0)) = it.next() else { return };
-        add_to(c0, b0, g0);
-        let Some((b1, g1)) = it.next() else { return };
-        add_to(c1, b1, g1);
-        let Some((b2, g2)) = it.next() else { return };
-        add_to(c2, b2, g2);
-        let Some((b3, g3)) = it.next() else { return };
-        add_to(c3, b3, g3);
-    }
-}
-
 fn accumulate(
     bins: &BinMatrix,
-    group: &mut [(usize, &mut [GradPair; HIST_SLOTS])],
-    rows: Option<&[u32]>,
+    features: &[usize],
+    all: bool,
+    rows: impl Iterator<Item = usize>,
     gh: &[GradPair],
+    h: &mut [GradPair],
 ) {
-    let n = rows.map_or(gh.len(), <[u32]>::len);
-    if n < COPIES_MIN_ROWS {
-        for (f, h) in group.iter_mut() {
-            let col = bins.column(*f);
-            match rows {
-                Some(rows) => {
-                    for &r in rows {
-                        add_to(h, col[r as usize], &gh[r as usize]);
-                    }
-                }
-                None => {
-                    for (&b, g) in col.iter().zip(gh) {
-                        add_to(h, b, g);
-                    }
-                }
+    let d = bins.n_features();
+    let data = bins.data();
+    let offsets = &bins.offsets()[..d];
+    assert_eq!(h.len(), bins.hist_len(), "histogram size");
+    for r in rows {
+        let g = gh[r];
+        let row = &data[r * d..(r + 1) * d];
+        if all {
+            for (&b, &o) in row.iter().zip(offsets) {
+                let slot = o + b as usize;
+                debug_assert!(slot < h.len());
+                // SAFETY: `BinMatrix::new` clamps every bin of feature `f` to its missing
+                // bin, so `offsets[f] + bin <= offsets[f + 1] - 1 < hist_len() == h.len()`.
+                let e = unsafe { h.get_unchecked_mut(slot) };
+                e[0] += g[0];
+                e[1] += g[1];
             }
-        }
-        return;
-    }
-    let mut copies: Vec<Slots> = vec![[[0.0; 2]; HIST_SLOTS]; group.len() * COPIES];
-    let mut buf: Vec<GradPair> = Vec::with_capacity(BLOCK);
-    let mut start = 0;
-    while start < n {
-        let end = (start + BLOCK).min(n);
-        let ghb: &[GradPair] = match rows {
-            Some(rows) => {
-                // Gather the block's pairs once; every feature of the group then reads
-                // them from cache.
-                buf.clear();
-                buf.extend(rows[start..end].iter().map(|&r| gh[r as usize]));
-                &buf
+        } else {
+            for &f in features {
+                let e = &mut h[offsets[f] + row[f] as usize];
+                e[0] += g[0];
+                e[1] += g[1];
             }
-            None => &gh[start..end],
-        };
-        for (gi, (f, _)) in group.iter().enumerate() {
-            let col = bins.column(*f);
-            let c = &mut copies[gi * COPIES..(gi + 1) * COPIES];
-            match rows {
-                Some(rows) => add4(c, rows[start..end].iter().map(|&r| col[r as usize]), ghb),
-                None => add4(c, col[start..end].iter().copied(), ghb),
-            }
-        }
-        start = end;
-    }
-    for (gi, (_, h)) in group.iter_mut().enumerate() {
-        let c = &copies[gi * COPIES..(gi + 1) * COPIES];
-        for (s, e) in h.iter_mut().enumerate() {
-            let g = ((c[0][s][0] + c[1][s][0]) + c[2][s][0]) + c[3][s][0];
-            let hs = ((c[0][s][1] + c[1][s][1]) + c[2][s][1]) + c[3][s][1];
-            e[0] += g;
-            e[1] += hs;
         }
     }
 }
 
-/// `parent -= child` slot by slot, for the listed features: the larger sibling's histogram
-/// from its parent's and the smaller sibling's.
-pub fn subtract_histogram(parent: &mut [GradPair], child: &[GradPair], features: &[usize]) {
-    for &f in features {
-        let r = f * HIST_SLOTS..(f + 1) * HIST_SLOTS;
-        for (p, c) in parent[r.clone()].iter_mut().zip(&child[r]) {
-            p[0] -= c[0];
-            p[1] -= c[1];
-        }
+/// `parent -= child` slot by slot: the larger sibling's histogram from its parent's and the
+/// smaller sibling's.
+pub fn subtract_histogram(parent: &mut [GradPair], child: &[GradPair]) {
+    for (p, c) in parent.iter_mut().zip(child) {
+        p[0] -= c[0];
+        p[1] -= c[1];
     }
 }
 
@@ -185,20 +230,77 @@ mod tests {
     #[test]
     fn histogram_sums_match_a_direct_count_with_and_without_row_lists() {
         let b = matrix();
+        let s1 = b.slots(1).start;
+        let s2 = b.slots(2).start;
         let gh: Vec<GradPair> = (0..6).map(|i| [i as f64, 1.0 + i as f64]).collect();
-        let mut h = new_histogram(3);
+        let mut h = new_histogram(&b);
         build_histogram(&b, &[0, 1, 2], None, &gh, &mut h);
         assert_eq!(h[0], [0.0 + 4.0, 1.0 + 5.0]);
         assert_eq!(h[1], [1.0 + 2.0, 2.0 + 3.0]);
-        assert_eq!(h[3], [5.0, 6.0]);
-        assert_eq!(h[HIST_SLOTS + 5], [15.0, 21.0]);
+        assert_eq!(h[3], [5.0, 6.0], "bin 3 of feature 0 is its missing bin");
+        assert_eq!(h[s1 + 5], [15.0, 21.0]);
         let rows = [1u32, 3, 5];
-        let mut hs = new_histogram(3);
+        let mut hs = new_histogram(&b);
         build_histogram(&b, &[0, 2], Some(&rows), &gh, &mut hs);
-        assert_eq!(hs[2 * HIST_SLOTS + 1], [9.0, 12.0]);
-        assert_eq!(hs[HIST_SLOTS + 5], [0.0, 0.0], "feature 1 not asked for");
-        subtract_histogram(&mut h, &hs, &[0, 2]);
-        assert_eq!(h[2 * HIST_SLOTS + 1], [0.0, 0.0]);
-        assert_eq!(h[2 * HIST_SLOTS], [6.0, 9.0]);
+        assert_eq!(hs[s2 + 1], [9.0, 12.0]);
+        assert_eq!(hs[s1 + 5], [0.0, 0.0], "feature 1 not asked for");
+        subtract_histogram(&mut h, &hs);
+        assert_eq!(h[s2 + 1], [0.0, 0.0]);
+        assert_eq!(h[s2], [6.0, 9.0]);
+    }
+
+    /// A direct per-slot sum over many rows and several nodes, split into several blocks,
+    /// against the kernel at 1 and 2 threads (bit-identical between thread counts).
+    #[test]
+    fn multi_node_blocks_equal_direct_sums_at_any_thread_count() {
+        let (n, d) = (50_000usize, 5usize);
+        let mut s = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        let missing: Vec<u8> = vec![255, 3, 17, 1, 64];
+        let data: Vec<u8> = (0..n * d)
+            .map(|i| (next() % (missing[i % d] as u64 + 1)) as u8)
+            .collect();
+        let bins = BinMatrix::new(n, d, data, missing);
+        let gh: Vec<GradPair> = (0..n)
+            .map(|_| {
+                [
+                    (next() % 1000) as f64 / 997.0 - 0.5,
+                    (next() % 100) as f64 / 89.0,
+                ]
+            })
+            .collect();
+        let odd: Vec<u32> = (0..n as u32).filter(|r| r % 3 != 0).collect();
+        let few: Vec<u32> = vec![7, 11, 4000, 49_999];
+        let nodes = [NodeRows::All, NodeRows::List(&odd), NodeRows::List(&few)];
+        let feats: Vec<usize> = (0..d).collect();
+        let run = |t: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(t)
+                .build()
+                .unwrap()
+                .install(|| build_histograms(&bins, &feats, &nodes, &gh))
+        };
+        let one = run(1);
+        let two = run(2);
+        assert_eq!(one, two, "bit-identical at 1 and 2 threads");
+        let lists: [Vec<u32>; 3] = [(0..n as u32).collect(), odd.clone(), few.clone()];
+        for (h, rows) in one.iter().zip(&lists) {
+            let mut direct = new_histogram(&bins);
+            for &r in rows {
+                for f in 0..d {
+                    let e = &mut direct[bins.slots(f).start + bins.get(r as usize, f) as usize];
+                    e[0] += gh[r as usize][0];
+                    e[1] += gh[r as usize][1];
+                }
+            }
+            for (a, b) in h.iter().zip(&direct) {
+                assert!((a[0] - b[0]).abs() < 1e-9 && (a[1] - b[1]).abs() < 1e-9);
+            }
+        }
     }
 }
