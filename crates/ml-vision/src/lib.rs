@@ -23,6 +23,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod depthwise;
 pub mod error;
 pub mod featurizer;
 pub mod image_table;

@@ -2,7 +2,8 @@
 //!
 //! [`OnnxModel::load`] reads an ONNX file with `tract-onnx`, fixes its input to
 //! `f32[1, 3, size, size]` (after checking that the model declares a compatible shape),
-//! optimizes it and makes it runnable. A loaded model is immutable and `Sync`: several threads
+//! optimizes it (with this crate's depthwise convolution, [`crate::depthwise`], in place of
+//! tract's) and makes it runnable. A loaded model is immutable and `Sync`: several threads
 //! run it at once, each call with its own state, which is how the featurizer parallelizes
 //! across images (the shipped model has a fixed batch of 1).
 //!
@@ -144,11 +145,17 @@ impl OnnxModel {
                 found: shape_string(&dims, fact.shape.is_open()),
             });
         }
-        let plan = model
+        // Declutter for the concrete input shape, swap tract's depthwise convolutions for
+        // [`FastDepthwise`](crate::depthwise::FastDepthwise) (tract's are 60% of the time on
+        // EfficientNet-lite0, see benches/vision.md), then let tract optimize the rest.
+        let mut typed = model
             .with_input_fact(0, f32::fact(want).into())
-            .and_then(|m| m.into_optimized())
-            .and_then(|m| m.into_runnable())
+            .and_then(|m| m.into_typed())
+            .and_then(|m| m.into_decluttered())
             .map_err(err)?;
+        crate::depthwise::use_fast_depthwise(&mut typed).map_err(err)?;
+        typed.optimize().map_err(err)?;
+        let plan = typed.into_runnable().map_err(err)?;
         let mut output_lens = Vec::new();
         for i in 0..plan.model().output_outlets().map_err(err)?.len() {
             let f = plan.model().output_fact(i).map_err(err)?;
