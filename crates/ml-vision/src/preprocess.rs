@@ -184,17 +184,48 @@ fn clip8(v: i32) -> u8 {
 /// Resizes with Pillow's BILINEAR filter (antialiased when downscaling), bit-exact with
 /// Pillow's 8-bit code path. Each pass is skipped when its side does not change, as in Pillow.
 pub fn resize_bilinear_pil(img: &RgbPixels, out_w: usize, out_h: usize) -> RgbPixels {
-    assert!(out_w > 0 && out_h > 0);
+    resize_bilinear_pil_window(img, out_w, out_h, 0, 0, out_w, out_h)
+}
+
+/// The `win_w x win_h` window at `(left, top)` of [`resize_bilinear_pil`]`(img, out_w, out_h)`,
+/// computing only the pixels the window needs (every output pixel depends on its own taps
+/// only, so the window is bit-exact with cropping the full resize, as Pillow's `box` is).
+pub fn resize_bilinear_pil_window(
+    img: &RgbPixels,
+    out_w: usize,
+    out_h: usize,
+    left: usize,
+    top: usize,
+    win_w: usize,
+    win_h: usize,
+) -> RgbPixels {
+    assert!(out_w > 0 && out_h > 0 && win_w > 0 && win_h > 0);
+    assert!(left + win_w <= out_w && top + win_h <= out_h);
     let (w, h) = (img.width, img.height);
     let half = 1i32 << (PRECISION_BITS - 1);
-    // Horizontal pass.
-    let horiz = if out_w != w {
+    let vtaps = (out_h != h).then(|| precompute_taps(h, out_h));
+    // Source rows the vertical pass reads (all the window's rows when there is none).
+    let (row0, row1) = match &vtaps {
+        Some(t) => {
+            let first = t.bounds[top].0;
+            let last = t.bounds[top..top + win_h]
+                .iter()
+                .map(|&(ymin, n)| ymin + n)
+                .max()
+                .unwrap_or(first);
+            (first, last.max(first + 1))
+        }
+        None => (top, top + win_h),
+    };
+    // Horizontal pass over those rows, window columns only.
+    let stride = win_w * 3;
+    let mut horiz = vec![0u8; (row1 - row0) * stride];
+    if out_w != w {
         let taps = precompute_taps(w, out_w);
-        let mut out = vec![0u8; out_w * h * 3];
-        for y in 0..h {
+        for (y, orow) in (row0..row1).zip(horiz.chunks_exact_mut(stride)) {
             let row = &img.data[y * w * 3..(y + 1) * w * 3];
-            let orow = &mut out[y * out_w * 3..(y + 1) * out_w * 3];
-            for (x, &(xmin, n)) in taps.bounds.iter().enumerate() {
+            for (x, o) in (left..left + win_w).zip(orow.chunks_exact_mut(3)) {
+                let (xmin, n) = taps.bounds[x];
                 let k = &taps.k[x * taps.ksize..x * taps.ksize + n];
                 let (mut s0, mut s1, mut s2) = (half, half, half);
                 for (i, &kk) in k.iter().enumerate() {
@@ -203,43 +234,44 @@ pub fn resize_bilinear_pil(img: &RgbPixels, out_w: usize, out_h: usize) -> RgbPi
                     s1 += p[1] as i32 * kk;
                     s2 += p[2] as i32 * kk;
                 }
-                orow[x * 3] = clip8(s0);
-                orow[x * 3 + 1] = clip8(s1);
-                orow[x * 3 + 2] = clip8(s2);
+                o[0] = clip8(s0);
+                o[1] = clip8(s1);
+                o[2] = clip8(s2);
             }
         }
-        RgbPixels {
-            width: out_w,
-            height: h,
-            data: out,
-        }
     } else {
-        img.clone()
-    };
-    if out_h == h {
-        return horiz;
+        for (y, orow) in (row0..row1).zip(horiz.chunks_exact_mut(stride)) {
+            orow.copy_from_slice(&img.data[(y * w + left) * 3..(y * w + left + win_w) * 3]);
+        }
     }
+    let Some(taps) = vtaps else {
+        return RgbPixels {
+            width: win_w,
+            height: win_h,
+            data: horiz,
+        };
+    };
     // Vertical pass.
-    let taps = precompute_taps(h, out_h);
-    let stride = out_w * 3;
-    let mut out = vec![0u8; out_w * out_h * 3];
+    let mut out = vec![0u8; win_w * win_h * 3];
     let mut acc = vec![0i32; stride];
-    for (y, &(ymin, n)) in taps.bounds.iter().enumerate() {
+    for (y, orow) in (top..top + win_h).zip(out.chunks_exact_mut(stride)) {
+        let (ymin, n) = taps.bounds[y];
         let k = &taps.k[y * taps.ksize..y * taps.ksize + n];
         acc.iter_mut().for_each(|a| *a = half);
         for (i, &kk) in k.iter().enumerate() {
-            let row = &horiz.data[(ymin + i) * stride..(ymin + i + 1) * stride];
+            let r = ymin + i - row0;
+            let row = &horiz[r * stride..(r + 1) * stride];
             for (a, &p) in acc.iter_mut().zip(row) {
                 *a += p as i32 * kk;
             }
         }
-        for (o, &a) in out[y * stride..(y + 1) * stride].iter_mut().zip(&acc) {
+        for (o, &a) in orow.iter_mut().zip(&acc) {
             *o = clip8(a);
         }
     }
     RgbPixels {
-        width: out_w,
-        height: out_h,
+        width: win_w,
+        height: win_h,
         data: out,
     }
 }
@@ -307,8 +339,8 @@ impl Preprocessing {
         let scale = self.resize_shorter as f64 / w.min(h);
         let nw = ((w * scale).round_ties_even() as usize).max(s);
         let nh = ((h * scale).round_ties_even() as usize).max(s);
-        let resized = resize_bilinear_pil(img, nw, nh);
-        resized.crop((nw - s) / 2, (nh - s) / 2, s, s)
+        // Only the centre crop is computed (bit-exact with resizing then cropping).
+        resize_bilinear_pil_window(img, nw, nh, (nw - s) / 2, (nh - s) / 2, s, s)
     }
 
     /// Writes the normalized CHW tensor (`3 * input_size^2` values) into `out`.
@@ -406,6 +438,19 @@ mod tests {
             assert_eq!((out.width, out.height), (ow, oh));
             assert_eq!(&out.data[..6], &first, "{w}x{h} -> {ow}x{oh}");
             assert_eq!(checksum(&out), sums, "{w}x{h} -> {ow}x{oh}");
+            // Any window of the resize equals the same crop of the full resize.
+            for (l, t, ww, wh) in [
+                (0, 0, ow, oh),
+                (1, 2, ow - 3, oh - 5),
+                (ow / 2, oh / 3, 4, 3),
+            ] {
+                let win = resize_bilinear_pil_window(&pattern(w, h), ow, oh, l, t, ww, wh);
+                assert_eq!(
+                    win,
+                    out.crop(l, t, ww, wh),
+                    "{w}x{h} -> {ow}x{oh} window {l},{t}"
+                );
+            }
         }
     }
 
