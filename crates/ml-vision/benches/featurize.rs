@@ -63,6 +63,16 @@ fn bench_featurize(c: &mut Criterion) {
 
     let frames: Vec<_> = (0..8).map(frame).collect();
     let mut f = DeepImageFeaturizer::new(model_path().to_string_lossy());
+    for threads in [1, 0] {
+        f.n_threads = threads;
+        g.bench_function(format!("featurize_1_frame_{threads}_thread"), |b| {
+            b.iter(|| f.featurize_rgb(black_box(&frames[..1])).expect("features"))
+        });
+    }
+    f.n_threads = 0;
+    g.bench_function("featurize_8_frames_global_pool", |b| {
+        b.iter(|| f.featurize_rgb(black_box(&frames)).expect("features"))
+    });
     for threads in [1, 2] {
         f.n_threads = threads;
         f.feature_dim().expect("model loads");
