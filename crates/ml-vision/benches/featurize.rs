@@ -1,5 +1,6 @@
 //! Featurization benchmarks on the shipped EfficientNet-lite0 and the CCTV frames:
-//! preprocessing of one 768x576 frame, one inference at batch 1 (with this crate's depthwise
+//! preprocessing of one 768x576 frame (and its resize, whole frame vs centre crop only), one
+//! inference at batch 1 (with this crate's depthwise
 //! convolution, and with tract's own for comparison), and 8 frames through the featurizer with
 //! 1 and 2 threads (our batching: frames run in parallel on one shared plan).
 //!
@@ -11,6 +12,7 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use ml_vision::image_table::decode_rgb;
+use ml_vision::preprocess::resize_bilinear_pil;
 use ml_vision::{DeepImageFeaturizer, OnnxModel, Preprocessing};
 use tract_onnx::prelude::*;
 
@@ -38,6 +40,14 @@ fn bench_featurize(c: &mut Criterion) {
     let prep = Preprocessing::efficientnet_lite();
     g.bench_function("preprocess_768x576_frame", |b| {
         b.iter(|| prep.to_tensor(black_box(&img)))
+    });
+
+    // The same output the slow way: the whole 341x256 resize, then the crop.
+    g.bench_function("resize_whole_frame_then_crop", |b| {
+        b.iter(|| resize_bilinear_pil(black_box(&img), 341, 256).crop(58, 16, 224, 224))
+    });
+    g.bench_function("resize_centre_crop_only", |b| {
+        b.iter(|| prep.resize_and_crop(black_box(&img)))
     });
 
     let x = prep.to_tensor(&img);
