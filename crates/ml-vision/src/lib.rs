@@ -6,7 +6,10 @@
 //! feature vectors ([`DeepImageFeaturizer`], an ml-core `Transformer`) or top-k class labels
 //! ([`DeepImagePredictor`]). Preprocessing reproduces Pillow's bilinear resize bit for bit
 //! ([`preprocess`]). A small registry ([`model::known_models`]) names the shipped model
-//! (EfficientNet-lite0, ImageNet, 1280-d features).
+//! (EfficientNet-lite0, ImageNet, 1280-d features). Depthwise convolutions run in this crate's
+//! own tract operator ([`depthwise::FastDepthwise`], same results as tract's, about 4x faster on
+//! EfficientNet-lite0). With the cargo feature `libjpeg-turbo`, JPEGs are decoded by the system
+//! libjpeg-turbo (as Pillow does), which makes the preprocessed tensors identical to Python's.
 //!
 //! ```no_run
 //! use ml_core::Transformer;
