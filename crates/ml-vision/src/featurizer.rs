@@ -205,9 +205,9 @@ pub struct DeepImageFeaturizer {
     pub input_size: usize,
     /// Shorter side after the first resize (256); 0 resizes straight to `input_size`.
     pub resize_shorter: usize,
-    /// Per-channel values subtracted, R, G, B (or one for all) ([127]).
+    /// Per-channel values subtracted, R, G, B (or one for all) (`[127]`).
     pub mean: Vec<f64>,
-    /// Per-channel divisors, R, G, B (or one for all) ([128]).
+    /// Per-channel divisors, R, G, B (or one for all) (`[128]`).
     pub std: Vec<f64>,
     /// Index of the model output used as features (0).
     pub output_index: usize,
@@ -380,9 +380,9 @@ pub struct DeepImagePredictor {
     pub input_size: usize,
     /// Shorter side after the first resize (256); 0 resizes straight to `input_size`.
     pub resize_shorter: usize,
-    /// Per-channel values subtracted ([127]).
+    /// Per-channel values subtracted (`[127]`).
     pub mean: Vec<f64>,
-    /// Per-channel divisors ([128]).
+    /// Per-channel divisors (`[128]`).
     pub std: Vec<f64>,
     /// Index of the logits output (1 for EfficientNet-lite0).
     pub output_index: usize,

@@ -1,6 +1,6 @@
 //! # ml-vision
 //!
-//! Images and video for `ml` datasets: frames from video files ([`video::FrameExtractor`],
+//! Images and video for `ml` datasets: frames from video files (`video::FrameExtractor`,
 //! cargo feature `video`, FFmpeg through `ffmpeg-next`), image tables with Spark's image schema
 //! ([`image_table::read_images`]), and a pretrained CNN run with tract-onnx that turns images into
 //! feature vectors ([`DeepImageFeaturizer`], an ml-core `Transformer`) or top-k class labels
