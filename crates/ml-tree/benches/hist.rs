@@ -4,9 +4,9 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ml_tree::binning::BinMatrix;
-use ml_tree::hist::{build_histogram, new_histogram, GradPair};
+use ml_tree::hist::{build_histogram, new_histogram, RowPair};
 
-fn data(n: usize, d: usize) -> (BinMatrix, Vec<GradPair>) {
+fn data(n: usize, d: usize) -> (BinMatrix, Vec<RowPair>) {
     let mut s = 0x1234_5678_9abc_def0u64;
     let mut next = || {
         s ^= s << 13;
@@ -16,7 +16,7 @@ fn data(n: usize, d: usize) -> (BinMatrix, Vec<GradPair>) {
     };
     let data: Vec<u8> = (0..n * d).map(|_| (next() % 255) as u8).collect();
     let gh = (0..n)
-        .map(|_| [(next() % 1000) as f64 / 1000.0 - 0.5, 0.25])
+        .map(|_| [(next() % 1000) as f32 / 1000.0 - 0.5, 0.25])
         .collect();
     (BinMatrix::new(n, d, data, vec![255; d]), gh)
 }

@@ -15,7 +15,7 @@ use ml_core::{impl_params, Dataset, Estimator, MlError, Params, Result};
 
 use crate::binning::BinMapper;
 use crate::grow::{grow_tree, TreeParams};
-use crate::hist::GradPair;
+use crate::hist::RowPair;
 use crate::model::GradientBoostedTreesModel;
 use crate::objective::{gradients, Metric, Objective};
 use crate::tree::Tree;
@@ -293,6 +293,32 @@ pub(crate) struct Inputs<'a> {
 }
 
 /// The matrix as contiguous row-major rows.
+/// Adds each leaf's value to the margins of its rows, leaves in parallel. The leaves' row
+/// ranges are disjoint parts of `rows`, which holds each row at most once.
+fn add_leaf_values(
+    margins: &mut [f64],
+    k: usize,
+    class: usize,
+    rows: &[u32],
+    leaves: &[(usize, usize, f64)],
+) {
+    /// The margins, written by several threads at disjoint indices.
+    struct Shared(*mut f64, usize);
+    // SAFETY: every index is written by exactly one task (see below).
+    unsafe impl Sync for Shared {}
+    let shared = Shared(margins.as_mut_ptr(), margins.len());
+    let shared = &shared;
+    leaves.par_iter().for_each(|&(s, e, v)| {
+        for &r in &rows[s..e] {
+            let i = r as usize * k + class;
+            assert!(i < shared.1, "row index within the margins");
+            // SAFETY: `i` is in bounds (checked above), and no other task writes it: the
+            // leaves' ranges of `rows` are disjoint and no row appears twice in `rows`.
+            unsafe { *shared.0.add(i) += v };
+        }
+    });
+}
+
 pub(crate) fn row_major(x: ArrayView2<'_, f64>) -> CowArray<'_, f64, Ix2> {
     if x.is_standard_layout() {
         CowArray::from(x)
@@ -521,7 +547,7 @@ impl GradientBoostedTrees {
         let mut eval_margins = eval.map(|e| vec![base_margin; e.y.len() * k]);
         let tp = self.tree_params();
         let mut trees: Vec<Tree> = Vec::with_capacity(self.num_round * k);
-        let mut gh: Vec<GradPair> = vec![[0.0, 0.0]; n];
+        let mut gh: Vec<RowPair> = vec![[0.0, 0.0]; n];
         let mut history = Vec::new();
         let mut best: Option<(usize, f64)> = None;
         let x_rows = x
@@ -572,11 +598,7 @@ impl GradientBoostedTrees {
                 let (tree, leaves) =
                     grow_tree(&bins, &mapper, &features, &tp, &mut rows, &gh, identity);
                 // Margins of the rows used, from the leaf each ended in.
-                for (s, e, v) in leaves {
-                    for &r in &rows[s..e] {
-                        margins[r as usize * k + class] += v;
-                    }
-                }
+                add_leaf_values(&mut margins, k, class, &rows, &leaves);
                 if let Some(s) = &sampled {
                     let mut used = vec![false; n];
                     for &r in s {

@@ -9,7 +9,9 @@
 use rayon::prelude::*;
 
 use crate::binning::{BinMapper, BinMatrix, FeatureCuts, HIST_SLOTS};
-use crate::hist::{build_histograms, new_histogram, subtract_histogram, GradPair, NodeRows};
+use crate::hist::{
+    build_histograms, new_histogram, subtract_histogram, GradPair, NodeRows, RowPair,
+};
 use crate::tree::{CategorySet, Node, Tree};
 
 /// The tree-shape parameters one tree is grown with.
@@ -244,45 +246,53 @@ pub(crate) fn left_table(c: &Candidate, missing_bin: u8) -> [bool; HIST_SLOTS] {
 /// Rows per task when partitioning a large node in parallel.
 const PARTITION_CHUNK: usize = 1 << 15;
 
+/// Splits `rows` into those going left and those going right, keeping their order, without
+/// branching on the (unpredictable) direction: every row is written to both outputs and only
+/// the matching cursor moves. Returns the number going left, written to `left[..k]`.
+#[inline]
+fn split_rows(
+    rows: &[u32],
+    col: &[u8],
+    table: &[bool; HIST_SLOTS],
+    left: &mut [u32],
+    right: &mut [u32],
+) -> usize {
+    let (mut w, mut k) = (0usize, 0usize);
+    for (i, &r) in rows.iter().enumerate() {
+        if let Some(&ahead) = rows.get(i + 16) {
+            crate::hist::prefetch(col.as_ptr().wrapping_add(ahead as usize));
+        }
+        let l = table[col[r as usize] as usize] as usize;
+        left[w] = r;
+        right[k] = r;
+        w += l;
+        k += 1 - l;
+    }
+    w
+}
+
 /// Stable partition of `rows` by `table[bin of feature f]`; returns the number going left.
 /// Large nodes are split into fixed chunks partitioned in parallel and then concatenated,
 /// which gives the same order as the sequential pass.
 fn partition(rows: &mut [u32], bins: &BinMatrix, f: usize, table: &[bool; HIST_SLOTS]) -> usize {
     let col = bins.column(f);
-    let goes_left = |r: u32| table[col[r as usize] as usize];
-    if rows.len() <= PARTITION_CHUNK || rayon::current_num_threads() == 1 {
-        let mut scratch = Vec::new();
-        let mut w = 0;
-        for i in 0..rows.len() {
-            if let Some(&ahead) = rows.get(i + 16) {
-                crate::hist::prefetch(col.as_ptr().wrapping_add(ahead as usize));
-            }
-            let r = rows[i];
-            if goes_left(r) {
-                rows[w] = r;
-                w += 1;
-            } else {
-                scratch.push(r);
-            }
-        }
-        rows[w..].copy_from_slice(&scratch);
+    let n = rows.len();
+    if n <= PARTITION_CHUNK || rayon::current_num_threads() == 1 {
+        let mut left = vec![0u32; n];
+        let mut right = vec![0u32; n];
+        let w = split_rows(rows, col, table, &mut left, &mut right);
+        rows[..w].copy_from_slice(&left[..w]);
+        rows[w..].copy_from_slice(&right[..n - w]);
         return w;
     }
     let parts: Vec<(Vec<u32>, Vec<u32>)> = rows
         .par_chunks(PARTITION_CHUNK)
         .map(|c| {
-            let mut l = Vec::with_capacity(c.len());
-            let mut r = Vec::with_capacity(c.len());
-            for (i, &x) in c.iter().enumerate() {
-                if let Some(&ahead) = c.get(i + 16) {
-                    crate::hist::prefetch(col.as_ptr().wrapping_add(ahead as usize));
-                }
-                if goes_left(x) {
-                    l.push(x);
-                } else {
-                    r.push(x);
-                }
-            }
+            let mut l = vec![0u32; c.len()];
+            let mut r = vec![0u32; c.len()];
+            let w = split_rows(c, col, table, &mut l, &mut r);
+            l.truncate(w);
+            r.truncate(c.len() - w);
             (l, r)
         })
         .collect();
@@ -319,7 +329,7 @@ struct Grower<'a> {
     mapper: &'a BinMapper,
     features: &'a [usize],
     p: &'a TreeParams,
-    gh: &'a [GradPair],
+    gh: &'a [RowPair],
 }
 
 impl Grower<'_> {
@@ -554,7 +564,7 @@ pub(crate) fn grow_tree(
     features: &[usize],
     p: &TreeParams,
     rows: &mut [u32],
-    gh: &[GradPair],
+    gh: &[RowPair],
     identity_rows: bool,
 ) -> (Tree, LeafRanges) {
     let g = Grower {
@@ -567,7 +577,8 @@ pub(crate) fn grow_tree(
     let n = rows.len();
     let mut root_sum = [0.0, 0.0];
     for &r in rows.iter() {
-        root_sum = add(root_sum, gh[r as usize]);
+        let g = gh[r as usize];
+        root_sum = add(root_sum, [g[0] as f64, g[1] as f64]);
     }
     let mut tree = Tree {
         nodes: vec![Node::leaf(p.leaf_value(root_sum), root_sum[1])],
@@ -695,14 +706,16 @@ mod tests {
         },
     }
 
-    fn sum(rows: &[usize], gh: &[GradPair]) -> GradPair {
-        rows.iter().fold([0.0, 0.0], |a, &r| add(a, gh[r]))
+    fn sum(rows: &[usize], gh: &[RowPair]) -> GradPair {
+        rows.iter().fold([0.0, 0.0], |a, &r| {
+            add(a, [gh[r][0] as f64, gh[r][1] as f64])
+        })
     }
 
     fn brute(
         bins: &BinMatrix,
         rows: &[usize],
-        gh: &[GradPair],
+        gh: &[RowPair],
         p: &TreeParams,
         depth: usize,
     ) -> BNode {
@@ -789,7 +802,7 @@ mod tests {
         }
     }
 
-    fn data(n: usize, d: usize, seed: u64) -> (Array2<f64>, Vec<GradPair>) {
+    fn data(n: usize, d: usize, seed: u64) -> (Array2<f64>, Vec<RowPair>) {
         let mut rng = Rng(seed);
         let x = Array2::from_shape_fn((n, d), |(_, f)| {
             let u = rng.next();
@@ -809,7 +822,7 @@ mod tests {
                         x[[i, 1]] / 80.0
                     };
                 let y = if v + 0.3 * rng.next() > 0.8 { 1.0 } else { 0.0 };
-                [0.5 - y, 0.25]
+                [0.5 - y as f32, 0.25]
             })
             .collect();
         (x, gh)
@@ -853,11 +866,11 @@ mod tests {
         let n = 400;
         let x = Array2::from_shape_fn((n, 1), |_| (rng.next() * k as f64).floor());
         let effect: Vec<f64> = (0..k).map(|_| rng.next() - 0.5).collect();
-        let gh: Vec<GradPair> = (0..n)
+        let gh: Vec<RowPair> = (0..n)
             .map(|i| {
                 [
-                    effect[x[[i, 0]] as usize] + 0.3 * (rng.next() - 0.5),
-                    0.1 + rng.next(),
+                    (effect[x[[i, 0]] as usize] + 0.3 * (rng.next() - 0.5)) as f32,
+                    (0.1 + rng.next()) as f32,
                 ]
             })
             .collect();
@@ -868,7 +881,9 @@ mod tests {
         p.min_child_weight = 0.0;
         let mut hist = new_histogram(&bins);
         build_histogram(&bins, &[0], None, &gh, &mut hist);
-        let total = gh.iter().fold([0.0, 0.0], |a, &g| add(a, g));
+        let total = gh
+            .iter()
+            .fold([0.0, 0.0], |a, &g| add(a, [g[0] as f64, g[1] as f64]));
         let c = find_best_split(&hist, &mapper, &bins, &[0], total, &p).unwrap();
         let mut best = f64::MIN;
         for mask in 1u32..(1 << (k - 1)) {

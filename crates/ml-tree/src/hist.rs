@@ -18,6 +18,10 @@ use crate::binning::BinMatrix;
 /// One bin's sums: `[gradient, hessian]`.
 pub type GradPair = [f64; 2];
 
+/// One row's `[gradient, hessian]`, stored in single precision as XGBoost does; sums are
+/// taken in double precision.
+pub type RowPair = [f32; 2];
+
 /// A zeroed histogram over `bins`.
 pub fn new_histogram(bins: &BinMatrix) -> Vec<GradPair> {
     vec![[0.0, 0.0]; bins.hist_len()]
@@ -80,7 +84,7 @@ pub fn build_histograms(
     bins: &BinMatrix,
     features: &[usize],
     nodes: &[NodeRows<'_>],
-    gh: &[GradPair],
+    gh: &[RowPair],
 ) -> Vec<Vec<GradPair>> {
     let n_rows = bins.n_rows();
     let all =
@@ -151,7 +155,7 @@ pub fn build_histogram(
     bins: &BinMatrix,
     features: &[usize],
     rows: Option<&[u32]>,
-    gh: &[GradPair],
+    gh: &[RowPair],
     hist: &mut [GradPair],
 ) {
     let node = match rows {
@@ -174,7 +178,7 @@ fn accumulate(
     features: &[usize],
     all: bool,
     rows: impl Iterator<Item = usize>,
-    gh: &[GradPair],
+    gh: &[RowPair],
     h: &mut [GradPair],
 ) {
     let d = bins.n_features();
@@ -182,7 +186,7 @@ fn accumulate(
     let offsets = &bins.offsets()[..d];
     assert_eq!(h.len(), bins.hist_len(), "histogram size");
     for r in rows {
-        let g = gh[r];
+        let g = [gh[r][0] as f64, gh[r][1] as f64];
         let row = &data[r * d..(r + 1) * d];
         if all {
             for (&b, &o) in row.iter().zip(offsets) {
@@ -232,7 +236,7 @@ mod tests {
         let b = matrix();
         let s1 = b.slots(1).start;
         let s2 = b.slots(2).start;
-        let gh: Vec<GradPair> = (0..6).map(|i| [i as f64, 1.0 + i as f64]).collect();
+        let gh: Vec<RowPair> = (0..6).map(|i| [i as f32, 1.0 + i as f32]).collect();
         let mut h = new_histogram(&b);
         build_histogram(&b, &[0, 1, 2], None, &gh, &mut h);
         assert_eq!(h[0], [0.0 + 4.0, 1.0 + 5.0]);
@@ -266,11 +270,11 @@ mod tests {
             .map(|i| (next() % (missing[i % d] as u64 + 1)) as u8)
             .collect();
         let bins = BinMatrix::new(n, d, data, missing);
-        let gh: Vec<GradPair> = (0..n)
+        let gh: Vec<RowPair> = (0..n)
             .map(|_| {
                 [
-                    (next() % 1000) as f64 / 997.0 - 0.5,
-                    (next() % 100) as f64 / 89.0,
+                    (next() % 1000) as f32 / 997.0 - 0.5,
+                    (next() % 100) as f32 / 89.0,
                 ]
             })
             .collect();
@@ -294,8 +298,8 @@ mod tests {
             for &r in rows {
                 for f in 0..d {
                     let e = &mut direct[bins.slots(f).start + bins.get(r as usize, f) as usize];
-                    e[0] += gh[r as usize][0];
-                    e[1] += gh[r as usize][1];
+                    e[0] += gh[r as usize][0] as f64;
+                    e[1] += gh[r as usize][1] as f64;
                 }
             }
             for (a, b) in h.iter().zip(&direct) {

@@ -110,7 +110,7 @@ impl_params!(GradientBoostedTreesModel {
 });
 
 /// Rows per parallel prediction task.
-const PREDICT_CHUNK: usize = 1024;
+const PREDICT_CHUNK: usize = 256;
 
 impl GradientBoostedTreesModel {
     /// The margin every row starts from.

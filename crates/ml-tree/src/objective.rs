@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::hist::GradPair;
+use crate::hist::RowPair;
 use ml_core::{MlError, Result};
 
 /// The loss being minimized.
@@ -68,7 +68,7 @@ pub(crate) fn gradients(
     scale_pos_weight: f64,
     k: usize,
     class: usize,
-    out: &mut [GradPair],
+    out: &mut [RowPair],
 ) {
     use rayon::prelude::*;
     out.par_chunks_mut(8192)
@@ -83,17 +83,22 @@ pub(crate) fn gradients(
                         if y == 1.0 {
                             w *= scale_pos_weight;
                         }
-                        let p = sigmoid(margins[i]);
+                        // In single precision, as XGBoost computes it.
+                        let p = 1.0 / (1.0 + (-(margins[i] as f32)).exp());
+                        let (y, w) = (y as f32, w as f32);
                         [(p - y) * w, (p * (1.0 - p)).max(1e-16) * w]
                     }
-                    Objective::SquaredError => [(margins[i] - y) * w, w],
+                    Objective::SquaredError => [((margins[i] - y) * w) as f32, w as f32],
                     Objective::MultiSoftmax => {
                         let m = &margins[i * k..(i + 1) * k];
                         let mx = m.iter().copied().fold(f64::NEG_INFINITY, f64::max);
                         let z: f64 = m.iter().map(|v| (v - mx).exp()).sum();
                         let p = (m[class] - mx).exp() / z;
                         let t = if y as usize == class { 1.0 } else { 0.0 };
-                        [(p - t) * w, (2.0 * p * (1.0 - p)).max(1e-16) * w]
+                        [
+                            ((p - t) * w) as f32,
+                            ((2.0 * p * (1.0 - p)).max(1e-16) * w) as f32,
+                        ]
                     }
                 };
             }
@@ -293,7 +298,9 @@ mod tests {
             0,
             &mut out,
         );
+        // Computed in single precision, as XGBoost does: exact at p = 1/2, within f32 rounding
+        // at p = 2/3.
         assert!((out[0][0] + 0.5).abs() < 1e-12 && (out[0][1] - 0.25).abs() < 1e-12);
-        assert!((out[1][0] - 2.0 / 3.0).abs() < 1e-12 && (out[1][1] - 2.0 / 9.0).abs() < 1e-12);
+        assert!((out[1][0] - 2.0 / 3.0).abs() < 1e-6 && (out[1][1] - 2.0 / 9.0).abs() < 1e-6);
     }
 }

@@ -169,9 +169,10 @@ impl Tree {
     }
 }
 
-/// A 16-byte node for fast prediction: `meta` holds the feature in its low 30 bits, bit 31 =
-/// missing goes left, bit 30 = categorical split; `meta == u32::MAX` marks a leaf. `x` is the
-/// threshold, the leaf value, or (categorical) the index of the category set.
+/// A 16-byte node for fast prediction: `meta` holds the feature in its low 29 bits, bit 31 =
+/// missing goes left, bit 30 = categorical split, bit 29 = leaf. `x` is the threshold, the
+/// leaf value, or (categorical) the index of the category set. A leaf tests feature 0 and has
+/// itself as both children, so walking past it is harmless.
 #[derive(Debug, Clone, Copy)]
 struct PNode {
     meta: u32,
@@ -180,10 +181,12 @@ struct PNode {
     right: u32,
 }
 
-const P_LEAF: u32 = u32::MAX;
+const P_LEAF: u32 = 1 << 29;
 const P_DEFAULT_LEFT: u32 = 1 << 31;
 const P_CATEGORICAL: u32 = 1 << 30;
-const P_FEATURE: u32 = (1 << 30) - 1;
+const P_FEATURE: u32 = (1 << 29) - 1;
+/// Rows walked through a tree side by side by the numeric fast path.
+const LANES: usize = 8;
 
 /// All trees of a model in one flat array of 16-byte nodes, for prediction.
 ///
@@ -196,6 +199,11 @@ pub struct FlatForest {
     roots: Vec<u32>,
     sets: Vec<CategorySet>,
     exact: bool,
+    /// Per tree: the number of steps from the root to its deepest leaf, when every split of
+    /// the tree is numeric and its children are in range (`None` otherwise).
+    numeric_depth: Vec<Option<u32>>,
+    /// Largest feature index tested, plus one.
+    width: usize,
 }
 
 impl FlatForest {
@@ -205,23 +213,28 @@ impl FlatForest {
         let mut roots = Vec::with_capacity(trees.len());
         let mut sets = Vec::new();
         let mut exact = true;
+        let mut numeric_depth = Vec::with_capacity(trees.len());
+        let mut width = 0usize;
         for t in trees {
             let base = nodes.len() as u32;
             roots.push(base);
+            numeric_depth.push(numeric_depth_of(t));
             let set_base = sets.len() as u32;
             sets.extend(t.categories.iter().cloned());
             for n in &t.nodes {
                 if n.is_leaf() {
                     exact &= (n.value as f32) as f64 == n.value;
+                    let me = nodes.len() as u32;
                     nodes.push(PNode {
                         meta: P_LEAF,
                         x: n.value as f32,
-                        left: 0,
-                        right: 0,
+                        left: me,
+                        right: me,
                     });
                 } else {
                     let mut meta = n.feature & P_FEATURE;
                     exact &= n.feature <= P_FEATURE;
+                    width = width.max(n.feature as usize + 1);
                     if n.default_left {
                         meta |= P_DEFAULT_LEFT;
                     }
@@ -246,7 +259,14 @@ impl FlatForest {
             roots,
             sets,
             exact,
+            numeric_depth,
+            width,
         }
+    }
+
+    /// Largest feature index the trees test, plus one.
+    pub fn width(&self) -> usize {
+        self.width
     }
 
     /// True when every leaf value is stored exactly.
@@ -260,7 +280,7 @@ impl FlatForest {
         let mut i = self.roots[t] as usize;
         loop {
             let nd = self.nodes[i];
-            if nd.meta == P_LEAF {
+            if nd.meta & P_LEAF != 0 {
                 return nd.x as f64;
             }
             let v = row[(nd.meta & P_FEATURE) as usize];
@@ -303,8 +323,9 @@ impl FlatForest {
     }
 
     /// Adds tree `t`'s output for every row of a block to `out[row * k + class]`. `x` holds the
-    /// rows (width `d`), `x32` the same values as `f32`. Four rows walk the tree in lockstep
-    /// so that their node loads overlap.
+    /// rows (width `d`), `x32` the same values as `f32`. Several rows walk the tree in
+    /// lockstep so that their node loads overlap; a tree of numeric splits is walked without
+    /// branches, a fixed number of steps (its depth), as every leaf points to itself.
     #[allow(clippy::too_many_arguments)]
     pub fn add_tree_outputs(
         &self,
@@ -318,6 +339,12 @@ impl FlatForest {
     ) {
         let n = x32.len() / d.max(1);
         let root = self.roots[t] as usize;
+        if let Some(depth) = self.numeric_depth[t] {
+            if self.width <= d && d > 0 {
+                self.add_numeric_tree_outputs(root, depth, x32, d, out, k, class);
+                return;
+            }
+        }
         let mut r = 0;
         while r + 4 <= n {
             let mut idx = [root; 4];
@@ -325,7 +352,7 @@ impl FlatForest {
                 let mut active = false;
                 for (l, i) in idx.iter_mut().enumerate() {
                     let nd = self.nodes[*i];
-                    if nd.meta != P_LEAF {
+                    if nd.meta & P_LEAF == 0 {
                         active = true;
                         let a = (r + l) * d;
                         *i = self.step(nd, &x32[a..a + d], &x[a..a + d]);
@@ -344,7 +371,7 @@ impl FlatForest {
             let mut i = root;
             loop {
                 let nd = self.nodes[i];
-                if nd.meta == P_LEAF {
+                if nd.meta & P_LEAF != 0 {
                     break;
                 }
                 let a = r * d;
@@ -354,4 +381,83 @@ impl FlatForest {
             r += 1;
         }
     }
+
+    /// The branch-free walk of a tree of numeric splits: `LANES` rows at a time, `depth` steps.
+    #[allow(clippy::too_many_arguments)]
+    fn add_numeric_tree_outputs(
+        &self,
+        root: usize,
+        depth: u32,
+        x32: &[f32],
+        d: usize,
+        out: &mut [f64],
+        k: usize,
+        class: usize,
+    ) {
+        let nodes = &self.nodes[..];
+        /// One step of a walk from node `i` for the row starting at `row[0]`.
+        ///
+        /// # Safety
+        /// `i < nodes.len()`, and the row has more values than any feature the node tests.
+        #[inline(always)]
+        unsafe fn step(nodes: &[PNode], i: usize, row: *const f32) -> usize {
+            let nd = nodes.get_unchecked(i);
+            let v = *row.add((nd.meta & P_FEATURE) as usize);
+            let left = (v < nd.x) | (v.is_nan() & (nd.meta & P_DEFAULT_LEFT != 0));
+            (if left { nd.left } else { nd.right }) as usize
+        }
+        let mut blocks = x32.chunks_exact(LANES * d);
+        let mut r = 0;
+        for block in &mut blocks {
+            let mut idx = [root; LANES];
+            for _ in 0..depth {
+                for (l, i) in idx.iter_mut().enumerate() {
+                    // SAFETY: `numeric_depth_of` checked that every child index of this tree
+                    // is one of its nodes, and the caller that every feature tested is below
+                    // `d` (`width <= d`); `block` holds LANES rows of `d` values.
+                    *i = unsafe { step(nodes, *i, block.as_ptr().add(l * d)) };
+                }
+            }
+            for (l, &i) in idx.iter().enumerate() {
+                out[(r + l) * k + class] += nodes[i].x as f64;
+            }
+            r += LANES;
+        }
+        for row in blocks.remainder().chunks_exact(d) {
+            let mut i = root;
+            for _ in 0..depth {
+                // SAFETY: as above; `row` holds `d` values.
+                i = unsafe { step(nodes, i, row.as_ptr()) };
+            }
+            out[r * k + class] += nodes[i].x as f64;
+            r += 1;
+        }
+    }
+}
+
+/// Steps from the root to the deepest leaf when every split is numeric and the nodes form a
+/// tree (children in range, no node reached twice); `None` otherwise, which sends the tree to
+/// the general walk.
+fn numeric_depth_of(t: &Tree) -> Option<u32> {
+    let n = t.nodes.len();
+    let mut max = 0;
+    let mut stack = vec![(0usize, 0u32)];
+    let mut seen = 0usize;
+    while let Some((i, dep)) = stack.pop() {
+        seen += 1;
+        if seen > n || i >= n {
+            return None;
+        }
+        let nd = &t.nodes[i];
+        max = max.max(dep);
+        if nd.is_leaf() {
+            continue;
+        }
+        if nd.category_split.is_some() || nd.feature > P_FEATURE {
+            return None;
+        }
+        stack.push((nd.left as usize, dep + 1));
+        stack.push((nd.right as usize, dep + 1));
+    }
+    Some(max)
 }

@@ -417,20 +417,22 @@ fn a_model_trained_by_xgboost_scores_the_same_here() {
 #[test]
 fn fast_prediction_equals_walking_each_tree() {
     // The flat 16-byte-node predictor against the plain per-tree walk, on a model with
-    // categorical splits and missing values, for row counts that exercise the 4-row lockstep
-    // and its remainder.
-    let data = binary_data(1003, 13, true);
-    let mut gbt = GradientBoostedTrees::new();
-    gbt.num_round = 12;
-    let m = gbt.fit(&data).unwrap();
-    let x = data.features("features").unwrap();
-    let fast = m.predict_margins(x).unwrap();
-    for (i, f) in fast.iter().enumerate() {
-        let row: Vec<f64> = x.row(i).to_vec();
-        let mut s = m.base_margin();
-        for t in &m.trees {
-            s += t.predict_row(&row);
+    // categorical splits (general walk) or only numeric ones (branch-free 8-row walk) and
+    // missing values, for row counts that exercise the lockstep and its remainder.
+    for categorical in [true, false] {
+        let data = binary_data(1003, 13, categorical);
+        let mut gbt = GradientBoostedTrees::new();
+        gbt.num_round = 12;
+        let m = gbt.fit(&data).unwrap();
+        let x = data.features("features").unwrap();
+        let fast = m.predict_margins(x).unwrap();
+        for (i, f) in fast.iter().enumerate() {
+            let row: Vec<f64> = x.row(i).to_vec();
+            let mut s = m.base_margin();
+            for t in &m.trees {
+                s += t.predict_row(&row);
+            }
+            assert_eq!(*f, s, "row {i} (categorical splits: {categorical})");
         }
-        assert_eq!(*f, s, "row {i}");
     }
 }
