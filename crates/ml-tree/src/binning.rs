@@ -259,6 +259,8 @@ pub struct BinMatrix {
     n_features: usize,
     data: Vec<u8>,
     cols: Vec<u8>,
+    /// Row-major histogram slots (`offsets[f] + bin`), when they fit in `u16`.
+    slots16: Option<Vec<u16>>,
     missing_bin: Vec<u8>,
     offsets: Vec<usize>,
 }
@@ -302,11 +304,28 @@ impl BinMatrix {
                     }
                 });
         }
+        let slots16 = (acc <= u16::MAX as usize + 1 && n_features > 0).then(|| {
+            let mut s = vec![0u16; data.len()];
+            s.par_chunks_mut(BIN_BLOCK * n_features)
+                .zip(data.par_chunks(BIN_BLOCK * n_features))
+                .for_each(|(out, rows)| {
+                    for (o, r) in out
+                        .chunks_exact_mut(n_features)
+                        .zip(rows.chunks_exact(n_features))
+                    {
+                        for ((o, &b), &off) in o.iter_mut().zip(r).zip(&offsets) {
+                            *o = (off + b as usize) as u16;
+                        }
+                    }
+                });
+            s
+        });
         BinMatrix {
             n_rows,
             n_features,
             data,
             cols,
+            slots16,
             missing_bin,
             offsets,
         }
@@ -355,6 +374,13 @@ impl BinMatrix {
     #[inline]
     pub fn row(&self, r: usize) -> &[u8] {
         &self.data[r * self.n_features..(r + 1) * self.n_features]
+    }
+
+    /// Histogram slots (`offsets()[f] + bin`), row after row, when every slot index fits in
+    /// `u16` (fewer than 65,537 slots).
+    #[inline]
+    pub fn slots16(&self) -> Option<&[u16]> {
+        self.slots16.as_deref()
     }
 
     /// All bins, row after row.

@@ -115,8 +115,16 @@ pub fn build_histograms(
                     let it = rows.iter().enumerate().map(|(j, &r)| {
                         if let Some(&ahead) = rows.get(j + PREFETCH) {
                             let a = ahead as usize;
-                            prefetch(bins.data().as_ptr().wrapping_add(a * d));
-                            prefetch(bins.data().as_ptr().wrapping_add(a * d + d - 1));
+                            match bins.slots16() {
+                                Some(s) => {
+                                    prefetch(s.as_ptr().wrapping_add(a * d).cast());
+                                    prefetch(s.as_ptr().wrapping_add(a * d + d - 1).cast());
+                                }
+                                None => {
+                                    prefetch(bins.data().as_ptr().wrapping_add(a * d));
+                                    prefetch(bins.data().as_ptr().wrapping_add(a * d + d - 1));
+                                }
+                            }
                             prefetch(gh.as_ptr().wrapping_add(a).cast());
                         }
                         r as usize
@@ -185,6 +193,20 @@ fn accumulate(
     let data = bins.data();
     let offsets = &bins.offsets()[..d];
     assert_eq!(h.len(), bins.hist_len(), "histogram size");
+    if let (true, Some(slots)) = (all, bins.slots16()) {
+        for r in rows {
+            let g = [gh[r][0] as f64, gh[r][1] as f64];
+            for &s in &slots[r * d..(r + 1) * d] {
+                debug_assert!((s as usize) < h.len());
+                // SAFETY: every slot is `offsets[f] + bin <= offsets[f + 1] - 1 < hist_len()`
+                // (`BinMatrix::new` clamps bins to the missing bin), and `h.len() == hist_len()`.
+                let e = unsafe { h.get_unchecked_mut(s as usize) };
+                e[0] += g[0];
+                e[1] += g[1];
+            }
+        }
+        return;
+    }
     for r in rows {
         let g = [gh[r][0] as f64, gh[r][1] as f64];
         let row = &data[r * d..(r + 1) * d];
