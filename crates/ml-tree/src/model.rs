@@ -110,7 +110,7 @@ impl_params!(GradientBoostedTreesModel {
 });
 
 /// Rows per parallel prediction task.
-const PREDICT_CHUNK: usize = 256;
+const PREDICT_CHUNK: usize = 128;
 
 impl GradientBoostedTreesModel {
     /// The margin every row starts from.
@@ -146,13 +146,20 @@ impl GradientBoostedTreesModel {
         }
         let flat = FlatForest::new(&self.trees);
         let exact = flat.is_exact();
+        let all_numeric = flat.all_numeric(d);
         out.par_chunks_mut(PREDICT_CHUNK * k)
             .enumerate()
             .for_each(|(ci, chunk)| {
                 let r0 = ci * PREDICT_CHUNK;
                 let rows = chunk.len() / k;
                 let x = &xs[r0 * d..(r0 + rows) * d];
-                if exact {
+                if exact && all_numeric {
+                    let mut x2 = Vec::with_capacity(rows * 2 * flat.width());
+                    flat.fill_missing_split(x, d, &mut x2);
+                    for t in 0..self.trees.len() {
+                        flat.add_numeric_outputs(t, &x2, chunk, k, t % k);
+                    }
+                } else if exact {
                     let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
                     for t in 0..self.trees.len() {
                         flat.add_tree_outputs(t, x, &x32, d, chunk, k, t % k);

@@ -204,6 +204,10 @@ pub struct FlatForest {
     numeric_depth: Vec<Option<u32>>,
     /// Largest feature index tested, plus one.
     width: usize,
+    /// The nodes again for the numeric fast path: `(slot, threshold, left, right)` where
+    /// `slot` is the feature, plus `width` when missing values go left (see
+    /// [`FlatForest::fill_missing_split`]).
+    fast: Vec<(u32, f32, u32, u32)>,
 }
 
 impl FlatForest {
@@ -254,6 +258,18 @@ impl FlatForest {
                 }
             }
         }
+        let fast = nodes
+            .iter()
+            .map(|nd| {
+                let f = nd.meta & P_FEATURE;
+                let slot = if nd.meta & P_DEFAULT_LEFT != 0 {
+                    f + width as u32
+                } else {
+                    f
+                };
+                (slot, nd.x, nd.left, nd.right)
+            })
+            .collect();
         FlatForest {
             nodes,
             roots,
@@ -261,6 +277,36 @@ impl FlatForest {
             exact,
             numeric_depth,
             width,
+            fast,
+        }
+    }
+
+    /// True when every tree is walked by the numeric fast path on rows of `d` values, so
+    /// [`FlatForest::add_tree_outputs`] needs only the rows from
+    /// [`FlatForest::fill_missing_split`].
+    pub fn all_numeric(&self, d: usize) -> bool {
+        d > 0 && self.width <= d && self.numeric_depth.iter().all(Option::is_some)
+    }
+
+    /// Writes each row of `x` (width `d`) as `2 * width()` `f32` values for the numeric fast
+    /// path: first with NaN as `+inf` (so it compares as "not below any threshold" and goes
+    /// right), then with NaN as `-inf` (goes left). A node whose missing values go left reads
+    /// the second copy, so the walk needs no NaN test.
+    pub fn fill_missing_split(&self, x: &[f64], d: usize, out: &mut Vec<f32>) {
+        let w = self.width;
+        out.clear();
+        if d == 0 || w > d {
+            return;
+        }
+        for row in x.chunks_exact(d) {
+            for &v in &row[..w] {
+                let v = v as f32;
+                out.push(if v.is_nan() { f32::INFINITY } else { v });
+            }
+            for &v in &row[..w] {
+                let v = v as f32;
+                out.push(if v.is_nan() { f32::NEG_INFINITY } else { v });
+            }
         }
     }
 
@@ -382,6 +428,63 @@ impl FlatForest {
         }
     }
 
+    /// Adds tree `t`'s output for every row of a block, walking rows prepared by
+    /// [`FlatForest::fill_missing_split`] (`x2`). Only for trees of numeric splits (see
+    /// [`FlatForest::all_numeric`]); does nothing for other trees.
+    pub fn add_numeric_outputs(
+        &self,
+        t: usize,
+        x2: &[f32],
+        out: &mut [f64],
+        k: usize,
+        class: usize,
+    ) {
+        let (Some(depth), w2) = (self.numeric_depth[t], 2 * self.width) else {
+            return;
+        };
+        if w2 == 0 {
+            return;
+        }
+        let root = self.roots[t] as usize;
+        let nodes = &self.fast[..];
+        /// One step of a walk from node `i` for the row starting at `row`.
+        ///
+        /// # Safety
+        /// `i < nodes.len()`, and the row has `2 * width` values.
+        #[inline(always)]
+        unsafe fn step(nodes: &[(u32, f32, u32, u32)], i: usize, row: *const f32) -> usize {
+            let &(slot, thr, l, r) = nodes.get_unchecked(i);
+            let v = *row.add(slot as usize);
+            (if v < thr { l } else { r }) as usize
+        }
+        let mut blocks = x2.chunks_exact(LANES * w2);
+        let mut r = 0;
+        for block in &mut blocks {
+            let mut idx = [root; LANES];
+            for _ in 0..depth {
+                for (l, i) in idx.iter_mut().enumerate() {
+                    // SAFETY: `numeric_depth_of` checked that every child index of this tree
+                    // is one of its nodes; every slot is below `2 * width` (feature < width);
+                    // `block` holds LANES rows of `2 * width` values.
+                    *i = unsafe { step(nodes, *i, block.as_ptr().add(l * w2)) };
+                }
+            }
+            for (l, &i) in idx.iter().enumerate() {
+                out[(r + l) * k + class] += nodes[i].1 as f64;
+            }
+            r += LANES;
+        }
+        for row in blocks.remainder().chunks_exact(w2) {
+            let mut i = root;
+            for _ in 0..depth {
+                // SAFETY: as above; `row` holds `2 * width` values.
+                i = unsafe { step(nodes, i, row.as_ptr()) };
+            }
+            out[r * k + class] += nodes[i].1 as f64;
+            r += 1;
+        }
+    }
+
     /// The branch-free walk of a tree of numeric splits: `LANES` rows at a time, `depth` steps.
     #[allow(clippy::too_many_arguments)]
     fn add_numeric_tree_outputs(
@@ -453,7 +556,13 @@ fn numeric_depth_of(t: &Tree) -> Option<u32> {
         if nd.is_leaf() {
             continue;
         }
-        if nd.category_split.is_some() || nd.feature > P_FEATURE {
+        // The fast paths send NaN to the default side by comparing it as +-inf, which needs
+        // a threshold above -inf.
+        if nd.category_split.is_some()
+            || nd.feature > P_FEATURE
+            || nd.threshold.is_nan()
+            || nd.threshold == f32::NEG_INFINITY
+        {
             return None;
         }
         stack.push((nd.left as usize, dep + 1));
