@@ -548,6 +548,8 @@ impl GradientBoostedTrees {
         let tp = self.tree_params();
         let mut trees: Vec<Tree> = Vec::with_capacity(self.num_round * k);
         let mut gh: Vec<RowPair> = vec![[0.0, 0.0]; n];
+        let mut rows: Vec<u32> = Vec::with_capacity(n);
+        let mut scratch: Vec<u32> = Vec::new();
         let mut history = Vec::new();
         let mut best: Option<(usize, f64)> = None;
         let x_rows = x
@@ -591,12 +593,28 @@ impl GradientBoostedTrees {
                 } else {
                     (0..d).collect()
                 };
-                let (mut rows, identity) = match &sampled {
-                    Some(s) => (s.clone(), false),
-                    None => ((0..n as u32).collect::<Vec<u32>>(), true),
+                // The row buffer is reused across trees (no fresh pages to fault in).
+                rows.clear();
+                let identity = match &sampled {
+                    Some(s) => {
+                        rows.extend_from_slice(s);
+                        false
+                    }
+                    None => {
+                        rows.extend(0..n as u32);
+                        true
+                    }
                 };
-                let (tree, leaves) =
-                    grow_tree(&bins, &mapper, &features, &tp, &mut rows, &gh, identity);
+                let (tree, leaves) = grow_tree(
+                    &bins,
+                    &mapper,
+                    &features,
+                    &tp,
+                    &mut rows,
+                    &gh,
+                    identity,
+                    &mut scratch,
+                );
                 // Margins of the rows used, from the leaf each ended in.
                 add_leaf_values(&mut margins, k, class, &rows, &leaves);
                 if let Some(s) = &sampled {

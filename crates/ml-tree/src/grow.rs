@@ -274,39 +274,51 @@ fn split_rows(
 /// Stable partition of `rows` by `table[bin of feature f]`; returns the number going left.
 /// Large nodes are split into fixed chunks partitioned in parallel and then concatenated,
 /// which gives the same order as the sequential pass.
-fn partition(rows: &mut [u32], bins: &BinMatrix, f: usize, table: &[bool; HIST_SLOTS]) -> usize {
+fn partition(
+    rows: &mut [u32],
+    lbuf: &mut [u32],
+    rbuf: &mut [u32],
+    bins: &BinMatrix,
+    f: usize,
+    table: &[bool; HIST_SLOTS],
+) -> usize {
     let col = bins.column(f);
     let n = rows.len();
     if n <= PARTITION_CHUNK || rayon::current_num_threads() == 1 {
-        let mut left = vec![0u32; n];
-        let mut right = vec![0u32; n];
-        let w = split_rows(rows, col, table, &mut left, &mut right);
-        rows[..w].copy_from_slice(&left[..w]);
-        rows[w..].copy_from_slice(&right[..n - w]);
+        let w = split_rows(rows, col, table, lbuf, rbuf);
+        rows[..w].copy_from_slice(&lbuf[..w]);
+        rows[w..].copy_from_slice(&rbuf[..n - w]);
         return w;
     }
-    let parts: Vec<(Vec<u32>, Vec<u32>)> = rows
+    let counts: Vec<usize> = rows
         .par_chunks(PARTITION_CHUNK)
-        .map(|c| {
-            let mut l = vec![0u32; c.len()];
-            let mut r = vec![0u32; c.len()];
-            let w = split_rows(c, col, table, &mut l, &mut r);
-            l.truncate(w);
-            r.truncate(c.len() - w);
-            (l, r)
-        })
+        .zip(lbuf.par_chunks_mut(PARTITION_CHUNK))
+        .zip(rbuf.par_chunks_mut(PARTITION_CHUNK))
+        .map(|((c, l), r)| split_rows(c, col, table, l, r))
         .collect();
     let mut w = 0;
-    for (l, _) in &parts {
-        rows[w..w + l.len()].copy_from_slice(l);
-        w += l.len();
+    for (j, &k) in counts.iter().enumerate() {
+        let s = j * PARTITION_CHUNK;
+        rows[w..w + k].copy_from_slice(&lbuf[s..s + k]);
+        w += k;
     }
     let n_left = w;
-    for (_, r) in &parts {
-        rows[w..w + r.len()].copy_from_slice(r);
-        w += r.len();
+    for (j, &k) in counts.iter().enumerate() {
+        let s = j * PARTITION_CHUNK;
+        let nr = PARTITION_CHUNK.min(n - s) - k;
+        rows[w..w + nr].copy_from_slice(&rbuf[s..s + nr]);
+        w += nr;
     }
     n_left
+}
+
+/// Cuts `len` values after the first `skip` off the front of `buf`, leaving the rest in `buf`.
+fn carve<'a>(buf: &mut &'a mut [u32], skip: usize, len: usize) -> &'a mut [u32] {
+    let tail = std::mem::take(buf);
+    let (_, tail) = tail.split_at_mut(skip);
+    let (mine, tail) = tail.split_at_mut(len);
+    *buf = tail;
+    mine
 }
 
 /// A node that may still be split.
@@ -392,6 +404,7 @@ impl Grower<'_> {
         &self,
         tree: &mut Tree,
         rows: &mut [u32],
+        scratch: &mut [u32],
         level: Vec<Open>,
         done: &mut LeafRanges,
     ) -> Vec<Open> {
@@ -407,25 +420,28 @@ impl Grower<'_> {
         // Partition each node's rows; nodes hold disjoint ranges of `rows`.
         let mut order: Vec<usize> = (0..nodes.len()).collect();
         order.sort_by_key(|&i| nodes[i].0.start);
-        let mut slices: Vec<(usize, &mut [u32])> = Vec::with_capacity(nodes.len());
-        let mut rest: &mut [u32] = rows;
+        // The same ranges of the two halves of `scratch` take each node's left and right rows.
+        type Parts<'a> = (usize, &'a mut [u32], &'a mut [u32], &'a mut [u32]);
+        let mut slices: Vec<Parts<'_>> = Vec::with_capacity(nodes.len());
+        let (lhalf, rhalf) = scratch.split_at_mut(rows.len());
+        let (mut rest, mut lrest, mut rrest): (&mut [u32], &mut [u32], &mut [u32]) =
+            (rows, lhalf, rhalf);
         let mut consumed = 0;
         for &i in &order {
             let (s, e) = (nodes[i].0.start, nodes[i].0.end);
-            let tail = std::mem::take(&mut rest);
-            let (_, tail) = tail.split_at_mut(s - consumed);
-            let (mine, tail) = tail.split_at_mut(e - s);
-            slices.push((i, mine));
-            rest = tail;
+            let mine = carve(&mut rest, s - consumed, e - s);
+            let l = carve(&mut lrest, s - consumed, e - s);
+            let r = carve(&mut rrest, s - consumed, e - s);
+            slices.push((i, mine, l, r));
             consumed = e;
         }
         let mut n_left = vec![0usize; nodes.len()];
         let counted: Vec<(usize, usize)> = slices
             .into_par_iter()
-            .map(|(i, sl)| {
+            .map(|(i, sl, l, r)| {
                 let c = &nodes[i].1;
                 let table = left_table(c, self.bins.missing_bins()[c.feature]);
-                (i, partition(sl, self.bins, c.feature, &table))
+                (i, partition(sl, l, r, self.bins, c.feature, &table))
             })
             .collect();
         for (i, k) in counted {
@@ -566,7 +582,14 @@ pub(crate) fn grow_tree(
     rows: &mut [u32],
     gh: &[RowPair],
     identity_rows: bool,
+    scratch: &mut Vec<u32>,
 ) -> (Tree, LeafRanges) {
+    // Room for each node's left and right rows while partitioning, kept across trees so
+    // large buffers are not allocated (and faulted in) again for every level.
+    if scratch.len() < 2 * rows.len() {
+        scratch.resize(2 * rows.len(), 0);
+    }
+    let scratch = &mut scratch[..2 * rows.len()];
     let g = Grower {
         bins,
         mapper,
@@ -629,7 +652,7 @@ pub(crate) fn grow_tree(
             let Some((idx, _)) = pick else { break };
             let o = open.remove(idx);
             leaves += 1;
-            let children = g.split_level(&mut tree, rows, vec![o], &mut done);
+            let children = g.split_level(&mut tree, rows, scratch, vec![o], &mut done);
             open.extend(children);
         }
     } else {
@@ -646,7 +669,7 @@ pub(crate) fn grow_tree(
                 break;
             }
             leaves += level.len();
-            let next = g.split_level(&mut tree, rows, level, &mut done);
+            let next = g.split_level(&mut tree, rows, scratch, level, &mut done);
             if !open.is_empty() {
                 // The leaf budget ran out within this level.
                 open.extend(next);
@@ -839,7 +862,16 @@ mod tests {
             let expected = brute(&bins, &all, &gh, &p, 0);
             let mut rows: Vec<u32> = (0..300).collect();
             let feats = [0, 1, 2];
-            let (tree, leaves) = grow_tree(&bins, &mapper, &feats, &p, &mut rows, &gh, true);
+            let (tree, leaves) = grow_tree(
+                &bins,
+                &mapper,
+                &feats,
+                &p,
+                &mut rows,
+                &gh,
+                true,
+                &mut Vec::new(),
+            );
             assert!(tree.nodes.len() > 7, "a non-trivial tree");
             assert!(same(&tree, 0, &expected, &mapper), "seed {seed}: {tree:?}");
             // Leaf ranges cover every row once, and each row's leaf is the one it predicts to.
@@ -914,13 +946,31 @@ mod tests {
         p.lossguide = true;
         p.max_leaves = 5;
         let mut rows: Vec<u32> = (0..300).collect();
-        let (tree, _) = grow_tree(&bins, &mapper, &[0, 1, 2], &p, &mut rows, &gh, true);
+        let (tree, _) = grow_tree(
+            &bins,
+            &mapper,
+            &[0, 1, 2],
+            &p,
+            &mut rows,
+            &gh,
+            true,
+            &mut Vec::new(),
+        );
         assert_eq!(tree.num_leaves(), 5);
         // The root split is the same as depthwise's.
         p.lossguide = false;
         p.max_depth = 1;
         let mut rows: Vec<u32> = (0..300).collect();
-        let (stump, _) = grow_tree(&bins, &mapper, &[0, 1, 2], &p, &mut rows, &gh, true);
+        let (stump, _) = grow_tree(
+            &bins,
+            &mapper,
+            &[0, 1, 2],
+            &p,
+            &mut rows,
+            &gh,
+            true,
+            &mut Vec::new(),
+        );
         assert_eq!(stump.nodes[0].feature, tree.nodes[0].feature);
         assert_eq!(stump.nodes[0].threshold, tree.nodes[0].threshold);
     }
