@@ -204,10 +204,14 @@ pub struct FlatForest {
     numeric_depth: Vec<Option<u32>>,
     /// Largest feature index tested, plus one.
     width: usize,
-    /// The nodes again for the numeric fast path: `(slot, threshold, left, right)` where
+    /// The nodes again for the numeric fast path: `(slot, threshold, left, value bits)` where
     /// `slot` is the feature, plus `width` when missing values go left (see
-    /// [`FlatForest::fill_missing_split`]).
+    /// [`FlatForest::fill_missing_split`]), and the right child is `left + 1`. A leaf has a NaN
+    /// threshold (no value is below it) and `left` one before itself, so it steps to itself.
     fast: Vec<(u32, f32, u32, u32)>,
+    /// True when every split's right child directly follows its left child (as the trainer
+    /// lays them out), which the fast path relies on.
+    consecutive: bool,
 }
 
 impl FlatForest {
@@ -258,16 +262,23 @@ impl FlatForest {
                 }
             }
         }
+        let consecutive = nodes
+            .iter()
+            .all(|nd| nd.meta & P_LEAF != 0 || nd.right == nd.left.wrapping_add(1));
         let fast = nodes
             .iter()
-            .map(|nd| {
+            .enumerate()
+            .map(|(i, nd)| {
+                if nd.meta & P_LEAF != 0 {
+                    return (0, f32::NAN, (i as u32).wrapping_sub(1), nd.x.to_bits());
+                }
                 let f = nd.meta & P_FEATURE;
                 let slot = if nd.meta & P_DEFAULT_LEFT != 0 {
                     f + width as u32
                 } else {
                     f
                 };
-                (slot, nd.x, nd.left, nd.right)
+                (slot, nd.x, nd.left, 0)
             })
             .collect();
         FlatForest {
@@ -278,6 +289,7 @@ impl FlatForest {
             numeric_depth,
             width,
             fast,
+            consecutive,
         }
     }
 
@@ -285,7 +297,10 @@ impl FlatForest {
     /// [`FlatForest::add_tree_outputs`] needs only the rows from
     /// [`FlatForest::fill_missing_split`].
     pub fn all_numeric(&self, d: usize) -> bool {
-        d > 0 && self.width <= d && self.numeric_depth.iter().all(Option::is_some)
+        d > 0
+            && self.width <= d
+            && self.consecutive
+            && self.numeric_depth.iter().all(Option::is_some)
     }
 
     /// Writes each row of `x` (width `d`) as `2 * width()` `f32` values for the numeric fast
@@ -453,9 +468,10 @@ impl FlatForest {
         /// `i < nodes.len()`, and the row has `2 * width` values.
         #[inline(always)]
         unsafe fn step(nodes: &[(u32, f32, u32, u32)], i: usize, row: *const f32) -> usize {
-            let &(slot, thr, l, r) = nodes.get_unchecked(i);
+            let &(slot, thr, l, _) = nodes.get_unchecked(i);
             let v = *row.add(slot as usize);
-            (if v < thr { l } else { r }) as usize
+            // Right (`l + 1`) unless below the threshold; NaN thresholds (leaves) go right.
+            l.wrapping_add(1 - (v < thr) as u32) as usize
         }
         let mut blocks = x2.chunks_exact(LANES * w2);
         let mut r = 0;
@@ -464,13 +480,15 @@ impl FlatForest {
             for _ in 0..depth {
                 for (l, i) in idx.iter_mut().enumerate() {
                     // SAFETY: `numeric_depth_of` checked that every child index of this tree
-                    // is one of its nodes; every slot is below `2 * width` (feature < width);
+                    // is one of its nodes, and `all_numeric` (the caller's condition) that each
+                    // right child is `left + 1`, so a step lands on a child or, from a leaf, on
+                    // the leaf itself; every slot is below `2 * width` (feature < width);
                     // `block` holds LANES rows of `2 * width` values.
                     *i = unsafe { step(nodes, *i, block.as_ptr().add(l * w2)) };
                 }
             }
             for (l, &i) in idx.iter().enumerate() {
-                out[(r + l) * k + class] += nodes[i].1 as f64;
+                out[(r + l) * k + class] += f32::from_bits(nodes[i].3) as f64;
             }
             r += LANES;
         }
@@ -480,7 +498,7 @@ impl FlatForest {
                 // SAFETY: as above; `row` holds `2 * width` values.
                 i = unsafe { step(nodes, i, row.as_ptr()) };
             }
-            out[r * k + class] += nodes[i].1 as f64;
+            out[r * k + class] += f32::from_bits(nodes[i].3) as f64;
             r += 1;
         }
     }
