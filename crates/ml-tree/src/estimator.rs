@@ -13,8 +13,8 @@ use ml_core::attributes::categorical_slots;
 use ml_core::dataset::{field_of, unit_uniform};
 use ml_core::{impl_params, Dataset, Estimator, MlError, Params, Result};
 
-use crate::binning::BinMapper;
-use crate::grow::{grow_tree, TreeParams};
+use crate::binning::{BinMapper, BinMatrix};
+use crate::grow::{grow_tree, Leaves, TreeParams};
 use crate::hist::RowPair;
 use crate::model::GradientBoostedTreesModel;
 use crate::objective::{gradients, Metric, Objective};
@@ -300,7 +300,8 @@ fn add_leaf_values(
     k: usize,
     class: usize,
     rows: &[u32],
-    leaves: &[(usize, usize, f64)],
+    leaves: &Leaves,
+    bins: &BinMatrix,
 ) {
     /// The margins, written by several threads at disjoint indices.
     struct Shared(*mut f64, usize);
@@ -308,13 +309,23 @@ fn add_leaf_values(
     unsafe impl Sync for Shared {}
     let shared = Shared(margins.as_mut_ptr(), margins.len());
     let shared = &shared;
-    leaves.par_iter().for_each(|&(s, e, v)| {
+    let add = |r: u32, v: f64| {
+        let i = r as usize * k + class;
+        assert!(i < shared.1, "row index within the margins");
+        // SAFETY: `i` is in bounds (checked above), and no other task writes it: the
+        // leaves' ranges of `rows` are disjoint and no row appears twice in `rows`.
+        unsafe { *shared.0.add(i) += v };
+    };
+    leaves.ranges.par_iter().for_each(|&(s, e, v)| {
         for &r in &rows[s..e] {
-            let i = r as usize * k + class;
-            assert!(i < shared.1, "row index within the margins");
-            // SAFETY: `i` is in bounds (checked above), and no other task writes it: the
-            // leaves' ranges of `rows` are disjoint and no row appears twice in `rows`.
-            unsafe { *shared.0.add(i) += v };
+            add(r, v);
+        }
+    });
+    leaves.splits.par_iter().for_each(|f| {
+        let col = bins.column(f.feature);
+        for &r in &rows[f.start..f.end] {
+            let left = f.table[col[r as usize] as usize];
+            add(r, if left { f.values[0] } else { f.values[1] });
         }
     });
 }
@@ -616,7 +627,7 @@ impl GradientBoostedTrees {
                     &mut scratch,
                 );
                 // Margins of the rows used, from the leaf each ended in.
-                add_leaf_values(&mut margins, k, class, &rows, &leaves);
+                add_leaf_values(&mut margins, k, class, &rows, &leaves, &bins);
                 if let Some(s) = &sampled {
                     let mut used = vec![false; n];
                     for &r in s {

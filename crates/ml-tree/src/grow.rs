@@ -335,6 +335,53 @@ struct Open {
 /// row array passed to [`grow_tree`].
 pub(crate) type LeafRanges = Vec<(usize, usize, f64)>;
 
+/// A split at the last level (its children cannot split further): its rows are not
+/// partitioned; each row's leaf is found from its bin when margins are updated.
+pub(crate) struct FinalSplit {
+    /// The node's range of the row array.
+    pub start: usize,
+    /// End of the range.
+    pub end: usize,
+    /// Feature split on.
+    pub feature: usize,
+    /// Which bins go left.
+    pub table: [bool; HIST_SLOTS],
+    /// Leaf values of the left and right child.
+    pub values: [f64; 2],
+}
+
+/// Where the training rows ended: leaves as ranges of the row array, and last-level splits.
+#[derive(Default)]
+pub(crate) struct Leaves {
+    /// `(start, end, leaf value)`.
+    pub ranges: LeafRanges,
+    /// Splits whose rows were left unpartitioned.
+    pub splits: Vec<FinalSplit>,
+}
+
+impl Leaves {
+    /// The leaf value a row of `rows[pos]` ended with (for tests).
+    #[cfg(test)]
+    pub fn value_at(&self, pos: usize, rows: &[u32], bins: &BinMatrix) -> Option<f64> {
+        for &(s, e, v) in &self.ranges {
+            if (s..e).contains(&pos) {
+                return Some(v);
+            }
+        }
+        for f in &self.splits {
+            if (f.start..f.end).contains(&pos) {
+                let b = bins.column(f.feature)[rows[pos] as usize];
+                return Some(if f.table[b as usize] {
+                    f.values[0]
+                } else {
+                    f.values[1]
+                });
+            }
+        }
+        None
+    }
+}
+
 /// What [`grow_tree`] shares with the level steps.
 struct Grower<'a> {
     bins: &'a BinMatrix,
@@ -406,15 +453,26 @@ impl Grower<'_> {
         rows: &mut [u32],
         scratch: &mut [u32],
         level: Vec<Open>,
-        done: &mut LeafRanges,
+        done: &mut Leaves,
     ) -> Vec<Open> {
         let mut nodes: Vec<(Open, Candidate, usize)> = Vec::with_capacity(level.len());
         for mut o in level {
             let Some(c) = o.best.take() else {
-                done.push((o.start, o.end, tree.nodes[o.node].value));
+                done.ranges.push((o.start, o.end, tree.nodes[o.node].value));
                 continue;
             };
             let li = self.record_split(tree, &o, &c);
+            if self.p.max_depth > 0 && o.depth + 1 >= self.p.max_depth {
+                // Its children are leaves: no partition needed.
+                done.splits.push(FinalSplit {
+                    start: o.start,
+                    end: o.end,
+                    feature: c.feature,
+                    table: left_table(&c, self.bins.missing_bins()[c.feature]),
+                    values: [tree.nodes[li].value, tree.nodes[li + 1].value],
+                });
+                continue;
+            }
             nodes.push((o, c, li));
         }
         // Partition each node's rows; nodes hold disjoint ranges of `rows`.
@@ -564,7 +622,7 @@ impl Grower<'_> {
             if o.best.is_some() {
                 next.push(o);
             } else {
-                done.push((o.start, o.end, tree.nodes[o.node].value));
+                done.ranges.push((o.start, o.end, tree.nodes[o.node].value));
             }
         }
         next
@@ -583,7 +641,7 @@ pub(crate) fn grow_tree(
     gh: &[RowPair],
     identity_rows: bool,
     scratch: &mut Vec<u32>,
-) -> (Tree, LeafRanges) {
+) -> (Tree, Leaves) {
     // Room for each node's left and right rows while partitioning, kept across trees so
     // large buffers are not allocated (and faulted in) again for every level.
     if scratch.len() < 2 * rows.len() {
@@ -607,7 +665,7 @@ pub(crate) fn grow_tree(
         nodes: vec![Node::leaf(p.leaf_value(root_sum), root_sum[1])],
         categories: Vec::new(),
     };
-    let mut done: LeafRanges = Vec::new();
+    let mut done = Leaves::default();
     let mut root = Open {
         node: 0,
         start: 0,
@@ -632,7 +690,7 @@ pub(crate) fn grow_tree(
     if root.best.is_some() {
         open.push(root);
     } else {
-        done.push((0, n, tree.nodes[0].value));
+        done.ranges.push((0, n, tree.nodes[0].value));
     }
     let mut leaves = 1usize;
     if p.lossguide {
@@ -679,7 +737,7 @@ pub(crate) fn grow_tree(
         }
     }
     for o in open {
-        done.push((o.start, o.end, tree.nodes[o.node].value));
+        done.ranges.push((o.start, o.end, tree.nodes[o.node].value));
     }
     (tree, done)
 }
@@ -876,13 +934,18 @@ mod tests {
             assert!(same(&tree, 0, &expected, &mapper), "seed {seed}: {tree:?}");
             // Leaf ranges cover every row once, and each row's leaf is the one it predicts to.
             let mut seen = vec![false; 300];
-            for (s, e, v) in leaves {
-                for &r in &rows[s..e] {
-                    assert!(!seen[r as usize]);
-                    seen[r as usize] = true;
-                    let row: Vec<f64> = x.row(r as usize).to_vec();
-                    assert_eq!(tree.predict_row(&row), v);
-                }
+            assert!(
+                !leaves.splits.is_empty(),
+                "the last level is left unpartitioned"
+            );
+            for (pos, &r) in rows.iter().enumerate() {
+                assert!(!seen[r as usize]);
+                seen[r as usize] = true;
+                let row: Vec<f64> = x.row(r as usize).to_vec();
+                let v = leaves
+                    .value_at(pos, &rows, &bins)
+                    .expect("every row in a leaf");
+                assert_eq!(tree.predict_row(&row), v);
             }
             assert!(seen.iter().all(|&s| s));
         }
