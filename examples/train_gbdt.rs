@@ -134,6 +134,12 @@ struct Part {
 }
 
 fn run(args: &Args) -> Result<()> {
+    // Training runs on a pool of --threads threads that the estimator builds; prediction and the
+    // data preparation run on rayon's global pool, which gets --threads as well (started here,
+    // so its threads exist before anything is timed). It fails only if already started.
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.threads.max(1))
+        .build_global();
     let train_cols = read_columns(&args.train)?;
     let same_file = args.train == args.test;
     let test_cols = if same_file {
