@@ -5,7 +5,10 @@
 //! cargo run --release -p ml-vision --example profile_model -- MODEL.onnx [BATCH] [RUNS]
 //! ```
 //!
-//! Environment: `TRACT_ONLY=1` keeps tract's own depthwise convolution; `DUMP=1` also lists the
+//! Environment: `BACKEND=channels-last` (the default, as `OnnxModel::load`: convolutions in
+//! this crate's channels-last operator), `BACKEND=fast-depthwise` (tract's layout, this crate's
+//! depthwise operator only) or `BACKEND=tract` (tract's own operators; `TRACT_ONLY=1` is the
+//! same); `GRAPH=1` prints the plan's nodes; `DUMP=1` also lists the
 //! 40 slowest nodes; `COMPARE=tensor.f32` (raw little-endian `1x3x224x224` f32) prints the max
 //! abs difference of every output against tract's own optimized plan. `BATCH` > 1 loads the
 //! model with that batch size (ignoring the value_info shapes of the file).
@@ -24,24 +27,62 @@ fn main() -> TractResult<()> {
     };
     let n: usize = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(1);
     let runs: usize = args.get(3).map(|s| s.parse()).transpose()?.unwrap_or(20);
-    let tract_only = std::env::var("TRACT_ONLY").is_ok();
+    let backend = std::env::var("BACKEND").unwrap_or_else(|_| {
+        if std::env::var("TRACT_ONLY").is_ok() {
+            "tract".into()
+        } else {
+            "channels-last".into()
+        }
+    });
     let t = Instant::now();
-    let mut model = onnx()
+    let model = onnx()
         .with_ignore_value_info(n > 1)
         .with_ignore_output_shapes(n > 1)
         .model_for_path(path)?
         .with_input_fact(0, f32::fact([n, 3, 224, 224]).into())?
-        .into_typed()?
-        .into_decluttered()?;
-    if tract_only {
-        model.optimize()?;
-    } else {
-        let replaced = ml_vision::depthwise::use_fast_depthwise(&mut model)?;
-        eprintln!("{replaced} depthwise layers run by FastDepthwise");
-        model.optimize()?;
+        .into_typed()?;
+    if std::env::var("GRAPH").is_ok_and(|g| g == "typed") {
+        for node in &model.nodes {
+            println!("{node} {:?} {}", node.inputs, node.op().info()?.join(" | "));
+        }
     }
+    let mut model = if backend == "channels-last" {
+        let converted = ml_vision::channels_last::to_channels_last(&model)?;
+        converted.unwrap_or(model)
+    } else {
+        model
+    }
+    .into_decluttered()?;
+    if std::env::var("GRAPH").is_ok_and(|g| g == "decluttered") {
+        for node in &model.nodes {
+            println!("{node} {:?} {}", node.inputs, node.op().info()?.join(" | "));
+        }
+    }
+    match backend.as_str() {
+        "tract" => {}
+        "fast-depthwise" => {
+            let replaced = ml_vision::depthwise::use_fast_depthwise(&mut model)?;
+            eprintln!("{replaced} depthwise layers run by FastDepthwise");
+        }
+        "channels-last" => {
+            let n = ml_vision::channels_last::count_channels_last(&model);
+            eprintln!("{n} convolutions run by ChannelsLastConv");
+            ml_vision::depthwise::use_fast_depthwise(&mut model)?;
+        }
+        other => {
+            return Err(TractError::msg(format!(
+                "BACKEND must be tract, fast-depthwise or channels-last, not {other}"
+            )))
+        }
+    }
+    model.optimize()?;
     eprintln!("load + optimize {:.3} s", t.elapsed().as_secs_f64());
     let plan = model.into_runnable()?;
+    if std::env::var("GRAPH").is_ok() {
+        for node in &plan.model().nodes {
+            println!("{node} {}", node.op().info()?.join(" | "));
+        }
+    }
     if let Ok(reference) = std::env::var("COMPARE") {
         let bytes = std::fs::read(reference)?;
         let x: Vec<f32> = bytes

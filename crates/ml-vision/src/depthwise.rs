@@ -460,7 +460,7 @@ fn scalar_const(model: &TypedModel, outlet: OutletId) -> TractResult<Option<f32>
 
 /// The sole consumer of `node`'s output if it is a `TypedBinOp` named `name` with a scalar
 /// constant on its other input: `(consumer id, constant)`.
-fn clip_step(
+pub(crate) fn clip_step(
     model: &TypedModel,
     node: &TypedNode,
     name: &str,

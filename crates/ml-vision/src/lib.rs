@@ -26,6 +26,8 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod channels_last;
+pub mod conv_kernels;
 pub mod depthwise;
 pub mod error;
 pub mod featurizer;

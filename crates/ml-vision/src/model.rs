@@ -148,11 +148,17 @@ impl OnnxModel {
         // Declutter for the concrete input shape, swap tract's depthwise convolutions for
         // [`FastDepthwise`](crate::depthwise::FastDepthwise) (tract's are 60% of the time on
         // EfficientNet-lite0, see benches/vision.md), then let tract optimize the rest.
-        let mut typed = model
+        let typed = model
             .with_input_fact(0, f32::fact(want).into())
             .and_then(|m| m.into_typed())
-            .and_then(|m| m.into_decluttered())
             .map_err(err)?;
+        // Convolutions in channels-last layout with this crate's kernels (before declutter,
+        // which turns 1x1 convolutions into matrix products and drops the batch axis).
+        let typed = match crate::channels_last::to_channels_last(&typed).map_err(err)? {
+            Some(converted) => converted,
+            None => typed,
+        };
+        let mut typed = typed.into_decluttered().map_err(err)?;
         crate::depthwise::use_fast_depthwise(&mut typed).map_err(err)?;
         typed.optimize().map_err(err)?;
         let plan = typed.into_runnable().map_err(err)?;
