@@ -8,7 +8,7 @@
 //! Environment: `BACKEND=channels-last` (the default, as `OnnxModel::load`: convolutions in
 //! this crate's channels-last operator), `BACKEND=fast-depthwise` (tract's layout, this crate's
 //! depthwise operator only) or `BACKEND=tract` (tract's own operators; `TRACT_ONLY=1` is the
-//! same); `GRAPH=1` prints the plan's nodes; `DUMP=1` also lists the
+//! same); `GRAPH=1` prints the plan's nodes; `DUMP=1` also lists the 100
 //! 40 slowest nodes; `COMPARE=tensor.f32` (raw little-endian `1x3x224x224` f32) prints the max
 //! abs difference of every output against tract's own optimized plan. `BATCH` > 1 loads the
 //! model with that batch size (ignoring the value_info shapes of the file).
@@ -149,7 +149,7 @@ fn main() -> TractResult<()> {
     if std::env::var("DUMP").is_ok() {
         let mut nodes: Vec<(usize, f64)> = by_node.iter().copied().enumerate().collect();
         nodes.sort_by(|a, b| b.1.total_cmp(&a.1));
-        for (id, t) in nodes.iter().take(40) {
+        for (id, t) in nodes.iter().take(100) {
             let node = &plan.model().nodes[*id];
             println!(
                 "{:7.3} ms  {} {}",

@@ -67,7 +67,7 @@ use tract_onnx::tract_core::ops::nn::DataFormat;
 use tract_onnx::tract_core::ops::source::TypedSource;
 
 use crate::conv_kernels::{
-    im2col, ConvGeometry, DepthwiseWeights, Epilogue, InputLayout, PointwiseWeights,
+    general_conv, ConvGeometry, DepthwiseWeights, Epilogue, InputLayout, PointwiseWeights,
 };
 
 /// Which kernel a [`ChannelsLastConv`] runs.
@@ -167,11 +167,7 @@ impl EvalOp for ChannelsLastConv {
                     geo,
                     cin,
                     layout,
-                } => {
-                    let mut patches = vec![0f32; geo.oh * geo.ow * weights.k];
-                    im2col(x, *cin, *layout, geo, &mut patches);
-                    weights.run(&patches, None, self.epilogue, o);
-                }
+                } => general_conv(x, *cin, *layout, geo, weights, self.epilogue, o),
             }
         }
         Ok(tvec!(out.into_tvalue()))

@@ -391,77 +391,177 @@ impl DepthwiseWeights {
         }
     }
 
+    /// Large planes: output rows outermost, then groups of 4 outputs, then channel blocks of
+    /// 16 (then 8): consecutive loads. Small padded planes: channel blocks outermost, each
+    /// copied into a zero-padded plane that stays in L1, so that every output row runs the
+    /// full-kernel groups. The last `c % 8` channels are computed one at a time.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn run_avx2(&self, x: &[f32], ep: Epilogue, out: &mut [f32]) {
         let g = self.geo;
         let c = self.c;
         let (lo, hi) = ep.bounds();
-        let (ilo, ihi) = g.interior_cols();
-        let c16 = c / 16 * 16;
         let c8 = c / 8 * 8;
-        let xp = x.as_ptr();
-        let op = out.as_mut_ptr();
-        for oy in 0..g.oh {
-            // Valid kernel rows for this output row.
-            let ky0 = g.pad_top.saturating_sub(oy * g.sh).min(g.kh);
-            let ky1 = (g.h + g.pad_top)
-                .saturating_sub(oy * g.sh)
-                .min(g.kh)
+        if c8 < c {
+            dw_scalar_channels(x.as_ptr(), &self.taps, &self.bias, c, &g, c8, lo, hi, out);
+        }
+        let pad_bottom = ((g.oh - 1) * g.sh + g.kh).saturating_sub(g.h + g.pad_top);
+        let pad_right = ((g.ow - 1) * g.sw + g.kw).saturating_sub(g.w + g.pad_left);
+        let padded = g.pad_top + g.pad_left + pad_bottom + pad_right > 0;
+        let row = |src: *const f32, xs: usize, geo: ConvGeometry, ch: usize, oy: usize| {
+            let ky0 = geo.pad_top.saturating_sub(oy * geo.sh).min(geo.kh);
+            let ky1 = (geo.h + geo.pad_top)
+                .saturating_sub(oy * geo.sh)
+                .min(geo.kh)
                 .max(ky0);
-            let row = DwRow {
-                x: xp,
-                taps: self.taps.as_ptr(),
-                bias: self.bias.as_ptr(),
+            DwRow {
+                x: src,
+                xs,
+                taps: self.taps.as_ptr().add(ch),
+                bias: self.bias.as_ptr().add(ch),
+                out: out.as_ptr().add(oy * geo.ow * c + ch) as *mut f32,
                 c,
-                g,
+                g: geo,
                 oy,
                 ky0,
                 ky1,
                 lo,
                 hi,
-            };
-            let out_row = op.add(oy * g.ow * c);
-            // Interior: groups of DW_PIXELS outputs, every tap column in the image.
-            let mut ox = ilo;
-            while ox + DW_PIXELS <= ihi {
-                let mut ch = 0;
-                while ch < c16 {
-                    dw_interior::<2>(&row, ox, ch, out_row);
-                    ch += 16;
+            }
+        };
+        if !(padded && g.h * g.w <= SMALL_PLANE) {
+            let (ilo, ihi) = g.interior_cols();
+            for oy in 0..g.oh {
+                let mut ox = 0;
+                while ox < g.ow {
+                    let group = ox >= ilo && ox + DW_PIXELS <= ihi;
+                    let (kx0, kx1) = if group {
+                        (0, g.kw)
+                    } else {
+                        let kx0 = g.pad_left.saturating_sub(ox * g.sw).min(g.kw);
+                        let kx1 = (g.w + g.pad_left)
+                            .saturating_sub(ox * g.sw)
+                            .min(g.kw)
+                            .max(kx0);
+                        (kx0, kx1)
+                    };
+                    let mut ch = 0;
+                    while ch < c8 {
+                        let r = row(x.as_ptr().add(ch), c, g, ch, oy);
+                        let wide = ch + 16 <= c8;
+                        match (group, wide) {
+                            (true, true) => dw_group::<DW_PIXELS, 2>(&r, ox, kx0, kx1),
+                            (true, false) => dw_group::<DW_PIXELS, 1>(&r, ox, kx0, kx1),
+                            (false, true) => dw_group::<1, 2>(&r, ox, kx0, kx1),
+                            (false, false) => dw_group::<1, 1>(&r, ox, kx0, kx1),
+                        }
+                        ch += if wide { 16 } else { 8 };
+                    }
+                    ox += if group { DW_PIXELS } else { 1 };
                 }
-                while ch < c8 {
-                    dw_interior::<1>(&row, ox, ch, out_row);
-                    ch += 8;
-                }
-                if ch < c {
-                    for j in 0..DW_PIXELS {
-                        dw_pixel_scalar(&row, ox + j, ch, out_row);
+            }
+            return;
+        }
+        let (hp, wp) = (g.h + g.pad_top + pad_bottom, g.w + g.pad_left + pad_right);
+        let inner = ConvGeometry {
+            h: hp,
+            w: wp,
+            pad_top: 0,
+            pad_left: 0,
+            ..g
+        };
+        let mut buf: Vec<f32> = Vec::new();
+        let mut ch = 0;
+        while ch < c8 {
+            let bw = if ch + 16 <= c8 { 16 } else { 8 };
+            if buf.len() != hp * wp * bw {
+                buf.clear();
+                buf.resize(hp * wp * bw, 0.0);
+            }
+            let bp = buf.as_mut_ptr();
+            for y in 0..g.h {
+                for xx in 0..g.w {
+                    let from = x.as_ptr().add((y * g.w + xx) * c + ch);
+                    let to = bp.add(((y + g.pad_top) * wp + xx + g.pad_left) * bw);
+                    _mm256_storeu_ps(to, _mm256_loadu_ps(from));
+                    if bw == 16 {
+                        _mm256_storeu_ps(to.add(8), _mm256_loadu_ps(from.add(8)));
                     }
                 }
-                ox += DW_PIXELS;
             }
-            // Borders and the interior's remainder: one pixel at a time, checked columns.
-            for ox in (0..ilo).chain(ox..g.ow) {
-                let mut ch = 0;
-                while ch < c8 {
-                    dw_pixel::<1>(&row, ox, ch, out_row);
-                    ch += 8;
+            for oy in 0..inner.oh {
+                let r = row(buf.as_ptr(), bw, inner, ch, oy);
+                let mut ox = 0;
+                while ox + DW_PIXELS <= inner.ow {
+                    match bw {
+                        16 => dw_group::<DW_PIXELS, 2>(&r, ox, 0, inner.kw),
+                        _ => dw_group::<DW_PIXELS, 1>(&r, ox, 0, inner.kw),
+                    }
+                    ox += DW_PIXELS;
                 }
-                if ch < c {
-                    dw_pixel_scalar(&row, ox, ch, out_row);
+                while ox < inner.ow {
+                    match bw {
+                        16 => dw_group::<1, 2>(&r, ox, 0, inner.kw),
+                        _ => dw_group::<1, 1>(&r, ox, 0, inner.kw),
+                    }
+                    ox += 1;
                 }
+            }
+            ch += bw;
+        }
+    }
+}
+
+/// Input planes up to this many pixels get a zero-padded copy per channel block.
+const SMALL_PLANE: usize = 32 * 32;
+
+/// Channels `ch0 .. c` of every output, one at a time (the last `c % 8` channels).
+#[allow(clippy::too_many_arguments)]
+fn dw_scalar_channels(
+    x: *const f32,
+    taps: &[f32],
+    bias: &[f32],
+    c: usize,
+    g: &ConvGeometry,
+    ch0: usize,
+    lo: f32,
+    hi: f32,
+    out: &mut [f32],
+) {
+    for oy in 0..g.oh {
+        for ox in 0..g.ow {
+            for ch in ch0..c {
+                let mut acc = bias[ch];
+                for ky in 0..g.kh {
+                    let Some(iy) = ConvGeometry::src(oy, ky, g.sh, g.pad_top, g.h) else {
+                        continue;
+                    };
+                    for kx in 0..g.kw {
+                        let Some(ix) = ConvGeometry::src(ox, kx, g.sw, g.pad_left, g.w) else {
+                            continue;
+                        };
+                        // SAFETY: (iy, ix) is inside the `h x w x c` input `x` points to.
+                        let xv = unsafe { *x.add((iy * g.w + ix) * c + ch) };
+                        acc += taps[(ky * g.kw + kx) * c + ch] * xv;
+                    }
+                }
+                out[(oy * g.ow + ox) * c + ch] = acc.max(lo).min(hi);
             }
         }
     }
 }
 
-/// What the depthwise kernels need for one output row.
+/// One output row of one channel block, for the depthwise groups.
 #[cfg(target_arch = "x86_64")]
 struct DwRow {
+    /// The block's input: pixel `(iy, ix)` at `x + (iy * w + ix) * xs`.
     x: *const f32,
+    xs: usize,
+    /// The block's taps: tap `t` at `taps + t * c`.
     taps: *const f32,
     bias: *const f32,
+    /// The block's outputs of this row: pixel `ox` at `out + ox * c`.
+    out: *mut f32,
     c: usize,
     g: ConvGeometry,
     oy: usize,
@@ -471,104 +571,46 @@ struct DwRow {
     hi: f32,
 }
 
-/// `DW_PIXELS` interior outputs starting at `ox`, channels `ch .. ch + 8 * V`.
+/// `P` consecutive outputs from `ox`, `8 * V` channels, tap columns `kx0 .. kx1` (inside the
+/// image for all `P` outputs), rows `ky0 .. ky1`; the `P * V` sums stay in registers.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-unsafe fn dw_interior<const V: usize>(r: &DwRow, ox: usize, ch: usize, out_row: *mut f32) {
+unsafe fn dw_group<const P: usize, const V: usize>(r: &DwRow, ox: usize, kx0: usize, kx1: usize) {
     let g = &r.g;
-    let c = r.c;
-    let mut acc = [[_mm256_setzero_ps(); V]; DW_PIXELS];
+    let mut acc = [[_mm256_setzero_ps(); V]; P];
     for v in 0..V {
-        let b = _mm256_loadu_ps(r.bias.add(ch + 8 * v));
+        let b = _mm256_loadu_ps(r.bias.add(8 * v));
         for a in acc.iter_mut() {
             a[v] = b;
         }
     }
-    let ix0 = ox * g.sw - g.pad_left;
+    // Column of the first tap: ox * sw + kx0 - pad_left >= 0 by the choice of kx0.
+    let ix0 = ox * g.sw + kx0 - g.pad_left;
+    let step = g.sw * r.xs;
     for ky in r.ky0..r.ky1 {
         let iy = r.oy * g.sh + ky - g.pad_top;
-        let xrow = r.x.add((iy * g.w + ix0) * c + ch);
-        let wrow = r.taps.add(ky * g.kw * c + ch);
-        for kx in 0..g.kw {
-            let wk = wrow.add(kx * c);
-            let xk = xrow.add(kx * c);
+        let mut xk = r.x.add((iy * g.w + ix0) * r.xs);
+        let mut wk = r.taps.add((ky * g.kw + kx0) * r.c);
+        for _ in kx0..kx1 {
             for v in 0..V {
                 let wv = _mm256_loadu_ps(wk.add(8 * v));
                 for (j, a) in acc.iter_mut().enumerate() {
-                    let xv = _mm256_loadu_ps(xk.add(j * g.sw * c + 8 * v));
+                    let xv = _mm256_loadu_ps(xk.add(j * step + 8 * v));
                     a[v] = _mm256_fmadd_ps(wv, xv, a[v]);
                 }
             }
+            xk = xk.add(r.xs);
+            wk = wk.add(r.c);
         }
     }
     let lo = _mm256_set1_ps(r.lo);
     let hi = _mm256_set1_ps(r.hi);
     for (j, a) in acc.iter().enumerate() {
-        let o = out_row.add((ox + j) * c + ch);
+        let o = r.out.add((ox + j) * r.c);
         for (v, av) in a.iter().enumerate() {
             _mm256_storeu_ps(o.add(8 * v), _mm256_min_ps(_mm256_max_ps(*av, lo), hi));
         }
-    }
-}
-
-/// One output at `ox` (any column), channels `ch .. ch + 8 * V`, taps outside skipped.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-#[inline]
-unsafe fn dw_pixel<const V: usize>(r: &DwRow, ox: usize, ch: usize, out_row: *mut f32) {
-    let g = &r.g;
-    let c = r.c;
-    let mut acc = [_mm256_setzero_ps(); V];
-    for (v, a) in acc.iter_mut().enumerate() {
-        *a = _mm256_loadu_ps(r.bias.add(ch + 8 * v));
-    }
-    for ky in r.ky0..r.ky1 {
-        let iy = r.oy * g.sh + ky - g.pad_top;
-        for kx in 0..g.kw {
-            let Some(ix) = ConvGeometry::src(ox, kx, g.sw, g.pad_left, g.w) else {
-                continue;
-            };
-            let xk = r.x.add((iy * g.w + ix) * c + ch);
-            let wk = r.taps.add((ky * g.kw + kx) * c + ch);
-            for (v, a) in acc.iter_mut().enumerate() {
-                *a = _mm256_fmadd_ps(
-                    _mm256_loadu_ps(wk.add(8 * v)),
-                    _mm256_loadu_ps(xk.add(8 * v)),
-                    *a,
-                );
-            }
-        }
-    }
-    let lo = _mm256_set1_ps(r.lo);
-    let hi = _mm256_set1_ps(r.hi);
-    let o = out_row.add(ox * c + ch);
-    for (v, a) in acc.iter().enumerate() {
-        _mm256_storeu_ps(o.add(8 * v), _mm256_min_ps(_mm256_max_ps(*a, lo), hi));
-    }
-}
-
-/// One output at `ox`, channels `ch .. c` (fewer than 8), scalar fused multiply-adds.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-#[inline]
-unsafe fn dw_pixel_scalar(r: &DwRow, ox: usize, ch0: usize, out_row: *mut f32) {
-    let g = &r.g;
-    let c = r.c;
-    for ch in ch0..c {
-        let mut acc = *r.bias.add(ch);
-        for ky in r.ky0..r.ky1 {
-            let iy = r.oy * g.sh + ky - g.pad_top;
-            for kx in 0..g.kw {
-                let Some(ix) = ConvGeometry::src(ox, kx, g.sw, g.pad_left, g.w) else {
-                    continue;
-                };
-                let xv = *r.x.add((iy * g.w + ix) * c + ch);
-                let wv = *r.taps.add((ky * g.kw + kx) * c + ch);
-                acc = wv.mul_add(xv, acc);
-            }
-        }
-        *out_row.add(ox * c + ch) = acc.max(r.lo).min(r.hi);
     }
 }
 
@@ -584,31 +626,87 @@ pub enum InputLayout {
 /// Patches of a general convolution: `patches[p][ci * kh * kw + ky * kw + kx]` (OIHW order,
 /// zero outside the image), `p = oy * ow + ox`.
 pub fn im2col(x: &[f32], cin: usize, layout: InputLayout, g: &ConvGeometry, patches: &mut [f32]) {
+    im2col_rows(x, cin, layout, g, 0, patches);
+}
+
+/// Patches of output pixels `p0 .. p0 + patches.len() / (cin * kh * kw)` (see [`im2col`]).
+pub fn im2col_rows(
+    x: &[f32],
+    cin: usize,
+    layout: InputLayout,
+    g: &ConvGeometry,
+    p0: usize,
+    patches: &mut [f32],
+) {
     let k = cin * g.kh * g.kw;
     assert_eq!(x.len(), cin * g.h * g.w);
-    assert_eq!(patches.len(), g.oh * g.ow * k);
-    for oy in 0..g.oh {
-        for ox in 0..g.ow {
-            let patch = &mut patches[(oy * g.ow + ox) * k..][..k];
-            for ci in 0..cin {
-                for ky in 0..g.kh {
-                    let iy = ConvGeometry::src(oy, ky, g.sh, g.pad_top, g.h);
-                    for kx in 0..g.kw {
-                        let ix = ConvGeometry::src(ox, kx, g.sw, g.pad_left, g.w);
-                        let v = match (iy, ix) {
-                            (Some(iy), Some(ix)) => match layout {
-                                InputLayout::ChannelsFirst => x[(ci * g.h + iy) * g.w + ix],
-                                InputLayout::ChannelsLast => x[(iy * g.w + ix) * cin + ci],
-                            },
-                            _ => 0.0,
-                        };
-                        patch[(ci * g.kh + ky) * g.kw + kx] = v;
+    assert!(patches.len() % k.max(1) == 0 && p0 + patches.len() / k.max(1) <= g.oh * g.ow);
+    let (ilo, ihi) = g.interior_cols();
+    for (i, patch) in patches.chunks_exact_mut(k).enumerate() {
+        let (oy, ox) = ((p0 + i) / g.ow, (p0 + i) % g.ow);
+        let interior = ox >= ilo && ox < ihi;
+        for ci in 0..cin {
+            for ky in 0..g.kh {
+                let dst = &mut patch[(ci * g.kh + ky) * g.kw..][..g.kw];
+                let Some(iy) = ConvGeometry::src(oy, ky, g.sh, g.pad_top, g.h) else {
+                    dst.fill(0.0);
+                    continue;
+                };
+                match layout {
+                    InputLayout::ChannelsFirst if interior => {
+                        let start = (ci * g.h + iy) * g.w + ox * g.sw - g.pad_left;
+                        let src = &x[start..start + g.kw];
+                        if let ([d0, d1, d2], [s0, s1, s2]) = (&mut *dst, src) {
+                            // A memcpy call per 3 values cost 3x more than these moves.
+                            (*d0, *d1, *d2) = (*s0, *s1, *s2);
+                        } else {
+                            dst.copy_from_slice(src);
+                        }
+                    }
+                    _ => {
+                        for (kx, d) in dst.iter_mut().enumerate() {
+                            *d = match ConvGeometry::src(ox, kx, g.sw, g.pad_left, g.w) {
+                                Some(ix) => match layout {
+                                    InputLayout::ChannelsFirst => x[(ci * g.h + iy) * g.w + ix],
+                                    InputLayout::ChannelsLast => x[(iy * g.w + ix) * cin + ci],
+                                },
+                                None => 0.0,
+                            };
+                        }
                     }
                 }
             }
         }
     }
 }
+
+/// A general convolution: patches of [`GENERAL_BLOCK`] pixels at a time (kept in cache), each
+/// block through the pointwise product. `out` is `[oh][ow][cout]`.
+pub fn general_conv(
+    x: &[f32],
+    cin: usize,
+    layout: InputLayout,
+    g: &ConvGeometry,
+    w: &PointwiseWeights,
+    ep: Epilogue,
+    out: &mut [f32],
+) {
+    let pixels = g.oh * g.ow;
+    assert_eq!(out.len(), pixels * w.cout);
+    assert_eq!(w.k, cin * g.kh * g.kw);
+    let mut patches = vec![0f32; GENERAL_BLOCK * w.k];
+    let mut p0 = 0;
+    while p0 < pixels {
+        let n = GENERAL_BLOCK.min(pixels - p0);
+        let block = &mut patches[..n * w.k];
+        im2col_rows(x, cin, layout, g, p0, block);
+        w.run(block, None, ep, &mut out[p0 * w.cout..(p0 + n) * w.cout]);
+        p0 += n;
+    }
+}
+
+/// Output pixels per patch block of [`general_conv`] (a multiple of the micro-kernel's rows).
+pub const GENERAL_BLOCK: usize = 8 * MR;
 
 #[cfg(test)]
 mod tests {
