@@ -224,31 +224,30 @@ impl Rebuild<'_> {
 
     /// The new outlet for `old` in the source model's layout.
     fn original(&mut self, old: OutletId) -> TractResult<OutletId> {
-        let (o, layout) = self.get(old)?;
-        if layout == Layout::Original {
-            return Ok(o);
-        }
-        if let Some(t) = self.to_first.get(&o) {
-            return Ok(*t);
-        }
-        let name = format!("{}.nchw", self.old.node(old.node).name);
-        let t = self.new.wire_node(name, AxisOp::Move(3, 1), &[o])?[0];
-        self.to_first.insert(o, t);
-        Ok(t)
+        self.in_layout(old, Layout::Original)
     }
 
     /// The new outlet for `old` (a rank-4 NCHW tensor) in channels-last layout.
     fn channels_last(&mut self, old: OutletId) -> TractResult<OutletId> {
+        self.in_layout(old, Layout::ChannelsLast)
+    }
+
+    /// The new outlet for `old` in `want`, with a transpose (made once per outlet) if needed.
+    fn in_layout(&mut self, old: OutletId, want: Layout) -> TractResult<OutletId> {
         let (o, layout) = self.get(old)?;
-        if layout == Layout::ChannelsLast {
+        if layout == want {
             return Ok(o);
         }
-        if let Some(t) = self.to_last.get(&o) {
+        let (cache, op, suffix) = match want {
+            Layout::Original => (&mut self.to_first, AxisOp::Move(3, 1), "nchw"),
+            Layout::ChannelsLast => (&mut self.to_last, AxisOp::Move(1, 3), "nhwc"),
+        };
+        if let Some(t) = cache.get(&o) {
             return Ok(*t);
         }
-        let name = format!("{}.nhwc", self.old.node(old.node).name);
-        let t = self.new.wire_node(name, AxisOp::Move(1, 3), &[o])?[0];
-        self.to_last.insert(o, t);
+        let name = format!("{}.{suffix}", self.old.node(old.node).name);
+        let t = self.new.wire_node(name, op, &[o])?[0];
+        cache.insert(o, t);
         Ok(t)
     }
 

@@ -2,8 +2,9 @@
 //!
 //! [`OnnxModel::load`] reads an ONNX file with `tract-onnx`, fixes its input to
 //! `f32[1, 3, size, size]` (after checking that the model declares a compatible shape),
-//! optimizes it (with this crate's depthwise convolution, [`crate::depthwise`], in place of
-//! tract's) and makes it runnable. A loaded model is immutable and `Sync`: several threads
+//! rebuilds its convolutions in channels-last layout with this crate's operator
+//! ([`crate::channels_last`]), lets tract declutter and optimize the rest (any depthwise
+//! convolution left channels-first goes to [`crate::depthwise`]) and makes it runnable. A loaded model is immutable and `Sync`: several threads
 //! run it at once, each call with its own state, which is how the featurizer parallelizes
 //! across images (the shipped model has a fixed batch of 1).
 //!
