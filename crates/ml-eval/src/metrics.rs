@@ -692,7 +692,7 @@ pub(crate) fn multiclass_log_loss_named(
     names: Names<'_>,
 ) -> Result<f64> {
     check_eps(eps)?;
-    if width == 0 || probabilities.len() % width != 0 {
+    if width == 0 || !probabilities.len().is_multiple_of(width) {
         return Err(MlError::data(format!(
             "'{}' holds {} values, not a whole number of rows of width {width}",
             names.scores,

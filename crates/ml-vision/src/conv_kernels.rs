@@ -150,9 +150,9 @@ impl PointwiseWeights {
                     }
                 }
                 let n = PANEL.min(cout - panel * PANEL);
-                for j in 0..n {
+                for (j, &a) in acc.iter().enumerate().take(n) {
                     let o = p * cout + panel * PANEL + j;
-                    let mut v = acc[j];
+                    let mut v = a;
                     if let Some(r) = residual {
                         v += r[o];
                     }
@@ -818,7 +818,7 @@ pub fn im2col_rows(
 ) {
     let k = cin * g.kh * g.kw;
     assert_eq!(x.len(), cin * g.h * g.w);
-    assert!(patches.len() % k.max(1) == 0 && p0 + patches.len() / k.max(1) <= g.oh * g.ow);
+    assert!(patches.len().is_multiple_of(k.max(1)) && p0 + patches.len() / k.max(1) <= g.oh * g.ow);
     let (ilo, ihi) = g.interior_cols();
     for (i, patch) in patches.chunks_exact_mut(k).enumerate() {
         let (oy, ox) = ((p0 + i) / g.ow, (p0 + i) % g.ow);
@@ -1041,7 +1041,7 @@ mod tests {
             let want: Vec<f32> = plain
                 .iter()
                 .zip(&res)
-                .map(|(v, r)| (v + r).max(-0.2).min(0.4))
+                .map(|(v, r)| (v + r).clamp(-0.2, 0.4))
                 .collect();
             let mut got = vec![f32::NAN; pixels * cout];
             let ep = Epilogue {

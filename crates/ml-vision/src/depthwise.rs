@@ -344,7 +344,7 @@ impl FastDepthwise {
                     let (r0, r1) = (row(0), row(1));
                     let (lo, hi) = phases.split_at_mut(r1);
                     let (even, odd) = (&mut lo[r0..r0 + g.wq], &mut hi[..g.wq]);
-                    if g.pad_left % 2 == 0 {
+                    if g.pad_left.is_multiple_of(2) {
                         let x0 = g.pad_left / 2;
                         deinterleave2(src, &mut even[x0..], &mut odd[x0..]);
                     } else {

@@ -10,7 +10,7 @@
 //! its convolutions are rebuilt in channels-last layout and run by this crate's own tract
 //! operator ([`channels_last::ChannelsLastConv`], kernels in [`conv_kernels`]: 1x1 products on
 //! unpacked activations, depthwise convolutions vectorised over channels, ReLU6 and residual
-//! adds fused), 1.5x faster than tract's own plan on EfficientNet-lite0 and on par with
+//! adds fused), 2.2x faster than tract's own plan on EfficientNet-lite0 and on par with
 //! onnxruntime (`benches/vision.md`). Depthwise convolutions that stay channels-first run in
 //! [`depthwise::FastDepthwise`]. With the cargo feature `libjpeg-turbo`, JPEGs are decoded by the system
 //! libjpeg-turbo (as Pillow does), which makes the preprocessed tensors identical to Python's.
