@@ -31,7 +31,7 @@ pub const PANEL: usize = 16;
 /// Pixels per block of the pointwise micro-kernel.
 pub const MR: usize = 6;
 /// Output pixels computed together by the depthwise kernel.
-const DW_PIXELS: usize = 4;
+const DW_PIXELS: usize = 6;
 
 /// Whether the CPU runs the AVX2 + FMA kernels (checked once).
 fn has_avx2_fma() -> bool {
@@ -670,6 +670,14 @@ impl DepthwiseWeights {
             for oy in 0..inner.oh {
                 let r = row(buf.as_ptr(), bw, inner, ch, oy);
                 let mut ox = 0;
+                // Rows of 7 (EfficientNet's last stage) in one group of 7.
+                while inner.ow % 7 == 0 && ox + 7 <= inner.ow {
+                    match bw {
+                        16 => dw_group::<7, 2>(&r, ox, 0, inner.kw),
+                        _ => dw_group::<7, 1>(&r, ox, 0, inner.kw),
+                    }
+                    ox += 7;
+                }
                 while ox + DW_PIXELS <= inner.ow {
                     match bw {
                         16 => dw_group::<DW_PIXELS, 2>(&r, ox, 0, inner.kw),
@@ -1070,6 +1078,13 @@ mod tests {
             (19, 17, 15, 3, 3, (1, 0, 1, 2)),
             (3, 5, 5, 5, 1, (2, 2, 2, 2)),
             (16, 3, 3, 5, 1, (2, 2, 2, 2)),
+            // Small padded planes in rows of 7 (16- and 8-channel blocks, scalar remainder).
+            (24, 14, 14, 5, 1, (2, 2, 2, 2)),
+            (19, 7, 7, 3, 1, (1, 1, 1, 1)),
+            // Large planes (more than SMALL_PLANE pixels): row-outer path with borders.
+            (24, 40, 36, 3, 2, (0, 0, 1, 1)),
+            (40, 34, 33, 5, 1, (2, 2, 2, 2)),
+            (12, 33, 35, 3, 1, (1, 1, 1, 1)),
         ];
         for (c, h, w, k, s, pads) in cases {
             let g = geometry(h, w, k, s, pads);
