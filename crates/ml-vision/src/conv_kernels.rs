@@ -671,7 +671,7 @@ impl DepthwiseWeights {
                 let r = row(buf.as_ptr(), bw, inner, ch, oy);
                 let mut ox = 0;
                 // Rows of 7 (EfficientNet's last stage) in one group of 7.
-                while inner.ow % 7 == 0 && ox + 7 <= inner.ow {
+                while inner.ow.is_multiple_of(7) && ox + 7 <= inner.ow {
                     match bw {
                         16 => dw_group::<7, 2>(&r, ox, 0, inner.kw),
                         _ => dw_group::<7, 1>(&r, ox, 0, inner.kw),
