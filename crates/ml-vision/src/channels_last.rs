@@ -8,7 +8,8 @@
 //! NCHWc): a 1x1 convolution reads its activations as they lie, and a depthwise convolution
 //! vectorises over channels whatever its stride or plane size.
 //!
-//! [`to_channels_last`] rebuilds a decluttered [`TypedModel`] node by node:
+//! [`to_channels_last`] rebuilds a typed [`TypedModel`] node by node, before declutter (which
+//! turns 1x1 convolutions into matrix products and drops the batch axis):
 //!
 //! - every float `Conv` with constant weights (1x1, depthwise, or a general `group == 1`
 //!   convolution such as a stem) becomes a [`ChannelsLastConv`] producing `[1, H, W, C]`,
@@ -59,7 +60,6 @@ use std::sync::Arc;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
 use tract_onnx::tract_core::ops::binary::TypedBinOp;
-use tract_onnx::tract_core::ops::cast::Cast;
 use tract_onnx::tract_core::ops::cnn::{Conv, KernelFormat};
 use tract_onnx::tract_core::ops::element_wise::ElementWiseOp;
 use tract_onnx::tract_core::ops::konst::Const;
@@ -69,6 +69,7 @@ use tract_onnx::tract_core::ops::source::TypedSource;
 use crate::conv_kernels::{
     general_conv, ConvGeometry, DepthwiseWeights, Epilogue, InputLayout, PointwiseWeights,
 };
+use crate::depthwise::{f32_const, following_clip};
 
 /// Which kernel a [`ChannelsLastConv`] runs.
 #[derive(Debug, Clone, PartialEq)]
@@ -303,17 +304,11 @@ impl Rebuild<'_> {
         // Fusions: a clip after it, or (1x1 without clip) a residual Add.
         let mut last = node.id;
         let mut epilogue = Epilogue { clip: None };
-        if let Some((max_id, lo)) = crate::depthwise::clip_step(self.old, node, "Max")? {
-            if let Some((min_id, hi)) =
-                crate::depthwise::clip_step(self.old, self.old.node(max_id), "Min")?
-            {
-                if lo <= hi {
-                    epilogue.clip = Some((lo, hi));
-                    self.fused.insert(max_id);
-                    self.fused.insert(min_id);
-                    last = min_id;
-                }
-            }
+        if let Some(c) = following_clip(self.old, node)? {
+            epilogue.clip = Some(c.bounds);
+            self.fused.insert(c.max_node);
+            self.fused.insert(c.min_node);
+            last = c.min_node;
         }
         let mut residual = None;
         if epilogue.clip.is_none() && matches!(plan.kernel, Kernel::Pointwise(_)) {
@@ -366,28 +361,6 @@ impl Rebuild<'_> {
 struct ConvPlan {
     kernel: Kernel,
     output_shape: TVec<usize>,
-}
-
-/// The value of `outlet` as f32 if it is a constant, or a `Cast` of one (how tract-onnx wires
-/// a convolution's bias before declutter).
-fn f32_const(model: &TypedModel, outlet: OutletId) -> TractResult<Option<Vec<f32>>> {
-    let fact = model.outlet_fact(outlet)?;
-    let node = model.node(outlet.node);
-    let k = match fact.konst.as_ref() {
-        Some(k) => k.clone(),
-        None if node.op_is::<Cast>() && node.inputs.len() == 1 => {
-            match model.outlet_fact(node.inputs[0])?.konst.as_ref() {
-                Some(k) => k.clone(),
-                None => return Ok(None),
-            }
-        }
-        None => return Ok(None),
-    };
-    if !k.datum_type().is_float() {
-        return Ok(None);
-    }
-    let k = k.cast_to::<f32>()?;
-    Ok(Some(k.try_as_plain_ram()?.as_slice::<f32>()?.to_vec()))
 }
 
 fn plan_conv(model: &TypedModel, node: &TypedNode, op: &Conv) -> TractResult<Option<ConvPlan>> {
@@ -504,7 +477,7 @@ fn residual_add(model: &TypedModel, node: &TypedNode) -> TractResult<Option<(usi
     Ok(Some((succ.id, other)))
 }
 
-/// Rebuilds a decluttered model with its convolutions in channels-last layout (see the
+/// Rebuilds a typed (not yet decluttered) model with its convolutions in channels-last layout (see the
 /// [module docs](self)). Returns `None` when no convolution qualifies.
 pub fn to_channels_last(model: &TypedModel) -> TractResult<Option<TypedModel>> {
     let mut rb = Rebuild {

@@ -10,8 +10,10 @@
 //!   registers over the whole `K` loop, broadcasting one activation and multiplying it by two
 //!   weight vectors.
 //! - [`DepthwiseWeights::run`]: one `kh x kw` filter per channel; channels are the vector lanes
-//!   (16 at a time), 4 output pixels share each weight load. Padding is never materialised:
-//!   rows out of the image are skipped, and the border columns take a per-pixel path.
+//!   (16 at a time), 6 output pixels (7 in rows of 7) share each weight load. On large planes
+//!   rows out of the image are skipped and border columns take a per-pixel path with their
+//!   valid tap range; small padded planes are copied per channel block into a zero-padded
+//!   plane.
 //! - A general convolution (the stem: 3x3, stride 2, 3 input channels) gathers each output
 //!   pixel's patch (`im2col`, zero padding) and runs the pointwise kernel on the patches.
 //!
@@ -172,27 +174,19 @@ impl PointwiseWeights {
         out: &mut [f32],
         pixels: usize,
     ) {
-        let (lo, hi) = ep.bounds();
-        let cout = self.cout;
-        let n_panels = cout.div_ceil(PANEL);
-        let res = residual.map_or(std::ptr::null(), |r| r.as_ptr());
-        let mut p0 = 0;
-        while p0 < pixels {
-            let rows = MR.min(pixels - p0);
-            for panel in 0..n_panels {
-                let cols = PANEL.min(cout - panel * PANEL);
-                let args = self.block_args(x, res, out, p0, panel, cols, (lo, hi));
+        self.for_each_block(x, residual, ep, out, pixels, MR, 1, |rows, _, args| {
+            // SAFETY: this closure runs inside `run_avx2`, whose caller checked AVX2 + FMA.
+            unsafe {
                 match rows {
-                    6 => pointwise_block::<6>(&args),
-                    5 => pointwise_block::<5>(&args),
-                    4 => pointwise_block::<4>(&args),
-                    3 => pointwise_block::<3>(&args),
-                    2 => pointwise_block::<2>(&args),
-                    _ => pointwise_block::<1>(&args),
+                    6 => pointwise_block::<6>(args),
+                    5 => pointwise_block::<5>(args),
+                    4 => pointwise_block::<4>(args),
+                    3 => pointwise_block::<3>(args),
+                    2 => pointwise_block::<2>(args),
+                    _ => pointwise_block::<1>(args),
                 }
             }
-            p0 += rows;
-        }
+        });
     }
 }
 
@@ -240,36 +234,52 @@ fn avx512_pointwise_ok() -> bool {
 
 #[cfg(target_arch = "x86_64")]
 impl PointwiseWeights {
-    /// The micro-kernel arguments for pixels from `p0` and panels from `panel` (`cols` valid
-    /// output channels from the panel's first).
+    /// Calls `block(rows, panels, args)` for every block of up to `mr` pixels x `np` panels,
+    /// pixels outermost (a block's activation rows stay in L1 across the panels).
     #[allow(clippy::too_many_arguments)]
-    fn block_args(
+    #[inline(always)]
+    fn for_each_block(
         &self,
         x: &[f32],
-        res: *const f32,
+        residual: Option<&[f32]>,
+        ep: Epilogue,
         out: &mut [f32],
-        p0: usize,
-        panel: usize,
-        cols: usize,
-        (lo, hi): (f32, f32),
-    ) -> BlockArgs {
+        pixels: usize,
+        mr: usize,
+        np: usize,
+        mut block: impl FnMut(usize, usize, &BlockArgs),
+    ) {
+        let (lo, hi) = ep.bounds();
         let (k, cout) = (self.k, self.cout);
-        let at = p0 * cout + panel * PANEL;
-        BlockArgs {
-            x: x[p0 * k..].as_ptr(),
-            k,
-            w: self.panels[panel * k * PANEL..].as_ptr(),
-            bias: self.bias[panel * PANEL..].as_ptr(),
-            out: out[at..].as_mut_ptr(),
-            res: if res.is_null() {
-                res
-            } else {
-                res.wrapping_add(at)
-            },
-            ldo: cout,
-            cols,
-            lo,
-            hi,
+        let n_panels = cout.div_ceil(PANEL);
+        let res = residual.map_or(std::ptr::null(), |r| r.as_ptr());
+        let mut p0 = 0;
+        while p0 < pixels {
+            let rows = mr.min(pixels - p0);
+            let mut panel = 0;
+            while panel < n_panels {
+                let n = np.min(n_panels - panel);
+                let at = p0 * cout + panel * PANEL;
+                let args = BlockArgs {
+                    x: x[p0 * k..].as_ptr(),
+                    k,
+                    w: self.panels[panel * k * PANEL..].as_ptr(),
+                    bias: self.bias[panel * PANEL..].as_ptr(),
+                    out: out[at..].as_mut_ptr(),
+                    res: if res.is_null() {
+                        res
+                    } else {
+                        res.wrapping_add(at)
+                    },
+                    ldo: cout,
+                    cols: (n * PANEL).min(cout - panel * PANEL),
+                    lo,
+                    hi,
+                };
+                block(rows, n, &args);
+                panel += n;
+            }
+            p0 += rows;
         }
     }
 
@@ -282,42 +292,31 @@ impl PointwiseWeights {
         out: &mut [f32],
         pixels: usize,
     ) {
-        let (lo, hi) = ep.bounds();
-        let cout = self.cout;
-        let n_panels = cout.div_ceil(PANEL);
-        let res = residual.map_or(std::ptr::null(), |r| r.as_ptr());
-        let mut p0 = 0;
-        while p0 < pixels {
-            let rows = MR512.min(pixels - p0);
-            let mut panel = 0;
-            while panel < n_panels {
-                // Two panels at a time while both exist, then the last one alone.
-                let two = panel + 1 < n_panels;
-                let cols = (if two { 2 * PANEL } else { PANEL }).min(cout - panel * PANEL);
-                let args = self.block_args(x, res, out, p0, panel, cols, (lo, hi));
-                macro_rules! call {
-                    ($np:literal) => {
-                        match rows {
-                            8 => pointwise_block_512::<8, $np>(&args),
-                            7 => pointwise_block_512::<7, $np>(&args),
-                            6 => pointwise_block_512::<6, $np>(&args),
-                            5 => pointwise_block_512::<5, $np>(&args),
-                            4 => pointwise_block_512::<4, $np>(&args),
-                            3 => pointwise_block_512::<3, $np>(&args),
-                            2 => pointwise_block_512::<2, $np>(&args),
-                            _ => pointwise_block_512::<1, $np>(&args),
-                        }
-                    };
-                }
-                if two {
+        // Two panels at a time while both exist, then the last one alone.
+        self.for_each_block(x, residual, ep, out, pixels, MR512, 2, |rows, n, args| {
+            macro_rules! call {
+                ($np:literal) => {
+                    match rows {
+                        8 => pointwise_block_512::<8, $np>(args),
+                        7 => pointwise_block_512::<7, $np>(args),
+                        6 => pointwise_block_512::<6, $np>(args),
+                        5 => pointwise_block_512::<5, $np>(args),
+                        4 => pointwise_block_512::<4, $np>(args),
+                        3 => pointwise_block_512::<3, $np>(args),
+                        2 => pointwise_block_512::<2, $np>(args),
+                        _ => pointwise_block_512::<1, $np>(args),
+                    }
+                };
+            }
+            // SAFETY: this closure runs inside `run_avx512`, whose caller checked AVX-512F.
+            unsafe {
+                if n == 2 {
                     call!(2);
                 } else {
                     call!(1);
                 }
-                panel += if two { 2 } else { 1 };
             }
-            p0 += rows;
-        }
+        });
     }
 }
 
@@ -539,13 +538,19 @@ impl DepthwiseWeights {
     }
 
     fn run_portable(&self, x: &[f32], ep: Epilogue, out: &mut [f32]) {
+        self.channels_portable(x, 0, ep, out);
+    }
+
+    /// Channels `ch0 .. c` of every output, without SIMD (all of them on CPUs without AVX2,
+    /// the last `c % 8` after the vector kernels otherwise).
+    fn channels_portable(&self, x: &[f32], ch0: usize, ep: Epilogue, out: &mut [f32]) {
         let g = &self.geo;
         let c = self.c;
         let (lo, hi) = ep.bounds();
-        let mut acc = vec![0f32; c];
+        let mut acc = vec![0f32; c - ch0];
         for oy in 0..g.oh {
             for ox in 0..g.ow {
-                acc.copy_from_slice(&self.bias);
+                acc.copy_from_slice(&self.bias[ch0..]);
                 for ky in 0..g.kh {
                     let Some(iy) = ConvGeometry::src(oy, ky, g.sh, g.pad_top, g.h) else {
                         continue;
@@ -554,14 +559,14 @@ impl DepthwiseWeights {
                         let Some(ix) = ConvGeometry::src(ox, kx, g.sw, g.pad_left, g.w) else {
                             continue;
                         };
-                        let xs = &x[(iy * g.w + ix) * c..][..c];
-                        let ws = &self.taps[(ky * g.kw + kx) * c..][..c];
-                        for ch in 0..c {
-                            acc[ch] += ws[ch] * xs[ch];
+                        let xs = &x[(iy * g.w + ix) * c + ch0..][..c - ch0];
+                        let ws = &self.taps[(ky * g.kw + kx) * c + ch0..][..c - ch0];
+                        for ((a, w), v) in acc.iter_mut().zip(ws).zip(xs) {
+                            *a += w * v;
                         }
                     }
                 }
-                let o = &mut out[(oy * g.ow + ox) * c..][..c];
+                let o = &mut out[(oy * g.ow + ox) * c + ch0..][..c - ch0];
                 for (d, s) in o.iter_mut().zip(&acc) {
                     *d = s.max(lo).min(hi);
                 }
@@ -569,7 +574,7 @@ impl DepthwiseWeights {
         }
     }
 
-    /// Large planes: output rows outermost, then groups of 4 outputs, then channel blocks of
+    /// Large planes: output rows outermost, then groups of 6 outputs, then channel blocks of
     /// 16 (then 8): consecutive loads. Small padded planes: channel blocks outermost, each
     /// copied into a zero-padded plane that stays in L1, so that every output row runs the
     /// full-kernel groups. The last `c % 8` channels are computed one at a time.
@@ -581,7 +586,7 @@ impl DepthwiseWeights {
         let (lo, hi) = ep.bounds();
         let c8 = c / 8 * 8;
         if c8 < c {
-            dw_scalar_channels(x.as_ptr(), &self.taps, &self.bias, c, &g, c8, lo, hi, out);
+            self.channels_portable(x, c8, ep, out);
         }
         let pad_bottom = ((g.oh - 1) * g.sh + g.kh).saturating_sub(g.h + g.pad_top);
         let pad_right = ((g.ow - 1) * g.sw + g.kw).saturating_sub(g.w + g.pad_left);
@@ -700,42 +705,6 @@ impl DepthwiseWeights {
 
 /// Input planes up to this many pixels get a zero-padded copy per channel block.
 const SMALL_PLANE: usize = 32 * 32;
-
-/// Channels `ch0 .. c` of every output, one at a time (the last `c % 8` channels).
-#[allow(clippy::too_many_arguments)]
-fn dw_scalar_channels(
-    x: *const f32,
-    taps: &[f32],
-    bias: &[f32],
-    c: usize,
-    g: &ConvGeometry,
-    ch0: usize,
-    lo: f32,
-    hi: f32,
-    out: &mut [f32],
-) {
-    for oy in 0..g.oh {
-        for ox in 0..g.ow {
-            for ch in ch0..c {
-                let mut acc = bias[ch];
-                for ky in 0..g.kh {
-                    let Some(iy) = ConvGeometry::src(oy, ky, g.sh, g.pad_top, g.h) else {
-                        continue;
-                    };
-                    for kx in 0..g.kw {
-                        let Some(ix) = ConvGeometry::src(ox, kx, g.sw, g.pad_left, g.w) else {
-                            continue;
-                        };
-                        // SAFETY: (iy, ix) is inside the `h x w x c` input `x` points to.
-                        let xv = unsafe { *x.add((iy * g.w + ix) * c + ch) };
-                        acc += taps[(ky * g.kw + kx) * c + ch] * xv;
-                    }
-                }
-                out[(oy * g.ow + ox) * c + ch] = acc.max(lo).min(hi);
-            }
-        }
-    }
-}
 
 /// One output row of one channel block, for the depthwise groups.
 #[cfg(target_arch = "x86_64")]
@@ -977,6 +946,20 @@ mod tests {
         }
     }
 
+    /// Inputs, weights, bias, residual and packed weights of a `pixels x k -> cout` product.
+    fn pointwise_case(
+        pixels: usize,
+        k: usize,
+        cout: usize,
+    ) -> (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>, PointwiseWeights) {
+        let x = data(pixels * k, 0.37);
+        let w = data(cout * k, 0.11);
+        let bias = data(cout, 0.7);
+        let res = data(pixels * cout, 0.23);
+        let packed = PointwiseWeights::pack(&w, &bias, cout, k);
+        (x, w, bias, res, packed)
+    }
+
     #[test]
     fn pointwise_equals_the_direct_product_on_ragged_shapes() {
         // (pixels, k, cout): partial pixel blocks, partial panels, k = 1.
@@ -988,11 +971,7 @@ mod tests {
             (6, 5, 16),
             (50, 17, 33),
         ] {
-            let x = data(pixels * k, 0.37);
-            let w = data(cout * k, 0.11);
-            let bias = data(cout, 0.7);
-            let res = data(pixels * cout, 0.23);
-            let packed = PointwiseWeights::pack(&w, &bias, cout, k);
+            let (x, w, bias, res, packed) = pointwise_case(pixels, k, cout);
             for (residual, clip) in [
                 (false, None),
                 (true, None),
@@ -1039,11 +1018,7 @@ mod tests {
             (8, 5, 48),
             (50, 17, 33),
         ] {
-            let x = data(pixels * k, 0.37);
-            let w = data(cout * k, 0.11);
-            let bias = data(cout, 0.7);
-            let res = data(pixels * cout, 0.23);
-            let packed = PointwiseWeights::pack(&w, &bias, cout, k);
+            let (x, w, bias, res, packed) = pointwise_case(pixels, k, cout);
             let g = geometry(1, pixels, 1, 1, (0, 0, 0, 0));
             let plain = reference_conv(&x, k, cout, false, &w, &bias, &g, None);
             let want: Vec<f32> = plain

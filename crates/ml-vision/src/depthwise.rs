@@ -30,6 +30,7 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
 use tract_onnx::tract_core::ndarray::{ArrayD, IxDyn};
 use tract_onnx::tract_core::ops::binary::TypedBinOp;
+use tract_onnx::tract_core::ops::cast::Cast;
 use tract_onnx::tract_core::ops::cnn::{Conv, KernelFormat, PaddingSpec};
 use tract_onnx::tract_core::ops::nn::DataFormat;
 use tract_onnx::tract_core::{rule_if, rule_if_some};
@@ -460,7 +461,7 @@ fn scalar_const(model: &TypedModel, outlet: OutletId) -> TractResult<Option<f32>
 
 /// The sole consumer of `node`'s output if it is a `TypedBinOp` named `name` with a scalar
 /// constant on its other input: `(consumer id, constant)`.
-pub(crate) fn clip_step(
+fn clip_step(
     model: &TypedModel,
     node: &TypedNode,
     name: &str,
@@ -482,15 +483,55 @@ pub(crate) fn clip_step(
     Ok(scalar_const(model, succ.inputs[other])?.map(|v| (succ.id, v)))
 }
 
-fn f32_const(model: &TypedModel, outlet: OutletId) -> TractResult<Option<Vec<f32>>> {
+/// The value of `outlet` as f32 if it is a float constant, or a `Cast` of one (how tract-onnx
+/// wires a convolution's bias before declutter).
+pub(crate) fn f32_const(model: &TypedModel, outlet: OutletId) -> TractResult<Option<Vec<f32>>> {
     let fact = model.outlet_fact(outlet)?;
-    let Some(k) = fact.konst.as_ref() else {
-        return Ok(None);
+    let node = model.node(outlet.node);
+    let k = match fact.konst.as_ref() {
+        Some(k) => k.clone(),
+        None if node.op_is::<Cast>() && node.inputs.len() == 1 => {
+            match model.outlet_fact(node.inputs[0])?.konst.as_ref() {
+                Some(k) => k.clone(),
+                None => return Ok(None),
+            }
+        }
+        None => return Ok(None),
     };
-    if k.datum_type() != f32::datum_type() {
+    if !k.datum_type().is_float() {
         return Ok(None);
     }
+    let k = k.cast_to::<f32>()?;
     Ok(Some(k.try_as_plain_ram()?.as_slice::<f32>()?.to_vec()))
+}
+
+/// A clip (`Max` with a constant, then `Min` with a constant) consuming a node's output.
+pub(crate) struct FollowingClip {
+    /// The `Max` node.
+    pub max_node: usize,
+    /// The `Min` node (the clip's output).
+    pub min_node: usize,
+    /// `(low, high)`, `low <= high`.
+    pub bounds: (f32, f32),
+}
+
+/// The clip that is the sole consumer chain of `node`, if any.
+pub(crate) fn following_clip(
+    model: &TypedModel,
+    node: &TypedNode,
+) -> TractResult<Option<FollowingClip>> {
+    if let Some((max_node, lo)) = clip_step(model, node, "Max")? {
+        if let Some((min_node, hi)) = clip_step(model, model.node(max_node), "Min")? {
+            if lo <= hi {
+                return Ok(Some(FollowingClip {
+                    max_node,
+                    min_node,
+                    bounds: (lo, hi),
+                }));
+            }
+        }
+    }
+    Ok(None)
 }
 
 fn fast_depthwise_rule(
@@ -548,13 +589,9 @@ fn fast_depthwise_rule(
     // Fuse a following Clip (Max with a constant, then Min with a constant).
     let mut last = node.id;
     let mut clip = None;
-    if let Some((max_id, lo)) = clip_step(model, node, "Max")? {
-        if let Some((min_id, hi)) = clip_step(model, model.node(max_id), "Min")? {
-            if lo <= hi {
-                clip = Some((lo, hi));
-                last = min_id;
-            }
-        }
+    if let Some(c) = following_clip(model, node)? {
+        clip = Some(c.bounds);
+        last = c.min_node;
     }
     let geo = Geometry {
         input_shape: shape.into(),
