@@ -18,6 +18,8 @@ pub const HIST_SLOTS: usize = 256;
 const CUT_SAMPLE_ROWS: usize = 200_000;
 /// Rows per block when filling the bin matrix.
 const BIN_BLOCK: usize = 8192;
+/// Largest joint histogram of a feature group: the product of its members' slot counts.
+const MAX_GROUP_SLOTS: usize = 1024;
 
 /// How one feature is cut into bins.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -259,10 +261,117 @@ pub struct BinMatrix {
     n_features: usize,
     data: Vec<u8>,
     cols: Vec<u8>,
-    /// Row-major histogram slots (`offsets[f] + bin`), when they fit in `u16`.
-    slots16: Option<Vec<u16>>,
+    /// Joint histogram slots of feature groups, when they fit in `u16`.
+    joint: Option<JointSlots>,
     missing_bin: Vec<u8>,
     offsets: Vec<usize>,
+}
+
+/// Features counted together: the histogram kernel adds a row's pair to one slot per group
+/// of features rather than one per feature.
+///
+/// Features with few bins are packed into groups whose joint histogram (one slot per
+/// combination of their bins, at most 1,024 slots) is small. The histogram of each member is
+/// the joint histogram summed over the other members' bins (see
+/// [`crate::hist::build_histograms`]). On click logs, where many columns have 4-60
+/// categories, this takes the clicks sample from 23 slot updates per row to 16.
+#[derive(Debug, Clone)]
+pub struct JointSlots {
+    /// The features of each group, the first one varying fastest in the joint slot index.
+    pub groups: Vec<Vec<usize>>,
+    /// First joint slot of each group, then the total number of joint slots.
+    pub base: Vec<usize>,
+    /// Row-major joint slots: `slots[r * groups.len() + g]` is row `r`'s slot in group `g`,
+    /// `base[g] + bin(f0) + n0 * (bin(f1) + n1 * ...)` with `n_i` the slot count of member `i`.
+    pub slots: Vec<u16>,
+}
+
+impl JointSlots {
+    /// Packs features into groups (fewest slots first, while the product of slot counts stays
+    /// within [`MAX_GROUP_SLOTS`]) and fills the joint slots of every row; `None` when there
+    /// are more than 65,536 joint slots.
+    fn new(n_features: usize, data: &[u8], missing_bin: &[u8]) -> Option<JointSlots> {
+        if n_features == 0 {
+            return None;
+        }
+        let size = |f: usize| missing_bin[f] as usize + 1;
+        let mut order: Vec<usize> = (0..n_features).collect();
+        order.sort_by_key(|&f| (size(f), f));
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        let mut product = 1usize;
+        for f in order {
+            match groups.last_mut() {
+                Some(g) if product.saturating_mul(size(f)) <= MAX_GROUP_SLOTS => {
+                    g.push(f);
+                    product *= size(f);
+                }
+                _ => {
+                    groups.push(vec![f]);
+                    product = size(f);
+                }
+            }
+        }
+        let mut base = Vec::with_capacity(groups.len() + 1);
+        let mut acc = 0usize;
+        for g in &groups {
+            base.push(acc);
+            acc += g.iter().map(|&f| size(f)).product::<usize>();
+        }
+        base.push(acc);
+        if acc > u16::MAX as usize + 1 {
+            return None;
+        }
+        // Per group: (member, multiplier) pairs.
+        let radix: Vec<Vec<(usize, usize)>> = groups
+            .iter()
+            .map(|g| {
+                let mut m = 1;
+                g.iter()
+                    .map(|&f| {
+                        let r = (f, m);
+                        m *= size(f);
+                        r
+                    })
+                    .collect()
+            })
+            .collect();
+        let ng = groups.len();
+        let mut slots = vec![0u16; data.len() / n_features * ng];
+        slots
+            .par_chunks_mut(BIN_BLOCK * ng)
+            .zip(data.par_chunks(BIN_BLOCK * n_features))
+            .for_each(|(out, rows)| {
+                for (o, r) in out.chunks_exact_mut(ng).zip(rows.chunks_exact(n_features)) {
+                    for ((o, members), &b0) in o.iter_mut().zip(&radix).zip(&base) {
+                        let j: usize = members.iter().map(|&(f, m)| r[f] as usize * m).sum();
+                        *o = (b0 + j) as u16;
+                    }
+                }
+            });
+        Some(JointSlots {
+            groups,
+            base,
+            slots,
+        })
+    }
+
+    /// Number of groups (slots per row).
+    #[inline]
+    pub fn n_groups(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// Number of slots in a joint histogram.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.base[self.groups.len()]
+    }
+
+    /// True when there are no groups.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.groups.is_empty()
+    }
 }
 
 impl BinMatrix {
@@ -304,28 +413,13 @@ impl BinMatrix {
                     }
                 });
         }
-        let slots16 = (acc <= u16::MAX as usize + 1 && n_features > 0).then(|| {
-            let mut s = vec![0u16; data.len()];
-            s.par_chunks_mut(BIN_BLOCK * n_features)
-                .zip(data.par_chunks(BIN_BLOCK * n_features))
-                .for_each(|(out, rows)| {
-                    for (o, r) in out
-                        .chunks_exact_mut(n_features)
-                        .zip(rows.chunks_exact(n_features))
-                    {
-                        for ((o, &b), &off) in o.iter_mut().zip(r).zip(&offsets) {
-                            *o = (off + b as usize) as u16;
-                        }
-                    }
-                });
-            s
-        });
+        let joint = JointSlots::new(n_features, &data, &missing_bin);
         BinMatrix {
             n_rows,
             n_features,
             data,
             cols,
-            slots16,
+            joint,
             missing_bin,
             offsets,
         }
@@ -376,11 +470,11 @@ impl BinMatrix {
         &self.data[r * self.n_features..(r + 1) * self.n_features]
     }
 
-    /// Histogram slots (`offsets()[f] + bin`), row after row, when every slot index fits in
-    /// `u16` (fewer than 65,537 slots).
+    /// The features' groups and every row's joint histogram slots, when the joint slot
+    /// indices fit in `u16` (at most 65,536 joint slots).
     #[inline]
-    pub fn slots16(&self) -> Option<&[u16]> {
-        self.slots16.as_deref()
+    pub fn joint(&self) -> Option<&JointSlots> {
+        self.joint.as_ref()
     }
 
     /// All bins, row after row.
@@ -459,6 +553,30 @@ mod tests {
                 thresholds: vec![25.0, 50.0, 75.0]
             }
         );
+    }
+
+    #[test]
+    fn joint_slots_pack_small_features_and_encode_every_member_bin() {
+        // Slot counts 4, 3, 256, 2, 9, 200: 2 x 3 x 4 x 9 = 216 fit one group, 200 and 256
+        // stay alone.
+        let missing = vec![3u8, 2, 255, 1, 8, 199];
+        let (n, d) = (50, missing.len());
+        let data: Vec<u8> = (0..n * d)
+            .map(|i| ((i * 7 + i / d) % (missing[i % d] as usize + 1)) as u8)
+            .collect();
+        let b = BinMatrix::new(n, d, data, missing.clone());
+        let j = b.joint().expect("joint slots");
+        assert_eq!(j.groups, vec![vec![3, 1, 0, 4], vec![5], vec![2]]);
+        assert_eq!(j.base, vec![0, 216, 416, 672]);
+        for r in 0..n {
+            let s = j.slots[r * 3] as usize;
+            let expect = b.get(r, 3) as usize
+                + 2 * (b.get(r, 1) as usize
+                    + 3 * (b.get(r, 0) as usize + 4 * b.get(r, 4) as usize));
+            assert_eq!(s, expect, "row {r}");
+            assert_eq!(j.slots[r * 3 + 1] as usize, 216 + b.get(r, 5) as usize);
+            assert_eq!(j.slots[r * 3 + 2] as usize, 416 + b.get(r, 2) as usize);
+        }
     }
 
     #[test]

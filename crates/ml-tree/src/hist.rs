@@ -13,7 +13,7 @@
 
 use rayon::prelude::*;
 
-use crate::binning::BinMatrix;
+use crate::binning::{BinMatrix, JointSlots};
 
 /// One bin's sums: `[gradient, hessian]`.
 pub type GradPair = [f64; 2];
@@ -99,37 +99,35 @@ pub fn build_histograms(
                 .map(move |(s, e)| (i, s, e))
         })
         .collect();
+    // Over all features, rows are summed into joint slots of feature groups.
+    let joint = if all { bins.joint() } else { None };
+    let partial_len = joint.map_or(bins.hist_len(), |j| j.len());
     let partials: Vec<Vec<GradPair>> = tasks
         .par_iter()
         .map(|&(i, s, e)| {
-            let mut h = new_histogram(bins);
+            let mut h = vec![[0.0, 0.0]; partial_len];
             match nodes[i] {
                 NodeRows::All => {
-                    accumulate(bins, features, all, s..e, gh, &mut h);
+                    accumulate(bins, features, joint, s..e, gh, &mut h);
                 }
                 NodeRows::List(rows) => {
                     let rows = &rows[s..e];
                     // Rows of a node deep in the tree are scattered: fetch the bins and the
                     // pair of the row PREFETCH rows ahead while summing this one.
-                    let d = bins.n_features();
+                    let (ptr, w): (*const u8, usize) = match joint {
+                        Some(j) => (j.slots.as_ptr().cast(), 2 * j.n_groups()),
+                        None => (bins.data().as_ptr(), bins.n_features()),
+                    };
                     let it = rows.iter().enumerate().map(|(j, &r)| {
                         if let Some(&ahead) = rows.get(j + PREFETCH) {
                             let a = ahead as usize;
-                            match bins.slots16() {
-                                Some(s) => {
-                                    prefetch(s.as_ptr().wrapping_add(a * d).cast());
-                                    prefetch(s.as_ptr().wrapping_add(a * d + d - 1).cast());
-                                }
-                                None => {
-                                    prefetch(bins.data().as_ptr().wrapping_add(a * d));
-                                    prefetch(bins.data().as_ptr().wrapping_add(a * d + d - 1));
-                                }
-                            }
+                            prefetch(ptr.wrapping_add(a * w));
+                            prefetch(ptr.wrapping_add(a * w + w - 1));
                             prefetch(gh.as_ptr().wrapping_add(a).cast());
                         }
                         r as usize
                     });
-                    accumulate(bins, features, all, it, gh, &mut h);
+                    accumulate(bins, features, joint, it, gh, &mut h);
                 }
             }
             h
@@ -153,9 +151,44 @@ pub fn build_histograms(
                     a[1] += b[1];
                 }
             }
-            acc
+            match joint {
+                Some(j) => unfold_joint(bins, j, &acc),
+                None => acc,
+            }
         })
         .collect()
+}
+
+/// The per-feature histogram of a joint one: each member's slot sums the joint slots holding
+/// its bin, in joint slot order.
+fn unfold_joint(bins: &BinMatrix, joint: &JointSlots, acc: &[GradPair]) -> Vec<GradPair> {
+    let mut h = new_histogram(bins);
+    let offsets = bins.offsets();
+    let missing = bins.missing_bins();
+    for (g, members) in joint.groups.iter().enumerate() {
+        let part = &acc[joint.base[g]..joint.base[g + 1]];
+        if let [f] = members[..] {
+            h[bins.slots(f)].copy_from_slice(part);
+            continue;
+        }
+        // Mixed-radix digits of the joint index: the bin of each member.
+        let mut digit = vec![0usize; members.len()];
+        for v in part {
+            for (m, &f) in members.iter().enumerate() {
+                let e = &mut h[offsets[f] + digit[m]];
+                e[0] += v[0];
+                e[1] += v[1];
+            }
+            for (m, &f) in members.iter().enumerate() {
+                digit[m] += 1;
+                if digit[m] <= missing[f] as usize {
+                    break;
+                }
+                digit[m] = 0;
+            }
+        }
+    }
+    h
 }
 
 /// Adds the rows' pairs into `hist` (as [`build_histograms`] for one node).
@@ -179,27 +212,27 @@ pub fn build_histogram(
     }
 }
 
-/// Sums rows into `h`, one row at a time, every listed feature of the row.
+/// Sums rows into `h`, one row at a time: into the joint slots of `joint` when given (`h`
+/// then has [`JointSlots::len`] slots), else into every listed feature's slots.
 #[inline]
 fn accumulate(
     bins: &BinMatrix,
     features: &[usize],
-    all: bool,
+    joint: Option<&JointSlots>,
     rows: impl Iterator<Item = usize>,
     gh: &[RowPair],
     h: &mut [GradPair],
 ) {
-    let d = bins.n_features();
-    let data = bins.data();
-    let offsets = &bins.offsets()[..d];
-    assert_eq!(h.len(), bins.hist_len(), "histogram size");
-    if let (true, Some(slots)) = (all, bins.slots16()) {
+    if let Some(j) = joint {
+        let ng = j.n_groups();
+        assert_eq!(h.len(), j.len(), "joint histogram size");
         for r in rows {
             let g = [gh[r][0] as f64, gh[r][1] as f64];
-            for &s in &slots[r * d..(r + 1) * d] {
+            for &s in &j.slots[r * ng..(r + 1) * ng] {
                 debug_assert!((s as usize) < h.len());
-                // SAFETY: every slot is `offsets[f] + bin <= offsets[f + 1] - 1 < hist_len()`
-                // (`BinMatrix::new` clamps bins to the missing bin), and `h.len() == hist_len()`.
+                // SAFETY: group `g`'s slots are below `base[g + 1] <= len() == h.len()`
+                // (`BinMatrix::new` clamps bins to the missing bin, so every member's digit is
+                // below its slot count).
                 let e = unsafe { h.get_unchecked_mut(s as usize) };
                 e[0] += g[0];
                 e[1] += g[1];
@@ -207,25 +240,17 @@ fn accumulate(
         }
         return;
     }
+    let d = bins.n_features();
+    let data = bins.data();
+    let offsets = &bins.offsets()[..d];
+    assert_eq!(h.len(), bins.hist_len(), "histogram size");
     for r in rows {
         let g = [gh[r][0] as f64, gh[r][1] as f64];
         let row = &data[r * d..(r + 1) * d];
-        if all {
-            for (&b, &o) in row.iter().zip(offsets) {
-                let slot = o + b as usize;
-                debug_assert!(slot < h.len());
-                // SAFETY: `BinMatrix::new` clamps every bin of feature `f` to its missing
-                // bin, so `offsets[f] + bin <= offsets[f + 1] - 1 < hist_len() == h.len()`.
-                let e = unsafe { h.get_unchecked_mut(slot) };
-                e[0] += g[0];
-                e[1] += g[1];
-            }
-        } else {
-            for &f in features {
-                let e = &mut h[offsets[f] + row[f] as usize];
-                e[0] += g[0];
-                e[1] += g[1];
-            }
+        for &f in features {
+            let e = &mut h[offsets[f] + row[f] as usize];
+            e[0] += g[0];
+            e[1] += g[1];
         }
     }
 }
