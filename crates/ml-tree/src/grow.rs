@@ -72,6 +72,35 @@ impl TreeParams {
     pub fn accept(&self, gain: f64) -> bool {
         gain > self.gamma && gain > 1e-6
     }
+
+    /// `out[b]`: the gain of the split with left sums `(lg[b], lh[b]) + extra` (as
+    /// [`TreeParams::split_gain`] computes it, with the same operations in the same order),
+    /// or `-inf` where a child is too light. Written without branches so it vectorizes.
+    fn gains(
+        &self,
+        lg: &[f64],
+        lh: &[f64],
+        extra: GradPair,
+        parent: GradPair,
+        parent_score: f64,
+        out: &mut [f64],
+    ) {
+        let (a, lambda, mcw) = (self.alpha, self.lambda, self.min_child_weight);
+        // T(g) of `threshold_l1` as two selects (alpha >= 0, so at most one is non-zero).
+        let t = |g: f64| {
+            let up = if g > a { g - a } else { 0.0 };
+            let down = if g < -a { g + a } else { 0.0 };
+            up + down
+        };
+        for ((o, &g), &h) in out.iter_mut().zip(lg).zip(lh) {
+            let (g, h) = (g + extra[0], h + extra[1]);
+            let (rg, rh) = (parent[0] - g, parent[1] - h);
+            let (tl, tr) = (t(g), t(rg));
+            let gain = tl * tl / (h + lambda) + tr * tr / (rh + lambda) - parent_score;
+            let ok = (h >= mcw) & (rh >= mcw) & (h > 0.0) & (rh > 0.0);
+            *o = if ok { gain } else { f64::NEG_INFINITY };
+        }
+    }
 }
 
 /// Which bins go left.
@@ -113,6 +142,13 @@ struct Best<'a> {
 }
 
 impl Best<'_> {
+    /// The gain a new split must exceed to be kept.
+    #[inline]
+    fn bar(&self) -> f64 {
+        let floor = self.p.gamma.max(1e-6);
+        self.best.as_ref().map_or(floor, |b| b.gain.max(floor))
+    }
+
     #[inline]
     fn offer(
         &mut self,
@@ -152,6 +188,9 @@ pub(crate) fn find_best_split(
         parent_score: p.score(parent),
         best: None,
     };
+    // Per numeric feature: left sums and gains of each candidate (rewritten per feature).
+    let (mut lg, mut lh) = ([0.0f64; HIST_SLOTS], [0.0f64; HIST_SLOTS]);
+    let (mut gain_r, mut gain_l) = ([0.0f64; HIST_SLOTS], [0.0f64; HIST_SLOTS]);
     for &f in features {
         let cuts = &mapper.features[f];
         let nb = cuts.n_bins();
@@ -165,15 +204,47 @@ pub(crate) fn find_best_split(
         let has_missing = miss[1] > 0.0;
         match cuts {
             FeatureCuts::Numeric { .. } => {
+                let nc = nb.saturating_sub(1);
+                if nc == 0 {
+                    continue;
+                }
+                // Left sums of every candidate "bins 0..=b go left" (missing values right),
+                // then the gains of all candidates in one branch-free pass, then a scan in
+                // candidate order that hands `best` only the candidates that beat it.
                 let mut acc = [0.0, 0.0];
-                for (b, &slot) in h.iter().enumerate().take(nb - 1) {
+                for (b, &slot) in h.iter().enumerate().take(nc) {
                     acc = add(acc, slot);
-                    let right = sub(parent, acc);
-                    // Without missing values in the node, unseen missing values follow the
-                    // heavier child.
-                    let dl = !has_missing && acc[1] >= right[1];
-                    best.offer(f, acc, dl, || SplitKind::Numeric(b as u8));
-                    if has_missing {
+                    lg[b] = acc[0];
+                    lh[b] = acc[1];
+                }
+                p.gains(
+                    &lg[..nc],
+                    &lh[..nc],
+                    [0.0, 0.0],
+                    parent,
+                    best.parent_score,
+                    &mut gain_r,
+                );
+                if has_missing {
+                    p.gains(
+                        &lg[..nc],
+                        &lh[..nc],
+                        miss,
+                        parent,
+                        best.parent_score,
+                        &mut gain_l,
+                    );
+                }
+                for b in 0..nc {
+                    let acc = [lg[b], lh[b]];
+                    if gain_r[b] > best.bar() {
+                        let right = sub(parent, acc);
+                        // Without missing values in the node, unseen missing values follow
+                        // the heavier child.
+                        let dl = !has_missing && acc[1] >= right[1];
+                        best.offer(f, acc, dl, || SplitKind::Numeric(b as u8));
+                    }
+                    if has_missing && gain_l[b] > best.bar() {
                         best.offer(f, add(acc, miss), true, || SplitKind::Numeric(b as u8));
                     }
                 }
