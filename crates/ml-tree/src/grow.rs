@@ -727,11 +727,28 @@ pub(crate) fn grow_tree(
         gh,
     };
     let n = rows.len();
-    let mut root_sum = [0.0, 0.0];
-    for &r in rows.iter() {
-        let g = gh[r as usize];
-        root_sum = add(root_sum, [g[0] as f64, g[1] as f64]);
-    }
+    // The root's histogram, when the root may split, gives its sums: every row is in exactly
+    // one slot of each feature.
+    let may_split = n >= 2 && !features.is_empty();
+    let root_hist = may_split.then(|| {
+        let node = if identity_rows {
+            NodeRows::All
+        } else {
+            NodeRows::List(rows)
+        };
+        build_histograms(bins, features, &[node], gh)
+            .pop()
+            .unwrap_or_else(|| new_histogram(bins))
+    });
+    let root_sum = match &root_hist {
+        Some(h) => h[bins.slots(features[0])]
+            .iter()
+            .fold([0.0, 0.0], |a, &s| add(a, s)),
+        None => rows.iter().fold([0.0, 0.0], |a, &r| {
+            let g = gh[r as usize];
+            add(a, [g[0] as f64, g[1] as f64])
+        }),
+    };
     let mut tree = Tree {
         nodes: vec![Node::leaf(p.leaf_value(root_sum), root_sum[1])],
         categories: Vec::new(),
@@ -745,15 +762,7 @@ pub(crate) fn grow_tree(
         hist: None,
         best: None,
     };
-    if g.can_split(0, root_sum, n) {
-        let node = if identity_rows {
-            NodeRows::All
-        } else {
-            NodeRows::List(rows)
-        };
-        let h = build_histograms(bins, features, &[node], gh)
-            .pop()
-            .unwrap_or_else(|| new_histogram(bins));
+    if let (true, Some(h)) = (g.can_split(0, root_sum, n), root_hist) {
         root.best = find_best_split(&h, mapper, bins, features, root_sum, p);
         root.hist = Some(h);
     }
