@@ -506,6 +506,13 @@ impl GradientBoostedTrees {
                 "early stopping needs an evaluation set (with_eval_set)",
             ));
         }
+        // The current (usually the global) pool when it has the threads asked for, so its
+        // threads are warm for the predictions that usually follow; a pool of our own
+        // otherwise. Either way training runs on one of the pool's threads, so the parallel
+        // steps inside it are scheduled within the pool rather than sent in from outside.
+        if self.n_threads == 0 || self.n_threads == rayon::current_num_threads() {
+            return rayon::scope(|_| self.train(&train, eval.as_ref(), &cats, names));
+        }
         let pool = self.pool()?;
         pool.install(|| self.train(&train, eval.as_ref(), &cats, names))
     }

@@ -317,70 +317,77 @@ pub(crate) fn left_table(c: &Candidate, missing_bin: u8) -> [bool; HIST_SLOTS] {
 /// Rows per task when partitioning a large node in parallel.
 const PARTITION_CHUNK: usize = 1 << 15;
 
-/// Splits `rows` into those going left and those going right, keeping their order, without
-/// branching on the (unpredictable) direction: every row is written to both outputs and only
-/// the matching cursor moves. Returns the number going left, written to `left[..k]`.
+/// Writes the rows of `src` going left to the front of `dst`, in order, and those going
+/// right to the back, in reverse order, without branching on the (unpredictable) direction:
+/// each row is stored once, at the position its direction selects. Returns the number going
+/// left.
 #[inline]
-fn split_rows(
-    rows: &[u32],
-    col: &[u8],
-    table: &[bool; HIST_SLOTS],
-    left: &mut [u32],
-    right: &mut [u32],
-) -> usize {
-    let (mut w, mut k) = (0usize, 0usize);
-    for (i, &r) in rows.iter().enumerate() {
-        if let Some(&ahead) = rows.get(i + 16) {
+fn split_rows(src: &[u32], col: &[u8], table: &[bool; HIST_SLOTS], dst: &mut [u32]) -> usize {
+    let n = src.len();
+    debug_assert_eq!(dst.len(), n);
+    // Lefts are written at `w`, rights at `k - 1`; `w + (n - k)` rows are placed, so `w < k`.
+    let (mut w, mut k) = (0usize, n);
+    for (i, &r) in src.iter().enumerate() {
+        if let Some(&ahead) = src.get(i + 16) {
             crate::hist::prefetch(col.as_ptr().wrapping_add(ahead as usize));
         }
-        let l = table[col[r as usize] as usize] as usize;
-        left[w] = r;
-        right[k] = r;
-        w += l;
-        k += 1 - l;
+        let l = table[col[r as usize] as usize];
+        let pos = if l { w } else { k - 1 };
+        dst[pos] = r;
+        w += l as usize;
+        k -= (!l) as usize;
     }
     w
 }
 
-/// Stable partition of `rows` by `table[bin of feature f]`; returns the number going left.
-/// Large nodes are split into fixed chunks partitioned in parallel and then concatenated,
-/// which gives the same order as the sequential pass.
+/// Partitions a node's rows `src` by `table[bin of feature f]`: the rows going left first, in
+/// order, then those going right, in reverse order. Returns the number going left and where
+/// the result is: in `dst` (`true`) or back in `src` (`false`).
+///
+/// A small node is partitioned in one pass from `src` into `dst`. A large one is split into
+/// fixed chunks partitioned in parallel into `dst`, whose pieces are then copied back into
+/// `src` in parallel; both give the same order.
 fn partition(
-    rows: &mut [u32],
-    lbuf: &mut [u32],
-    rbuf: &mut [u32],
+    src: &mut [u32],
+    dst: &mut [u32],
     bins: &BinMatrix,
     f: usize,
     table: &[bool; HIST_SLOTS],
-) -> usize {
+) -> (usize, bool) {
     let col = bins.column(f);
-    let n = rows.len();
+    let n = src.len();
     if n <= PARTITION_CHUNK || rayon::current_num_threads() == 1 {
-        let w = split_rows(rows, col, table, lbuf, rbuf);
-        rows[..w].copy_from_slice(&lbuf[..w]);
-        rows[w..].copy_from_slice(&rbuf[..n - w]);
-        return w;
+        return (split_rows(src, col, table, dst), true);
     }
-    let counts: Vec<usize> = rows
+    let counts: Vec<usize> = src
         .par_chunks(PARTITION_CHUNK)
-        .zip(lbuf.par_chunks_mut(PARTITION_CHUNK))
-        .zip(rbuf.par_chunks_mut(PARTITION_CHUNK))
-        .map(|((c, l), r)| split_rows(c, col, table, l, r))
+        .zip(dst.par_chunks_mut(PARTITION_CHUNK))
+        .map(|(c, d)| split_rows(c, col, table, d))
         .collect();
-    let mut w = 0;
-    for (j, &k) in counts.iter().enumerate() {
+    let n_left: usize = counts.iter().sum();
+    // Chunk j holds its lefts at dst[s_j..s_j + L_j] and its rights (reversed) after them.
+    // In the one-pass order the lefts follow each other chunk by chunk, and chunk 0's
+    // reversed rights come last, chunk 1's before them, and so on.
+    let dst: &[u32] = dst;
+    let mut pieces: Vec<(&[u32], &mut [u32])> = Vec::with_capacity(2 * counts.len());
+    let (mut lefts, mut rights) = src.split_at_mut(n_left);
+    for (j, &l) in counts.iter().enumerate() {
         let s = j * PARTITION_CHUNK;
-        rows[w..w + k].copy_from_slice(&lbuf[s..s + k]);
-        w += k;
+        let (mine, rest) = std::mem::take(&mut lefts).split_at_mut(l);
+        lefts = rest;
+        pieces.push((&dst[s..s + l], mine));
     }
-    let n_left = w;
-    for (j, &k) in counts.iter().enumerate() {
+    for (j, &l) in counts.iter().enumerate().rev() {
         let s = j * PARTITION_CHUNK;
-        let nr = PARTITION_CHUNK.min(n - s) - k;
-        rows[w..w + nr].copy_from_slice(&rbuf[s..s + nr]);
-        w += nr;
+        let e = (s + PARTITION_CHUNK).min(n);
+        let (mine, rest) = std::mem::take(&mut rights).split_at_mut(e - s - l);
+        rights = rest;
+        pieces.push((&dst[s + l..e], mine));
     }
-    n_left
+    pieces
+        .into_par_iter()
+        .for_each(|(from, to)| to.copy_from_slice(from));
+    (n_left, false)
 }
 
 /// Cuts `len` values after the first `skip` off the front of `buf`, leaving the rest in `buf`.
@@ -398,6 +405,8 @@ struct Open {
     start: usize,
     end: usize,
     depth: usize,
+    /// Its rows are in the second buffer (`scratch` of [`grow_tree`]), not in `rows`.
+    in_b: bool,
     hist: Option<Vec<GradPair>>,
     best: Option<Candidate>,
 }
@@ -428,9 +437,19 @@ pub(crate) struct Leaves {
     pub ranges: LeafRanges,
     /// Splits whose rows were left unpartitioned.
     pub splits: Vec<FinalSplit>,
+    /// Ranges whose rows ended in the second buffer, to be copied back into the row array.
+    in_b: Vec<(usize, usize)>,
 }
 
 impl Leaves {
+    /// Records that `o` is a leaf.
+    fn leaf(&mut self, o: &Open, value: f64) {
+        self.ranges.push((o.start, o.end, value));
+        if o.in_b {
+            self.in_b.push((o.start, o.end));
+        }
+    }
+
     /// The leaf value a row of `rows[pos]` ended with (for tests).
     #[cfg(test)]
     pub fn value_at(&self, pos: usize, rows: &[u32], bins: &BinMatrix) -> Option<f64> {
@@ -529,7 +548,7 @@ impl Grower<'_> {
         let mut nodes: Vec<(Open, Candidate, usize)> = Vec::with_capacity(level.len());
         for mut o in level {
             let Some(c) = o.best.take() else {
-                done.ranges.push((o.start, o.end, tree.nodes[o.node].value));
+                done.leaf(&o, tree.nodes[o.node].value);
                 continue;
             };
             let li = self.record_split(tree, &o, &c);
@@ -542,6 +561,9 @@ impl Grower<'_> {
                     table: left_table(&c, self.bins.missing_bins()[c.feature]),
                     values: [tree.nodes[li].value, tree.nodes[li + 1].value],
                 });
+                if o.in_b {
+                    done.in_b.push((o.start, o.end));
+                }
                 continue;
             }
             nodes.push((o, c, li));
@@ -549,34 +571,36 @@ impl Grower<'_> {
         // Partition each node's rows; nodes hold disjoint ranges of `rows`.
         let mut order: Vec<usize> = (0..nodes.len()).collect();
         order.sort_by_key(|&i| nodes[i].0.start);
-        // The same ranges of the two halves of `scratch` take each node's left and right rows.
-        type Parts<'a> = (usize, &'a mut [u32], &'a mut [u32], &'a mut [u32]);
+        // Each node's range of both buffers: it is partitioned from the one holding its rows
+        // into the other (or back, for large nodes).
+        type Parts<'a> = (usize, &'a mut [u32], &'a mut [u32]);
         let mut slices: Vec<Parts<'_>> = Vec::with_capacity(nodes.len());
-        let (lhalf, rhalf) = scratch.split_at_mut(rows.len());
-        let (mut rest, mut lrest, mut rrest): (&mut [u32], &mut [u32], &mut [u32]) =
-            (rows, lhalf, rhalf);
+        let (mut rest, mut brest): (&mut [u32], &mut [u32]) = (rows, scratch);
         let mut consumed = 0;
         for &i in &order {
             let (s, e) = (nodes[i].0.start, nodes[i].0.end);
-            let mine = carve(&mut rest, s - consumed, e - s);
-            let l = carve(&mut lrest, s - consumed, e - s);
-            let r = carve(&mut rrest, s - consumed, e - s);
-            slices.push((i, mine, l, r));
+            let a = carve(&mut rest, s - consumed, e - s);
+            let b = carve(&mut brest, s - consumed, e - s);
+            slices.push((i, a, b));
             consumed = e;
         }
         let mut n_left = vec![0usize; nodes.len()];
-        let counted: Vec<(usize, usize)> = slices
+        let mut child_in_b = vec![false; nodes.len()];
+        let counted: Vec<(usize, usize, bool)> = slices
             .into_par_iter()
-            .map(|(i, sl, l, r)| {
-                let c = &nodes[i].1;
+            .map(|(i, a, b)| {
+                let (o, c, _) = &nodes[i];
                 let table = left_table(c, self.bins.missing_bins()[c.feature]);
-                (i, partition(sl, l, r, self.bins, c.feature, &table))
+                let (src, dst) = if o.in_b { (b, a) } else { (a, b) };
+                let (nl, moved) = partition(src, dst, self.bins, c.feature, &table);
+                (i, nl, o.in_b != moved)
             })
             .collect();
-        for (i, k) in counted {
+        for (i, k, in_b) in counted {
             n_left[i] = k;
+            child_in_b[i] = in_b;
         }
-        let rows: &[u32] = rows;
+        let (rows, scratch): (&[u32], &[u32]) = (rows, scratch);
         // The smaller child of each node that has a child to split gets a histogram built.
         struct Plan {
             mid: usize,
@@ -608,7 +632,8 @@ impl Grower<'_> {
                 } else {
                     (pl.mid, o.end)
                 };
-                (i, NodeRows::List(&rows[s..e]))
+                let buf = if child_in_b[i] { scratch } else { rows };
+                (i, NodeRows::List(&buf[s..e]))
             })
             .collect();
         let lists: Vec<NodeRows<'_>> = requests.iter().map(|(_, r)| *r).collect();
@@ -623,12 +648,15 @@ impl Grower<'_> {
             start: usize,
             end: usize,
             depth: usize,
+            in_b: bool,
             sum: GradPair,
             can: bool,
             hist: Option<Vec<GradPair>>,
         }
         let mut children: Vec<Child> = Vec::with_capacity(2 * nodes.len());
-        for (((mut o, c, li), pl), sm) in nodes.into_iter().zip(&plans).zip(small) {
+        for ((((mut o, c, li), pl), sm), &in_b) in
+            nodes.into_iter().zip(&plans).zip(small).zip(&child_in_b)
+        {
             let (mut lh, mut rh) = (None, None);
             if let Some(sm) = sm {
                 let mut parent = o.hist.take().unwrap_or_else(|| new_histogram(self.bins));
@@ -645,6 +673,7 @@ impl Grower<'_> {
                 start: o.start,
                 end: pl.mid,
                 depth: d,
+                in_b,
                 sum: c.left_sum,
                 can: pl.left_can,
                 hist: lh,
@@ -654,6 +683,7 @@ impl Grower<'_> {
                 start: pl.mid,
                 end: o.end,
                 depth: d,
+                in_b,
                 sum: c.right_sum,
                 can: pl.right_can,
                 hist: rh,
@@ -667,6 +697,7 @@ impl Grower<'_> {
                     start: ch.start,
                     end: ch.end,
                     depth: ch.depth,
+                    in_b: ch.in_b,
                     hist: None,
                     best: None,
                 };
@@ -693,7 +724,7 @@ impl Grower<'_> {
             if o.best.is_some() {
                 next.push(o);
             } else {
-                done.ranges.push((o.start, o.end, tree.nodes[o.node].value));
+                done.leaf(&o, tree.nodes[o.node].value);
             }
         }
         next
@@ -713,12 +744,12 @@ pub(crate) fn grow_tree(
     identity_rows: bool,
     scratch: &mut Vec<u32>,
 ) -> (Tree, Leaves) {
-    // Room for each node's left and right rows while partitioning, kept across trees so
-    // large buffers are not allocated (and faulted in) again for every level.
-    if scratch.len() < 2 * rows.len() {
-        scratch.resize(2 * rows.len(), 0);
+    // The second row buffer nodes are partitioned into, kept across trees so a large buffer
+    // is not allocated (and faulted in) again for every tree.
+    if scratch.len() < rows.len() {
+        scratch.resize(rows.len(), 0);
     }
-    let scratch = &mut scratch[..2 * rows.len()];
+    let scratch = &mut scratch[..rows.len()];
     let g = Grower {
         bins,
         mapper,
@@ -759,6 +790,7 @@ pub(crate) fn grow_tree(
         start: 0,
         end: n,
         depth: 0,
+        in_b: false,
         hist: None,
         best: None,
     };
@@ -770,7 +802,7 @@ pub(crate) fn grow_tree(
     if root.best.is_some() {
         open.push(root);
     } else {
-        done.ranges.push((0, n, tree.nodes[0].value));
+        done.leaf(&root, tree.nodes[0].value);
     }
     let mut leaves = 1usize;
     if p.lossguide {
@@ -817,8 +849,20 @@ pub(crate) fn grow_tree(
         }
     }
     for o in open {
-        done.ranges.push((o.start, o.end, tree.nodes[o.node].value));
+        done.leaf(&o, tree.nodes[o.node].value);
     }
+    // Leaves' rows left in the second buffer go back to the row array.
+    let mut ranges = std::mem::take(&mut done.in_b);
+    ranges.sort_unstable();
+    let mut pieces: Vec<(&[u32], &mut [u32])> = Vec::with_capacity(ranges.len());
+    let (mut rest, mut consumed) = (&mut rows[..], 0);
+    for (s, e) in ranges {
+        pieces.push((&scratch[s..e], carve(&mut rest, s - consumed, e - s)));
+        consumed = e;
+    }
+    pieces
+        .into_par_iter()
+        .for_each(|(from, to)| to.copy_from_slice(from));
     (tree, done)
 }
 
@@ -987,6 +1031,46 @@ mod tests {
             })
             .collect();
         (x, gh)
+    }
+
+    /// Large nodes go through the chunked parallel partition and its copy back; the result is
+    /// the one-pass order (lefts in order, then rights in reverse order) at 1 and 2 threads.
+    #[test]
+    fn chunked_partition_equals_the_one_pass_order() {
+        let n_rows = 3 * PARTITION_CHUNK + 1234;
+        let mut rng = Rng(5);
+        let col: Vec<u8> = (0..n_rows).map(|_| (rng.next() * 10.0) as u8).collect();
+        let bins = BinMatrix::from_columns(n_rows, 1, col.clone(), vec![10]);
+        let mut table = [false; HIST_SLOTS];
+        for b in [1usize, 4, 5, 9] {
+            table[b] = true;
+        }
+        // Every other row, as a node below the root would hold them.
+        let src: Vec<u32> = (0..n_rows as u32)
+            .filter(|r| r % 2 == 1 || r % 7 == 0)
+            .collect();
+        let lefts: Vec<u32> = src
+            .iter()
+            .copied()
+            .filter(|&r| table[col[r as usize] as usize])
+            .collect();
+        let mut expect = lefts.clone();
+        expect.extend(
+            src.iter()
+                .rev()
+                .copied()
+                .filter(|&r| !table[col[r as usize] as usize]),
+        );
+        for threads in [1, 2] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let (mut a, mut b) = (src.clone(), vec![0u32; src.len()]);
+            let (nl, moved) = pool.install(|| partition(&mut a, &mut b, &bins, 0, &table));
+            assert_eq!(nl, lefts.len());
+            assert_eq!(if moved { &b } else { &a }, &expect, "{threads} threads");
+        }
     }
 
     #[test]
