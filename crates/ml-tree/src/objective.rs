@@ -88,6 +88,53 @@ fn logistic_pair(m: f64, y: f32, w: f32) -> RowPair {
     [(p - y) * w, (p * (1.0 - p)).max(1e-16) * w]
 }
 
+/// Logistic `(grad, hess)` pairs of one chunk of rows, with AVX2 where the CPU has it (the
+/// same operations, 8 rows per instruction instead of 4, so the same results).
+fn logistic_chunk(m: &[f64], y: &[f64], w: Option<&[f64]>, spw: f64, out: &mut [RowPair]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2 (checked just above).
+        return unsafe { logistic_chunk_avx2(m, y, w, spw, out) };
+    }
+    logistic_chunk_any(m, y, w, spw, out)
+}
+
+/// [`logistic_chunk`] compiled for AVX2.
+///
+/// # Safety
+/// The CPU must have AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn logistic_chunk_avx2(
+    m: &[f64],
+    y: &[f64],
+    w: Option<&[f64]>,
+    spw: f64,
+    out: &mut [RowPair],
+) {
+    logistic_chunk_any(m, y, w, spw, out)
+}
+
+/// The body of [`logistic_chunk`], written without branches so it vectorizes.
+#[inline(always)]
+fn logistic_chunk_any(m: &[f64], y: &[f64], w: Option<&[f64]>, spw: f64, out: &mut [RowPair]) {
+    match w {
+        None => {
+            let spw = spw as f32;
+            for ((o, &m), &y) in out.iter_mut().zip(m).zip(y) {
+                let w = if y == 1.0 { spw } else { 1.0 };
+                *o = logistic_pair(m, y as f32, w);
+            }
+        }
+        Some(ws) => {
+            for (((o, &m), &y), &w) in out.iter_mut().zip(m).zip(y).zip(ws) {
+                let w = if y == 1.0 { w * spw } else { w };
+                *o = logistic_pair(m, y as f32, w as f32);
+            }
+        }
+    }
+}
+
 /// Fills `out` with `(grad, hess)` for each row, given margins (`n * k`, row-major) and, for
 /// multiclass, the class `class` the tree being grown is for.
 #[allow(clippy::too_many_arguments)]
@@ -109,21 +156,7 @@ pub(crate) fn gradients(
             .for_each(|(ci, chunk)| {
                 let r = ci * 8192..ci * 8192 + chunk.len();
                 let (m, y) = (&margins[r.clone()], &labels[r.clone()]);
-                let spw = scale_pos_weight as f32;
-                match weights {
-                    None => {
-                        for ((o, &m), &y) in chunk.iter_mut().zip(m).zip(y) {
-                            let w = if y == 1.0 { spw } else { 1.0 };
-                            *o = logistic_pair(m, y as f32, w);
-                        }
-                    }
-                    Some(ws) => {
-                        for (((o, &m), &y), &w) in chunk.iter_mut().zip(m).zip(y).zip(&ws[r]) {
-                            let w = if y == 1.0 { w * scale_pos_weight } else { w };
-                            *o = logistic_pair(m, y as f32, w as f32);
-                        }
-                    }
-                }
+                logistic_chunk(m, y, weights.map(|w| &w[r]), scale_pos_weight, chunk);
             });
         return;
     }
