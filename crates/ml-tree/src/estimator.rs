@@ -292,14 +292,16 @@ pub(crate) struct Inputs<'a> {
     pub w: Option<Vec<f64>>,
 }
 
-/// The matrix as contiguous row-major rows.
 /// Adds each leaf's value to the margins of its rows, leaves in parallel. The leaves' row
-/// ranges are disjoint parts of `rows`, which holds each row at most once.
+/// ranges are disjoint parts of `rows` and of the second buffer `rows_b`, which together hold
+/// each row at most once.
+#[allow(clippy::too_many_arguments)]
 fn add_leaf_values(
     margins: &mut [f64],
     k: usize,
     class: usize,
     rows: &[u32],
+    rows_b: &[u32],
     leaves: &Leaves,
     bins: &BinMatrix,
 ) {
@@ -313,23 +315,33 @@ fn add_leaf_values(
         let i = r as usize * k + class;
         assert!(i < shared.1, "row index within the margins");
         // SAFETY: `i` is in bounds (checked above), and no other task writes it: the
-        // leaves' ranges of `rows` are disjoint and no row appears twice in `rows`.
+        // leaves' ranges are disjoint and no row appears twice in the two buffers.
         unsafe { *shared.0.add(i) += v };
     };
-    leaves.ranges.par_iter().for_each(|&(s, e, v)| {
-        for &r in &rows[s..e] {
-            add(r, v);
-        }
-    });
-    leaves.splits.par_iter().for_each(|f| {
-        let col = bins.column(f.feature);
-        for &r in &rows[f.start..f.end] {
-            let left = f.table[col[r as usize] as usize];
-            add(r, if left { f.values[0] } else { f.values[1] });
-        }
-    });
+    let bufs = [rows, rows_b];
+    // Leaves, then last-level splits, as one list of tasks in a few pieces.
+    let n_tasks = leaves.ranges.len() + leaves.splits.len();
+    (0..n_tasks)
+        .into_par_iter()
+        .with_min_len(n_tasks.div_ceil(8).max(1))
+        .for_each(|t| match leaves.ranges.get(t) {
+            Some(&(s, e, v, in_b)) => {
+                for &r in &bufs[in_b as usize][s..e] {
+                    add(r, v);
+                }
+            }
+            None => {
+                let f = &leaves.splits[t - leaves.ranges.len()];
+                let col = bins.column(f.feature);
+                for &r in &bufs[f.in_b as usize][f.start..f.end] {
+                    let left = f.table[col[r as usize] as usize];
+                    add(r, if left { f.values[0] } else { f.values[1] });
+                }
+            }
+        });
 }
 
+/// The matrix as contiguous row-major rows.
 pub(crate) fn row_major(x: ArrayView2<'_, f64>) -> CowArray<'_, f64, Ix2> {
     if x.is_standard_layout() {
         CowArray::from(x)
@@ -634,7 +646,7 @@ impl GradientBoostedTrees {
                     &mut scratch,
                 );
                 // Margins of the rows used, from the leaf each ended in.
-                add_leaf_values(&mut margins, k, class, &rows, &leaves, &bins);
+                add_leaf_values(&mut margins, k, class, &rows, &scratch, &leaves, &bins);
                 if let Some(s) = &sampled {
                     let mut used = vec![false; n];
                     for &r in s {

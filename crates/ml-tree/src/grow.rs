@@ -411,9 +411,9 @@ struct Open {
     best: Option<Candidate>,
 }
 
-/// Rows of the training set that ended in each leaf: `(start, end, leaf value)` ranges of the
-/// row array passed to [`grow_tree`].
-pub(crate) type LeafRanges = Vec<(usize, usize, f64)>;
+/// Rows of the training set that ended in each leaf: `(start, end, leaf value, in_b)` ranges
+/// of the row array passed to [`grow_tree`], or of its second buffer when `in_b`.
+pub(crate) type LeafRanges = Vec<(usize, usize, f64, bool)>;
 
 /// A split at the last level (its children cannot split further): its rows are not
 /// partitioned; each row's leaf is found from its bin when margins are updated.
@@ -428,44 +428,44 @@ pub(crate) struct FinalSplit {
     pub table: [bool; HIST_SLOTS],
     /// Leaf values of the left and right child.
     pub values: [f64; 2],
+    /// The range is of the second buffer, not of the row array.
+    pub in_b: bool,
 }
 
 /// Where the training rows ended: leaves as ranges of the row array, and last-level splits.
 #[derive(Default)]
 pub(crate) struct Leaves {
-    /// `(start, end, leaf value)`.
+    /// `(start, end, leaf value, in_b)`.
     pub ranges: LeafRanges,
     /// Splits whose rows were left unpartitioned.
     pub splits: Vec<FinalSplit>,
-    /// Ranges whose rows ended in the second buffer, to be copied back into the row array.
-    in_b: Vec<(usize, usize)>,
 }
 
 impl Leaves {
     /// Records that `o` is a leaf.
     fn leaf(&mut self, o: &Open, value: f64) {
-        self.ranges.push((o.start, o.end, value));
-        if o.in_b {
-            self.in_b.push((o.start, o.end));
-        }
+        self.ranges.push((o.start, o.end, value, o.in_b));
     }
 
-    /// The leaf value a row of `rows[pos]` ended with (for tests).
+    /// The row at position `pos` of the leaves' ranges and the leaf value it ended with, given
+    /// the row array and the second buffer (for tests).
     #[cfg(test)]
-    pub fn value_at(&self, pos: usize, rows: &[u32], bins: &BinMatrix) -> Option<f64> {
-        for &(s, e, v) in &self.ranges {
+    pub fn row_at(&self, pos: usize, bufs: [&[u32]; 2], bins: &BinMatrix) -> Option<(u32, f64)> {
+        for &(s, e, v, in_b) in &self.ranges {
             if (s..e).contains(&pos) {
-                return Some(v);
+                return Some((bufs[in_b as usize][pos], v));
             }
         }
         for f in &self.splits {
             if (f.start..f.end).contains(&pos) {
-                let b = bins.column(f.feature)[rows[pos] as usize];
-                return Some(if f.table[b as usize] {
+                let r = bufs[f.in_b as usize][pos];
+                let b = bins.column(f.feature)[r as usize];
+                let v = if f.table[b as usize] {
                     f.values[0]
                 } else {
                     f.values[1]
-                });
+                };
+                return Some((r, v));
             }
         }
         None
@@ -560,10 +560,8 @@ impl Grower<'_> {
                     feature: c.feature,
                     table: left_table(&c, self.bins.missing_bins()[c.feature]),
                     values: [tree.nodes[li].value, tree.nodes[li + 1].value],
+                    in_b: o.in_b,
                 });
-                if o.in_b {
-                    done.in_b.push((o.start, o.end));
-                }
                 continue;
             }
             nodes.push((o, c, li));
@@ -732,7 +730,8 @@ impl Grower<'_> {
 }
 
 /// Grows one tree. `rows` holds the rows used (0..n in order when `identity_rows`), `gh[r]` is
-/// the gradient pair of row `r`; `rows` is permuted so each leaf's rows end up contiguous.
+/// the gradient pair of row `r`. The rows are permuted so each leaf's rows end up contiguous,
+/// in `rows` or in the second buffer `scratch[..rows.len()]` (see [`Leaves`]).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn grow_tree(
     bins: &BinMatrix,
@@ -851,18 +850,6 @@ pub(crate) fn grow_tree(
     for o in open {
         done.leaf(&o, tree.nodes[o.node].value);
     }
-    // Leaves' rows left in the second buffer go back to the row array.
-    let mut ranges = std::mem::take(&mut done.in_b);
-    ranges.sort_unstable();
-    let mut pieces: Vec<(&[u32], &mut [u32])> = Vec::with_capacity(ranges.len());
-    let (mut rest, mut consumed) = (&mut rows[..], 0);
-    for (s, e) in ranges {
-        pieces.push((&scratch[s..e], carve(&mut rest, s - consumed, e - s)));
-        consumed = e;
-    }
-    pieces
-        .into_par_iter()
-        .for_each(|(from, to)| to.copy_from_slice(from));
     (tree, done)
 }
 
@@ -1084,6 +1071,7 @@ mod tests {
             let expected = brute(&bins, &all, &gh, &p, 0);
             let mut rows: Vec<u32> = (0..300).collect();
             let feats = [0, 1, 2];
+            let mut scratch = Vec::new();
             let (tree, leaves) = grow_tree(
                 &bins,
                 &mapper,
@@ -1092,7 +1080,7 @@ mod tests {
                 &mut rows,
                 &gh,
                 true,
-                &mut Vec::new(),
+                &mut scratch,
             );
             assert!(tree.nodes.len() > 7, "a non-trivial tree");
             assert!(same(&tree, 0, &expected, &mapper), "seed {seed}: {tree:?}");
@@ -1102,13 +1090,13 @@ mod tests {
                 !leaves.splits.is_empty(),
                 "the last level is left unpartitioned"
             );
-            for (pos, &r) in rows.iter().enumerate() {
+            for pos in 0..rows.len() {
+                let (r, v) = leaves
+                    .row_at(pos, [&rows, &scratch[..rows.len()]], &bins)
+                    .expect("every row in a leaf");
                 assert!(!seen[r as usize]);
                 seen[r as usize] = true;
                 let row: Vec<f64> = x.row(r as usize).to_vec();
-                let v = leaves
-                    .value_at(pos, &rows, &bins)
-                    .expect("every row in a leaf");
                 assert_eq!(tree.predict_row(&row), v);
             }
             assert!(seen.iter().all(|&s| s));
