@@ -6,7 +6,10 @@
 #   scripts/bench_gbdt.sh            # data from ${PEERS_DATA:-~/.cache/ml-peers/data}/medium
 #   SIZE=small THREADS=2 scripts/bench_gbdt.sh
 #
-# Prints a Markdown table: train s, predict s, AUC, peak RSS (GNU time's maximum resident set).
+# Each dataset is measured REPEAT times (default 3), the tools taking turns (ours, XGBoost,
+# LightGBM, ours, ...), so a slow spell on a shared machine hits every tool alike.
+# Prints a Markdown table: median train s and predict s (with the range over the repeats),
+# AUC, peak RSS (GNU time's maximum resident set), and the ratios of XGBoost's medians to ours.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZE=${SIZE:-medium}
@@ -16,6 +19,7 @@ PEERS=${PEERS_DIR:-/work/shared/peers}
 PY=${PEERS_PY:-$HOME/.cache/ml-peers/venv/bin/python}
 OUT=${OUT:-$(mktemp -d /tmp/bench_gbdt.XXXXXX)}
 DATASETS=${DATASETS:-loans clicks}
+REPEAT=${REPEAT:-3}
 # GBDT_BIN: an already built binary of examples/train_gbdt.rs (e.g. ml-tree's copy,
 # `cargo build --release -p ml-tree --example train_gbdt_tree`); default: build the root example.
 if [ -n "${GBDT_BIN:-}" ]; then
@@ -27,38 +31,62 @@ fi
 for ds in $DATASETS; do
   f=$DATA/${ds}_features.parquet
   [ -f "$f" ] || { echo "missing $f (run the peers harness's gen_data.py features)" >&2; exit 1; }
-  /usr/bin/time -v -o "$OUT/ours-$ds.time" "$BIN" --train "$f" --test "$f" --split-col is_test \
-    --label label --num-round 100 --eta 0.1 --max-depth 6 --max-bin 256 --threads "$THREADS" \
-    | tail -n 1 > "$OUT/ours-$ds.json"
-  if [ -x "$PY" ]; then
-    for tool in xgboost lightgbm; do
-      (cd "$PEERS" && /usr/bin/time -v -o "$OUT/$tool-$ds.time" "$PY" gbdt_peers.py --in-process \
-        --data "$f" --tools "$tool" --threads "$THREADS" --size "$SIZE") | tail -n 1 > "$OUT/$tool-$ds.json" || true
-    done
-  fi
+  for rep in $(seq "$REPEAT"); do
+    /usr/bin/time -v -o "$OUT/ours-$ds-$rep.time" "$BIN" --train "$f" --test "$f" --split-col is_test \
+      --label label --num-round 100 --eta 0.1 --max-depth 6 --max-bin 256 --threads "$THREADS" \
+      | tail -n 1 > "$OUT/ours-$ds-$rep.json"
+    if [ -x "$PY" ]; then
+      for tool in xgboost lightgbm; do
+        (cd "$PEERS" && /usr/bin/time -v -o "$OUT/$tool-$ds-$rep.time" "$PY" gbdt_peers.py --in-process \
+          --data "$f" --tools "$tool" --threads "$THREADS" --size "$SIZE") | tail -n 1 > "$OUT/$tool-$ds-$rep.json" || true
+      done
+    fi
+  done
 done
-python3 - "$OUT" $DATASETS <<'PY'
-import json, os, re, sys
-out, datasets = sys.argv[1], sys.argv[2:]
+python3 - "$OUT" "$REPEAT" $DATASETS <<'PY'
+import json, os, re, statistics, sys
+out, repeat, datasets = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 def rss(p):
     try:
         m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", open(p).read())
         return int(m.group(1)) // 1024 if m else None
     except OSError:
         return None
-print("| dataset | tool | train s | predict s | AUC | peak RSS MB |")
-print("|---|---|---|---|---|---|")
-for ds in datasets:
-    for tool in ["ours", "xgboost", "lightgbm"]:
-        p = os.path.join(out, f"{tool}-{ds}.json")
+def runs(tool, ds):
+    rows = []
+    for rep in range(1, repeat + 1):
+        p = os.path.join(out, f"{tool}-{ds}-{rep}.json")
         if not os.path.exists(p) or not open(p).read().strip():
             continue
         r = json.loads(open(p).read())
         if tool == "ours":
-            tr, pr, auc = r["train_s"], r["predict_s"], r["auc"]
+            tr, pr = r["train_s"], r["predict_s"]
         else:
-            tr, pr, auc = r["seconds"]["train"], r["seconds"]["predict"], r["auc"]
+            tr, pr = r["seconds"]["train"], r["seconds"]["predict"]
+        rows.append((tr, pr, r["auc"], rss(os.path.join(out, f"{tool}-{ds}-{rep}.time"))))
+    return rows
+def cell(v):
+    m = statistics.median(v)
+    return f"{m:.3f} ({min(v):.3f}-{max(v):.3f})" if len(v) > 1 else f"{m:.3f}"
+print(f"Medians of {repeat} runs per tool (range in brackets).\n")
+print("| dataset | tool | train s | predict s | AUC | peak RSS MB |")
+print("|---|---|---|---|---|---|")
+med = {}
+for ds in datasets:
+    for tool in ["ours", "xgboost", "lightgbm"]:
+        rows = runs(tool, ds)
+        if not rows:
+            continue
+        tr, pr = [r[0] for r in rows], [r[1] for r in rows]
+        med[(tool, ds)] = (statistics.median(tr), statistics.median(pr))
         name = "ml-tree" if tool == "ours" else tool
-        print(f"| {ds} | {name} | {tr:.3f} | {pr:.3f} | {auc} | {rss(os.path.join(out, f'{tool}-{ds}.time'))} |")
+        mem = [r[3] for r in rows if r[3] is not None]
+        print(f"| {ds} | {name} | {cell(tr)} | {cell(pr)} | {rows[0][2]} | {max(mem) if mem else None} |")
+print("\n| dataset | XGBoost / ml-tree train | XGBoost / ml-tree predict | LightGBM / ml-tree train |")
+print("|---|---|---|---|")
+for ds in datasets:
+    o, x, l = med.get(("ours", ds)), med.get(("xgboost", ds)), med.get(("lightgbm", ds))
+    if o and x and l:
+        print(f"| {ds} | {x[0] / o[0]:.2f}x | {x[1] / o[1]:.2f}x | {l[0] / o[0]:.2f}x |")
 print(f"\n(raw outputs in {out})")
 PY
