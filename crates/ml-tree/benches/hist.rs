@@ -51,6 +51,39 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+    // Click-log-like columns: 12 with 3-10 bins (packed into joint slot groups), 12 with 255.
+    let missing: Vec<u8> = (0..d)
+        .map(|f| if f < 12 { 2 + (f % 8) as u8 } else { 255 })
+        .collect();
+    let mut s = 0x0fed_cba9_8765_4321u64;
+    let small: Vec<u8> = (0..n * d)
+        .map(|i| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s % (missing[i % d] as u64 + 1)) as u8
+        })
+        .collect();
+    let mixed = BinMatrix::new(n, d, small, missing);
+    let groups = mixed.joint().map_or(d, |j| j.n_groups());
+    for threads in [1, 2] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        // Throughput counted per feature, as above: the kernel does `groups` updates a row.
+        g.throughput(Throughput::Elements((n * d) as u64));
+        g.bench_function(
+            format!("mixed_bins_{n}x{d}_{groups}_groups_{threads}t"),
+            |b| {
+                b.iter(|| {
+                    let mut h = new_histogram(&mixed);
+                    pool.install(|| build_histogram(&mixed, &features, None, &gh, &mut h));
+                    h
+                })
+            },
+        );
+    }
     g.finish();
 }
 

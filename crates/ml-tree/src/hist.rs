@@ -2,8 +2,10 @@
 //!
 //! Histograms are compact (see [`BinMatrix`]): feature `f`'s bins are the slots
 //! [`BinMatrix::slots`]. The kernel walks a node's rows once and, for each row, adds its pair
-//! to one slot per feature, reading the row's bins from the row-major matrix (one cache line
-//! per row, as XGBoost's `hist` does).
+//! to one slot per *group* of features (see [`JointSlots`]: features with few bins share a
+//! joint histogram, one slot per combination of their bins), reading the row's slots from a
+//! row-major matrix (one cache line per row, as XGBoost's `hist` does). Each member's
+//! histogram is then summed out of the joint one, so callers see one histogram per feature.
 //!
 //! Work is split into blocks of rows whose size depends only on the node's row count, never
 //! on the number of threads. Each block is summed in row order into its own partial
