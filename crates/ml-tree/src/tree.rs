@@ -205,9 +205,10 @@ pub struct FlatForest {
     /// Largest feature index tested, plus one.
     width: usize,
     /// The nodes again for the numeric fast path: `(slot, threshold, left, value bits)` where
-    /// `slot` is the feature, plus `width` when missing values go left (see
-    /// [`FlatForest::fill_missing_split`]), and the right child is `left + 1`. A leaf has a NaN
-    /// threshold (no value is below it) and `left` one before itself, so it steps to itself.
+    /// `slot` is `LANES` times the feature, plus `width` when missing values go left (the
+    /// offset of its values in a block of [`FlatForest::fill_missing_split`]), and the right
+    /// child is `left + 1`. A leaf has a NaN threshold (no value is below it) and `left` one
+    /// before itself, so it steps to itself.
     fast: Vec<(u32, f32, u32, u32)>,
     /// True when every split's right child directly follows its left child (as the trainer
     /// lays them out), which the fast path relies on.
@@ -278,7 +279,7 @@ impl FlatForest {
                 } else {
                     f
                 };
-                (slot, nd.x, nd.left, 0)
+                (slot * LANES as u32, nd.x, nd.left, 0)
             })
             .collect();
         FlatForest {
@@ -303,24 +304,30 @@ impl FlatForest {
             && self.numeric_depth.iter().all(Option::is_some)
     }
 
-    /// Writes each row of `x` (width `d`) as `2 * width()` `f32` values for the numeric fast
-    /// path: first with NaN as `+inf` (so it compares as "not below any threshold" and goes
-    /// right), then with NaN as `-inf` (goes left). A node whose missing values go left reads
-    /// the second copy, so the walk needs no NaN test.
+    /// Writes the rows of `x` (width `d`) for the numeric fast path, in blocks of `LANES` (8)
+    /// rows, the last block padded with zeros. A block holds `2 * width()` slots of `LANES`
+    /// `f32` values, one per row: slots `0..width` with NaN as `+inf` (so it compares as "not
+    /// below any threshold" and goes right), then slots `width..2 * width` with NaN as `-inf`
+    /// (goes left). A node whose missing values go left reads the second half, so the walk
+    /// needs no NaN test, and the rows of a block sit side by side, so the lanes of a walk
+    /// address them from one pointer.
     pub fn fill_missing_split(&self, x: &[f64], d: usize, out: &mut Vec<f32>) {
         let w = self.width;
         out.clear();
         if d == 0 || w > d {
             return;
         }
-        for row in x.chunks_exact(d) {
-            for &v in &row[..w] {
-                let v = v as f32;
-                out.push(if v.is_nan() { f32::INFINITY } else { v });
-            }
-            for &v in &row[..w] {
-                let v = v as f32;
-                out.push(if v.is_nan() { f32::NEG_INFINITY } else { v });
+        let n = x.len() / d;
+        out.resize(n.div_ceil(LANES) * 2 * w * LANES, 0.0);
+        for (b, block) in out.chunks_exact_mut(2 * w * LANES).enumerate() {
+            for l in 0..LANES.min(n - b * LANES) {
+                let row = &x[(b * LANES + l) * d..][..w];
+                for (f, &v) in row.iter().enumerate() {
+                    let v = v as f32;
+                    let nan = v.is_nan();
+                    block[f * LANES + l] = if nan { f32::INFINITY } else { v };
+                    block[(w + f) * LANES + l] = if nan { f32::NEG_INFINITY } else { v };
+                }
             }
         }
     }
@@ -443,9 +450,10 @@ impl FlatForest {
         }
     }
 
-    /// Adds tree `t`'s output for every row of a block, walking rows prepared by
-    /// [`FlatForest::fill_missing_split`] (`x2`). Only for trees of numeric splits (see
-    /// [`FlatForest::all_numeric`]); does nothing for other trees.
+    /// Adds tree `t`'s output for every row of a block of rows prepared by
+    /// [`FlatForest::fill_missing_split`] (`x2`) to `out[row * k + class]`, for the rows
+    /// `out` has room for. Only for trees of numeric splits (see [`FlatForest::all_numeric`]);
+    /// does nothing for other trees.
     pub fn add_numeric_outputs(
         &self,
         t: usize,
@@ -462,10 +470,12 @@ impl FlatForest {
         }
         let root = self.roots[t] as usize;
         let nodes = &self.fast[..];
-        /// One step of a walk from node `i` for the row starting at `row`.
+        let n = out.len() / k.max(1);
+        /// One step of a walk from node `i` for the row whose first value is at `row` (the
+        /// row's values are `LANES` apart).
         ///
         /// # Safety
-        /// `i < nodes.len()`, and the row has `2 * width` values.
+        /// `i < nodes.len()`, and `row` is followed by the rest of its block.
         #[inline(always)]
         unsafe fn step(nodes: &[(u32, f32, u32, u32)], i: usize, row: *const f32) -> usize {
             let &(slot, thr, l, _) = nodes.get_unchecked(i);
@@ -473,33 +483,26 @@ impl FlatForest {
             // Right (`l + 1`) unless below the threshold; NaN thresholds (leaves) go right.
             l.wrapping_add(1 - (v < thr) as u32) as usize
         }
-        let mut blocks = x2.chunks_exact(LANES * w2);
-        let mut r = 0;
-        for block in &mut blocks {
+        for (b, block) in x2.chunks_exact(LANES * w2).enumerate() {
+            let r = b * LANES;
+            if r >= n {
+                break;
+            }
+            let p = block.as_ptr();
             let mut idx = [root; LANES];
             for _ in 0..depth {
                 for (l, i) in idx.iter_mut().enumerate() {
                     // SAFETY: `numeric_depth_of` checked that every child index of this tree
                     // is one of its nodes, and `all_numeric` (the caller's condition) that each
                     // right child is `left + 1`, so a step lands on a child or, from a leaf, on
-                    // the leaf itself; every slot is below `2 * width` (feature < width);
-                    // `block` holds LANES rows of `2 * width` values.
-                    *i = unsafe { step(nodes, *i, block.as_ptr().add(l * w2)) };
+                    // the leaf itself; a slot is below `2 * width * LANES` (feature < width),
+                    // and `block` holds `2 * width * LANES` values.
+                    *i = unsafe { step(nodes, *i, p.add(l)) };
                 }
             }
-            for (l, &i) in idx.iter().enumerate() {
+            for (l, &i) in idx.iter().enumerate().take(n - r) {
                 out[(r + l) * k + class] += f32::from_bits(nodes[i].3) as f64;
             }
-            r += LANES;
-        }
-        for row in blocks.remainder().chunks_exact(w2) {
-            let mut i = root;
-            for _ in 0..depth {
-                // SAFETY: as above; `row` holds `2 * width` values.
-                i = unsafe { step(nodes, i, row.as_ptr()) };
-            }
-            out[r * k + class] += f32::from_bits(nodes[i].3) as f64;
-            r += 1;
         }
     }
 
