@@ -113,7 +113,9 @@ pub struct GradientBoostedTrees {
     pub max_cat_to_onehot: usize,
     /// Seed for row and column sampling.
     pub seed: u64,
-    /// Threads (0 = all cores); training runs in its own pool.
+    /// Threads (0 = all cores, or the current rayon pool's threads). When the current pool
+    /// (the global one, outside any pool) has this many threads, training runs in it;
+    /// otherwise in a pool of its own. The model is the same either way.
     pub n_threads: usize,
     /// Metric on the evaluation set: `auc`, `logloss`, `rmse`, `mlogloss`, `error`
     /// (`None` = the objective's default).

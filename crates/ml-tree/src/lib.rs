@@ -6,15 +6,17 @@
 //! [`Transformer`](ml_core::Transformer) adding `rawPrediction`, `probability` and `prediction`).
 //!
 //! How it works: every feature is cut into at most 255 bins (weighted quantiles; one bin per
-//! category for nominal slots, which the schema marks), held as a column-major `u8` matrix.
-//! Trees grow depthwise or best-leaf-first (`lossguide`); each node's rows are a contiguous
-//! range of one index array, partitioned in place at every split. For each split only the
-//! smaller child's (gradient, hessian) histogram is built; the larger one is the parent's
-//! minus it. Split search follows XGBoost's gain with L1/L2 regularization, learns where
-//! missing values go, and splits nominal slots on subsets of categories ordered by their
-//! gradient ratio (LightGBM's method), one-vs-rest for few categories. Work is spread over
-//! features with rayon and every sum runs in a fixed order, so the model depends on the seed
-//! alone, not on the number of threads.
+//! category for nominal slots, which the schema marks), held as `u8` matrices (row-major and
+//! column-major), and features with few bins share joint histogram slots
+//! ([`binning::JointSlots`]). Trees grow depthwise, a level at a time, or best-leaf-first
+//! (`lossguide`); each node's rows are a contiguous range of one of two index buffers, and a
+//! split partitions them into the other. For each split only the smaller child's (gradient,
+//! hessian) histogram is built; the larger one is the parent's minus it. Split search follows
+//! XGBoost's gain with L1/L2 regularization, learns where missing values go, and splits
+//! nominal slots on subsets of categories ordered by their gradient ratio (LightGBM's method),
+//! one-vs-rest for few categories. Work is spread over fixed blocks of rows with rayon and
+//! every sum runs in a fixed order, so the model depends on the seed alone, not on the number
+//! of threads.
 //!
 //! Models save through [`ml_core::persist`] and export to / import from XGBoost's JSON model
 //! format ([`xgboost`]) for numeric splits.
