@@ -372,8 +372,9 @@ pub struct JointSlots {
 
 impl JointSlots {
     /// Packs features into groups (fewest slots first, while the product of slot counts stays
-    /// within [`MAX_GROUP_SLOTS`]) and fills the joint slots of every row; `None` when there
-    /// are more than 65,536 joint slots.
+    /// within [`MAX_GROUP_SLOTS`]) and fills the joint slots of every row. Falls back to one
+    /// group per feature when the groups would take more than 65,536 slots, and gives `None`
+    /// when even that does not fit.
     fn new(n_features: usize, data: &[u8], missing_bin: &[u8]) -> Option<JointSlots> {
         if n_features == 0 {
             return None;
@@ -395,6 +396,20 @@ impl JointSlots {
                 }
             }
         }
+        let total = |groups: &[Vec<usize>]| -> usize {
+            groups
+                .iter()
+                .map(|g| g.iter().map(|&f| size(f)).product::<usize>())
+                .sum()
+        };
+        if total(&groups) > u16::MAX as usize + 1 {
+            // Joint slots would not fit u16 (many features of moderate cardinality): one
+            // group per feature, in feature order, when those fit.
+            groups = (0..n_features).map(|f| vec![f]).collect();
+            if total(&groups) > u16::MAX as usize + 1 {
+                return None;
+            }
+        }
         let mut base = Vec::with_capacity(groups.len() + 1);
         let mut acc = 0usize;
         for g in &groups {
@@ -402,9 +417,6 @@ impl JointSlots {
             acc += g.iter().map(|&f| size(f)).product::<usize>();
         }
         base.push(acc);
-        if acc > u16::MAX as usize + 1 {
-            return None;
-        }
         // Per group: (member, multiplier) pairs.
         let radix: Vec<Vec<(usize, usize)>> = groups
             .iter()
@@ -702,6 +714,21 @@ mod tests {
             back.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
             vals.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
         );
+    }
+
+    #[test]
+    fn joint_slots_fall_back_to_single_features_when_groups_overflow_u16() {
+        // 300 features of 32 slots: pairs would take 150 x 1,024 slots, more than u16 holds;
+        // one group per feature takes 9,600.
+        let (n, d) = (3, 300);
+        let b = BinMatrix::new(n, d, vec![5; n * d], vec![31; d]);
+        let j = b.joint().expect("single-feature groups fit");
+        assert_eq!(j.n_groups(), d);
+        assert_eq!(j.len(), b.hist_len());
+        assert_eq!(j.slots[d + 7] as usize, b.slots(7).start + 5);
+        // 300 features of 256 slots do not fit at all.
+        let wide = BinMatrix::new(n, d, vec![5; n * d], vec![255; d]);
+        assert!(wide.joint().is_none());
     }
 
     #[test]
