@@ -314,7 +314,7 @@ impl FlatForest {
     pub fn fill_missing_split(&self, x: &[f64], d: usize, out: &mut Vec<f32>) {
         let w = self.width;
         out.clear();
-        if d == 0 || w > d {
+        if d == 0 || w == 0 || w > d {
             return;
         }
         let n = x.len() / d;
@@ -465,12 +465,17 @@ impl FlatForest {
         let (Some(depth), w2) = (self.numeric_depth[t], 2 * self.width) else {
             return;
         };
-        if w2 == 0 {
-            return;
-        }
         let root = self.roots[t] as usize;
         let nodes = &self.fast[..];
         let n = out.len() / k.max(1);
+        if depth == 0 || w2 == 0 {
+            // A single leaf (every tree is one when no feature is tested).
+            let v = f32::from_bits(nodes[root].3) as f64;
+            for r in 0..n {
+                out[r * k + class] += v;
+            }
+            return;
+        }
         /// One step of a walk from node `i` for the row whose first value is at `row` (the
         /// row's values are `LANES` apart).
         ///

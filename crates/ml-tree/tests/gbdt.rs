@@ -436,3 +436,26 @@ fn fast_prediction_equals_walking_each_tree() {
         }
     }
 }
+
+#[test]
+fn models_of_single_leaves_predict_their_leaf_sums() {
+    // A constant feature gives nothing to split on: every tree is one leaf, and the fast
+    // predictor (which tests no feature) must still add each leaf.
+    let n = 37;
+    let y: Vec<f64> = (0..n).map(|i| (i % 3 == 0) as u8 as f64).collect();
+    let data = Dataset::from_columns(vec![
+        ("features", vector_column_from_vec(vec![1.0; n], n, 1)),
+        ("label", Arc::new(Float64Array::from(y)) as ArrayRef),
+    ])
+    .unwrap();
+    let mut gbt = GradientBoostedTrees::new();
+    gbt.num_round = 5;
+    let m = gbt.fit(&data).unwrap();
+    assert!(m.trees.iter().all(|t| t.nodes.len() == 1), "stumps only");
+    let x = data.features("features").unwrap();
+    let expect = m.base_margin() + m.trees.iter().map(|t| t.nodes[0].value).sum::<f64>();
+    assert!(expect != m.base_margin(), "leaves move the margin");
+    for v in m.predict_margins(x).unwrap() {
+        assert_eq!(v, expect);
+    }
+}
