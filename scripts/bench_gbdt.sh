@@ -7,7 +7,9 @@
 #   SIZE=small THREADS=2 scripts/bench_gbdt.sh
 #
 # Each dataset is measured REPEAT times (default 3), the tools taking turns (ours, XGBoost,
-# LightGBM, ours, ...), so a slow spell on a shared machine hits every tool alike.
+# LightGBM, ours, ...), so a slow spell on a shared machine hits every tool alike. Before
+# that, WARMUP rounds (default 1) of every tool are run and not reported: the first process
+# after an idle spell runs up to 1.6x slower on the shared 2-vCPU machine.
 # Prints a Markdown table: median train s and predict s (with the range over the repeats),
 # AUC, peak RSS (GNU time's maximum resident set), and the ratios of XGBoost's medians to ours.
 set -euo pipefail
@@ -20,6 +22,7 @@ PY=${PEERS_PY:-$HOME/.cache/ml-peers/venv/bin/python}
 OUT=${OUT:-$(mktemp -d /tmp/bench_gbdt.XXXXXX)}
 DATASETS=${DATASETS:-loans clicks}
 REPEAT=${REPEAT:-3}
+WARMUP=${WARMUP:-1}
 # GBDT_BIN: an already built binary of examples/train_gbdt.rs (e.g. ml-tree's copy,
 # `cargo build --release -p ml-tree --example train_gbdt_tree`); default: build the root example.
 if [ -n "${GBDT_BIN:-}" ]; then
@@ -31,7 +34,9 @@ fi
 for ds in $DATASETS; do
   f=$DATA/${ds}_features.parquet
   [ -f "$f" ] || { echo "missing $f (run the peers harness's gen_data.py features)" >&2; exit 1; }
-  for rep in $(seq "$REPEAT"); do
+  # Rounds 1..WARMUP are warm-up (files named warmup-*), then the reported ones.
+  for round in $(seq $((WARMUP + REPEAT))); do
+    if [ "$round" -le "$WARMUP" ]; then rep="warmup-$round"; else rep=$((round - WARMUP)); fi
     /usr/bin/time -v -o "$OUT/ours-$ds-$rep.time" "$BIN" --train "$f" --test "$f" --split-col is_test \
       --label label --num-round 100 --eta 0.1 --max-depth 6 --max-bin 256 --threads "$THREADS" \
       | tail -n 1 > "$OUT/ours-$ds-$rep.json"
@@ -88,5 +93,11 @@ for ds in datasets:
     o, x, l = med.get(("ours", ds)), med.get(("xgboost", ds)), med.get(("lightgbm", ds))
     if o and x and l:
         print(f"| {ds} | {x[0] / o[0]:.2f}x | {x[1] / o[1]:.2f}x | {l[0] / o[0]:.2f}x |")
+print("\nXGBoost's time over ours, run by run (train / predict):\n")
+for ds in datasets:
+    o, x = runs("ours", ds), runs("xgboost", ds)
+    pairs = [f"{b[0] / a[0]:.2f}x / {b[1] / a[1]:.2f}x" for a, b in zip(o, x)]
+    if pairs:
+        print(f"- {ds}: " + ", ".join(pairs))
 print(f"\n(raw outputs in {out})")
 PY
