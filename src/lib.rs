@@ -8,11 +8,14 @@
 //! - [`fpm`]: FP-growth, association rules and PrefixSpan.
 //! - [`eval`]: metrics, evaluators, the business-value confusion matrix, ParamGrid and
 //!   CrossValidator.
-//! - [`vision`]: video frames, image tables and a pretrained CNN featurizer.
+//! - `vision` (feature `vision`, on by default): video frames, image tables and a pretrained CNN
+//!   featurizer on tract. Turn default features off to build without tract.
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub use ml_core as core;
 pub use ml_eval as eval;
 pub use ml_fpm as fpm;
 pub use ml_tree as tree;
+#[cfg(feature = "vision")]
 pub use ml_vision as vision;

@@ -1,5 +1,6 @@
 //! Runs the suspicious_video example on the shipped frames (or, with `--features video`, on
 //! frames cut from vtest.avi) and checks its cross-validated AUC against scikit-learn's.
+#![cfg(feature = "vision")]
 
 mod examples_support;
 use examples_support::{check_report, num, run_example};
