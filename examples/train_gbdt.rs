@@ -253,7 +253,7 @@ fn run(args: &Args) -> Result<()> {
     let test_ds = to_dataset(test)?;
 
     let mut gbt = GradientBoostedTrees::new();
-    gbt.objective = args.objective.clone();
+    gbt.objective = args.objective.parse()?;
     gbt.num_round = args.num_round;
     gbt.max_depth = args.max_depth;
     gbt.eta = args.eta;

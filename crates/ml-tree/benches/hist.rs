@@ -3,8 +3,7 @@
 //! `cargo bench -p ml-tree --bench hist`
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use ml_tree::binning::BinMatrix;
-use ml_tree::hist::{build_histogram, new_histogram, RowPair};
+use ml_tree::bench::{build_histogram, new_histogram, BinMatrix, RowPair};
 
 /// A small deterministic generator (xorshift) for the bench data.
 struct XorShift(u64);

@@ -50,11 +50,6 @@ impl FeatureCuts {
         }
     }
 
-    /// True for a nominal feature.
-    pub fn is_categorical(&self) -> bool {
-        matches!(self, FeatureCuts::Categorical { .. })
-    }
-
     /// The bin of a value.
     #[inline]
     pub fn bin(&self, v: f64) -> u8 {
@@ -181,11 +176,6 @@ impl BinMapper {
             })
             .collect();
         BinMapper { features }
-    }
-
-    /// Number of features.
-    pub fn num_features(&self) -> usize {
-        self.features.len()
     }
 
     /// Bins every row of `x` into a row-major matrix.

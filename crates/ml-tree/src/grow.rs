@@ -1,10 +1,11 @@
-//! Growing one tree from binned features and gradients: split search over histograms,
-//! row partitioning by index arrays, histogram subtraction, depthwise or lossguide order.
+//! Growing one tree from binned features and gradients, depthwise or lossguide.
 //!
-//! Depthwise trees grow a level at a time: every node of the level is partitioned, the
-//! smaller child of each gets its histogram in one parallel pass over all of them, and the
-//! larger child's comes from its parent's by subtraction. Nodes are split in the order a FIFO
-//! queue would split them, so the tree is the same as growing one node at a time.
+//! Depthwise trees grow a level at a time: every node of the level is partitioned
+//! ([`crate::partition`]), the smaller child of each gets its histogram in one parallel pass
+//! over all of them ([`crate::hist`]), and the larger child's comes from its parent's by
+//! subtraction; then each child's best split is searched ([`crate::split`]). Nodes are split
+//! in the order a FIFO queue would split them, so the tree is the same as growing one node at
+//! a time. Lossguide trees split the open node with the largest gain first.
 
 use rayon::prelude::*;
 
@@ -12,392 +13,10 @@ use crate::binning::{BinMapper, BinMatrix, FeatureCuts, HIST_SLOTS};
 use crate::hist::{
     build_histograms, new_histogram, subtract_histogram, GradPair, NodeRows, RowPair,
 };
+use crate::params::{GrowPolicy, TreeParams};
+use crate::partition::{carve, partition};
+use crate::split::{add, find_best_split, left_table, Candidate, SplitKind};
 use crate::tree::{CategorySet, Node, Tree};
-
-/// The tree-shape parameters one tree is grown with.
-#[derive(Debug, Clone)]
-pub(crate) struct TreeParams {
-    pub max_depth: usize,
-    pub max_leaves: usize,
-    pub lossguide: bool,
-    pub min_child_weight: f64,
-    pub lambda: f64,
-    pub alpha: f64,
-    pub gamma: f64,
-    pub eta: f64,
-    pub max_cat_to_onehot: usize,
-}
-
-impl TreeParams {
-    #[inline]
-    fn threshold_l1(&self, g: f64) -> f64 {
-        if g > self.alpha {
-            g - self.alpha
-        } else if g < -self.alpha {
-            g + self.alpha
-        } else {
-            0.0
-        }
-    }
-
-    /// XGBoost's gain of a node: `T(G)^2 / (H + lambda)`.
-    #[inline]
-    pub fn score(&self, s: GradPair) -> f64 {
-        let t = self.threshold_l1(s[0]);
-        t * t / (s[1] + self.lambda)
-    }
-
-    /// The node weight `-T(G) / (H + lambda)`, times eta, rounded to f32 as XGBoost stores it.
-    pub fn leaf_value(&self, s: GradPair) -> f64 {
-        let w = -self.threshold_l1(s[0]) / (s[1] + self.lambda);
-        ((w * self.eta) as f32) as f64
-    }
-
-    /// Loss reduction of splitting `parent` into `left` and `right`, if both children are
-    /// heavy enough.
-    #[inline]
-    pub fn split_gain(&self, left: GradPair, right: GradPair, parent_score: f64) -> Option<f64> {
-        if left[1] < self.min_child_weight
-            || right[1] < self.min_child_weight
-            || left[1] <= 0.0
-            || right[1] <= 0.0
-        {
-            return None;
-        }
-        Some(self.score(left) + self.score(right) - parent_score)
-    }
-
-    /// True when a split with this gain is taken.
-    #[inline]
-    pub fn accept(&self, gain: f64) -> bool {
-        gain > self.gamma && gain > 1e-6
-    }
-
-    /// `out[b]`: the gain of the split with left sums `(lg[b], lh[b]) + extra` (as
-    /// [`TreeParams::split_gain`] computes it, with the same operations in the same order),
-    /// or `-inf` where a child is too light. Written without branches so it vectorizes.
-    fn gains(
-        &self,
-        lg: &[f64],
-        lh: &[f64],
-        extra: GradPair,
-        parent: GradPair,
-        parent_score: f64,
-        out: &mut [f64],
-    ) {
-        let (a, lambda, mcw) = (self.alpha, self.lambda, self.min_child_weight);
-        // T(g) of `threshold_l1` as two selects (alpha >= 0, so at most one is non-zero).
-        let t = |g: f64| {
-            let up = if g > a { g - a } else { 0.0 };
-            let down = if g < -a { g + a } else { 0.0 };
-            up + down
-        };
-        for ((o, &g), &h) in out.iter_mut().zip(lg).zip(lh) {
-            let (g, h) = (g + extra[0], h + extra[1]);
-            let (rg, rh) = (parent[0] - g, parent[1] - h);
-            let (tl, tr) = (t(g), t(rg));
-            let gain = tl * tl / (h + lambda) + tr * tr / (rh + lambda) - parent_score;
-            let ok = (h >= mcw) & (rh >= mcw) & (h > 0.0) & (rh > 0.0);
-            *o = if ok { gain } else { f64::NEG_INFINITY };
-        }
-    }
-}
-
-/// Which bins go left.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum SplitKind {
-    /// Value bins `0..=bin` go left.
-    Numeric(u8),
-    /// These value bins go left.
-    Categories(Vec<u8>),
-}
-
-/// The best split found for a node.
-#[derive(Debug, Clone)]
-pub(crate) struct Candidate {
-    pub feature: usize,
-    pub gain: f64,
-    pub kind: SplitKind,
-    pub default_left: bool,
-    pub left_sum: GradPair,
-    pub right_sum: GradPair,
-}
-
-#[inline]
-fn add(a: GradPair, b: GradPair) -> GradPair {
-    [a[0] + b[0], a[1] + b[1]]
-}
-#[inline]
-fn sub(a: GradPair, b: GradPair) -> GradPair {
-    [a[0] - b[0], a[1] - b[1]]
-}
-
-/// Keeps the better of `best` and a new split (strictly greater gain wins, so the first found
-/// wins ties: features in order, then bins in order, missing-right before missing-left).
-struct Best<'a> {
-    p: &'a TreeParams,
-    parent: GradPair,
-    parent_score: f64,
-    best: Option<Candidate>,
-}
-
-impl Best<'_> {
-    /// The gain a new split must exceed to be kept.
-    #[inline]
-    fn bar(&self) -> f64 {
-        let floor = self.p.gamma.max(1e-6);
-        self.best.as_ref().map_or(floor, |b| b.gain.max(floor))
-    }
-
-    #[inline]
-    fn offer(
-        &mut self,
-        feature: usize,
-        left: GradPair,
-        default_left: bool,
-        kind: impl FnOnce() -> SplitKind,
-    ) {
-        let right = sub(self.parent, left);
-        if let Some(g) = self.p.split_gain(left, right, self.parent_score) {
-            if self.p.accept(g) && self.best.as_ref().is_none_or(|b| g > b.gain) {
-                self.best = Some(Candidate {
-                    feature,
-                    gain: g,
-                    kind: kind(),
-                    default_left,
-                    left_sum: left,
-                    right_sum: right,
-                });
-            }
-        }
-    }
-}
-
-/// Searches every listed feature's histogram for the best split of a node with sums `parent`.
-pub(crate) fn find_best_split(
-    hist: &[GradPair],
-    mapper: &BinMapper,
-    bins: &BinMatrix,
-    features: &[usize],
-    parent: GradPair,
-    p: &TreeParams,
-) -> Option<Candidate> {
-    let mut best = Best {
-        p,
-        parent,
-        parent_score: p.score(parent),
-        best: None,
-    };
-    // Per numeric feature: left sums and gains of each candidate (rewritten per feature).
-    let (mut lg, mut lh) = ([0.0f64; HIST_SLOTS], [0.0f64; HIST_SLOTS]);
-    let (mut gain_r, mut gain_l) = ([0.0f64; HIST_SLOTS], [0.0f64; HIST_SLOTS]);
-    for &f in features {
-        let cuts = &mapper.features[f];
-        let nb = cuts.n_bins();
-        let Some(h) = hist.get(bins.slots(f)) else {
-            continue;
-        };
-        if h.len() != nb + 1 {
-            continue;
-        }
-        let miss = h[nb];
-        let has_missing = miss[1] > 0.0;
-        match cuts {
-            FeatureCuts::Numeric { .. } => {
-                let nc = nb.saturating_sub(1);
-                if nc == 0 {
-                    continue;
-                }
-                // Left sums of every candidate "bins 0..=b go left" (missing values right),
-                // then the gains of all candidates in one branch-free pass, then a scan in
-                // candidate order that hands `best` only the candidates that beat it.
-                let mut acc = [0.0, 0.0];
-                for (b, &slot) in h.iter().enumerate().take(nc) {
-                    acc = add(acc, slot);
-                    lg[b] = acc[0];
-                    lh[b] = acc[1];
-                }
-                p.gains(
-                    &lg[..nc],
-                    &lh[..nc],
-                    [0.0, 0.0],
-                    parent,
-                    best.parent_score,
-                    &mut gain_r,
-                );
-                if has_missing {
-                    p.gains(
-                        &lg[..nc],
-                        &lh[..nc],
-                        miss,
-                        parent,
-                        best.parent_score,
-                        &mut gain_l,
-                    );
-                }
-                for b in 0..nc {
-                    let acc = [lg[b], lh[b]];
-                    if gain_r[b] > best.bar() {
-                        let right = sub(parent, acc);
-                        // Without missing values in the node, unseen missing values follow
-                        // the heavier child.
-                        let dl = !has_missing && acc[1] >= right[1];
-                        best.offer(f, acc, dl, || SplitKind::Numeric(b as u8));
-                    }
-                    if has_missing && gain_l[b] > best.bar() {
-                        best.offer(f, add(acc, miss), true, || SplitKind::Numeric(b as u8));
-                    }
-                }
-            }
-            FeatureCuts::Categorical { .. } => {
-                let present: Vec<u8> = (0..nb)
-                    .filter(|&b| h[b][1] > 0.0)
-                    .map(|b| b as u8)
-                    .collect();
-                if present.len() < 2 && !has_missing {
-                    continue;
-                }
-                if nb <= p.max_cat_to_onehot {
-                    for &c in &present {
-                        let l = h[c as usize];
-                        let right = sub(parent, l);
-                        let dl = !has_missing && l[1] >= right[1];
-                        best.offer(f, l, dl, || SplitKind::Categories(vec![c]));
-                        if has_missing {
-                            best.offer(f, add(l, miss), true, || SplitKind::Categories(vec![c]));
-                        }
-                    }
-                } else {
-                    // LightGBM's ordering: categories sorted by their gradient ratio, then
-                    // every prefix of that order is a candidate left set.
-                    let mut order = present;
-                    let key = |b: u8| {
-                        let s = h[b as usize];
-                        s[0] / (s[1] + p.lambda)
-                    };
-                    order.sort_by(|&a, &b| key(a).total_cmp(&key(b)).then(a.cmp(&b)));
-                    let mut acc = [0.0, 0.0];
-                    for k in 0..order.len().saturating_sub(1) {
-                        acc = add(acc, h[order[k] as usize]);
-                        let right = sub(parent, acc);
-                        let dl = !has_missing && acc[1] >= right[1];
-                        best.offer(f, acc, dl, || SplitKind::Categories(order[..=k].to_vec()));
-                        if has_missing {
-                            best.offer(f, add(acc, miss), true, || {
-                                SplitKind::Categories(order[..=k].to_vec())
-                            });
-                        }
-                    }
-                }
-            }
-        }
-    }
-    best.best
-}
-
-/// The bins that go left under a split (value bins and the missing bin).
-pub(crate) fn left_table(c: &Candidate, missing_bin: u8) -> [bool; HIST_SLOTS] {
-    let mut t = [false; HIST_SLOTS];
-    match &c.kind {
-        SplitKind::Numeric(b) => {
-            for x in t.iter_mut().take(*b as usize + 1) {
-                *x = true;
-            }
-        }
-        SplitKind::Categories(bins) => {
-            for &b in bins {
-                t[b as usize] = true;
-            }
-        }
-    }
-    t[missing_bin as usize] = c.default_left;
-    t
-}
-
-/// Rows per task when partitioning a large node in parallel.
-const PARTITION_CHUNK: usize = 1 << 15;
-
-/// Writes the rows of `src` going left to the front of `dst`, in order, and those going
-/// right to the back, in reverse order, without branching on the (unpredictable) direction:
-/// each row is stored once, at the position its direction selects. Returns the number going
-/// left.
-#[inline]
-fn split_rows(src: &[u32], col: &[u8], table: &[bool; HIST_SLOTS], dst: &mut [u32]) -> usize {
-    let n = src.len();
-    debug_assert_eq!(dst.len(), n);
-    // Lefts are written at `w`, rights at `k - 1`; `w + (n - k)` rows are placed, so `w < k`.
-    let (mut w, mut k) = (0usize, n);
-    for (i, &r) in src.iter().enumerate() {
-        if let Some(&ahead) = src.get(i + 16) {
-            crate::hist::prefetch(col.as_ptr().wrapping_add(ahead as usize));
-        }
-        let l = table[col[r as usize] as usize];
-        let pos = if l { w } else { k - 1 };
-        dst[pos] = r;
-        w += l as usize;
-        k -= (!l) as usize;
-    }
-    w
-}
-
-/// Partitions a node's rows `src` by `table[bin of feature f]`: the rows going left first, in
-/// order, then those going right, in reverse order. Returns the number going left and where
-/// the result is: in `dst` (`true`) or back in `src` (`false`).
-///
-/// A small node is partitioned in one pass from `src` into `dst`. A large one is split into
-/// fixed chunks partitioned in parallel into `dst`, whose pieces are then copied back into
-/// `src` in parallel; both give the same order.
-fn partition(
-    src: &mut [u32],
-    dst: &mut [u32],
-    bins: &BinMatrix,
-    f: usize,
-    table: &[bool; HIST_SLOTS],
-) -> (usize, bool) {
-    let col = bins.column(f);
-    let n = src.len();
-    if n <= PARTITION_CHUNK || rayon::current_num_threads() == 1 {
-        return (split_rows(src, col, table, dst), true);
-    }
-    let counts: Vec<usize> = src
-        .par_chunks(PARTITION_CHUNK)
-        .zip(dst.par_chunks_mut(PARTITION_CHUNK))
-        .map(|(c, d)| split_rows(c, col, table, d))
-        .collect();
-    let n_left: usize = counts.iter().sum();
-    // Chunk j holds its lefts at dst[s_j..s_j + L_j] and its rights (reversed) after them.
-    // In the one-pass order the lefts follow each other chunk by chunk, and chunk 0's
-    // reversed rights come last, chunk 1's before them, and so on.
-    let dst: &[u32] = dst;
-    let mut pieces: Vec<(&[u32], &mut [u32])> = Vec::with_capacity(2 * counts.len());
-    let (mut lefts, mut rights) = src.split_at_mut(n_left);
-    for (j, &l) in counts.iter().enumerate() {
-        let s = j * PARTITION_CHUNK;
-        let (mine, rest) = std::mem::take(&mut lefts).split_at_mut(l);
-        lefts = rest;
-        pieces.push((&dst[s..s + l], mine));
-    }
-    for (j, &l) in counts.iter().enumerate().rev() {
-        let s = j * PARTITION_CHUNK;
-        let e = (s + PARTITION_CHUNK).min(n);
-        let (mine, rest) = std::mem::take(&mut rights).split_at_mut(e - s - l);
-        rights = rest;
-        pieces.push((&dst[s + l..e], mine));
-    }
-    pieces
-        .into_par_iter()
-        .for_each(|(from, to)| to.copy_from_slice(from));
-    (n_left, false)
-}
-
-/// Cuts `len` values after the first `skip` off the front of `buf`, leaving the rest in `buf`.
-fn carve<'a>(buf: &mut &'a mut [u32], skip: usize, len: usize) -> &'a mut [u32] {
-    let tail = std::mem::take(buf);
-    let (_, tail) = tail.split_at_mut(skip);
-    let (mine, tail) = tail.split_at_mut(len);
-    *buf = tail;
-    mine
-}
 
 /// A node that may still be split.
 struct Open {
@@ -804,7 +423,7 @@ pub(crate) fn grow_tree(
         done.leaf(&root, tree.nodes[0].value);
     }
     let mut leaves = 1usize;
-    if p.lossguide {
+    if p.grow_policy == GrowPolicy::Lossguide {
         // One node at a time: the largest gain first (the first found wins ties).
         loop {
             if p.max_leaves > 0 && leaves >= p.max_leaves {
@@ -856,33 +475,8 @@ pub(crate) fn grow_tree(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hist::build_histogram;
+    use crate::testing::{params, sum, Rng};
     use ndarray::Array2;
-
-    /// A small deterministic generator (xorshift) for test data.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> f64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            (self.0 >> 11) as f64 / (1u64 << 53) as f64
-        }
-    }
-
-    fn params(max_depth: usize) -> TreeParams {
-        TreeParams {
-            max_depth,
-            max_leaves: 0,
-            lossguide: false,
-            min_child_weight: 1.0,
-            lambda: 1.0,
-            alpha: 0.0,
-            gamma: 0.0,
-            eta: 0.3,
-            max_cat_to_onehot: 4,
-        }
-    }
 
     /// Brute-force exact greedy over the same bins: every feature, every bin boundary, both
     /// missing directions, with sums taken directly over the rows of the node.
@@ -896,12 +490,6 @@ mod tests {
             left: Box<BNode>,
             right: Box<BNode>,
         },
-    }
-
-    fn sum(rows: &[usize], gh: &[RowPair]) -> GradPair {
-        rows.iter().fold([0.0, 0.0], |a, &r| {
-            add(a, [gh[r][0] as f64, gh[r][1] as f64])
-        })
     }
 
     fn brute(
@@ -1021,44 +609,6 @@ mod tests {
     }
 
     /// Large nodes go through the chunked parallel partition and its copy back; the result is
-    /// the one-pass order (lefts in order, then rights in reverse order) at 1 and 2 threads.
-    #[test]
-    fn chunked_partition_equals_the_one_pass_order() {
-        let n_rows = 3 * PARTITION_CHUNK + 1234;
-        let mut rng = Rng(5);
-        let col: Vec<u8> = (0..n_rows).map(|_| (rng.next() * 10.0) as u8).collect();
-        let bins = BinMatrix::from_columns(n_rows, 1, col.clone(), vec![10]);
-        let mut table = [false; HIST_SLOTS];
-        for b in [1usize, 4, 5, 9] {
-            table[b] = true;
-        }
-        // Every other row, as a node below the root would hold them.
-        let src: Vec<u32> = (0..n_rows as u32)
-            .filter(|r| r % 2 == 1 || r % 7 == 0)
-            .collect();
-        let lefts: Vec<u32> = src
-            .iter()
-            .copied()
-            .filter(|&r| table[col[r as usize] as usize])
-            .collect();
-        let mut expect = lefts.clone();
-        expect.extend(
-            src.iter()
-                .rev()
-                .copied()
-                .filter(|&r| !table[col[r as usize] as usize]),
-        );
-        for threads in [1, 2] {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
-            let (mut a, mut b) = (src.clone(), vec![0u32; src.len()]);
-            let (nl, moved) = pool.install(|| partition(&mut a, &mut b, &bins, 0, &table));
-            assert_eq!(nl, lefts.len());
-            assert_eq!(if moved { &b } else { &a }, &expect, "{threads} threads");
-        }
-    }
 
     #[test]
     fn tree_equals_brute_force_exact_greedy_over_the_same_bins() {
@@ -1104,61 +654,12 @@ mod tests {
     }
 
     #[test]
-    fn sorted_ratio_categorical_split_is_the_best_subset_split() {
-        // With lambda = 0 and no weight constraint the best binary partition of categories is
-        // a prefix of the G/H order (Fisher 1958, Breiman et al. 1984): check against all
-        // 2^(k-1) subsets.
-        let k = 7usize;
-        let mut rng = Rng(5);
-        let n = 400;
-        let x = Array2::from_shape_fn((n, 1), |_| (rng.next() * k as f64).floor());
-        let effect: Vec<f64> = (0..k).map(|_| rng.next() - 0.5).collect();
-        let gh: Vec<RowPair> = (0..n)
-            .map(|i| {
-                [
-                    (effect[x[[i, 0]] as usize] + 0.3 * (rng.next() - 0.5)) as f32,
-                    (0.1 + rng.next()) as f32,
-                ]
-            })
-            .collect();
-        let mapper = BinMapper::fit(x.view(), None, &[(0, k)], 256);
-        let bins = mapper.transform(x.view());
-        let mut p = params(1);
-        p.lambda = 0.0;
-        p.min_child_weight = 0.0;
-        let mut hist = new_histogram(&bins);
-        build_histogram(&bins, &[0], None, &gh, &mut hist);
-        let total = gh
-            .iter()
-            .fold([0.0, 0.0], |a, &g| add(a, [g[0] as f64, g[1] as f64]));
-        let c = find_best_split(&hist, &mapper, &bins, &[0], total, &p).unwrap();
-        let mut best = f64::MIN;
-        for mask in 1u32..(1 << (k - 1)) {
-            let l: Vec<usize> = (0..n)
-                .filter(|&i| mask >> (x[[i, 0]] as u32) & 1 == 1)
-                .collect();
-            let r: Vec<usize> = (0..n)
-                .filter(|&i| mask >> (x[[i, 0]] as u32) & 1 == 0)
-                .collect();
-            let g = p.score(sum(&l, &gh)) + p.score(sum(&r, &gh)) - p.score(total);
-            best = best.max(g);
-        }
-        assert!(matches!(c.kind, SplitKind::Categories(_)));
-        assert!(
-            (c.gain - best).abs() < 1e-9 * best,
-            "{} vs {}",
-            c.gain,
-            best
-        );
-    }
-
-    #[test]
     fn lossguide_respects_max_leaves_and_picks_the_best_leaf_first() {
         let (x, gh) = data(300, 3, 3);
         let mapper = BinMapper::fit(x.view(), None, &[], 64);
         let bins = mapper.transform(x.view());
         let mut p = params(0);
-        p.lossguide = true;
+        p.grow_policy = GrowPolicy::Lossguide;
         p.max_leaves = 5;
         let mut rows: Vec<u32> = (0..300).collect();
         let (tree, _) = grow_tree(
@@ -1173,7 +674,7 @@ mod tests {
         );
         assert_eq!(tree.num_leaves(), 5);
         // The root split is the same as depthwise's.
-        p.lossguide = false;
+        p.grow_policy = GrowPolicy::Depthwise;
         p.max_depth = 1;
         let mut rows: Vec<u32> = (0..300).collect();
         let (stump, _) = grow_tree(

@@ -193,7 +193,7 @@ fn unfold_joint(bins: &BinMatrix, joint: &JointSlots, acc: &[GradPair]) -> Vec<G
     h
 }
 
-/// Adds the rows' pairs into `hist` (as [`build_histograms`] for one node).
+/// Adds the rows' pairs into `hist` (as `build_histograms` does for one node).
 pub fn build_histogram(
     bins: &BinMatrix,
     features: &[usize],

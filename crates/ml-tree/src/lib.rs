@@ -5,18 +5,27 @@
 //! with XGBoost's parameter names and defaults) fits a [`GradientBoostedTreesModel`] (a
 //! [`Transformer`](ml_core::Transformer) adding `rawPrediction`, `probability` and `prediction`).
 //!
-//! How it works: every feature is cut into at most 255 bins (weighted quantiles; one bin per
-//! category for nominal slots, which the schema marks), held as `u8` matrices (row-major and
-//! column-major), and features with few bins share joint histogram slots
-//! ([`binning::JointSlots`]). Trees grow depthwise, a level at a time, or best-leaf-first
-//! (`lossguide`); each node's rows are a contiguous range of one of two index buffers, and a
-//! split partitions them into the other. For each split only the smaller child's (gradient,
-//! hessian) histogram is built; the larger one is the parent's minus it. Split search follows
-//! XGBoost's gain with L1/L2 regularization, learns where missing values go, and splits
-//! nominal slots on subsets of categories ordered by their gradient ratio (LightGBM's method),
-//! one-vs-rest for few categories. Work is spread over fixed blocks of rows with rayon and
-//! every sum runs in a fixed order, so the model depends on the seed alone, not on the number
-//! of threads.
+//! How it works, one module per step of the algorithm (the seams of LightGBM's and XGBoost's
+//! sources):
+//!
+//! | module | step |
+//! |---|---|
+//! | `params` | hyper-parameters ([`GradientBoostedTrees`]), defaults and their validation before any work; [`Objective`], [`GrowPolicy`] and [`Metric`] parse from XGBoost's names |
+//! | `binning` | every feature cut into at most 255 bins (weighted quantiles; one bin per category for nominal slots, which the schema marks), held as `u8` matrices (row-major and column-major); features with few bins share joint histogram slots |
+//! | `boost` | the boosting loop: per round the objective's gradients, one tree per class, the margins moved by its leaves, the evaluation metric and early stopping |
+//! | `objective` | gradients and hessians of the loss ([`Objective`]) |
+//! | `grow` | one tree, depthwise (a level at a time) or lossguide (best leaf first) |
+//! | `hist` | (gradient, hessian) histograms of a node's rows; only the smaller child's is built, the larger one is the parent's minus it |
+//! | `split` | XGBoost's gain with L1/L2 regularization and the best split of a node: numeric thresholds with a learned direction for missing values, nominal slots one-vs-rest for few categories or on subsets ordered by gradient ratio (LightGBM's method) |
+//! | `partition` | a split sends its node's rows to the children: each node's rows are a contiguous range of one of two index buffers, partitioned into the other |
+//! | `metric` | evaluation metrics ([`Metric`]) |
+//! | [`tree`] | the fitted tree ([`tree::Tree`]) |
+//! | `forest` | the flattened predictor: all trees in one array of 16-byte nodes, walked by blocks of rows |
+//! | `model` | the fitted model ([`GradientBoostedTreesModel`]): output columns, importances, saving and loading with structure checks |
+//! | [`xgboost`] | XGBoost's JSON model format |
+//!
+//! Work is spread over fixed blocks of rows with rayon and every sum runs in a fixed order, so
+//! the model depends on the seed alone, not on the number of threads.
 //!
 //! Models save through [`ml_core::persist`] and export to / import from XGBoost's JSON model
 //! format ([`xgboost`]) for numeric splits.
@@ -26,7 +35,7 @@
 //! use arrow::array::{ArrayRef, Float64Array};
 //! use ml_core::dataset::vector_column_from_vec;
 //! use ml_core::{Dataset, Estimator, Transformer};
-//! use ml_tree::{GradientBoostedTrees, ImportanceType};
+//! use ml_tree::{GradientBoostedTrees, ImportanceType, Objective};
 //!
 //! // y = x0 * 2 + noise-free step on x1.
 //! let n = 500;
@@ -36,8 +45,7 @@
 //!     ("features", vector_column_from_vec(x, n, 2)),
 //!     ("label", Arc::new(Float64Array::from(y)) as ArrayRef),
 //! ]).unwrap();
-//! let mut gbt = GradientBoostedTrees::new();
-//! gbt.objective = "reg:squarederror".into();
+//! let gbt = GradientBoostedTrees::new().with_objective(Objective::SquaredError);
 //! let model = gbt.fit(&data).unwrap();
 //! let pred = model.transform(&data).unwrap();
 //! let p = pred.f64_column("prediction").unwrap();
@@ -46,15 +54,30 @@
 //! ```
 #![deny(missing_docs)]
 
-pub mod binning;
-mod estimator;
+mod binning;
+mod boost;
+mod forest;
 mod grow;
-pub mod hist;
+mod hist;
+mod metric;
 mod model;
-pub mod objective;
+mod objective;
+mod params;
+mod partition;
+mod split;
+#[cfg(test)]
+mod testing;
 pub mod tree;
 pub mod xgboost;
 
-pub use estimator::{GradientBoostedTrees, RoundCallback, RoundInfo};
+pub use metric::{auc, Metric};
 pub use model::{GradientBoostedTreesModel, ImportanceType};
-pub use objective::{auc, Metric, Objective};
+pub use objective::Objective;
+pub use params::{GradientBoostedTrees, GrowPolicy, ModelParams, RoundCallback, RoundInfo};
+
+/// Internals the benchmarks in `benches/` drive directly; not part of the API.
+#[doc(hidden)]
+pub mod bench {
+    pub use crate::binning::BinMatrix;
+    pub use crate::hist::{build_histogram, new_histogram, RowPair};
+}

@@ -1,21 +1,24 @@
-//! The fitted model: prediction over flat node arrays, output columns, importances.
+//! The fitted model: its trees, margins and output columns, importances, saving and loading
+//! (every load checks the model's structure).
 
+use std::str::FromStr;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Float64Array};
 use arrow::datatypes::{DataType, Field, Schema};
 use ndarray::ArrayView2;
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use ml_core::dataset::{
     field_of, schema_with_field, type_error, vector_column_from_vec, vector_type,
 };
-use ml_core::{impl_params, Dataset, MlError, Result, Transformer};
+use ml_core::params::{ParamSpec, ParamValue, Params};
+use ml_core::{Dataset, MlError, Result, Transformer};
 
-use crate::estimator::row_major;
+use crate::forest::{add_margins, row_major};
 use crate::objective::{argmax, sigmoid, Objective};
-use crate::tree::{FlatForest, Tree};
+use crate::params::{unknown_value, ModelParams};
+use crate::tree::Tree;
 
 /// Kinds of feature importance, as XGBoost names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,23 +36,42 @@ pub enum ImportanceType {
 }
 
 impl ImportanceType {
+    /// Every kind, in the order the allowed values are listed.
+    pub const ALL: [ImportanceType; 5] = [
+        ImportanceType::Weight,
+        ImportanceType::Gain,
+        ImportanceType::Cover,
+        ImportanceType::TotalGain,
+        ImportanceType::TotalCover,
+    ];
+
+    /// XGBoost's name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ImportanceType::Weight => "weight",
+            ImportanceType::Gain => "gain",
+            ImportanceType::Cover => "cover",
+            ImportanceType::TotalGain => "total_gain",
+            ImportanceType::TotalCover => "total_cover",
+        }
+    }
+}
+
+impl FromStr for ImportanceType {
+    type Err = MlError;
+
     /// Parses `weight`, `gain`, `cover`, `total_gain` or `total_cover`.
-    pub fn parse(name: &str) -> Result<Self> {
-        Ok(match name {
-            "weight" => ImportanceType::Weight,
-            "gain" => ImportanceType::Gain,
-            "cover" => ImportanceType::Cover,
-            "total_gain" => ImportanceType::TotalGain,
-            "total_cover" => ImportanceType::TotalCover,
-            other => {
-                return Err(MlError::param(
+    fn from_str(name: &str) -> Result<Self> {
+        ImportanceType::ALL
+            .into_iter()
+            .find(|t| t.name() == name)
+            .ok_or_else(|| {
+                unknown_value(
                     "importance_type",
-                    format!(
-                    "unknown '{other}'; expected weight, gain, cover, total_gain or total_cover"
-                ),
-                ))
-            }
-        })
+                    name,
+                    &ImportanceType::ALL.map(|t| t.name()),
+                )
+            })
     }
 }
 
@@ -57,8 +79,16 @@ impl ImportanceType {
 ///
 /// `transform` appends `rawPrediction` (margins; `[-m, m]` for binary as Spark does),
 /// `probability` (class probabilities) and `prediction` (class index, or the value for
-/// `reg:squarederror`, which only adds `prediction`).
+/// `reg:squarederror`, which only adds `prediction`). Its parameters (the columns) are
+/// [`ModelParams`], set by name through [`Params`].
+///
+/// Every way of reading a model (serde, [`ml_core::persist::load`] alone or inside a
+/// pipeline, [`GradientBoostedTreesModel::load`], XGBoost import) checks its structure: child
+/// indices after their parent and in range, features below `num_features`, category sets of
+/// the right size, finite leaf values and base score, a tree count that is a multiple of
+/// `num_class`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "ModelFile")]
 pub struct GradientBoostedTreesModel {
     /// The objective the model was trained with.
     pub objective: Objective,
@@ -74,14 +104,42 @@ pub struct GradientBoostedTreesModel {
     pub feature_names: Vec<String>,
     /// Round kept by early stopping, if it stopped.
     pub best_iteration: Option<usize>,
-    /// Input vector column.
-    pub features_col: String,
-    /// Output margin column.
-    pub raw_prediction_col: String,
-    /// Output probability column.
-    pub probability_col: String,
-    /// Output prediction column.
-    pub prediction_col: String,
+    /// The input and output columns (written inline, as the fields they were before).
+    #[serde(flatten)]
+    pub params: ModelParams,
+}
+
+/// A model as read from a file, before its structure is checked.
+#[derive(Deserialize)]
+struct ModelFile {
+    objective: Objective,
+    num_features: usize,
+    num_class: usize,
+    base_score: f64,
+    trees: Vec<Tree>,
+    feature_names: Vec<String>,
+    best_iteration: Option<usize>,
+    #[serde(flatten)]
+    params: ModelParams,
+}
+
+impl TryFrom<ModelFile> for GradientBoostedTreesModel {
+    type Error = String;
+
+    fn try_from(f: ModelFile) -> std::result::Result<Self, String> {
+        let m = GradientBoostedTreesModel {
+            objective: f.objective,
+            num_features: f.num_features,
+            num_class: f.num_class,
+            base_score: f.base_score,
+            trees: f.trees,
+            feature_names: f.feature_names,
+            best_iteration: f.best_iteration,
+            params: f.params,
+        };
+        m.check_structure()?;
+        Ok(m)
+    }
 }
 
 impl Default for GradientBoostedTreesModel {
@@ -94,23 +152,26 @@ impl Default for GradientBoostedTreesModel {
             trees: Vec::new(),
             feature_names: Vec::new(),
             best_iteration: None,
-            features_col: "features".into(),
-            raw_prediction_col: "rawPrediction".into(),
-            probability_col: "probability".into(),
-            prediction_col: "prediction".into(),
+            params: ModelParams::default(),
         }
     }
 }
 
-impl_params!(GradientBoostedTreesModel {
-    features_col: "Input vector column.",
-    raw_prediction_col: "Output margin column.",
-    probability_col: "Output probability column.",
-    prediction_col: "Output prediction column.",
-});
-
-/// Rows per parallel prediction task.
-const PREDICT_CHUNK: usize = 128;
+/// The model's parameters are its [`ModelParams`]: setting one changes only them.
+impl Params for GradientBoostedTreesModel {
+    fn param_specs(&self) -> Vec<ParamSpec> {
+        self.params.param_specs()
+    }
+    fn get_param(&self, name: &str) -> Result<ParamValue> {
+        self.params.get_param(name)
+    }
+    fn set_param(&mut self, name: &str, value: ParamValue) -> Result<()> {
+        self.params.set_param(name, value)
+    }
+    fn validate(&self) -> Result<()> {
+        self.params.validate()
+    }
+}
 
 impl GradientBoostedTreesModel {
     /// The margin every row starts from.
@@ -125,7 +186,7 @@ impl GradientBoostedTreesModel {
         if d != self.num_features {
             return Err(MlError::data(format!(
                 "column '{}' has {d} features per row, the model was trained on {}",
-                self.features_col, self.num_features
+                self.params.features_col, self.num_features
             )));
         }
         Ok(())
@@ -141,37 +202,7 @@ impl GradientBoostedTreesModel {
             .ok_or_else(|| MlError::data("features are not contiguous"))?;
         let k = self.num_class;
         let mut out = vec![self.base_margin(); n * k];
-        if d == 0 {
-            return Ok(out);
-        }
-        let flat = FlatForest::new(&self.trees);
-        let exact = flat.is_exact();
-        let all_numeric = flat.all_numeric(d);
-        out.par_chunks_mut(PREDICT_CHUNK * k)
-            .enumerate()
-            .for_each(|(ci, chunk)| {
-                let r0 = ci * PREDICT_CHUNK;
-                let rows = chunk.len() / k;
-                let x = &xs[r0 * d..(r0 + rows) * d];
-                if exact && all_numeric {
-                    let mut x2 = Vec::with_capacity(rows * 2 * flat.width());
-                    flat.fill_missing_split(x, d, &mut x2);
-                    for t in 0..self.trees.len() {
-                        flat.add_numeric_outputs(t, &x2, chunk, k, t % k);
-                    }
-                } else if exact {
-                    let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
-                    for t in 0..self.trees.len() {
-                        flat.add_tree_outputs(t, x, &x32, d, chunk, k, t % k);
-                    }
-                } else {
-                    for (t, tree) in self.trees.iter().enumerate() {
-                        for j in 0..rows {
-                            chunk[j * k + t % k] += tree.predict_row(&x[j * d..(j + 1) * d]);
-                        }
-                    }
-                }
-            });
+        add_margins(&self.trees, xs, d, k, &mut out);
         Ok(out)
     }
 
@@ -226,29 +257,80 @@ impl GradientBoostedTreesModel {
         ml_core::persist::save(self, path)
     }
 
-    /// Loads a model saved by [`GradientBoostedTreesModel::save`], checking its trees.
+    /// Loads a model saved by [`GradientBoostedTreesModel::save`]; its structure is checked
+    /// (see the type's docs), a broken model is an [`MlError::Persistence`] naming the file.
     pub fn load(path: impl AsRef<std::path::Path>) -> Result<Self> {
-        let path = path.as_ref();
-        let m: Self = ml_core::persist::load_as(path)?;
-        m.check_structure()
-            .map_err(|message| MlError::Persistence {
-                path: path.to_path_buf(),
-                message,
-            })?;
-        Ok(m)
+        ml_core::persist::load_as(path)
     }
 
-    /// Checks that every child index, feature and category set is in range.
+    /// Checks the model's structure: what prediction relies on. The message names the tree and
+    /// node at fault.
     pub(crate) fn check_structure(&self) -> std::result::Result<(), String> {
-        if self.num_class == 0 {
-            return Err("num_class is 0".into());
+        let k = self.num_class;
+        match self.objective {
+            Objective::MultiSoftmax if k < 2 => {
+                return Err(format!("multi:softmax needs num_class >= 2, found {k}"))
+            }
+            Objective::BinaryLogistic | Objective::SquaredError if k != 1 => {
+                return Err(format!("{} needs num_class 1, found {k}", self.objective))
+            }
+            _ => {}
+        }
+        if !self.trees.len().is_multiple_of(k) {
+            return Err(format!(
+                "{} trees is not a whole number of rounds of {k} trees",
+                self.trees.len()
+            ));
+        }
+        let b = self.base_score;
+        if !b.is_finite() || (self.objective == Objective::BinaryLogistic && !(b > 0.0 && b < 1.0))
+        {
+            return Err(format!(
+                "base_score {b} is not finite (in (0, 1) for binary:logistic)"
+            ));
+        }
+        if !self.feature_names.is_empty() && self.feature_names.len() != self.num_features {
+            return Err(format!(
+                "{} feature names for {} features",
+                self.feature_names.len(),
+                self.num_features
+            ));
+        }
+        if let Some(best) = self.best_iteration {
+            if best >= self.num_rounds() {
+                return Err(format!(
+                    "best_iteration {best} is not one of the {} rounds",
+                    self.num_rounds()
+                ));
+            }
         }
         for (ti, t) in self.trees.iter().enumerate() {
             if t.nodes.is_empty() {
                 return Err(format!("tree {ti} has no nodes"));
             }
+            for (si, c) in t.categories.iter().enumerate() {
+                let n = c.num_categories as usize;
+                let extra = c.bits.last().map_or(0, |&w| {
+                    if n.is_multiple_of(64) {
+                        0
+                    } else {
+                        w >> (n % 64)
+                    }
+                });
+                if c.bits.len() != n.div_ceil(64) || extra != 0 {
+                    return Err(format!(
+                        "tree {ti}: category set {si} does not fit its {n} categories"
+                    ));
+                }
+            }
             for (i, n) in t.nodes.iter().enumerate() {
                 if n.is_leaf() {
+                    if !n.value.is_finite() {
+                        return Err(format!(
+                            "tree {ti}, node {i}: leaf value {} is not finite",
+                            n.value
+                        ));
+                    }
                     continue;
                 }
                 let ok_child = |c: u32| (c as usize) > i && (c as usize) < t.nodes.len();
@@ -261,14 +343,16 @@ impl GradientBoostedTreesModel {
                         n.feature, self.num_features
                     ));
                 }
-                if let Some(s) = n.category_split {
-                    let ok = t
-                        .categories
-                        .get(s as usize)
-                        .is_some_and(|c| c.bits.len() == (c.num_categories as usize).div_ceil(64));
-                    if !ok {
-                        return Err(format!("tree {ti}, node {i}: bad category set"));
+                match n.category_split {
+                    Some(s) if s as usize >= t.categories.len() => {
+                        return Err(format!(
+                            "tree {ti}, node {i}: category set {s} does not exist"
+                        ));
                     }
+                    None if n.threshold.is_nan() => {
+                        return Err(format!("tree {ti}, node {i}: threshold is NaN"));
+                    }
+                    _ => {}
                 }
             }
         }
@@ -277,7 +361,7 @@ impl GradientBoostedTreesModel {
 
     /// The output schema; `width`, when known, is checked against the model.
     pub(crate) fn output_schema(&self, schema: &Schema, width: Option<usize>) -> Result<Schema> {
-        let f = field_of(schema, &self.features_col)?;
+        let f = field_of(schema, &self.params.features_col)?;
         match f.data_type() {
             DataType::FixedSizeList(item, w) if item.data_type() == &DataType::Float64 => {
                 if width.is_some() {
@@ -286,7 +370,7 @@ impl GradientBoostedTreesModel {
             }
             other => {
                 return Err(type_error(
-                    &self.features_col,
+                    &self.params.features_col,
                     "FixedSizeList<Float64>",
                     other,
                 ))
@@ -297,22 +381,25 @@ impl GradientBoostedTreesModel {
             let k = self.num_class.max(2);
             s = schema_with_field(
                 &s,
-                Field::new(&self.raw_prediction_col, vector_type(k), false),
+                Field::new(&self.params.raw_prediction_col, vector_type(k), false),
             )?;
-            s = schema_with_field(&s, Field::new(&self.probability_col, vector_type(k), false))?;
+            s = schema_with_field(
+                &s,
+                Field::new(&self.params.probability_col, vector_type(k), false),
+            )?;
         }
         schema_with_field(
             &s,
-            Field::new(&self.prediction_col, DataType::Float64, false),
+            Field::new(&self.params.prediction_col, DataType::Float64, false),
         )
     }
 }
 
-#[typetag::serde]
+#[typetag::serde(name = "GradientBoostedTreesModel")]
 impl Transformer for GradientBoostedTreesModel {
     fn transform(&self, data: &Dataset) -> Result<Dataset> {
         self.output_schema(&data.schema(), Some(self.num_features))?;
-        let x = data.features(&self.features_col)?;
+        let x = data.features(&self.params.features_col)?;
         let n = x.nrows();
         let m = self.predict_margins(x)?;
         let mut out = data.clone();
@@ -329,11 +416,11 @@ impl Transformer for GradientBoostedTreesModel {
                     .collect();
                 let pred = m.iter().map(|&v| if v > 0.0 { 1.0 } else { 0.0 }).collect();
                 out = out.with_field(
-                    Field::new(&self.raw_prediction_col, vector_type(2), false),
+                    Field::new(&self.params.raw_prediction_col, vector_type(2), false),
                     vector_column_from_vec(raw, n, 2),
                 )?;
                 out = out.with_field(
-                    Field::new(&self.probability_col, vector_type(2), false),
+                    Field::new(&self.params.probability_col, vector_type(2), false),
                     vector_column_from_vec(prob, n, 2),
                 )?;
                 pred
@@ -349,23 +436,94 @@ impl Transformer for GradientBoostedTreesModel {
                     pred.push(argmax(c) as f64);
                 }
                 out = out.with_field(
-                    Field::new(&self.raw_prediction_col, vector_type(k), false),
+                    Field::new(&self.params.raw_prediction_col, vector_type(k), false),
                     vector_column_from_vec(m, n, k),
                 )?;
                 out = out.with_field(
-                    Field::new(&self.probability_col, vector_type(k), false),
+                    Field::new(&self.params.probability_col, vector_type(k), false),
                     vector_column_from_vec(prob, n, k),
                 )?;
                 pred
             }
         };
         out.with_field(
-            Field::new(&self.prediction_col, DataType::Float64, false),
+            Field::new(&self.params.prediction_col, DataType::Float64, false),
             Arc::new(Float64Array::from(pred)) as ArrayRef,
         )
     }
 
     fn transform_schema(&self, schema: &Schema) -> Result<Schema> {
         self.output_schema(schema, Some(self.num_features))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tree::Node;
+
+    /// A stump on feature 0 of a 2-feature binary model.
+    fn stump() -> GradientBoostedTreesModel {
+        let mut root = Node::leaf(0.0, 2.0);
+        root.feature = 0;
+        root.threshold = 0.5;
+        root.left = 1;
+        root.right = 2;
+        GradientBoostedTreesModel {
+            num_features: 2,
+            trees: vec![Tree {
+                nodes: vec![root, Node::leaf(-0.1, 1.0), Node::leaf(0.2, 1.0)],
+                categories: Vec::new(),
+            }],
+            feature_names: vec!["a".into(), "b".into()],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn structure_checks_catch_what_json_cannot_carry() {
+        assert_eq!(stump().check_structure(), Ok(()));
+        let mut m = stump();
+        m.trees[0].nodes[2].value = f64::INFINITY;
+        assert!(m.check_structure().unwrap_err().contains("leaf value inf"));
+        let mut m = stump();
+        m.trees[0].nodes[0].threshold = f32::NAN;
+        assert!(m
+            .check_structure()
+            .unwrap_err()
+            .contains("threshold is NaN"));
+        let mut m = stump();
+        m.base_score = f64::NAN;
+        assert!(m.check_structure().unwrap_err().contains("base_score"));
+        let mut m = stump();
+        m.objective = Objective::MultiSoftmax;
+        assert!(m.check_structure().unwrap_err().contains("num_class >= 2"));
+        m.num_class = 2;
+        assert!(m
+            .check_structure()
+            .unwrap_err()
+            .contains("whole number of rounds"));
+    }
+
+    #[test]
+    fn the_saved_document_keeps_the_columns_inline() {
+        let json = serde_json::to_value(stump()).unwrap();
+        assert_eq!(json["features_col"], "features");
+        assert_eq!(json["prediction_col"], "prediction");
+        assert!(json.get("params").is_none());
+        let back: GradientBoostedTreesModel = serde_json::from_value(json).unwrap();
+        assert_eq!(back, stump());
+    }
+
+    #[test]
+    fn importance_types_parse_by_name() {
+        for t in ImportanceType::ALL {
+            assert_eq!(t.name().parse::<ImportanceType>().unwrap(), t);
+        }
+        let msg = "split".parse::<ImportanceType>().unwrap_err().to_string();
+        assert!(
+            msg.contains("'importance_type'") && msg.contains("total_cover"),
+            "{msg}"
+        );
     }
 }

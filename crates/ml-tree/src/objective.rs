@@ -1,12 +1,23 @@
-//! Objectives (gradients and hessians of the loss) and evaluation metrics.
+//! Objectives: the loss being minimized, as gradients and hessians of each row's margin.
+
+use std::fmt;
+use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::hist::RowPair;
+use ml_core::params::{ParamType, ParamValue};
 use ml_core::{MlError, Result};
 
-/// The loss being minimized.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+use crate::hist::RowPair;
+use crate::params::{enum_from_param, unknown_value};
+
+/// The loss being minimized, by XGBoost's name (parameter `objective`).
+///
+/// Parses ([`FromStr`]) from `binary:logistic`, `reg:squarederror` and `multi:softmax`
+/// (`multi:softprob` is read as `multi:softmax`); any other name is an error naming the
+/// parameter and listing the allowed values. A saved model writes it by its variant name
+/// (`"BinaryLogistic"`), as models have always been saved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Objective {
     /// `binary:logistic`: labels in {0, 1}, output a probability.
     BinaryLogistic,
@@ -17,20 +28,12 @@ pub enum Objective {
 }
 
 impl Objective {
-    /// Parses XGBoost's objective name.
-    pub fn parse(name: &str) -> Result<Objective> {
-        match name {
-            "binary:logistic" => Ok(Objective::BinaryLogistic),
-            "reg:squarederror" => Ok(Objective::SquaredError),
-            "multi:softmax" | "multi:softprob" => Ok(Objective::MultiSoftmax),
-            other => Err(MlError::param(
-                "objective",
-                format!(
-                    "unknown objective '{other}'; expected binary:logistic, reg:squarederror or multi:softmax"
-                ),
-            )),
-        }
-    }
+    /// Every objective, in the order the allowed values are listed.
+    pub const ALL: [Objective; 3] = [
+        Objective::BinaryLogistic,
+        Objective::SquaredError,
+        Objective::MultiSoftmax,
+    ];
 
     /// XGBoost's name.
     pub fn name(&self) -> &'static str {
@@ -40,14 +43,51 @@ impl Objective {
             Objective::MultiSoftmax => "multi:softmax",
         }
     }
+}
 
-    /// The metric used when none is chosen (XGBoost's defaults).
-    pub fn default_metric(&self) -> Metric {
-        match self {
-            Objective::BinaryLogistic => Metric::LogLoss,
-            Objective::SquaredError => Metric::Rmse,
-            Objective::MultiSoftmax => Metric::MLogLoss,
+impl FromStr for Objective {
+    type Err = MlError;
+
+    fn from_str(name: &str) -> Result<Objective> {
+        if name == "multi:softprob" {
+            return Ok(Objective::MultiSoftmax);
         }
+        Objective::ALL
+            .into_iter()
+            .find(|o| o.name() == name)
+            .ok_or_else(|| unknown_value("objective", name, &Objective::ALL.map(|o| o.name())))
+    }
+}
+
+impl fmt::Display for Objective {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl ParamType for Objective {
+    fn to_param(&self) -> ParamValue {
+        ParamValue::Str(self.name().into())
+    }
+    fn from_param(param: &str, value: ParamValue) -> Result<Self> {
+        enum_from_param(param, value)
+    }
+}
+
+/// Serde of an [`Objective`] by XGBoost's name (`"binary:logistic"`), as the estimator's
+/// parameters are written.
+pub(crate) mod by_name {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::Objective;
+
+    pub fn serialize<S: Serializer>(o: &Objective, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(o.name())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Objective, D::Error> {
+        let name = String::deserialize(d)?;
+        name.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -191,130 +231,6 @@ pub(crate) fn gradients(
         });
 }
 
-/// An evaluation metric.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Metric {
-    /// Area under the ROC curve (binary), higher is better.
-    Auc,
-    /// Mean negative log-likelihood of a binary label.
-    LogLoss,
-    /// Root mean squared error.
-    Rmse,
-    /// Mean negative log-likelihood of a class label (multiclass).
-    MLogLoss,
-    /// Fraction of wrong predictions (binary at 0.5, or multiclass arg max).
-    Error,
-}
-
-impl Metric {
-    /// Parses XGBoost's metric name.
-    pub fn parse(name: &str) -> Result<Metric> {
-        match name {
-            "auc" => Ok(Metric::Auc),
-            "logloss" => Ok(Metric::LogLoss),
-            "rmse" => Ok(Metric::Rmse),
-            "mlogloss" => Ok(Metric::MLogLoss),
-            "error" | "merror" => Ok(Metric::Error),
-            other => Err(MlError::param(
-                "eval_metric",
-                format!("unknown metric '{other}'; expected auc, logloss, rmse, mlogloss or error"),
-            )),
-        }
-    }
-
-    /// XGBoost's name.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Metric::Auc => "auc",
-            Metric::LogLoss => "logloss",
-            Metric::Rmse => "rmse",
-            Metric::MLogLoss => "mlogloss",
-            Metric::Error => "error",
-        }
-    }
-
-    /// True when larger values are better (AUC).
-    pub fn higher_is_better(&self) -> bool {
-        matches!(self, Metric::Auc)
-    }
-
-    /// The metric of margins (`n * k`) against labels, weighted when weights are given.
-    pub fn evaluate(
-        &self,
-        obj: Objective,
-        margins: &[f64],
-        k: usize,
-        labels: &[f64],
-        weights: Option<&[f64]>,
-    ) -> f64 {
-        let w = |i: usize| weights.map_or(1.0, |w| w[i]);
-        let n = labels.len();
-        let wsum: f64 = (0..n).map(w).sum();
-        let output = |i: usize| match obj {
-            Objective::BinaryLogistic => sigmoid(margins[i]),
-            _ => margins[i],
-        };
-        match self {
-            Metric::Auc => {
-                let scores: Vec<f64> = (0..n)
-                    .map(|i| margins[i * k + k.saturating_sub(1)])
-                    .collect();
-                auc(&scores, labels, weights)
-            }
-            Metric::LogLoss => {
-                let s: f64 = (0..n)
-                    .map(|i| {
-                        let p = output(i).clamp(1e-15, 1.0 - 1e-15);
-                        let y = labels[i];
-                        -w(i) * (y * p.ln() + (1.0 - y) * (1.0 - p).ln())
-                    })
-                    .sum();
-                s / wsum
-            }
-            Metric::Rmse => {
-                let s: f64 = (0..n)
-                    .map(|i| {
-                        let d = output(i) - labels[i];
-                        w(i) * d * d
-                    })
-                    .sum();
-                (s / wsum).sqrt()
-            }
-            Metric::MLogLoss => {
-                let s: f64 = (0..n)
-                    .map(|i| {
-                        let m = &margins[i * k..(i + 1) * k];
-                        let mx = m.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                        let z: f64 = m.iter().map(|v| (v - mx).exp()).sum();
-                        let p = ((m[labels[i] as usize] - mx).exp() / z).max(1e-15);
-                        -w(i) * p.ln()
-                    })
-                    .sum();
-                s / wsum
-            }
-            Metric::Error => {
-                let s: f64 = (0..n)
-                    .map(|i| {
-                        let pred = if k > 1 {
-                            argmax(&margins[i * k..(i + 1) * k]) as f64
-                        } else if output(i) > 0.5 {
-                            1.0
-                        } else {
-                            0.0
-                        };
-                        if pred != labels[i] {
-                            w(i)
-                        } else {
-                            0.0
-                        }
-                    })
-                    .sum();
-                s / wsum
-            }
-        }
-    }
-}
-
 /// Index of the largest value (the first one on ties).
 pub(crate) fn argmax(v: &[f64]) -> usize {
     let mut best = 0;
@@ -326,49 +242,29 @@ pub(crate) fn argmax(v: &[f64]) -> usize {
     best
 }
 
-/// Weighted area under the ROC curve of `scores` for binary `labels` (1 = positive); tied
-/// scores count one half. Returns NaN when one class is absent.
-pub fn auc(scores: &[f64], labels: &[f64], weights: Option<&[f64]>) -> f64 {
-    let mut order: Vec<u32> = (0..scores.len() as u32).collect();
-    order.sort_unstable_by(|&a, &b| scores[a as usize].total_cmp(&scores[b as usize]));
-    let w = |i: usize| weights.map_or(1.0, |w| w[i]);
-    // Walk from the lowest score up; for each group of tied scores, positives in the group beat
-    // the negatives below it and tie with the negatives inside it.
-    let (mut neg_below, mut area, mut pos_total) = (0.0, 0.0, 0.0);
-    let mut i = 0;
-    while i < order.len() {
-        let s = scores[order[i] as usize];
-        let (mut gp, mut gn) = (0.0, 0.0);
-        while i < order.len() && scores[order[i] as usize] == s {
-            let r = order[i] as usize;
-            if labels[r] == 1.0 {
-                gp += w(r);
-            } else {
-                gn += w(r);
-            }
-            i += 1;
-        }
-        area += gp * (neg_below + 0.5 * gn);
-        neg_below += gn;
-        pos_total += gp;
-    }
-    area / (pos_total * neg_below)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn auc_counts_pairs_and_ties() {
-        // Pairs (pos, neg): (0.9 vs 0.1) win, (0.9 vs 0.5) win, (0.5 vs 0.1) win,
-        // (0.5 vs 0.5) tie -> (3 + 0.5) / 4.
-        let s = [0.1, 0.5, 0.5, 0.9];
-        let y = [0.0, 0.0, 1.0, 1.0];
-        assert!((auc(&s, &y, None) - 0.875).abs() < 1e-12);
-        // Weight 2 on the first negative: wins 2 + 1 + 2, tie 0.5 -> 5.5 / (2 * 3).
-        let w = [2.0, 1.0, 1.0, 1.0];
-        assert!((auc(&s, &y, Some(&w)) - 5.5 / 6.0).abs() < 1e-12);
+    fn names_parse_and_unknown_names_are_errors_listing_the_allowed_ones() {
+        for o in Objective::ALL {
+            assert_eq!(o.name().parse::<Objective>().unwrap(), o);
+            assert_eq!(o.to_string(), o.name());
+        }
+        let softprob: Objective = "multi:softprob".parse().unwrap();
+        assert_eq!(softprob, Objective::MultiSoftmax);
+        let e = "binary:logitraw".parse::<Objective>().unwrap_err();
+        let msg = e.to_string();
+        assert!(matches!(e, MlError::InvalidParam { .. }), "{e:?}");
+        assert!(
+            msg.contains("'objective'") && msg.contains("binary:logitraw"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("binary:logistic, reg:squarederror, multi:softmax"),
+            "{msg}"
+        );
     }
 
     #[test]

@@ -9,7 +9,9 @@ use ml_core::attributes::{with_vector_attributes, Attribute};
 use ml_core::dataset::{vector_column_from_vec, vector_type};
 use ml_core::{Dataset, Estimator, MlError, ParamValue, Params, Transformer};
 use ml_tree::xgboost::{from_xgboost_json, to_xgboost_json};
-use ml_tree::{auc, GradientBoostedTrees, GradientBoostedTreesModel, ImportanceType};
+use ml_tree::{
+    auc, GradientBoostedTrees, GradientBoostedTreesModel, ImportanceType, Metric, Objective,
+};
 
 fn uniform(seed: u64, i: u64) -> f64 {
     ml_core::dataset::unit_uniform(seed, i)
@@ -244,6 +246,121 @@ fn save_load_round_trip_and_corrupt_files_are_errors() {
     ));
 }
 
+/// Every load path checks the structure: the model's own `load`, `persist::load` (as a
+/// pipeline loads its stages) and plain serde; each corruption is a persistence error saying
+/// what is wrong.
+#[test]
+fn corrupt_models_are_refused_by_every_load_path() {
+    let data = binary_data(2000, 17, true);
+    let mut gbt = GradientBoostedTrees::new();
+    gbt.num_round = 4;
+    gbt.max_depth = 3;
+    let model = gbt.fit(&data).unwrap();
+    let text = ml_core::persist::to_json(&model).unwrap();
+    let good: serde_json::Value = serde_json::from_str(&text).unwrap();
+    // The first tree with a categorical split, and one of its split nodes.
+    let ti = model
+        .trees
+        .iter()
+        .position(|t| !t.categories.is_empty())
+        .expect("a categorical split");
+    let split = model.trees[ti]
+        .nodes
+        .iter()
+        .position(|n| !n.is_leaf())
+        .unwrap();
+    type Corrupt = Box<dyn Fn(&mut serde_json::Value)>;
+    let cases: Vec<(&str, Corrupt)> = vec![
+        (
+            "feature 5 >= num_features 5",
+            Box::new(move |v| v["model"]["trees"][ti]["nodes"][split]["feature"] = 5.into()),
+        ),
+        (
+            "child index out of range",
+            Box::new(move |v| v["model"]["trees"][ti]["nodes"][split]["right"] = 0.into()),
+        ),
+        (
+            "does not fit its",
+            Box::new(move |v| {
+                v["model"]["trees"][ti]["categories"][0]["num_categories"] = 200.into()
+            }),
+        ),
+        (
+            "category set 9 does not exist",
+            Box::new(move |v| {
+                let nodes = v["model"]["trees"][ti]["nodes"].as_array_mut().unwrap();
+                for n in nodes.iter_mut().filter(|n| !n["category_split"].is_null()) {
+                    n["category_split"] = 9.into();
+                }
+            }),
+        ),
+        (
+            "best_iteration 99",
+            Box::new(|v| v["model"]["best_iteration"] = 99.into()),
+        ),
+        (
+            "2 feature names for 5 features",
+            Box::new(|v| v["model"]["feature_names"] = serde_json::json!(["a", "b"])),
+        ),
+        (
+            "needs num_class 1",
+            Box::new(|v| v["model"]["num_class"] = 3.into()),
+        ),
+        (
+            "base_score",
+            Box::new(|v| v["model"]["base_score"] = 1.5.into()),
+        ),
+        (
+            "no nodes",
+            Box::new(|v| v["model"]["trees"][1]["nodes"] = serde_json::json!([])),
+        ),
+        (
+            "unknown variant",
+            Box::new(|v| v["model"]["objective"] = "BinaryLogitRaw".into()),
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("corrupt.json");
+    for (expect, corrupt) in &cases {
+        let mut v = good.clone();
+        corrupt(&mut v);
+        std::fs::write(&path, v.to_string()).unwrap();
+        for (via, result) in [
+            ("load", GradientBoostedTreesModel::load(&path).err()),
+            ("persist::load", ml_core::persist::load(&path).err()),
+        ] {
+            match result {
+                Some(MlError::Persistence { path: p, message }) => {
+                    assert_eq!(p, path, "{via}");
+                    assert!(message.contains(expect), "{via}: {message}");
+                }
+                other => panic!("{expect} via {via}: {other:?}"),
+            }
+        }
+        let e = serde_json::from_value::<GradientBoostedTreesModel>(v["model"].clone());
+        assert!(e.is_err(), "{expect} via serde");
+    }
+    // The untouched document still loads, through every path.
+    std::fs::write(&path, &text).unwrap();
+    assert_eq!(GradientBoostedTreesModel::load(&path).unwrap(), model);
+    assert!(ml_core::persist::load(&path).is_ok());
+}
+
+/// Setting a fitted model's column by name changes only its parameters.
+#[test]
+fn fitted_model_parameters_are_set_by_name() {
+    let data = binary_data(500, 18, false);
+    let mut model = GradientBoostedTrees::new().fit(&data).unwrap();
+    let trees = model.trees.clone();
+    model
+        .set_param("predictionCol", ParamValue::Str("p".into()))
+        .unwrap();
+    assert_eq!(model.params.prediction_col, "p");
+    assert_eq!(model.trees, trees);
+    assert!(model.transform(&data).unwrap().column("p").is_ok());
+    assert!(model.set_param("trees", ParamValue::None).is_err());
+}
+
 #[test]
 fn xgboost_json_round_trip_keeps_predictions() {
     let data = binary_data(3000, 8, false);
@@ -279,7 +396,7 @@ fn early_stopping_keeps_the_best_round_and_the_callback_sees_each_round() {
     gbt.num_round = 200;
     gbt.eta = 0.5;
     gbt.max_depth = 6;
-    gbt.eval_metric = Some("auc".into());
+    gbt.eval_metric = Some(Metric::Auc);
     gbt.early_stopping_rounds = Some(5);
     let (model, history) = gbt.fit_with_history(&train).unwrap();
     let best = model.best_iteration.unwrap();
@@ -309,7 +426,7 @@ fn regression_and_multiclass_objectives() {
         .unwrap()
     };
     let mut gbt = GradientBoostedTrees::new();
-    gbt.objective = "reg:squarederror".into();
+    gbt.objective = Objective::SquaredError;
     gbt.num_round = 50;
     let reg = make(yr.clone());
     let m = gbt.fit(&reg).unwrap();
@@ -324,7 +441,7 @@ fn regression_and_multiclass_objectives() {
         .zip(&p)
         .all(|(a, b)| (a - b).abs() < 1e-5));
 
-    gbt.objective = "multi:softmax".into();
+    gbt.objective = Objective::MultiSoftmax;
     gbt.num_class = 3;
     gbt.num_round = 10;
     let cls = make(yc.clone());

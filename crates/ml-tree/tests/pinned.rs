@@ -121,7 +121,11 @@ fn fingerprint(
         };
         h.bytes(name.as_bytes());
         if let Some(list) = col.as_any().downcast_ref::<FixedSizeListArray>() {
-            let v = list.values().as_any().downcast_ref::<Float64Array>().unwrap();
+            let v = list
+                .values()
+                .as_any()
+                .downcast_ref::<Float64Array>()
+                .unwrap();
             h.f64s(v.values());
         } else {
             let v = col.as_any().downcast_ref::<Float64Array>().unwrap();
@@ -146,7 +150,10 @@ fn binary_numeric_depthwise_with_missing_values() {
     let train = data(3000, 1, Label::Binary, false, false);
     let test = data(1000, 2, Label::Binary, false, false);
     let got = fingerprint(&train, &test, None, &[("num_round", int(12))]);
-    assert_eq!(got, 0xedf4aed830cefe55, "binary numeric depthwise: {got:#x}");
+    assert_eq!(
+        got, 0xedf4aed830cefe55,
+        "binary numeric depthwise: {got:#x}"
+    );
 }
 
 #[test]
@@ -166,7 +173,10 @@ fn binary_categorical_with_row_and_column_sampling() {
             ("eta", float(0.2)),
         ],
     );
-    assert_eq!(got, 0x993a005c06ee910, "binary categorical sampled: {got:#x}");
+    assert_eq!(
+        got, 0x993a005c06ee910,
+        "binary categorical sampled: {got:#x}"
+    );
 }
 
 #[test]
@@ -189,7 +199,10 @@ fn binary_one_vs_rest_categories_with_weights_and_regularization() {
             ("max_bin", int(32)),
         ],
     );
-    assert_eq!(got, 0x944134626d47cceb, "binary weighted one-vs-rest: {got:#x}");
+    assert_eq!(
+        got, 0x944134626d47cceb,
+        "binary weighted one-vs-rest: {got:#x}"
+    );
 }
 
 #[test]

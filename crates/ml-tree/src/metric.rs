@@ -1,0 +1,239 @@
+//! Evaluation metrics of margins against labels (per-round figures and early stopping).
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use ml_core::params::{ParamType, ParamValue};
+use ml_core::{MlError, Result};
+
+use crate::objective::{argmax, sigmoid, Objective};
+use crate::params::{enum_from_param, unknown_value};
+
+/// An evaluation metric, by XGBoost's name (parameter `eval_metric`).
+///
+/// Parses ([`FromStr`]) from `auc`, `logloss`, `rmse`, `mlogloss` and `error` (`merror` is
+/// read as `error`); any other name is an error naming the parameter and listing the allowed
+/// values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Metric {
+    /// Area under the ROC curve (binary), higher is better.
+    #[serde(rename = "auc")]
+    Auc,
+    /// Mean negative log-likelihood of a binary label.
+    #[serde(rename = "logloss")]
+    LogLoss,
+    /// Root mean squared error.
+    #[serde(rename = "rmse")]
+    Rmse,
+    /// Mean negative log-likelihood of a class label (multiclass).
+    #[serde(rename = "mlogloss")]
+    MLogLoss,
+    /// Fraction of wrong predictions (binary at 0.5, or multiclass arg max).
+    #[serde(rename = "error", alias = "merror")]
+    Error,
+}
+
+impl Metric {
+    /// Every metric, in the order the allowed values are listed.
+    pub const ALL: [Metric; 5] = [
+        Metric::Auc,
+        Metric::LogLoss,
+        Metric::Rmse,
+        Metric::MLogLoss,
+        Metric::Error,
+    ];
+
+    /// The metric used when none is chosen (XGBoost's default for the objective).
+    pub fn default_for(objective: Objective) -> Metric {
+        match objective {
+            Objective::BinaryLogistic => Metric::LogLoss,
+            Objective::SquaredError => Metric::Rmse,
+            Objective::MultiSoftmax => Metric::MLogLoss,
+        }
+    }
+
+    /// XGBoost's name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Metric::Auc => "auc",
+            Metric::LogLoss => "logloss",
+            Metric::Rmse => "rmse",
+            Metric::MLogLoss => "mlogloss",
+            Metric::Error => "error",
+        }
+    }
+
+    /// True when larger values are better (AUC).
+    pub fn higher_is_better(&self) -> bool {
+        matches!(self, Metric::Auc)
+    }
+
+    /// The metric of margins (`n * k`) against labels, weighted when weights are given.
+    pub fn evaluate(
+        &self,
+        obj: Objective,
+        margins: &[f64],
+        k: usize,
+        labels: &[f64],
+        weights: Option<&[f64]>,
+    ) -> f64 {
+        let w = |i: usize| weights.map_or(1.0, |w| w[i]);
+        let n = labels.len();
+        let wsum: f64 = (0..n).map(w).sum();
+        let output = |i: usize| match obj {
+            Objective::BinaryLogistic => sigmoid(margins[i]),
+            _ => margins[i],
+        };
+        match self {
+            Metric::Auc => {
+                let scores: Vec<f64> = (0..n)
+                    .map(|i| margins[i * k + k.saturating_sub(1)])
+                    .collect();
+                auc(&scores, labels, weights)
+            }
+            Metric::LogLoss => {
+                let s: f64 = (0..n)
+                    .map(|i| {
+                        let p = output(i).clamp(1e-15, 1.0 - 1e-15);
+                        let y = labels[i];
+                        -w(i) * (y * p.ln() + (1.0 - y) * (1.0 - p).ln())
+                    })
+                    .sum();
+                s / wsum
+            }
+            Metric::Rmse => {
+                let s: f64 = (0..n)
+                    .map(|i| {
+                        let d = output(i) - labels[i];
+                        w(i) * d * d
+                    })
+                    .sum();
+                (s / wsum).sqrt()
+            }
+            Metric::MLogLoss => {
+                let s: f64 = (0..n)
+                    .map(|i| {
+                        let m = &margins[i * k..(i + 1) * k];
+                        let mx = m.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                        let z: f64 = m.iter().map(|v| (v - mx).exp()).sum();
+                        let p = ((m[labels[i] as usize] - mx).exp() / z).max(1e-15);
+                        -w(i) * p.ln()
+                    })
+                    .sum();
+                s / wsum
+            }
+            Metric::Error => {
+                let s: f64 = (0..n)
+                    .map(|i| {
+                        let pred = if k > 1 {
+                            argmax(&margins[i * k..(i + 1) * k]) as f64
+                        } else if output(i) > 0.5 {
+                            1.0
+                        } else {
+                            0.0
+                        };
+                        if pred != labels[i] {
+                            w(i)
+                        } else {
+                            0.0
+                        }
+                    })
+                    .sum();
+                s / wsum
+            }
+        }
+    }
+}
+
+impl FromStr for Metric {
+    type Err = MlError;
+
+    fn from_str(name: &str) -> Result<Metric> {
+        if name == "merror" {
+            return Ok(Metric::Error);
+        }
+        Metric::ALL
+            .into_iter()
+            .find(|m| m.name() == name)
+            .ok_or_else(|| unknown_value("eval_metric", name, &Metric::ALL.map(|m| m.name())))
+    }
+}
+
+impl fmt::Display for Metric {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl ParamType for Metric {
+    fn to_param(&self) -> ParamValue {
+        ParamValue::Str(self.name().into())
+    }
+    fn from_param(param: &str, value: ParamValue) -> Result<Self> {
+        enum_from_param(param, value)
+    }
+}
+
+/// Weighted area under the ROC curve of `scores` for binary `labels` (1 = positive); tied
+/// scores count one half. Returns NaN when one class is absent.
+pub fn auc(scores: &[f64], labels: &[f64], weights: Option<&[f64]>) -> f64 {
+    let mut order: Vec<u32> = (0..scores.len() as u32).collect();
+    order.sort_unstable_by(|&a, &b| scores[a as usize].total_cmp(&scores[b as usize]));
+    let w = |i: usize| weights.map_or(1.0, |w| w[i]);
+    // Walk from the lowest score up; for each group of tied scores, positives in the group beat
+    // the negatives below it and tie with the negatives inside it.
+    let (mut neg_below, mut area, mut pos_total) = (0.0, 0.0, 0.0);
+    let mut i = 0;
+    while i < order.len() {
+        let s = scores[order[i] as usize];
+        let (mut gp, mut gn) = (0.0, 0.0);
+        while i < order.len() && scores[order[i] as usize] == s {
+            let r = order[i] as usize;
+            if labels[r] == 1.0 {
+                gp += w(r);
+            } else {
+                gn += w(r);
+            }
+            i += 1;
+        }
+        area += gp * (neg_below + 0.5 * gn);
+        neg_below += gn;
+        pos_total += gp;
+    }
+    area / (pos_total * neg_below)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auc_counts_pairs_and_ties() {
+        // Pairs (pos, neg): (0.9 vs 0.1) win, (0.9 vs 0.5) win, (0.5 vs 0.1) win,
+        // (0.5 vs 0.5) tie -> (3 + 0.5) / 4.
+        let s = [0.1, 0.5, 0.5, 0.9];
+        let y = [0.0, 0.0, 1.0, 1.0];
+        assert!((auc(&s, &y, None) - 0.875).abs() < 1e-12);
+        // Weight 2 on the first negative: wins 2 + 1 + 2, tie 0.5 -> 5.5 / (2 * 3).
+        let w = [2.0, 1.0, 1.0, 1.0];
+        assert!((auc(&s, &y, Some(&w)) - 5.5 / 6.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn names_parse_and_unknown_names_are_errors_listing_the_allowed_ones() {
+        for m in Metric::ALL {
+            assert_eq!(m.name().parse::<Metric>().unwrap(), m);
+            let json = serde_json::to_string(&m).unwrap();
+            assert_eq!(json, format!("\"{}\"", m.name()));
+        }
+        assert_eq!("merror".parse::<Metric>().unwrap(), Metric::Error);
+        let msg = "ndcg".parse::<Metric>().unwrap_err().to_string();
+        assert!(
+            msg.contains("'eval_metric'") && msg.contains("ndcg"),
+            "{msg}"
+        );
+        assert!(msg.contains("auc, logloss, rmse, mlogloss, error"), "{msg}");
+    }
+}

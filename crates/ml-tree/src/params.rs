@@ -1,0 +1,593 @@
+//! Hyper-parameters: the [`GradientBoostedTrees`] estimator's parameters (XGBoost's names and
+//! defaults, Spark's and scikit-learn's as aliases), their validation before any work, the
+//! options with a fixed set of values as enums parsed from their XGBoost names, the shape
+//! parameters one tree is grown with, and the fitted model's own parameters ([`ModelParams`]).
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use ml_core::params::{ParamType, ParamValue};
+use ml_core::{impl_params, Dataset, MlError, Result};
+
+use crate::metric::Metric;
+use crate::objective::Objective;
+
+/// The error for a value outside an option's fixed set: names the parameter and lists the
+/// allowed values.
+pub(crate) fn unknown_value(param: &str, value: &str, allowed: &[&str]) -> MlError {
+    MlError::param(
+        param,
+        format!(
+            "unknown value '{value}'; expected one of: {}",
+            allowed.join(", ")
+        ),
+    )
+}
+
+/// Reads an option with a fixed set of values from a string parameter value; the error names
+/// the parameter actually set (an alias, say).
+pub(crate) fn enum_from_param<T: FromStr<Err = MlError>>(
+    param: &str,
+    value: ParamValue,
+) -> Result<T> {
+    match value {
+        ParamValue::Str(s) => s.parse().map_err(|e| match e {
+            MlError::InvalidParam { message, .. } => MlError::param(param, message),
+            other => other,
+        }),
+        v => Err(MlError::param(
+            param,
+            format!("expected a string, got {} ({v})", v.kind()),
+        )),
+    }
+}
+
+/// The order nodes are split in (parameter `grow_policy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GrowPolicy {
+    /// `depthwise`: a level at a time (XGBoost's default).
+    #[default]
+    Depthwise,
+    /// `lossguide`: the open node with the largest gain first (LightGBM's order).
+    Lossguide,
+}
+
+impl GrowPolicy {
+    /// Every policy, in the order the allowed values are listed.
+    pub const ALL: [GrowPolicy; 2] = [GrowPolicy::Depthwise, GrowPolicy::Lossguide];
+
+    /// XGBoost's name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            GrowPolicy::Depthwise => "depthwise",
+            GrowPolicy::Lossguide => "lossguide",
+        }
+    }
+}
+
+impl FromStr for GrowPolicy {
+    type Err = MlError;
+
+    fn from_str(name: &str) -> Result<GrowPolicy> {
+        GrowPolicy::ALL
+            .into_iter()
+            .find(|g| g.name() == name)
+            .ok_or_else(|| unknown_value("grow_policy", name, &GrowPolicy::ALL.map(|g| g.name())))
+    }
+}
+
+impl fmt::Display for GrowPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl ParamType for GrowPolicy {
+    fn to_param(&self) -> ParamValue {
+        ParamValue::Str(self.name().into())
+    }
+    fn from_param(param: &str, value: ParamValue) -> Result<Self> {
+        enum_from_param(param, value)
+    }
+}
+
+/// What the per-round callback is told.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoundInfo {
+    /// Zero-based boosting round just finished.
+    pub round: usize,
+    /// Total number of rounds asked for.
+    pub num_round: usize,
+    /// Metric values on the evaluation set, as `("eval-<metric>", value)` (empty without one).
+    pub metrics: Vec<(String, f64)>,
+}
+
+/// A per-round callback; returning `false` stops training after this round.
+#[derive(Clone)]
+pub struct RoundCallback(pub Arc<dyn Fn(&RoundInfo) -> bool + Send + Sync>);
+
+impl std::fmt::Debug for RoundCallback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RoundCallback(..)")
+    }
+}
+
+/// Histogram gradient boosted trees (XGBoost's `hist` method), as a classifier or a regressor
+/// depending on `objective`.
+///
+/// Reads the vector column `features_col` (`FixedSizeList<Float64>`, NaN = missing) and the
+/// per-slot attributes VectorAssembler leaves on it: nominal slots are split on subsets of
+/// categories. Parameters carry XGBoost's names and defaults; Spark's `max_iter`, `step_size`
+/// and `max_bins` (and scikit-learn's `n_estimators`, `learning_rate`, `reg_lambda`,
+/// `reg_alpha`) are accepted as aliases.
+///
+/// ```
+/// use std::sync::Arc;
+/// use arrow::array::{ArrayRef, Float64Array};
+/// use ml_core::dataset::vector_column_from_vec;
+/// use ml_core::{Dataset, Estimator, Params, ParamValue, Transformer};
+/// use ml_tree::GradientBoostedTrees;
+///
+/// // y = 1 when x0 > 0.5.
+/// let n = 200;
+/// let x: Vec<f64> = (0..n).flat_map(|i| [i as f64 / n as f64, (i % 7) as f64]).collect();
+/// let y: Vec<f64> = (0..n).map(|i| if i * 2 > n { 1.0 } else { 0.0 }).collect();
+/// let data = Dataset::from_columns(vec![
+///     ("features", vector_column_from_vec(x, n, 2)),
+///     ("label", Arc::new(Float64Array::from(y)) as ArrayRef),
+/// ]).unwrap();
+/// let mut gbt = GradientBoostedTrees::default();
+/// gbt.set_param("maxIter", ParamValue::Int(10)).unwrap();
+/// // Options with a fixed set of values parse from their XGBoost names; others are errors.
+/// assert!(gbt.set_param("objective", "binary:logitraw".into()).is_err());
+/// let model = gbt.fit(&data).unwrap();
+/// let out = model.transform(&data).unwrap();
+/// let pred = out.f64_column("prediction").unwrap();
+/// assert_eq!(pred.value(10), 0.0);
+/// assert_eq!(pred.value(190), 1.0);
+/// ```
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GradientBoostedTrees {
+    /// The loss: `binary:logistic`, `reg:squarederror` or `multi:softmax` (by name through
+    /// [`Params::set_param`](ml_core::Params::set_param), or [`Objective`]'s [`FromStr`](std::str::FromStr)).
+    #[serde(with = "crate::objective::by_name")]
+    pub objective: Objective,
+    /// Boosting rounds (Spark: `max_iter`).
+    pub num_round: usize,
+    /// Learning rate (Spark: `step_size`).
+    pub eta: f64,
+    /// Maximum depth of a tree (0 = unlimited, lossguide only).
+    pub max_depth: usize,
+    /// Maximum number of leaves (0 = unlimited).
+    pub max_leaves: usize,
+    /// `depthwise` (level by level) or `lossguide` (best leaf first).
+    pub grow_policy: GrowPolicy,
+    /// Maximum number of bins per feature (Spark: `max_bins`); at most 255 value bins are used.
+    pub max_bin: usize,
+    /// Minimum sum of hessians in a child.
+    pub min_child_weight: f64,
+    /// L2 regularization on leaf weights.
+    pub lambda: f64,
+    /// L1 regularization on leaf weights.
+    pub alpha: f64,
+    /// Minimum loss reduction to make a split.
+    pub gamma: f64,
+    /// Fraction of rows used per round.
+    pub subsample: f64,
+    /// Fraction of features used per tree.
+    pub colsample_bytree: f64,
+    /// Weight multiplier of positive rows (binary).
+    pub scale_pos_weight: f64,
+    /// Initial prediction (a probability for binary:logistic); `None` estimates it from the
+    /// labels (their weighted mean), as XGBoost 2+ does.
+    pub base_score: Option<f64>,
+    /// Number of classes for `multi:softmax`.
+    pub num_class: usize,
+    /// Categorical features with at most this many categories are split one category against
+    /// the rest; larger ones on sorted-gradient subsets.
+    pub max_cat_to_onehot: usize,
+    /// Seed for row and column sampling.
+    pub seed: u64,
+    /// Threads (0 = all cores, or the current rayon pool's threads). When the current pool
+    /// (the global one, outside any pool) has this many threads, training runs in it;
+    /// otherwise in a pool of its own. The model is the same either way.
+    pub n_threads: usize,
+    /// Metric on the evaluation set: `auc`, `logloss`, `rmse`, `mlogloss`, `error`
+    /// (`None` = the objective's default).
+    pub eval_metric: Option<Metric>,
+    /// Stop when the evaluation metric has not improved for this many rounds (needs an
+    /// evaluation set); the model keeps the best round's trees.
+    pub early_stopping_rounds: Option<usize>,
+    /// Input vector column.
+    pub features_col: String,
+    /// Label column (numeric).
+    pub label_col: String,
+    /// Optional sample weight column (numeric, >= 0).
+    pub weight_col: Option<String>,
+    /// Output column of margins.
+    pub raw_prediction_col: String,
+    /// Output column of class probabilities.
+    pub probability_col: String,
+    /// Output column of predictions.
+    pub prediction_col: String,
+    #[serde(skip)]
+    eval_set: Option<Dataset>,
+    #[serde(skip)]
+    callback: Option<RoundCallback>,
+}
+
+impl Default for GradientBoostedTrees {
+    fn default() -> Self {
+        GradientBoostedTrees {
+            objective: Objective::BinaryLogistic,
+            num_round: 100,
+            eta: 0.3,
+            max_depth: 6,
+            max_leaves: 0,
+            grow_policy: GrowPolicy::Depthwise,
+            max_bin: 256,
+            min_child_weight: 1.0,
+            lambda: 1.0,
+            alpha: 0.0,
+            gamma: 0.0,
+            subsample: 1.0,
+            colsample_bytree: 1.0,
+            scale_pos_weight: 1.0,
+            base_score: None,
+            num_class: 0,
+            max_cat_to_onehot: 4,
+            seed: 0,
+            n_threads: 0,
+            eval_metric: None,
+            early_stopping_rounds: None,
+            features_col: "features".into(),
+            label_col: "label".into(),
+            weight_col: None,
+            raw_prediction_col: "rawPrediction".into(),
+            probability_col: "probability".into(),
+            prediction_col: "prediction".into(),
+            eval_set: None,
+            callback: None,
+        }
+    }
+}
+
+/// Checks the parameters together, before any work (run by `set_param` and `fit`).
+fn check(p: &GradientBoostedTrees) -> Result<()> {
+    let obj = p.objective;
+    let bad = |name: &str, msg: &str| Err(MlError::param(name, msg.to_string()));
+    if p.num_round == 0 {
+        return bad("num_round", "must be >= 1");
+    }
+    if !(p.eta > 0.0 && p.eta.is_finite()) {
+        return bad("eta", "must be > 0");
+    }
+    if p.max_depth == 0 && (p.grow_policy != GrowPolicy::Lossguide || p.max_leaves == 0) {
+        return bad(
+            "max_depth",
+            "0 (unlimited) needs grow_policy 'lossguide' and max_leaves > 0",
+        );
+    }
+    if p.max_depth > 64 {
+        return bad("max_depth", "must be <= 64");
+    }
+    if p.max_leaves == 1 {
+        return bad("max_leaves", "must be 0 (unlimited) or >= 2");
+    }
+    if p.max_bin < 2 {
+        return bad("max_bin", "must be >= 2");
+    }
+    for (name, v) in [
+        ("min_child_weight", p.min_child_weight),
+        ("lambda", p.lambda),
+        ("alpha", p.alpha),
+        ("gamma", p.gamma),
+    ] {
+        if !(v >= 0.0 && v.is_finite()) {
+            return bad(name, "must be a finite number >= 0");
+        }
+    }
+    for (name, v) in [
+        ("subsample", p.subsample),
+        ("colsample_bytree", p.colsample_bytree),
+    ] {
+        if !(v > 0.0 && v <= 1.0) {
+            return bad(name, "must be in (0, 1]");
+        }
+    }
+    if !(p.scale_pos_weight > 0.0 && p.scale_pos_weight.is_finite()) {
+        return bad("scale_pos_weight", "must be > 0");
+    }
+    if let Some(b) = p.base_score {
+        if !b.is_finite() || (obj == Objective::BinaryLogistic && !(b > 0.0 && b < 1.0)) {
+            return bad(
+                "base_score",
+                "must be finite (in (0, 1) for binary:logistic)",
+            );
+        }
+    }
+    if obj == Objective::MultiSoftmax && p.num_class < 2 {
+        return bad("num_class", "multi:softmax needs num_class >= 2");
+    }
+    if p.early_stopping_rounds == Some(0) {
+        return bad("early_stopping_rounds", "must be >= 1");
+    }
+    Ok(())
+}
+
+impl_params!(GradientBoostedTrees {
+    objective: "binary:logistic | reg:squarederror | multi:softmax.",
+    num_round: "Number of boosting rounds (>= 1).",
+    eta: "Learning rate (> 0).",
+    max_depth: "Maximum tree depth (0 = unlimited, lossguide only).",
+    max_leaves: "Maximum leaves per tree (0 = unlimited).",
+    grow_policy: "depthwise | lossguide.",
+    max_bin: "Maximum bins per feature (>= 2; at most 255 value bins are used).",
+    min_child_weight: "Minimum hessian sum in a child (>= 0).",
+    lambda: "L2 regularization (>= 0).",
+    alpha: "L1 regularization (>= 0).",
+    gamma: "Minimum loss reduction to split (>= 0).",
+    subsample: "Row fraction per round, in (0, 1].",
+    colsample_bytree: "Feature fraction per tree, in (0, 1].",
+    scale_pos_weight: "Weight multiplier of positive rows (> 0).",
+    base_score: "Initial prediction; unset = estimated from the labels.",
+    num_class: "Number of classes (multi:softmax).",
+    max_cat_to_onehot: "Categorical features with at most this many categories split one-vs-rest.",
+    seed: "Seed for row and column sampling.",
+    n_threads: "Threads (0 = all cores).",
+    eval_metric: "auc | logloss | rmse | mlogloss | error (unset = objective default).",
+    early_stopping_rounds: "Stop after this many rounds without improvement on the evaluation set.",
+    features_col: "Input vector column.",
+    label_col: "Label column.",
+    weight_col: "Optional sample weight column.",
+    raw_prediction_col: "Output margin column.",
+    probability_col: "Output probability column.",
+    prediction_col: "Output prediction column.",
+} aliases {
+    "max_iter" => num_round,
+    "n_estimators" => num_round,
+    "num_boost_round" => num_round,
+    "step_size" => eta,
+    "learning_rate" => eta,
+    "max_bins" => max_bin,
+    "reg_lambda" => lambda,
+    "reg_alpha" => alpha,
+    "min_split_loss" => gamma,
+    "nthread" => n_threads,
+    "random_state" => seed,
+} validate = check);
+
+/// Writes `with_*` builders, each setting one public field.
+macro_rules! builders {
+    ($($with:ident => $field:ident : $ty:ty),* $(,)?) => {
+        impl GradientBoostedTrees {
+            $(
+                #[doc = concat!("Sets [`GradientBoostedTrees::", stringify!($field), "`].")]
+                pub fn $with(mut self, value: $ty) -> Self {
+                    self.$field = value;
+                    self
+                }
+            )*
+        }
+    };
+}
+
+builders!(
+    with_objective => objective: Objective,
+    with_num_round => num_round: usize,
+    with_eta => eta: f64,
+    with_max_depth => max_depth: usize,
+    with_max_leaves => max_leaves: usize,
+    with_grow_policy => grow_policy: GrowPolicy,
+    with_max_bin => max_bin: usize,
+    with_min_child_weight => min_child_weight: f64,
+    with_lambda => lambda: f64,
+    with_alpha => alpha: f64,
+    with_gamma => gamma: f64,
+    with_subsample => subsample: f64,
+    with_colsample_bytree => colsample_bytree: f64,
+    with_scale_pos_weight => scale_pos_weight: f64,
+    with_base_score => base_score: Option<f64>,
+    with_num_class => num_class: usize,
+    with_max_cat_to_onehot => max_cat_to_onehot: usize,
+    with_seed => seed: u64,
+    with_n_threads => n_threads: usize,
+    with_eval_metric => eval_metric: Option<Metric>,
+    with_early_stopping_rounds => early_stopping_rounds: Option<usize>,
+    with_features_col => features_col: String,
+    with_label_col => label_col: String,
+    with_weight_col => weight_col: Option<String>,
+    with_raw_prediction_col => raw_prediction_col: String,
+    with_probability_col => probability_col: String,
+    with_prediction_col => prediction_col: String,
+);
+
+impl GradientBoostedTrees {
+    /// A classifier/regressor with XGBoost's defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the evaluation set used for the per-round metrics and early stopping (same
+    /// columns as the training data).
+    pub fn with_eval_set(mut self, eval: Dataset) -> Self {
+        self.eval_set = Some(eval);
+        self
+    }
+
+    /// Sets a callback run after every round with the evaluation metrics; returning `false`
+    /// stops training.
+    pub fn with_callback(mut self, f: impl Fn(&RoundInfo) -> bool + Send + Sync + 'static) -> Self {
+        self.callback = Some(RoundCallback(Arc::new(f)));
+        self
+    }
+
+    /// The evaluation set, if one was given.
+    pub(crate) fn eval_set(&self) -> Option<&Dataset> {
+        self.eval_set.as_ref()
+    }
+
+    /// The per-round callback, if one was given.
+    pub(crate) fn callback(&self) -> Option<&RoundCallback> {
+        self.callback.as_ref()
+    }
+
+    /// Outputs per row: the number of classes for `multi:softmax`, else 1.
+    pub(crate) fn num_outputs(&self) -> usize {
+        if self.objective == Objective::MultiSoftmax {
+            self.num_class
+        } else {
+            1
+        }
+    }
+
+    /// The shape parameters each tree is grown with.
+    pub(crate) fn tree_params(&self) -> TreeParams {
+        TreeParams {
+            max_depth: self.max_depth,
+            max_leaves: self.max_leaves,
+            grow_policy: self.grow_policy,
+            min_child_weight: self.min_child_weight,
+            lambda: self.lambda,
+            alpha: self.alpha,
+            gamma: self.gamma,
+            eta: self.eta,
+            max_cat_to_onehot: self.max_cat_to_onehot,
+        }
+    }
+
+    /// The fitted model's parameters (its input and output columns).
+    pub(crate) fn model_params(&self) -> ModelParams {
+        ModelParams {
+            features_col: self.features_col.clone(),
+            raw_prediction_col: self.raw_prediction_col.clone(),
+            probability_col: self.probability_col.clone(),
+            prediction_col: self.prediction_col.clone(),
+        }
+    }
+}
+
+/// The tree-shape parameters one tree is grown with.
+#[derive(Debug, Clone)]
+pub(crate) struct TreeParams {
+    pub max_depth: usize,
+    pub max_leaves: usize,
+    pub grow_policy: GrowPolicy,
+    pub min_child_weight: f64,
+    pub lambda: f64,
+    pub alpha: f64,
+    pub gamma: f64,
+    pub eta: f64,
+    pub max_cat_to_onehot: usize,
+}
+
+/// The parameters of a fitted [`GradientBoostedTreesModel`](crate::GradientBoostedTreesModel):
+/// its input and output columns. Kept apart from the trees, so setting one by name does not
+/// copy the model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelParams {
+    /// Input vector column.
+    pub features_col: String,
+    /// Output margin column.
+    pub raw_prediction_col: String,
+    /// Output probability column.
+    pub probability_col: String,
+    /// Output prediction column.
+    pub prediction_col: String,
+}
+
+impl Default for ModelParams {
+    fn default() -> Self {
+        ModelParams {
+            features_col: "features".into(),
+            raw_prediction_col: "rawPrediction".into(),
+            probability_col: "probability".into(),
+            prediction_col: "prediction".into(),
+        }
+    }
+}
+
+impl_params!(ModelParams {
+    features_col: "Input vector column.",
+    raw_prediction_col: "Output margin column.",
+    probability_col: "Output probability column.",
+    prediction_col: "Output prediction column.",
+});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ml_core::Params;
+
+    #[test]
+    fn options_are_set_by_name_and_unknown_names_are_errors_naming_the_parameter() {
+        let mut gbt = GradientBoostedTrees::default();
+        gbt.set_param("objective", "reg:squarederror".into())
+            .unwrap();
+        assert_eq!(gbt.objective, Objective::SquaredError);
+        assert_eq!(
+            gbt.get_param("objective").unwrap(),
+            ParamValue::Str("reg:squarederror".into())
+        );
+        gbt.set_param("growPolicy", "lossguide".into()).unwrap();
+        assert_eq!(gbt.grow_policy, GrowPolicy::Lossguide);
+        gbt.set_param("eval_metric", "auc".into()).unwrap();
+        assert_eq!(gbt.eval_metric, Some(Metric::Auc));
+        gbt.set_param("eval_metric", ParamValue::None).unwrap();
+        assert_eq!(gbt.eval_metric, None);
+        // Before this change an unknown objective became binary:logistic.
+        let e = gbt
+            .set_param("objective", "binary:logitraw".into())
+            .unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains("'objective'") && msg.contains("binary:logitraw"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("binary:logistic, reg:squarederror, multi:softmax"),
+            "{msg}"
+        );
+        assert_eq!(gbt.objective, Objective::SquaredError, "unchanged");
+        let msg = gbt
+            .set_param("grow_policy", "levelwise".into())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("'grow_policy'") && msg.contains("depthwise, lossguide"),
+            "{msg}"
+        );
+        let msg = gbt
+            .set_param("objective", ParamValue::Int(1))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("'objective'") && msg.contains("expected a string"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn the_estimator_persists_options_by_their_xgboost_names() {
+        let gbt = GradientBoostedTrees::new()
+            .with_objective(Objective::MultiSoftmax)
+            .with_num_class(3)
+            .with_grow_policy(GrowPolicy::Lossguide)
+            .with_eval_metric(Some(Metric::Error));
+        let json = serde_json::to_value(&gbt).unwrap();
+        assert_eq!(json["objective"], "multi:softmax");
+        assert_eq!(json["grow_policy"], "lossguide");
+        assert_eq!(json["eval_metric"], "error");
+        let back: GradientBoostedTrees = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(back.objective, Objective::MultiSoftmax);
+        assert_eq!(back.grow_policy, GrowPolicy::Lossguide);
+        let mut bad = json;
+        bad["objective"] = "rank:pairwise".into();
+        let e = serde_json::from_value::<GradientBoostedTrees>(bad).unwrap_err();
+        assert!(e.to_string().contains("rank:pairwise"), "{e}");
+    }
+}

@@ -1,0 +1,353 @@
+//! Split search: XGBoost's gain with L1/L2 regularization, the best split of a node from its
+//! histogram (numeric thresholds with a learned direction for missing values; categorical
+//! slots one-vs-rest or on subsets ordered by gradient ratio), and the table of bins a split
+//! sends left.
+
+use crate::binning::{BinMapper, BinMatrix, FeatureCuts, HIST_SLOTS};
+use crate::hist::GradPair;
+use crate::params::TreeParams;
+
+impl TreeParams {
+    #[inline]
+    fn threshold_l1(&self, g: f64) -> f64 {
+        if g > self.alpha {
+            g - self.alpha
+        } else if g < -self.alpha {
+            g + self.alpha
+        } else {
+            0.0
+        }
+    }
+
+    /// XGBoost's gain of a node: `T(G)^2 / (H + lambda)`.
+    #[inline]
+    pub fn score(&self, s: GradPair) -> f64 {
+        let t = self.threshold_l1(s[0]);
+        t * t / (s[1] + self.lambda)
+    }
+
+    /// The node weight `-T(G) / (H + lambda)`, times eta, rounded to f32 as XGBoost stores it.
+    pub fn leaf_value(&self, s: GradPair) -> f64 {
+        let w = -self.threshold_l1(s[0]) / (s[1] + self.lambda);
+        ((w * self.eta) as f32) as f64
+    }
+
+    /// Loss reduction of splitting `parent` into `left` and `right`, if both children are
+    /// heavy enough.
+    #[inline]
+    pub fn split_gain(&self, left: GradPair, right: GradPair, parent_score: f64) -> Option<f64> {
+        if left[1] < self.min_child_weight
+            || right[1] < self.min_child_weight
+            || left[1] <= 0.0
+            || right[1] <= 0.0
+        {
+            return None;
+        }
+        Some(self.score(left) + self.score(right) - parent_score)
+    }
+
+    /// True when a split with this gain is taken.
+    #[inline]
+    pub fn accept(&self, gain: f64) -> bool {
+        gain > self.gamma && gain > 1e-6
+    }
+
+    /// `out[b]`: the gain of the split with left sums `(lg[b], lh[b]) + extra` (as
+    /// [`TreeParams::split_gain`] computes it, with the same operations in the same order),
+    /// or `-inf` where a child is too light. Written without branches so it vectorizes.
+    pub(crate) fn gains(
+        &self,
+        lg: &[f64],
+        lh: &[f64],
+        extra: GradPair,
+        parent: GradPair,
+        parent_score: f64,
+        out: &mut [f64],
+    ) {
+        let (a, lambda, mcw) = (self.alpha, self.lambda, self.min_child_weight);
+        // T(g) of `threshold_l1` as two selects (alpha >= 0, so at most one is non-zero).
+        let t = |g: f64| {
+            let up = if g > a { g - a } else { 0.0 };
+            let down = if g < -a { g + a } else { 0.0 };
+            up + down
+        };
+        for ((o, &g), &h) in out.iter_mut().zip(lg).zip(lh) {
+            let (g, h) = (g + extra[0], h + extra[1]);
+            let (rg, rh) = (parent[0] - g, parent[1] - h);
+            let (tl, tr) = (t(g), t(rg));
+            let gain = tl * tl / (h + lambda) + tr * tr / (rh + lambda) - parent_score;
+            let ok = (h >= mcw) & (rh >= mcw) & (h > 0.0) & (rh > 0.0);
+            *o = if ok { gain } else { f64::NEG_INFINITY };
+        }
+    }
+}
+
+/// Which bins go left.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum SplitKind {
+    /// Value bins `0..=bin` go left.
+    Numeric(u8),
+    /// These value bins go left.
+    Categories(Vec<u8>),
+}
+
+/// The best split found for a node.
+#[derive(Debug, Clone)]
+pub(crate) struct Candidate {
+    pub feature: usize,
+    pub gain: f64,
+    pub kind: SplitKind,
+    pub default_left: bool,
+    pub left_sum: GradPair,
+    pub right_sum: GradPair,
+}
+
+/// `a + b`, component-wise.
+#[inline]
+pub(crate) fn add(a: GradPair, b: GradPair) -> GradPair {
+    [a[0] + b[0], a[1] + b[1]]
+}
+/// `a - b`, component-wise.
+#[inline]
+pub(crate) fn sub(a: GradPair, b: GradPair) -> GradPair {
+    [a[0] - b[0], a[1] - b[1]]
+}
+
+/// Keeps the better of `best` and a new split (strictly greater gain wins, so the first found
+/// wins ties: features in order, then bins in order, missing-right before missing-left).
+struct Best<'a> {
+    p: &'a TreeParams,
+    parent: GradPair,
+    parent_score: f64,
+    best: Option<Candidate>,
+}
+
+impl Best<'_> {
+    /// The gain a new split must exceed to be kept.
+    #[inline]
+    fn bar(&self) -> f64 {
+        let floor = self.p.gamma.max(1e-6);
+        self.best.as_ref().map_or(floor, |b| b.gain.max(floor))
+    }
+
+    #[inline]
+    fn offer(
+        &mut self,
+        feature: usize,
+        left: GradPair,
+        default_left: bool,
+        kind: impl FnOnce() -> SplitKind,
+    ) {
+        let right = sub(self.parent, left);
+        if let Some(g) = self.p.split_gain(left, right, self.parent_score) {
+            if self.p.accept(g) && self.best.as_ref().is_none_or(|b| g > b.gain) {
+                self.best = Some(Candidate {
+                    feature,
+                    gain: g,
+                    kind: kind(),
+                    default_left,
+                    left_sum: left,
+                    right_sum: right,
+                });
+            }
+        }
+    }
+}
+
+/// Searches every listed feature's histogram for the best split of a node with sums `parent`.
+pub(crate) fn find_best_split(
+    hist: &[GradPair],
+    mapper: &BinMapper,
+    bins: &BinMatrix,
+    features: &[usize],
+    parent: GradPair,
+    p: &TreeParams,
+) -> Option<Candidate> {
+    let mut best = Best {
+        p,
+        parent,
+        parent_score: p.score(parent),
+        best: None,
+    };
+    // Per numeric feature: left sums and gains of each candidate (rewritten per feature).
+    let (mut lg, mut lh) = ([0.0f64; HIST_SLOTS], [0.0f64; HIST_SLOTS]);
+    let (mut gain_r, mut gain_l) = ([0.0f64; HIST_SLOTS], [0.0f64; HIST_SLOTS]);
+    for &f in features {
+        let cuts = &mapper.features[f];
+        let nb = cuts.n_bins();
+        let Some(h) = hist.get(bins.slots(f)) else {
+            continue;
+        };
+        if h.len() != nb + 1 {
+            continue;
+        }
+        let miss = h[nb];
+        let has_missing = miss[1] > 0.0;
+        match cuts {
+            FeatureCuts::Numeric { .. } => {
+                let nc = nb.saturating_sub(1);
+                if nc == 0 {
+                    continue;
+                }
+                // Left sums of every candidate "bins 0..=b go left" (missing values right),
+                // then the gains of all candidates in one branch-free pass, then a scan in
+                // candidate order that hands `best` only the candidates that beat it.
+                let mut acc = [0.0, 0.0];
+                for (b, &slot) in h.iter().enumerate().take(nc) {
+                    acc = add(acc, slot);
+                    lg[b] = acc[0];
+                    lh[b] = acc[1];
+                }
+                p.gains(
+                    &lg[..nc],
+                    &lh[..nc],
+                    [0.0, 0.0],
+                    parent,
+                    best.parent_score,
+                    &mut gain_r,
+                );
+                if has_missing {
+                    p.gains(
+                        &lg[..nc],
+                        &lh[..nc],
+                        miss,
+                        parent,
+                        best.parent_score,
+                        &mut gain_l,
+                    );
+                }
+                for b in 0..nc {
+                    let acc = [lg[b], lh[b]];
+                    if gain_r[b] > best.bar() {
+                        let right = sub(parent, acc);
+                        // Without missing values in the node, unseen missing values follow
+                        // the heavier child.
+                        let dl = !has_missing && acc[1] >= right[1];
+                        best.offer(f, acc, dl, || SplitKind::Numeric(b as u8));
+                    }
+                    if has_missing && gain_l[b] > best.bar() {
+                        best.offer(f, add(acc, miss), true, || SplitKind::Numeric(b as u8));
+                    }
+                }
+            }
+            FeatureCuts::Categorical { .. } => {
+                let present: Vec<u8> = (0..nb)
+                    .filter(|&b| h[b][1] > 0.0)
+                    .map(|b| b as u8)
+                    .collect();
+                if present.len() < 2 && !has_missing {
+                    continue;
+                }
+                if nb <= p.max_cat_to_onehot {
+                    for &c in &present {
+                        let l = h[c as usize];
+                        let right = sub(parent, l);
+                        let dl = !has_missing && l[1] >= right[1];
+                        best.offer(f, l, dl, || SplitKind::Categories(vec![c]));
+                        if has_missing {
+                            best.offer(f, add(l, miss), true, || SplitKind::Categories(vec![c]));
+                        }
+                    }
+                } else {
+                    // LightGBM's ordering: categories sorted by their gradient ratio, then
+                    // every prefix of that order is a candidate left set.
+                    let mut order = present;
+                    let key = |b: u8| {
+                        let s = h[b as usize];
+                        s[0] / (s[1] + p.lambda)
+                    };
+                    order.sort_by(|&a, &b| key(a).total_cmp(&key(b)).then(a.cmp(&b)));
+                    let mut acc = [0.0, 0.0];
+                    for k in 0..order.len().saturating_sub(1) {
+                        acc = add(acc, h[order[k] as usize]);
+                        let right = sub(parent, acc);
+                        let dl = !has_missing && acc[1] >= right[1];
+                        best.offer(f, acc, dl, || SplitKind::Categories(order[..=k].to_vec()));
+                        if has_missing {
+                            best.offer(f, add(acc, miss), true, || {
+                                SplitKind::Categories(order[..=k].to_vec())
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
+    best.best
+}
+
+/// The bins that go left under a split (value bins and the missing bin).
+pub(crate) fn left_table(c: &Candidate, missing_bin: u8) -> [bool; HIST_SLOTS] {
+    let mut t = [false; HIST_SLOTS];
+    match &c.kind {
+        SplitKind::Numeric(b) => {
+            for x in t.iter_mut().take(*b as usize + 1) {
+                *x = true;
+            }
+        }
+        SplitKind::Categories(bins) => {
+            for &b in bins {
+                t[b as usize] = true;
+            }
+        }
+    }
+    t[missing_bin as usize] = c.default_left;
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hist::{build_histogram, new_histogram, RowPair};
+    use crate::testing::{params, sum, Rng};
+    use ndarray::Array2;
+
+    #[test]
+    fn sorted_ratio_categorical_split_is_the_best_subset_split() {
+        // With lambda = 0 and no weight constraint the best binary partition of categories is
+        // a prefix of the G/H order (Fisher 1958, Breiman et al. 1984): check against all
+        // 2^(k-1) subsets.
+        let k = 7usize;
+        let mut rng = Rng(5);
+        let n = 400;
+        let x = Array2::from_shape_fn((n, 1), |_| (rng.next() * k as f64).floor());
+        let effect: Vec<f64> = (0..k).map(|_| rng.next() - 0.5).collect();
+        let gh: Vec<RowPair> = (0..n)
+            .map(|i| {
+                [
+                    (effect[x[[i, 0]] as usize] + 0.3 * (rng.next() - 0.5)) as f32,
+                    (0.1 + rng.next()) as f32,
+                ]
+            })
+            .collect();
+        let mapper = BinMapper::fit(x.view(), None, &[(0, k)], 256);
+        let bins = mapper.transform(x.view());
+        let mut p = params(1);
+        p.lambda = 0.0;
+        p.min_child_weight = 0.0;
+        let mut hist = new_histogram(&bins);
+        build_histogram(&bins, &[0], None, &gh, &mut hist);
+        let total = gh
+            .iter()
+            .fold([0.0, 0.0], |a, &g| add(a, [g[0] as f64, g[1] as f64]));
+        let c = find_best_split(&hist, &mapper, &bins, &[0], total, &p).unwrap();
+        let mut best = f64::MIN;
+        for mask in 1u32..(1 << (k - 1)) {
+            let l: Vec<usize> = (0..n)
+                .filter(|&i| mask >> (x[[i, 0]] as u32) & 1 == 1)
+                .collect();
+            let r: Vec<usize> = (0..n)
+                .filter(|&i| mask >> (x[[i, 0]] as u32) & 1 == 0)
+                .collect();
+            let g = p.score(sum(&l, &gh)) + p.score(sum(&r, &gh)) - p.score(total);
+            best = best.max(g);
+        }
+        assert!(matches!(c.kind, SplitKind::Categories(_)));
+        assert!(
+            (c.gain - best).abs() < 1e-9 * best,
+            "{} vs {}",
+            c.gain,
+            best
+        );
+    }
+}
