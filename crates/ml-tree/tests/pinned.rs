@@ -96,13 +96,14 @@ fn data(n: usize, seed: u64, label: Label, nominal: bool, weights: bool) -> Data
 }
 
 /// Fits with the given parameters (and evaluation set) and hashes the model document, the
-/// evaluation history and the bits of every column `transform` adds on `test`.
+/// evaluation history and the bits of every column `transform` adds on `test`: returns that
+/// hash and the same without the history (the model and its predictions alone).
 fn fingerprint(
     train: &Dataset,
     test: &Dataset,
     eval: Option<&Dataset>,
     params: &[(&str, ParamValue)],
-) -> u64 {
+) -> (u64, u64) {
     let mut gbt = GradientBoostedTrees::default();
     for (name, v) in params {
         gbt.set_param(name, v.clone()).unwrap();
@@ -111,8 +112,10 @@ fn fingerprint(
         gbt = gbt.with_eval_set(e.clone());
     }
     let (model, history) = gbt.fit_with_history(train).unwrap();
-    let mut h = Fnv::new();
-    h.bytes(ml_core::persist::to_json(&model).unwrap().as_bytes());
+    let (mut h, mut m) = (Fnv::new(), Fnv::new());
+    let doc = ml_core::persist::to_json(&model).unwrap();
+    h.bytes(doc.as_bytes());
+    m.bytes(doc.as_bytes());
     h.f64s(&history);
     let out = model.transform(test).unwrap();
     for name in ["rawPrediction", "probability", "prediction"] {
@@ -120,19 +123,22 @@ fn fingerprint(
             continue;
         };
         h.bytes(name.as_bytes());
-        if let Some(list) = col.as_any().downcast_ref::<FixedSizeListArray>() {
-            let v = list
-                .values()
-                .as_any()
+        m.bytes(name.as_bytes());
+        let values = if let Some(list) = col.as_any().downcast_ref::<FixedSizeListArray>() {
+            let v = list.values();
+            v.as_any()
                 .downcast_ref::<Float64Array>()
-                .unwrap();
-            h.f64s(v.values());
+                .unwrap()
+                .values()
+                .to_vec()
         } else {
             let v = col.as_any().downcast_ref::<Float64Array>().unwrap();
-            h.f64s(v.values());
-        }
+            v.values().to_vec()
+        };
+        h.f64s(&values);
+        m.f64s(&values);
     }
-    h.0
+    (h.0, m.0)
 }
 
 fn int(v: i64) -> ParamValue {
@@ -149,7 +155,7 @@ fn s(v: &str) -> ParamValue {
 fn binary_numeric_depthwise_with_missing_values() {
     let train = data(3000, 1, Label::Binary, false, false);
     let test = data(1000, 2, Label::Binary, false, false);
-    let got = fingerprint(&train, &test, None, &[("num_round", int(12))]);
+    let got = fingerprint(&train, &test, None, &[("num_round", int(12))]).0;
     assert_eq!(
         got, 0xedf4aed830cefe55,
         "binary numeric depthwise: {got:#x}"
@@ -172,7 +178,8 @@ fn binary_categorical_with_row_and_column_sampling() {
             ("seed", int(7)),
             ("eta", float(0.2)),
         ],
-    );
+    )
+    .0;
     assert_eq!(
         got, 0x993a005c06ee910,
         "binary categorical sampled: {got:#x}"
@@ -198,7 +205,8 @@ fn binary_one_vs_rest_categories_with_weights_and_regularization() {
             ("scale_pos_weight", float(1.7)),
             ("max_bin", int(32)),
         ],
-    );
+    )
+    .0;
     assert_eq!(
         got, 0x944134626d47cceb,
         "binary weighted one-vs-rest: {got:#x}"
@@ -220,7 +228,8 @@ fn regression_lossguide_with_leaf_budget() {
             ("max_depth", int(0)),
             ("num_round", int(10)),
         ],
-    );
+    )
+    .0;
     assert_eq!(got, 0xd2d91ad1a477751, "regression lossguide: {got:#x}");
 }
 
@@ -239,7 +248,8 @@ fn regression_depthwise_with_leaf_budget_and_base_score() {
             ("base_score", float(0.3)),
             ("weight_col", s("w")),
         ],
-    );
+    )
+    .0;
     assert_eq!(got, 0xd63e499c1b333111, "regression depthwise: {got:#x}");
 }
 
@@ -257,7 +267,8 @@ fn multiclass_softmax_with_eval_history() {
             ("num_round", int(6)),
             ("max_depth", int(3)),
         ],
-    );
+    )
+    .0;
     assert_eq!(got, 0x62b9d13f3f0cb572, "multiclass: {got:#x}");
 }
 
@@ -266,7 +277,7 @@ fn binary_early_stopping_on_auc_at_two_threads_with_large_nodes() {
     // More rows than one partition chunk (2^15), so large nodes take the parallel path.
     let train = data(40_000, 13, Label::Binary, true, false);
     let eval = data(2000, 14, Label::Binary, true, false);
-    let got = fingerprint(
+    let (got, model) = fingerprint(
         &train,
         &eval,
         Some(&eval),
@@ -280,15 +291,19 @@ fn binary_early_stopping_on_auc_at_two_threads_with_large_nodes() {
         ],
     );
     assert_eq!(got, 0xf97ffb39dcd119b6, "early stopping auc: {got:#x}");
+    assert_eq!(
+        model, 0x66654f205be645cc,
+        "early stopping auc, model: {model:#x}"
+    );
 }
 
 #[test]
 fn eval_metrics_histories() {
     let train = data(1500, 15, Label::Binary, false, true);
     let eval = data(600, 16, Label::Binary, false, true);
-    let mut h = Fnv::new();
+    let (mut h, mut mh) = (Fnv::new(), Fnv::new());
     for m in ["logloss", "error", "auc", "rmse"] {
-        let got = fingerprint(
+        let (got, model) = fingerprint(
             &train,
             &eval,
             Some(&eval),
@@ -299,6 +314,12 @@ fn eval_metrics_histories() {
             ],
         );
         h.bytes(&got.to_le_bytes());
+        mh.bytes(&model.to_le_bytes());
     }
     assert_eq!(h.0, 0x4fcfadffb8122a30, "eval metrics: {:#x}", h.0);
+    assert_eq!(
+        mh.0, 0x597d7ce07543d525,
+        "eval metrics, models: {:#x}",
+        mh.0
+    );
 }
