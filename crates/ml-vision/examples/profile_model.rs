@@ -61,13 +61,13 @@ fn main() -> TractResult<()> {
     match backend.as_str() {
         "tract" => {}
         "fast-depthwise" => {
-            let replaced = ml_vision::depthwise::use_fast_depthwise(&mut model)?;
+            let replaced = ml_vision::depthwise_op::use_fast_depthwise(&mut model)?;
             eprintln!("{replaced} depthwise layers run by FastDepthwise");
         }
         "channels-last" => {
             let n = ml_vision::channels_last::count_channels_last(&model);
             eprintln!("{n} convolutions run by ChannelsLastConv");
-            ml_vision::depthwise::use_fast_depthwise(&mut model)?;
+            ml_vision::depthwise_op::use_fast_depthwise(&mut model)?;
         }
         other => {
             return Err(TractError::msg(format!(

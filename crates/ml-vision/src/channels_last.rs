@@ -1,5 +1,5 @@
 //! Runs the convolutions of a tract model in channels-last (NHWC) layout, with this crate's
-//! kernels ([`crate::conv_kernels`]).
+//! kernels ([`crate::kernels`]).
 //!
 //! tract 0.23 runs an ONNX CNN in the file's channels-first (NCHW) layout: a 1x1 convolution
 //! becomes a matrix product whose activations tract re-packs before every product, and its
@@ -66,10 +66,10 @@ use tract_onnx::tract_core::ops::konst::Const;
 use tract_onnx::tract_core::ops::nn::DataFormat;
 use tract_onnx::tract_core::ops::source::TypedSource;
 
-use crate::conv_kernels::{
+use crate::kernels::{
     general_conv, ConvGeometry, DepthwiseWeights, Epilogue, InputLayout, PointwiseWeights,
 };
-use crate::depthwise::{f32_const, following_clip};
+use crate::tract_graph::{f32_const, following_clip};
 
 /// Which kernel a [`ChannelsLastConv`] runs.
 #[derive(Debug, Clone, PartialEq)]

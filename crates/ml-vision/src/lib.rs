@@ -8,12 +8,21 @@
 //! ([`preprocess`]). A small registry ([`model::known_models`]) names the shipped model
 //! (EfficientNet-lite0, ImageNet, 1280-d features). tract loads, checks and runs the model;
 //! its convolutions are rebuilt in channels-last layout and run by this crate's own tract
-//! operator ([`channels_last::ChannelsLastConv`], kernels in [`conv_kernels`]: 1x1 products on
-//! unpacked activations, depthwise convolutions vectorised over channels, ReLU6 and residual
-//! adds fused), 2.2x faster than tract's own plan on EfficientNet-lite0 and on par with
-//! onnxruntime (`benches/vision.md`). Depthwise convolutions that stay channels-first run in
-//! [`depthwise::FastDepthwise`]. With the cargo feature `libjpeg-turbo`, JPEGs are decoded by the system
-//! libjpeg-turbo (as Pillow does), which makes the preprocessed tensors identical to Python's.
+//! operator, 2.2x faster than tract's own plan on EfficientNet-lite0 and on par with
+//! onnxruntime (`benches/vision.md`). With the cargo feature `libjpeg-turbo`, JPEGs are decoded
+//! by the system libjpeg-turbo (as Pillow does), which makes the preprocessed tensors identical
+//! to Python's.
+//!
+//! # Layout
+//! - [`image_table`], `video`, [`preprocess`]: pixels in (files, frames) and model tensors out.
+//! - [`model`] loads an ONNX file with tract; [`featurizer`] holds the two pipeline stages.
+//! - [`channels_last`]: the rewrite of a tract model into channels-last layout and its
+//!   convolution operator [`channels_last::ChannelsLastConv`], whose arithmetic is in
+//!   [`kernels`], one file per kernel family (1x1 products on unpacked activations, depthwise
+//!   convolutions vectorised over channels, im2col for the stem; ReLU6 and residual adds fused).
+//! - [`depthwise_op`]: the tract operator [`depthwise_op::FastDepthwise`] for depthwise
+//!   convolutions that stay channels-first.
+//! - `tract_graph`: the graph patterns (constants, clips) both rewrites look for.
 //!
 //! ```no_run
 //! use ml_core::Transformer;
@@ -31,13 +40,14 @@
 #![deny(missing_docs)]
 
 pub mod channels_last;
-pub mod conv_kernels;
-pub mod depthwise;
+pub mod depthwise_op;
 pub mod error;
 pub mod featurizer;
 pub mod image_table;
+pub mod kernels;
 pub mod model;
 pub mod preprocess;
+mod tract_graph;
 #[cfg(feature = "video")]
 pub mod video;
 

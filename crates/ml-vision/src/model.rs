@@ -4,7 +4,7 @@
 //! `f32[1, 3, size, size]` (after checking that the model declares a compatible shape),
 //! rebuilds its convolutions in channels-last layout with this crate's operator
 //! ([`crate::channels_last`]), lets tract declutter and optimize the rest (any depthwise
-//! convolution left channels-first goes to [`crate::depthwise`]) and makes it runnable. A
+//! convolution left channels-first goes to [`crate::depthwise_op`]) and makes it runnable. A
 //! loaded model is immutable and `Sync`: several threads run it at once, each call with its
 //! own state, which is how the featurizer parallelizes across images (the shipped model has a
 //! fixed batch of 1).
@@ -162,7 +162,7 @@ impl OnnxModel {
             None => typed,
         };
         let mut typed = typed.into_decluttered().map_err(err)?;
-        crate::depthwise::use_fast_depthwise(&mut typed).map_err(err)?;
+        crate::depthwise_op::use_fast_depthwise(&mut typed).map_err(err)?;
         typed.optimize().map_err(err)?;
         let plan = typed.into_runnable().map_err(err)?;
         let mut output_lens = Vec::new();

@@ -1,5 +1,11 @@
-//! A depthwise convolution operator for tract plans, faster than tract's own on the shapes
-//! mobile CNNs (EfficientNet-lite, MobileNet) use.
+//! The tract operator [`FastDepthwise`]: depthwise convolutions that stay channels-first in a
+//! tract plan, and the rewrite [`use_fast_depthwise`] that puts it in. (The channels-last
+//! depthwise *kernel* run by [`ChannelsLastConv`](crate::channels_last::ChannelsLastConv) is
+//! [`crate::kernels::depthwise_nhwc`].) This operator carries its own arithmetic (phase planes,
+//! interleaved channels), portable and SIMD paths side by side.
+//!
+//! It is faster than tract's own depthwise convolution on the shapes mobile CNNs
+//! (EfficientNet-lite, MobileNet) use.
 //!
 //! tract 0.23 runs a depthwise convolution (one filter per channel) in NCHW with a vectorised
 //! kernel only on the padding-free zone of stride-1 layers; strided layers and small planes
@@ -14,9 +20,10 @@
 //!
 //! Large planes run one channel at a time: the zero-padded input plane is split into
 //! `stride_h * stride_w` phase planes (`phase[a][b][y][x] = padded[y * stride_h + a][x *
-//! stride_w + b]`), so that every tap reads a contiguous run of one phase plane. Outputs are computed as one long run over the rows of the
-//! phase-plane width (the few columns past the output width are computed and dropped), in
-//! blocks of 32 or 64 values held in registers across all taps: `bias + sum_t w[t] * x[t]`,
+//! stride_w + b]`), so that every tap reads a contiguous run of one phase plane. Outputs are
+//! computed as one long run over the rows of the phase-plane width (the few columns past the
+//! output width are computed and dropped), in blocks of 32 or 64 values held in registers
+//! across all taps: `bias + sum_t w[t] * x[t]`,
 //! taps in row-major kernel order, one multiply and one add each (no FMA), the same arithmetic
 //! on every CPU. Small planes (7x7) run 16 channels at a time on a channel-interleaved,
 //! zero-padded copy of the input, one vector of channels per tap, with the same arithmetic in
@@ -29,11 +36,11 @@ use std::sync::Arc;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
 use tract_onnx::tract_core::ndarray::{ArrayD, IxDyn};
-use tract_onnx::tract_core::ops::binary::TypedBinOp;
-use tract_onnx::tract_core::ops::cast::Cast;
 use tract_onnx::tract_core::ops::cnn::{Conv, KernelFormat, PaddingSpec};
 use tract_onnx::tract_core::ops::nn::DataFormat;
 use tract_onnx::tract_core::{rule_if, rule_if_some};
+
+use crate::tract_graph::{f32_const, following_clip};
 
 /// Geometry of one depthwise layer (single image, channels first).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -447,93 +454,6 @@ impl TypedOp for FastDepthwise {
     as_op!();
 }
 
-/// The single constant value of an outlet, if it is a one-element f32 constant.
-fn scalar_const(model: &TypedModel, outlet: OutletId) -> TractResult<Option<f32>> {
-    let fact = model.outlet_fact(outlet)?;
-    let Some(k) = fact.konst.as_ref() else {
-        return Ok(None);
-    };
-    if k.len() != 1 || k.datum_type() != f32::datum_type() {
-        return Ok(None);
-    }
-    Ok(Some(k.try_as_plain_ram()?.as_slice::<f32>()?[0]))
-}
-
-/// The sole consumer of `node`'s output if it is a `TypedBinOp` named `name` with a scalar
-/// constant on its other input: `(consumer id, constant)`.
-fn clip_step(
-    model: &TypedModel,
-    node: &TypedNode,
-    name: &str,
-) -> TractResult<Option<(usize, f32)>> {
-    if node.outputs.len() != 1 || node.outputs[0].successors.len() != 1 {
-        return Ok(None);
-    }
-    if model.outputs.contains(&OutletId::new(node.id, 0)) {
-        return Ok(None);
-    }
-    let succ = model.node(node.outputs[0].successors[0].node);
-    let Some(bin) = succ.op_as::<TypedBinOp>() else {
-        return Ok(None);
-    };
-    if bin.0.name() != name || succ.inputs.len() != 2 {
-        return Ok(None);
-    }
-    let other = if succ.inputs[0].node == node.id { 1 } else { 0 };
-    Ok(scalar_const(model, succ.inputs[other])?.map(|v| (succ.id, v)))
-}
-
-/// The value of `outlet` as f32 if it is a float constant, or a `Cast` of one (how tract-onnx
-/// wires a convolution's bias before declutter).
-pub(crate) fn f32_const(model: &TypedModel, outlet: OutletId) -> TractResult<Option<Vec<f32>>> {
-    let fact = model.outlet_fact(outlet)?;
-    let node = model.node(outlet.node);
-    let k = match fact.konst.as_ref() {
-        Some(k) => k.clone(),
-        None if node.op_is::<Cast>() && node.inputs.len() == 1 => {
-            match model.outlet_fact(node.inputs[0])?.konst.as_ref() {
-                Some(k) => k.clone(),
-                None => return Ok(None),
-            }
-        }
-        None => return Ok(None),
-    };
-    if !k.datum_type().is_float() {
-        return Ok(None);
-    }
-    let k = k.cast_to::<f32>()?;
-    Ok(Some(k.try_as_plain_ram()?.as_slice::<f32>()?.to_vec()))
-}
-
-/// A clip (`Max` with a constant, then `Min` with a constant) consuming a node's output.
-pub(crate) struct FollowingClip {
-    /// The `Max` node.
-    pub max_node: usize,
-    /// The `Min` node (the clip's output).
-    pub min_node: usize,
-    /// `(low, high)`, `low <= high`.
-    pub bounds: (f32, f32),
-}
-
-/// The clip that is the sole consumer chain of `node`, if any.
-pub(crate) fn following_clip(
-    model: &TypedModel,
-    node: &TypedNode,
-) -> TractResult<Option<FollowingClip>> {
-    if let Some((max_node, lo)) = clip_step(model, node, "Max")? {
-        if let Some((min_node, hi)) = clip_step(model, model.node(max_node), "Min")? {
-            if lo <= hi {
-                return Ok(Some(FollowingClip {
-                    max_node,
-                    min_node,
-                    bounds: (lo, hi),
-                }));
-            }
-        }
-    }
-    Ok(None)
-}
-
 fn fast_depthwise_rule(
     _ctx: &(),
     model: &TypedModel,
@@ -644,6 +564,7 @@ pub fn use_fast_depthwise(model: &mut TypedModel) -> TractResult<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tract_onnx::tract_core::ops::binary::TypedBinOp;
 
     /// Direct definition: zero padding, stride, bias, optional clip.
     #[allow(clippy::too_many_arguments)]

@@ -1,0 +1,341 @@
+//! The channels-last depthwise convolution kernel (one `kh x kw` filter per channel, channels
+//! as the vector lanes), run by [`ChannelsLastConv`](crate::channels_last::ChannelsLastConv): a
+//! portable path and an AVX2 + FMA path. Not to be confused with [`crate::depthwise_op`], the
+//! tract operator for depthwise convolutions left channels-first. See the
+//! [family overview](super).
+
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::*;
+
+use super::{has_avx2_fma, ConvGeometry, Epilogue};
+
+/// Output pixels computed together by the depthwise kernel.
+const DW_PIXELS: usize = 6;
+
+/// Weights of a depthwise convolution: `taps[t][c]` (tap `t = ky * kw + kx`), one bias per
+/// channel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DepthwiseWeights {
+    /// Channels.
+    pub c: usize,
+    /// Geometry.
+    pub geo: ConvGeometry,
+    taps: Vec<f32>,
+    bias: Vec<f32>,
+}
+
+impl DepthwiseWeights {
+    /// Packs OIHW weights `[c][1][kh][kw]` and the bias.
+    pub fn pack(w: &[f32], bias: &[f32], c: usize, geo: ConvGeometry) -> Self {
+        let t = geo.kh * geo.kw;
+        assert_eq!(w.len(), c * t, "weights are [c][kh][kw]");
+        assert_eq!(bias.len(), c, "one bias per channel");
+        let mut taps = vec![0f32; t * c];
+        for ch in 0..c {
+            for tap in 0..t {
+                taps[tap * c + ch] = w[ch * t + tap];
+            }
+        }
+        DepthwiseWeights {
+            c,
+            geo,
+            taps,
+            bias: bias.to_vec(),
+        }
+    }
+
+    /// `out[oy][ox][c] = clip(bias[c] + sum_taps w[c][ky][kx] * x[iy][ix][c])`, zero padding;
+    /// `x` is `[h][w][c]`, `out` is `[oh][ow][c]`.
+    pub fn run(&self, x: &[f32], ep: Epilogue, out: &mut [f32]) {
+        let g = &self.geo;
+        assert_eq!(x.len(), g.h * g.w * self.c);
+        assert_eq!(out.len(), g.oh * g.ow * self.c);
+        #[cfg(target_arch = "x86_64")]
+        if has_avx2_fma() {
+            // SAFETY: the CPU has AVX2 and FMA (checked above); all indices are bounded by the
+            // geometry, which the asserts tie to the slice lengths.
+            unsafe { self.run_avx2(x, ep, out) };
+            return;
+        }
+        self.run_portable(x, ep, out);
+    }
+
+    fn run_portable(&self, x: &[f32], ep: Epilogue, out: &mut [f32]) {
+        self.channels_portable(x, 0, ep, out);
+    }
+
+    /// Channels `ch0 .. c` of every output, without SIMD (all of them on CPUs without AVX2,
+    /// the last `c % 8` after the vector kernels otherwise).
+    fn channels_portable(&self, x: &[f32], ch0: usize, ep: Epilogue, out: &mut [f32]) {
+        let g = &self.geo;
+        let c = self.c;
+        let (lo, hi) = ep.bounds();
+        let mut acc = vec![0f32; c - ch0];
+        for oy in 0..g.oh {
+            for ox in 0..g.ow {
+                acc.copy_from_slice(&self.bias[ch0..]);
+                for ky in 0..g.kh {
+                    let Some(iy) = ConvGeometry::src(oy, ky, g.sh, g.pad_top, g.h) else {
+                        continue;
+                    };
+                    for kx in 0..g.kw {
+                        let Some(ix) = ConvGeometry::src(ox, kx, g.sw, g.pad_left, g.w) else {
+                            continue;
+                        };
+                        let xs = &x[(iy * g.w + ix) * c + ch0..][..c - ch0];
+                        let ws = &self.taps[(ky * g.kw + kx) * c + ch0..][..c - ch0];
+                        for ((a, w), v) in acc.iter_mut().zip(ws).zip(xs) {
+                            *a += w * v;
+                        }
+                    }
+                }
+                let o = &mut out[(oy * g.ow + ox) * c + ch0..][..c - ch0];
+                for (d, s) in o.iter_mut().zip(&acc) {
+                    *d = s.max(lo).min(hi);
+                }
+            }
+        }
+    }
+
+    /// Large planes: output rows outermost, then groups of 6 outputs, then channel blocks of
+    /// 16 (then 8): consecutive loads. Small padded planes: channel blocks outermost, each
+    /// copied into a zero-padded plane that stays in L1, so that every output row runs the
+    /// full-kernel groups. The last `c % 8` channels are computed one at a time.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn run_avx2(&self, x: &[f32], ep: Epilogue, out: &mut [f32]) {
+        let g = self.geo;
+        let c = self.c;
+        let (lo, hi) = ep.bounds();
+        let c8 = c / 8 * 8;
+        if c8 < c {
+            self.channels_portable(x, c8, ep, out);
+        }
+        let pad_bottom = ((g.oh - 1) * g.sh + g.kh).saturating_sub(g.h + g.pad_top);
+        let pad_right = ((g.ow - 1) * g.sw + g.kw).saturating_sub(g.w + g.pad_left);
+        let padded = g.pad_top + g.pad_left + pad_bottom + pad_right > 0;
+        let row = |src: *const f32, xs: usize, geo: ConvGeometry, ch: usize, oy: usize| {
+            let ky0 = geo.pad_top.saturating_sub(oy * geo.sh).min(geo.kh);
+            let ky1 = (geo.h + geo.pad_top)
+                .saturating_sub(oy * geo.sh)
+                .min(geo.kh)
+                .max(ky0);
+            DwRow {
+                x: src,
+                xs,
+                taps: self.taps.as_ptr().add(ch),
+                bias: self.bias.as_ptr().add(ch),
+                out: out.as_ptr().add(oy * geo.ow * c + ch) as *mut f32,
+                c,
+                g: geo,
+                oy,
+                ky0,
+                ky1,
+                lo,
+                hi,
+            }
+        };
+        if !(padded && g.h * g.w <= SMALL_PLANE) {
+            let (ilo, ihi) = g.interior_cols();
+            for oy in 0..g.oh {
+                let mut ox = 0;
+                while ox < g.ow {
+                    let group = ox >= ilo && ox + DW_PIXELS <= ihi;
+                    let (kx0, kx1) = if group {
+                        (0, g.kw)
+                    } else {
+                        let kx0 = g.pad_left.saturating_sub(ox * g.sw).min(g.kw);
+                        let kx1 = (g.w + g.pad_left)
+                            .saturating_sub(ox * g.sw)
+                            .min(g.kw)
+                            .max(kx0);
+                        (kx0, kx1)
+                    };
+                    let mut ch = 0;
+                    while ch < c8 {
+                        let r = row(x.as_ptr().add(ch), c, g, ch, oy);
+                        let wide = ch + 16 <= c8;
+                        match (group, wide) {
+                            (true, true) => dw_group::<DW_PIXELS, 2>(&r, ox, kx0, kx1),
+                            (true, false) => dw_group::<DW_PIXELS, 1>(&r, ox, kx0, kx1),
+                            (false, true) => dw_group::<1, 2>(&r, ox, kx0, kx1),
+                            (false, false) => dw_group::<1, 1>(&r, ox, kx0, kx1),
+                        }
+                        ch += if wide { 16 } else { 8 };
+                    }
+                    ox += if group { DW_PIXELS } else { 1 };
+                }
+            }
+            return;
+        }
+        let (hp, wp) = (g.h + g.pad_top + pad_bottom, g.w + g.pad_left + pad_right);
+        let inner = ConvGeometry {
+            h: hp,
+            w: wp,
+            pad_top: 0,
+            pad_left: 0,
+            ..g
+        };
+        let mut buf: Vec<f32> = Vec::new();
+        let mut ch = 0;
+        while ch < c8 {
+            let bw = if ch + 16 <= c8 { 16 } else { 8 };
+            if buf.len() != hp * wp * bw {
+                buf.clear();
+                buf.resize(hp * wp * bw, 0.0);
+            }
+            let bp = buf.as_mut_ptr();
+            for y in 0..g.h {
+                for xx in 0..g.w {
+                    let from = x.as_ptr().add((y * g.w + xx) * c + ch);
+                    let to = bp.add(((y + g.pad_top) * wp + xx + g.pad_left) * bw);
+                    _mm256_storeu_ps(to, _mm256_loadu_ps(from));
+                    if bw == 16 {
+                        _mm256_storeu_ps(to.add(8), _mm256_loadu_ps(from.add(8)));
+                    }
+                }
+            }
+            for oy in 0..inner.oh {
+                let r = row(buf.as_ptr(), bw, inner, ch, oy);
+                let mut ox = 0;
+                // Rows of 7 (EfficientNet's last stage) in one group of 7.
+                while inner.ow.is_multiple_of(7) && ox + 7 <= inner.ow {
+                    match bw {
+                        16 => dw_group::<7, 2>(&r, ox, 0, inner.kw),
+                        _ => dw_group::<7, 1>(&r, ox, 0, inner.kw),
+                    }
+                    ox += 7;
+                }
+                while ox + DW_PIXELS <= inner.ow {
+                    match bw {
+                        16 => dw_group::<DW_PIXELS, 2>(&r, ox, 0, inner.kw),
+                        _ => dw_group::<DW_PIXELS, 1>(&r, ox, 0, inner.kw),
+                    }
+                    ox += DW_PIXELS;
+                }
+                while ox < inner.ow {
+                    match bw {
+                        16 => dw_group::<1, 2>(&r, ox, 0, inner.kw),
+                        _ => dw_group::<1, 1>(&r, ox, 0, inner.kw),
+                    }
+                    ox += 1;
+                }
+            }
+            ch += bw;
+        }
+    }
+}
+
+/// Input planes up to this many pixels get a zero-padded copy per channel block.
+const SMALL_PLANE: usize = 32 * 32;
+
+/// One output row of one channel block, for the depthwise groups.
+#[cfg(target_arch = "x86_64")]
+struct DwRow {
+    /// The block's input: pixel `(iy, ix)` at `x + (iy * w + ix) * xs`.
+    x: *const f32,
+    xs: usize,
+    /// The block's taps: tap `t` at `taps + t * c`.
+    taps: *const f32,
+    bias: *const f32,
+    /// The block's outputs of this row: pixel `ox` at `out + ox * c`.
+    out: *mut f32,
+    c: usize,
+    g: ConvGeometry,
+    oy: usize,
+    ky0: usize,
+    ky1: usize,
+    lo: f32,
+    hi: f32,
+}
+
+/// `P` consecutive outputs from `ox`, `8 * V` channels, tap columns `kx0 .. kx1` (inside the
+/// image for all `P` outputs), rows `ky0 .. ky1`; the `P * V` sums stay in registers.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn dw_group<const P: usize, const V: usize>(r: &DwRow, ox: usize, kx0: usize, kx1: usize) {
+    let g = &r.g;
+    let mut acc = [[_mm256_setzero_ps(); V]; P];
+    for v in 0..V {
+        let b = _mm256_loadu_ps(r.bias.add(8 * v));
+        for a in acc.iter_mut() {
+            a[v] = b;
+        }
+    }
+    // Column of the first tap: ox * sw + kx0 - pad_left >= 0 by the choice of kx0.
+    let ix0 = ox * g.sw + kx0 - g.pad_left;
+    let step = g.sw * r.xs;
+    for ky in r.ky0..r.ky1 {
+        let iy = r.oy * g.sh + ky - g.pad_top;
+        let mut xk = r.x.add((iy * g.w + ix0) * r.xs);
+        let mut wk = r.taps.add((ky * g.kw + kx0) * r.c);
+        for _ in kx0..kx1 {
+            for v in 0..V {
+                let wv = _mm256_loadu_ps(wk.add(8 * v));
+                for (j, a) in acc.iter_mut().enumerate() {
+                    let xv = _mm256_loadu_ps(xk.add(j * step + 8 * v));
+                    a[v] = _mm256_fmadd_ps(wv, xv, a[v]);
+                }
+            }
+            xk = xk.add(r.xs);
+            wk = wk.add(r.c);
+        }
+    }
+    let lo = _mm256_set1_ps(r.lo);
+    let hi = _mm256_set1_ps(r.hi);
+    for (j, a) in acc.iter().enumerate() {
+        let o = r.out.add((ox + j) * r.c);
+        for (v, av) in a.iter().enumerate() {
+            _mm256_storeu_ps(o.add(8 * v), _mm256_min_ps(_mm256_max_ps(*av, lo), hi));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::reference::{close, data, geometry, reference_conv};
+
+    #[test]
+    fn depthwise_equals_the_direct_definition_on_strides_and_paddings() {
+        // (c, h, w, k, stride, pads top/left/bottom/right)
+        let cases = [
+            (16, 9, 11, 3, 1, (1, 1, 1, 1)),
+            (24, 12, 12, 3, 2, (0, 0, 1, 1)),
+            (32, 14, 13, 5, 2, (1, 1, 2, 2)),
+            (48, 7, 7, 5, 1, (2, 2, 2, 2)),
+            (8, 6, 8, 3, 1, (0, 0, 0, 0)),
+            (19, 17, 15, 3, 3, (1, 0, 1, 2)),
+            (3, 5, 5, 5, 1, (2, 2, 2, 2)),
+            (16, 3, 3, 5, 1, (2, 2, 2, 2)),
+            // Small padded planes in rows of 7 (16- and 8-channel blocks, scalar remainder).
+            (24, 14, 14, 5, 1, (2, 2, 2, 2)),
+            (19, 7, 7, 3, 1, (1, 1, 1, 1)),
+            // Large planes (more than SMALL_PLANE pixels): row-outer path with borders.
+            (24, 40, 36, 3, 2, (0, 0, 1, 1)),
+            (40, 34, 33, 5, 1, (2, 2, 2, 2)),
+            (12, 33, 35, 3, 1, (1, 1, 1, 1)),
+        ];
+        for (c, h, w, k, s, pads) in cases {
+            let g = geometry(h, w, k, s, pads);
+            let x = data(h * w * c, 0.13);
+            let wt = data(c * k * k, 0.29);
+            let bias = data(c, 0.5);
+            let packed = DepthwiseWeights::pack(&wt, &bias, c, g);
+            for clip in [None, Some((0.0, 0.6))] {
+                let want = reference_conv(&x, c, c, true, &wt, &bias, &g, clip);
+                let mut got = vec![f32::NAN; g.oh * g.ow * c];
+                packed.run(&x, Epilogue { clip }, &mut got);
+                close(
+                    &got,
+                    &want,
+                    &format!("depthwise c{c} {h}x{w} k{k} s{s} {pads:?}"),
+                );
+                let mut portable = vec![f32::NAN; g.oh * g.ow * c];
+                packed.run_portable(&x, Epilogue { clip }, &mut portable);
+                close(&portable, &want, "portable depthwise");
+            }
+        }
+    }
+}

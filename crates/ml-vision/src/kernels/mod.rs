@@ -1,0 +1,112 @@
+//! The convolution kernels of [`ChannelsLastConv`](crate::channels_last::ChannelsLastConv):
+//! arithmetic on channels-last (NHWC) images, in the style of XNNPACK's micro-kernels.
+//!
+//! One file per kernel family, each holding its portable path and its SIMD paths together:
+//!
+//! - [`pointwise`]: a 1x1 convolution is a matrix product `out[P, Cout] = x[P, K] * w[K, Cout]
+//!   + bias`, with the activations used as they are (row-major pixels, channels contiguous: no
+//!   packing) and the weights packed once into panels of 16 output channels. The AVX2 + FMA
+//!   micro-kernel keeps a 6 pixel x 16 channel block of sums in twelve registers over the whole
+//!   `K` loop, broadcasting one activation and multiplying it by two weight vectors; an AVX-512
+//!   variant does 8 pixels x 32 channels.
+//! - [`depthwise_nhwc`]: one `kh x kw` filter per channel; channels are the vector lanes (16 at
+//!   a time), 6 output pixels (7 in rows of 7) share each weight load. On large planes rows out
+//!   of the image are skipped and border columns take a per-pixel path with their valid tap
+//!   range; small padded planes are copied per channel block into a zero-padded plane. (The
+//!   channels-first depthwise *tract operator* is a different thing: [`crate::depthwise_op`].)
+//! - [`im2col`]: a general convolution (the stem: 3x3, stride 2, 3 input channels) gathers each
+//!   output pixel's patch (`im2col`, zero padding) and runs the pointwise kernel on the patches.
+//!
+//! This file holds what the families share: the [`ConvGeometry`] of a layer, the [`Epilogue`]
+//! applied to every output, and the CPU feature check.
+//!
+//! Every kernel fuses the bias, an optional clip (`min(max(v, lo), hi)`, ReLU6 is `(0, 6)`) and,
+//! for the pointwise kernel, an optional residual added before the clip.
+//!
+//! Sums are accumulated in f32 with fused multiply-adds, in a fixed order (bias, then the taps
+//! or input channels in order), so the result does not depend on the thread count; on a CPU
+//! without AVX2 and FMA a portable path computes the same sums with separate multiplies and
+//! adds (results may differ from the FMA path in the last bits).
+
+pub mod depthwise_nhwc;
+pub mod im2col;
+pub mod pointwise;
+#[cfg(test)]
+mod reference;
+
+pub use depthwise_nhwc::DepthwiseWeights;
+pub use im2col::{general_conv, im2col, im2col_rows, InputLayout, GENERAL_BLOCK};
+pub use pointwise::{PointwiseWeights, MR, PANEL};
+
+/// Whether the CPU runs the AVX2 + FMA kernels (checked once).
+fn has_avx2_fma() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::sync::OnceLock;
+        static HAS: OnceLock<bool> = OnceLock::new();
+        *HAS.get_or_init(|| {
+            std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+        })
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// What happens to every output value after the sum: `+ residual`, then the clip.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Epilogue {
+    /// `(low, high)`: `min(max(v, low), high)`. ReLU6 is `(0, 6)`.
+    pub clip: Option<(f32, f32)>,
+}
+
+impl Epilogue {
+    fn bounds(&self) -> (f32, f32) {
+        self.clip.unwrap_or((f32::NEG_INFINITY, f32::INFINITY))
+    }
+}
+
+/// Geometry of a 2-D convolution on one image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ConvGeometry {
+    /// Input height and width.
+    pub h: usize,
+    /// Input width.
+    pub w: usize,
+    /// Kernel height.
+    pub kh: usize,
+    /// Kernel width.
+    pub kw: usize,
+    /// Vertical stride.
+    pub sh: usize,
+    /// Horizontal stride.
+    pub sw: usize,
+    /// Zero rows above the image.
+    pub pad_top: usize,
+    /// Zero columns left of the image.
+    pub pad_left: usize,
+    /// Output height.
+    pub oh: usize,
+    /// Output width.
+    pub ow: usize,
+}
+
+impl ConvGeometry {
+    /// The input row (or column) read by output `o` at tap `t`, if inside the image.
+    #[inline]
+    fn src(o: usize, t: usize, stride: usize, pad: usize, size: usize) -> Option<usize> {
+        let i = (o * stride + t).checked_sub(pad)?;
+        (i < size).then_some(i)
+    }
+
+    /// Output columns `[lo, hi)` whose every tap column is inside the image.
+    fn interior_cols(&self) -> (usize, usize) {
+        let lo = self.pad_left.div_ceil(self.sw).min(self.ow);
+        // o * sw + kw - 1 - pad_left < w  <=>  o * sw < w + pad_left - kw + 1
+        let limit = (self.w + self.pad_left + 1).saturating_sub(self.kw);
+        let hi = limit.div_ceil(self.sw).min(self.ow).max(lo);
+        (lo, hi)
+    }
+}
