@@ -7,7 +7,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use ml_vision::kernels::{
+use ml_vision::bench::{
     im2col, ConvGeometry, DepthwiseWeights, Epilogue, InputLayout, PointwiseWeights,
 };
 

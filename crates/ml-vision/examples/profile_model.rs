@@ -47,7 +47,7 @@ fn main() -> TractResult<()> {
         }
     }
     let mut model = if backend == "channels-last" {
-        let converted = ml_vision::channels_last::to_channels_last(&model)?;
+        let converted = ml_vision::bench::to_channels_last(&model)?;
         converted.unwrap_or(model)
     } else {
         model
@@ -61,13 +61,13 @@ fn main() -> TractResult<()> {
     match backend.as_str() {
         "tract" => {}
         "fast-depthwise" => {
-            let replaced = ml_vision::depthwise_op::use_fast_depthwise(&mut model)?;
+            let replaced = ml_vision::bench::use_fast_depthwise(&mut model)?;
             eprintln!("{replaced} depthwise layers run by FastDepthwise");
         }
         "channels-last" => {
-            let n = ml_vision::channels_last::count_channels_last(&model);
+            let n = ml_vision::bench::count_channels_last(&model);
             eprintln!("{n} convolutions run by ChannelsLastConv");
-            ml_vision::depthwise_op::use_fast_depthwise(&mut model)?;
+            ml_vision::bench::use_fast_depthwise(&mut model)?;
         }
         other => {
             return Err(TractError::msg(format!(

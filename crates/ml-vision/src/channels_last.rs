@@ -22,37 +22,9 @@
 //!
 //! The model's inputs and outputs keep their shapes, so callers see no difference. The result
 //! is still a tract model: tract optimizes it and runs the plan, this crate only supplies the
-//! convolution operator.
-//!
-//! ```
-//! use ml_vision::channels_last::to_channels_last;
-//! use tract_onnx::prelude::*;
-//! use tract_onnx::tract_core::ops::cnn::{Conv, KernelFormat, PaddingSpec, PoolSpec};
-//! use tract_onnx::tract_core::ops::nn::DataFormat;
-//!
-//! // A 3x3 convolution, 3 -> 8 channels, on a 1x3x16x16 image.
-//! let mut model = TypedModel::default();
-//! let x = model.add_source("x", f32::fact([1, 3, 16, 16]))?;
-//! let k = model.add_const("k", Tensor::from_shape(&[8, 3, 3, 3], &[0.1f32; 216])?)?;
-//! let b = model.add_const("b", Tensor::from_shape(&[8], &[0.5f32; 8])?)?;
-//! let pool_spec = PoolSpec {
-//!     data_format: DataFormat::NCHW,
-//!     kernel_shape: tvec!(3, 3),
-//!     padding: PaddingSpec::Explicit(tvec!(1, 1), tvec!(1, 1)),
-//!     dilations: None,
-//!     strides: None,
-//!     input_channels: 3,
-//!     output_channels: 8,
-//! };
-//! let conv = Conv { pool_spec, kernel_fmt: KernelFormat::OIHW, group: 1, q_params: None };
-//! let y = model.wire_node("conv", conv, &[x, k, b])?;
-//! model.select_output_outlets(&y)?;
-//!
-//! let fast = to_channels_last(&model)?.expect("the convolution is converted");
-//! let out = fast.into_runnable()?.run(tvec!(Tensor::zero::<f32>(&[1, 3, 16, 16])?.into()))?;
-//! assert_eq!(out[0].shape(), &[1, 8, 16, 16]); // the caller still sees NCHW
-//! # Ok::<(), TractError>(())
-//! ```
+//! convolution operator. (The test
+//! `a_converted_convolution_keeps_the_callers_layout_and_tracts_values` shows the rewrite on a
+//! one-convolution model.)
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -92,7 +64,7 @@ enum Kernel {
 /// optional clip and, for 1x1 convolutions, an optional residual second input. See the
 /// [module docs](self).
 #[derive(Debug, Clone, PartialEq)]
-pub struct ChannelsLastConv {
+pub(crate) struct ChannelsLastConv {
     kernel: Arc<Kernel>,
     input_shape: TVec<usize>,
     output_shape: TVec<usize>,
@@ -530,4 +502,66 @@ pub fn count_channels_last(model: &TypedModel) -> usize {
         .iter()
         .filter(|n| n.op_is::<ChannelsLastConv>())
         .count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tract_onnx::tract_core::ops::cnn::{PaddingSpec, PoolSpec};
+
+    #[test]
+    fn a_converted_convolution_keeps_the_callers_layout_and_tracts_values() {
+        // A 3x3 convolution, 3 -> 8 channels, on a 1x3x16x16 image.
+        let mut model = TypedModel::default();
+        let x = model.add_source("x", f32::fact([1, 3, 16, 16])).unwrap();
+        let w: Vec<f32> = (0..216).map(|i| ((i as f32) * 0.13).sin()).collect();
+        let bias: Vec<f32> = (0..8).map(|i| (i as f32) * 0.1 - 0.4).collect();
+        let k = model
+            .add_const("k", Tensor::from_shape(&[8, 3, 3, 3], &w).unwrap())
+            .unwrap();
+        let b = model
+            .add_const("b", Tensor::from_shape(&[8], &bias).unwrap())
+            .unwrap();
+        let pool_spec = PoolSpec {
+            data_format: DataFormat::NCHW,
+            kernel_shape: tvec!(3, 3),
+            padding: PaddingSpec::Explicit(tvec!(1, 1), tvec!(1, 1)),
+            dilations: None,
+            strides: None,
+            input_channels: 3,
+            output_channels: 8,
+        };
+        let conv = Conv {
+            pool_spec,
+            kernel_fmt: KernelFormat::OIHW,
+            group: 1,
+            q_params: None,
+        };
+        let y = model.wire_node("conv", conv, &[x, k, b]).unwrap();
+        model.select_output_outlets(&y).unwrap();
+
+        let fast = to_channels_last(&model)
+            .unwrap()
+            .expect("the convolution is converted");
+        assert_eq!(count_channels_last(&fast), 1);
+        let input: Vec<f32> = (0..3 * 16 * 16)
+            .map(|i| ((i as f32) * 0.07).cos())
+            .collect();
+        let run = |m: TypedModel| {
+            let t = Tensor::from_shape(&[1, 3, 16, 16], &input).unwrap();
+            let out = m.into_runnable().unwrap().run(tvec!(t.into())).unwrap();
+            out[0].to_plain_array_view::<f32>().unwrap().to_owned()
+        };
+        let ours = run(fast);
+        // The independent reference: tract's own convolution on the original model.
+        let theirs = run(model);
+        assert_eq!(ours.shape(), &[1, 8, 16, 16], "the caller still sees NCHW");
+        assert_eq!(ours.shape(), theirs.shape());
+        for (i, (a, b)) in ours.iter().zip(theirs.iter()).enumerate() {
+            assert!(
+                (a - b).abs() <= 1e-5 * (1.0 + b.abs()),
+                "value {i}: {a} vs {b}"
+            );
+        }
+    }
 }

@@ -78,7 +78,7 @@ impl Geometry {
 /// A depthwise convolution (`group == channels`, one `kh x kw` filter per channel) with an
 /// optional fused clip, on a single channels-first image. See the [module docs](self).
 #[derive(Debug, Clone)]
-pub struct FastDepthwise {
+pub(crate) struct FastDepthwise {
     geo: Geometry,
     /// `C * kh * kw` filter taps, channel-major, row-major within a filter.
     weights: Arc<Vec<f32>>,

@@ -16,13 +16,16 @@
 //! # Layout
 //! - [`image_table`], `video`, [`preprocess`]: pixels in (files, frames) and model tensors out.
 //! - [`model`] loads an ONNX file with tract; [`featurizer`] holds the two pipeline stages.
-//! - [`channels_last`]: the rewrite of a tract model into channels-last layout and its
-//!   convolution operator [`channels_last::ChannelsLastConv`], whose arithmetic is in
-//!   [`kernels`], one file per kernel family (1x1 products on unpacked activations, depthwise
+//! - `channels_last`: the rewrite of a tract model into channels-last layout and its
+//!   convolution operator `ChannelsLastConv`, whose arithmetic is in `kernels/`, one file
+//!   per kernel family (1x1 products on unpacked activations, depthwise
 //!   convolutions vectorised over channels, im2col for the stem; ReLU6 and residual adds fused).
-//! - [`depthwise_op`]: the tract operator [`depthwise_op::FastDepthwise`] for depthwise
-//!   convolutions that stay channels-first.
+//! - `depthwise_op`: the tract operator `FastDepthwise` for depthwise convolutions that stay
+//!   channels-first.
 //! - `tract_graph`: the graph patterns (constants, clips) both rewrites look for.
+//!
+//! These last four are crate-private; the crate's benches and examples reach what they measure
+//! through the hidden `bench` module, which is not part of the API.
 //!
 //! ```no_run
 //! use ml_core::Transformer;
@@ -39,12 +42,12 @@
 //! ```
 #![deny(missing_docs)]
 
-pub mod channels_last;
-pub mod depthwise_op;
+mod channels_last;
+mod depthwise_op;
 pub mod error;
 pub mod featurizer;
 pub mod image_table;
-pub mod kernels;
+mod kernels;
 pub mod model;
 pub mod preprocess;
 mod tract_graph;
@@ -58,3 +61,15 @@ pub use model::{known_model, known_models, ModelSpec, OnnxModel};
 pub use preprocess::{Preprocessing, RgbPixels};
 #[cfg(feature = "video")]
 pub use video::{Frame, FrameExtractor};
+
+/// Crate internals for this crate's benches (`benches/conv_kernels.rs`) and the
+/// `profile_model` example only: the convolution kernels and the tract rewrites. Not part of the
+/// API; may change at any time.
+#[doc(hidden)]
+pub mod bench {
+    pub use crate::channels_last::{count_channels_last, to_channels_last};
+    pub use crate::depthwise_op::use_fast_depthwise;
+    pub use crate::kernels::{
+        im2col, ConvGeometry, DepthwiseWeights, Epilogue, InputLayout, PointwiseWeights,
+    };
+}

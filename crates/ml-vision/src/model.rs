@@ -3,8 +3,8 @@
 //! [`OnnxModel::load`] reads an ONNX file with `tract-onnx`, fixes its input to
 //! `f32[1, 3, size, size]` (after checking that the model declares a compatible shape),
 //! rebuilds its convolutions in channels-last layout with this crate's operator
-//! ([`crate::channels_last`]), lets tract declutter and optimize the rest (any depthwise
-//! convolution left channels-first goes to [`crate::depthwise_op`]) and makes it runnable. A
+//! (`channels_last`), lets tract declutter and optimize the rest (any depthwise
+//! convolution left channels-first goes to `depthwise_op`) and makes it runnable. A
 //! loaded model is immutable and `Sync`: several threads run it at once, each call with its
 //! own state, which is how the featurizer parallelizes across images (the shipped model has a
 //! fixed batch of 1).

@@ -22,7 +22,7 @@ pub fn im2col(x: &[f32], cin: usize, layout: InputLayout, g: &ConvGeometry, patc
 }
 
 /// Patches of output pixels `p0 .. p0 + patches.len() / (cin * kh * kw)` (see [`im2col`]).
-pub fn im2col_rows(
+pub(crate) fn im2col_rows(
     x: &[f32],
     cin: usize,
     layout: InputLayout,
@@ -74,7 +74,7 @@ pub fn im2col_rows(
 
 /// A general convolution: patches of [`GENERAL_BLOCK`] pixels at a time (kept in cache), each
 /// block through the pointwise product. `out` is `[oh][ow][cout]`.
-pub fn general_conv(
+pub(crate) fn general_conv(
     x: &[f32],
     cin: usize,
     layout: InputLayout,
@@ -98,7 +98,7 @@ pub fn general_conv(
 }
 
 /// Output pixels per patch block of [`general_conv`] (a multiple of the micro-kernel's rows).
-pub const GENERAL_BLOCK: usize = 8 * MR;
+pub(crate) const GENERAL_BLOCK: usize = 8 * MR;
 
 #[cfg(test)]
 mod tests {

@@ -28,15 +28,16 @@
 //! without AVX2 and FMA a portable path computes the same sums with separate multiplies and
 //! adds (results may differ from the FMA path in the last bits).
 
-pub mod depthwise_nhwc;
-pub mod im2col;
-pub mod pointwise;
+pub(crate) mod depthwise_nhwc;
+pub(crate) mod im2col;
+pub(crate) mod pointwise;
 #[cfg(test)]
 mod reference;
 
 pub use depthwise_nhwc::DepthwiseWeights;
-pub use im2col::{general_conv, im2col, im2col_rows, InputLayout, GENERAL_BLOCK};
-pub use pointwise::{PointwiseWeights, MR, PANEL};
+pub(crate) use im2col::general_conv;
+pub use im2col::{im2col, InputLayout};
+pub use pointwise::PointwiseWeights;
 
 /// Whether the CPU runs the AVX2 + FMA kernels (checked once).
 fn has_avx2_fma() -> bool {

@@ -9,9 +9,9 @@ use std::arch::x86_64::*;
 use super::{has_avx2_fma, Epilogue};
 
 /// Output channels per packed weight panel of the pointwise kernel.
-pub const PANEL: usize = 16;
+pub(crate) const PANEL: usize = 16;
 /// Pixels per block of the pointwise micro-kernel.
-pub const MR: usize = 6;
+pub(crate) const MR: usize = 6;
 
 /// Weights of a 1x1 convolution (or of a general convolution over im2col patches), packed
 /// into panels of [`PANEL`] output channels: `panels[p][k][j] = w[p * PANEL + j][k]`
