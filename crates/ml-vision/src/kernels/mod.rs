@@ -3,12 +3,12 @@
 //!
 //! One file per kernel family, each holding its portable path and its SIMD paths together:
 //!
-//! - [`pointwise`]: a 1x1 convolution is a matrix product `out[P, Cout] = x[P, K] * w[K, Cout]
-//!   + bias`, with the activations used as they are (row-major pixels, channels contiguous: no
-//!   packing) and the weights packed once into panels of 16 output channels. The AVX2 + FMA
-//!   micro-kernel keeps a 6 pixel x 16 channel block of sums in twelve registers over the whole
-//!   `K` loop, broadcasting one activation and multiplying it by two weight vectors; an AVX-512
-//!   variant does 8 pixels x 32 channels.
+//! - [`pointwise`]: a 1x1 convolution is a matrix product
+//!   `out[P, Cout] = x[P, K] * w[K, Cout] + bias`, with the activations used as they are
+//!   (row-major pixels, channels contiguous: no packing) and the weights packed once into
+//!   panels of 16 output channels. The AVX2 + FMA micro-kernel keeps a 6 pixel x 16 channel
+//!   block of sums in twelve registers over the whole `K` loop, broadcasting one activation and
+//!   multiplying it by two weight vectors; an AVX-512 variant does 8 pixels x 32 channels.
 //! - [`depthwise_nhwc`]: one `kh x kw` filter per channel; channels are the vector lanes (16 at
 //!   a time), 6 output pixels (7 in rows of 7) share each weight load. On large planes rows out
 //!   of the image are skipped and border columns take a per-pixel path with their valid tap
