@@ -311,7 +311,8 @@ impl DeepImageFeaturizer {
     }
 }
 
-#[typetag::serde]
+// The tag written into saved files: an explicit string, so renaming the type keeps them loadable.
+#[typetag::serde(name = "DeepImageFeaturizer")]
 impl Transformer for DeepImageFeaturizer {
     fn transform(&self, data: &Dataset) -> ml_core::Result<Dataset> {
         let schema = Transformer::transform_schema(self, &data.schema())?;
@@ -534,7 +535,7 @@ impl DeepImagePredictor {
     }
 }
 
-#[typetag::serde]
+#[typetag::serde(name = "DeepImagePredictor")]
 impl Transformer for DeepImagePredictor {
     fn transform(&self, data: &Dataset) -> ml_core::Result<Dataset> {
         Transformer::transform_schema(self, &data.schema())?;
