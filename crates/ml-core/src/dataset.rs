@@ -421,6 +421,87 @@ pub fn vector_type(width: usize) -> DataType {
     )
 }
 
+/// What [`column_to_f64`] does with missing values (Arrow nulls, and NaN).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum NullPolicy {
+    /// Nulls stay Arrow nulls and NaN stays NaN (the value under a null slot is unspecified;
+    /// check `is_null`).
+    Keep,
+    /// Nulls become NaN, NaN stays NaN; the result has no nulls, so its `values()` are the
+    /// column with missing values as NaN (what tree learners and VectorAssembler's
+    /// `handle_invalid = "keep"` expect).
+    NullAsNaN,
+    /// A null or a NaN is an [`MlError::InvalidValue`] naming the column and the row (the first
+    /// null row when there is a null, else the first NaN row).
+    Error,
+}
+
+/// A numeric column (any integer, float, boolean or decimal type) as `Float64`, with missing
+/// values handled by `policy`: the one "column to f64 with a null policy" helper.
+///
+/// A `Float64` column without nulls is returned without copying its values. Errors: a missing
+/// column ([`MlError::ColumnNotFound`]), a non-numeric one ([`MlError::ColumnType`]), and with
+/// [`NullPolicy::Error`] a null or NaN ([`MlError::InvalidValue`] naming column and row).
+///
+/// ```
+/// use std::sync::Arc;
+/// use arrow::array::{Array, ArrayRef, Int64Array};
+/// use ml_core::Dataset;
+/// use ml_core::dataset::{column_to_f64, NullPolicy};
+///
+/// let ds = Dataset::from_columns(vec![
+///     ("n", Arc::new(Int64Array::from(vec![Some(1), None, Some(3)])) as ArrayRef),
+/// ]).unwrap();
+/// let kept = column_to_f64(&ds, "n", NullPolicy::Keep).unwrap();
+/// assert!(kept.is_null(1));
+/// let nan = column_to_f64(&ds, "n", NullPolicy::NullAsNaN).unwrap();
+/// assert_eq!(nan.null_count(), 0);
+/// assert!(nan.value(1).is_nan() && nan.value(2) == 3.0);
+/// let err = column_to_f64(&ds, "n", NullPolicy::Error).unwrap_err().to_string();
+/// assert!(err.contains("'n'") && err.contains("row 1"), "{err}");
+/// ```
+pub fn column_to_f64(data: &Dataset, column: &str, policy: NullPolicy) -> Result<Float64Array> {
+    let arr = data.column(column)?;
+    let values = match arr.as_primitive_opt::<Float64Type>() {
+        Some(a) => a.clone(),
+        None => data.numeric_column(column)?,
+    };
+    match policy {
+        NullPolicy::Keep => Ok(values),
+        NullPolicy::NullAsNaN => {
+            if values.null_count() == 0 {
+                return Ok(values);
+            }
+            Ok(Float64Array::from_iter_values((0..values.len()).map(|i| {
+                if values.is_null(i) {
+                    f64::NAN
+                } else {
+                    values.value(i)
+                }
+            })))
+        }
+        NullPolicy::Error => {
+            if values.null_count() > 0 {
+                let row = (0..values.len()).find(|&i| values.is_null(i)).unwrap_or(0);
+                return Err(MlError::value(
+                    column,
+                    row,
+                    "null value; drop or fill such rows first",
+                ));
+            }
+            if let Some(row) = values.values().iter().position(|v| v.is_nan()) {
+                return Err(MlError::value(
+                    column,
+                    row,
+                    "NaN value; drop or fill such rows first",
+                ));
+            }
+            Ok(values)
+        }
+    }
+}
+
 /// True for integer, float, boolean and decimal types.
 pub fn is_numeric(dt: &DataType) -> bool {
     dt.is_numeric() || matches!(dt, DataType::Boolean)
@@ -532,5 +613,67 @@ mod tests {
             Err(MlError::ColumnExists { .. })
         ));
         assert_eq!(ds.with_column("y", col).unwrap().num_columns(), 2);
+    }
+
+    #[test]
+    fn column_to_f64_applies_each_null_policy() {
+        let ds = Dataset::from_columns(vec![
+            (
+                "f",
+                Arc::new(Float64Array::from(vec![Some(1.0), Some(f64::NAN), None])) as ArrayRef,
+            ),
+            (
+                "i",
+                Arc::new(Int64Array::from(vec![Some(4), None, Some(-2)])) as ArrayRef,
+            ),
+            (
+                "b",
+                Arc::new(BooleanArray::from(vec![true, false, true])) as ArrayRef,
+            ),
+            (
+                "s",
+                Arc::new(StringArray::from(vec!["a", "b", "c"])) as ArrayRef,
+            ),
+        ])
+        .unwrap();
+        let keep = column_to_f64(&ds, "i", NullPolicy::Keep).unwrap();
+        assert_eq!(
+            (keep.value(0), keep.is_null(1), keep.value(2)),
+            (4.0, true, -2.0)
+        );
+        let nan = column_to_f64(&ds, "f", NullPolicy::NullAsNaN).unwrap();
+        assert_eq!(nan.null_count(), 0);
+        assert_eq!(nan.value(0), 1.0);
+        assert!(nan.value(1).is_nan() && nan.value(2).is_nan());
+        // A Float64 column without nulls comes back without copying.
+        let b = column_to_f64(&ds, "b", NullPolicy::Error).unwrap();
+        assert_eq!(b.values().as_ref(), &[1.0, 0.0, 1.0]);
+        let x = sample(3);
+        let same = column_to_f64(&x, "x", NullPolicy::NullAsNaN).unwrap();
+        assert_eq!(
+            same.values().as_ptr(),
+            x.f64_column("x").unwrap().values().as_ptr()
+        );
+        // Errors: the first null row comes first, then the first NaN row.
+        let e = column_to_f64(&ds, "f", NullPolicy::Error).unwrap_err();
+        assert!(
+            matches!(e, MlError::InvalidValue { ref column, row: 2, .. } if column == "f"),
+            "{e}"
+        );
+        let only_nan = Dataset::from_columns(vec![(
+            "g",
+            Arc::new(Float64Array::from(vec![0.0, f64::NAN])) as ArrayRef,
+        )])
+        .unwrap();
+        let e = column_to_f64(&only_nan, "g", NullPolicy::Error).unwrap_err();
+        assert!(matches!(e, MlError::InvalidValue { row: 1, .. }) && e.to_string().contains("NaN"));
+        assert!(matches!(
+            column_to_f64(&ds, "s", NullPolicy::Keep),
+            Err(MlError::ColumnType { .. })
+        ));
+        assert!(matches!(
+            column_to_f64(&ds, "zz", NullPolicy::Keep),
+            Err(MlError::ColumnNotFound { .. })
+        ));
     }
 }

@@ -18,6 +18,17 @@ pub enum MlError {
         /// The columns the dataset has, comma-separated.
         available: String,
     },
+    /// A column was asked for when reading a file (a projection) and the file has no such
+    /// column.
+    #[error("file '{path}' has no column '{column}'; its columns: {available}")]
+    ColumnNotInFile {
+        /// The file (or directory of part files).
+        path: PathBuf,
+        /// The column that was asked for.
+        column: String,
+        /// The columns the file has, comma-separated.
+        available: String,
+    },
     /// A column exists but holds another type than the stage needs.
     #[error("column '{column}' has type {found}, expected {expected}")]
     ColumnType {

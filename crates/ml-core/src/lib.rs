@@ -27,12 +27,15 @@ pub mod attributes;
 pub mod dataset;
 pub mod error;
 pub mod feature;
+pub mod hash;
 pub mod io;
 pub mod linear;
+pub mod metrics;
 pub mod params;
 pub mod persist;
 pub mod pipeline;
 pub mod testing;
+pub mod threads;
 pub mod traits;
 
 pub use dataset::Dataset;

@@ -8,12 +8,12 @@
 
 use std::fmt::Debug;
 
-use arrow::array::Array;
 use arrow::datatypes::DataType;
 use ml_core::dataset::{is_numeric, type_error};
 use ml_core::{impl_params, Dataset, MlError, Params, Result};
 
 use crate::metrics::{self, MulticlassCounts, Names, RegressionStats};
+use ml_core::dataset::{column_to_f64, NullPolicy};
 
 /// Judges a model's output with one number.
 pub trait Evaluator: Send + Sync + Debug {
@@ -27,23 +27,8 @@ pub trait Evaluator: Send + Sync + Debug {
 
 /// A numeric column as `f64` values; nulls and NaN are errors naming the row.
 pub(crate) fn numeric_values(data: &Dataset, col: &str) -> Result<Vec<f64>> {
-    let arr = data.numeric_column(col)?;
-    if let Some(row) = (0..arr.len()).find(|&i| arr.is_null(i)) {
-        return Err(MlError::value(
-            col,
-            row,
-            "null value; drop or fill such rows first",
-        ));
-    }
-    let values = arr.values().to_vec();
-    if let Some(row) = values.iter().position(|v| v.is_nan()) {
-        return Err(MlError::value(
-            col,
-            row,
-            "NaN value; drop or fill such rows first",
-        ));
-    }
-    Ok(values)
+    let arr = column_to_f64(data, col, NullPolicy::Error)?;
+    Ok(arr.values().to_vec())
 }
 
 fn weights(data: &Dataset, col: &Option<String>) -> Result<Option<Vec<f64>>> {

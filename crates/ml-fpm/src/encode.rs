@@ -1,8 +1,6 @@
 //! Turning a list column of baskets into dense item ranks (descending frequency) and sorted
 //! transactions, with the input checks (null basket, null item, repeated item).
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, Int64Array, ListArray, StringArray};
@@ -13,53 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::tree::Transactions;
 
-/// A small, fast, non-cryptographic hasher (FxHash's multiply-rotate) for integer and short keys.
-#[derive(Default, Clone, Copy)]
-pub(crate) struct FxHasher {
-    hash: u64,
-}
-
-const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-
-impl FxHasher {
-    #[inline]
-    fn add(&mut self, w: u64) {
-        self.hash = (self.hash.rotate_left(5) ^ w).wrapping_mul(SEED);
-    }
-}
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            self.add(u64::from_le_bytes(c.try_into().expect("8 bytes")));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut b = [0u8; 8];
-            b[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(b));
-        }
-    }
-    fn write_u8(&mut self, i: u8) {
-        self.add(i as u64)
-    }
-    fn write_u32(&mut self, i: u32) {
-        self.add(i as u64)
-    }
-    fn write_u64(&mut self, i: u64) {
-        self.add(i)
-    }
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64)
-    }
-    fn finish(&self) -> u64 {
-        self.hash
-    }
-}
-
-/// HashMap with [`FxHasher`].
-pub(crate) type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+/// HashMap with ml-core's fast deterministic hasher.
+pub(crate) type FxMap<K, V> = ml_core::hash::FxHashMap<K, V>;
 
 /// The values of the frequent items, indexed by rank (rank 0 = most frequent).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -104,18 +104,10 @@ impl_params!(FPGrowth {
     dedup_items: "Drop repeated items in a basket instead of failing.",
 } aliases { "num_partitions" => n_threads } validate = validate);
 
-/// Runs `f` in a pool of `n` threads, or in the current pool when `n` is `None`.
+/// Runs `f` on `n` threads, or in the current pool when `n` is `None`
+/// ([`ml_core::threads::install`]).
 pub(crate) fn in_pool<T: Send>(n: Option<usize>, f: impl FnOnce() -> T + Send) -> Result<T> {
-    match n {
-        None => Ok(f()),
-        Some(n) => {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(n)
-                .build()
-                .map_err(|e| MlError::param("n_threads", e.to_string()))?;
-            Ok(pool.install(f))
-        }
-    }
+    ml_core::threads::install(n.unwrap_or(0), f)
 }
 
 /// Timings of the phases of a fit, in seconds.

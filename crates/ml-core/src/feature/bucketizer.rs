@@ -6,10 +6,11 @@ use arrow::array::{Array, ArrayRef, Float64Array};
 use arrow::datatypes::{DataType, Field, Schema};
 use serde::{Deserialize, Serialize};
 
-use super::{append_fields, check_choice, check_numeric, filter_rows, json_f64, numeric_f64};
+use super::{append_fields, check_choice, check_numeric, filter_rows, json_f64};
 use super::{resolve_columns, ERROR_INVALID, KEEP_INVALID, SKIP_INVALID};
 use crate::attributes::{with_attribute, Attribute};
 use crate::dataset::Dataset;
+use crate::dataset::{column_to_f64, NullPolicy};
 use crate::error::{MlError, Result};
 use crate::params::Params;
 use crate::traits::Transformer;
@@ -245,7 +246,7 @@ impl Transformer for Bucketizer {
         let mut keep_rows: Option<Vec<bool>> = (mode == SKIP_INVALID).then(|| vec![true; n]);
         let mut columns = data.batch().columns().to_vec();
         for (input, _, splits) in &plan {
-            let arr = numeric_f64(data, input)?;
+            let arr = column_to_f64(data, input, NullPolicy::Keep)?;
             let has_nulls = arr.null_count() > 0;
             let nan_bucket = (splits.len() - 1) as f64;
             let mut out = Vec::with_capacity(n);

@@ -6,10 +6,12 @@ use arrow::array::{Array, ArrayRef, Float64Array};
 use arrow::datatypes::{DataType, Field, Schema};
 use serde::{Deserialize, Serialize};
 
-use super::{append_fields, check_choice, check_numeric, delegate_params, numeric_f64};
-use super::{json_f64, resolve_columns, FxHashMap};
+use super::{append_fields, check_choice, check_numeric, delegate_params};
+use super::{json_f64, resolve_columns};
 use crate::dataset::Dataset;
+use crate::dataset::{column_to_f64, NullPolicy};
 use crate::error::{MlError, Result};
+use crate::hash::FxHashMap;
 use crate::params::Params;
 use crate::traits::{Estimator, Transformer};
 
@@ -204,7 +206,7 @@ impl Estimator for Imputer {
         let cols = self.columns()?;
         let mut surrogates = Vec::with_capacity(cols.len());
         for (input, _) in &cols {
-            let arr = numeric_f64(data, input)?;
+            let arr = column_to_f64(data, input, NullPolicy::Keep)?;
             let mut present = self.present_values(&arr);
             if present.is_empty() {
                 return Err(MlError::data(format!(
@@ -260,7 +262,7 @@ impl Transformer for ImputerModel {
         let cols = self.params.columns()?;
         let mut columns = data.batch().columns().to_vec();
         for ((input, _), &s) in cols.iter().zip(&self.surrogates) {
-            let arr = numeric_f64(data, input)?;
+            let arr = column_to_f64(data, input, NullPolicy::Keep)?;
             let values = arr.values();
             let out: Vec<f64> = match arr.nulls() {
                 None => values

@@ -6,8 +6,9 @@ use arrow::array::{Array, ArrayRef, StringBuilder};
 use arrow::datatypes::{DataType, Field, Schema};
 use serde::{Deserialize, Serialize};
 
-use super::{append_fields, check_numeric, numeric_f64};
+use super::{append_fields, check_numeric};
 use crate::attributes::{attribute_of, Attribute};
+use crate::dataset::{column_to_f64, NullPolicy};
 use crate::dataset::{field_of, Dataset};
 use crate::error::{MlError, Result};
 use crate::traits::Transformer;
@@ -91,7 +92,7 @@ impl Transformer for IndexToString {
         let schema = data.schema();
         let out_schema = self.transform_schema(&schema)?;
         let labels = self.labels_for(&schema)?;
-        let codes = numeric_f64(data, &self.input_col)?;
+        let codes = column_to_f64(data, &self.input_col, NullPolicy::Keep)?;
         let bytes: usize = labels.iter().map(String::len).sum::<usize>() / labels.len().max(1);
         let mut b = StringBuilder::with_capacity(codes.len(), codes.len() * bytes.max(1));
         for row in 0..codes.len() {

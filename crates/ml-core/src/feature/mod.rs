@@ -39,9 +39,9 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, Float64Array, StringArray};
+use arrow::array::{Array, ArrayRef, AsArray, StringArray};
 use arrow::compute;
-use arrow::datatypes::{DataType, Field, Float64Type, Schema};
+use arrow::datatypes::{DataType, Field, Schema};
 
 use crate::dataset::{field_of, is_numeric, type_error, Dataset};
 use crate::error::{MlError, Result};
@@ -168,15 +168,6 @@ pub(crate) fn append_fields(schema: &Schema, fields: Vec<Field>) -> Result<Schem
     Ok(s)
 }
 
-/// Any numeric column as `Float64` (no copy when it already is).
-pub(crate) fn numeric_f64(data: &Dataset, col: &str) -> Result<Float64Array> {
-    let arr = data.column(col)?;
-    if let Some(a) = arr.as_primitive_opt::<Float64Type>() {
-        return Ok(a.clone());
-    }
-    data.numeric_column(col)
-}
-
 /// True for column types a string-based stage accepts: strings, and numbers / booleans, which
 /// are cast to strings first as Spark does.
 pub(crate) fn is_string_like(dt: &DataType) -> bool {
@@ -227,60 +218,6 @@ macro_rules! delegate_params {
     };
 }
 pub(crate) use delegate_params;
-
-/// A small, fast, deterministic hasher (FxHash) for maps keyed by short strings and integers.
-/// Not DoS-resistant, which does not matter for category tables built from the data at hand.
-#[derive(Default, Clone, Copy)]
-pub(crate) struct FxHasher {
-    hash: u64,
-}
-
-const FX_SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-
-impl FxHasher {
-    #[inline]
-    fn add(&mut self, word: u64) {
-        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(FX_SEED);
-    }
-}
-
-impl std::hash::Hasher for FxHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            self.add(u64::from_le_bytes([
-                c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7],
-            ]));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut buf = [0u8; 8];
-            buf[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(buf));
-        }
-    }
-    #[inline]
-    fn write_u8(&mut self, i: u8) {
-        self.add(i as u64);
-    }
-    #[inline]
-    fn write_u64(&mut self, i: u64) {
-        self.add(i);
-    }
-    #[inline]
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64);
-    }
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.hash
-    }
-}
-
-/// `HashMap` with [`FxHasher`].
-pub(crate) type FxHashMap<K, V> =
-    std::collections::HashMap<K, V, std::hash::BuildHasherDefault<FxHasher>>;
 
 /// JSON cannot hold NaN or infinities (serde_json writes them as `null`); these `serde(with)`
 /// helpers write non-finite floats as the strings `"NaN"`, `"Infinity"`, `"-Infinity"` and read

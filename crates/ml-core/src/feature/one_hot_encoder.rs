@@ -6,9 +6,10 @@ use arrow::array::{Array, ArrayRef, Float64Array};
 use arrow::datatypes::{Field, Schema};
 use serde::{Deserialize, Serialize};
 
-use super::{append_fields, check_choice, check_numeric, delegate_params, numeric_f64};
+use super::{append_fields, check_choice, check_numeric, delegate_params};
 use super::{resolve_columns, ERROR_INVALID, KEEP_INVALID};
 use crate::attributes::{attribute_of, with_vector_attributes, Attribute};
+use crate::dataset::{column_to_f64, NullPolicy};
 use crate::dataset::{field_of, vector_column_from_vec, vector_type, Dataset};
 use crate::error::{MlError, Result};
 use crate::params::Params;
@@ -196,7 +197,7 @@ impl Estimator for OneHotEncoder {
                     labels.push(None);
                 }
                 _ => {
-                    let codes = numeric_f64(data, input)?;
+                    let codes = column_to_f64(data, input, NullPolicy::Keep)?;
                     category_sizes.push(learn_size(input, &codes)?);
                     labels.push(None);
                 }
@@ -276,7 +277,7 @@ impl Transformer for OneHotEncoderModel {
         for (k, (input, _)) in cols.iter().enumerate() {
             let size = self.category_sizes[k];
             let width = self.params.width(size);
-            let codes = numeric_f64(data, input)?;
+            let codes = column_to_f64(data, input, NullPolicy::Keep)?;
             let mut values = vec![0.0f64; n * width];
             let has_nulls = codes.null_count() > 0;
             let size_f = size as f64;

@@ -7,11 +7,12 @@ use arrow::datatypes::{DataType, Field, Schema};
 use serde::{Deserialize, Serialize};
 
 use super::{append_fields, check_choice, delegate_params, filter_rows, is_string_like};
-use super::{resolve_columns, string_view, FxHashMap};
+use super::{resolve_columns, string_view};
 use super::{ERROR_INVALID, KEEP_INVALID, SKIP_INVALID};
 use crate::attributes::{with_attribute, Attribute};
 use crate::dataset::{field_of, type_error, Dataset};
 use crate::error::{MlError, Result};
+use crate::hash::FxHashMap;
 use crate::params::Params;
 use crate::traits::{Estimator, Transformer};
 

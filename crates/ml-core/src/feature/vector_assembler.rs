@@ -6,10 +6,11 @@ use arrow::array::{Array, ArrayRef, AsArray, FixedSizeListArray};
 use arrow::datatypes::{DataType, Field, Float64Type, Schema};
 use serde::{Deserialize, Serialize};
 
-use super::{append_fields, check_choice, filter_rows, numeric_f64};
+use super::{append_fields, check_choice, filter_rows};
 use super::{ERROR_INVALID, KEEP_INVALID, SKIP_INVALID};
 use crate::attributes::{attribute_of, vector_attributes, with_vector_attributes, Attribute};
 use crate::dataset::Dataset;
+use crate::dataset::{column_to_f64, NullPolicy};
 use crate::dataset::{field_of, is_numeric, type_error, vector_column_from_vec, vector_type};
 use crate::error::{MlError, Result};
 use crate::params::Params;
@@ -169,7 +170,7 @@ impl Transformer for VectorAssembler {
         for (c, part) in self.input_cols.iter().zip(&parts) {
             match part {
                 Part::Scalar => {
-                    let arr = numeric_f64(data, c)?;
+                    let arr = column_to_f64(data, c, NullPolicy::Keep)?;
                     let vals = arr.values();
                     let has_nulls = arr.null_count() > 0;
                     for (row, &v) in vals.iter().enumerate() {

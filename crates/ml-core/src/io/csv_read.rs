@@ -53,6 +53,11 @@ pub struct CsvReadOptions {
     pub schema: Option<SchemaRef>,
     /// Rows per record batch when streaming (default 8192).
     pub batch_size: usize,
+    /// The columns to read, in this order (default `None`: every column). Only these are
+    /// parsed, so a bad value in another column is not an error; the schema is still inferred
+    /// (or given) for the whole file. A name the file lacks is an
+    /// [`MlError::ColumnNotInFile`] naming file and column.
+    pub columns: Option<Vec<String>>,
 }
 
 impl Default for CsvReadOptions {
@@ -64,6 +69,7 @@ impl Default for CsvReadOptions {
             null_values: vec!["".into(), "NA".into(), "null".into()],
             schema: None,
             batch_size: 8192,
+            columns: None,
         }
     }
 }
@@ -107,6 +113,23 @@ impl CsvReadOptions {
     /// Sets the values read as null.
     pub fn null_values(mut self, null_values: Vec<String>) -> Self {
         self.null_values = null_values;
+        self
+    }
+
+    /// Reads only these columns, in this order (see [`CsvReadOptions::columns`]).
+    ///
+    /// ```
+    /// use ml_core::io::{read_csv, CsvReadOptions};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("t.csv");
+    /// std::fs::write(&path, "a,b,c\n1,x,2.5\n2,y,3.5\n").unwrap();
+    /// let ds = read_csv(&path, &CsvReadOptions::default().columns(&["c", "a"])).unwrap();
+    /// assert_eq!(ds.column_names(), vec!["c", "a"]);
+    /// let err = read_csv(&path, &CsvReadOptions::default().columns(&["d"])).unwrap_err();
+    /// assert!(err.to_string().contains("'d'") && err.to_string().contains("t.csv"));
+    /// ```
+    pub fn columns(mut self, columns: &[&str]) -> Self {
+        self.columns = Some(columns.iter().map(|c| c.to_string()).collect());
         self
     }
 }
@@ -532,7 +555,12 @@ impl Tokenizer {
 /// Turns chunks into record batches (the part that runs in parallel in [`read_csv`]).
 struct Parser {
     path: PathBuf,
+    /// The schema of the whole file.
     schema: SchemaRef,
+    /// The columns parsed (positions in `schema`), in output order.
+    proj: Vec<usize>,
+    /// The schema of the batches made (the projected columns).
+    out_schema: SchemaRef,
     kinds: Vec<Kind>,
     nulls: NullSet,
     inferred: Option<Option<usize>>,
@@ -577,10 +605,11 @@ impl Parser {
             let start = if i == 0 { 0 } else { chunk.ends[i - 1] };
             &chunk.data[start..chunk.ends[i]]
         };
-        let mut columns = Vec::with_capacity(ncols);
+        let mut columns = Vec::with_capacity(self.proj.len());
         // The first bad field in row-major order: (row, column).
         let mut first_bad: Option<(usize, usize)> = None;
-        for (c, kind) in self.kinds.iter().enumerate() {
+        for &c in &self.proj {
+            let kind = &self.kinds[c];
             let limit = first_bad.map_or(rows, |(r, _)| r);
             let mut buf = ColBuf::new(kind, rows, chunk.data.len() / ncols.max(1));
             for r in 0..limit {
@@ -623,7 +652,7 @@ impl Parser {
         if let Some((r, c)) = first_bad {
             return Err(self.parse_error(c, chunk.lines[r], field(r, c)));
         }
-        RecordBatch::try_new(self.schema.clone(), columns).map_err(|e| {
+        RecordBatch::try_new(self.out_schema.clone(), columns).map_err(|e| {
             csv_error(
                 &self.path,
                 chunk.lines[0],
@@ -655,9 +684,10 @@ impl std::fmt::Debug for CsvBatches {
 }
 
 impl CsvBatches {
-    /// The schema of every batch.
+    /// The schema of every batch (the projected columns when [`CsvReadOptions::columns`] is
+    /// set).
     pub fn schema(&self) -> SchemaRef {
-        self.parser.schema.clone()
+        self.parser.out_schema.clone()
     }
 }
 
@@ -728,6 +758,15 @@ pub fn csv_batches(path: impl AsRef<Path>, opts: &CsvReadOptions) -> Result<CsvB
         .iter()
         .map(|f| Kind::of(f.data_type()))
         .collect();
+    let proj = match &opts.columns {
+        Some(cols) => super::projection_indices(path, &schema, cols)?,
+        None => (0..schema.fields().len()).collect(),
+    };
+    let out_schema = if opts.columns.is_some() {
+        Arc::new(schema.project(&proj)?)
+    } else {
+        schema.clone()
+    };
     Ok(CsvBatches {
         tokenizer: Tokenizer {
             path: path.to_path_buf(),
@@ -739,6 +778,8 @@ pub fn csv_batches(path: impl AsRef<Path>, opts: &CsvReadOptions) -> Result<CsvB
         parser: Parser {
             path: path.to_path_buf(),
             schema,
+            proj,
+            out_schema,
             kinds,
             nulls: NullSet::new(&opts.null_values),
             inferred: if opts.schema.is_some() {
@@ -797,5 +838,5 @@ pub fn read_csv(path: impl AsRef<Path>, opts: &CsvReadOptions) -> Result<Dataset
         .collect();
     parsed.sort_by_key(|(i, _)| *i);
     let batches: Vec<RecordBatch> = parsed.into_iter().map(|(_, b)| b).collect::<Result<_>>()?;
-    concat_batches(&parser.schema, batches).map(Dataset::new)
+    concat_batches(&parser.out_schema, batches).map(Dataset::new)
 }

@@ -13,6 +13,12 @@
 //!   columns), [`parquet_batches`] streams it, [`write_parquet`] writes a Snappy-compressed file.
 //!   Field metadata (ML attributes) survives a round trip.
 //!
+//! * Any table: [`read_table`] picks the reader by the path (`.csv`, `.parquet`, a directory
+//!   of part files). Every reader can project columns ([`ReadOptions::columns`],
+//!   [`ParquetReadOptions::columns`], [`CsvReadOptions::columns`]): only those are decoded, in
+//!   the order asked for, and a column the file lacks is an
+//!   [`MlError::ColumnNotInFile`](crate::MlError::ColumnNotInFile) naming file and column.
+//!
 //! Every write goes to a temporary file in the target directory that is renamed into place, so
 //! a crash never leaves a half-written file. Every error names the file, and for CSV the line
 //! and column at fault.
@@ -49,10 +55,15 @@
 mod csv_read;
 mod csv_write;
 mod parquet_io;
+mod table;
 
 pub use csv_read::{csv_batches, infer_csv_schema, read_csv, CsvBatches, CsvReadOptions};
 pub use csv_write::write_csv;
-pub use parquet_io::{parquet_batches, read_parquet, write_parquet, ParquetBatches};
+pub use parquet_io::{
+    parquet_batches, parquet_batches_with, read_parquet, read_parquet_with, write_parquet,
+    ParquetBatches, ParquetReadOptions,
+};
+pub use table::{read_table, ReadOptions};
 
 use std::fs::{self, File};
 use std::io::BufWriter;
@@ -96,6 +107,43 @@ where
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// Positions in `schema` of the projected `columns`, in the order asked for. Errors name the
+/// file: a column it lacks ([`MlError::ColumnNotInFile`]), a column asked for twice or an
+/// empty list ([`MlError::InvalidParam`] `columns`).
+pub(crate) fn projection_indices(
+    path: &Path,
+    schema: &arrow::datatypes::Schema,
+    columns: &[String],
+) -> Result<Vec<usize>> {
+    if columns.is_empty() {
+        return Err(MlError::param(
+            "columns",
+            format!("the projection of '{}' names no column", path.display()),
+        ));
+    }
+    let mut out = Vec::with_capacity(columns.len());
+    for (i, c) in columns.iter().enumerate() {
+        if columns[..i].contains(c) {
+            return Err(MlError::param(
+                "columns",
+                format!("column '{c}' is asked for twice"),
+            ));
+        }
+        let idx = schema.index_of(c).map_err(|_| MlError::ColumnNotInFile {
+            path: path.to_path_buf(),
+            column: c.clone(),
+            available: schema
+                .fields()
+                .iter()
+                .map(|f| f.name().as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })?;
+        out.push(idx);
+    }
+    Ok(out)
 }
 
 /// Concatenates batches of one schema into one batch, concatenating columns in parallel.

@@ -11,6 +11,7 @@ use ::parquet::arrow::arrow_reader::{
 use ::parquet::arrow::{ArrowWriter, ProjectionMask};
 use ::parquet::basic::Compression;
 use ::parquet::file::properties::WriterProperties;
+use ::parquet::schema::types::SchemaDescriptor;
 use arrow::array::{new_null_array, ArrayRef, Int64Array, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::{RecordBatch, RecordBatchReader};
@@ -37,6 +38,62 @@ struct PartFile {
     values: Vec<Option<String>>,
 }
 
+/// Options for [`read_parquet_with`] and [`parquet_batches_with`].
+///
+/// ```
+/// use ml_core::io::ParquetReadOptions;
+/// let opts = ParquetReadOptions::new().columns(&["label", "age"]).batch_size(4096);
+/// assert_eq!(opts.columns.as_deref(), Some(&["label".to_string(), "age".to_string()][..]));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParquetReadOptions {
+    /// The columns to read, in this order (default `None`: every column, file columns then
+    /// partition columns). Only these columns are decoded (the parquet reader's projection
+    /// mask); a name neither in the files nor a partition folder is an
+    /// [`MlError::ColumnNotInFile`] naming the file and the column.
+    pub columns: Option<Vec<String>>,
+    /// Rows per record batch when streaming with [`parquet_batches_with`] (default 65,536);
+    /// [`read_parquet_with`] reads whole files and does not use it.
+    pub batch_size: usize,
+}
+
+impl Default for ParquetReadOptions {
+    fn default() -> Self {
+        ParquetReadOptions {
+            columns: None,
+            batch_size: 65_536,
+        }
+    }
+}
+
+impl ParquetReadOptions {
+    /// The default options: every column, batches of 65,536 rows.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Reads only these columns, in this order.
+    pub fn columns(mut self, columns: &[&str]) -> Self {
+        self.columns = Some(columns.iter().map(|c| c.to_string()).collect());
+        self
+    }
+
+    /// Sets the number of rows per streamed batch (at least 1).
+    pub fn batch_size(mut self, batch_size: usize) -> Self {
+        self.batch_size = batch_size;
+        self
+    }
+}
+
+/// Where an output column comes from.
+#[derive(Debug, Clone, Copy)]
+enum Source {
+    /// Position in the batch decoded from a file (the projected file columns, in file order).
+    File(usize),
+    /// A partition column (index in `Scan::keys`).
+    Key(usize),
+}
+
 /// The files of a Parquet "table" (a single file or a directory) and its output schema.
 #[derive(Debug)]
 struct Scan {
@@ -45,7 +102,11 @@ struct Scan {
     keys: Vec<(String, DataType)>,
     /// The schema of the data files, as read from the first one.
     file_schema: SchemaRef,
-    /// The output schema: file columns then partition columns.
+    /// The file columns decoded (root positions, increasing); `None`: all of them.
+    read_cols: Option<Vec<usize>>,
+    /// Where each output column comes from.
+    outputs: Vec<Source>,
+    /// The output schema (file columns then partition columns, or the projection's order).
     schema: SchemaRef,
     is_dir: bool,
 }
@@ -135,7 +196,7 @@ fn load_metadata(path: &Path) -> Result<(File, ArrowReaderMetadata)> {
 }
 
 impl Scan {
-    fn new(path: &Path) -> Result<Scan> {
+    fn new(path: &Path, columns: Option<&[String]>) -> Result<Scan> {
         let meta = fs::metadata(path).map_err(|e| MlError::io(path, e))?;
         let is_dir = meta.is_dir();
         let (files, key_names) = if is_dir {
@@ -213,17 +274,47 @@ impl Scan {
         for (name, dt) in &keys {
             fields.push(Field::new(name, dt.clone(), true));
         }
-        let schema = Arc::new(Schema::new_with_metadata(
-            fields,
-            file_schema.metadata().clone(),
-        ));
+        let full = Schema::new_with_metadata(fields, file_schema.metadata().clone());
+        let nfile = file_schema.fields().len();
+        let (read_cols, outputs, schema) = match columns {
+            None => (
+                None,
+                (0..nfile)
+                    .map(Source::File)
+                    .chain((0..keys.len()).map(Source::Key))
+                    .collect(),
+                Arc::new(full),
+            ),
+            Some(cols) => {
+                let picked = super::projection_indices(path, &full, cols)?;
+                let mut read: Vec<usize> = picked.iter().copied().filter(|&i| i < nfile).collect();
+                read.sort_unstable();
+                let outputs = picked
+                    .iter()
+                    .map(|&i| match read.binary_search(&i) {
+                        Ok(pos) => Source::File(pos),
+                        Err(_) => Source::Key(i - nfile),
+                    })
+                    .collect();
+                (Some(read), outputs, Arc::new(full.project(&picked)?))
+            }
+        };
         Ok(Scan {
             files,
             keys,
             file_schema,
+            read_cols,
+            outputs,
             schema,
             is_dir,
         })
+    }
+
+    /// The projection mask of the file columns read, if not all of them.
+    fn mask(&self, descr: &SchemaDescriptor) -> Option<ProjectionMask> {
+        self.read_cols
+            .as_ref()
+            .map(|cols| ProjectionMask::roots(descr, cols.iter().copied()))
     }
 
     /// Checks a part file's schema against the first one.
@@ -259,9 +350,8 @@ impl Scan {
     /// Adds the partition columns (constant per file) and applies the output schema.
     fn finish_batch(&self, file: &PartFile, batch: RecordBatch) -> Result<RecordBatch> {
         let rows = batch.num_rows();
-        let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
-        for ((_, dt), value) in self.keys.iter().zip(&file.values) {
-            let array: ArrayRef = match (value, dt) {
+        let key_column = |k: usize| -> ArrayRef {
+            match (&file.values[k], &self.keys[k].1) {
                 (None, dt) => new_null_array(dt, rows),
                 (Some(v), DataType::Int64) => {
                     let n = parse_i64(v.as_bytes()).unwrap_or_default();
@@ -271,8 +361,20 @@ impl Scan {
                     v.as_str(),
                     rows,
                 ))),
-            };
-            columns.push(array);
+            }
+        };
+        let columns: Vec<ArrayRef> = self
+            .outputs
+            .iter()
+            .map(|src| match *src {
+                Source::File(i) => batch.column(i).clone(),
+                Source::Key(k) => key_column(k),
+            })
+            .collect();
+        if columns.is_empty() {
+            let options = arrow::record_batch::RecordBatchOptions::new().with_row_count(Some(rows));
+            return RecordBatch::try_new_with_options(self.schema.clone(), columns, &options)
+                .map_err(|e| pq_error(&file.path, format!("cannot assemble the batch: {e}")));
         }
         RecordBatch::try_new(self.schema.clone(), columns)
             .map_err(|e| pq_error(&file.path, format!("cannot assemble the batch: {e}")))
@@ -287,7 +389,11 @@ impl Scan {
             self.check_schema(path, &schema)?;
         }
         let rows = meta.metadata().file_metadata().num_rows().max(0) as usize;
-        let ncols = schema.fields().len();
+        let cols: Vec<usize> = match &self.read_cols {
+            Some(c) => c.clone(),
+            None => (0..schema.fields().len()).collect(),
+        };
+        let ncols = cols.len();
         let read = |mask: Option<ProjectionMask>| -> Result<RecordBatch> {
             // A separate open file per reader: `try_clone` would share one file offset between
             // threads, and concurrent seek + read would interleave.
@@ -306,13 +412,16 @@ impl Scan {
             arrow::compute::concat_batches(&out_schema, &batches).map_err(|e| pq_error(path, e))
         };
         let batch = if ncols <= 1 || rows < 50_000 {
-            read(None)?
+            read(self.mask(meta.parquet_schema()))?
         } else {
             let descr = meta.parquet_schema();
-            let columns: Vec<ArrayRef> = (0..ncols)
-                .into_par_iter()
-                .map(|c| read(Some(ProjectionMask::roots(descr, [c]))).map(|b| b.column(0).clone()))
+            let columns: Vec<ArrayRef> = cols
+                .par_iter()
+                .map(|&c| {
+                    read(Some(ProjectionMask::roots(descr, [c]))).map(|b| b.column(0).clone())
+                })
                 .collect::<Result<_>>()?;
+            let schema = Arc::new(schema.project(&cols).map_err(|e| pq_error(path, e))?);
             RecordBatch::try_new(schema, columns).map_err(|e| pq_error(path, e))?
         };
         self.finish_batch(file, batch)
@@ -331,7 +440,33 @@ impl Scan {
 /// Errors: a missing path ([`MlError::Io`]); a truncated or non-Parquet file, or part files
 /// whose schemas differ ([`MlError::Parquet`] naming the file).
 pub fn read_parquet(path: impl AsRef<Path>) -> Result<Dataset> {
-    let scan = Scan::new(path.as_ref())?;
+    read_parquet_with(path, &ParquetReadOptions::default())
+}
+
+/// [`read_parquet`] with options: only the columns of [`ParquetReadOptions::columns`] are
+/// decoded (by the parquet reader's projection mask), in the order asked for.
+///
+/// ```
+/// use std::sync::Arc;
+/// use arrow::array::{ArrayRef, Float64Array, Int64Array};
+/// use ml_core::io::{read_parquet_with, write_parquet, ParquetReadOptions};
+/// use ml_core::{Dataset, MlError};
+///
+/// let ds = Dataset::from_columns(vec![
+///     ("id", Arc::new(Int64Array::from(vec![1, 2])) as ArrayRef),
+///     ("x", Arc::new(Float64Array::from(vec![0.5, 1.5])) as ArrayRef),
+///     ("label", Arc::new(Float64Array::from(vec![0.0, 1.0])) as ArrayRef),
+/// ]).unwrap();
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("t.parquet");
+/// write_parquet(&ds, &path).unwrap();
+/// let got = read_parquet_with(&path, &ParquetReadOptions::new().columns(&["label", "x"])).unwrap();
+/// assert_eq!(got.column_names(), vec!["label", "x"]);
+/// let err = read_parquet_with(&path, &ParquetReadOptions::new().columns(&["y"])).unwrap_err();
+/// assert!(matches!(err, MlError::ColumnNotInFile { ref column, .. } if column == "y"));
+/// ```
+pub fn read_parquet_with(path: impl AsRef<Path>, opts: &ParquetReadOptions) -> Result<Dataset> {
+    let scan = Scan::new(path.as_ref(), opts.columns.as_deref())?;
     let parts: Vec<RecordBatch> = scan
         .files
         .par_iter()
@@ -386,10 +521,12 @@ impl ParquetBatches {
             if self.scan.is_dir {
                 self.scan.check_schema(path, meta.schema())?;
             }
-            let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(handle, meta)
-                .with_batch_size(self.batch_size)
-                .build()
-                .map_err(|e| pq_error(path, e))?;
+            let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(handle, meta)
+                .with_batch_size(self.batch_size);
+            if let Some(mask) = self.scan.mask(builder.parquet_schema()) {
+                builder = builder.with_projection(mask);
+            }
+            let reader = builder.build().map_err(|e| pq_error(path, e))?;
             self.current = Some((i, reader));
         }
     }
@@ -433,14 +570,41 @@ impl Iterator for ParquetBatches {
 /// assert_eq!(total, 10);
 /// ```
 pub fn parquet_batches(path: impl AsRef<Path>, batch_size: usize) -> Result<ParquetBatches> {
-    if batch_size == 0 {
+    parquet_batches_with(path, &ParquetReadOptions::new().batch_size(batch_size))
+}
+
+/// [`parquet_batches`] with options: batches of [`ParquetReadOptions::batch_size`] rows holding
+/// only the columns of [`ParquetReadOptions::columns`] (only those are decoded).
+///
+/// ```
+/// use std::sync::Arc;
+/// use arrow::array::{ArrayRef, Int64Array};
+/// use ml_core::{io::{parquet_batches_with, write_parquet, ParquetReadOptions}, Dataset};
+/// let ds = Dataset::from_columns(vec![
+///     ("a", Arc::new(Int64Array::from_iter_values(0..10)) as ArrayRef),
+///     ("b", Arc::new(Int64Array::from_iter_values(10..20)) as ArrayRef),
+/// ]).unwrap();
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("ab.parquet");
+/// write_parquet(&ds, &path).unwrap();
+/// let opts = ParquetReadOptions::new().columns(&["b"]).batch_size(4);
+/// let batches: Vec<_> = parquet_batches_with(&path, &opts).unwrap().map(|b| b.unwrap()).collect();
+/// assert_eq!(batches.len(), 3);
+/// assert_eq!(batches[0].num_columns(), 1);
+/// assert_eq!(batches[0].schema().field(0).name(), "b");
+/// ```
+pub fn parquet_batches_with(
+    path: impl AsRef<Path>,
+    opts: &ParquetReadOptions,
+) -> Result<ParquetBatches> {
+    if opts.batch_size == 0 {
         return Err(MlError::param("batch_size", "must be at least 1"));
     }
     Ok(ParquetBatches {
-        scan: Scan::new(path.as_ref())?,
+        scan: Scan::new(path.as_ref(), opts.columns.as_deref())?,
         next_file: 0,
         current: None,
-        batch_size,
+        batch_size: opts.batch_size,
         done: false,
     })
 }
