@@ -32,8 +32,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::error::{MlError, Result};
 
+/// The kept pools: `(number of threads, pool)`.
+type Pools = Vec<(usize, Arc<rayon::ThreadPool>)>;
+
 /// Pools of a given size, built on first use and kept.
-static POOLS: OnceLock<Mutex<Vec<(usize, Arc<rayon::ThreadPool>)>>> = OnceLock::new();
+static POOLS: OnceLock<Mutex<Pools>> = OnceLock::new();
 
 /// Number of threads of the current rayon pool (the caller's pool, or the global one).
 pub fn current_num_threads() -> usize {
@@ -95,7 +98,7 @@ mod tests {
     /// in fixed chunks.
     fn chunked_sum() -> f64 {
         let v: Vec<f64> = (0..100_000)
-            .map(|i| ((i * 7919) % 1000) as f64 * 10f64.powi((i % 13) as i32 - 6))
+            .map(|i: i32| ((i * 7919) % 1000) as f64 * 10f64.powi(i % 13 - 6))
             .collect();
         let parts: Vec<f64> = v.par_chunks(1024).map(|c| c.iter().sum::<f64>()).collect();
         parts.iter().sum()
