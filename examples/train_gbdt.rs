@@ -293,7 +293,7 @@ fn run(args: &Args) -> Result<()> {
     let predict_s = t1.elapsed().as_secs_f64();
     let labels = test_ds.f64_column("label")?.values();
     let auc = if args.objective == "binary:logistic" {
-        let a = ml_tree::auc(&pred, labels, None);
+        let a = ml_core::metrics::roc_auc(&pred, labels, None).unwrap_or(f64::NAN);
         if a.is_finite() {
             serde_json::json!((a * 1e4).round() / 1e4)
         } else {

@@ -160,14 +160,6 @@ impl GradientBoostedTrees {
         })
     }
 
-    /// A pool of `n_threads` threads.
-    fn pool(&self) -> Result<rayon::ThreadPool> {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(self.n_threads)
-            .build()
-            .map_err(|e| MlError::param("n_threads", format!("cannot start the thread pool: {e}")))
-    }
-
     /// Fits on `data`, also returning the per-round evaluation history
     /// (`(round, metric value)`; empty without an evaluation set).
     pub fn fit_with_history(
@@ -201,15 +193,11 @@ impl GradientBoostedTrees {
                 "early stopping needs an evaluation set (with_eval_set)",
             ));
         }
-        // The current (usually the global) pool when it has the threads asked for, so its
-        // threads are warm for the predictions that usually follow; a pool of our own
-        // otherwise. Either way training runs on one of the pool's threads, so the parallel
-        // steps inside it are scheduled within the pool rather than sent in from outside.
-        if self.n_threads == 0 || self.n_threads == rayon::current_num_threads() {
-            return rayon::scope(|_| self.train(&train, eval.as_ref(), &cats, names));
-        }
-        let pool = self.pool()?;
-        pool.install(|| self.train(&train, eval.as_ref(), &cats, names))
+        // On `n_threads` threads (ml-core's one meaning of it): the current pool when it has
+        // that many, so its threads are warm for the predictions that usually follow.
+        ml_core::threads::install(self.n_threads, || {
+            self.train(&train, eval.as_ref(), &cats, names)
+        })?
     }
 
     fn train(

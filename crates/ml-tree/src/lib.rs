@@ -70,7 +70,7 @@ mod testing;
 pub mod tree;
 pub mod xgboost;
 
-pub use metric::{auc, Metric};
+pub use metric::Metric;
 pub use model::{GradientBoostedTreesModel, ImportanceType};
 pub use objective::Objective;
 pub use params::{GradientBoostedTrees, GrowPolicy, ModelParams, RoundCallback, RoundInfo};

@@ -5,6 +5,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use ml_core::metrics::roc_auc;
 use ml_core::params::{ParamType, ParamValue};
 use ml_core::{MlError, Result};
 
@@ -91,7 +92,8 @@ impl Metric {
                 let scores: Vec<f64> = (0..n)
                     .map(|i| margins[i * k + k.saturating_sub(1)])
                     .collect();
-                auc(&scores, labels, weights)
+                // NaN when it is undefined (one class only, labels other than 0 and 1).
+                roc_auc(&scores, labels, weights).unwrap_or(f64::NAN)
             }
             Metric::LogLoss => {
                 let s: f64 = (0..n)
@@ -176,49 +178,23 @@ impl ParamType for Metric {
     }
 }
 
-/// Weighted area under the ROC curve of `scores` for binary `labels` (1 = positive); tied
-/// scores count one half. Returns NaN when one class is absent.
-pub fn auc(scores: &[f64], labels: &[f64], weights: Option<&[f64]>) -> f64 {
-    let mut order: Vec<u32> = (0..scores.len() as u32).collect();
-    order.sort_unstable_by(|&a, &b| scores[a as usize].total_cmp(&scores[b as usize]));
-    let w = |i: usize| weights.map_or(1.0, |w| w[i]);
-    // Walk from the lowest score up; for each group of tied scores, positives in the group beat
-    // the negatives below it and tie with the negatives inside it.
-    let (mut neg_below, mut area, mut pos_total) = (0.0, 0.0, 0.0);
-    let mut i = 0;
-    while i < order.len() {
-        let s = scores[order[i] as usize];
-        let (mut gp, mut gn) = (0.0, 0.0);
-        while i < order.len() && scores[order[i] as usize] == s {
-            let r = order[i] as usize;
-            if labels[r] == 1.0 {
-                gp += w(r);
-            } else {
-                gn += w(r);
-            }
-            i += 1;
-        }
-        area += gp * (neg_below + 0.5 * gn);
-        neg_below += gn;
-        pos_total += gp;
-    }
-    area / (pos_total * neg_below)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn auc_counts_pairs_and_ties() {
+    fn auc_is_the_shared_weighted_roc_auc_of_the_last_margin() {
         // Pairs (pos, neg): (0.9 vs 0.1) win, (0.9 vs 0.5) win, (0.5 vs 0.1) win,
         // (0.5 vs 0.5) tie -> (3 + 0.5) / 4.
-        let s = [0.1, 0.5, 0.5, 0.9];
+        let m = [0.1, 0.5, 0.5, 0.9];
         let y = [0.0, 0.0, 1.0, 1.0];
-        assert!((auc(&s, &y, None) - 0.875).abs() < 1e-12);
+        let auc = |w: Option<&[f64]>| Metric::Auc.evaluate(Objective::BinaryLogistic, &m, 1, &y, w);
+        assert_eq!(auc(None), 0.875);
         // Weight 2 on the first negative: wins 2 + 1 + 2, tie 0.5 -> 5.5 / (2 * 3).
-        let w = [2.0, 1.0, 1.0, 1.0];
-        assert!((auc(&s, &y, Some(&w)) - 5.5 / 6.0).abs() < 1e-12);
+        assert!((auc(Some(&[2.0, 1.0, 1.0, 1.0])) - 5.5 / 6.0).abs() < 1e-15);
+        // One class only: undefined.
+        let one = Metric::Auc.evaluate(Objective::BinaryLogistic, &m, 1, &[1.0; 4], None);
+        assert!(one.is_nan());
     }
 
     #[test]

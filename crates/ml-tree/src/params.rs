@@ -192,9 +192,10 @@ pub struct GradientBoostedTrees {
     pub max_cat_to_onehot: usize,
     /// Seed for row and column sampling.
     pub seed: u64,
-    /// Threads (0 = all cores, or the current rayon pool's threads). When the current pool
-    /// (the global one, outside any pool) has this many threads, training runs in it;
-    /// otherwise in a pool of its own. The model is the same either way.
+    /// Threads, as [`ml_core::threads`] defines them for every stage: 0 = the current rayon
+    /// pool (the global one, all cores, outside any pool); n = run on n threads, in the
+    /// current pool when it has exactly n, else in a kept pool of n. The model is the same
+    /// either way.
     pub n_threads: usize,
     /// Metric on the evaluation set: `auc`, `logloss`, `rmse`, `mlogloss`, `error`
     /// (`None` = the objective's default).
@@ -338,7 +339,7 @@ impl_params!(GradientBoostedTrees {
     num_class: "Number of classes (multi:softmax).",
     max_cat_to_onehot: "Categorical features with at most this many categories split one-vs-rest.",
     seed: "Seed for row and column sampling.",
-    n_threads: "Threads (0 = all cores).",
+    n_threads: "Threads (0 = the current rayon pool; see ml_core::threads).",
     eval_metric: "auc | logloss | rmse | mlogloss | error (unset = objective default).",
     early_stopping_rounds: "Stop after this many rounds without improvement on the evaluation set.",
     features_col: "Input vector column.",

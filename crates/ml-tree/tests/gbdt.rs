@@ -9,9 +9,7 @@ use ml_core::attributes::{with_vector_attributes, Attribute};
 use ml_core::dataset::{vector_column_from_vec, vector_type};
 use ml_core::{Dataset, Estimator, MlError, ParamValue, Params, Transformer};
 use ml_tree::xgboost::{from_xgboost_json, to_xgboost_json};
-use ml_tree::{
-    auc, GradientBoostedTrees, GradientBoostedTreesModel, ImportanceType, Metric, Objective,
-};
+use ml_tree::{GradientBoostedTrees, GradientBoostedTreesModel, ImportanceType, Metric, Objective};
 
 fn uniform(seed: u64, i: u64) -> f64 {
     ml_core::dataset::unit_uniform(seed, i)
@@ -70,11 +68,12 @@ fn probs(model: &GradientBoostedTreesModel, data: &Dataset) -> Vec<f64> {
 }
 
 fn test_auc(model: &GradientBoostedTreesModel, data: &Dataset) -> f64 {
-    auc(
+    ml_core::metrics::roc_auc(
         &probs(model, data),
         data.f64_column("label").unwrap().values(),
         None,
     )
+    .unwrap()
 }
 
 #[test]
