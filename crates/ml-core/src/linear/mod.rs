@@ -10,6 +10,30 @@
 //! evaluation, in parallel over fixed row blocks reduced in a fixed order: the result does not
 //! depend on the number of threads.
 //!
+//! ## Layout
+//!
+//! One file per step, so a reader finds a step by its name:
+//!
+//! | file | holds |
+//! |---|---|
+//! | `params.rs` | [`LogisticRegression`]: parameters, defaults, builders, validation (run before any work) |
+//! | `fit.rs` | the training driver: checked inputs, feature statistics, the optimizer run, back to the original scale |
+//! | `loss.rs` | the logistic loss and gradient over fixed row blocks, and the dot-product kernels |
+//! | `optim.rs` | Breeze's L-BFGS and OWL-QN ([`StopReason`]) |
+//! | `model.rs` | [`LogisticRegressionModel`]: coefficients, prediction, [`TrainingSummary`] |
+//!
+//! ## Why linear models stay in ml-core
+//!
+//! They could live in a crate of their own (`ml-linear`), beside ml-tree. They stay here for
+//! now because that crate would buy nothing yet: there is one model family, it needs no
+//! dependency ml-core does not already have (rayon, ndarray, serde), it adds little to
+//! ml-core's build, and it depends only on ml-core's public seams (`Dataset`, `Params`, the stage
+//! traits), so moving it later is a mechanical change with no API cost beyond a path. The move
+//! becomes worth it when a second family (linear regression, linear SVM, generalized linear
+//! models) arrives or when linear models need a dependency of their own (sparse or BLAS kernels):
+//! then the shared optimizer and loss kernels form a crate with one job, and users of ml-core
+//! alone (trees, itemsets) stop compiling them.
+//!
 //! ```
 //! use std::sync::Arc;
 //! use arrow::array::{ArrayRef, Float64Array};
@@ -29,8 +53,12 @@
 //! assert!(model.summary.objective() < std::f64::consts::LN_2);
 //! ```
 
-mod logistic;
+mod fit;
+mod loss;
+mod model;
 mod optim;
+mod params;
 
-pub use logistic::{LogisticRegression, LogisticRegressionModel, TrainingSummary};
+pub use model::{LogisticRegressionModel, TrainingSummary};
 pub use optim::StopReason;
+pub use params::LogisticRegression;
