@@ -21,7 +21,7 @@ use arrow::array::{ArrayRef, Float64Array, Int64Array};
 use arrow::datatypes::{DataType, Field, Schema};
 use clap::Parser;
 use common::{chart, title, CommonArgs, Report, Result, Sql, Timings};
-use ml_core::feature::{StringIndexer, VectorAssembler};
+use ml_core::feature::{HandleInvalid, StringIndexer, VectorAssembler};
 use ml_core::io::CsvReadOptions;
 use ml_core::{Dataset, Estimator, Pipeline, Transformer};
 use ml_eval::{BinaryClassificationEvaluator, Evaluator};
@@ -191,7 +191,7 @@ fn model(
                 &indexed.iter().map(String::as_str).collect::<Vec<_>>(),
                 &idx.iter().map(String::as_str).collect::<Vec<_>>(),
             )
-            .with_handle_invalid("keep"),
+            .with_handle_invalid(HandleInvalid::Keep),
         )
         .transformer("assemble", VectorAssembler::new(&inputs, "features"))
         .estimator("gbt", gbt.clone());

@@ -22,7 +22,8 @@ use arrow::array::{Array, ArrayRef, Float64Array};
 use arrow::datatypes::{DataType, Field};
 use ml_core::attributes::slot_names;
 use ml_core::feature::{
-    Imputer, OneHotEncoder, StandardScaler, StringIndexer, StringIndexerModel, VectorAssembler,
+    HandleInvalid, Imputer, ImputerStrategy, OneHotEncoder, StandardScaler, StringIndexer,
+    StringIndexerModel, VectorAssembler,
 };
 use ml_core::io::{read_csv, CsvReadOptions};
 use ml_core::{persist, Dataset, Estimator, Pipeline, Transformer};
@@ -82,11 +83,12 @@ fn pipeline() -> Pipeline {
     Pipeline::new()
         .estimator(
             "impute",
-            Imputer::new(&NUMERIC, &refs(&imputed)).with_strategy("median"),
+            Imputer::new(&NUMERIC, &refs(&imputed)).with_strategy(ImputerStrategy::Median),
         )
         .estimator(
             "index",
-            StringIndexer::multi(&CATEGORICAL, &refs(&indexed)).with_handle_invalid("keep"),
+            StringIndexer::multi(&CATEGORICAL, &refs(&indexed))
+                .with_handle_invalid(HandleInvalid::Keep),
         )
         .estimator(
             "onehot",

@@ -39,7 +39,10 @@ use arrow::datatypes::{DataType, Field};
 use clap::Parser;
 use common::data::{leading_number, parse_emp_length, parse_percent, to_f64};
 use common::{chart, title, CommonArgs, Report, Result, Sql, Timings};
-use ml_core::feature::{Imputer, OneHotEncoder, StandardScaler, StringIndexer, VectorAssembler};
+use ml_core::feature::{
+    HandleInvalid, Imputer, ImputerStrategy, OneHotEncoder, StandardScaler, StringIndexer,
+    VectorAssembler,
+};
 use ml_core::{Dataset, Estimator, Pipeline, Transformer};
 use ml_eval::{
     BinaryClassificationEvaluator, BusinessValue, CrossValidator, Evaluator, ParamGridBuilder,
@@ -242,15 +245,15 @@ fn model(
     let prep = Pipeline::new()
         .estimator(
             "impute",
-            Imputer::new(&nums, &refs(&imp)).with_strategy("median"),
+            Imputer::new(&nums, &refs(&imp)).with_strategy(ImputerStrategy::Median),
         )
         .estimator(
             "index",
-            StringIndexer::multi(&cats, &refs(&idx)).with_handle_invalid("keep"),
+            StringIndexer::multi(&cats, &refs(&idx)).with_handle_invalid(HandleInvalid::Keep),
         )
         .estimator(
             "onehot",
-            OneHotEncoder::new(&refs(&idx), &refs(&ohe)).with_handle_invalid("keep"),
+            OneHotEncoder::new(&refs(&idx), &refs(&ohe)).with_handle_invalid(HandleInvalid::Keep),
         )
         .transformer("assemble", VectorAssembler::new(&assembled, "raw"))
         .estimator(
@@ -277,7 +280,7 @@ fn model(
     gbt.max_depth = 6;
     gbt.eta = 0.3;
     gbt.seed = args.seed;
-    let evaluator = BinaryClassificationEvaluator::new().label_col("bad_loan");
+    let evaluator = BinaryClassificationEvaluator::new().with_label_col("bad_loan");
     let fitted = timings.phase("train", || gbt.fit(&tr))?;
     let pred = fitted.transform(&te)?;
     let auc = timings.phase("predict_auc", || evaluator.evaluate(&pred))?;
@@ -294,9 +297,9 @@ fn model(
     let bar = common::progress(total, "cross-validation fits");
     let bar2 = bar.clone();
     let cv = CrossValidator::new(gbt.clone(), evaluator.clone())
-        .estimator_param_maps(grid)
-        .num_folds(num_folds)
-        .seed(args.seed)
+        .with_estimator_param_maps(grid)
+        .with_num_folds(num_folds)
+        .with_seed(args.seed)
         .on_progress(move |p| bar2.set_position(p.done as u64));
     let cvm = timings.phase("cv_fit", || cv.fit(&tr))?;
     bar.finish_and_clear();

@@ -111,9 +111,9 @@ fn main() -> Result<()> {
         .with_elastic_net_param(0.3);
     let evaluator = BinaryClassificationEvaluator::new();
     let cv = CrossValidator::new(lr.clone(), evaluator.clone())
-        .estimator_param_maps(ParamGridBuilder::new().build())
-        .num_folds(args.folds)
-        .seed(args.seed);
+        .with_estimator_param_maps(ParamGridBuilder::new().build())
+        .with_num_folds(args.folds)
+        .with_seed(args.seed);
     let cvm = timings.phase("cross_validation", || cv.fit(&data))?;
     let cv_auc = cvm.avg_metrics()[0];
     // Out-of-fold P(suspicious) for every frame (same folds), for the ranking.
@@ -134,7 +134,7 @@ fn main() -> Result<()> {
     )?;
     let oof_auc = evaluator
         .clone()
-        .raw_prediction_col("p_suspicious")
+        .with_raw_prediction_col("p_suspicious")
         .evaluate(&ranked)?;
     println!(
         "{}-fold cross-validation: mean AUC over folds {cv_auc:.4}, AUC of the pooled out-of-fold probabilities {oof_auc:.4}",

@@ -13,7 +13,10 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, Float64Array, StringArray};
 use criterion::{criterion_group, criterion_main, Criterion};
 use ml_core::dataset::unit_uniform;
-use ml_core::feature::{Imputer, OneHotEncoder, StandardScaler, StringIndexer, VectorAssembler};
+use ml_core::feature::{
+    HandleInvalid, Imputer, ImputerStrategy, OneHotEncoder, StandardScaler, StringIndexer,
+    VectorAssembler,
+};
 use ml_core::{Dataset, Estimator, Pipeline, Transformer};
 
 const ROWS: usize = 200_000;
@@ -70,11 +73,11 @@ fn pipeline() -> Pipeline {
     Pipeline::new()
         .estimator(
             "impute",
-            Imputer::new(&NUMERIC, &r(&imp)).with_strategy("median"),
+            Imputer::new(&NUMERIC, &r(&imp)).with_strategy(ImputerStrategy::Median),
         )
         .estimator(
             "index",
-            StringIndexer::multi(&strs, &r(&idx)).with_handle_invalid("keep"),
+            StringIndexer::multi(&strs, &r(&idx)).with_handle_invalid(HandleInvalid::Keep),
         )
         .estimator("onehot", OneHotEncoder::new(&r(&idx), &r(&vecs)))
         .transformer("assemble", VectorAssembler::new(&assembled, "raw"))

@@ -136,4 +136,19 @@ impl MlError {
     pub fn data(message: impl Into<String>) -> Self {
         MlError::InvalidData(message.into())
     }
+
+    /// This error as [`MlError::InvalidData`] found in `context` (a pipeline stage, a part of
+    /// a model): the message becomes `"{context}: {message}"`, without repeating the
+    /// "invalid data" prefix when errors nest.
+    pub fn in_context(self, context: &str) -> Self {
+        MlError::InvalidData(format!("{context}: {}", self.data_message()))
+    }
+
+    /// The message of an [`MlError::InvalidData`], or the whole text of any other error.
+    pub fn data_message(&self) -> String {
+        match self {
+            MlError::InvalidData(m) => m.clone(),
+            other => other.to_string(),
+        }
+    }
 }

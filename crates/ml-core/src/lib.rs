@@ -9,17 +9,19 @@
 //! use std::sync::Arc;
 //! use arrow::array::{ArrayRef, Float64Array};
 //! use ml_core::{Dataset, Estimator, Pipeline, Transformer};
-//! use ml_core::testing::{AddConstant, MeanCenter};
+//! use ml_core::feature::{Imputer, StandardScaler, VectorAssembler};
 //!
 //! let data = Dataset::from_columns(vec![
-//!     ("x", Arc::new(Float64Array::from(vec![1.0, 2.0, 6.0])) as ArrayRef),
+//!     ("x", Arc::new(Float64Array::from(vec![Some(1.0), None, Some(6.0)])) as ArrayRef),
 //! ]).unwrap();
 //! let pipeline = Pipeline::new()
-//!     .transformer("plus_one", AddConstant::new("x", "y", 1.0))
-//!     .estimator("center", MeanCenter::new("y", "z"));
+//!     .estimator("fill", Imputer::single("x", "x_filled"))
+//!     .transformer("assemble", VectorAssembler::new(&["x_filled"], "raw"))
+//!     .estimator("scale", StandardScaler::new("raw", "features").with_mean(true));
 //! let model = pipeline.fit(&data).unwrap();
 //! let out = model.transform(&data).unwrap();
-//! assert_eq!(out.f64_column("z").unwrap().values(), &[-2.0, -1.0, 3.0]);
+//! // The gap gets the mean 3.5; (x - 3.5) / 2.5 with the sample standard deviation 2.5.
+//! assert_eq!(out.features("features").unwrap().as_slice().unwrap(), &[-1.0, 0.0, 1.0]);
 //! ```
 #![deny(missing_docs)]
 
@@ -34,6 +36,7 @@ pub mod metrics;
 pub mod params;
 pub mod persist;
 pub mod pipeline;
+#[doc(hidden)]
 pub mod testing;
 pub mod threads;
 pub mod traits;

@@ -204,6 +204,158 @@ impl<T: ParamType> ParamType for Option<T> {
     }
 }
 
+/// The error for a value that is not one of a parameter's allowed names.
+pub fn unsupported_value(param: &str, value: &str, allowed: &[&str]) -> MlError {
+    MlError::param(
+        param,
+        format!(
+            "'{value}' is not supported; use one of: {}",
+            allowed.join(", ")
+        ),
+    )
+}
+
+// For `param_enum!` in other crates (the macro names serde through ml-core).
+#[doc(hidden)]
+pub use serde as __serde;
+
+/// Defines an enum of the values a parameter may take, parsed by their Spark (or XGBoost)
+/// names.
+///
+/// The enum gets `FromStr` (an unknown name is [`MlError::InvalidParam`] naming the parameter
+/// and listing the allowed names), `Display` and `as_str` (the name), serde as that name (so
+/// saved files hold the same strings as before), and [`ParamType`] as a [`ParamValue::Str`], so
+/// ParamGrid, CrossValidator and `set_param` keep setting it by name. `ignore_case` after the
+/// parameter name accepts any letter case (as Spark does for `family`); the canonical name is
+/// written back.
+///
+/// ```
+/// use ml_core::{param_enum, ParamType, ParamValue};
+///
+/// param_enum! {
+///     /// How to treat invalid rows.
+///     pub enum Mode: "mode" {
+///         /// Fail.
+///         Error => "error",
+///         /// Drop the row.
+///         Skip => "skip",
+///     }
+/// }
+/// assert_eq!("skip".parse::<Mode>().unwrap(), Mode::Skip);
+/// assert_eq!(Mode::Error.to_string(), "error");
+/// let e = "drop".parse::<Mode>().unwrap_err().to_string();
+/// assert!(e.contains("'mode'") && e.contains("use one of: error, skip"), "{e}");
+/// assert_eq!(Mode::from_param("mode", ParamValue::Str("skip".into())).unwrap(), Mode::Skip);
+/// assert_eq!(serde_json::to_string(&Mode::Skip).unwrap(), "\"skip\"");
+/// ```
+#[macro_export]
+macro_rules! param_enum {
+    ($(#[$meta:meta])* $vis:vis enum $name:ident : $param:literal, ignore_case {
+        $($(#[$vmeta:meta])* $variant:ident => $value:literal),+ $(,)?
+    }) => {
+        $crate::param_enum!(@define true, $(#[$meta])* $vis enum $name : $param {
+            $($(#[$vmeta])* $variant => $value),+
+        });
+    };
+    ($(#[$meta:meta])* $vis:vis enum $name:ident : $param:literal {
+        $($(#[$vmeta:meta])* $variant:ident => $value:literal),+ $(,)?
+    }) => {
+        $crate::param_enum!(@define false, $(#[$meta])* $vis enum $name : $param {
+            $($(#[$vmeta])* $variant => $value),+
+        });
+    };
+    (@define $ignore_case:literal, $(#[$meta:meta])* $vis:vis enum $name:ident : $param:literal {
+        $($(#[$vmeta:meta])* $variant:ident => $value:literal),+
+    }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        $vis enum $name {
+            $($(#[$vmeta])* $variant,)+
+        }
+
+        impl $name {
+            /// The parameter these values belong to.
+            pub const PARAM: &'static str = $param;
+            /// Every value, in the documented order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            /// The allowed names, in the documented order.
+            pub const NAMES: &'static [&'static str] = &[$($value),+];
+
+            /// The value's Spark name.
+            pub fn as_str(&self) -> &'static str {
+                match self {
+                    $($name::$variant => $value,)+
+                }
+            }
+
+            /// Parses a name; errors name `param` (the name it was set under) and list the
+            /// allowed values.
+            pub fn parse_param(param: &str, value: &str) -> $crate::error::Result<Self> {
+                $(
+                    if value == $value || ($ignore_case && value.eq_ignore_ascii_case($value)) {
+                        return Ok($name::$variant);
+                    }
+                )+
+                Err($crate::params::unsupported_value(param, value, Self::NAMES))
+            }
+        }
+
+        impl ::std::str::FromStr for $name {
+            type Err = $crate::error::MlError;
+            fn from_str(s: &str) -> $crate::error::Result<Self> {
+                Self::parse_param($param, s)
+            }
+        }
+
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl $crate::params::__serde::Serialize for $name {
+            fn serialize<S: $crate::params::__serde::Serializer>(
+                &self,
+                s: S,
+            ) -> ::std::result::Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> $crate::params::__serde::Deserialize<'de> for $name {
+            fn deserialize<D: $crate::params::__serde::Deserializer<'de>>(
+                d: D,
+            ) -> ::std::result::Result<Self, D::Error> {
+                let s = <::std::string::String as $crate::params::__serde::Deserialize>::deserialize(d)?;
+                Self::parse_param($param, &s)
+                    .map_err(<D::Error as $crate::params::__serde::de::Error>::custom)
+            }
+        }
+
+        impl $crate::params::ParamType for $name {
+            fn to_param(&self) -> $crate::params::ParamValue {
+                $crate::params::ParamValue::Str(self.as_str().to_string())
+            }
+            fn from_param(
+                param: &str,
+                value: $crate::params::ParamValue,
+            ) -> $crate::error::Result<Self> {
+                match value {
+                    $crate::params::ParamValue::Str(s) => Self::parse_param(param, &s),
+                    v => Err($crate::error::MlError::param(
+                        param,
+                        format!(
+                            "expected one of {} as a string, got {} ({v})",
+                            Self::NAMES.join(", "),
+                            v.kind()
+                        ),
+                    )),
+                }
+            }
+        }
+    };
+}
+
 /// Parameters readable and settable by name.
 ///
 /// Names are snake_case. [`Params::set_param`] also accepts Spark's camelCase spelling

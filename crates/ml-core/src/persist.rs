@@ -2,7 +2,11 @@
 //!
 //! Format (version [`FORMAT_VERSION`]): one JSON document
 //! `{"format": "ml-model", "version": 1, "model": {"type": "<StageType>", ...state}}`.
-//! The `type` tag comes from `#[typetag::serde]` on each transformer's impl. Floats are written
+//! The `type` tag is the explicit name in `#[typetag::serde(name = "...")]` on each
+//! transformer's impl (the stage's type name when it was first saved; it does not follow
+//! renames). Every load checks the model's structure ([`Transformer::validate_structure`],
+//! recursively through pipelines and tuned models) and reports an inconsistent file as
+//! [`MlError::Persistence`] naming it. Floats are written
 //! with shortest round-trip formatting and read back exactly. Files are written to a temporary
 //! name in the same directory and renamed into place, so a crash never leaves half a model.
 
@@ -86,6 +90,9 @@ pub fn from_json(json: &str, origin: &Path) -> Result<Box<dyn Transformer>> {
         .map_err(|e| fail(format!("corrupt or incompatible model: {e}")))?;
     debug_assert_eq!(env.format, FORMAT_NAME);
     debug_assert!(env.version <= FORMAT_VERSION);
+    env.model
+        .validate_structure()
+        .map_err(|e| fail(format!("inconsistent model: {}", e.data_message())))?;
     Ok(env.model)
 }
 

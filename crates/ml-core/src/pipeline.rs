@@ -49,11 +49,12 @@ impl PipelineStage {
 ///
 /// ```
 /// use ml_core::{Pipeline, Params, ParamValue};
-/// # use ml_core::testing::AddConstant;
-/// let mut p = Pipeline::new().transformer("plus", AddConstant::new("x", "y", 1.0));
-/// p.set_param("plus.amount", ParamValue::Float(2.0)).unwrap();
-/// assert_eq!(p.get_param("plus.amount").unwrap(), ParamValue::Float(2.0));
-/// assert!(p.set_param("nope.amount", ParamValue::Float(2.0)).is_err());
+/// use ml_core::feature::Imputer;
+/// let mut p = Pipeline::new().estimator("fill", Imputer::single("x", "x_filled"));
+/// p.set_param("fill.strategy", ParamValue::Str("median".into())).unwrap();
+/// assert_eq!(p.get_param("fill.strategy").unwrap(), ParamValue::Str("median".into()));
+/// assert!(p.set_param("fill.strategy", ParamValue::Str("average".into())).is_err());
+/// assert!(p.set_param("nope.strategy", ParamValue::Str("mean".into())).is_err());
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct Pipeline {
@@ -290,8 +291,24 @@ impl Params for PipelineModel {
     }
 }
 
-#[typetag::serde]
+#[typetag::serde(name = "PipelineModel")]
 impl Transformer for PipelineModel {
+    /// Unique stage names and every stage's own structure, in order; an error names the stage.
+    fn validate_structure(&self) -> Result<()> {
+        let mut seen = std::collections::HashSet::new();
+        for (name, stage) in &self.stages {
+            if !seen.insert(name.as_str()) {
+                return Err(MlError::data(format!(
+                    "pipeline stage name '{name}' is used twice"
+                )));
+            }
+            stage
+                .validate_structure()
+                .map_err(|e| e.in_context(&format!("pipeline stage '{name}'")))?;
+        }
+        Ok(())
+    }
+
     fn transform(&self, data: &Dataset) -> Result<Dataset> {
         Transformer::transform_schema(self, &data.schema())?;
         let mut current = data.clone();

@@ -1,5 +1,6 @@
-//! Two tiny stages that show how to implement the traits, used in docs and tests:
-//! [`AddConstant`] (a transformer) and [`MeanCenter`] (an estimator with its model).
+//! Two tiny stages for tests (here and in other crates' tests and doc examples of generic
+//! machinery): [`AddConstant`] (a transformer) and [`MeanCenter`] (an estimator with its
+//! model). Not part of the public API: the module is hidden from the docs and may change.
 
 use std::sync::Arc;
 
@@ -53,7 +54,7 @@ crate::impl_params!(AddConstant {
     amount: "Constant to add.",
 });
 
-#[typetag::serde]
+#[typetag::serde(name = "AddConstant")]
 impl Transformer for AddConstant {
     fn transform(&self, data: &Dataset) -> Result<Dataset> {
         let x = data.f64_column(&self.input_col)?;
@@ -132,7 +133,7 @@ crate::impl_params!(MeanCenterModel {
     mean: "Learned mean.",
 });
 
-#[typetag::serde]
+#[typetag::serde(name = "MeanCenterModel")]
 impl Transformer for MeanCenterModel {
     fn transform(&self, data: &Dataset) -> Result<Dataset> {
         let x = data.f64_column(&self.params.input_col)?;

@@ -14,8 +14,9 @@ use crate::params::Params;
 /// `transform_schema` validates the input columns and types and returns the output schema
 /// before any work, so a pipeline fails fast with a clear message.
 ///
-/// Implementations are registered for persistence with `#[typetag::serde]` on the impl block,
-/// so any transformer (and a whole [`PipelineModel`](crate::PipelineModel)) saves and loads
+/// Implementations are registered for persistence with `#[typetag::serde(name = "...")]` on
+/// the impl block, with an explicit name that stays the same when the Rust type is renamed, so
+/// any transformer (and a whole [`PipelineModel`](crate::PipelineModel)) saves and loads
 /// through [`crate::persist`].
 #[typetag::serde(tag = "type")]
 pub trait Transformer: Params + CloneTransformer + AsAny + Send + Sync + Debug {
@@ -23,6 +24,15 @@ pub trait Transformer: Params + CloneTransformer + AsAny + Send + Sync + Debug {
     fn transform(&self, data: &Dataset) -> Result<Dataset>;
     /// Checks input columns and types and returns the output schema, without touching data.
     fn transform_schema(&self, schema: &Schema) -> Result<Schema>;
+    /// Checks that the stage's state is consistent: its parameters are valid and its fitted
+    /// values agree with each other (one label list per column, unique labels, vectors of the
+    /// same length, ...). [`crate::persist`] runs it after every load, so a corrupted or
+    /// hand-edited file fails with an error naming the file instead of misbehaving later.
+    /// The default checks the parameters ([`Params::validate`]); models with fitted state
+    /// override it.
+    fn validate_structure(&self) -> Result<()> {
+        self.validate()
+    }
 }
 
 /// Learns a [`Transformer`] (its model) from a dataset.

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray};
 use ml_core::attributes::{categorical_slots, slot_names};
 use ml_core::feature::{
-    Imputer, ImputerModel, OneHotEncoder, StandardScaler, StandardScalerModel, StringIndexer,
-    StringIndexerModel, VectorAssembler,
+    HandleInvalid, Imputer, ImputerModel, ImputerStrategy, OneHotEncoder, StandardScaler,
+    StandardScalerModel, StringIndexer, StringIndexerModel, VectorAssembler,
 };
 use ml_core::{persist, Dataset, Estimator, ParamValue, Params, Pipeline, PipelineModel};
 use ml_core::{MlError, Transformer};
@@ -58,12 +58,12 @@ fn pipeline() -> Pipeline {
         .estimator(
             "impute",
             Imputer::new(&["amount", "years"], &["amount_imp", "years_imp"])
-                .with_strategy("median"),
+                .with_strategy(ImputerStrategy::Median),
         )
         .estimator(
             "index",
             StringIndexer::multi(&["city", "term"], &["city_idx", "term_idx"])
-                .with_handle_invalid("keep"),
+                .with_handle_invalid(HandleInvalid::Keep),
         )
         .estimator(
             "onehot",

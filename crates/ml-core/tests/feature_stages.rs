@@ -7,8 +7,8 @@ use arrow::array::{Array, ArrayRef, Float64Array, Int64Array, StringArray};
 use ml_core::attributes::{attribute_of, categorical_slots, vector_attributes, Attribute};
 use ml_core::dataset::vector_column;
 use ml_core::feature::{
-    Bucketizer, Imputer, IndexToString, OneHotEncoder, StandardScaler, StringIndexer,
-    VectorAssembler,
+    Bucketizer, HandleInvalid, Imputer, ImputerStrategy, IndexToString, OneHotEncoder,
+    StandardScaler, StringIndexer, StringOrderType, VectorAssembler,
 };
 use ml_core::{persist, Dataset, Estimator, MlError, ParamValue, Params, Transformer};
 use ndarray::Array2;
@@ -63,7 +63,7 @@ fn string_indexer_orders_match_a_hand_written_frequency_table() {
     ];
     let data = grades();
     for (order, expected) in cases {
-        let mut si = StringIndexer::new("g", "g_idx").with_handle_invalid("keep");
+        let mut si = StringIndexer::new("g", "g_idx").with_handle_invalid(HandleInvalid::Keep);
         si.set_param("stringOrderType", ParamValue::Str(order.into()))
             .unwrap();
         let model = si.fit(&data).unwrap();
@@ -140,7 +140,7 @@ fn string_indexer_skip_drops_rows_and_keep_codes_them_last() {
         ),
     ]);
     let skip = StringIndexer::new("c", "ci")
-        .with_handle_invalid("skip")
+        .with_handle_invalid(HandleInvalid::Skip)
         .fit(&train)
         .unwrap()
         .transform(&test)
@@ -148,7 +148,7 @@ fn string_indexer_skip_drops_rows_and_keep_codes_them_last() {
     assert_eq!(values(&skip, "id"), vec![0.0, 3.0]);
     assert_eq!(values(&skip, "ci"), vec![1.0, 0.0]);
     let keep = StringIndexer::new("c", "ci")
-        .with_handle_invalid("keep")
+        .with_handle_invalid(HandleInvalid::Keep)
         .fit(&train)
         .unwrap()
         .transform(&test)
@@ -176,7 +176,7 @@ fn string_indexer_casts_numeric_columns_to_strings_and_indexes_several_columns()
         ),
     ]);
     let model = StringIndexer::multi(&["n", "s"], &["n_idx", "s_idx"])
-        .with_string_order_type("alphabetAsc")
+        .with_string_order_type(StringOrderType::AlphabetAsc)
         .fit(&data)
         .unwrap();
     // As strings, "10" < "3" < "7" (pyspark 4.3.0 gives ["10", "3", "7"]).
@@ -188,7 +188,7 @@ fn string_indexer_casts_numeric_columns_to_strings_and_indexes_several_columns()
     // Doubles print as Spark casts them: pyspark 4.3.0 gives ["3.5", "7.0"].
     let d = ds(vec![("d", f64_col(vec![Some(7.0), Some(3.5)]))]);
     let m = StringIndexer::new("d", "di")
-        .with_string_order_type("alphabetAsc")
+        .with_string_order_type(StringOrderType::AlphabetAsc)
         .fit(&d)
         .unwrap();
     assert_eq!(m.labels(), &["3.5", "7.0"]);
@@ -198,7 +198,7 @@ fn string_indexer_casts_numeric_columns_to_strings_and_indexes_several_columns()
 fn index_to_string_inverts_string_indexer_and_rejects_codes_without_label() {
     let data = grades();
     let indexed = StringIndexer::new("g", "gi")
-        .with_handle_invalid("keep")
+        .with_handle_invalid(HandleInvalid::Keep)
         .fit(&data)
         .unwrap()
         .transform(&data)
@@ -253,7 +253,7 @@ fn imputer_median_matches_a_sorted_reference() {
 
     let data = ds(vec![("x", f64_col(raw.clone()))]);
     let model = Imputer::new(&["x"], &["x_imp"])
-        .with_strategy("median")
+        .with_strategy(ImputerStrategy::Median)
         .fit(&data)
         .unwrap();
     assert_eq!(model.surrogates(), &[reference]);
@@ -281,7 +281,7 @@ fn imputer_even_count_median_is_the_lower_middle_value_as_spark() {
         f64_col(vec![Some(4.0), Some(1.0), None, Some(3.0), Some(2.0)]),
     )]);
     let m = Imputer::single("x", "y")
-        .with_strategy("median")
+        .with_strategy(ImputerStrategy::Median)
         .fit(&data)
         .unwrap();
     assert_eq!(m.surrogates(), &[2.0]);
@@ -329,7 +329,7 @@ fn imputer_mode_missing_value_placeholder_and_integer_inputs() {
         ),
     ]);
     let model = Imputer::new(&["k", "y"], &["k2", "y2"])
-        .with_strategy("mode")
+        .with_strategy(ImputerStrategy::Mode)
         .with_missing_value(-1.0)
         .fit(&data)
         .unwrap();
@@ -410,7 +410,7 @@ fn one_hot_encoder_reads_nominal_metadata_and_handles_invalid_codes() {
         str_col(vec![Some("a"), Some("b"), Some("a"), Some("c")]),
     )]);
     let indexer = StringIndexer::new("s", "si")
-        .with_handle_invalid("keep")
+        .with_handle_invalid(HandleInvalid::Keep)
         .fit(&train)
         .unwrap();
     let test = ds(vec![(
@@ -440,7 +440,7 @@ fn one_hot_encoder_reads_nominal_metadata_and_handles_invalid_codes() {
     assert!(matches!(e, MlError::InvalidValue { row: 1, .. }), "{e:?}");
     // keep + no drop_last: width 3, invalid in the last slot.
     let model = OneHotEncoder::new(&["c"], &["v"])
-        .with_handle_invalid("keep")
+        .with_handle_invalid(HandleInvalid::Keep)
         .with_drop_last(false)
         .fit(&train)
         .unwrap();
@@ -526,7 +526,7 @@ fn vector_assembler_handle_invalid_error_skip_keep() {
         other => panic!("{other:?}"),
     }
     let skip = VectorAssembler::new(&["a", "b"], "f")
-        .with_handle_invalid("skip")
+        .with_handle_invalid(HandleInvalid::Skip)
         .transform(&data)
         .unwrap();
     assert_eq!(
@@ -534,7 +534,7 @@ fn vector_assembler_handle_invalid_error_skip_keep() {
         &[1.0, 1.0, 4.0, 4.0]
     );
     let keep = VectorAssembler::new(&["a", "b"], "f")
-        .with_handle_invalid("keep")
+        .with_handle_invalid(HandleInvalid::Keep)
         .transform(&data)
         .unwrap();
     let m = keep.features("f").unwrap();
@@ -554,7 +554,7 @@ fn vector_assembler_handle_invalid_error_skip_keep() {
     );
     let vd = ds(vec![("v", Arc::new(list) as ArrayRef)]);
     let out = VectorAssembler::new(&["v"], "f")
-        .with_handle_invalid("keep")
+        .with_handle_invalid(HandleInvalid::Keep)
         .transform(&vd)
         .unwrap();
     let m = out.features("f").unwrap();
@@ -716,9 +716,17 @@ fn bucketizer_edges_nan_and_out_of_range() {
     ]);
     let e = b.transform(&d).unwrap_err();
     assert!(matches!(e, MlError::InvalidValue { row: 1, .. }), "{e:?}");
-    let skip = b.clone().with_handle_invalid("skip").transform(&d).unwrap();
+    let skip = b
+        .clone()
+        .with_handle_invalid(HandleInvalid::Skip)
+        .transform(&d)
+        .unwrap();
     assert_eq!(values(&skip, "id"), vec![0.0, 3.0]);
-    let keep = b.clone().with_handle_invalid("keep").transform(&d).unwrap();
+    let keep = b
+        .clone()
+        .with_handle_invalid(HandleInvalid::Keep)
+        .transform(&d)
+        .unwrap();
     assert_eq!(values(&keep, "b"), vec![0.0, 2.0, 2.0, 1.0]);
     assert_eq!(
         attribute_of(&keep.field("b").unwrap())

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, AsArray, Float64Array};
 use arrow::datatypes::Float64Type;
 use ml_core::dataset::vector_column_from_vec;
-use ml_core::linear::{LogisticRegression, LogisticRegressionModel, StopReason};
+use ml_core::linear::{Family, LogisticRegression, LogisticRegressionModel, StopReason};
 use ml_core::{persist, Dataset, Estimator, MlError, ParamValue, Params, Transformer};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
@@ -243,7 +243,7 @@ fn bad_inputs_are_typed_errors_naming_the_culprit() {
     );
     let three = dataset(vec![0.0, 1.0, 2.0], 1, vec![0.0, 1.0, 2.0]);
     let e = LogisticRegression::new()
-        .with_family("binomial")
+        .with_family(Family::Binomial)
         .fit(&three)
         .unwrap_err();
     assert!(e.to_string().contains("family"), "{e}");

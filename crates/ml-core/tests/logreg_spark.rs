@@ -58,7 +58,7 @@ fn fit(
 ) -> LogisticRegressionModel {
     let mut lr = LogisticRegression::new()
         .with_label_col(label)
-        .with_family(family)
+        .with_family(family.parse().unwrap())
         .with_reg_param(reg)
         .with_elastic_net_param(a)
         .with_max_iter(max_iter)

@@ -26,7 +26,7 @@ use crate::evaluators::numeric_values;
 ///     ("prediction", Arc::new(Float64Array::from(vec![0.0, 1.0, 1.0, 1.0, 0.0])) as ArrayRef),
 ///     ("net", Arc::new(Float64Array::from(vec![10.0, 20.0, -5.0, -7.0, -30.0])) as ArrayRef),
 /// ]).unwrap();
-/// let cm = ConfusionMatrix::new("label", "prediction").value_col("net").compute(&data).unwrap();
+/// let cm = ConfusionMatrix::new("label", "prediction").with_value_col("net").compute(&data).unwrap();
 /// assert_eq!(cm.count(1.0, 1.0), 2);
 /// assert_eq!(cm.sum("net", 1.0, 1.0).unwrap(), -12.0);
 /// println!("{cm}");
@@ -49,7 +49,7 @@ impl ConfusionMatrix {
     }
 
     /// Adds a numeric column to sum per cell.
-    pub fn value_col(mut self, col: &str) -> Self {
+    pub fn with_value_col(mut self, col: &str) -> Self {
         self.value_cols.push(col.to_string());
         self
     }
@@ -276,7 +276,7 @@ impl BusinessValue {
             }
         }
         let t = ConfusionMatrix::new(label_col, prediction_col)
-            .value_col(value_col)
+            .with_value_col(value_col)
             .compute(data)?;
         let s = |l, p| t.sum(value_col, l, p);
         let loss_avoided = s(1.0, 1.0)?;
@@ -389,7 +389,7 @@ mod tests {
     #[test]
     fn counts_and_sums_per_cell_skip_null_and_nan_values() {
         let t = ConfusionMatrix::new("label", "prediction")
-            .value_col("net")
+            .with_value_col("net")
             .compute(&data())
             .unwrap();
         // Cells by hand: (0,0): rows 0,5; (0,1): row 1; (1,0): row 4; (1,1): rows 2,3; (2,1): row 6.

@@ -57,20 +57,6 @@ pub(crate) fn binary_scores(data: &Dataset, col: &str) -> Result<Vec<f64>> {
     }
 }
 
-fn check_metric(param: &str, name: &str, allowed: &[&str]) -> Result<()> {
-    if allowed.contains(&name) {
-        Ok(())
-    } else {
-        Err(MlError::param(
-            param,
-            format!(
-                "unknown metric '{name}'; expected one of {}",
-                allowed.join(", ")
-            ),
-        ))
-    }
-}
-
 fn check_eps(eps: f64) -> Result<()> {
     if eps > 0.0 && eps < 0.5 {
         Ok(())
@@ -82,7 +68,19 @@ fn check_eps(eps: f64) -> Result<()> {
     }
 }
 
-const BINARY_METRICS: &[&str] = &["areaUnderROC", "areaUnderPR", "logLoss"];
+ml_core::param_enum! {
+    /// What [`BinaryClassificationEvaluator`] computes (Spark's `metricName`).
+    #[derive(Default)]
+    pub enum BinaryMetric: "metric_name" {
+        /// Area under the ROC curve, exact (the default).
+        #[default]
+        AreaUnderRoc => "areaUnderROC",
+        /// Area under the precision-recall curve, exact.
+        AreaUnderPr => "areaUnderPR",
+        /// Log loss of the class-1 probabilities.
+        LogLoss => "logLoss",
+    }
+}
 
 /// Spark's `BinaryClassificationEvaluator`: `areaUnderROC` (default), `areaUnderPR`, and
 /// `logLoss`, with optional sample weights.
@@ -103,7 +101,7 @@ const BINARY_METRICS: &[&str] = &["areaUnderROC", "areaUnderPR", "logLoss"];
 ///     ("score", Arc::new(Float64Array::from(vec![0.1, 0.4, 0.35, 0.8])) as ArrayRef),
 ///     ("label", Arc::new(Float64Array::from(vec![0.0, 0.0, 1.0, 1.0])) as ArrayRef),
 /// ]).unwrap();
-/// let ev = BinaryClassificationEvaluator::new().raw_prediction_col("score");
+/// let ev = BinaryClassificationEvaluator::new().with_raw_prediction_col("score");
 /// assert_eq!(ev.evaluate(&data).unwrap(), 0.75); // sklearn roc_auc_score: 0.75
 /// assert!(ev.is_larger_better());
 /// ```
@@ -118,7 +116,7 @@ pub struct BinaryClassificationEvaluator {
     /// Optional sample weight column.
     pub weight_col: Option<String>,
     /// `areaUnderROC`, `areaUnderPR` or `logLoss`.
-    pub metric_name: String,
+    pub metric_name: BinaryMetric,
     /// Probabilities are clipped to `[eps, 1 - eps]` for `logLoss`.
     pub eps: f64,
 }
@@ -130,14 +128,13 @@ impl Default for BinaryClassificationEvaluator {
             probability_col: "probability".into(),
             label_col: "label".into(),
             weight_col: None,
-            metric_name: "areaUnderROC".into(),
+            metric_name: BinaryMetric::AreaUnderRoc,
             eps: metrics::DEFAULT_EPS,
         }
     }
 }
 
 fn validate_binary(e: &BinaryClassificationEvaluator) -> Result<()> {
-    check_metric("metric_name", &e.metric_name, BINARY_METRICS)?;
     check_eps(e.eps)
 }
 
@@ -151,9 +148,9 @@ impl_params!(BinaryClassificationEvaluator {
 } validate = validate_binary);
 
 macro_rules! builder {
-    ($($field:ident: $t:ty),* $(,)?) => {$(
+    ($($setter:ident => $field:ident: $t:ty),* $(,)?) => {$(
         #[doc = concat!("Sets `", stringify!($field), "`.")]
-        pub fn $field(mut self, value: $t) -> Self {
+        pub fn $setter(mut self, value: $t) -> Self {
             self.$field = value.into();
             self
         }
@@ -165,9 +162,15 @@ impl BinaryClassificationEvaluator {
     pub fn new() -> Self {
         Self::default()
     }
-    builder!(raw_prediction_col: &str, probability_col: &str, label_col: &str, metric_name: &str, eps: f64);
+    builder!(
+        with_raw_prediction_col => raw_prediction_col: &str,
+        with_probability_col => probability_col: &str,
+        with_label_col => label_col: &str,
+        with_metric_name => metric_name: BinaryMetric,
+        with_eps => eps: f64,
+    );
     /// Sets the sample weight column.
-    pub fn weight_col(mut self, col: &str) -> Self {
+    pub fn with_weight_col(mut self, col: &str) -> Self {
         self.weight_col = Some(col.to_string());
         self
     }
@@ -179,8 +182,8 @@ impl Evaluator for BinaryClassificationEvaluator {
         let labels = numeric_values(data, &self.label_col)?;
         let w = weights(data, &self.weight_col)?;
         let wname = self.weight_col.as_deref().unwrap_or("weights");
-        match self.metric_name.as_str() {
-            "logLoss" => {
+        match self.metric_name {
+            BinaryMetric::LogLoss => {
                 let p = binary_scores(data, &self.probability_col)?;
                 let names = Names {
                     scores: &self.probability_col,
@@ -189,14 +192,14 @@ impl Evaluator for BinaryClassificationEvaluator {
                 };
                 metrics::binary_log_loss_named(&p, &labels, w.as_deref(), self.eps, names)
             }
-            m => {
+            m @ (BinaryMetric::AreaUnderRoc | BinaryMetric::AreaUnderPr) => {
                 let s = binary_scores(data, &self.raw_prediction_col)?;
                 let names = Names {
                     scores: &self.raw_prediction_col,
                     labels: &self.label_col,
                     weights: wname,
                 };
-                if m == "areaUnderPR" {
+                if m == BinaryMetric::AreaUnderPr {
                     metrics::pr_auc_named(&s, &labels, w.as_deref(), names)
                 } else {
                     metrics::roc_auc_named(&s, &labels, w.as_deref(), names)
@@ -205,20 +208,30 @@ impl Evaluator for BinaryClassificationEvaluator {
         }
     }
     fn is_larger_better(&self) -> bool {
-        self.metric_name != "logLoss"
+        self.metric_name != BinaryMetric::LogLoss
     }
     fn metric(&self) -> &str {
-        &self.metric_name
+        self.metric_name.as_str()
     }
 }
 
-const MULTICLASS_METRICS: &[&str] = &[
-    "f1",
-    "accuracy",
-    "weightedPrecision",
-    "weightedRecall",
-    "logLoss",
-];
+ml_core::param_enum! {
+    /// What [`MulticlassClassificationEvaluator`] computes (Spark's `metricName`).
+    #[derive(Default)]
+    pub enum MulticlassMetric: "metric_name" {
+        /// Spark's weighted F-measure (the default).
+        #[default]
+        F1 => "f1",
+        /// Share of correct predictions.
+        Accuracy => "accuracy",
+        /// Precision per class, weighted by the class's share of labels.
+        WeightedPrecision => "weightedPrecision",
+        /// Recall per class, weighted by the class's share of labels.
+        WeightedRecall => "weightedRecall",
+        /// Log loss of the class probabilities.
+        LogLoss => "logLoss",
+    }
+}
 
 /// Spark's `MulticlassClassificationEvaluator`: `f1` (default, Spark's weighted F-measure),
 /// `accuracy`, `weightedPrecision`, `weightedRecall`, `logLoss`.
@@ -230,13 +243,13 @@ const MULTICLASS_METRICS: &[&str] = &[
 /// use std::sync::Arc;
 /// use arrow::array::{ArrayRef, Float64Array};
 /// use ml_core::Dataset;
-/// use ml_eval::{Evaluator, MulticlassClassificationEvaluator};
+/// use ml_eval::{Evaluator, MulticlassClassificationEvaluator, MulticlassMetric};
 ///
 /// let data = Dataset::from_columns(vec![
 ///     ("prediction", Arc::new(Float64Array::from(vec![0.0, 2.0, 2.0, 2.0])) as ArrayRef),
 ///     ("label", Arc::new(Float64Array::from(vec![0.0, 1.0, 2.0, 2.0])) as ArrayRef),
 /// ]).unwrap();
-/// let acc = MulticlassClassificationEvaluator::new().metric_name("accuracy");
+/// let acc = MulticlassClassificationEvaluator::new().with_metric_name(MulticlassMetric::Accuracy);
 /// assert_eq!(acc.evaluate(&data).unwrap(), 0.75);
 /// ```
 #[derive(Debug, Clone, PartialEq)]
@@ -250,7 +263,7 @@ pub struct MulticlassClassificationEvaluator {
     /// Class probability vector column, read by `logLoss`.
     pub probability_col: String,
     /// `f1`, `accuracy`, `weightedPrecision`, `weightedRecall` or `logLoss`.
-    pub metric_name: String,
+    pub metric_name: MulticlassMetric,
     /// Probabilities below `eps` count as `eps` for `logLoss`.
     pub eps: f64,
 }
@@ -262,14 +275,13 @@ impl Default for MulticlassClassificationEvaluator {
             label_col: "label".into(),
             weight_col: None,
             probability_col: "probability".into(),
-            metric_name: "f1".into(),
+            metric_name: MulticlassMetric::F1,
             eps: metrics::DEFAULT_EPS,
         }
     }
 }
 
 fn validate_multiclass(e: &MulticlassClassificationEvaluator) -> Result<()> {
-    check_metric("metric_name", &e.metric_name, MULTICLASS_METRICS)?;
     check_eps(e.eps)
 }
 
@@ -287,9 +299,15 @@ impl MulticlassClassificationEvaluator {
     pub fn new() -> Self {
         Self::default()
     }
-    builder!(prediction_col: &str, label_col: &str, probability_col: &str, metric_name: &str, eps: f64);
+    builder!(
+        with_prediction_col => prediction_col: &str,
+        with_label_col => label_col: &str,
+        with_probability_col => probability_col: &str,
+        with_metric_name => metric_name: MulticlassMetric,
+        with_eps => eps: f64,
+    );
     /// Sets the sample weight column.
-    pub fn weight_col(mut self, col: &str) -> Self {
+    pub fn with_weight_col(mut self, col: &str) -> Self {
         self.weight_col = Some(col.to_string());
         self
     }
@@ -301,7 +319,7 @@ impl Evaluator for MulticlassClassificationEvaluator {
         let labels = numeric_values(data, &self.label_col)?;
         let w = weights(data, &self.weight_col)?;
         let wname = self.weight_col.as_deref().unwrap_or("weights");
-        if self.metric_name == "logLoss" {
+        if self.metric_name == MulticlassMetric::LogLoss {
             let probs = data.features(&self.probability_col)?;
             let width = probs.ncols();
             let flat: Vec<f64> = probs.iter().copied().collect();
@@ -326,18 +344,32 @@ impl Evaluator for MulticlassClassificationEvaluator {
             weights: wname,
         };
         let counts = MulticlassCounts::new(&preds, &labels, w.as_deref(), names)?;
-        metrics::multiclass_metric_from_counts(&counts, &self.metric_name)
-            .ok_or_else(|| MlError::param("metric_name", "unknown metric"))
+        metrics::multiclass_metric_from_counts(&counts, self.metric_name)
+            .ok_or_else(|| MlError::param("metric_name", "logLoss is not computed from counts"))
     }
     fn is_larger_better(&self) -> bool {
-        self.metric_name != "logLoss"
+        self.metric_name != MulticlassMetric::LogLoss
     }
     fn metric(&self) -> &str {
-        &self.metric_name
+        self.metric_name.as_str()
     }
 }
 
-const REGRESSION_METRICS: &[&str] = &["rmse", "mse", "mae", "r2"];
+ml_core::param_enum! {
+    /// What [`RegressionEvaluator`] computes (Spark's `metricName`).
+    #[derive(Default)]
+    pub enum RegressionMetric: "metric_name" {
+        /// Root mean squared error (the default).
+        #[default]
+        Rmse => "rmse",
+        /// Mean squared error.
+        Mse => "mse",
+        /// Mean absolute error.
+        Mae => "mae",
+        /// Coefficient of determination.
+        R2 => "r2",
+    }
+}
 
 /// Spark's `RegressionEvaluator`: `rmse` (default), `mse`, `mae`, `r2`, with optional weights.
 ///
@@ -345,13 +377,13 @@ const REGRESSION_METRICS: &[&str] = &["rmse", "mse", "mae", "r2"];
 /// use std::sync::Arc;
 /// use arrow::array::{ArrayRef, Float64Array};
 /// use ml_core::Dataset;
-/// use ml_eval::{Evaluator, RegressionEvaluator};
+/// use ml_eval::{Evaluator, RegressionEvaluator, RegressionMetric};
 ///
 /// let data = Dataset::from_columns(vec![
 ///     ("prediction", Arc::new(Float64Array::from(vec![1.0, 2.0, 5.0])) as ArrayRef),
 ///     ("label", Arc::new(Float64Array::from(vec![1.0, 3.0, 3.0])) as ArrayRef),
 /// ]).unwrap();
-/// let mae = RegressionEvaluator::new().metric_name("mae");
+/// let mae = RegressionEvaluator::new().with_metric_name(RegressionMetric::Mae);
 /// assert_eq!(mae.evaluate(&data).unwrap(), 1.0);
 /// assert!(!mae.is_larger_better());
 /// ```
@@ -364,7 +396,7 @@ pub struct RegressionEvaluator {
     /// Optional sample weight column.
     pub weight_col: Option<String>,
     /// `rmse`, `mse`, `mae` or `r2`.
-    pub metric_name: String,
+    pub metric_name: RegressionMetric,
 }
 
 impl Default for RegressionEvaluator {
@@ -373,13 +405,9 @@ impl Default for RegressionEvaluator {
             prediction_col: "prediction".into(),
             label_col: "label".into(),
             weight_col: None,
-            metric_name: "rmse".into(),
+            metric_name: RegressionMetric::Rmse,
         }
     }
-}
-
-fn validate_regression(e: &RegressionEvaluator) -> Result<()> {
-    check_metric("metric_name", &e.metric_name, REGRESSION_METRICS)
 }
 
 impl_params!(RegressionEvaluator {
@@ -387,16 +415,20 @@ impl_params!(RegressionEvaluator {
     label_col: "Label column.",
     weight_col: "Optional sample weight column (non-negative).",
     metric_name: "rmse (default), mse, mae or r2.",
-} validate = validate_regression);
+});
 
 impl RegressionEvaluator {
     /// The evaluator with Spark's defaults (`rmse` on `prediction` and `label`).
     pub fn new() -> Self {
         Self::default()
     }
-    builder!(prediction_col: &str, label_col: &str, metric_name: &str);
+    builder!(
+        with_prediction_col => prediction_col: &str,
+        with_label_col => label_col: &str,
+        with_metric_name => metric_name: RegressionMetric,
+    );
     /// Sets the sample weight column.
-    pub fn weight_col(mut self, col: &str) -> Self {
+    pub fn with_weight_col(mut self, col: &str) -> Self {
         self.weight_col = Some(col.to_string());
         self
     }
@@ -414,14 +446,12 @@ impl Evaluator for RegressionEvaluator {
             weights: self.weight_col.as_deref().unwrap_or("weights"),
         };
         let stats = RegressionStats::new(&preds, &labels, w.as_deref(), names)?;
-        stats
-            .metric(&self.metric_name)
-            .ok_or_else(|| MlError::param("metric_name", "unknown metric"))
+        Ok(stats.metric(self.metric_name))
     }
     fn is_larger_better(&self) -> bool {
-        self.metric_name == "r2"
+        self.metric_name == RegressionMetric::R2
     }
     fn metric(&self) -> &str {
-        &self.metric_name
+        self.metric_name.as_str()
     }
 }

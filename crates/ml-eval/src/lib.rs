@@ -33,8 +33,8 @@ pub mod tuning;
 
 pub use confusion::{BusinessValue, Cell, ConfusionMatrix, ConfusionTable};
 pub use evaluators::{
-    BinaryClassificationEvaluator, Evaluator, MulticlassClassificationEvaluator,
-    RegressionEvaluator,
+    BinaryClassificationEvaluator, BinaryMetric, Evaluator, MulticlassClassificationEvaluator,
+    MulticlassMetric, RegressionEvaluator, RegressionMetric,
 };
 pub use tuning::{
     CrossValidator, CrossValidatorModel, FitProgress, ParamGridBuilder, ParamMap, ProgressFn,

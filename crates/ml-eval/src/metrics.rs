@@ -28,6 +28,8 @@ use std::collections::BTreeMap;
 use ml_core::metrics::{binary_curve, check_inputs as check_common, ArgNames, BinaryCurve};
 use ml_core::{MlError, Result};
 
+use crate::evaluators::{MulticlassMetric, RegressionMetric};
+
 /// Names of the arguments, for error messages (column names when called by an evaluator).
 pub(crate) type Names<'a> = ArgNames<'a>;
 
@@ -382,14 +384,17 @@ fn pred_names() -> Names<'static> {
     }
 }
 
-/// The multiclass metric names [`multiclass_metric`] accepts.
-pub(crate) fn multiclass_metric_from_counts(c: &MulticlassCounts, metric: &str) -> Option<f64> {
+/// A multiclass metric from the counts; `None` for `logLoss`, which needs probabilities.
+pub(crate) fn multiclass_metric_from_counts(
+    c: &MulticlassCounts,
+    metric: MulticlassMetric,
+) -> Option<f64> {
     Some(match metric {
-        "accuracy" => c.accuracy(),
-        "f1" | "weightedFMeasure" => c.weighted_f1(),
-        "weightedPrecision" => c.weighted_precision(),
-        "weightedRecall" => c.weighted_recall(),
-        _ => return None,
+        MulticlassMetric::Accuracy => c.accuracy(),
+        MulticlassMetric::F1 => c.weighted_f1(),
+        MulticlassMetric::WeightedPrecision => c.weighted_precision(),
+        MulticlassMetric::WeightedRecall => c.weighted_recall(),
+        MulticlassMetric::LogLoss => return None,
     })
 }
 
@@ -512,14 +517,13 @@ impl RegressionStats {
         })
     }
 
-    pub(crate) fn metric(&self, name: &str) -> Option<f64> {
-        Some(match name {
-            "mse" => self.sse / self.total,
-            "rmse" => (self.sse / self.total).sqrt(),
-            "mae" => self.sae / self.total,
-            "r2" => 1.0 - self.sse / self.sst,
-            _ => return None,
-        })
+    pub(crate) fn metric(&self, metric: RegressionMetric) -> f64 {
+        match metric {
+            RegressionMetric::Mse => self.sse / self.total,
+            RegressionMetric::Rmse => (self.sse / self.total).sqrt(),
+            RegressionMetric::Mae => self.sae / self.total,
+            RegressionMetric::R2 => 1.0 - self.sse / self.sst,
+        }
     }
 }
 
@@ -527,31 +531,31 @@ fn regression(
     predictions: &[f64],
     labels: &[f64],
     weights: Option<&[f64]>,
-    metric: &str,
+    metric: RegressionMetric,
 ) -> Result<f64> {
     let s = RegressionStats::new(predictions, labels, weights, pred_names())?;
-    Ok(s.metric(metric).expect("known regression metric"))
+    Ok(s.metric(metric))
 }
 
 /// Mean squared error, weighted.
 pub fn mse(predictions: &[f64], labels: &[f64], weights: Option<&[f64]>) -> Result<f64> {
-    regression(predictions, labels, weights, "mse")
+    regression(predictions, labels, weights, RegressionMetric::Mse)
 }
 
 /// Root mean squared error, weighted.
 pub fn rmse(predictions: &[f64], labels: &[f64], weights: Option<&[f64]>) -> Result<f64> {
-    regression(predictions, labels, weights, "rmse")
+    regression(predictions, labels, weights, RegressionMetric::Rmse)
 }
 
 /// Mean absolute error, weighted.
 pub fn mae(predictions: &[f64], labels: &[f64], weights: Option<&[f64]>) -> Result<f64> {
-    regression(predictions, labels, weights, "mae")
+    regression(predictions, labels, weights, RegressionMetric::Mae)
 }
 
 /// Coefficient of determination R² = 1 - SSE / SST (weighted; SST around the weighted mean of
 /// the labels), as scikit-learn's `r2_score`. Constant labels give `-inf` or NaN, as Spark.
 pub fn r2(predictions: &[f64], labels: &[f64], weights: Option<&[f64]>) -> Result<f64> {
-    regression(predictions, labels, weights, "r2")
+    regression(predictions, labels, weights, RegressionMetric::R2)
 }
 
 #[cfg(test)]

@@ -465,22 +465,22 @@ macro_rules! tuner_common {
     ($ty:ident) => {
         impl $ty {
             /// Sets the parameter maps to try (from [`ParamGridBuilder::build`]).
-            pub fn estimator_param_maps(mut self, maps: Vec<ParamMap>) -> Self {
+            pub fn with_estimator_param_maps(mut self, maps: Vec<ParamMap>) -> Self {
                 self.tuner.maps = maps;
                 self
             }
             /// Sets the seed.
-            pub fn seed(mut self, seed: u64) -> Self {
+            pub fn with_seed(mut self, seed: u64) -> Self {
                 self.settings.seed = seed;
                 self
             }
             /// Sets how many fits run at once (see the [module docs](crate::tuning)).
-            pub fn parallelism(mut self, n: usize) -> Self {
+            pub fn with_parallelism(mut self, n: usize) -> Self {
                 self.settings.parallelism = n;
                 self
             }
             /// Keeps every fitted model (sub-models) in the result.
-            pub fn collect_sub_models(mut self, keep: bool) -> Self {
+            pub fn with_collect_sub_models(mut self, keep: bool) -> Self {
                 self.settings.collect_sub_models = keep;
                 self
             }
@@ -548,9 +548,9 @@ macro_rules! tuner_common {
 /// let pipeline = Pipeline::new().transformer("shift", AddConstant::new("x", "prediction", 0.0));
 /// let grid = ParamGridBuilder::new().add_grid("shift.amount", [0.0, 2.0, 5.0]).build();
 /// let cv = CrossValidator::new(pipeline, RegressionEvaluator::new())
-///     .estimator_param_maps(grid)
-///     .num_folds(3)
-///     .seed(7);
+///     .with_estimator_param_maps(grid)
+///     .with_num_folds(3)
+///     .with_seed(7);
 /// let model = cv.fit(&data).unwrap();
 /// assert_eq!(model.best_index(), 1);
 /// assert_eq!(model.avg_metrics()[1], 0.0);
@@ -584,7 +584,7 @@ impl CrossValidator {
     }
 
     /// Sets the number of folds (>= 2).
-    pub fn num_folds(mut self, k: usize) -> Self {
+    pub fn with_num_folds(mut self, k: usize) -> Self {
         self.settings.num_folds = k;
         self
     }
@@ -666,7 +666,7 @@ pub struct CrossValidatorModel {
 }
 
 macro_rules! tuned_model_common {
-    ($ty:ident) => {
+    ($ty:ident, $tag:literal) => {
         impl $ty {
             /// The best map's model, refitted on all the data.
             pub fn best_model(&self) -> &dyn Transformer {
@@ -706,8 +706,23 @@ macro_rules! tuned_model_common {
             }
         }
 
-        #[typetag::serde]
+        #[typetag::serde(name = $tag)]
         impl Transformer for $ty {
+            /// The best model's structure, and a best index and metrics that match the maps.
+            fn validate_structure(&self) -> Result<()> {
+                let n = self.param_maps.len();
+                if self.best_index >= n {
+                    return Err(MlError::data(format!(
+                        "{}: best index {} but {n} parameter maps",
+                        $tag, self.best_index
+                    )));
+                }
+                self.check_metric_lengths(n)?;
+                self.best_model
+                    .validate_structure()
+                    .map_err(|e| e.in_context(concat!($tag, " best model")))
+            }
+
             fn transform(&self, data: &Dataset) -> Result<Dataset> {
                 self.best_model.transform(data)
             }
@@ -718,9 +733,21 @@ macro_rules! tuned_model_common {
     };
 }
 
-tuned_model_common!(CrossValidatorModel);
+tuned_model_common!(CrossValidatorModel, "CrossValidatorModel");
 
 impl CrossValidatorModel {
+    /// One average, one deviation and, per fold, one metric for each of `n` maps.
+    fn check_metric_lengths(&self, n: usize) -> Result<()> {
+        if self.avg_metrics.len() != n
+            || self.std_metrics.len() != n
+            || self.fold_metrics.iter().any(|f| f.len() != n)
+        {
+            return Err(MlError::data(format!(
+                "CrossValidatorModel: the metrics do not hold one value per parameter map ({n})"
+            )));
+        }
+        Ok(())
+    }
     /// Mean metric over folds, per map (Spark's `avgMetrics`).
     pub fn avg_metrics(&self) -> &[f64] {
         &self.avg_metrics
@@ -747,7 +774,7 @@ impl CrossValidatorModel {
 /// use arrow::array::{ArrayRef, Float64Array};
 /// use ml_core::{Dataset, Pipeline};
 /// use ml_core::testing::AddConstant;
-/// use ml_eval::{ParamGridBuilder, RegressionEvaluator, TrainValidationSplit};
+/// use ml_eval::{ParamGridBuilder, RegressionEvaluator, RegressionMetric, TrainValidationSplit};
 ///
 /// let x: Vec<f64> = (0..40).map(|i| i as f64).collect();
 /// let label: Vec<f64> = x.iter().map(|v| v - 1.0).collect();
@@ -757,8 +784,8 @@ impl CrossValidatorModel {
 /// ]).unwrap();
 /// let pipeline = Pipeline::new().transformer("shift", AddConstant::new("x", "prediction", 0.0));
 /// let grid = ParamGridBuilder::new().add_grid("shift.amount", [-1.0, 1.0]).build();
-/// let tvs = TrainValidationSplit::new(pipeline, RegressionEvaluator::new().metric_name("mae"))
-///     .estimator_param_maps(grid);
+/// let tvs = TrainValidationSplit::new(pipeline, RegressionEvaluator::new().with_metric_name(RegressionMetric::Mae))
+///     .with_estimator_param_maps(grid);
 /// let model = tvs.fit(&data).unwrap();
 /// assert_eq!(model.best_param_map().get("shift.amount"), Some(&(-1.0).into()));
 /// assert_eq!(model.validation_metrics(), &[0.0, 2.0]);
@@ -791,7 +818,7 @@ impl TrainValidationSplit {
     }
 
     /// Sets the share of rows used for training, in (0, 1).
-    pub fn train_ratio(mut self, r: f64) -> Self {
+    pub fn with_train_ratio(mut self, r: f64) -> Self {
         self.settings.train_ratio = r;
         self
     }
@@ -850,9 +877,19 @@ pub struct TrainValidationSplitModel {
     sub_models: Option<Vec<Box<dyn Transformer>>>,
 }
 
-tuned_model_common!(TrainValidationSplitModel);
+tuned_model_common!(TrainValidationSplitModel, "TrainValidationSplitModel");
 
 impl TrainValidationSplitModel {
+    /// One validation metric for each of `n` maps.
+    fn check_metric_lengths(&self, n: usize) -> Result<()> {
+        if self.validation_metrics.len() != n {
+            return Err(MlError::data(format!(
+                "TrainValidationSplitModel: {} validation metrics for {n} parameter maps",
+                self.validation_metrics.len()
+            )));
+        }
+        Ok(())
+    }
     /// The metric of each map on the validation rows (Spark's `validationMetrics`).
     pub fn validation_metrics(&self) -> &[f64] {
         &self.validation_metrics

@@ -5,12 +5,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arrow::array::{ArrayRef, Float64Array};
-use ml_core::feature::{StandardScaler, StringIndexer, VectorAssembler};
+use ml_core::feature::{HandleInvalid, StandardScaler, StringIndexer, VectorAssembler};
 use ml_core::io::{read_csv, CsvReadOptions};
 use ml_core::linear::LogisticRegression;
 use ml_core::{Dataset, Estimator, MlError, Params, Pipeline, PipelineModel, Transformer};
 use ml_eval::{
-    BinaryClassificationEvaluator, CrossValidator, CrossValidatorModel, Evaluator,
+    BinaryClassificationEvaluator, BinaryMetric, CrossValidator, CrossValidatorModel, Evaluator,
     ParamGridBuilder, ParamMap, TrainValidationSplit,
 };
 
@@ -46,7 +46,8 @@ fn pipeline() -> Pipeline {
     Pipeline::new()
         .estimator(
             "indexer",
-            StringIndexer::new("home_ownership", "home_idx").with_handle_invalid("keep"),
+            StringIndexer::new("home_ownership", "home_idx")
+                .with_handle_invalid(HandleInvalid::Keep),
         )
         .transformer("assembler", VectorAssembler::new(&numeric, "raw"))
         .estimator("scaler", StandardScaler::new("raw", "features"))
@@ -65,10 +66,10 @@ fn cross_validate(data: &Dataset, parallelism: usize) -> (CrossValidatorModel, u
     let calls = Arc::new(AtomicUsize::new(0));
     let c = calls.clone();
     let model = CrossValidator::new(pipeline(), BinaryClassificationEvaluator::new())
-        .estimator_param_maps(grid())
-        .num_folds(3)
-        .seed(2024)
-        .parallelism(parallelism)
+        .with_estimator_param_maps(grid())
+        .with_num_folds(3)
+        .with_seed(2024)
+        .with_parallelism(parallelism)
         .on_progress(move |p| {
             assert!(p.done <= p.total && p.total == 25);
             c.fetch_add(1, Ordering::SeqCst);
@@ -118,9 +119,9 @@ fn fold_metrics_equal_fitting_the_fold_by_hand() {
     let data = loans(900);
     let maps = grid();
     let model = CrossValidator::new(pipeline(), BinaryClassificationEvaluator::new())
-        .estimator_param_maps(maps.clone())
-        .seed(5)
-        .collect_sub_models(true)
+        .with_estimator_param_maps(maps.clone())
+        .with_seed(5)
+        .with_collect_sub_models(true)
         .fit(&data)
         .unwrap();
     let folds = CrossValidator::fold_of_rows(data.num_rows(), 3, 5);
@@ -166,9 +167,9 @@ fn smaller_is_better_metrics_pick_the_minimum() {
     let data = loans(900);
     let model = CrossValidator::new(
         pipeline(),
-        BinaryClassificationEvaluator::new().metric_name("logLoss"),
+        BinaryClassificationEvaluator::new().with_metric_name(BinaryMetric::LogLoss),
     )
-    .estimator_param_maps(grid())
+    .with_estimator_param_maps(grid())
     .fit(&data)
     .unwrap();
     let avg = model.avg_metrics();
@@ -183,14 +184,14 @@ fn train_validation_split_uses_the_ratio_and_is_deterministic() {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let s = seen.clone();
     let tvs = TrainValidationSplit::new(pipeline(), BinaryClassificationEvaluator::new())
-        .estimator_param_maps(grid())
-        .train_ratio(0.7)
-        .seed(11)
-        .parallelism(2)
+        .with_estimator_param_maps(grid())
+        .with_train_ratio(0.7)
+        .with_seed(11)
+        .with_parallelism(2)
         .on_progress(move |p| s.lock().unwrap().push((p.fold, p.map_index)));
     let a = tvs.fit(&data).unwrap();
     let mut seen = seen.lock().unwrap().clone();
-    let b = tvs.clone().parallelism(1).fit(&data).unwrap();
+    let b = tvs.clone().with_parallelism(1).fit(&data).unwrap();
     assert_eq!(a.validation_metrics(), b.validation_metrics());
     assert_eq!(a.validation_metrics().len(), 8);
     seen.sort();
@@ -220,7 +221,7 @@ fn bad_grids_and_settings_fail_before_any_fit() {
         .add_grid("lr.max_dept", [3i64])
         .build();
     let e = CrossValidator::new(pipeline(), BinaryClassificationEvaluator::new())
-        .estimator_param_maps(bad)
+        .with_estimator_param_maps(bad)
         .on_progress(move |_| {
             f.fetch_add(1, Ordering::SeqCst);
         })
@@ -233,12 +234,12 @@ fn bad_grids_and_settings_fail_before_any_fit() {
     );
     assert_eq!(fits.load(Ordering::SeqCst), 0);
     let e = CrossValidator::new(pipeline(), BinaryClassificationEvaluator::new())
-        .estimator_param_maps(vec![])
+        .with_estimator_param_maps(vec![])
         .fit(&data)
         .unwrap_err();
     assert!(e.to_string().contains("estimator_param_maps"), "{e}");
     let e = CrossValidator::new(pipeline(), BinaryClassificationEvaluator::new())
-        .num_folds(1)
+        .with_num_folds(1)
         .fit(&data)
         .unwrap_err();
     assert!(matches!(e, MlError::InvalidParam { ref param, .. } if param == "num_folds"));
@@ -261,13 +262,32 @@ fn bad_grids_and_settings_fail_before_any_fit() {
 fn cross_validator_model_saves_and_loads() {
     let data = loans(300);
     let model = CrossValidator::new(pipeline(), BinaryClassificationEvaluator::new())
-        .estimator_param_maps(grid()[..2].to_vec())
+        .with_estimator_param_maps(grid()[..2].to_vec())
         .fit(&data)
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cv.json");
     ml_core::persist::save(&model, &path).unwrap();
     let loaded: CrossValidatorModel = ml_core::persist::load_as(&path).unwrap();
+    let json = std::fs::read_to_string(&path).unwrap();
+    assert!(json.contains(r#""type":"CrossValidatorModel""#), "{json}");
+    // Corrupted files fail to load with an error naming the file and the fault.
+    let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let mut bad_index = doc.clone();
+    bad_index["model"]["best_index"] = 7.into();
+    let mut bad_stage = doc.clone();
+    bad_stage["model"]["best_model"]["stages"][0][1]["labels_array"] =
+        serde_json::json!([["RENT", "RENT"]]);
+    for (bad, expected) in [
+        (bad_index, "best index 7 but 2 parameter maps"),
+        (bad_stage, "best model: pipeline stage 'indexer'"),
+    ] {
+        let e = ml_core::persist::from_json(&bad.to_string(), &path).unwrap_err();
+        assert!(
+            matches!(e, MlError::Persistence { ref message, .. } if message.contains(expected)),
+            "expected '{expected}' in: {e}"
+        );
+    }
     assert_eq!(loaded.avg_metrics(), model.avg_metrics());
     assert_eq!(loaded.best_param_map(), model.best_param_map());
     assert_eq!(

@@ -11,7 +11,7 @@ use ml_core::dataset::vector_column_from_vec;
 use ml_core::{Dataset, MlError, ParamValue, Params};
 use ml_eval::metrics;
 use ml_eval::{
-    BinaryClassificationEvaluator, Evaluator, MulticlassClassificationEvaluator,
+    BinaryClassificationEvaluator, BinaryMetric, Evaluator, MulticlassClassificationEvaluator,
     RegressionEvaluator,
 };
 
@@ -72,11 +72,14 @@ fn roc_auc_with_ties_and_weights_equals_sklearn() {
     let ev = BinaryClassificationEvaluator::new();
     close(ev.evaluate(&d).unwrap(), 0.7);
     close(
-        ev.clone().raw_prediction_col("score").evaluate(&d).unwrap(),
+        ev.clone()
+            .with_raw_prediction_col("score")
+            .evaluate(&d)
+            .unwrap(),
         0.7,
     );
     close(
-        ev.clone().weight_col("w").evaluate(&d).unwrap(),
+        ev.clone().with_weight_col("w").evaluate(&d).unwrap(),
         0.7780725022104332,
     );
 }
@@ -91,10 +94,13 @@ fn pr_auc_equals_spark_binary_classification_metrics() {
         metrics::pr_auc(&S, &Y, Some(&W)).unwrap(),
         0.7827609142540166,
     );
-    let ev = BinaryClassificationEvaluator::new().metric_name("areaUnderPR");
+    let ev = BinaryClassificationEvaluator::new().with_metric_name(BinaryMetric::AreaUnderPr);
     let d = binary_data();
     close(ev.evaluate(&d).unwrap(), 0.7356372549019607);
-    close(ev.weight_col("w").evaluate(&d).unwrap(), 0.7827609142540166);
+    close(
+        ev.with_weight_col("w").evaluate(&d).unwrap(),
+        0.7827609142540166,
+    );
 }
 
 #[test]
@@ -115,7 +121,10 @@ fn binary_log_loss_equals_sklearn() {
     assert!(!ev.is_larger_better());
     let d = binary_data();
     close(ev.evaluate(&d).unwrap(), 0.5957174512796592);
-    close(ev.weight_col("w").evaluate(&d).unwrap(), 0.5107681075116179);
+    close(
+        ev.with_weight_col("w").evaluate(&d).unwrap(),
+        0.5107681075116179,
+    );
 }
 
 #[test]
@@ -136,23 +145,24 @@ fn one_class_is_a_typed_error() {
 fn evaluator_errors_name_columns_and_rows() {
     let d = binary_data();
     let e = BinaryClassificationEvaluator::new()
-        .raw_prediction_col("nope")
+        .with_raw_prediction_col("nope")
         .evaluate(&d)
         .unwrap_err();
     assert!(matches!(e, MlError::ColumnNotFound { .. }));
     let e = BinaryClassificationEvaluator::new()
-        .label_col("score")
+        .with_label_col("score")
         .evaluate(&d)
         .unwrap_err();
     assert!(
         matches!(e, MlError::InvalidValue { ref column, row: 0, .. } if column == "score"),
         "{e}"
     );
-    let e = BinaryClassificationEvaluator::new()
-        .metric_name("auc")
-        .evaluate(&d)
-        .unwrap_err();
-    assert!(matches!(e, MlError::InvalidParam { .. }));
+    let e = "auc".parse::<BinaryMetric>().unwrap_err();
+    assert!(
+        matches!(e, MlError::InvalidParam { ref param, ref message }
+            if param == "metric_name" && message.contains("areaUnderROC, areaUnderPR, logLoss")),
+        "{e}"
+    );
     let mut ev = BinaryClassificationEvaluator::new();
     assert!(ev
         .set_param("metric_name", ParamValue::Str("nope".into()))
@@ -215,9 +225,9 @@ fn multiclass_metrics_equal_sklearn_weighted_averages() {
     ];
     let d = multiclass_data();
     for (m, plain, weighted) in cases {
-        let ev = MulticlassClassificationEvaluator::new().metric_name(m);
+        let ev = MulticlassClassificationEvaluator::new().with_metric_name(m.parse().unwrap());
         close(ev.evaluate(&d).unwrap(), plain);
-        close(ev.weight_col("w").evaluate(&d).unwrap(), weighted);
+        close(ev.with_weight_col("w").evaluate(&d).unwrap(), weighted);
     }
     close(
         metrics::weighted_f1(&PM, &YM, Some(&WM)).unwrap(),
@@ -265,10 +275,10 @@ fn regression_metrics_equal_sklearn() {
     ])
     .unwrap();
     for (m, plain, weighted) in cases {
-        let ev = RegressionEvaluator::new().metric_name(m);
+        let ev = RegressionEvaluator::new().with_metric_name(m.parse().unwrap());
         assert_eq!(ev.is_larger_better(), m == "r2");
         close(ev.evaluate(&d).unwrap(), plain);
-        close(ev.weight_col("w").evaluate(&d).unwrap(), weighted);
+        close(ev.with_weight_col("w").evaluate(&d).unwrap(), weighted);
     }
     close(metrics::rmse(&PR, &YR, None).unwrap(), 0.7150174823037546);
     close(metrics::mae(&PR, &YR, Some(&WR)).unwrap(), 0.5);

@@ -617,8 +617,47 @@ impl FPGrowthModel {
     }
 }
 
-#[typetag::serde]
+#[typetag::serde(name = "FPGrowthModel")]
 impl Transformer for FPGrowthModel {
+    /// Valid parameters, unique items with one support each, and itemsets that are well-formed
+    /// runs of known items (offsets from 0, increasing, ending at the item count).
+    fn validate_structure(&self) -> Result<()> {
+        validate_model(self)?;
+        let bad = |message: String| Err(MlError::data(format!("FPGrowthModel: {message}")));
+        let n_items = self.vocab.len();
+        if self.item_support.len() != n_items {
+            return bad(format!(
+                "{n_items} frequent items but {} supports",
+                self.item_support.len()
+            ));
+        }
+        let unique = match &self.vocab {
+            ItemVocab::Str(v) => v.iter().collect::<std::collections::HashSet<_>>().len(),
+            ItemVocab::Int(v) => v.iter().collect::<std::collections::HashSet<_>>().len(),
+        };
+        if unique != n_items {
+            return bad("an item is listed twice in the vocabulary".into());
+        }
+        let offsets = &self.itemset_offsets;
+        if offsets.len() != self.itemset_freq.len() + 1
+            || offsets.first() != Some(&0)
+            || offsets.last() != Some(&self.itemset_items.len())
+            || offsets.windows(2).any(|w| w[0] >= w[1])
+        {
+            return bad(format!(
+                "itemset offsets do not delimit {} non-empty itemsets of {} items",
+                self.itemset_freq.len(),
+                self.itemset_items.len()
+            ));
+        }
+        if let Some(r) = self.itemset_items.iter().find(|&&r| r as usize >= n_items) {
+            return bad(format!(
+                "itemset item {r} is out of range ({n_items} frequent items)"
+            ));
+        }
+        Ok(())
+    }
+
     /// Adds `prediction_col`: for each basket, the consequents of the rules whose antecedent the
     /// basket contains, minus the items already in it, in rule order without repeats (Spark's
     /// rule). A null basket gets an empty list.
@@ -972,5 +1011,38 @@ mod tests {
         assert_eq!(total, 4);
         let all = Dataset::concat(&streamed).unwrap();
         assert_eq!(all.batch(), model.freq_itemsets().unwrap().batch());
+
+        // A corrupted file is an error naming the file and the fault, not a panic later.
+        let good: serde_json::Value =
+            serde_json::from_str(&ml_core::persist::to_json(&model).unwrap()).unwrap();
+        type Corrupt = fn(&mut serde_json::Value);
+        let cases: [(Corrupt, &str); 4] = [
+            (
+                |m| m["item_support"] = serde_json::json!([3]),
+                "3 frequent items but 1 supports",
+            ),
+            (
+                |m| m["vocab"] = serde_json::json!({"Str": ["milk", "bread", "milk"]}),
+                "an item is listed twice",
+            ),
+            (
+                |m| m["itemset_offsets"] = serde_json::json!([0, 1, 2, 3, 3]),
+                "itemset offsets do not delimit 4 non-empty itemsets of 5 items",
+            ),
+            (
+                |m| m["itemset_items"][0] = serde_json::json!(7),
+                "itemset item 7 is out of range (3 frequent items)",
+            ),
+        ];
+        for (corrupt, expected) in cases {
+            let mut doc = good.clone();
+            corrupt(&mut doc["model"]);
+            let e = ml_core::persist::from_json(&doc.to_string(), std::path::Path::new("fp.json"))
+                .unwrap_err();
+            assert!(
+                matches!(e, MlError::Persistence { ref message, .. } if message.contains(expected)),
+                "expected '{expected}' in: {e}"
+            );
+        }
     }
 }

@@ -6,8 +6,8 @@ use arrow::array::{Array, ArrayRef, Float64Array};
 use arrow::datatypes::{DataType, Field, Schema};
 use serde::{Deserialize, Serialize};
 
-use super::{append_fields, check_choice, check_numeric, filter_rows, json_f64};
-use super::{resolve_columns, ERROR_INVALID, KEEP_INVALID, SKIP_INVALID};
+use super::{append_fields, check_numeric, filter_rows, json_f64};
+use super::{resolve_columns, HandleInvalid};
 use crate::attributes::{with_attribute, Attribute};
 use crate::dataset::Dataset;
 use crate::dataset::{column_to_f64, NullPolicy};
@@ -58,8 +58,8 @@ pub struct Bucketizer {
     #[serde(with = "json_f64::vec_vec", default)]
     pub splits_array: Vec<Vec<f64>>,
     /// `error` (default), `skip` or `keep`.
-    #[serde(default = "default_handle_invalid")]
-    pub handle_invalid: String,
+    #[serde(default)]
+    pub handle_invalid: HandleInvalid,
 }
 
 impl Default for Bucketizer {
@@ -71,13 +71,9 @@ impl Default for Bucketizer {
             input_cols: None,
             output_cols: None,
             splits_array: Vec::new(),
-            handle_invalid: ERROR_INVALID.into(),
+            handle_invalid: HandleInvalid::Error,
         }
     }
-}
-
-fn default_handle_invalid() -> String {
-    ERROR_INVALID.into()
 }
 
 fn check_splits(param: &str, splits: &[f64]) -> Result<()> {
@@ -100,11 +96,6 @@ fn check_splits(param: &str, splits: &[f64]) -> Result<()> {
 }
 
 fn validate(s: &Bucketizer) -> Result<()> {
-    check_choice(
-        "handle_invalid",
-        &s.handle_invalid,
-        &[ERROR_INVALID, SKIP_INVALID, KEEP_INVALID],
-    )?;
     if let Some(sp) = &s.splits {
         check_splits("splits", sp)?;
     }
@@ -151,8 +142,8 @@ impl Bucketizer {
     }
 
     /// Sets `handle_invalid` (`error`, `skip`, `keep`).
-    pub fn with_handle_invalid(mut self, value: &str) -> Self {
-        self.handle_invalid = value.into();
+    pub fn with_handle_invalid(mut self, value: HandleInvalid) -> Self {
+        self.handle_invalid = value;
         self
     }
 
@@ -212,7 +203,7 @@ impl Bucketizer {
                 format!("[{}, {}{close}", w[0], w[1])
             })
             .collect();
-        if self.handle_invalid == KEEP_INVALID {
+        if self.handle_invalid == HandleInvalid::Keep {
             labels.push("NaN".into());
         }
         with_attribute(
@@ -236,14 +227,14 @@ fn bucket(splits: &[f64], v: f64) -> Option<usize> {
     Some(splits.partition_point(|&s| s <= v) - 1)
 }
 
-#[typetag::serde]
+#[typetag::serde(name = "Bucketizer")]
 impl Transformer for Bucketizer {
     fn transform(&self, data: &Dataset) -> Result<Dataset> {
         let schema = self.transform_schema(&data.schema())?;
         let plan = self.plan()?;
         let n = data.num_rows();
-        let mode = self.handle_invalid.as_str();
-        let mut keep_rows: Option<Vec<bool>> = (mode == SKIP_INVALID).then(|| vec![true; n]);
+        let mode = self.handle_invalid;
+        let mut keep_rows: Option<Vec<bool>> = (mode == HandleInvalid::Skip).then(|| vec![true; n]);
         let mut columns = data.batch().columns().to_vec();
         for (input, _, splits) in &plan {
             let arr = column_to_f64(data, input, NullPolicy::Keep)?;
@@ -254,8 +245,8 @@ impl Transformer for Bucketizer {
                 let null = has_nulls && arr.is_null(row);
                 if null || v.is_nan() {
                     match mode {
-                        KEEP_INVALID => {}
-                        SKIP_INVALID => {
+                        HandleInvalid::Keep => {}
+                        HandleInvalid::Skip => {
                             if let Some(k) = keep_rows.as_mut() {
                                 k[row] = false;
                             }

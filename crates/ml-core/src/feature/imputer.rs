@@ -6,7 +6,7 @@ use arrow::array::{Array, ArrayRef, Float64Array};
 use arrow::datatypes::{DataType, Field, Schema};
 use serde::{Deserialize, Serialize};
 
-use super::{append_fields, check_choice, check_numeric, delegate_params};
+use super::{append_fields, check_numeric, delegate_params};
 use super::{json_f64, resolve_columns};
 use crate::dataset::Dataset;
 use crate::dataset::{column_to_f64, NullPolicy};
@@ -14,6 +14,20 @@ use crate::error::{MlError, Result};
 use crate::hash::FxHashMap;
 use crate::params::Params;
 use crate::traits::{Estimator, Transformer};
+
+crate::param_enum! {
+    /// The statistic [`Imputer`] fills missing values with (Spark's `strategy`).
+    #[derive(Default)]
+    pub enum ImputerStrategy: "strategy" {
+        /// The mean of the present values (the default).
+        #[default]
+        Mean => "mean",
+        /// The exact lower median of the present values.
+        Median => "median",
+        /// The most frequent present value; ties go to the smallest.
+        Mode => "mode",
+    }
+}
 
 /// Completes missing values in numeric columns with the mean, median or most frequent value of
 /// each column, as Spark MLlib's `Imputer`.
@@ -31,12 +45,12 @@ use crate::traits::{Estimator, Transformer};
 /// use std::sync::Arc;
 /// use arrow::array::{ArrayRef, Float64Array};
 /// use ml_core::{Dataset, Estimator, Transformer};
-/// use ml_core::feature::Imputer;
+/// use ml_core::feature::{Imputer, ImputerStrategy};
 ///
 /// let data = Dataset::from_columns(vec![
 ///     ("x", Arc::new(Float64Array::from(vec![Some(1.0), None, Some(f64::NAN), Some(4.0), Some(9.0)])) as ArrayRef),
 /// ]).unwrap();
-/// let model = Imputer::new(&["x"], &["x_imp"]).with_strategy("median").fit(&data).unwrap();
+/// let model = Imputer::new(&["x"], &["x_imp"]).with_strategy(ImputerStrategy::Median).fit(&data).unwrap();
 /// assert_eq!(model.surrogates(), &[4.0]);
 /// let out = model.transform(&data).unwrap();
 /// assert_eq!(out.f64_column("x_imp").unwrap().values(), &[1.0, 4.0, 4.0, 4.0, 9.0]);
@@ -52,7 +66,7 @@ pub struct Imputer {
     /// Output columns, one per input.
     pub output_cols: Option<Vec<String>>,
     /// `mean` (default), `median` or `mode`.
-    pub strategy: String,
+    pub strategy: ImputerStrategy,
     /// The placeholder for missing values besides null (default NaN; NaN is always missing).
     #[serde(with = "json_f64::scalar")]
     pub missing_value: f64,
@@ -68,7 +82,7 @@ impl Default for Imputer {
             output_col: None,
             input_cols: None,
             output_cols: None,
-            strategy: "mean".into(),
+            strategy: ImputerStrategy::Mean,
             missing_value: f64::NAN,
             relative_error: 0.001,
         }
@@ -76,7 +90,6 @@ impl Default for Imputer {
 }
 
 fn validate(s: &Imputer) -> Result<()> {
-    check_choice("strategy", &s.strategy, &["mean", "median", "mode"])?;
     if !(0.0..=1.0).contains(&s.relative_error) {
         return Err(MlError::param("relative_error", "must be in [0, 1]"));
     }
@@ -113,8 +126,8 @@ impl Imputer {
     }
 
     /// Sets the strategy (`mean`, `median`, `mode`).
-    pub fn with_strategy(mut self, strategy: &str) -> Self {
-        self.strategy = strategy.into();
+    pub fn with_strategy(mut self, strategy: ImputerStrategy) -> Self {
+        self.strategy = strategy;
         self
     }
 
@@ -215,10 +228,10 @@ impl Estimator for Imputer {
                     self.missing_value, self.strategy
                 )));
             }
-            let s = match self.strategy.as_str() {
-                "mean" => present.iter().sum::<f64>() / present.len() as f64,
-                "median" => lower_median(&mut present),
-                _ => mode(&present),
+            let s = match self.strategy {
+                ImputerStrategy::Mean => present.iter().sum::<f64>() / present.len() as f64,
+                ImputerStrategy::Median => lower_median(&mut present),
+                ImputerStrategy::Mode => mode(&present),
             };
             surrogates.push(s);
         }
@@ -255,8 +268,21 @@ impl ImputerModel {
     }
 }
 
-#[typetag::serde]
+#[typetag::serde(name = "ImputerModel")]
 impl Transformer for ImputerModel {
+    /// Valid parameters and one surrogate per input column.
+    fn validate_structure(&self) -> Result<()> {
+        self.params.validate()?;
+        let n = self.params.columns()?.len();
+        if n != self.surrogates.len() {
+            return Err(MlError::param(
+                "surrogates",
+                format!("{n} columns but {} surrogates", self.surrogates.len()),
+            ));
+        }
+        Ok(())
+    }
+
     fn transform(&self, data: &Dataset) -> Result<Dataset> {
         let schema = Transformer::transform_schema(self, &data.schema())?;
         let cols = self.params.columns()?;

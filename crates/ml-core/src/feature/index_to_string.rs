@@ -86,7 +86,7 @@ impl IndexToString {
     }
 }
 
-#[typetag::serde]
+#[typetag::serde(name = "IndexToString")]
 impl Transformer for IndexToString {
     fn transform(&self, data: &Dataset) -> Result<Dataset> {
         let schema = data.schema();

@@ -19,15 +19,16 @@
 //! use std::sync::Arc;
 //! use arrow::array::{ArrayRef, Float64Array, StringArray};
 //! use ml_core::{Dataset, Estimator, Pipeline, Transformer};
-//! use ml_core::feature::{Imputer, OneHotEncoder, StandardScaler, StringIndexer, VectorAssembler};
+//! use ml_core::feature::{HandleInvalid, Imputer, ImputerStrategy, OneHotEncoder, StandardScaler};
+//! use ml_core::feature::{StringIndexer, VectorAssembler};
 //!
 //! let data = Dataset::from_columns(vec![
 //!     ("income", Arc::new(Float64Array::from(vec![Some(10.0), None, Some(30.0), Some(20.0)])) as ArrayRef),
 //!     ("home", Arc::new(StringArray::from(vec!["RENT", "OWN", "RENT", "MORTGAGE"])) as ArrayRef),
 //! ]).unwrap();
 //! let pipeline = Pipeline::new()
-//!     .estimator("impute", Imputer::new(&["income"], &["income_imp"]).with_strategy("median"))
-//!     .estimator("index", StringIndexer::new("home", "home_idx").with_handle_invalid("keep"))
+//!     .estimator("impute", Imputer::new(&["income"], &["income_imp"]).with_strategy(ImputerStrategy::Median))
+//!     .estimator("index", StringIndexer::new("home", "home_idx").with_handle_invalid(HandleInvalid::Keep))
 //!     .estimator("onehot", OneHotEncoder::new(&["home_idx"], &["home_vec"]))
 //!     .transformer("assemble", VectorAssembler::new(&["income_imp", "home_vec"], "raw"))
 //!     .estimator("scale", StandardScaler::new("raw", "features"));
@@ -55,31 +56,39 @@ mod string_indexer;
 mod vector_assembler;
 
 pub use bucketizer::Bucketizer;
-pub use imputer::{Imputer, ImputerModel};
+pub use imputer::{Imputer, ImputerModel, ImputerStrategy};
 pub use index_to_string::IndexToString;
 pub use one_hot_encoder::{OneHotEncoder, OneHotEncoderModel};
 pub use standard_scaler::{StandardScaler, StandardScalerModel};
-pub use string_indexer::{StringIndexer, StringIndexerModel};
+pub use string_indexer::{StringIndexer, StringIndexerModel, StringOrderType};
 pub use vector_assembler::VectorAssembler;
 
-/// `handle_invalid = "error"`: fail with an error naming the column and row.
-pub const ERROR_INVALID: &str = "error";
-/// `handle_invalid = "skip"`: drop rows with invalid values.
-pub const SKIP_INVALID: &str = "skip";
-/// `handle_invalid = "keep"`: keep invalid values in an extra category (or as NaN).
-pub const KEEP_INVALID: &str = "keep";
+crate::param_enum! {
+    /// What a stage does with invalid input (unseen labels, nulls, NaN): Spark's
+    /// `handleInvalid`. Which values a stage accepts is said in its docs.
+    #[derive(Default)]
+    pub enum HandleInvalid: "handle_invalid" {
+        /// Fail with an error naming the column and row (the default).
+        #[default]
+        Error => "error",
+        /// Drop the rows holding invalid values.
+        Skip => "skip",
+        /// Keep invalid values in an extra category (or as NaN).
+        Keep => "keep",
+    }
+}
 
-/// Checks that `value` is one of `allowed`, naming the parameter otherwise.
-pub(crate) fn check_choice(param: &str, value: &str, allowed: &[&str]) -> Result<()> {
-    if allowed.contains(&value) {
-        Ok(())
-    } else {
-        Err(MlError::param(
-            param,
-            format!(
-                "'{value}' is not supported; use one of: {}",
-                allowed.join(", ")
-            ),
+impl HandleInvalid {
+    /// Checks that a stage supports this value (OneHotEncoder has no `skip`, as in Spark).
+    pub(crate) fn check_supported(self, allowed: &[HandleInvalid]) -> Result<()> {
+        if allowed.contains(&self) {
+            return Ok(());
+        }
+        let names: Vec<&str> = allowed.iter().map(|h| h.as_str()).collect();
+        Err(crate::params::unsupported_value(
+            Self::PARAM,
+            self.as_str(),
+            &names,
         ))
     }
 }

@@ -6,8 +6,8 @@ use arrow::array::{Array, ArrayRef, Float64Array};
 use arrow::datatypes::{Field, Schema};
 use serde::{Deserialize, Serialize};
 
-use super::{append_fields, check_choice, check_numeric, delegate_params};
-use super::{resolve_columns, ERROR_INVALID, KEEP_INVALID};
+use super::{append_fields, check_numeric, delegate_params};
+use super::{resolve_columns, HandleInvalid};
 use crate::attributes::{attribute_of, with_vector_attributes, Attribute};
 use crate::dataset::{column_to_f64, NullPolicy};
 use crate::dataset::{field_of, vector_column_from_vec, vector_type, Dataset};
@@ -56,7 +56,7 @@ pub struct OneHotEncoder {
     /// Drop the last category (default true).
     pub drop_last: bool,
     /// `error` (default) or `keep`.
-    pub handle_invalid: String,
+    pub handle_invalid: HandleInvalid,
 }
 
 impl Default for OneHotEncoder {
@@ -67,17 +67,14 @@ impl Default for OneHotEncoder {
             input_cols: None,
             output_cols: None,
             drop_last: true,
-            handle_invalid: ERROR_INVALID.into(),
+            handle_invalid: HandleInvalid::Error,
         }
     }
 }
 
 fn validate(s: &OneHotEncoder) -> Result<()> {
-    check_choice(
-        "handle_invalid",
-        &s.handle_invalid,
-        &[ERROR_INVALID, KEEP_INVALID],
-    )
+    s.handle_invalid
+        .check_supported(&[HandleInvalid::Error, HandleInvalid::Keep])
 }
 
 crate::impl_params!(OneHotEncoder {
@@ -115,8 +112,8 @@ impl OneHotEncoder {
     }
 
     /// Sets `handle_invalid` (`error`, `keep`).
-    pub fn with_handle_invalid(mut self, value: &str) -> Self {
-        self.handle_invalid = value.into();
+    pub fn with_handle_invalid(mut self, value: HandleInvalid) -> Self {
+        self.handle_invalid = value;
         self
     }
 
@@ -141,7 +138,7 @@ impl OneHotEncoder {
 
     /// Output vector width for a column with `categories` categories.
     fn width(&self, categories: usize) -> usize {
-        let keep = usize::from(self.handle_invalid == KEEP_INVALID);
+        let keep = usize::from(self.handle_invalid == HandleInvalid::Keep);
         (categories + keep).saturating_sub(usize::from(self.drop_last))
     }
 }
@@ -266,12 +263,12 @@ impl OneHotEncoderModel {
     }
 }
 
-#[typetag::serde]
+#[typetag::serde(name = "OneHotEncoderModel")]
 impl Transformer for OneHotEncoderModel {
     fn transform(&self, data: &Dataset) -> Result<Dataset> {
         let schema = Transformer::transform_schema(self, &data.schema())?;
         let cols = self.params.columns()?;
-        let keep = self.params.handle_invalid == KEEP_INVALID;
+        let keep = self.params.handle_invalid == HandleInvalid::Keep;
         let n = data.num_rows();
         let mut columns = data.batch().columns().to_vec();
         for (k, (input, _)) in cols.iter().enumerate() {
@@ -316,6 +313,43 @@ impl Transformer for OneHotEncoderModel {
             Arc::new(schema),
             columns,
         )?))
+    }
+
+    /// Valid parameters and, per input column, a category count >= 1 and (when present) one
+    /// label per category.
+    fn validate_structure(&self) -> Result<()> {
+        self.params.validate()?;
+        let cols = self.params.columns()?;
+        if cols.len() != self.category_sizes.len() || cols.len() != self.labels.len() {
+            return Err(MlError::param(
+                "category_sizes",
+                format!(
+                    "{} columns but {} category sizes and {} label lists",
+                    cols.len(),
+                    self.category_sizes.len(),
+                    self.labels.len()
+                ),
+            ));
+        }
+        for (((input, _), &size), labels) in cols.iter().zip(&self.category_sizes).zip(&self.labels)
+        {
+            if size == 0 {
+                return Err(MlError::param(
+                    "category_sizes",
+                    format!("column '{input}' has 0 categories"),
+                ));
+            }
+            if let Some(l) = labels.as_ref().filter(|l| l.len() != size) {
+                return Err(MlError::param(
+                    "labels",
+                    format!(
+                        "column '{input}' has {size} categories but {} labels",
+                        l.len()
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn transform_schema(&self, schema: &Schema) -> Result<Schema> {

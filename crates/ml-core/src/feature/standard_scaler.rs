@@ -222,8 +222,29 @@ impl StandardScalerModel {
     }
 }
 
-#[typetag::serde]
+#[typetag::serde(name = "StandardScalerModel")]
 impl Transformer for StandardScalerModel {
+    /// One mean and one standard deviation per slot, the deviations not negative.
+    fn validate_structure(&self) -> Result<()> {
+        if self.mean.len() != self.std.len() {
+            return Err(MlError::param(
+                "std",
+                format!(
+                    "{} means but {} standard deviations (one each per slot)",
+                    self.mean.len(),
+                    self.std.len()
+                ),
+            ));
+        }
+        if let Some(slot) = self.std.iter().position(|&s| s < 0.0) {
+            return Err(MlError::param(
+                "std",
+                format!("slot {slot} has a negative standard deviation"),
+            ));
+        }
+        Ok(())
+    }
+
     fn transform(&self, data: &Dataset) -> Result<Dataset> {
         let schema = Transformer::transform_schema(self, &data.schema())?;
         let (list, w) = vector_input(data, &self.params.input_col)?;

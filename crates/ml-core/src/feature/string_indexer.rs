@@ -6,9 +6,8 @@ use arrow::array::{Array, ArrayRef, Float64Array, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use serde::{Deserialize, Serialize};
 
-use super::{append_fields, check_choice, delegate_params, filter_rows, is_string_like};
-use super::{resolve_columns, string_view};
-use super::{ERROR_INVALID, KEEP_INVALID, SKIP_INVALID};
+use super::{append_fields, delegate_params, filter_rows, is_string_like};
+use super::{resolve_columns, string_view, HandleInvalid};
 use crate::attributes::{with_attribute, Attribute};
 use crate::dataset::{field_of, type_error, Dataset};
 use crate::error::{MlError, Result};
@@ -19,12 +18,21 @@ use crate::traits::{Estimator, Transformer};
 /// The label Spark gives the extra category of `handle_invalid = "keep"`.
 pub const UNKNOWN_LABEL: &str = "__unknown";
 
-const ORDER_TYPES: [&str; 4] = [
-    "frequencyDesc",
-    "frequencyAsc",
-    "alphabetDesc",
-    "alphabetAsc",
-];
+crate::param_enum! {
+    /// How [`StringIndexer`] orders labels (Spark's `stringOrderType`).
+    #[derive(Default)]
+    pub enum StringOrderType: "string_order_type" {
+        /// The most frequent label gets code 0 (the default); ties alphabetically.
+        #[default]
+        FrequencyDesc => "frequencyDesc",
+        /// The least frequent label gets code 0; ties alphabetically.
+        FrequencyAsc => "frequencyAsc",
+        /// Reverse alphabetical (code point) order.
+        AlphabetDesc => "alphabetDesc",
+        /// Alphabetical (code point) order.
+        AlphabetAsc => "alphabetAsc",
+    }
+}
 
 /// Encodes string columns as category codes, as Spark MLlib's `StringIndexer`.
 ///
@@ -64,9 +72,9 @@ pub struct StringIndexer {
     /// Output columns, one per input.
     pub output_cols: Option<Vec<String>>,
     /// `error` (default), `skip` or `keep`.
-    pub handle_invalid: String,
+    pub handle_invalid: HandleInvalid,
     /// `frequencyDesc` (default), `frequencyAsc`, `alphabetDesc` or `alphabetAsc`.
-    pub string_order_type: String,
+    pub string_order_type: StringOrderType,
 }
 
 impl Default for StringIndexer {
@@ -76,19 +84,10 @@ impl Default for StringIndexer {
             output_col: None,
             input_cols: None,
             output_cols: None,
-            handle_invalid: ERROR_INVALID.into(),
-            string_order_type: "frequencyDesc".into(),
+            handle_invalid: HandleInvalid::Error,
+            string_order_type: StringOrderType::FrequencyDesc,
         }
     }
-}
-
-fn validate(s: &StringIndexer) -> Result<()> {
-    check_choice(
-        "handle_invalid",
-        &s.handle_invalid,
-        &[ERROR_INVALID, SKIP_INVALID, KEEP_INVALID],
-    )?;
-    check_choice("string_order_type", &s.string_order_type, &ORDER_TYPES)
 }
 
 crate::impl_params!(StringIndexer {
@@ -96,9 +95,11 @@ crate::impl_params!(StringIndexer {
     output_col: "Single output column.",
     input_cols: "Input columns (string, or numeric cast to string).",
     output_cols: "Output columns, one per input column.",
-    handle_invalid: "Unseen labels and nulls: 'error' (default), 'skip' (drop the row) or 'keep' (extra code).",
-    string_order_type: "Label order: 'frequencyDesc' (default), 'frequencyAsc', 'alphabetDesc', 'alphabetAsc'.",
-} validate = validate);
+    handle_invalid:
+        "Unseen labels and nulls: 'error' (default), 'skip' (drop the row) or 'keep' (extra code).",
+    string_order_type:
+        "Label order: 'frequencyDesc' (default), 'frequencyAsc', 'alphabetDesc', 'alphabetAsc'.",
+});
 
 impl StringIndexer {
     /// An indexer for one column, with Spark's defaults.
@@ -120,14 +121,14 @@ impl StringIndexer {
     }
 
     /// Sets `handle_invalid` (`error`, `skip`, `keep`).
-    pub fn with_handle_invalid(mut self, value: &str) -> Self {
-        self.handle_invalid = value.into();
+    pub fn with_handle_invalid(mut self, value: HandleInvalid) -> Self {
+        self.handle_invalid = value;
         self
     }
 
     /// Sets `string_order_type`.
-    pub fn with_string_order_type(mut self, value: &str) -> Self {
-        self.string_order_type = value.into();
+    pub fn with_string_order_type(mut self, value: StringOrderType) -> Self {
+        self.string_order_type = value;
         self
     }
 
@@ -155,12 +156,16 @@ impl StringIndexer {
 }
 
 /// Orders `(label, count)` pairs as Spark does for `order`.
-fn order_labels(mut counts: Vec<(&str, u64)>, order: &str) -> Vec<String> {
+fn order_labels(mut counts: Vec<(&str, u64)>, order: StringOrderType) -> Vec<String> {
     match order {
-        "frequencyDesc" => counts.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0))),
-        "frequencyAsc" => counts.sort_unstable_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(b.0))),
-        "alphabetDesc" => counts.sort_unstable_by(|a, b| b.0.cmp(a.0)),
-        _ => counts.sort_unstable_by(|a, b| a.0.cmp(b.0)),
+        StringOrderType::FrequencyDesc => {
+            counts.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)))
+        }
+        StringOrderType::FrequencyAsc => {
+            counts.sort_unstable_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(b.0)))
+        }
+        StringOrderType::AlphabetDesc => counts.sort_unstable_by(|a, b| b.0.cmp(a.0)),
+        StringOrderType::AlphabetAsc => counts.sort_unstable_by(|a, b| a.0.cmp(b.0)),
     }
     counts.into_iter().map(|(s, _)| s.to_string()).collect()
 }
@@ -189,7 +194,7 @@ impl Estimator for StringIndexer {
         let mut labels_array = Vec::with_capacity(cols.len());
         for (input, _) in &cols {
             let arr = string_view(data, input)?;
-            labels_array.push(order_labels(count_labels(&arr), &self.string_order_type));
+            labels_array.push(order_labels(count_labels(&arr), self.string_order_type));
         }
         Ok(StringIndexerModel {
             params: self.clone(),
@@ -226,15 +231,36 @@ impl StringIndexerModel {
             params,
             labels_array,
         };
-        m.params.validate()?;
-        let n = m.params.columns()?.len();
-        if n != m.labels_array.len() {
+        m.check_structure()?;
+        Ok(m)
+    }
+
+    /// Valid parameters, one label list per input column, no label twice in a list.
+    fn check_structure(&self) -> Result<()> {
+        self.params.validate()?;
+        let cols = self.params.columns()?;
+        if cols.len() != self.labels_array.len() {
             return Err(MlError::param(
                 "labels",
-                format!("{n} columns but {} label lists", m.labels_array.len()),
+                format!(
+                    "{} columns but {} label lists",
+                    cols.len(),
+                    self.labels_array.len()
+                ),
             ));
         }
-        Ok(m)
+        for ((input, _), labels) in cols.iter().zip(&self.labels_array) {
+            let mut seen: FxHashMap<&str, ()> = FxHashMap::default();
+            for l in labels {
+                if seen.insert(l.as_str(), ()).is_some() {
+                    return Err(MlError::param(
+                        "labels",
+                        format!("label '{l}' of column '{input}' is listed twice"),
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The labels of the first (or only) input column: label `i` has code `i`.
@@ -254,7 +280,7 @@ impl StringIndexerModel {
 
     fn output_field(&self, output: &str, labels: &[String]) -> Field {
         let mut values = labels.to_vec();
-        if self.params.handle_invalid == KEEP_INVALID {
+        if self.params.handle_invalid == HandleInvalid::Keep {
             values.push(UNKNOWN_LABEL.to_string());
         }
         with_attribute(
@@ -264,14 +290,14 @@ impl StringIndexerModel {
     }
 }
 
-#[typetag::serde]
+#[typetag::serde(name = "StringIndexerModel")]
 impl Transformer for StringIndexerModel {
     fn transform(&self, data: &Dataset) -> Result<Dataset> {
         let schema = Transformer::transform_schema(self, &data.schema())?;
         let cols = self.params.columns()?;
         let n = data.num_rows();
-        let mode = self.params.handle_invalid.as_str();
-        let mut keep_rows: Option<Vec<bool>> = (mode == SKIP_INVALID).then(|| vec![true; n]);
+        let mode = self.params.handle_invalid;
+        let mut keep_rows: Option<Vec<bool>> = (mode == HandleInvalid::Skip).then(|| vec![true; n]);
         let mut columns = data.batch().columns().to_vec();
         for ((input, _), labels) in cols.iter().zip(&self.labels_array) {
             let arr = string_view(data, input)?;
@@ -293,13 +319,15 @@ impl Transformer for StringIndexerModel {
                     Some(c) => out.push(c),
                     None => {
                         match mode {
-                            KEEP_INVALID => {}
-                            SKIP_INVALID => {
+                            HandleInvalid::Keep => {}
+                            HandleInvalid::Skip => {
                                 if let Some(k) = keep_rows.as_mut() {
                                     k[row] = false;
                                 }
                             }
-                            _ => return Err(invalid_error(input, row, &arr, labels)),
+                            HandleInvalid::Error => {
+                                return Err(invalid_error(input, row, &arr, labels))
+                            }
                         }
                         out.push(unknown);
                     }
@@ -315,6 +343,10 @@ impl Transformer for StringIndexerModel {
             Some(k) => filter_rows(ds, k),
             None => Ok(ds),
         }
+    }
+
+    fn validate_structure(&self) -> Result<()> {
+        self.check_structure()
     }
 
     fn transform_schema(&self, schema: &Schema) -> Result<Schema> {
@@ -366,19 +398,19 @@ mod tests {
     fn ties_are_broken_alphabetically_in_both_frequency_orders() {
         let counts = vec![("b", 2), ("c", 1), ("a", 2), ("d", 1)];
         assert_eq!(
-            order_labels(counts.clone(), "frequencyDesc"),
+            order_labels(counts.clone(), StringOrderType::FrequencyDesc),
             vec!["a", "b", "c", "d"]
         );
         assert_eq!(
-            order_labels(counts.clone(), "frequencyAsc"),
+            order_labels(counts.clone(), StringOrderType::FrequencyAsc),
             vec!["c", "d", "a", "b"]
         );
         assert_eq!(
-            order_labels(counts.clone(), "alphabetDesc"),
+            order_labels(counts.clone(), StringOrderType::AlphabetDesc),
             vec!["d", "c", "b", "a"]
         );
         assert_eq!(
-            order_labels(counts, "alphabetAsc"),
+            order_labels(counts, StringOrderType::AlphabetAsc),
             vec!["a", "b", "c", "d"]
         );
     }

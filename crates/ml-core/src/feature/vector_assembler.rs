@@ -6,8 +6,7 @@ use arrow::array::{Array, ArrayRef, AsArray, FixedSizeListArray};
 use arrow::datatypes::{DataType, Field, Float64Type, Schema};
 use serde::{Deserialize, Serialize};
 
-use super::{append_fields, check_choice, filter_rows};
-use super::{ERROR_INVALID, KEEP_INVALID, SKIP_INVALID};
+use super::{append_fields, filter_rows, HandleInvalid};
 use crate::attributes::{attribute_of, vector_attributes, with_vector_attributes, Attribute};
 use crate::dataset::Dataset;
 use crate::dataset::{column_to_f64, NullPolicy};
@@ -51,7 +50,7 @@ pub struct VectorAssembler {
     /// Output vector column (default `features`).
     pub output_col: String,
     /// `error` (default), `skip` or `keep`.
-    pub handle_invalid: String,
+    pub handle_invalid: HandleInvalid,
 }
 
 impl Default for VectorAssembler {
@@ -59,24 +58,16 @@ impl Default for VectorAssembler {
         VectorAssembler {
             input_cols: Vec::new(),
             output_col: "features".into(),
-            handle_invalid: ERROR_INVALID.into(),
+            handle_invalid: HandleInvalid::Error,
         }
     }
-}
-
-fn validate(s: &VectorAssembler) -> Result<()> {
-    check_choice(
-        "handle_invalid",
-        &s.handle_invalid,
-        &[ERROR_INVALID, SKIP_INVALID, KEEP_INVALID],
-    )
 }
 
 crate::impl_params!(VectorAssembler {
     input_cols: "Input columns: numeric scalars or vectors, in slot order.",
     output_col: "Output vector column (default 'features').",
     handle_invalid: "Nulls and NaN: 'error' (default), 'skip' (drop the row) or 'keep' (NaN).",
-} validate = validate);
+});
 
 /// What one input contributes.
 enum Part {
@@ -95,8 +86,8 @@ impl VectorAssembler {
     }
 
     /// Sets `handle_invalid` (`error`, `skip`, `keep`).
-    pub fn with_handle_invalid(mut self, value: &str) -> Self {
-        self.handle_invalid = value.into();
+    pub fn with_handle_invalid(mut self, value: HandleInvalid) -> Self {
+        self.handle_invalid = value;
         self
     }
 
@@ -155,7 +146,7 @@ fn invalid(col: &str, row: usize, what: &str) -> MlError {
     )
 }
 
-#[typetag::serde]
+#[typetag::serde(name = "VectorAssembler")]
 impl Transformer for VectorAssembler {
     fn transform(&self, data: &Dataset) -> Result<Dataset> {
         let schema = data.schema();
@@ -163,8 +154,8 @@ impl Transformer for VectorAssembler {
         let (parts, attrs) = self.layout(&schema)?;
         let width = attrs.len();
         let n = data.num_rows();
-        let mode = self.handle_invalid.as_str();
-        let mut keep_rows: Option<Vec<bool>> = (mode == SKIP_INVALID).then(|| vec![true; n]);
+        let mode = self.handle_invalid;
+        let mut keep_rows: Option<Vec<bool>> = (mode == HandleInvalid::Skip).then(|| vec![true; n]);
         let mut out = vec![0.0f64; n * width];
         let mut offset = 0;
         for (c, part) in self.input_cols.iter().zip(&parts) {
@@ -178,8 +169,8 @@ impl Transformer for VectorAssembler {
                         let v = if null { f64::NAN } else { v };
                         if v.is_nan() {
                             match mode {
-                                KEEP_INVALID => {}
-                                SKIP_INVALID => {
+                                HandleInvalid::Keep => {}
+                                HandleInvalid::Skip => {
                                     if let Some(k) = keep_rows.as_mut() {
                                         k[row] = false;
                                     }
@@ -206,8 +197,8 @@ impl Transformer for VectorAssembler {
                         let dst = &mut out[row * width + offset..row * width + offset + w];
                         if has_nulls && list.is_null(row) {
                             match mode {
-                                KEEP_INVALID => {}
-                                SKIP_INVALID => {
+                                HandleInvalid::Keep => {}
+                                HandleInvalid::Skip => {
                                     if let Some(k) = keep_rows.as_mut() {
                                         k[row] = false;
                                     }

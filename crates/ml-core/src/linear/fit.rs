@@ -16,7 +16,6 @@ use crate::params::Params;
 use crate::traits::Estimator;
 use crate::Dataset;
 
-
 /// Checked training inputs.
 struct Inputs<'a> {
     x: std::borrow::Cow<'a, [f64]>,

@@ -61,4 +61,4 @@ mod params;
 
 pub use model::{LogisticRegressionModel, TrainingSummary};
 pub use optim::StopReason;
-pub use params::LogisticRegression;
+pub use params::{Family, LogisticRegression};

@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 use super::loss::dot;
 use super::optim::StopReason;
 use super::params::LogisticRegression;
-use crate::dataset::{field_of, schema_with_field, type_error, vector_column_from_vec, vector_type};
+use crate::dataset::{
+    field_of, schema_with_field, type_error, vector_column_from_vec, vector_type,
+};
 use crate::error::{MlError, Result};
 use crate::params::{ParamSpec, ParamValue, Params};
 use crate::traits::Transformer;
@@ -196,7 +198,11 @@ impl Params for LogisticRegressionModel {
     }
 }
 
-pub(super) fn output_schema(p: &LogisticRegression, schema: &Schema, width: usize) -> Result<Schema> {
+pub(super) fn output_schema(
+    p: &LogisticRegression,
+    schema: &Schema,
+    width: usize,
+) -> Result<Schema> {
     let s = schema_with_field(
         schema,
         Field::new(&p.raw_prediction_col, vector_type(width), true),
@@ -205,8 +211,61 @@ pub(super) fn output_schema(p: &LogisticRegression, schema: &Schema, width: usiz
     schema_with_field(&s, Field::new(&p.prediction_col, DataType::Float64, true))
 }
 
-#[typetag::serde]
+#[typetag::serde(name = "LogisticRegressionModel")]
 impl Transformer for LogisticRegressionModel {
+    /// Valid parameters, at least one class (at most two for a binomial model), one
+    /// coefficient row of `num_features` values and one intercept per coefficient set, and
+    /// one threshold per class when `thresholds` is set.
+    fn validate_structure(&self) -> Result<()> {
+        self.params.validate()?;
+        let sets = if self.is_multinomial {
+            self.num_classes
+        } else {
+            1
+        };
+        let bad =
+            |message: String| Err(MlError::data(format!("LogisticRegressionModel: {message}")));
+        if self.num_classes == 0 || (!self.is_multinomial && self.num_classes > 2) {
+            return bad(format!(
+                "{} classes for a {} model",
+                self.num_classes,
+                if self.is_multinomial {
+                    "multinomial"
+                } else {
+                    "binomial"
+                }
+            ));
+        }
+        if self.intercept_vector.len() != sets
+            || Some(self.coefficient_matrix.len()) != sets.checked_mul(self.num_features)
+        {
+            return bad(format!(
+                "{sets} coefficient sets of {} features need {} coefficients and {sets} \
+                 intercepts, found {} and {}",
+                self.num_features,
+                sets.saturating_mul(self.num_features),
+                self.coefficient_matrix.len(),
+                self.intercept_vector.len()
+            ));
+        }
+        if let Some(t) = self
+            .params
+            .thresholds
+            .as_ref()
+            .filter(|t| t.len() != self.num_classes)
+        {
+            return Err(MlError::param(
+                "thresholds",
+                format!(
+                    "needs {} values (one per class), got {}",
+                    self.num_classes,
+                    t.len()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     fn transform(&self, data: &Dataset) -> Result<Dataset> {
         let schema = self.transform_schema(&data.schema())?;
         let x = data.features(&self.params.features_col)?;

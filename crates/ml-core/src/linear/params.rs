@@ -1,12 +1,25 @@
 //! [`LogisticRegression`]: the estimator's parameters, their defaults, builders and validation.
 //!
-//! Everything here is checked by [`Params::validate`] before any work: `fit` and
+//! Everything here is checked by [`Params::validate`](crate::Params::validate) before any work: `fit` and
 //! `transform_schema` call it first, and `set_param` rejects a value that would not pass.
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{MlError, Result};
-use crate::params::Params;
+
+crate::param_enum! {
+    /// Which model [`LogisticRegression`] fits (Spark's `family`; any letter case parses).
+    #[derive(Default)]
+    pub enum Family: "family", ignore_case {
+        /// Binomial for one or two classes, multinomial for more (the default).
+        #[default]
+        Auto => "auto",
+        /// One coefficient set, P(class 1) by the sigmoid; one or two classes only.
+        Binomial => "binomial",
+        /// One coefficient set per class, probabilities by the softmax.
+        Multinomial => "multinomial",
+    }
+}
 
 /// Logistic regression with elastic-net regularization, as Spark MLlib's `LogisticRegression`.
 ///
@@ -80,7 +93,7 @@ pub struct LogisticRegression {
     /// Per-class thresholds (prediction = argmax p_k / t_k); overrides `threshold` when set.
     pub thresholds: Option<Vec<f64>>,
     /// `auto`, `binomial` or `multinomial`; default `auto`.
-    pub family: String,
+    pub family: Family,
     /// Threads for the gradient (0 = rayon's global pool). Results do not depend on it.
     pub n_threads: usize,
 }
@@ -102,7 +115,7 @@ impl Default for LogisticRegression {
             standardization: true,
             threshold: 0.5,
             thresholds: None,
-            family: "auto".into(),
+            family: Family::Auto,
             n_threads: 0,
         }
     }
@@ -143,15 +156,6 @@ fn validate(p: &LogisticRegression) -> Result<()> {
                 "must be finite values >= 0 with at most one zero, one per class",
             ));
         }
-    }
-    if !matches!(
-        p.family.to_ascii_lowercase().as_str(),
-        "auto" | "binomial" | "multinomial"
-    ) {
-        return Err(MlError::param(
-            "family",
-            format!("expected auto, binomial or multinomial, got '{}'", p.family),
-        ));
     }
     for (name, v) in [
         ("features_col", &p.features_col),
@@ -220,8 +224,23 @@ impl LogisticRegression {
         self
     }
     /// Sets `family` (`auto`, `binomial`, `multinomial`).
-    pub fn with_family(mut self, v: &str) -> Self {
-        self.family = v.into();
+    pub fn with_family(mut self, v: Family) -> Self {
+        self.family = v;
+        self
+    }
+    /// Sets `raw_prediction_col`.
+    pub fn with_raw_prediction_col(mut self, v: &str) -> Self {
+        self.raw_prediction_col = v.into();
+        self
+    }
+    /// Sets `probability_col`.
+    pub fn with_probability_col(mut self, v: &str) -> Self {
+        self.probability_col = v.into();
+        self
+    }
+    /// Sets `prediction_col`.
+    pub fn with_prediction_col(mut self, v: &str) -> Self {
+        self.prediction_col = v.into();
         self
     }
     /// Sets `weight_col`.
@@ -256,8 +275,8 @@ impl LogisticRegression {
     }
 
     pub(super) fn is_multinomial(&self, num_classes: usize) -> Result<bool> {
-        match self.family.to_ascii_lowercase().as_str() {
-            "binomial" => {
+        match self.family {
+            Family::Binomial => {
                 if num_classes > 2 {
                     Err(MlError::param(
                         "family",
@@ -267,8 +286,8 @@ impl LogisticRegression {
                     Ok(false)
                 }
             }
-            "multinomial" => Ok(true),
-            _ => Ok(num_classes > 2),
+            Family::Multinomial => Ok(true),
+            Family::Auto => Ok(num_classes > 2),
         }
     }
 }
