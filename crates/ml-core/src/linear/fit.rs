@@ -329,18 +329,7 @@ impl LogisticRegression {
             tol: self.tol,
             l1: l1_weights,
         };
-        let run = || minimizer.minimize(|c: &[f64]| loss.eval(c), x0.clone(), |_, _| {});
-        let result = if self.n_threads > 0 {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(self.n_threads)
-                .build()
-                .map_err(|e| {
-                    MlError::param("n_threads", format!("cannot start a thread pool: {e}"))
-                })?;
-            pool.install(run)
-        } else {
-            run()
-        };
+        let result = minimizer.minimize(|c: &[f64]| loss.eval(c), x0, |_, _| {});
 
         // Back to the original scale: undo the centring, then the scaling.
         let sol = result.x;
@@ -388,8 +377,10 @@ impl LogisticRegression {
 
 impl Estimator for LogisticRegression {
     type Model = LogisticRegressionModel;
+    /// Fits on `n_threads` threads ([`crate::threads::install`]): input checks, feature
+    /// statistics and every loss evaluation run in that pool.
     fn fit(&self, data: &Dataset) -> Result<LogisticRegressionModel> {
-        self.fit_impl(data)
+        crate::threads::install(self.n_threads, || self.fit_impl(data))?
     }
     fn transform_schema(&self, schema: &Schema) -> Result<Schema> {
         self.validate()?;

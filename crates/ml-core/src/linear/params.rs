@@ -94,7 +94,8 @@ pub struct LogisticRegression {
     pub thresholds: Option<Vec<f64>>,
     /// `auto`, `binomial` or `multinomial`; default `auto`.
     pub family: Family,
-    /// Threads for the gradient (0 = rayon's global pool). Results do not depend on it.
+    /// Threads used to fit (0 = the current rayon pool; see [`crate::threads`]). Results do
+    /// not depend on it.
     pub n_threads: usize,
 }
 
@@ -185,7 +186,7 @@ crate::impl_params!(LogisticRegression {
     threshold: "Binary threshold on P(class 1) in [0, 1].",
     thresholds: "Per-class thresholds; prediction = argmax p_k / t_k. Overrides threshold.",
     family: "auto | binomial | multinomial.",
-    n_threads: "Threads for the gradient (0 = rayon's global pool); results do not depend on it.",
+    n_threads: "Threads used to fit (0 = the current rayon pool, see ml_core::threads); results do not depend on it.",
 } validate = validate);
 
 impl LogisticRegression {
