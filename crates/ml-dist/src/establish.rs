@@ -46,7 +46,9 @@ impl io::Read for Patient<'_> {
                 Err(e)
                     if matches!(
                         e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+                        io::ErrorKind::WouldBlock
+                            | io::ErrorKind::TimedOut
+                            | io::ErrorKind::Interrupted
                     ) =>
                 {
                     if self.cancel.load(Ordering::SeqCst) {
@@ -214,7 +216,11 @@ fn connect_next(
         match read_reply(&mut patient) {
             Ok(None) => return Ok(stream),
             Ok(Some(reason)) => {
-                return Err(Stop::Failed(DistError::HandshakeRefused { rank, peer, reason }))
+                return Err(Stop::Failed(DistError::HandshakeRefused {
+                    rank,
+                    peer,
+                    reason,
+                }))
             }
             Err(ReadFailure::Garbage(message)) => {
                 return Err(Stop::Failed(DistError::HandshakeMismatch {
@@ -327,7 +333,10 @@ fn accept_prev(
         match mine.judge(&hello, prev as u64) {
             Verdict::Accept => match write_reply(&mut stream, None) {
                 Ok(()) => return Ok(stream),
-                Err(e) => note(&mut refused, format!("{from}: accepting reply failed ({e})")),
+                Err(e) => note(
+                    &mut refused,
+                    format!("{from}: accepting reply failed ({e})"),
+                ),
             },
             Verdict::Stray(reason) => {
                 refuse(stream, &reason);

@@ -236,10 +236,18 @@ mod tests {
     fn verdicts() {
         let me = hello("j", 1, 2, 4);
         assert_eq!(me.judge(&hello("j", 1, 1, 4), 1), Verdict::Accept);
-        assert!(matches!(me.judge(&hello("k", 1, 1, 4), 1), Verdict::Stray(m) if m.contains("job id 'k'")));
-        assert!(matches!(me.judge(&hello("j", 0, 1, 4), 1), Verdict::Stray(m) if m.contains("attempt 0")));
-        assert!(matches!(me.judge(&hello("j", 1, 1, 3), 1), Verdict::Fatal(m) if m.contains("world size 3")));
-        assert!(matches!(me.judge(&hello("j", 1, 0, 4), 1), Verdict::Fatal(m) if m.contains("rank 0")));
+        assert!(
+            matches!(me.judge(&hello("k", 1, 1, 4), 1), Verdict::Stray(m) if m.contains("job id 'k'"))
+        );
+        assert!(
+            matches!(me.judge(&hello("j", 0, 1, 4), 1), Verdict::Stray(m) if m.contains("attempt 0"))
+        );
+        assert!(
+            matches!(me.judge(&hello("j", 1, 1, 3), 1), Verdict::Fatal(m) if m.contains("world size 3"))
+        );
+        assert!(
+            matches!(me.judge(&hello("j", 1, 0, 4), 1), Verdict::Fatal(m) if m.contains("rank 0"))
+        );
     }
 
     #[test]

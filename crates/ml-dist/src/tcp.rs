@@ -23,9 +23,7 @@ use std::time::Duration;
 
 use crate::error::{DistError, Peer, Result};
 use crate::establish::open_ring;
-use crate::frame::{
-    max_f64, max_i64, sum_i128, sum_i64, Frame, Header, Op, HEADER_BYTES,
-};
+use crate::frame::{max_f64, max_i64, sum_i128, sum_i64, Frame, Header, Op, HEADER_BYTES};
 use crate::handshake::MAX_JOB_ID_BYTES;
 use crate::ring::{Expect, Link, Ring};
 use crate::{Collective, DEFAULT_TIMEOUT};
@@ -181,10 +179,20 @@ impl TcpRing {
         } else {
             let opened = open_ring(&listener, config)?;
             drop(listener);
-            let next = Peer::at((rank + 1) % world_size, config.addresses[(rank + 1) % world_size].clone());
+            let next = Peer::at(
+                (rank + 1) % world_size,
+                config.addresses[(rank + 1) % world_size].clone(),
+            );
             let prev_rank = (rank + world_size - 1) % world_size;
             let prev = Peer::at(prev_rank, config.addresses[prev_rank].clone());
-            Some(Connections::start(rank, opened.next, opened.prev, next, prev, config.timeout)?)
+            Some(Connections::start(
+                rank,
+                opened.next,
+                opened.prev,
+                next,
+                prev,
+                config.timeout,
+            )?)
         };
         Ok(TcpRing {
             ring: Mutex::new(Ring::new(TcpLink {

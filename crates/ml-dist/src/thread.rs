@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::error::{DistError, Peer, Result};
-use crate::frame::{sum_i128, sum_i64, max_f64, max_i64, Frame, Op};
+use crate::frame::{max_f64, max_i64, sum_i128, sum_i64, Frame, Op};
 use crate::ring::{Expect, Link, Ring};
 use crate::{Collective, DEFAULT_TIMEOUT};
 

@@ -118,7 +118,11 @@ fn another_world_size_fails_both_ranks_at_once() {
         e => panic!("rank 0: unexpected error {e}"),
     }
     match r1.as_ref().unwrap_err() {
-        DistError::HandshakeMismatch { rank, peer, message } => {
+        DistError::HandshakeMismatch {
+            rank,
+            peer,
+            message,
+        } => {
             assert_eq!((*rank, peer.rank), (1, 0));
             assert!(message.contains("world size 2 where 3"), "{message}");
         }
@@ -133,7 +137,9 @@ fn a_garbage_connection_is_refused_and_the_ring_still_opens() {
     let (ls, addrs) = listeners(2);
     // A stray speaks HTTP to rank 1 before the ranks start; another connects and stays silent.
     let mut stray = TcpStream::connect(&addrs[1]).unwrap();
-    stray.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    stray
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
     let _silent = TcpStream::connect(&addrs[1]).unwrap();
     let results = thread::scope(|s| {
         let handles: Vec<_> = ls
@@ -179,7 +185,9 @@ fn only_garbage_arriving_ends_in_no_peer_listing_it() {
     let l1 = ls.pop().unwrap();
     let _rank0_never_runs = ls.pop().unwrap();
     let mut stray = TcpStream::connect(&addrs[1]).unwrap();
-    stray.write_all(&[0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 0, 1]).unwrap();
+    stray
+        .write_all(&[0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 0, 1])
+        .unwrap();
     let start = Instant::now();
     let e = open(l1, "job", 0, 1, addrs).unwrap_err();
     bounded(start.elapsed());
@@ -192,7 +200,9 @@ fn only_garbage_arriving_ends_in_no_peer_listing_it() {
         } => {
             assert_eq!((rank, peer.rank), (1, 0));
             assert!(
-                refused.iter().any(|r| r.contains("not an ml-dist handshake")),
+                refused
+                    .iter()
+                    .any(|r| r.contains("not an ml-dist handshake")),
                 "{refused:?}"
             );
         }
@@ -204,6 +214,8 @@ fn only_garbage_arriving_ends_in_no_peer_listing_it() {
 
 #[test]
 fn ranks_that_call_different_operations_get_a_mismatch() {
+    // A rank that sees the mismatch stops and drops its connections, so a neighbour that has not
+    // read the offending frame yet may see the connection close instead.
     for kind in [Kind::Threads, Kind::Tcp] {
         let results = run(kind, 2, SHORT, |c| {
             let first = if c.rank() == 0 {
@@ -212,27 +224,46 @@ fn ranks_that_call_different_operations_get_a_mismatch() {
                 c.all_reduce_sum_i64(&mut [1, 2]).map(|_| ())
             };
             let e = first.unwrap_err();
-            assert!(matches!(e, DistError::Mismatch { .. }), "{kind:?}: {e}");
             // The collective is unusable afterwards.
             let again = c.barrier().unwrap_err();
-            assert!(matches!(again, DistError::Broken { .. }), "{kind:?}: {again}");
-            Ok(e.to_string())
+            assert!(
+                matches!(again, DistError::Broken { .. }),
+                "{kind:?}: {again}"
+            );
+            Ok(e)
         });
-        let m0 = results[0].as_ref().unwrap();
-        assert!(
-            m0.contains("rank 1") && m0.contains("all_reduce_sum_i64") && m0.contains("all_gather"),
-            "{m0}"
-        );
+        let mut mismatches = 0;
+        for (rank, e) in results.into_iter().enumerate() {
+            match e.unwrap() {
+                DistError::Mismatch { peer, message, .. } => {
+                    assert_eq!(peer.rank, 1 - rank);
+                    assert!(
+                        message.contains("all_reduce_sum_i64") && message.contains("all_gather"),
+                        "{message}"
+                    );
+                    mismatches += 1;
+                }
+                DistError::PeerClosed { .. } => {}
+                e => panic!("{kind:?}: unexpected error {e}"),
+            }
+        }
+        assert!(mismatches >= 1, "{kind:?}");
         let results = run(kind, 3, SHORT, |c| {
             let mut v = vec![0i64; 10 + c.rank()];
-            match c.all_reduce_sum_i64(&mut v) {
-                Err(DistError::Mismatch { message, .. }) => Ok(message),
-                other => panic!("{kind:?}: expected a mismatch, got {other:?}"),
-            }
+            Ok(c.all_reduce_sum_i64(&mut v).unwrap_err())
         });
-        for m in results {
-            assert!(m.unwrap().contains("buffer length"), "{kind:?}");
+        let mut mismatches = 0;
+        for e in results {
+            match e.unwrap() {
+                DistError::Mismatch { message, .. } => {
+                    assert!(message.contains("buffer length"), "{message}");
+                    mismatches += 1;
+                }
+                DistError::PeerClosed { .. } => {}
+                e => panic!("{kind:?}: unexpected error {e}"),
+            }
         }
+        assert!(mismatches >= 1, "{kind:?}");
     }
 }
 
@@ -268,7 +299,9 @@ fn kill_rank_one(kind: Kind, world: usize, stall: Option<Duration>) -> Vec<(Dist
         .enumerate()
         .filter(|(rank, _)| *rank != 1)
         .map(|(rank, r)| {
-            let (e, at) = r.unwrap().unwrap_or_else(|| panic!("rank {rank} had no error"));
+            let (e, at) = r
+                .unwrap()
+                .unwrap_or_else(|| panic!("rank {rank} had no error"));
             (e, at.saturating_duration_since(left))
         })
         .collect()
@@ -286,10 +319,7 @@ fn a_dead_worker_makes_the_others_fail_within_the_timeout() {
                     "{kind:?} world {world}: {e} came {after:?} after rank 1 left"
                 );
                 assert!(
-                    matches!(
-                        e,
-                        DistError::PeerClosed { .. } | DistError::Timeout { .. }
-                    ),
+                    matches!(e, DistError::PeerClosed { .. } | DistError::Timeout { .. }),
                     "{kind:?} world {world}: {e}"
                 );
             }
@@ -305,7 +335,10 @@ fn a_stalled_worker_makes_the_others_time_out() {
         let mut timeouts = 0;
         for (e, after) in errors {
             // Each rank fails within its timeout, before rank 1 would have closed anything.
-            assert!(after < SHORT * 2, "{kind:?}: {e} came {after:?} after the stall began");
+            assert!(
+                after < SHORT * 2,
+                "{kind:?}: {e} came {after:?} after the stall began"
+            );
             match e {
                 DistError::Timeout { waited, .. } => {
                     assert!(waited >= SHORT);
@@ -333,7 +366,10 @@ fn invalid_settings_are_parameter_errors() {
     let bad = [
         (TcpRingConfig::new("j", 0, 0, vec![]), "addresses"),
         (TcpRingConfig::new("j", 0, 1, addrs.clone()), "rank"),
-        (TcpRingConfig::new("x".repeat(2000), 0, 0, addrs.clone()), "job_id"),
+        (
+            TcpRingConfig::new("x".repeat(2000), 0, 0, addrs.clone()),
+            "job_id",
+        ),
         (
             TcpRingConfig::new("j", 0, 0, addrs.clone()).with_timeout(Duration::ZERO),
             "timeout",

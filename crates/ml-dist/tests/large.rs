@@ -12,12 +12,19 @@ const LEN: usize = 1_000_003;
 
 fn contribution(rank: usize) -> Vec<i64> {
     let mut rng = SplitMix(rank as u64 + 99);
-    (0..LEN).map(|_| (rng.next_u64() >> 2) as i64 - (1 << 61)).collect()
+    (0..LEN)
+        .map(|_| (rng.next_u64() >> 2) as i64 - (1 << 61))
+        .collect()
 }
 
 #[test]
 fn a_million_i64_sum_exactly_on_a_tcp_ring_and_on_threads() {
-    for (kind, n) in [(Kind::Tcp, 2), (Kind::Tcp, 3), (Kind::Tcp, 4), (Kind::Threads, 3)] {
+    for (kind, n) in [
+        (Kind::Tcp, 2),
+        (Kind::Tcp, 3),
+        (Kind::Tcp, 4),
+        (Kind::Threads, 3),
+    ] {
         let mut reference = contribution(0);
         for r in 1..n {
             for (acc, x) in reference.iter_mut().zip(contribution(r)) {

@@ -103,7 +103,7 @@ fn contributions_f64(rank: usize, len: usize) -> Vec<f64> {
         .map(|i| match i % 5 {
             // Signed zeros on alternating ranks: the maximum must be +0.0.
             0 => {
-                if rank % 2 == 0 {
+                if rank.is_multiple_of(2) {
                     -0.0
                 } else {
                     0.0
@@ -122,7 +122,9 @@ fn contributions_i64(rank: usize, len: usize) -> Vec<i64> {
 }
 
 fn gathered_bytes(rank: usize) -> Vec<u8> {
-    (0..(rank * 37) % 11).map(|i| (i * 31 + rank) as u8).collect()
+    (0..(rank * 37) % 11)
+        .map(|i| (i * 31 + rank) as u8)
+        .collect()
 }
 
 fn max_total(a: f64, b: f64) -> f64 {
@@ -258,7 +260,10 @@ fn a_root_outside_the_world_is_a_parameter_error() {
     for kind in KINDS {
         let results = run(kind, 2, TIMEOUT, |c| {
             let e = c.broadcast(2, b"x").unwrap_err();
-            assert!(matches!(e, DistError::Param { ref param, .. } if param == "root"), "{e}");
+            assert!(
+                matches!(e, DistError::Param { ref param, .. } if param == "root"),
+                "{e}"
+            );
             // The parameter error leaves the collective usable.
             c.broadcast(1, b"still working")
         });
