@@ -364,7 +364,11 @@ fn write_contributions(
     let k = model.num_class;
     let mut names = Vec::new();
     for class in 0..k {
-        let prefix = if k > 1 { format!("class{class}_") } else { String::new() };
+        let prefix = if k > 1 {
+            format!("class{class}_")
+        } else {
+            String::new()
+        };
         for f in features.iter().copied().chain(["bias"]) {
             names.push(format!("{prefix}{f}"));
         }

@@ -140,7 +140,9 @@ impl ShapTree {
         let mut stack = vec![(0usize, usize::MAX, true)];
         while let Some((old, up, is_left)) = stack.pop() {
             if old >= len || seen[old] {
-                return bad(format!("child index {old} is out of range or reached twice"));
+                return bad(format!(
+                    "child index {old} is out of range or reached twice"
+                ));
             }
             seen[old] = true;
             let me = nodes.len();
@@ -180,9 +182,10 @@ impl ShapTree {
                 node.feature = n.feature;
                 node.threshold = n.threshold;
                 if let Some(s) = n.category_split {
-                    let ok = t.categories.get(s as usize).is_some_and(|c| {
-                        c.bits.len() == (c.num_categories as usize).div_ceil(64)
-                    });
+                    let ok = t
+                        .categories
+                        .get(s as usize)
+                        .is_some_and(|c| c.bits.len() == (c.num_categories as usize).div_ceil(64));
                     if !ok {
                         return bad(format!("node {old} has a bad category set"));
                     }
@@ -396,7 +399,10 @@ impl TreeShap {
         base_margin: &[f64],
     ) -> Result<TreeShap> {
         if num_groups == 0 {
-            return Err(MlError::param("num_class", "TreeSHAP needs at least one group"));
+            return Err(MlError::param(
+                "num_class",
+                "TreeSHAP needs at least one group",
+            ));
         }
         let base: Vec<f64> = match base_margin.len() {
             1 => vec![base_margin[0]; num_groups],
@@ -579,7 +585,8 @@ impl TreeShap {
                 let mat = &mut o[g * m..][..m];
                 let phi = &contribs[(r * self.num_groups + g) * c..][..c];
                 for i in 0..d {
-                    let off_diagonal: f64 = (0..d).filter(|&j| j != i).map(|j| mat[i * c + j]).sum();
+                    let off_diagonal: f64 =
+                        (0..d).filter(|&j| j != i).map(|j| mat[i * c + j]).sum();
                     mat[i * c + i] = phi[i] - off_diagonal;
                 }
                 mat[d * c + d] = phi[d];

@@ -35,11 +35,22 @@ const CATEGORIES: usize = 5;
 /// with repeated features on paths, random default directions, some zero-cover leaves, and
 /// inner covers equal to their children's sum.
 fn random_tree(s: &mut Stream, d: usize, depth: usize, cat: bool) -> Tree {
-    fn grow(t: &mut Tree, s: &mut Stream, d: usize, depth: usize, level: usize, cat: bool) -> usize {
+    fn grow(
+        t: &mut Tree,
+        s: &mut Stream,
+        d: usize,
+        depth: usize,
+        level: usize,
+        cat: bool,
+    ) -> usize {
         let me = t.nodes.len();
         let leaf = level == depth || (level > 0 && s.next() < 0.2);
         if leaf {
-            let cover = if s.next() < 0.1 { 0.0 } else { 0.5 + s.next() * 10.0 };
+            let cover = if s.next() < 0.1 {
+                0.0
+            } else {
+                0.5 + s.next() * 10.0
+            };
             let value = ((s.next() * 2.0 - 1.0) as f32) as f64;
             t.nodes.push(Node::leaf(value, cover));
             return me;
@@ -261,7 +272,12 @@ fn contributions_equal_brute_force_shapley_values() {
                 let want = brute_contributions(c.d, &v);
                 let at = r * w + g * (c.d + 1);
                 let what = format!("case {ci}, row {r}, group {g}");
-                assert_close(&fast[at..at + c.d + 1], &want, 1e-9, &format!("{what} (tables)"));
+                assert_close(
+                    &fast[at..at + c.d + 1],
+                    &want,
+                    1e-9,
+                    &format!("{what} (tables)"),
+                );
                 assert_close(
                     &recursive[at..at + c.d + 1],
                     &want,
@@ -345,8 +361,16 @@ fn results_do_not_depend_on_the_thread_count() {
         })
     };
     let (a, b) = (run(1), run(3));
-    assert!(a.0.iter().zip(&b.0).all(|(p, q)| p.to_bits() == q.to_bits()));
-    assert!(a.1.iter().zip(&b.1).all(|(p, q)| p.to_bits() == q.to_bits()));
+    assert!(a
+        .0
+        .iter()
+        .zip(&b.0)
+        .all(|(p, q)| p.to_bits() == q.to_bits()));
+    assert!(a
+        .1
+        .iter()
+        .zip(&b.1)
+        .all(|(p, q)| p.to_bits() == q.to_bits()));
 }
 
 #[test]
@@ -365,7 +389,12 @@ fn broken_trees_and_inputs_are_refused() {
     assert!(TreeShap::new(std::slice::from_ref(&t), 4, 2, &[0.0, 1.0, 2.0]).is_err());
     let shap = TreeShap::new(&[t], 4, 1, &[0.0]).unwrap();
     assert!(shap.contributions(Array2::zeros((3, 5)).view()).is_err());
-    assert_eq!(shap.contributions(Array2::zeros((0, 4)).view()).unwrap().len(), 0);
+    assert_eq!(
+        shap.contributions(Array2::zeros((0, 4)).view())
+            .unwrap()
+            .len(),
+        0
+    );
 }
 
 #[test]
