@@ -349,13 +349,7 @@ fn write_contributions(
 ) -> Result<()> {
     let x = data.features("features")?;
     let t = Instant::now();
-    let shap = ml_tree::shap::TreeShap::new(
-        &model.trees,
-        model.num_features,
-        model.num_class,
-        &[model.base_margin()],
-    )?;
-    let c = shap.contributions(x)?;
+    let c = model.predict_contributions(x)?;
     eprintln!(
         "contributions: {} rows in {:.3} s",
         x.nrows(),
