@@ -18,6 +18,7 @@ use ml_core::{Dataset, MlError, Result, Transformer};
 use crate::forest::{add_margins, row_major};
 use crate::objective::{argmax, sigmoid, Objective};
 use crate::params::{unknown_value, ModelParams};
+use crate::shap::TreeShap;
 use crate::tree::Tree;
 
 /// Kinds of feature importance, as XGBoost names them.
@@ -388,10 +389,52 @@ impl GradientBoostedTreesModel {
                 Field::new(&self.params.probability_col, vector_type(k), false),
             )?;
         }
-        schema_with_field(
+        s = schema_with_field(
             &s,
             Field::new(&self.params.prediction_col, DataType::Float64, false),
+        )?;
+        match &self.params.contrib_prediction_col {
+            None => Ok(s),
+            Some(c) => schema_with_field(
+                &s,
+                Field::new(c, vector_type(self.contributions_width()), false),
+            ),
+        }
+    }
+
+    /// Values per row of [`GradientBoostedTreesModel::predict_contributions`].
+    fn contributions_width(&self) -> usize {
+        self.num_class * (self.num_features + 1)
+    }
+
+    /// A TreeSHAP explainer of the model's margins, to explain many batches of rows without
+    /// preparing the trees each time.
+    pub fn tree_shap(&self) -> Result<TreeShap> {
+        TreeShap::new(
+            &self.trees,
+            self.num_features,
+            self.num_class,
+            &[self.base_margin()],
         )
+    }
+
+    /// TreeSHAP contributions of the rows of `x`, as XGBoost's
+    /// `predict(..., pred_contribs=True)`: row-major `rows x num_class x (num_features + 1)`,
+    /// for each row and class one value per feature and then the bias (the expected margin);
+    /// they sum to the row's margin. Exact (Lundberg et al.'s TreeSHAP with the trees' cover
+    /// statistics), for numeric and categorical splits and missing values; see [`crate::shap`].
+    pub fn predict_contributions(&self, x: ArrayView2<'_, f64>) -> Result<Vec<f64>> {
+        self.check_width(x.ncols())?;
+        self.tree_shap()?.contributions(x)
+    }
+
+    /// SHAP interaction values of the rows of `x`, as XGBoost's
+    /// `predict(..., pred_interactions=True)`: row-major
+    /// `rows x num_class x (num_features + 1) x (num_features + 1)`; row `i` of a row's matrix
+    /// sums to feature `i`'s contribution, and the bias sits in the last corner.
+    pub fn predict_interactions(&self, x: ArrayView2<'_, f64>) -> Result<Vec<f64>> {
+        self.check_width(x.ncols())?;
+        self.tree_shap()?.interactions(x)
     }
 }
 
@@ -446,10 +489,20 @@ impl Transformer for GradientBoostedTreesModel {
                 pred
             }
         };
-        out.with_field(
+        let out = out.with_field(
             Field::new(&self.params.prediction_col, DataType::Float64, false),
             Arc::new(Float64Array::from(pred)) as ArrayRef,
-        )
+        )?;
+        match &self.params.contrib_prediction_col {
+            None => Ok(out),
+            Some(c) => {
+                let w = self.contributions_width();
+                out.with_field(
+                    Field::new(c, vector_type(w), false),
+                    vector_column_from_vec(self.predict_contributions(x)?, n, w),
+                )
+            }
+        }
     }
 
     fn transform_schema(&self, schema: &Schema) -> Result<Schema> {

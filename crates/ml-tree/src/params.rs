@@ -468,6 +468,7 @@ impl GradientBoostedTrees {
             raw_prediction_col: self.raw_prediction_col.clone(),
             probability_col: self.probability_col.clone(),
             prediction_col: self.prediction_col.clone(),
+            contrib_prediction_col: None,
         }
     }
 }
@@ -499,6 +500,13 @@ pub struct ModelParams {
     pub probability_col: String,
     /// Output prediction column.
     pub prediction_col: String,
+    /// Output column of the rows' TreeSHAP contributions (xgboost4j-spark's
+    /// `contribPredictionCol`): a vector of `num_class * (num_features + 1)` values per row,
+    /// for each class one per feature and then the bias, summing to the class's margin (see
+    /// [`GradientBoostedTreesModel::predict_contributions`](crate::GradientBoostedTreesModel::predict_contributions)).
+    /// Unset by default: no column.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contrib_prediction_col: Option<String>,
 }
 
 impl Default for ModelParams {
@@ -508,6 +516,7 @@ impl Default for ModelParams {
             raw_prediction_col: "rawPrediction".into(),
             probability_col: "probability".into(),
             prediction_col: "prediction".into(),
+            contrib_prediction_col: None,
         }
     }
 }
@@ -517,6 +526,7 @@ impl_params!(ModelParams {
     raw_prediction_col: "Output margin column.",
     probability_col: "Output probability column.",
     prediction_col: "Output prediction column.",
+    contrib_prediction_col: "Output column of the TreeSHAP contributions (unset: none).",
 });
 
 #[cfg(test)]
