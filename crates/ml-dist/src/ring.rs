@@ -280,6 +280,69 @@ impl<L: Link> Ring<L> {
     }
 }
 
+/// Implements [`Collective`](crate::Collective) for a rank type with fields
+/// `ring: Mutex<Ring<$link>>`, `rank` and `world_size`: every operation locks the ring and runs
+/// the same ring algorithm, so [`ThreadCollective`](crate::ThreadCollective) and
+/// [`TcpRing`](crate::TcpRing) differ only in their links.
+macro_rules! ring_collective {
+    ($ty:ty, $link:ty) => {
+        impl $ty {
+            fn with_ring<R>(
+                &self,
+                body: impl FnOnce(&mut $crate::ring::Ring<$link>) -> $crate::error::Result<R>,
+            ) -> $crate::error::Result<R> {
+                let mut ring = self
+                    .ring
+                    .lock()
+                    .map_err(|_| $crate::error::DistError::Broken {
+                        rank: self.rank,
+                        cause: "a thread panicked during a collective call on this rank".into(),
+                    })?;
+                body(&mut ring)
+            }
+        }
+
+        impl $crate::Collective for $ty {
+            fn rank(&self) -> usize {
+                self.rank
+            }
+
+            fn world_size(&self) -> usize {
+                self.world_size
+            }
+
+            fn all_reduce_sum_i64(&self, values: &mut [i64]) -> $crate::error::Result<()> {
+                use $crate::frame::{sum_i64, Op};
+                self.with_ring(|r| r.all_reduce(Op::SumI64, values, sum_i64))
+            }
+
+            fn all_reduce_sum_i128(&self, values: &mut [i128]) -> $crate::error::Result<()> {
+                use $crate::frame::{sum_i128, Op};
+                self.with_ring(|r| r.all_reduce(Op::SumI128, values, sum_i128))
+            }
+
+            fn all_reduce_max_f64(&self, values: &mut [f64]) -> $crate::error::Result<()> {
+                use $crate::frame::{max_f64, Op};
+                self.with_ring(|r| r.all_reduce(Op::MaxF64, values, max_f64))
+            }
+
+            fn all_reduce_max_i64(&self, values: &mut [i64]) -> $crate::error::Result<()> {
+                use $crate::frame::{max_i64, Op};
+                self.with_ring(|r| r.all_reduce(Op::MaxI64, values, max_i64))
+            }
+
+            fn all_gather(&self, data: &[u8]) -> $crate::error::Result<Vec<Vec<u8>>> {
+                self.with_ring(|r| r.all_gather(data))
+            }
+
+            fn broadcast(&self, root: usize, data: &[u8]) -> $crate::error::Result<Vec<u8>> {
+                self.with_ring(|r| r.broadcast(root, data))
+            }
+        }
+    };
+}
+pub(crate) use ring_collective;
+
 #[cfg(test)]
 mod tests {
     use super::chunk;

@@ -23,10 +23,10 @@ use std::time::Duration;
 
 use crate::error::{DistError, Peer, Result};
 use crate::establish::open_ring;
-use crate::frame::{max_f64, max_i64, sum_i128, sum_i64, Frame, Header, Op, HEADER_BYTES};
+use crate::frame::{Frame, Header, Op, HEADER_BYTES};
 use crate::handshake::MAX_JOB_ID_BYTES;
 use crate::ring::{Expect, Link, Ring};
-use crate::{Collective, DEFAULT_TIMEOUT};
+use crate::DEFAULT_TIMEOUT;
 
 /// How long ranks wait for each other while the ring opens, unless configured otherwise.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -204,49 +204,9 @@ impl TcpRing {
             world_size,
         })
     }
-
-    fn with_ring<R>(&self, body: impl FnOnce(&mut Ring<TcpLink>) -> Result<R>) -> Result<R> {
-        let mut ring = self.ring.lock().map_err(|_| DistError::Broken {
-            rank: self.rank,
-            cause: "a thread panicked during a collective call on this rank".into(),
-        })?;
-        body(&mut ring)
-    }
 }
 
-impl Collective for TcpRing {
-    fn rank(&self) -> usize {
-        self.rank
-    }
-
-    fn world_size(&self) -> usize {
-        self.world_size
-    }
-
-    fn all_reduce_sum_i64(&self, values: &mut [i64]) -> Result<()> {
-        self.with_ring(|r| r.all_reduce(Op::SumI64, values, sum_i64))
-    }
-
-    fn all_reduce_sum_i128(&self, values: &mut [i128]) -> Result<()> {
-        self.with_ring(|r| r.all_reduce(Op::SumI128, values, sum_i128))
-    }
-
-    fn all_reduce_max_f64(&self, values: &mut [f64]) -> Result<()> {
-        self.with_ring(|r| r.all_reduce(Op::MaxF64, values, max_f64))
-    }
-
-    fn all_reduce_max_i64(&self, values: &mut [i64]) -> Result<()> {
-        self.with_ring(|r| r.all_reduce(Op::MaxI64, values, max_i64))
-    }
-
-    fn all_gather(&self, data: &[u8]) -> Result<Vec<Vec<u8>>> {
-        self.with_ring(|r| r.all_gather(data))
-    }
-
-    fn broadcast(&self, root: usize, data: &[u8]) -> Result<Vec<u8>> {
-        self.with_ring(|r| r.broadcast(root, data))
-    }
-}
+crate::ring::ring_collective!(TcpRing, TcpLink);
 
 /// The outcome of writing one frame, reported by the writer thread.
 type Written = std::result::Result<(), (&'static str, io::Error)>;

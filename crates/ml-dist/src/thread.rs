@@ -6,9 +6,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::error::{DistError, Peer, Result};
-use crate::frame::{max_f64, max_i64, sum_i128, sum_i64, Frame, Op};
+use crate::frame::{Frame, Op};
 use crate::ring::{Expect, Link, Ring};
-use crate::{Collective, DEFAULT_TIMEOUT};
+use crate::DEFAULT_TIMEOUT;
 
 /// One rank of a group of threads in one process (create the group with
 /// [`ThreadCollective::group`] and move one member into each thread).
@@ -125,46 +125,6 @@ impl ThreadCollective {
             })
             .collect())
     }
-
-    fn with_ring<R>(&self, body: impl FnOnce(&mut Ring<ChannelLink>) -> Result<R>) -> Result<R> {
-        let mut ring = self.ring.lock().map_err(|_| DistError::Broken {
-            rank: self.rank,
-            cause: "a thread panicked during a collective call on this rank".into(),
-        })?;
-        body(&mut ring)
-    }
 }
 
-impl Collective for ThreadCollective {
-    fn rank(&self) -> usize {
-        self.rank
-    }
-
-    fn world_size(&self) -> usize {
-        self.world_size
-    }
-
-    fn all_reduce_sum_i64(&self, values: &mut [i64]) -> Result<()> {
-        self.with_ring(|r| r.all_reduce(Op::SumI64, values, sum_i64))
-    }
-
-    fn all_reduce_sum_i128(&self, values: &mut [i128]) -> Result<()> {
-        self.with_ring(|r| r.all_reduce(Op::SumI128, values, sum_i128))
-    }
-
-    fn all_reduce_max_f64(&self, values: &mut [f64]) -> Result<()> {
-        self.with_ring(|r| r.all_reduce(Op::MaxF64, values, max_f64))
-    }
-
-    fn all_reduce_max_i64(&self, values: &mut [i64]) -> Result<()> {
-        self.with_ring(|r| r.all_reduce(Op::MaxI64, values, max_i64))
-    }
-
-    fn all_gather(&self, data: &[u8]) -> Result<Vec<Vec<u8>>> {
-        self.with_ring(|r| r.all_gather(data))
-    }
-
-    fn broadcast(&self, root: usize, data: &[u8]) -> Result<Vec<u8>> {
-        self.with_ring(|r| r.broadcast(root, data))
-    }
-}
+crate::ring::ring_collective!(ThreadCollective, ChannelLink);
