@@ -6,11 +6,11 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use ml_core::metrics::roc_auc;
-use ml_core::params::{ParamType, ParamValue};
+use ml_core::params::{unsupported_value, ParamType, ParamValue};
 use ml_core::{MlError, Result};
 
 use crate::objective::{argmax, sigmoid, Objective};
-use crate::params::{enum_from_param, unknown_value};
+use crate::params::enum_from_param;
 
 /// An evaluation metric, by XGBoost's name (parameter `eval_metric`).
 ///
@@ -159,7 +159,7 @@ impl FromStr for Metric {
         Metric::ALL
             .into_iter()
             .find(|m| m.name() == name)
-            .ok_or_else(|| unknown_value("eval_metric", name, &Metric::ALL.map(|m| m.name())))
+            .ok_or_else(|| unsupported_value("eval_metric", name, &Metric::ALL.map(|m| m.name())))
     }
 }
 

@@ -1,7 +1,6 @@
 //! The fitted model: its trees, margins and output columns, importances, saving and loading
 //! (every load checks the model's structure).
 
-use std::str::FromStr;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Float64Array};
@@ -17,62 +16,23 @@ use ml_core::{Dataset, MlError, Result, Transformer};
 
 use crate::forest::{add_margins, row_major};
 use crate::objective::{argmax, sigmoid, Objective};
-use crate::params::{unknown_value, ModelParams};
+use crate::params::ModelParams;
 use crate::shap::TreeShap;
 use crate::tree::Tree;
 
-/// Kinds of feature importance, as XGBoost names them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ImportanceType {
-    /// Number of splits on the feature.
-    Weight,
-    /// Mean loss reduction of its splits.
-    Gain,
-    /// Mean hessian sum of the rows reaching its splits.
-    Cover,
-    /// Total loss reduction of its splits.
-    TotalGain,
-    /// Total hessian sum of the rows reaching its splits.
-    TotalCover,
-}
-
-impl ImportanceType {
-    /// Every kind, in the order the allowed values are listed.
-    pub const ALL: [ImportanceType; 5] = [
-        ImportanceType::Weight,
-        ImportanceType::Gain,
-        ImportanceType::Cover,
-        ImportanceType::TotalGain,
-        ImportanceType::TotalCover,
-    ];
-
-    /// XGBoost's name.
-    pub fn name(&self) -> &'static str {
-        match self {
-            ImportanceType::Weight => "weight",
-            ImportanceType::Gain => "gain",
-            ImportanceType::Cover => "cover",
-            ImportanceType::TotalGain => "total_gain",
-            ImportanceType::TotalCover => "total_cover",
-        }
-    }
-}
-
-impl FromStr for ImportanceType {
-    type Err = MlError;
-
-    /// Parses `weight`, `gain`, `cover`, `total_gain` or `total_cover`.
-    fn from_str(name: &str) -> Result<Self> {
-        ImportanceType::ALL
-            .into_iter()
-            .find(|t| t.name() == name)
-            .ok_or_else(|| {
-                unknown_value(
-                    "importance_type",
-                    name,
-                    &ImportanceType::ALL.map(|t| t.name()),
-                )
-            })
+ml_core::param_enum! {
+    /// Kinds of feature importance, by XGBoost's names (`importance_type`).
+    pub enum ImportanceType: "importance_type" {
+        /// `weight`: number of splits on the feature.
+        Weight => "weight",
+        /// `gain`: mean loss reduction of its splits.
+        Gain => "gain",
+        /// `cover`: mean hessian sum of the rows reaching its splits.
+        Cover => "cover",
+        /// `total_gain`: total loss reduction of its splits.
+        TotalGain => "total_gain",
+        /// `total_cover`: total hessian sum of the rows reaching its splits.
+        TotalCover => "total_cover",
     }
 }
 
@@ -570,8 +530,8 @@ mod tests {
 
     #[test]
     fn importance_types_parse_by_name() {
-        for t in ImportanceType::ALL {
-            assert_eq!(t.name().parse::<ImportanceType>().unwrap(), t);
+        for &t in ImportanceType::ALL {
+            assert_eq!(t.as_str().parse::<ImportanceType>().unwrap(), t);
         }
         let msg = "split".parse::<ImportanceType>().unwrap_err().to_string();
         assert!(

@@ -5,11 +5,11 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use ml_core::params::{ParamType, ParamValue};
+use ml_core::params::{unsupported_value, ParamType, ParamValue};
 use ml_core::{MlError, Result};
 
 use crate::hist::RowPair;
-use crate::params::{enum_from_param, unknown_value};
+use crate::params::enum_from_param;
 
 /// The loss being minimized, by XGBoost's name (parameter `objective`).
 ///
@@ -55,7 +55,7 @@ impl FromStr for Objective {
         Objective::ALL
             .into_iter()
             .find(|o| o.name() == name)
-            .ok_or_else(|| unknown_value("objective", name, &Objective::ALL.map(|o| o.name())))
+            .ok_or_else(|| unsupported_value("objective", name, &Objective::ALL.map(|o| o.name())))
     }
 }
 

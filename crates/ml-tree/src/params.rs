@@ -3,29 +3,16 @@
 //! options with a fixed set of values as enums parsed from their XGBoost names, the shape
 //! parameters one tree is grown with, and the fitted model's own parameters ([`ModelParams`]).
 
-use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use ml_core::params::{ParamType, ParamValue};
+use ml_core::params::ParamValue;
 use ml_core::{impl_params, Dataset, MlError, Result};
 
 use crate::metric::Metric;
 use crate::objective::Objective;
-
-/// The error for a value outside an option's fixed set: names the parameter and lists the
-/// allowed values.
-pub(crate) fn unknown_value(param: &str, value: &str, allowed: &[&str]) -> MlError {
-    MlError::param(
-        param,
-        format!(
-            "unknown value '{value}'; expected one of: {}",
-            allowed.join(", ")
-        ),
-    )
-}
 
 /// Reads an option with a fixed set of values from a string parameter value; the error names
 /// the parameter actually set (an alias, say).
@@ -45,53 +32,13 @@ pub(crate) fn enum_from_param<T: FromStr<Err = MlError>>(
     }
 }
 
-/// The order nodes are split in (parameter `grow_policy`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum GrowPolicy {
-    /// `depthwise`: a level at a time (XGBoost's default).
-    #[default]
-    Depthwise,
-    /// `lossguide`: the open node with the largest gain first (LightGBM's order).
-    Lossguide,
-}
-
-impl GrowPolicy {
-    /// Every policy, in the order the allowed values are listed.
-    pub const ALL: [GrowPolicy; 2] = [GrowPolicy::Depthwise, GrowPolicy::Lossguide];
-
-    /// XGBoost's name.
-    pub fn name(&self) -> &'static str {
-        match self {
-            GrowPolicy::Depthwise => "depthwise",
-            GrowPolicy::Lossguide => "lossguide",
-        }
-    }
-}
-
-impl FromStr for GrowPolicy {
-    type Err = MlError;
-
-    fn from_str(name: &str) -> Result<GrowPolicy> {
-        GrowPolicy::ALL
-            .into_iter()
-            .find(|g| g.name() == name)
-            .ok_or_else(|| unknown_value("grow_policy", name, &GrowPolicy::ALL.map(|g| g.name())))
-    }
-}
-
-impl fmt::Display for GrowPolicy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl ParamType for GrowPolicy {
-    fn to_param(&self) -> ParamValue {
-        ParamValue::Str(self.name().into())
-    }
-    fn from_param(param: &str, value: ParamValue) -> Result<Self> {
-        enum_from_param(param, value)
+ml_core::param_enum! {
+    /// The order nodes are split in (parameter `grow_policy`), by XGBoost's names.
+    pub enum GrowPolicy: "grow_policy" {
+        /// `depthwise`: a level at a time (XGBoost's default).
+        Depthwise => "depthwise",
+        /// `lossguide`: the open node with the largest gain first (LightGBM's order).
+        Lossguide => "lossguide",
     }
 }
 
