@@ -38,13 +38,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, VisionError};
 use crate::image_table::{check_image_field, ImageColumn, IMAGE_COL};
-use crate::model::{known_model, read_labels, OnnxModel};
+use crate::model::{known_model, read_labels, ModelName, OnnxModel};
 use crate::preprocess::{Preprocessing, RgbPixels};
 
-/// Registry name that marks a model outside the registry.
-pub const CUSTOM_MODEL: &str = "custom";
 /// Default registry model.
-pub const DEFAULT_MODEL: &str = "efficientnet-lite0";
+pub const DEFAULT_MODEL: ModelName = ModelName::EfficientNetLite0;
 
 /// A loaded model shared by clones of a stage, keyed by what it was loaded from.
 #[derive(Clone, Default)]
@@ -105,13 +103,6 @@ fn preprocessing_of(
     };
     p.validate()?;
     Ok(p)
-}
-
-fn check_model_name(name: &str) -> Result<()> {
-    if name.eq_ignore_ascii_case(CUSTOM_MODEL) {
-        return Ok(());
-    }
-    known_model(name).map(|_| ())
 }
 
 /// Runs `f` in a rayon pool of `n_threads` threads (0: the caller's pool).
@@ -197,8 +188,8 @@ pub struct DeepImageFeaturizer {
     pub input_col: String,
     /// Output vector column (`features`).
     pub output_col: String,
-    /// Registry name of the model (`efficientnet-lite0`), or `custom`.
-    pub model_name: String,
+    /// Registry model (`efficientnet-lite0`), or `custom`.
+    pub model_name: ModelName,
     /// Path of the ONNX file (stored as given when the stage is saved).
     pub model_path: String,
     /// Side of the square model input (224).
@@ -219,12 +210,12 @@ pub struct DeepImageFeaturizer {
 
 impl Default for DeepImageFeaturizer {
     fn default() -> Self {
-        DeepImageFeaturizer::for_model(DEFAULT_MODEL, "").expect("the default model is known")
+        DeepImageFeaturizer::for_model(DEFAULT_MODEL.as_str(), "")
+            .expect("the default model is known")
     }
 }
 
 fn validate_featurizer(f: &DeepImageFeaturizer) -> ml_core::Result<()> {
-    check_model_name(&f.model_name)?;
     preprocessing_of(f.input_size, f.resize_shorter, &f.mean, &f.std)?;
     Ok(())
 }
@@ -258,7 +249,7 @@ impl DeepImageFeaturizer {
         Ok(DeepImageFeaturizer {
             input_col: IMAGE_COL.into(),
             output_col: "features".into(),
-            model_name: spec.name.into(),
+            model_name: spec.name.parse()?,
             model_path: model_path.into(),
             input_size: p.input_size,
             resize_shorter: p.resize_shorter,
@@ -371,8 +362,8 @@ pub struct DeepImagePredictor {
     pub input_col: String,
     /// Output column of top-k predictions (`predicted_labels`).
     pub output_col: String,
-    /// Registry name of the model (`efficientnet-lite0`), or `custom`.
-    pub model_name: String,
+    /// Registry model (`efficientnet-lite0`), or `custom`.
+    pub model_name: ModelName,
     /// Path of the ONNX model file (stored as given when the stage is saved).
     pub model_path: String,
     /// Path of the class-name file (line i = class i); empty for none.
@@ -402,7 +393,6 @@ impl Default for DeepImagePredictor {
 }
 
 fn validate_predictor(p: &DeepImagePredictor) -> ml_core::Result<()> {
-    check_model_name(&p.model_name)?;
     preprocessing_of(p.input_size, p.resize_shorter, &p.mean, &p.std)?;
     if p.top_k == 0 {
         return Err(MlError::param("top_k", "must be >= 1"));
@@ -479,7 +469,7 @@ impl DeepImagePredictor {
     /// EfficientNet-lite0 from `model_path`, labels from `labels_path`, top 5.
     pub fn new(model_path: impl Into<String>, labels_path: impl Into<String>) -> Self {
         let f = DeepImageFeaturizer::default();
-        let spec = known_model(DEFAULT_MODEL).expect("the default model is known");
+        let spec = known_model(DEFAULT_MODEL.as_str()).expect("the default model is known");
         DeepImagePredictor {
             input_col: IMAGE_COL.into(),
             output_col: "predicted_labels".into(),
@@ -503,7 +493,7 @@ impl DeepImagePredictor {
         DeepImageFeaturizer {
             input_col: self.input_col.clone(),
             output_col: self.output_col.clone(),
-            model_name: self.model_name.clone(),
+            model_name: self.model_name,
             model_path: self.model_path.clone(),
             input_size: self.input_size,
             resize_shorter: self.resize_shorter,
@@ -595,5 +585,83 @@ impl Transformer for DeepImagePredictor {
             schema,
             Field::new(&self.output_col, prediction_type(), true),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use ml_core::{persist, ParamValue, Params};
+
+    use super::*;
+
+    /// A featurizer saved by this crate before `model_name` became an enum (the tag and every
+    /// field as they were written then).
+    const SAVED_FEATURIZER: &str = r#"{"format":"ml-model","version":1,"model":{"type":"DeepImageFeaturizer","input_col":"image","output_col":"features","model_name":"efficientnet-lite0","model_path":"/models/m.onnx","input_size":224,"resize_shorter":256,"mean":[127.0],"std":[128.0],"output_index":0,"n_threads":2}}"#;
+
+    #[test]
+    fn saved_stages_keep_their_type_tags_and_model_names() {
+        let loaded = persist::from_json(SAVED_FEATURIZER, Path::new("saved.json")).unwrap();
+        let f = loaded
+            .as_any()
+            .downcast_ref::<DeepImageFeaturizer>()
+            .expect("a DeepImageFeaturizer");
+        assert_eq!(f.model_name, ModelName::EfficientNetLite0);
+        assert_eq!((f.model_path.as_str(), f.n_threads), ("/models/m.onnx", 2));
+        // Written back with the same tag and strings.
+        assert_eq!(persist::to_json(f).unwrap(), SAVED_FEATURIZER);
+
+        let mut p = DeepImagePredictor::new("/models/m.onnx", "");
+        p.model_name = ModelName::Custom;
+        let json = persist::to_json(&p).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v["model"]["type"], "DeepImagePredictor");
+        assert_eq!(v["model"]["model_name"], "custom");
+        let back = persist::from_json(&json, Path::new("mem")).unwrap();
+        let back = back.as_any().downcast_ref::<DeepImagePredictor>().unwrap();
+        assert_eq!(back.model_name, ModelName::Custom);
+
+        // An unknown model name in a file is a load error naming the value and the choices.
+        let bad = SAVED_FEATURIZER.replace("efficientnet-lite0", "resnet50");
+        let e = persist::from_json(&bad, Path::new("bad.json"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("resnet50") && e.contains("efficientnet-lite0, custom"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn model_name_is_set_by_name_in_any_case_and_rejects_unknown_names() {
+        let mut f = DeepImageFeaturizer::new("m.onnx");
+        f.set_param("modelName", ParamValue::Str("CUSTOM".into()))
+            .unwrap();
+        assert_eq!(f.model_name, ModelName::Custom);
+        assert_eq!(
+            f.get_param("model_name").unwrap(),
+            ParamValue::Str("custom".into())
+        );
+        let e = f
+            .set_param("model_name", ParamValue::Str("vgg".into()))
+            .unwrap_err();
+        assert!(matches!(e, MlError::InvalidParam { ref param, .. } if param == "model_name"));
+        assert!(
+            e.to_string()
+                .contains("use one of: efficientnet-lite0, custom"),
+            "{e}"
+        );
+        assert_eq!(
+            f.model_name,
+            ModelName::Custom,
+            "a rejected value changes nothing"
+        );
+        assert!(f.set_param("model_name", ParamValue::Int(3)).is_err());
+        assert_eq!(
+            ModelName::EfficientNetLite0.spec().map(|s| s.feature_dim),
+            Some(1280)
+        );
+        assert_eq!(ModelName::Custom.spec(), None);
     }
 }
