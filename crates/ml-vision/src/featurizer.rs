@@ -3,10 +3,11 @@
 //! Pipelines, running ONNX models with tract.
 //!
 //! Both read an `image` column with Spark's image schema (see [`crate::image_table`]), apply the
-//! model's preprocessing ([`Preprocessing`]), and run the model on every row in parallel (rayon;
-//! `n_threads` > 0 runs in a pool of that size). The model has a fixed batch of 1, so each thread
-//! runs single-image inferences on the one shared, optimized plan; results are in row order
-//! whatever the thread count, and each row's features depend on that row only.
+//! model's preprocessing ([`Preprocessing`]), and run the model on every row in parallel (rayon,
+//! through `ml_core::threads::install`: `n_threads` = 0 uses the current pool, n >= 1 runs on n
+//! threads). The model has a fixed batch of 1, so each thread runs single-image inferences on
+//! the one shared, optimized plan; results are in row order whatever the thread count, and
+//! each row's features depend on that row only.
 //!
 //! # Persistence
 //! Both stages serialize (through `ml_core::persist`) their parameters only, including
@@ -105,40 +106,6 @@ fn preprocessing_of(
     Ok(p)
 }
 
-/// Runs `f` in a rayon pool of `n_threads` threads (0: the caller's pool).
-///
-/// Pools are built once per thread count and kept for the life of the process: a fresh pool per
-/// call costs each inference its memory again (new threads, new allocator arenas, page faults
-/// on every activation tensor), measured at +50% per frame on EfficientNet-lite0.
-fn run_pool<T: Send>(n_threads: usize, f: impl FnOnce() -> T + Send) -> Result<T> {
-    use std::collections::HashMap;
-    use std::sync::OnceLock;
-    static POOLS: OnceLock<Mutex<HashMap<usize, Arc<rayon::ThreadPool>>>> = OnceLock::new();
-    if n_threads == 0 {
-        return Ok(f());
-    }
-    let pool = {
-        let mut pools = POOLS
-            .get_or_init(Default::default)
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        match pools.get(&n_threads) {
-            Some(p) => p.clone(),
-            None => {
-                let p = rayon::ThreadPoolBuilder::new()
-                    .num_threads(n_threads)
-                    .thread_name(|i| format!("ml-vision-{i}"))
-                    .build()
-                    .map_err(|e| VisionError::param("n_threads", e.to_string()))?;
-                let p = Arc::new(p);
-                pools.insert(n_threads, p.clone());
-                p
-            }
-        }
-    };
-    Ok(pool.install(f))
-}
-
 /// Runs `model` on every image and returns output `index` of each (row order).
 fn infer_outputs(
     model: &OnnxModel,
@@ -151,7 +118,9 @@ fn infer_outputs(
     for &i in indices {
         model.output_len(i)?;
     }
-    run_pool(n_threads, || {
+    // ml-core's one pool helper: 0 = the current pool, n = n threads (pools are kept per size:
+    // a fresh pool per call costs each inference its memory again, +50% per frame measured).
+    ml_core::threads::install(n_threads, || {
         (0..n)
             .into_par_iter()
             .map(|row| {
@@ -202,7 +171,7 @@ pub struct DeepImageFeaturizer {
     pub std: Vec<f64>,
     /// Index of the model output used as features (0).
     pub output_index: usize,
-    /// Threads for inference; 0 uses rayon's global pool.
+    /// Threads for inference: 0 uses the current rayon pool, n >= 1 runs on n threads.
     pub n_threads: usize,
     #[serde(skip)]
     cache: ModelCache,
@@ -230,7 +199,7 @@ impl_params!(DeepImageFeaturizer {
     mean: "Per-channel value subtracted after resizing, R,G,B or one value ([127]).",
     std: "Per-channel divisor, R,G,B or one value, non-zero ([128]).",
     output_index: "Index of the model output taken as features (0 = EfficientNet-lite0's pooled 1280-d features).",
-    n_threads: "Threads running inference in parallel across images; 0 = rayon's global pool.",
+    n_threads: "Threads running inference in parallel across images; 0 = the current rayon pool.",
 } validate = validate_featurizer);
 
 impl DeepImageFeaturizer {
@@ -380,7 +349,7 @@ pub struct DeepImagePredictor {
     pub output_index: usize,
     /// Number of classes kept per row (5).
     pub top_k: usize,
-    /// Threads for inference; 0 uses rayon's global pool.
+    /// Threads for inference: 0 uses the current rayon pool, n >= 1 runs on n threads.
     pub n_threads: usize,
     #[serde(skip)]
     cache: ModelCache,
@@ -412,7 +381,7 @@ impl_params!(DeepImagePredictor {
     std: "Per-channel divisor, R,G,B or one value ([128]).",
     output_index: "Index of the logits output (1 for EfficientNet-lite0).",
     top_k: "Number of classes kept per image, >= 1 (5).",
-    n_threads: "Threads running inference in parallel across images; 0 = rayon's global pool.",
+    n_threads: "Threads running inference in parallel across images; 0 = the current rayon pool.",
 } validate = validate_predictor);
 
 /// One predicted class.
