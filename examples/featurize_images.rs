@@ -85,7 +85,10 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let (table, decode_s, featurize_s) = match (&args.images, &args.video) {
         (Some(dir), _) => {
             let t = Instant::now();
-            let images = read_images(dir, &ImageReadOptions::default().n_threads(args.threads))?;
+            let images = read_images(
+                dir,
+                &ImageReadOptions::default().with_n_threads(args.threads),
+            )?;
             let decode_s = t.elapsed().as_secs_f64();
             eprintln!("{} images decoded in {decode_s:.3} s", images.num_rows());
             let t = Instant::now();

@@ -3,10 +3,11 @@
 //! Pipelines, running ONNX models with tract.
 //!
 //! Both read an `image` column with Spark's image schema (see [`crate::image_table`]), apply the
-//! model's preprocessing ([`Preprocessing`]), and run the model on every row in parallel (rayon;
-//! `n_threads` > 0 runs in a pool of that size). The model has a fixed batch of 1, so each thread
-//! runs single-image inferences on the one shared, optimized plan; results are in row order
-//! whatever the thread count, and each row's features depend on that row only.
+//! model's preprocessing ([`Preprocessing`]), and run the model on every row in parallel (rayon,
+//! through `ml_core::threads::install`: `n_threads` = 0 uses the current pool, n >= 1 runs on n
+//! threads). The model has a fixed batch of 1, so each thread runs single-image inferences on
+//! the one shared, optimized plan; results are in row order whatever the thread count, and
+//! each row's features depend on that row only.
 //!
 //! # Persistence
 //! Both stages serialize (through `ml_core::persist`) their parameters only, including
@@ -38,13 +39,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, VisionError};
 use crate::image_table::{check_image_field, ImageColumn, IMAGE_COL};
-use crate::model::{known_model, read_labels, OnnxModel};
+use crate::model::{known_model, read_labels, ModelName, OnnxModel};
 use crate::preprocess::{Preprocessing, RgbPixels};
 
-/// Registry name that marks a model outside the registry.
-pub const CUSTOM_MODEL: &str = "custom";
 /// Default registry model.
-pub const DEFAULT_MODEL: &str = "efficientnet-lite0";
+pub const DEFAULT_MODEL: ModelName = ModelName::EfficientNetLite0;
 
 /// A loaded model shared by clones of a stage, keyed by what it was loaded from.
 #[derive(Clone, Default)]
@@ -107,47 +106,6 @@ fn preprocessing_of(
     Ok(p)
 }
 
-fn check_model_name(name: &str) -> Result<()> {
-    if name.eq_ignore_ascii_case(CUSTOM_MODEL) {
-        return Ok(());
-    }
-    known_model(name).map(|_| ())
-}
-
-/// Runs `f` in a rayon pool of `n_threads` threads (0: the caller's pool).
-///
-/// Pools are built once per thread count and kept for the life of the process: a fresh pool per
-/// call costs each inference its memory again (new threads, new allocator arenas, page faults
-/// on every activation tensor), measured at +50% per frame on EfficientNet-lite0.
-fn run_pool<T: Send>(n_threads: usize, f: impl FnOnce() -> T + Send) -> Result<T> {
-    use std::collections::HashMap;
-    use std::sync::OnceLock;
-    static POOLS: OnceLock<Mutex<HashMap<usize, Arc<rayon::ThreadPool>>>> = OnceLock::new();
-    if n_threads == 0 {
-        return Ok(f());
-    }
-    let pool = {
-        let mut pools = POOLS
-            .get_or_init(Default::default)
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        match pools.get(&n_threads) {
-            Some(p) => p.clone(),
-            None => {
-                let p = rayon::ThreadPoolBuilder::new()
-                    .num_threads(n_threads)
-                    .thread_name(|i| format!("ml-vision-{i}"))
-                    .build()
-                    .map_err(|e| VisionError::param("n_threads", e.to_string()))?;
-                let p = Arc::new(p);
-                pools.insert(n_threads, p.clone());
-                p
-            }
-        }
-    };
-    Ok(pool.install(f))
-}
-
 /// Runs `model` on every image and returns output `index` of each (row order).
 fn infer_outputs(
     model: &OnnxModel,
@@ -160,7 +118,9 @@ fn infer_outputs(
     for &i in indices {
         model.output_len(i)?;
     }
-    run_pool(n_threads, || {
+    // ml-core's one pool helper: 0 = the current pool, n = n threads (pools are kept per size:
+    // a fresh pool per call costs each inference its memory again, +50% per frame measured).
+    ml_core::threads::install(n_threads, || {
         (0..n)
             .into_par_iter()
             .map(|row| {
@@ -197,8 +157,8 @@ pub struct DeepImageFeaturizer {
     pub input_col: String,
     /// Output vector column (`features`).
     pub output_col: String,
-    /// Registry name of the model (`efficientnet-lite0`), or `custom`.
-    pub model_name: String,
+    /// Registry model (`efficientnet-lite0`), or `custom`.
+    pub model_name: ModelName,
     /// Path of the ONNX file (stored as given when the stage is saved).
     pub model_path: String,
     /// Side of the square model input (224).
@@ -211,7 +171,7 @@ pub struct DeepImageFeaturizer {
     pub std: Vec<f64>,
     /// Index of the model output used as features (0).
     pub output_index: usize,
-    /// Threads for inference; 0 uses rayon's global pool.
+    /// Threads for inference: 0 uses the current rayon pool, n >= 1 runs on n threads.
     pub n_threads: usize,
     #[serde(skip)]
     cache: ModelCache,
@@ -219,12 +179,12 @@ pub struct DeepImageFeaturizer {
 
 impl Default for DeepImageFeaturizer {
     fn default() -> Self {
-        DeepImageFeaturizer::for_model(DEFAULT_MODEL, "").expect("the default model is known")
+        DeepImageFeaturizer::for_model(DEFAULT_MODEL.as_str(), "")
+            .expect("the default model is known")
     }
 }
 
 fn validate_featurizer(f: &DeepImageFeaturizer) -> ml_core::Result<()> {
-    check_model_name(&f.model_name)?;
     preprocessing_of(f.input_size, f.resize_shorter, &f.mean, &f.std)?;
     Ok(())
 }
@@ -239,7 +199,7 @@ impl_params!(DeepImageFeaturizer {
     mean: "Per-channel value subtracted after resizing, R,G,B or one value ([127]).",
     std: "Per-channel divisor, R,G,B or one value, non-zero ([128]).",
     output_index: "Index of the model output taken as features (0 = EfficientNet-lite0's pooled 1280-d features).",
-    n_threads: "Threads running inference in parallel across images; 0 = rayon's global pool.",
+    n_threads: "Threads running inference in parallel across images; 0 = the current rayon pool.",
 } validate = validate_featurizer);
 
 impl DeepImageFeaturizer {
@@ -258,7 +218,7 @@ impl DeepImageFeaturizer {
         Ok(DeepImageFeaturizer {
             input_col: IMAGE_COL.into(),
             output_col: "features".into(),
-            model_name: spec.name.into(),
+            model_name: spec.name.parse()?,
             model_path: model_path.into(),
             input_size: p.input_size,
             resize_shorter: p.resize_shorter,
@@ -371,8 +331,8 @@ pub struct DeepImagePredictor {
     pub input_col: String,
     /// Output column of top-k predictions (`predicted_labels`).
     pub output_col: String,
-    /// Registry name of the model (`efficientnet-lite0`), or `custom`.
-    pub model_name: String,
+    /// Registry model (`efficientnet-lite0`), or `custom`.
+    pub model_name: ModelName,
     /// Path of the ONNX model file (stored as given when the stage is saved).
     pub model_path: String,
     /// Path of the class-name file (line i = class i); empty for none.
@@ -389,7 +349,7 @@ pub struct DeepImagePredictor {
     pub output_index: usize,
     /// Number of classes kept per row (5).
     pub top_k: usize,
-    /// Threads for inference; 0 uses rayon's global pool.
+    /// Threads for inference: 0 uses the current rayon pool, n >= 1 runs on n threads.
     pub n_threads: usize,
     #[serde(skip)]
     cache: ModelCache,
@@ -402,7 +362,6 @@ impl Default for DeepImagePredictor {
 }
 
 fn validate_predictor(p: &DeepImagePredictor) -> ml_core::Result<()> {
-    check_model_name(&p.model_name)?;
     preprocessing_of(p.input_size, p.resize_shorter, &p.mean, &p.std)?;
     if p.top_k == 0 {
         return Err(MlError::param("top_k", "must be >= 1"));
@@ -422,7 +381,7 @@ impl_params!(DeepImagePredictor {
     std: "Per-channel divisor, R,G,B or one value ([128]).",
     output_index: "Index of the logits output (1 for EfficientNet-lite0).",
     top_k: "Number of classes kept per image, >= 1 (5).",
-    n_threads: "Threads running inference in parallel across images; 0 = rayon's global pool.",
+    n_threads: "Threads running inference in parallel across images; 0 = the current rayon pool.",
 } validate = validate_predictor);
 
 /// One predicted class.
@@ -479,7 +438,7 @@ impl DeepImagePredictor {
     /// EfficientNet-lite0 from `model_path`, labels from `labels_path`, top 5.
     pub fn new(model_path: impl Into<String>, labels_path: impl Into<String>) -> Self {
         let f = DeepImageFeaturizer::default();
-        let spec = known_model(DEFAULT_MODEL).expect("the default model is known");
+        let spec = known_model(DEFAULT_MODEL.as_str()).expect("the default model is known");
         DeepImagePredictor {
             input_col: IMAGE_COL.into(),
             output_col: "predicted_labels".into(),
@@ -503,7 +462,7 @@ impl DeepImagePredictor {
         DeepImageFeaturizer {
             input_col: self.input_col.clone(),
             output_col: self.output_col.clone(),
-            model_name: self.model_name.clone(),
+            model_name: self.model_name,
             model_path: self.model_path.clone(),
             input_size: self.input_size,
             resize_shorter: self.resize_shorter,
@@ -595,5 +554,83 @@ impl Transformer for DeepImagePredictor {
             schema,
             Field::new(&self.output_col, prediction_type(), true),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use ml_core::{persist, ParamValue, Params};
+
+    use super::*;
+
+    /// A featurizer saved by this crate before `model_name` became an enum (the tag and every
+    /// field as they were written then).
+    const SAVED_FEATURIZER: &str = r#"{"format":"ml-model","version":1,"model":{"type":"DeepImageFeaturizer","input_col":"image","output_col":"features","model_name":"efficientnet-lite0","model_path":"/models/m.onnx","input_size":224,"resize_shorter":256,"mean":[127.0],"std":[128.0],"output_index":0,"n_threads":2}}"#;
+
+    #[test]
+    fn saved_stages_keep_their_type_tags_and_model_names() {
+        let loaded = persist::from_json(SAVED_FEATURIZER, Path::new("saved.json")).unwrap();
+        let f = loaded
+            .as_any()
+            .downcast_ref::<DeepImageFeaturizer>()
+            .expect("a DeepImageFeaturizer");
+        assert_eq!(f.model_name, ModelName::EfficientNetLite0);
+        assert_eq!((f.model_path.as_str(), f.n_threads), ("/models/m.onnx", 2));
+        // Written back with the same tag and strings.
+        assert_eq!(persist::to_json(f).unwrap(), SAVED_FEATURIZER);
+
+        let mut p = DeepImagePredictor::new("/models/m.onnx", "");
+        p.model_name = ModelName::Custom;
+        let json = persist::to_json(&p).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v["model"]["type"], "DeepImagePredictor");
+        assert_eq!(v["model"]["model_name"], "custom");
+        let back = persist::from_json(&json, Path::new("mem")).unwrap();
+        let back = back.as_any().downcast_ref::<DeepImagePredictor>().unwrap();
+        assert_eq!(back.model_name, ModelName::Custom);
+
+        // An unknown model name in a file is a load error naming the value and the choices.
+        let bad = SAVED_FEATURIZER.replace("efficientnet-lite0", "resnet50");
+        let e = persist::from_json(&bad, Path::new("bad.json"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("resnet50") && e.contains("efficientnet-lite0, custom"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn model_name_is_set_by_name_in_any_case_and_rejects_unknown_names() {
+        let mut f = DeepImageFeaturizer::new("m.onnx");
+        f.set_param("modelName", ParamValue::Str("CUSTOM".into()))
+            .unwrap();
+        assert_eq!(f.model_name, ModelName::Custom);
+        assert_eq!(
+            f.get_param("model_name").unwrap(),
+            ParamValue::Str("custom".into())
+        );
+        let e = f
+            .set_param("model_name", ParamValue::Str("vgg".into()))
+            .unwrap_err();
+        assert!(matches!(e, MlError::InvalidParam { ref param, .. } if param == "model_name"));
+        assert!(
+            e.to_string()
+                .contains("use one of: efficientnet-lite0, custom"),
+            "{e}"
+        );
+        assert_eq!(
+            f.model_name,
+            ModelName::Custom,
+            "a rejected value changes nothing"
+        );
+        assert!(f.set_param("model_name", ParamValue::Int(3)).is_err());
+        assert_eq!(
+            ModelName::EfficientNetLite0.spec().map(|s| s.feature_dim),
+            Some(1280)
+        );
+        assert_eq!(ModelName::Custom.spec(), None);
     }
 }

@@ -256,24 +256,25 @@ pub struct ImageReadOptions {
     pub drop_invalid: bool,
     /// Also read sub-directories when the path is a directory.
     pub recursive: bool,
-    /// Threads for decoding; `None` uses rayon's global pool.
-    pub n_threads: Option<usize>,
+    /// Threads for decoding, as everywhere in `ml` (`ml_core::threads`): 0 (the default) uses
+    /// the current rayon pool, n >= 1 decodes on n threads.
+    pub n_threads: usize,
 }
 
 impl ImageReadOptions {
     /// Sets `drop_invalid`.
-    pub fn drop_invalid(mut self, yes: bool) -> Self {
+    pub fn with_drop_invalid(mut self, yes: bool) -> Self {
         self.drop_invalid = yes;
         self
     }
     /// Sets `recursive`.
-    pub fn recursive(mut self, yes: bool) -> Self {
+    pub fn with_recursive(mut self, yes: bool) -> Self {
         self.recursive = yes;
         self
     }
-    /// Sets `n_threads`.
-    pub fn n_threads(mut self, n: usize) -> Self {
-        self.n_threads = Some(n);
+    /// Sets `n_threads` (0: the current pool).
+    pub fn with_n_threads(mut self, n: usize) -> Self {
+        self.n_threads = n;
         self
     }
 }
@@ -408,16 +409,9 @@ pub fn images_to_dataset(rows: &[ImageRow]) -> Result<Dataset> {
 /// image schema, decoding in parallel; rows are in sorted path order.
 pub fn read_images(path: impl AsRef<Path>, options: &ImageReadOptions) -> Result<Dataset> {
     let files = list_image_files(path, options.recursive)?;
-    let decode_all =
-        || -> Vec<Result<ImageRow>> { files.par_iter().map(|f| decode_image_file(f)).collect() };
-    let decoded = match options.n_threads {
-        Some(n) => rayon::ThreadPoolBuilder::new()
-            .num_threads(n.max(1))
-            .build()
-            .map_err(|e| VisionError::param("n_threads", e.to_string()))?
-            .install(decode_all),
-        None => decode_all(),
-    };
+    let decoded: Vec<Result<ImageRow>> = ml_core::threads::install(options.n_threads, || {
+        files.par_iter().map(|f| decode_image_file(f)).collect()
+    })?;
     let mut rows = Vec::with_capacity(decoded.len());
     for r in decoded {
         match r {

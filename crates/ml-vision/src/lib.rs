@@ -57,7 +57,7 @@ pub mod video;
 pub use error::{Result, VisionError};
 pub use featurizer::{DeepImageFeaturizer, DeepImagePredictor, Prediction};
 pub use image_table::{read_images, ImageReadOptions};
-pub use model::{known_model, known_models, ModelSpec, OnnxModel};
+pub use model::{known_model, known_models, ModelName, ModelSpec, OnnxModel};
 pub use preprocess::{Preprocessing, RgbPixels};
 #[cfg(feature = "video")]
 pub use video::{Frame, FrameExtractor};

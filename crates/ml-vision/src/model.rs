@@ -20,8 +20,13 @@
 //! assert_eq!(outputs[spec.feature_output].len(), 1280);
 //! ```
 
+use std::fmt;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::sync::Arc;
+
+use ml_core::{MlError, ParamType, ParamValue};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::Factoid;
@@ -50,6 +55,104 @@ pub struct ModelSpec {
     pub labels_file: Option<&'static str>,
     /// Where it comes from and what it is.
     pub description: &'static str,
+}
+
+/// The `model_name` of a stage: a registry model, whose preprocessing and outputs the library
+/// knows, or `custom`, any other ONNX file whose preprocessing and outputs are set by hand.
+///
+/// Parsed by name ignoring case (`"EfficientNet-Lite0"` is accepted; the canonical lower-case
+/// name is written back); an unknown name is a [`VisionError::Param`] naming `model_name` and
+/// listing the allowed names. Saved stages hold the name, as they did when it was a string.
+///
+/// ```
+/// use ml_vision::model::ModelName;
+/// assert_eq!("EfficientNet-Lite0".parse::<ModelName>().unwrap(), ModelName::EfficientNetLite0);
+/// assert_eq!(ModelName::Custom.to_string(), "custom");
+/// let e = "resnet50".parse::<ModelName>().unwrap_err().to_string();
+/// assert!(e.contains("model_name") && e.contains("efficientnet-lite0, custom"), "{e}");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ModelName {
+    /// `efficientnet-lite0`: EfficientNet-Lite0, ImageNet-1k (the registry's model).
+    #[default]
+    EfficientNetLite0,
+    /// `custom`: any other ONNX model.
+    Custom,
+}
+
+impl ModelName {
+    /// The parameter these values belong to.
+    pub const PARAM: &'static str = "model_name";
+    /// Every value, in the documented order.
+    pub const ALL: [ModelName; 2] = [ModelName::EfficientNetLite0, ModelName::Custom];
+
+    /// The value's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModelName::EfficientNetLite0 => "efficientnet-lite0",
+            ModelName::Custom => "custom",
+        }
+    }
+
+    /// Parses a name (any letter case); the error names `param` and lists the allowed names.
+    pub fn parse_param(param: &str, value: &str) -> Result<Self> {
+        ModelName::ALL
+            .into_iter()
+            .find(|m| m.as_str().eq_ignore_ascii_case(value))
+            .ok_or_else(|| {
+                let names: Vec<&str> = ModelName::ALL.iter().map(|m| m.as_str()).collect();
+                VisionError::param(
+                    param,
+                    format!("unknown model '{value}'; use one of: {}", names.join(", ")),
+                )
+            })
+    }
+
+    /// The registry entry of this model (`None` for [`ModelName::Custom`]).
+    pub fn spec(self) -> Option<ModelSpec> {
+        known_models().into_iter().find(|m| m.name == self.as_str())
+    }
+}
+
+impl FromStr for ModelName {
+    type Err = VisionError;
+    fn from_str(s: &str) -> Result<Self> {
+        ModelName::parse_param(ModelName::PARAM, s)
+    }
+}
+
+impl fmt::Display for ModelName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ModelName {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ModelName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl ParamType for ModelName {
+    fn to_param(&self) -> ParamValue {
+        ParamValue::Str(self.as_str().into())
+    }
+    fn from_param(param: &str, value: ParamValue) -> ml_core::Result<Self> {
+        match value {
+            ParamValue::Str(s) => Ok(ModelName::parse_param(param, &s)?),
+            v => Err(MlError::param(
+                param,
+                format!("expected a model name (string), got {} ({v})", v.kind()),
+            )),
+        }
+    }
 }
 
 /// The models the library knows by name.

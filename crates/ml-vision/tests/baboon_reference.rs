@@ -165,7 +165,7 @@ fn featurizer_transform_is_row_ordered_and_thread_count_independent() {
         dir.path().join("a_baboon.jpg"),
     )
     .unwrap();
-    let table = read_images(dir.path(), &ImageReadOptions::default().n_threads(2)).unwrap();
+    let table = read_images(dir.path(), &ImageReadOptions::default().with_n_threads(2)).unwrap();
     let col = ImageColumn::new(&table, "image").unwrap();
     assert!(col.origin(0).ends_with("a_baboon.jpg"), "sorted paths");
     let mut f = DeepImageFeaturizer::new(model_path());
@@ -238,7 +238,11 @@ fn a_truncated_jpeg_is_a_decode_error_or_dropped() {
     let e = read_images(dir.path(), &ImageReadOptions::default()).unwrap_err();
     assert!(matches!(e, VisionError::ImageDecode { .. }), "{e:?}");
     assert!(e.to_string().contains("cut.jpg"));
-    let kept = read_images(dir.path(), &ImageReadOptions::default().drop_invalid(true)).unwrap();
+    let kept = read_images(
+        dir.path(),
+        &ImageReadOptions::default().with_drop_invalid(true),
+    )
+    .unwrap();
     assert_eq!(kept.num_rows(), 1);
     assert!(ImageColumn::new(&kept, "image")
         .unwrap()
