@@ -502,6 +502,90 @@ pub fn column_to_f64(data: &Dataset, column: &str, policy: NullPolicy) -> Result
     }
 }
 
+/// The numeric columns of `schema` (integer, float, boolean, decimal), in schema order,
+/// leaving out the columns named in `except`: "every numeric column but the label, the
+/// weight and the ids" as the feature list of a VectorAssembler.
+///
+/// A name in `except` that the schema lacks is an [`MlError::ColumnNotFound`] (a misspelled
+/// exclusion would otherwise silently turn a label or an id into a feature). Non-numeric
+/// columns are skipped.
+///
+/// ```
+/// use arrow::datatypes::{DataType, Field, Schema};
+/// use ml_core::dataset::numeric_columns_except;
+///
+/// let schema = Schema::new(vec![
+///     Field::new("id", DataType::Int64, false),
+///     Field::new("age", DataType::Int32, true),
+///     Field::new("city", DataType::Utf8, true),
+///     Field::new("income", DataType::Float64, true),
+///     Field::new("label", DataType::Float64, false),
+/// ]);
+/// assert_eq!(numeric_columns_except(&schema, &["id", "label"]).unwrap(), vec!["age", "income"]);
+/// assert!(numeric_columns_except(&schema, &["lable"]).is_err());
+/// ```
+pub fn numeric_columns_except(schema: &Schema, except: &[&str]) -> Result<Vec<String>> {
+    for name in except {
+        index_of(schema, name)?;
+    }
+    Ok(schema
+        .fields()
+        .iter()
+        .filter(|f| is_numeric(f.data_type()) && !except.contains(&f.name().as_str()))
+        .map(|f| f.name().clone())
+        .collect())
+}
+
+/// Largest integer code accepted by [`category_count`] whatever the number of rows.
+pub const MAX_CATEGORY_CODE: f64 = 1_000_000.0;
+
+/// The number of categories of a column of integer category codes: the largest code + 1
+/// (0 when every value is missing), for marking the column nominal
+/// ([`Attribute::Nominal`](crate::attributes::Attribute::Nominal)).
+///
+/// Nulls and NaN are missing values. A negative, fractional or infinite code, or one above
+/// both the number of rows + 1 and [`MAX_CATEGORY_CODE`] (a code that large would make the
+/// per-category tables of a learner larger than the data), is an [`MlError::InvalidValue`]
+/// naming `column` and the row; nothing is allocated before the check.
+///
+/// ```
+/// use arrow::array::Float64Array;
+/// use ml_core::dataset::category_count;
+/// let codes = Float64Array::from(vec![Some(2.0), None, Some(f64::NAN), Some(0.0)]);
+/// assert_eq!(category_count("grade", &codes).unwrap(), 3);
+/// let bad = Float64Array::from(vec![1.0, 1.5]);
+/// let err = category_count("grade", &bad).unwrap_err().to_string();
+/// assert!(err.contains("'grade'") && err.contains("row 1"), "{err}");
+/// ```
+pub fn category_count(column: &str, codes: &Float64Array) -> Result<usize> {
+    let limit = MAX_CATEGORY_CODE.max(codes.len() as f64 + 1.0);
+    let mut max = -1.0f64;
+    for (row, &v) in codes.values().iter().enumerate() {
+        if v.is_nan() || codes.is_null(row) {
+            continue;
+        }
+        if v < 0.0 || v.fract() != 0.0 || v > limit {
+            let why = if v < 0.0 {
+                "is negative"
+            } else if v.fract() != 0.0 {
+                "is not an integer"
+            } else {
+                "is too large"
+            };
+            return Err(MlError::value(
+                column,
+                row,
+                format!(
+                    "category code {v} {why}: a categorical column holds integer codes \
+                     0, 1, 2, ... (at most {limit}); null or NaN for a missing value"
+                ),
+            ));
+        }
+        max = max.max(v);
+    }
+    Ok((max + 1.0) as usize)
+}
+
 /// True for integer, float, boolean and decimal types.
 pub fn is_numeric(dt: &DataType) -> bool {
     dt.is_numeric() || matches!(dt, DataType::Boolean)

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::{append_fields, filter_rows, HandleInvalid};
 use crate::attributes::{attribute_of, vector_attributes, with_vector_attributes, Attribute};
 use crate::dataset::Dataset;
-use crate::dataset::{column_to_f64, NullPolicy};
+use crate::dataset::{category_count, column_to_f64, NullPolicy};
 use crate::dataset::{field_of, is_numeric, type_error, vector_column_from_vec, vector_type};
 use crate::error::{MlError, Result};
 use crate::params::Params;
@@ -29,6 +29,14 @@ use crate::traits::Transformer;
 /// an error naming column and row), `skip` (drop the row) or `keep` (null becomes NaN, NaN
 /// stays). NaN inside a vector input is passed through, as Spark does.
 ///
+/// `categorical_cols` names scalar inputs that hold integer category codes (0, 1, 2, ...; null
+/// or NaN = missing): their slots are marked [`Attribute::Nominal`] with the number of
+/// categories = largest code + 1 over the rows transformed (before any `skip`), so tree
+/// learners split them on category subsets. Codes are checked first, before anything is
+/// allocated: a negative, fractional or too large code is an error naming column and row
+/// ([`category_count`]). `transform_schema` cannot see the data, so there the slot is nominal
+/// with `num_values` 0 (unknown).
+///
 /// ```
 /// use std::sync::Arc;
 /// use arrow::array::{ArrayRef, Float64Array, Int64Array};
@@ -42,6 +50,14 @@ use crate::traits::Transformer;
 /// let out = VectorAssembler::new(&["a", "b"], "features").transform(&data).unwrap();
 /// let m = out.features("features").unwrap();
 /// assert_eq!(m.as_slice().unwrap(), &[1.0, 10.0, 2.0, 20.0]);
+///
+/// // Integer-coded columns marked nominal: 'b' becomes a categorical slot with 21 categories.
+/// use ml_core::attributes::{categorical_slots, Attribute};
+/// let out = VectorAssembler::new(&["a", "b"], "features")
+///     .with_categorical_cols(&["b"])
+///     .transform(&data)
+///     .unwrap();
+/// assert_eq!(categorical_slots(&out.field("features").unwrap()), vec![(1, 21)]);
 /// ```
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct VectorAssembler {
@@ -51,6 +67,9 @@ pub struct VectorAssembler {
     pub output_col: String,
     /// `error` (default), `skip` or `keep`.
     pub handle_invalid: HandleInvalid,
+    /// Inputs holding integer category codes, marked nominal (default none).
+    #[serde(default)]
+    pub categorical_cols: Vec<String>,
 }
 
 impl Default for VectorAssembler {
@@ -59,6 +78,7 @@ impl Default for VectorAssembler {
             input_cols: Vec::new(),
             output_col: "features".into(),
             handle_invalid: HandleInvalid::Error,
+            categorical_cols: Vec::new(),
         }
     }
 }
@@ -67,6 +87,7 @@ crate::impl_params!(VectorAssembler {
     input_cols: "Input columns: numeric scalars or vectors, in slot order.",
     output_col: "Output vector column (default 'features').",
     handle_invalid: "Nulls and NaN: 'error' (default), 'skip' (drop the row) or 'keep' (NaN).",
+    categorical_cols: "Scalar inputs holding integer category codes, marked nominal (max code + 1 categories).",
 });
 
 /// What one input contributes.
@@ -91,11 +112,26 @@ impl VectorAssembler {
         self
     }
 
+    /// Sets `categorical_cols`: scalar inputs holding integer category codes, whose slots are
+    /// marked nominal with largest code + 1 categories (see the type's docs).
+    pub fn with_categorical_cols(mut self, cols: &[&str]) -> Self {
+        self.categorical_cols = cols.iter().map(|s| s.to_string()).collect();
+        self
+    }
+
     /// Checks the inputs; returns each input's kind and the per-slot attributes.
     fn layout(&self, schema: &Schema) -> Result<(Vec<Part>, Vec<Attribute>)> {
         self.validate()?;
         if self.input_cols.is_empty() {
             return Err(MlError::param("input_cols", "must not be empty"));
+        }
+        for c in &self.categorical_cols {
+            if !self.input_cols.contains(c) {
+                return Err(MlError::param(
+                    "categorical_cols",
+                    format!("column '{c}' is not one of input_cols"),
+                ));
+            }
         }
         let mut parts = Vec::with_capacity(self.input_cols.len());
         let mut attrs = Vec::new();
@@ -113,12 +149,29 @@ impl VectorAssembler {
                             None => Attribute::numeric(format!("{c}_{i}")),
                         });
                     }
+                    if self.categorical_cols.contains(c) {
+                        return Err(MlError::param(
+                            "categorical_cols",
+                            format!(
+                                "column '{c}' is a vector; only scalar columns hold category codes"
+                            ),
+                        ));
+                    }
                     parts.push(Part::Vector(w));
                 }
                 dt if is_numeric(dt) => {
-                    attrs.push(match attribute_of(&f) {
-                        Some(a) => a.renamed(c.as_str()),
-                        None => Attribute::numeric(c.as_str()),
+                    attrs.push(if self.categorical_cols.contains(c) {
+                        // The number of categories comes from the data (`transform`).
+                        Attribute::Nominal {
+                            name: Some(c.clone()),
+                            num_values: 0,
+                            values: None,
+                        }
+                    } else {
+                        match attribute_of(&f) {
+                            Some(a) => a.renamed(c.as_str()),
+                            None => Attribute::numeric(c.as_str()),
+                        }
                     });
                     parts.push(Part::Scalar);
                 }
@@ -150,8 +203,28 @@ fn invalid(col: &str, row: usize, what: &str) -> MlError {
 impl Transformer for VectorAssembler {
     fn transform(&self, data: &Dataset) -> Result<Dataset> {
         let schema = data.schema();
-        let out_schema = self.transform_schema(&schema)?;
-        let (parts, attrs) = self.layout(&schema)?;
+        let (parts, mut attrs) = self.layout(&schema)?;
+        // Category codes are checked, and counted, before anything is allocated.
+        let mut slot = 0;
+        for (c, part) in self.input_cols.iter().zip(&parts) {
+            match part {
+                Part::Scalar => {
+                    if self.categorical_cols.contains(c) {
+                        let codes = column_to_f64(data, c, NullPolicy::Keep)?;
+                        if let Attribute::Nominal { num_values, .. } = &mut attrs[slot] {
+                            *num_values = category_count(c, &codes)?;
+                        }
+                    }
+                    slot += 1;
+                }
+                Part::Vector(w) => slot += w,
+            }
+        }
+        let field = with_vector_attributes(
+            Field::new(&self.output_col, vector_type(attrs.len()), true),
+            &attrs,
+        );
+        let out_schema = append_fields(&schema, vec![field])?;
         let width = attrs.len();
         let n = data.num_rows();
         let mode = self.handle_invalid;

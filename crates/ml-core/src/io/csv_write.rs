@@ -142,3 +142,31 @@ pub fn write_csv(data: &Dataset, path: impl AsRef<Path>) -> Result<()> {
         Ok(())
     })
 }
+/// Writes one column of numbers as a CSV file, atomically: a header line `column`, then one
+/// value per line in row order, in Rust's `Display` format (the shortest digits that read
+/// back as the same `f64`, in plain decimal notation: `1`, `0.25`, `0.0000001`; `NaN`, `inf`,
+/// `-inf`). This is the predictions file of the command-line tools.
+///
+/// ```
+/// use ml_core::io::write_values_csv;
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("pred.csv");
+/// write_values_csv(&path, "prediction", &[0.25, 1.0, 1e-7]).unwrap();
+/// assert_eq!(std::fs::read_to_string(&path).unwrap(), "prediction\n0.25\n1\n0.0000001\n");
+/// ```
+pub fn write_values_csv(path: impl AsRef<Path>, column: &str, values: &[f64]) -> Result<()> {
+    let path = path.as_ref();
+    let needs_quotes = column.contains([',', '"', '\n', '\r']);
+    write_file_atomic(path, |out| {
+        let header = if needs_quotes {
+            format!("\"{}\"", column.replace('"', "\"\""))
+        } else {
+            column.to_string()
+        };
+        writeln!(out, "{header}").map_err(|e| MlError::io(path, e))?;
+        for v in values {
+            writeln!(out, "{v}").map_err(|e| MlError::io(path, e))?;
+        }
+        Ok(())
+    })
+}

@@ -58,7 +58,7 @@ mod parquet_io;
 mod table;
 
 pub use csv_read::{csv_batches, infer_csv_schema, read_csv, CsvBatches, CsvReadOptions};
-pub use csv_write::write_csv;
+pub use csv_write::{write_csv, write_values_csv};
 pub use parquet_io::{
     parquet_batches, parquet_batches_with, read_parquet, read_parquet_with, write_parquet,
     ParquetBatches, ParquetReadOptions,
