@@ -23,158 +23,16 @@
 //! Example:
 //! `cargo run --release --example featurize_images -- --images examples/data/video/vtest_frames_1fps
 //!  --model examples/data/models/efficientnet-lite0-imagenet.onnx --threads 2 --out /tmp/features.parquet`
+//!
+//! The code is `ml_examples::featurize_images::run` in `crates/ml-examples/src/featurize_images.rs`;
+//! the tests call it too.
 
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Instant;
+use std::process::ExitCode;
 
-use arrow::array::{ArrayRef, StringArray};
 use clap::Parser;
-use ml_core::{Dataset, Transformer};
-use ml_vision::image_table::{read_images, ImageColumn, ImageReadOptions};
-use ml_vision::DeepImageFeaturizer;
+use ml_examples::featurize_images::{run, Args};
 
-#[derive(Parser, Debug)]
-#[command(about = "Featurize images or video frames with a pretrained CNN (ONNX via tract)")]
-struct Args {
-    /// Directory (or glob) of .jpg/.jpeg/.png images.
-    #[arg(long, conflicts_with = "video", required_unless_present = "video")]
-    images: Option<PathBuf>,
-    /// Video file (needs the `video` cargo feature).
-    #[arg(long)]
-    video: Option<PathBuf>,
-    /// Keep one video frame per this many milliseconds.
-    #[arg(long, default_value_t = 1000)]
-    interval_ms: u64,
-    /// Also write the kept video frames here as <stem>frame%04d.jpg.
-    #[arg(long)]
-    frames_out: Option<PathBuf>,
-    /// The ONNX model file.
-    #[arg(long)]
-    model: PathBuf,
-    /// Threads for decoding and inference.
-    #[arg(long, default_value_t = 2)]
-    threads: usize,
-    /// Output Parquet file.
-    #[arg(long)]
-    out: PathBuf,
-}
-
-fn main() {
+fn main() -> ExitCode {
     let args = Args::parse();
-    if let Err(e) = run(&args) {
-        eprintln!("error: {e}");
-        std::process::exit(1);
-    }
-}
-
-fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
-    if args.threads == 0 {
-        return Err("--threads must be >= 1".into());
-    }
-    let mut featurizer = DeepImageFeaturizer::new(args.model.to_string_lossy());
-    featurizer.n_threads = args.threads;
-    let t = Instant::now();
-    let dim = featurizer.feature_dim()?;
-    eprintln!(
-        "model {} loaded and optimized in {:.3} s ({dim}-d features)",
-        args.model.display(),
-        t.elapsed().as_secs_f64()
-    );
-
-    let (table, decode_s, featurize_s) = match (&args.images, &args.video) {
-        (Some(dir), _) => {
-            let t = Instant::now();
-            let images = read_images(
-                dir,
-                &ImageReadOptions::default().with_n_threads(args.threads),
-            )?;
-            let decode_s = t.elapsed().as_secs_f64();
-            eprintln!("{} images decoded in {decode_s:.3} s", images.num_rows());
-            let t = Instant::now();
-            let out = featurizer.transform(&images)?;
-            let featurize_s = t.elapsed().as_secs_f64();
-            let col = ImageColumn::new(&images, "image")?;
-            let origins = StringArray::from_iter_values((0..col.len()).map(|i| col.origin(i)));
-            let table = Dataset::from_columns(vec![
-                ("origin", Arc::new(origins) as ArrayRef),
-                ("features", out.column("features")?.clone()),
-            ])?;
-            (table, decode_s, featurize_s)
-        }
-        (None, Some(video)) => featurize_video(args, &featurizer, video, dim)?,
-        (None, None) => return Err("give --images DIR or --video PATH".into()),
-    };
-    ml_core::io::write_parquet(&table, &args.out)?;
-    eprintln!("wrote {} rows to {}", table.num_rows(), args.out.display());
-    // Keys in the documented order (serde_json's json! would sort them).
-    println!(
-        "{{\"images\": {}, \"decode_s\": {:.3}, \"featurize_s\": {:.3}, \"feature_dim\": {}}}",
-        table.num_rows(),
-        decode_s,
-        featurize_s,
-        dim
-    );
-    Ok(())
-}
-
-#[cfg(feature = "video")]
-fn featurize_video(
-    args: &Args,
-    featurizer: &DeepImageFeaturizer,
-    video: &std::path::Path,
-    dim: usize,
-) -> Result<(Dataset, f64, f64), Box<dyn std::error::Error>> {
-    use arrow::array::Int64Array;
-    use arrow::datatypes::{DataType, Field};
-    use ml_core::dataset::{vector_column_from_vec, vector_type};
-    use ml_vision::FrameExtractor;
-    let mut extractor = FrameExtractor::new().interval_ms(args.interval_ms);
-    if let Some(dir) = &args.frames_out {
-        extractor = extractor.write_to(dir);
-    }
-    let t = Instant::now();
-    let frames = extractor.extract(video)?;
-    let decode_s = t.elapsed().as_secs_f64();
-    eprintln!(
-        "{} frames kept from {} in {decode_s:.3} s",
-        frames.len(),
-        video.display()
-    );
-    let images: Vec<_> = frames.iter().map(|f| f.image.clone()).collect();
-    let t = Instant::now();
-    let feats = featurizer.featurize_rgb(&images)?;
-    let featurize_s = t.elapsed().as_secs_f64();
-    let values: Vec<f64> = feats.iter().flatten().map(|&v| v as f64).collect();
-    let origins = StringArray::from_iter_values(frames.iter().map(|f| f.origin()));
-    let ts = Int64Array::from_iter_values(frames.iter().map(|f| f.timestamp_ms));
-    let table = Dataset::from_fields(
-        vec![
-            Field::new("origin", DataType::Utf8, false),
-            Field::new("timestamp_ms", DataType::Int64, false),
-            Field::new("features", vector_type(dim), true),
-        ],
-        vec![
-            Arc::new(origins) as ArrayRef,
-            Arc::new(ts) as ArrayRef,
-            vector_column_from_vec(values, frames.len(), dim),
-        ],
-    )?;
-    Ok((table, decode_s, featurize_s))
-}
-
-#[cfg(not(feature = "video"))]
-fn featurize_video(
-    _args: &Args,
-    _featurizer: &DeepImageFeaturizer,
-    video: &std::path::Path,
-    _dim: usize,
-) -> Result<(Dataset, f64, f64), Box<dyn std::error::Error>> {
-    Err(format!(
-        "--video {} needs frame extraction, which this binary was built without: rebuild with \
-         `--features video` (FFmpeg development packages: libavcodec-dev libavformat-dev \
-         libavutil-dev libswscale-dev pkg-config clang)",
-        video.display()
-    )
-    .into())
+    ml_examples::finish(run(&args, &mut std::io::stdout()))
 }

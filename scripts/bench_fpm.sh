@@ -8,9 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${1:-$HOME/.cache/ml-peers/data}
 PY=${PEERS_PY:-$HOME/.cache/ml-peers/venv/bin/python}
-# Built from crates/ml-fpm (same source as examples/mine_itemsets.rs); target dir overridable.
-cargo build --release -p ml-fpm --example fpm_mine_itemsets >&2
-BIN=${CARGO_TARGET_DIR:-target}/release/examples/fpm_mine_itemsets
+# The root example examples/mine_itemsets.rs (code in crates/ml-examples); target dir overridable.
+cargo build --release --example mine_itemsets >&2
+BIN=${CARGO_TARGET_DIR:-target}/release/examples/mine_itemsets
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 rss() { awk '/Maximum resident set size/ {printf "%.0f", $6/1024}' "$1"; }

@@ -23,13 +23,13 @@ OUT=${OUT:-$(mktemp -d /tmp/bench_gbdt.XXXXXX)}
 DATASETS=${DATASETS:-loans clicks}
 REPEAT=${REPEAT:-3}
 WARMUP=${WARMUP:-1}
-# GBDT_BIN: an already built binary of examples/train_gbdt.rs (e.g. ml-tree's copy,
-# `cargo build --release -p ml-tree --example train_gbdt_tree`); default: build the root example.
+# GBDT_BIN: an already built binary of examples/train_gbdt.rs (code in crates/ml-examples, e.g.
+# one built at another commit for a before/after table); default: build the root example.
 if [ -n "${GBDT_BIN:-}" ]; then
   BIN=$GBDT_BIN
 else
   cargo build --release --example train_gbdt >&2
-  BIN=target/release/examples/train_gbdt
+  BIN=${CARGO_TARGET_DIR:-target}/release/examples/train_gbdt
 fi
 for ds in $DATASETS; do
   f=$DATA/${ds}_features.parquet

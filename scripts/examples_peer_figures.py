@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent figures for the example integration tests (tests/examples_*.rs).
+"""Independent figures for the example integration tests (crates/ml-examples/tests/*.rs).
 
 Run with the peers venv: ~/.cache/ml-peers/venv/bin/python scripts/examples_peer_figures.py
 Prints one JSON line per figure. Uses the sample data shipped under examples/data/.

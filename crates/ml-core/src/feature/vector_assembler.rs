@@ -87,7 +87,8 @@ crate::impl_params!(VectorAssembler {
     input_cols: "Input columns: numeric scalars or vectors, in slot order.",
     output_col: "Output vector column (default 'features').",
     handle_invalid: "Nulls and NaN: 'error' (default), 'skip' (drop the row) or 'keep' (NaN).",
-    categorical_cols: "Scalar inputs holding integer category codes, marked nominal (max code + 1 categories).",
+    categorical_cols:
+        "Scalar inputs holding integer category codes, marked nominal (max code + 1 categories).",
 });
 
 /// What one input contributes.

@@ -1,6 +1,7 @@
 //! SQL over Arrow data through DataFusion: register a [`Dataset`]'s record batch as a table,
 //! run queries, collect the answer back into a [`Dataset`] (no copies on either side).
 
+use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -68,15 +69,21 @@ impl Sql {
         Ok(Dataset::new(batch))
     }
 
-    /// Runs a query, prints its answer under a title, and returns it.
-    pub fn show(&self, title: &str, sql: &str, max_rows: usize) -> Result<Dataset> {
-        let out = self.query(sql)?;
-        println!("\n{title}");
-        println!("{}", out.show(max_rows)?);
-        if out.num_rows() > max_rows {
-            println!("({} rows, first {max_rows} shown)", out.num_rows());
+    /// Runs a query, writes its answer under a title to `out`, and returns it.
+    pub fn show(
+        &self,
+        out: &mut dyn Write,
+        title: &str,
+        sql: &str,
+        max_rows: usize,
+    ) -> Result<Dataset> {
+        let answer = self.query(sql)?;
+        writeln!(out, "\n{title}")?;
+        writeln!(out, "{}", answer.show(max_rows)?)?;
+        if answer.num_rows() > max_rows {
+            writeln!(out, "({} rows, first {max_rows} shown)", answer.num_rows())?;
         }
-        Ok(out)
+        Ok(answer)
     }
 }
 

@@ -1,11 +1,12 @@
-//! Runs the market_basket example on the shipped baskets and compares the itemset and rule
+//! Runs the market_basket use case on the shipped baskets and compares the itemset and rule
 //! counts with pyfim's on the same baskets (`scripts/examples_peer_figures.py baskets` with the
 //! peers venv: Python 3.11.7, pyfim `fim.fpgrowth(target="s", supp=0.1, zmin=1)`).
 
-mod examples_support;
-use examples_support::{check_report, num, run_example};
+mod support;
+use ml_examples::market_basket;
+use support::{check_report, num, repo_path, run_example};
 
-fn by_len(run: &examples_support::Run) -> Vec<u64> {
+fn by_len(run: &support::Run) -> Vec<u64> {
     run.summary["itemsets_by_len"]
         .as_array()
         .expect("itemsets_by_len")
@@ -16,7 +17,7 @@ fn by_len(run: &examples_support::Run) -> Vec<u64> {
 
 #[test]
 fn market_basket_on_instacart_finds_pyfims_itemsets() {
-    let run = run_example("market_basket", &[]);
+    let run = run_example("market_basket", market_basket::run, &[]);
     // 11,143 orders (train head + prior head), min count ceil(0.001 * 11143) = 12.
     assert_eq!(num(&run, "/transactions"), 11143.0);
     assert_eq!(num(&run, "/min_count"), 12.0);
@@ -42,7 +43,11 @@ fn market_basket_on_instacart_finds_pyfims_itemsets() {
 fn market_basket_on_groceries_finds_pyfims_itemsets() {
     let run = run_example(
         "market_basket",
-        &["--data", "examples/data/baskets/groceries_arules_9835.csv"],
+        market_basket::run,
+        &[
+            "--data",
+            &repo_path("examples/data/baskets/groceries_arules_9835.csv"),
+        ],
     );
     assert_eq!(num(&run, "/transactions"), 9835.0);
     // pyfim: 13,492 itemsets, by size [0, 157, 2981, 6831, 3137, 376, 10]; 40,943 rules.

@@ -1,9 +1,10 @@
-//! Runs the ad_click example on the shipped Avazu sample and checks it against independent
+//! Runs the ad_click use case on the shipped Avazu sample and checks it against independent
 //! figures (`scripts/examples_peer_figures.py clicks` with the peers venv: Python 3.11.7,
 //! xgboost 3.2.0, scikit-learn 1.9.1, pandas 2.3.3).
 
-mod examples_support;
-use examples_support::{check_report, num, run_example};
+mod support;
+use ml_examples::ad_click;
+use support::{check_report, num, run_example};
 
 /// XGBoost 3.2.0 `XGBClassifier(tree_method="hist", n_estimators=10, max_depth=10,
 /// learning_rate=0.3)` on the same 70/30 split (seed 42, reproduced in Python), the string
@@ -13,7 +14,7 @@ const XGBOOST_AUC: f64 = 0.6735;
 
 #[test]
 fn ad_click_on_the_avazu_sample_reaches_the_xgboost_floor() {
-    let run = run_example("ad_click", &[]);
+    let run = run_example("ad_click", ad_click::run, &[]);
     // pandas reads 9,999 rows from the two files; CTR 1,706 / 9,999.
     assert_eq!(num(&run, "/rows"), 9999.0);
     assert_eq!(num(&run, "/ctr"), 0.1706);

@@ -1,16 +1,12 @@
-//! Code shared by the example programs: command-line flags, SQL through DataFusion, HTML
-//! reports with SVG charts, progress bars, phase timings and the closing JSON line.
-//!
-//! Each example does `mod common;` and uses what it needs, so some items are unused in some
-//! examples.
-#![allow(dead_code)]
+//! Code shared by the examples: command-line flags, SQL through DataFusion, HTML reports with
+//! SVG charts, progress bars and phase timings.
 
 pub mod chart;
 pub mod data;
 pub mod report;
 pub mod sql;
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -60,9 +56,15 @@ impl CommonArgs {
     }
 }
 
-/// A path inside this repository (relative to the root `Cargo.toml`).
+/// A path inside this repository (relative to the root `Cargo.toml`, two levels above this
+/// crate's).
 pub fn repo_path(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    crate_dir
+        .parent()
+        .and_then(Path::parent)
+        .unwrap_or(crate_dir)
+        .join(rel)
 }
 
 /// Wall-clock seconds per named phase, in the order they ran.
@@ -148,17 +150,10 @@ pub fn spinner(message: &str) -> ProgressBar {
     pb
 }
 
-/// Prints a section title on the terminal.
-pub fn title(text: &str) {
-    println!("\n== {text} ==");
-}
-
-/// Prints the closing JSON line the integration tests parse: `{"example": name, ...figures}`.
-pub fn print_summary(example: &str, mut figures: serde_json::Value) {
-    if let serde_json::Value::Object(m) = &mut figures {
-        m.insert("example".into(), serde_json::json!(example));
-    }
-    println!("{figures}");
+/// Writes a section title to `out` (the terminal, in the examples).
+pub fn title(out: &mut dyn Write, text: &str) -> Result<()> {
+    writeln!(out, "\n== {text} ==")?;
+    Ok(())
 }
 
 /// Lists the files of a directory whose names end with `suffix`, sorted by name.

@@ -1,9 +1,10 @@
-//! Runs the loan_risk example on the shipped sample and checks its figures against independent
+//! Runs the loan_risk use case on the shipped sample and checks its figures against independent
 //! ones (see `scripts/examples_peer_figures.py`, run with the peers venv:
 //! Python 3.11.7, xgboost 3.2.0, scikit-learn 1.9.1, pandas 2.3.3).
 
-mod examples_support;
-use examples_support::{check_report, num, run_example};
+mod support;
+use ml_examples::loan_risk;
+use support::{check_report, num, run_example};
 
 /// XGBoost 3.2.0 (`XGBClassifier(tree_method="hist", n_estimators=5, max_depth=6,
 /// learning_rate=0.3)`) on the same 80/20 split (Dataset::random_split seed 42, reproduced in
@@ -13,7 +14,7 @@ const XGBOOST_AUC_16COLS: f64 = 0.6688;
 
 #[test]
 fn loan_risk_on_the_16_column_sample_reaches_the_xgboost_floor() {
-    let run = run_example("loan_risk", &["--quick"]);
+    let run = run_example("loan_risk", loan_risk::run, &["--quick"]);
     // 39,786 loans, all completed; 5,670 charged off (PROVENANCE.md).
     assert_eq!(num(&run, "/rows_completed"), 39786.0);
     assert_eq!(num(&run, "/bad_loans"), 5670.0);
@@ -60,6 +61,7 @@ fn loan_risk_on_the_16_column_sample_reaches_the_xgboost_floor() {
 fn loan_risk_on_the_full_schema_sample_prices_cells_with_total_pymnt() {
     let run = run_example(
         "loan_risk",
+        loan_risk::run,
         &[
             "--quick",
             "--file",

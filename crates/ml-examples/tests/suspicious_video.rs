@@ -1,9 +1,9 @@
-//! Runs the suspicious_video example on the shipped frames (or, with `--features video`, on
+//! Runs the suspicious_video use case on the shipped frames (or, with `--features video`, on
 //! frames cut from vtest.avi) and checks its cross-validated AUC against scikit-learn's.
-#![cfg(feature = "vision")]
 
-mod examples_support;
-use examples_support::{check_report, num, run_example};
+mod support;
+use ml_examples::suspicious_video;
+use support::{check_report, num, run_example};
 
 /// `/work/shared/peers/featurize_onnxruntime.py --model examples/data/models/efficientnet-lite0-imagenet.onnx
 /// --images examples/data/video/vtest_frames_1fps --labels examples/data/video/vtest_labels_1fps.csv`
@@ -15,7 +15,7 @@ const SKLEARN_CV4_AUC: f64 = 0.9596;
 
 #[test]
 fn suspicious_video_ranks_lawn_frames_first() {
-    let run = run_example("suspicious_video", &[]);
+    let run = run_example("suspicious_video", suspicious_video::run, &[]);
     assert_eq!(num(&run, "/frames"), 80.0);
     // vtest_labels_1fps.csv: frames 051..073 are 1.
     assert_eq!(num(&run, "/positives"), 23.0);

@@ -1,87 +1,56 @@
-//! Shared by the `tests/examples_*.rs` integration tests: build an example, run it on the
-//! shipped sample data, parse its closing JSON line, and open its HTML report in headless
-//! Chromium when one is installed.
+//! Shared by the use-case tests: run an example's `run` function on the shipped sample data,
+//! parse its closing JSON line, and open its HTML report in headless Chromium when one is
+//! installed.
 #![allow(dead_code)]
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use ml_examples::Summary;
 
 /// What one run of an example produced.
 pub struct Run {
     /// The closing JSON line (key figures).
     pub summary: serde_json::Value,
-    /// Everything printed on stdout.
+    /// Everything written to the terminal before the closing line.
     pub stdout: String,
     /// The report directory (holds `index.html`); removed when the run is dropped.
     pub report_dir: PathBuf,
     _tmp: tempfile::TempDir,
 }
 
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Builds the example with the same profile and features as this test, and returns the path of
-/// its binary.
-pub fn build_example(name: &str) -> PathBuf {
-    let mut cmd = Command::new(env!("CARGO"));
-    cmd.current_dir(repo())
-        .args(["build", "--quiet", "--example", name]);
-    if !cfg!(debug_assertions) {
-        cmd.arg("--release");
-    }
-    if cfg!(feature = "video") {
-        cmd.args(["--features", "video"]);
-    }
-    let status = cmd.status().expect("cargo runs");
-    assert!(status.success(), "cargo build --example {name} failed");
-    // This test binary lives in <target>/<profile>/deps; examples in <target>/<profile>/examples.
-    let exe = std::env::current_exe().expect("test binary path");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("test binary inside target/<profile>/deps");
-    let bin = profile_dir
-        .join("examples")
-        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.exists(),
-        "example binary not found at {}",
-        bin.display()
-    );
-    bin
-}
-
-/// Runs an example with `args` plus `--report-dir <temp>` from the repository root.
-pub fn run_example(name: &str, args: &[&str]) -> Run {
-    let bin = build_example(name);
+/// Runs an example's `run` function with `args` plus `--report-dir <temp>`, as its `main` would
+/// (flags parsed by clap), capturing what it writes to the terminal.
+pub fn run_example<A: clap::Parser>(
+    name: &str,
+    run: fn(&A, &mut dyn Write) -> ml_examples::Result<Summary>,
+    args: &[&str],
+) -> Run {
     let tmp = tempfile::tempdir().expect("temp dir");
     let report_dir = tmp.path().join(name);
+    let mut argv: Vec<String> = std::iter::once(name)
+        .chain(args.iter().copied())
+        .map(str::to_string)
+        .collect();
+    argv.extend(["--report-dir".to_string(), report_dir.display().to_string()]);
+    let parsed = A::try_parse_from(argv).unwrap_or_else(|e| panic!("{name} {args:?}: {e}"));
     let t0 = Instant::now();
-    let out = Command::new(&bin)
-        .current_dir(repo())
-        .args(args)
-        .arg("--report-dir")
-        .arg(&report_dir)
-        .stdin(Stdio::null())
-        .output()
-        .expect("example runs");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(
-        out.status.success(),
-        "{name} {args:?} failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-        out.status
-    );
+    let mut out = Vec::new();
+    let result = run(&parsed, &mut out);
+    let stdout = String::from_utf8_lossy(&out).into_owned();
+    let summary = match result {
+        Ok(s) => s,
+        Err(e) => panic!(
+            "{name} {args:?} failed: {}\n--- output\n{stdout}",
+            ml_examples::error_line(e.as_ref())
+        ),
+    };
     eprintln!("{name} {args:?} ran in {:.1} s", t0.elapsed().as_secs_f64());
-    let last = stdout
-        .lines()
-        .rev()
-        .find(|l| l.starts_with('{'))
-        .unwrap_or_else(|| panic!("{name}: no JSON line on stdout:\n{stdout}"));
-    let summary: serde_json::Value = serde_json::from_str(last)
-        .unwrap_or_else(|e| panic!("{name}: closing line is not JSON ({e}): {last}"));
+    // The closing line is one JSON object, as the example prints it.
+    let summary: serde_json::Value = serde_json::from_str(summary.line())
+        .unwrap_or_else(|e| panic!("{name}: closing line is not JSON ({e}): {summary}"));
     assert_eq!(summary["example"], name, "summary names the example");
     assert!(
         report_dir.join("index.html").is_file(),
@@ -93,6 +62,11 @@ pub fn run_example(name: &str, args: &[&str]) -> Run {
         report_dir,
         _tmp: tmp,
     }
+}
+
+/// A path inside the repository (the sample data lives under `examples/data/`).
+pub fn repo_path(rel: &str) -> String {
+    ml_examples::common::repo_path(rel).display().to_string()
 }
 
 /// A number from the summary, by JSON pointer (e.g. "/auc").

@@ -1,0 +1,409 @@
+//! Ad clicks (Avazu): CSV with schema inference -> Parquet -> read back, click-through rates in
+//! SQL, low-cardinality categorical columns indexed (no one-hot: the trees split on subsets of
+//! categories), boosted trees, AUC and feature importances.
+//!
+//! ```text
+//! cargo run --release --example ad_click                 # shipped sample (9,998 impressions)
+//! cargo run --release --example ad_click -- --data DIR   # every DIR/*.csv whose header has 'click'
+//! ```
+//!
+//! The seed is the Databricks "ad impressions" notebook as Spark runs it in
+//! `../shared/peers/ad_click_spark.py`: StringIndexer(keep) on string columns with at most 70
+//! distinct values, the integer columns as they are, GBT (max_bins 70, max_depth 10, 10 rounds)
+//! on a 70/30 split with seed 42.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::common::{self, chart, title, CommonArgs, Report, Result, Sql, Timings};
+use crate::Summary;
+use arrow::array::{ArrayRef, Float64Array, Int64Array};
+use arrow::datatypes::{DataType, Field, Schema};
+use ml_core::feature::{HandleInvalid, StringIndexer, VectorAssembler};
+use ml_core::io::CsvReadOptions;
+use ml_core::{Dataset, Estimator, Pipeline, Transformer};
+use ml_eval::{BinaryClassificationEvaluator, Evaluator};
+use ml_tree::{GradientBoostedTrees, GradientBoostedTreesModel, ImportanceType};
+use serde_json::json;
+
+/// The flags of `examples/ad_click.rs`.
+#[derive(Debug, clap::Parser)]
+#[command(about = "Ad clicks: CSV -> Parquet, CTR in SQL, boosted trees on indexed categories")]
+pub struct Args {
+    /// --data, --report-dir, --quick.
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Where to write the Parquet copy (default: a temporary directory).
+    #[arg(long)]
+    pub parquet_out: Option<PathBuf>,
+    /// String columns with at most this many distinct values are indexed as categories.
+    #[arg(long, default_value_t = 70)]
+    pub max_distinct: usize,
+    /// Seed of the 70/30 split.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+/// Runs the use case: progress and tables go to `out`, the report to `--report-dir`; returns the
+/// key figures (the closing JSON line).
+pub fn run(args: &Args, out: &mut dyn Write) -> Result<Summary> {
+    let mut timings = Timings::new();
+    let dir = args.common.data_path("clicks");
+    let files = click_files(&dir)?;
+    writeln!(
+        out,
+        "Ad clicks on {}",
+        files
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )?;
+    let raw = timings.phase("csv_read_infer", || read_clicks(&files))?;
+    writeln!(
+        out,
+        "read {} impressions x {} columns; inferred schema:",
+        raw.num_rows(),
+        raw.num_columns()
+    )?;
+    for f in raw.schema().fields() {
+        write!(out, "{}: {}  ", f.name(), f.data_type())?;
+    }
+    writeln!(out)?;
+
+    let tmp = tempfile::tempdir()?;
+    let pq_path = args
+        .parquet_out
+        .clone()
+        .unwrap_or_else(|| tmp.path().join("clicks.parquet"));
+    timings.phase("write_parquet", || {
+        ml_core::io::write_parquet(&raw, &pq_path)
+    })?;
+    let back = timings.phase("read_parquet", || ml_core::io::read_parquet(&pq_path))?;
+    if back.num_rows() != raw.num_rows() || back.schema().fields() != raw.schema().fields() {
+        return Err(format!(
+            "Parquet round trip changed the table: {} rows before, {} after",
+            raw.num_rows(),
+            back.num_rows()
+        )
+        .into());
+    }
+    writeln!(
+        out,
+        "Parquet round trip: {} ({} rows)",
+        pq_path.display(),
+        back.num_rows()
+    )?;
+    let hod: Int64Array = back
+        .i64_column("hour")?
+        .iter()
+        .map(|h| h.map(|h| h % 100))
+        .collect();
+    let data = back.with_column("hour_of_day", Arc::new(hod) as ArrayRef)?;
+
+    let mut report = Report::new("Ad clicks (Avazu)");
+    report.paragraph(&format!(
+        "Input: {} impressions from {} file(s); schema inferred from the CSV, written to Parquet and read back.",
+        data.num_rows(),
+        files.len()
+    ));
+    let sql = Sql::new()?;
+    let profile = timings.phase("sql", || explore(out, &sql, &data, &mut report))?;
+    let indexed: Vec<String> = profile
+        .iter()
+        .filter(|(_, n)| *n <= args.max_distinct)
+        .map(|(c, _)| c.clone())
+        .collect();
+    let numeric = numeric_columns(&data);
+    writeln!(
+        out,
+        "indexed string columns (<= {} distinct): {indexed:?}",
+        args.max_distinct
+    )?;
+    writeln!(out, "numeric columns: {numeric:?}")?;
+
+    let m = timings.phase("model", || {
+        model(out, args, &data, &indexed, &numeric, &profile, &mut report)
+    })?;
+
+    let index = report.write(&args.common.report_dir("ad_click"))?;
+    writeln!(out, "\nreport: {}", index.display())?;
+    Ok(Summary::for_example(
+        "ad_click",
+        json!({
+            "rows": data.num_rows(),
+            "ctr": common::round(mean(&data, "click")?, 4),
+            "indexed_string_cols": indexed,
+            "numeric_cols": numeric,
+            "max_bins": m.max_bins,
+            "train_rows": m.train_rows,
+            "test_rows": m.test_rows,
+            "auc": common::round(m.auc, 4),
+            "importances": m.importances,
+            "report": index.display().to_string(),
+            "seconds": timings.to_json(),
+        }),
+    ))
+}
+
+/// What the model found.
+struct ModelFigures {
+    max_bins: usize,
+    train_rows: usize,
+    test_rows: usize,
+    auc: f64,
+    importances: serde_json::Value,
+}
+
+/// StringIndexer(keep) on the low-cardinality string columns, VectorAssembler with the integer
+/// columns, boosted trees on a 70/30 split, AUC and feature importances.
+fn model(
+    out: &mut dyn Write,
+    args: &Args,
+    data: &Dataset,
+    indexed: &[String],
+    numeric: &[String],
+    profile: &[(String, usize)],
+    report: &mut Report,
+) -> Result<ModelFigures> {
+    let label: Float64Array = data.numeric_column("click")?;
+    let data = data.with_column("label", Arc::new(label) as ArrayRef)?;
+    let parts = data.random_split(&[0.7, 0.3], args.seed)?;
+    let (train, test) = (&parts[0], &parts[1]);
+    let idx: Vec<String> = indexed.iter().map(|c| format!("{c}_idx")).collect();
+    let inputs: Vec<&str> = idx
+        .iter()
+        .chain(numeric.iter())
+        .map(String::as_str)
+        .collect();
+    // StringIndexer(keep) adds one bucket for unseen values, so the bins must cover
+    // distinct + 1 categories (as the Spark peer raises maxBins).
+    let max_bins = profile
+        .iter()
+        .filter(|(c, _)| indexed.contains(c))
+        .map(|(_, n)| n + 1)
+        .fold(70, usize::max);
+    let mut gbt = GradientBoostedTrees::new();
+    gbt.max_bin = max_bins;
+    gbt.max_depth = 10;
+    gbt.num_round = 10;
+    gbt.seed = args.seed;
+    let pipeline = Pipeline::new()
+        .estimator(
+            "index",
+            StringIndexer::multi(
+                &indexed.iter().map(String::as_str).collect::<Vec<_>>(),
+                &idx.iter().map(String::as_str).collect::<Vec<_>>(),
+            )
+            .with_handle_invalid(HandleInvalid::Keep),
+        )
+        .transformer("assemble", VectorAssembler::new(&inputs, "features"))
+        .estimator("gbt", gbt.clone());
+    title(out, "Model")?;
+    writeln!(out,
+        "split 70/30 (seed {}): {} train, {} test; boosted trees: {} rounds, depth 10, eta {}, max_bins {max_bins}",
+        args.seed,
+        train.num_rows(),
+        test.num_rows(),
+        gbt.num_round,
+        gbt.eta
+    )?;
+    let bar = common::spinner("training boosted trees");
+    let fitted = pipeline.fit(train)?;
+    bar.finish_and_clear();
+    let pred = fitted.transform(test)?;
+    let auc = BinaryClassificationEvaluator::new().evaluate(&pred)?;
+    writeln!(out, "test AUC: {auc:.4}")?;
+    let trees: &GradientBoostedTreesModel = fitted
+        .stage_as::<GradientBoostedTreesModel>("gbt")
+        .ok_or("the fitted pipeline has no boosted-trees stage")?;
+    let gains = trees.feature_importances(ImportanceType::TotalGain);
+    let total: f64 = gains.iter().sum::<f64>().max(f64::MIN_POSITIVE);
+    let mut ranked: Vec<(String, f64)> = inputs
+        .iter()
+        .map(|s| s.to_string())
+        .zip(gains.iter().map(|g| g / total))
+        .collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    writeln!(out, "\nFeature importances (share of total gain)")?;
+    for (name, g) in &ranked {
+        writeln!(out, "  {name:<22} {g:.4}")?;
+    }
+    report.heading("Boosted trees");
+    report.paragraph(&format!(
+        "StringIndexer(keep) on {} string column(s) with at most {} distinct values ({}); these slots are marked nominal, \
+         so the trees split them on subsets of categories (no one-hot). With {} integer columns: {} features. \
+         Boosted trees ({} rounds, depth 10, eta {}, max_bins {max_bins}) on a 70/30 split with seed {}: \
+         {} training and {} test impressions, test AUC {auc:.4}.",
+        indexed.len(),
+        args.max_distinct,
+        indexed.join(", "),
+        numeric.len(),
+        inputs.len(),
+        gbt.num_round,
+        gbt.eta,
+        args.seed,
+        train.num_rows(),
+        test.num_rows()
+    ));
+    let rows: Vec<Vec<String>> = ranked
+        .iter()
+        .map(|(n, g)| vec![n.clone(), format!("{g:.4}")])
+        .collect();
+    report.svg(&chart::bar_chart(
+        "Feature importances (share of total gain)",
+        "share of total gain",
+        &ranked.iter().map(|r| r.0.clone()).collect::<Vec<_>>(),
+        &ranked.iter().map(|r| r.1).collect::<Vec<_>>(),
+    )?);
+    report.string_table(
+        "Feature importances",
+        &["feature", "share of total gain"],
+        &rows,
+    );
+    let importances = serde_json::Value::Object(
+        ranked
+            .iter()
+            .map(|(n, g)| (n.clone(), json!(common::round(*g, 4))))
+            .collect(),
+    );
+    Ok(ModelFigures {
+        max_bins,
+        train_rows: train.num_rows(),
+        test_rows: test.num_rows(),
+        auc,
+        importances,
+    })
+}
+
+/// CSV files in `dir` (or `dir` itself) whose header has a `click` column.
+fn click_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    if dir.is_file() {
+        return Ok(vec![dir.to_path_buf()]);
+    }
+    let mut files = Vec::new();
+    for p in common::files_with_suffix(dir, ".csv")? {
+        let head = std::fs::read(&p).map_err(|e| format!("cannot read '{}': {e}", p.display()))?;
+        let first = head.split(|b| *b == b'\n').next().unwrap_or_default();
+        let first = String::from_utf8_lossy(first);
+        if first.trim_end().split(',').any(|c| c == "click") {
+            files.push(p);
+        }
+    }
+    if files.is_empty() {
+        return Err(format!("no CSV file with a 'click' column in '{}'", dir.display()).into());
+    }
+    Ok(files)
+}
+
+/// Reads the click files with one schema, inferred from the first file. The `id` column is read
+/// as a string: Avazu ids go beyond the range of a 64-bit signed integer.
+fn read_clicks(files: &[PathBuf]) -> Result<Dataset> {
+    let inferred = ml_core::io::infer_csv_schema(&files[0], &CsvReadOptions::default())?;
+    let fields: Vec<Field> = inferred
+        .fields()
+        .iter()
+        .map(|f| {
+            if f.name() == "id" {
+                Field::new("id", DataType::Utf8, true)
+            } else {
+                f.as_ref().clone()
+            }
+        })
+        .collect();
+    let schema = Arc::new(Schema::new(fields));
+    let opts = CsvReadOptions::default().schema(schema);
+    let parts = files
+        .iter()
+        .map(|f| ml_core::io::read_csv(f, &opts))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok(Dataset::concat(&parts)?)
+}
+
+/// Integer feature columns: every Int64 column except id, click and hour (hour_of_day stands
+/// in for hour).
+fn numeric_columns(data: &Dataset) -> Vec<String> {
+    data.schema()
+        .fields()
+        .iter()
+        .filter(|f| {
+            matches!(f.data_type(), DataType::Int64 | DataType::Float64)
+                && !["id", "click", "hour"].contains(&f.name().as_str())
+        })
+        .map(|f| f.name().clone())
+        .collect()
+}
+
+fn mean(data: &Dataset, column: &str) -> Result<f64> {
+    let v = data.numeric_column(column)?;
+    Ok(v.iter().flatten().sum::<f64>() / v.len().max(1) as f64)
+}
+
+/// CTR by banner position and by hour of day, and the number of distinct values of each
+/// string column (returned).
+fn explore(
+    out: &mut dyn Write,
+    sql: &Sql,
+    data: &Dataset,
+    report: &mut Report,
+) -> Result<Vec<(String, usize)>> {
+    sql.register("impressions", data)?;
+    title(out, "Exploration (SQL through DataFusion)")?;
+    report.heading("Click-through rates (SQL through DataFusion)");
+    for (caption, q, x) in [
+        (
+            "CTR by banner position",
+            "SELECT banner_pos, count(1) AS impressions, sum(click) AS clicks, round(avg(click), 4) AS ctr \
+             FROM impressions GROUP BY banner_pos ORDER BY banner_pos",
+            "banner_pos",
+        ),
+        (
+            "CTR by hour of day",
+            "SELECT hour_of_day, count(1) AS impressions, sum(click) AS clicks, round(avg(click), 4) AS ctr \
+             FROM impressions GROUP BY hour_of_day ORDER BY hour_of_day",
+            "hour_of_day",
+        ),
+    ] {
+        let table = sql.show(out, caption, q, 30)?;
+        report.table(caption, &table, 30)?;
+        let labels = common::sql::string_values(&table, x)?;
+        let ctr = common::sql::f64_values(&table, "ctr")?;
+        report.svg(&chart::bar_chart(caption, "CTR", &labels, &ctr)?);
+    }
+    let strings: Vec<String> = data
+        .schema()
+        .fields()
+        .iter()
+        .filter(|f| f.data_type() == &DataType::Utf8 && f.name() != "id")
+        .map(|f| f.name().clone())
+        .collect();
+    let q = format!(
+        "SELECT {} FROM impressions",
+        strings
+            .iter()
+            .map(|c| format!("count(DISTINCT {c}) AS {c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let counts = sql.query(&q)?;
+    let mut profile = Vec::new();
+    for c in &strings {
+        let n = common::sql::f64_values(&counts, c)?[0] as usize;
+        profile.push((c.clone(), n));
+    }
+    let rows: Vec<Vec<String>> = profile
+        .iter()
+        .map(|(c, n)| vec![c.clone(), n.to_string()])
+        .collect();
+    writeln!(out, "\nDistinct values of the string columns")?;
+    for r in &rows {
+        writeln!(out, "  {:<18} {:>8}", r[0], r[1])?;
+    }
+    report.string_table(
+        "Distinct values of the string columns",
+        &["column", "distinct"],
+        &rows,
+    );
+    Ok(profile)
+}
