@@ -3,7 +3,7 @@
 //! `cargo bench -p ml-tree --bench hist`
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use ml_tree::bench::{build_histogram, new_histogram, BinMatrix, RowPair};
+use ml_tree::bench::{build_histogram, new_histogram, BinMatrix, QPair};
 
 /// A small deterministic generator (xorshift) for the bench data.
 struct XorShift(u64);
@@ -17,12 +17,12 @@ impl XorShift {
     }
 }
 
-/// `n` rows of `d` features of 255 value bins, and the rows' pairs.
-fn data(n: usize, d: usize) -> (BinMatrix, Vec<RowPair>) {
+/// `n` rows of `d` features of 255 value bins, and the rows' pairs in fixed point (30 bits).
+fn data(n: usize, d: usize) -> (BinMatrix, Vec<QPair>) {
     let mut rng = XorShift(0x1234_5678_9abc_def0);
     let data: Vec<u8> = (0..n * d).map(|_| (rng.next() % 255) as u8).collect();
     let gh = (0..n)
-        .map(|_| [(rng.next() % 1000) as f32 / 1000.0 - 0.5, 0.25])
+        .map(|_| [(rng.next() % (1 << 30)) as i32 - (1 << 29), 1 << 28])
         .collect();
     (BinMatrix::new(n, d, data, vec![255; d]), gh)
 }

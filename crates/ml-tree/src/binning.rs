@@ -10,12 +10,13 @@ use ndarray::ArrayView2;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+#[cfg(test)]
+use crate::sample::{CutSampler, CUT_SAMPLE_ROWS};
+
 /// Largest number of value bins per feature (the missing bin takes index 255 at most).
 pub const MAX_VALUE_BINS: usize = 255;
 /// Slots per feature in a histogram: every `u8` bin index, so lookups need no bounds check.
 pub const HIST_SLOTS: usize = 256;
-/// Rows used to find cut points on large data (as LightGBM's `bin_construct_sample_cnt`).
-const CUT_SAMPLE_ROWS: usize = 200_000;
 /// Rows per block when filling the bin matrix.
 const BIN_BLOCK: usize = 8192;
 /// Largest joint histogram of a feature group: the product of its members' slot counts.
@@ -110,10 +111,27 @@ pub struct BinMapper {
 }
 
 impl BinMapper {
-    /// Finds cut points from the rows of `x` (weighted by `weights` when given), with at most
-    /// `max_bin` value bins per feature (capped at 255). `categorical` lists
-    /// `(slot, num_categories)`.
+    /// Finds cut points from the rows of `x` (weighted by `weights` when given) on one
+    /// worker: from the sample of [`CutSampler`] (every row when there are at most
+    /// 200,000). `max_bin` and `categorical` as for [`BinMapper::from_sample`].
+    #[cfg(test)]
     pub fn fit(
+        x: ArrayView2<'_, f64>,
+        weights: Option<&[f64]>,
+        categorical: &[(usize, usize)],
+        max_bin: usize,
+    ) -> BinMapper {
+        let mut s = CutSampler::new(x.ncols(), CUT_SAMPLE_ROWS, weights.is_some());
+        s.push(x, weights).expect("weights match the rows");
+        s.finish(categorical, max_bin)
+    }
+
+    /// Finds cut points from every row of the sample `x` (weighted by `weights` when given),
+    /// with at most `max_bin` value bins per feature (capped at 255). `categorical` lists
+    /// `(slot, num_categories)`. The cuts depend on the rows' order only through sums of
+    /// weights of equal values (taken in row order): [`CutSampler::finish`] passes its sample
+    /// in a canonical order.
+    pub fn from_sample(
         x: ArrayView2<'_, f64>,
         weights: Option<&[f64]>,
         categorical: &[(usize, usize)],
@@ -121,14 +139,7 @@ impl BinMapper {
     ) -> BinMapper {
         let (n, d) = x.dim();
         let max_bins = max_bin.clamp(2, MAX_VALUE_BINS);
-        // A deterministic, evenly spaced sample of rows for large inputs.
-        let sample: Vec<usize> = if n > CUT_SAMPLE_ROWS {
-            (0..CUT_SAMPLE_ROWS)
-                .map(|j| (j as u128 * n as u128 / CUT_SAMPLE_ROWS as u128) as usize)
-                .collect()
-        } else {
-            (0..n).collect()
-        };
+        let sample: Vec<usize> = (0..n).collect();
         let mut cat_of = vec![None; d];
         for &(slot, k) in categorical {
             if slot < d {
@@ -167,7 +178,11 @@ impl BinMapper {
                                 (!v.is_nan() && w > 0.0).then_some((v, w))
                             })
                             .collect();
-                        vals.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+                        // By value, then weight: a canonical order of the (value, weight)
+                        // pairs, so the weights of equal values are summed in one order.
+                        vals.sort_unstable_by(|a, b| {
+                            a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1))
+                        });
                         FeatureCuts::Numeric {
                             thresholds: numeric_thresholds(&vals, max_bins),
                         }

@@ -10,11 +10,14 @@ use rayon::prelude::*;
 use ml_core::attributes::categorical_slots;
 use ml_core::dataset::{field_of, unit_uniform};
 use ml_core::{Dataset, Estimator, MlError, Params, Result};
+use ml_dist::{Collective, LocalCollective};
 
-use crate::binning::{BinMapper, BinMatrix};
+use crate::binning::BinMatrix;
+use crate::fixed::{exact_sum, Quantizer};
 use crate::forest::row_major;
-use crate::grow::{grow_tree, Leaves};
-use crate::hist::RowPair;
+use crate::grow::{grow_tree, GrowInputs, Leaves};
+use crate::hist::{QPair, RowPair};
+use crate::sample::{avalanche, row_hash, CutSampler, CUT_SAMPLE_ROWS};
 use crate::metric::Metric;
 use crate::model::GradientBoostedTreesModel;
 use crate::objective::{gradients, Objective};
@@ -78,11 +81,12 @@ fn add_leaf_values(
 }
 
 impl GradientBoostedTrees {
-    /// Reads and checks features, labels and weights.
-    fn inputs<'a>(&self, data: &'a Dataset, what: &str) -> Result<Inputs<'a>> {
+    /// Reads and checks features, labels and weights. An empty set is an error unless
+    /// `allow_empty` (a worker's shard may be empty; the global count is checked later).
+    fn inputs<'a>(&self, data: &'a Dataset, what: &str, allow_empty: bool) -> Result<Inputs<'a>> {
         let x = data.features(&self.features_col)?;
         let (n, d) = x.dim();
-        if n == 0 {
+        if n == 0 && !allow_empty {
             return Err(MlError::data(format!("the {what} set has no rows")));
         }
         if d == 0 {
@@ -147,9 +151,6 @@ impl GradientBoostedTrees {
                     }
                     w.push(v);
                 }
-                if w.iter().sum::<f64>() <= 0.0 {
-                    return Err(MlError::data(format!("weights in column '{c}' sum to 0")));
-                }
                 Some(w)
             }
         };
@@ -166,16 +167,105 @@ impl GradientBoostedTrees {
         &self,
         data: &Dataset,
     ) -> Result<(GradientBoostedTreesModel, Vec<f64>)> {
+        self.fit_with_history_on(data, &LocalCollective)
+    }
+
+    /// Fits on the rows of all workers of `collective`, each worker passing its own shard of
+    /// rows as `data` (any worker's shard may be empty, not all of them). Every worker returns
+    /// the same model: the same bytes as [`Estimator::fit`] on all rows in one process,
+    /// whatever the number of workers and however the rows are split between them (see the
+    /// crate docs, "Training on several workers"). [`Estimator::fit`] is this with one worker
+    /// ([`LocalCollective`]).
+    ///
+    /// Every worker must use the same parameters (checked: a mismatch is an error on every
+    /// worker). With an evaluation set ([`GradientBoostedTrees::with_eval_set`]), each worker
+    /// passes its own shard of the evaluation rows, and the metric is computed over all of
+    /// them. A failure on one worker (bad input, a lost connection) makes every worker return
+    /// an error, at the latest after the collective's timeout.
+    ///
+    /// With more than one worker, training runs on a thread pool of its own (of `n_threads`
+    /// threads), so that workers sharing a process never wait for each other inside one pool.
+    pub fn fit_with(
+        &self,
+        data: &Dataset,
+        collective: &dyn Collective,
+    ) -> Result<GradientBoostedTreesModel> {
+        self.fit_with_history_on(data, collective).map(|(m, _)| m)
+    }
+
+    /// [`GradientBoostedTrees::fit_with`], also returning the evaluation history (as
+    /// [`GradientBoostedTrees::fit_with_history`]).
+    pub fn fit_with_history_on(
+        &self,
+        data: &Dataset,
+        collective: &dyn Collective,
+    ) -> Result<(GradientBoostedTreesModel, Vec<f64>)> {
+        let shard = collective.world_size() > 1;
+        let local = self.checked_inputs(data, shard);
+        // Every worker learns whether all passed their checks and agree on the shape and the
+        // parameters, before any other collective call.
+        let (d, has_eval) = match &local {
+            Ok((t, e, _, _)) => (t.x.ncols() as i64, e.is_some() as i64),
+            Err(_) => (0, 0),
+        };
+        let ph = (self.params_hash() >> 2) as i64;
+        let mut agree = [local.is_err() as i64, d, -d, has_eval, -has_eval, ph, -ph];
+        collective.all_reduce_max_i64(&mut agree)?;
+        let (train, eval, cats, names) = local?;
+        if agree[0] != 0 {
+            return Err(MlError::data(
+                "another worker's training data failed its checks (see that worker's error)",
+            ));
+        }
+        if agree[1] != -agree[2] || agree[3] != -agree[4] || agree[5] != -agree[6] {
+            return Err(MlError::data(
+                "the workers disagree on the number of features, on having an evaluation set \
+                 or on the parameters; every worker must pass the same parameters and columns",
+            ));
+        }
+        let run = || self.train(&train, eval.as_ref(), &cats, names, collective);
+        if shard {
+            let threads = ml_core::threads::effective_num_threads(self.n_threads);
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .map_err(|e| {
+                    MlError::param(
+                        "n_threads",
+                        format!("cannot start a pool of {threads} threads: {e}"),
+                    )
+                })?;
+            pool.install(run)
+        } else {
+            // On `n_threads` threads (ml-core's one meaning of it): the current pool when it
+            // has that many, so its threads are warm for the predictions that usually follow.
+            ml_core::threads::install(self.n_threads, run)?
+        }
+    }
+
+    /// The local checks: parameters, schema, training and evaluation inputs, categorical
+    /// slots and feature names.
+    #[allow(clippy::type_complexity)]
+    fn checked_inputs<'a>(
+        &'a self,
+        data: &'a Dataset,
+        allow_empty: bool,
+    ) -> Result<(
+        Inputs<'a>,
+        Option<Inputs<'a>>,
+        Vec<(usize, usize)>,
+        Vec<String>,
+    )> {
         self.validate()?;
         let schema = data.schema();
         Estimator::transform_schema(self, &schema)?;
-        let train = self.inputs(data, "training")?;
+        let train = self.inputs(data, "training", allow_empty)?;
         let field = field_of(&schema, &self.features_col)?;
         let cats = categorical_slots(&field);
         let names = ml_core::attributes::slot_names(&field, train.x.ncols());
         let eval = match self.eval_set() {
             Some(e) => {
-                let ev = self.inputs(e, "evaluation")?;
+                let ev = self.inputs(e, "evaluation", allow_empty)?;
                 if ev.x.ncols() != train.x.ncols() {
                     return Err(MlError::data(format!(
                         "the evaluation set has {} features, the training set {}",
@@ -193,11 +283,22 @@ impl GradientBoostedTrees {
                 "early stopping needs an evaluation set (with_eval_set)",
             ));
         }
-        // On `n_threads` threads (ml-core's one meaning of it): the current pool when it has
-        // that many, so its threads are warm for the predictions that usually follow.
-        ml_core::threads::install(self.n_threads, || {
-            self.train(&train, eval.as_ref(), &cats, names)
-        })?
+        Ok((train, eval, cats, names))
+    }
+
+    /// A hash of every parameter but `n_threads` (which does not change the model), to check
+    /// that all workers train with the same ones.
+    fn params_hash(&self) -> u64 {
+        let mut h = 0xcbf2_9ce4_8422_2325u64;
+        for (name, value) in self.param_values() {
+            if name == "n_threads" {
+                continue;
+            }
+            for b in format!("{name}={value:?};").bytes() {
+                h = (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);
+            }
+        }
+        h
     }
 
     fn train(
@@ -206,26 +307,47 @@ impl GradientBoostedTrees {
         eval: Option<&Inputs<'_>>,
         cats: &[(usize, usize)],
         feature_names: Vec<String>,
+        c: &dyn Collective,
     ) -> Result<(GradientBoostedTreesModel, Vec<f64>)> {
         let obj = self.objective;
         let k = self.num_outputs();
         let (n, d) = t.x.dim();
         let x = t.x.view();
         let w = t.w.as_deref();
-        let mapper = BinMapper::fit(x, w, cats, self.max_bin);
+        // Row counts over all workers.
+        let mut counts = [n as i64, eval.map_or(0, |e| e.y.len() as i64)];
+        c.all_reduce_sum_i64(&mut counts)?;
+        let n_global = counts[0] as u64;
+        if n_global == 0 {
+            return Err(MlError::data("the training set has no rows"));
+        }
+        if eval.is_some() && counts[1] == 0 {
+            return Err(MlError::data("the evaluation set has no rows"));
+        }
+        let sum_w = match (&self.weight_col, w) {
+            (Some(col), Some(w)) => {
+                let s = exact_sum(w.iter().copied(), n_global, c)?;
+                if s <= 0.0 {
+                    return Err(MlError::data(format!(
+                        "weights in column '{col}' sum to 0"
+                    )));
+                }
+                s
+            }
+            _ => n_global as f64,
+        };
+        // Cut points from the sample of all workers' rows.
+        let mut sampler = CutSampler::new(d, CUT_SAMPLE_ROWS, w.is_some());
+        sampler.push(x, w)?;
+        let mapper = sampler.merge_across(c)?.finish(cats, self.max_bin);
         let bins = mapper.transform(x);
 
         let base_score = match self.base_score {
             Some(b) => b,
             None => match obj {
                 Objective::BinaryLogistic | Objective::SquaredError => {
-                    let (mut s, mut ws) = (0.0, 0.0);
-                    for i in 0..n {
-                        let wi = w.map_or(1.0, |w| w[i]);
-                        s += wi * t.y[i];
-                        ws += wi;
-                    }
-                    let m = s / ws;
+                    let wy = (0..n).map(|i| w.map_or(1.0, |w| w[i]) * t.y[i]);
+                    let m = exact_sum(wy, n_global, c)? / sum_w;
                     if obj == Objective::BinaryLogistic {
                         m.clamp(1e-6, 1.0 - 1e-6)
                     } else {
@@ -246,6 +368,7 @@ impl GradientBoostedTrees {
         let tp = self.tree_params();
         let mut trees: Vec<Tree> = Vec::with_capacity(self.num_round * k);
         let mut gh: Vec<RowPair> = vec![[0.0, 0.0]; n];
+        let mut ghq: Vec<QPair> = Vec::with_capacity(n);
         let mut rows: Vec<u32> = Vec::with_capacity(n);
         let mut scratch: Vec<u32> = Vec::new();
         let mut history = Vec::new();
@@ -254,18 +377,34 @@ impl GradientBoostedTrees {
             .as_slice()
             .ok_or_else(|| MlError::data("features are not contiguous"))?;
         let n_feat_tree = ((d as f64 * self.colsample_bytree).round() as usize).clamp(1, d);
+        // Row sampling decides per row from its content, the seed and the round (never from
+        // its position), so it is the same however rows are split between workers.
+        let row_keys: Option<Vec<u64>> = (self.subsample < 1.0).then(|| {
+            (0..n)
+                .into_par_iter()
+                .with_min_len(4096)
+                .map(|i| {
+                    let wi = w.map_or(1.0, |w| w[i]);
+                    row_hash(x.row(i).iter().copied(), wi) ^ avalanche(t.y[i].to_bits())
+                })
+                .collect()
+        });
         for round in 0..self.num_round {
             // Rows of this round.
-            let sampled: Option<Vec<u32>> = (self.subsample < 1.0).then(|| {
+            let sampled: Option<Vec<u32>> = row_keys.as_ref().map(|keys| {
+                let salt = avalanche(self.seed ^ avalanche(round as u64 ^ 0x5AB5_A3D1));
                 (0..n as u32)
-                    .filter(|&i| {
-                        unit_uniform(self.seed, (round as u64) * n as u64 + i as u64)
-                            < self.subsample
-                    })
+                    .filter(|&i| unit(avalanche(keys[i as usize] ^ salt)) < self.subsample)
                     .collect()
             });
-            if sampled.as_ref().is_some_and(|s| s.is_empty()) {
-                continue;
+            let mut n_used = [sampled.as_ref().map_or(n, |s| s.len()) as i64];
+            if sampled.is_some() {
+                c.all_reduce_sum_i64(&mut n_used)?;
+                if n_used[0] == 0 {
+                    continue;
+                }
+            } else {
+                n_used[0] = n_global as i64;
             }
             for class in 0..k {
                 gradients(
@@ -278,6 +417,8 @@ impl GradientBoostedTrees {
                     class,
                     &mut gh,
                 );
+                let quant = Quantizer::global(&gh, n_global, c)?;
+                quant.quantize_all(&gh, &mut ghq);
                 let tree_no = (round * k + class) as u64;
                 let features: Vec<usize> = if n_feat_tree < d {
                     let mut order: Vec<usize> = (0..d).collect();
@@ -303,16 +444,17 @@ impl GradientBoostedTrees {
                         true
                     }
                 };
-                let (tree, leaves) = grow_tree(
-                    &bins,
-                    &mapper,
-                    &features,
-                    &tp,
-                    &mut rows,
-                    &gh,
-                    identity,
-                    &mut scratch,
-                );
+                let inputs = GrowInputs {
+                    bins: &bins,
+                    mapper: &mapper,
+                    features: &features,
+                    params: &tp,
+                    gh: &ghq,
+                    quant: &quant,
+                    collective: c,
+                };
+                let (tree, leaves) =
+                    grow_tree(&inputs, &mut rows, n_used[0] as u64, identity, &mut scratch)?;
                 // Margins of the rows used, from the leaf each ended in.
                 add_leaf_values(&mut margins, k, class, &rows, &scratch, &leaves, &bins);
                 if let Some(s) = &sampled {
@@ -349,7 +491,7 @@ impl GradientBoostedTrees {
             }
             let mut metrics = Vec::new();
             if let (Some(e), Some(em)) = (eval, eval_margins.as_ref()) {
-                let v = metric.evaluate(obj, em, k, &e.y, e.w.as_deref());
+                let v = metric.evaluate_global(obj, em, k, &e.y, e.w.as_deref(), c)?;
                 history.push(v);
                 metrics.push((format!("eval-{}", metric.name()), v));
                 let improved = match best {
@@ -366,15 +508,19 @@ impl GradientBoostedTrees {
                     best = Some((round, v));
                 }
             }
+            // A worker's callback may stop training: every worker stops then.
+            let mut stop = [0i64];
             if let Some(cb) = self.callback() {
                 let info = RoundInfo {
                     round,
                     num_round: self.num_round,
                     metrics,
                 };
-                if !(cb.0)(&info) {
-                    break;
-                }
+                stop[0] = !(cb.0)(&info) as i64;
+            }
+            c.all_reduce_max_i64(&mut stop)?;
+            if stop[0] != 0 {
+                break;
             }
             if let (Some(es), Some((b, _))) = (self.early_stopping_rounds, best) {
                 if round >= b + es {
@@ -401,11 +547,18 @@ impl GradientBoostedTrees {
     }
 }
 
+/// A uniform number in `[0, 1)` from 64 random bits.
+#[inline]
+fn unit(bits: u64) -> f64 {
+    (bits >> 11) as f64 / (1u64 << 53) as f64
+}
+
 impl Estimator for GradientBoostedTrees {
     type Model = GradientBoostedTreesModel;
 
+    /// Fits on all rows in this process: [`GradientBoostedTrees::fit_with`] with one worker.
     fn fit(&self, data: &Dataset) -> Result<GradientBoostedTreesModel> {
-        self.fit_with_history(data).map(|(m, _)| m)
+        self.fit_with(data, &LocalCollective)
     }
 
     fn transform_schema(&self, schema: &Schema) -> Result<Schema> {

@@ -6,16 +6,27 @@
 //! subtraction; then each child's best split is searched ([`crate::split`]). Nodes are split
 //! in the order a FIFO queue would split them, so the tree is the same as growing one node at
 //! a time. Lossguide trees split the open node with the largest gain first.
+//!
+//! Distributed: every worker grows the same tree from its own rows. Histograms are exact
+//! integer sums ([`crate::fixed`]), all-reduced across workers once per level (once per split
+//! for lossguide) before any split is searched, and every decision that depends on a row count
+//! (may a node split, which child's histogram is built) uses the global count, all-reduced
+//! with the partition. So every worker makes the same decisions and the same collective calls,
+//! and the tree is the same bits whatever the number of workers and however rows are split.
 
+use ml_core::Result;
+use ml_dist::Collective;
 use rayon::prelude::*;
 
 use crate::binning::{BinMapper, BinMatrix, FeatureCuts, HIST_SLOTS};
+use crate::fixed::Quantizer;
 use crate::hist::{
-    build_histograms, new_histogram, subtract_histogram, GradPair, NodeRows, RowPair,
+    all_reduce_histograms, build_histograms, new_histogram, subtract_histogram, GradPair, IntPair,
+    NodeRows, QPair,
 };
 use crate::params::{GrowPolicy, TreeParams};
 use crate::partition::{carve, partition};
-use crate::split::{add, find_best_split, left_table, Candidate, SplitKind};
+use crate::split::{find_best_split, left_table, Candidate, SplitKind};
 use crate::tree::{CategorySet, Node, Tree};
 
 /// A node that may still be split.
@@ -23,10 +34,12 @@ struct Open {
     node: usize,
     start: usize,
     end: usize,
+    /// Number of rows in the node over all workers.
+    count: u64,
     depth: usize,
     /// Its rows are in the second buffer (`scratch` of [`grow_tree`]), not in `rows`.
     in_b: bool,
-    hist: Option<Vec<GradPair>>,
+    hist: Option<Vec<IntPair>>,
     best: Option<Candidate>,
 }
 
@@ -97,14 +110,23 @@ struct Grower<'a> {
     mapper: &'a BinMapper,
     features: &'a [usize],
     p: &'a TreeParams,
-    gh: &'a [RowPair],
+    gh: &'a [QPair],
+    quant: &'a Quantizer,
+    collective: &'a dyn Collective,
 }
 
 impl Grower<'_> {
-    fn can_split(&self, depth: usize, s: GradPair, len: usize) -> bool {
+    /// May a node at `depth` with sums `s` and `count` rows (over all workers) be split?
+    fn can_split(&self, depth: usize, s: GradPair, count: u64) -> bool {
         (self.p.max_depth == 0 || depth < self.p.max_depth)
-            && len >= 2
+            && count >= 2
             && s[1] >= 2.0 * self.p.min_child_weight
+    }
+
+    /// The best split of a node from its (global) integer histogram.
+    fn best_split(&self, h: &[IntPair], sum: GradPair) -> Option<Candidate> {
+        let hf = self.quant.histogram_to_f64(h);
+        find_best_split(&hf, self.mapper, self.bins, self.features, sum, self.p)
     }
 
     /// Writes the split of `o` into the tree and appends its two children as leaves.
@@ -163,7 +185,7 @@ impl Grower<'_> {
         scratch: &mut [u32],
         level: Vec<Open>,
         done: &mut Leaves,
-    ) -> Vec<Open> {
+    ) -> Result<Vec<Open>> {
         let mut nodes: Vec<(Open, Candidate, usize)> = Vec::with_capacity(level.len());
         for mut o in level {
             let Some(c) = o.best.take() else {
@@ -217,10 +239,16 @@ impl Grower<'_> {
             n_left[i] = k;
             child_in_b[i] = in_b;
         }
+        // Rows going left over all workers.
+        let mut global_left: Vec<i64> = n_left.iter().map(|&k| k as i64).collect();
+        self.collective.all_reduce_sum_i64(&mut global_left)?;
         let (rows, scratch): (&[u32], &[u32]) = (rows, scratch);
         // The smaller child of each node that has a child to split gets a histogram built.
+        // (`mid` is this worker's; the counts and the choices are global.)
         struct Plan {
             mid: usize,
+            left_count: u64,
+            right_count: u64,
             left_can: bool,
             right_can: bool,
             left_smaller: bool,
@@ -228,13 +256,16 @@ impl Grower<'_> {
         let plans: Vec<Plan> = nodes
             .iter()
             .zip(&n_left)
-            .map(|((o, c, _), &nl)| {
-                let mid = o.start + nl;
+            .zip(&global_left)
+            .map(|(((o, c, _), &nl), &gl)| {
+                let (left_count, right_count) = (gl as u64, o.count - gl as u64);
                 Plan {
-                    mid,
-                    left_can: self.can_split(o.depth + 1, c.left_sum, nl),
-                    right_can: self.can_split(o.depth + 1, c.right_sum, o.end - mid),
-                    left_smaller: nl <= o.end - mid,
+                    mid: o.start + nl,
+                    left_count,
+                    right_count,
+                    left_can: self.can_split(o.depth + 1, c.left_sum, left_count),
+                    right_can: self.can_split(o.depth + 1, c.right_sum, right_count),
+                    left_smaller: left_count <= right_count,
                 }
             })
             .collect();
@@ -254,8 +285,9 @@ impl Grower<'_> {
             })
             .collect();
         let lists: Vec<NodeRows<'_>> = requests.iter().map(|(_, r)| *r).collect();
-        let built = build_histograms(self.bins, self.features, &lists, self.gh);
-        let mut small: Vec<Option<Vec<GradPair>>> = (0..nodes.len()).map(|_| None).collect();
+        let mut built = build_histograms(self.bins, self.features, &lists, self.gh);
+        all_reduce_histograms(self.collective, &mut built)?;
+        let mut small: Vec<Option<Vec<IntPair>>> = (0..nodes.len()).map(|_| None).collect();
         for ((i, _), h) in requests.iter().zip(built) {
             small[*i] = Some(h);
         }
@@ -264,11 +296,12 @@ impl Grower<'_> {
             node: usize,
             start: usize,
             end: usize,
+            count: u64,
             depth: usize,
             in_b: bool,
             sum: GradPair,
             can: bool,
-            hist: Option<Vec<GradPair>>,
+            hist: Option<Vec<IntPair>>,
         }
         let mut children: Vec<Child> = Vec::with_capacity(2 * nodes.len());
         for ((((mut o, c, li), pl), sm), &in_b) in
@@ -289,6 +322,7 @@ impl Grower<'_> {
                 node: li,
                 start: o.start,
                 end: pl.mid,
+                count: pl.left_count,
                 depth: d,
                 in_b,
                 sum: c.left_sum,
@@ -299,6 +333,7 @@ impl Grower<'_> {
                 node: li + 1,
                 start: pl.mid,
                 end: o.end,
+                count: pl.right_count,
                 depth: d,
                 in_b,
                 sum: c.right_sum,
@@ -313,6 +348,7 @@ impl Grower<'_> {
                     node: ch.node,
                     start: ch.start,
                     end: ch.end,
+                    count: ch.count,
                     depth: ch.depth,
                     in_b: ch.in_b,
                     hist: None,
@@ -320,14 +356,7 @@ impl Grower<'_> {
                 };
                 if ch.can {
                     if let Some(h) = ch.hist {
-                        o.best = find_best_split(
-                            &h,
-                            self.mapper,
-                            self.bins,
-                            self.features,
-                            ch.sum,
-                            self.p,
-                        );
+                        o.best = self.best_split(&h, ch.sum);
                         if o.best.is_some() {
                             o.hist = Some(h);
                         }
@@ -344,24 +373,49 @@ impl Grower<'_> {
                 done.leaf(&o, tree.nodes[o.node].value);
             }
         }
-        next
+        Ok(next)
     }
 }
 
-/// Grows one tree. `rows` holds the rows used (0..n in order when `identity_rows`), `gh[r]` is
-/// the gradient pair of row `r`. The rows are permuted so each leaf's rows end up contiguous,
-/// in `rows` or in the second buffer `scratch[..rows.len()]` (see [`Leaves`]).
-#[allow(clippy::too_many_arguments)]
+/// What one tree is grown from, besides its rows: the binned features, the features it may
+/// split on, the parameters, each row's fixed-point pair and their scale, and the workers.
+pub(crate) struct GrowInputs<'a> {
+    /// This worker's binned rows.
+    pub bins: &'a BinMatrix,
+    /// The cut points (the same on every worker).
+    pub mapper: &'a BinMapper,
+    /// Features this tree may split on.
+    pub features: &'a [usize],
+    /// Tree parameters.
+    pub params: &'a TreeParams,
+    /// `gh[r]`: the fixed-point pair of row `r`.
+    pub gh: &'a [QPair],
+    /// The scale of `gh`.
+    pub quant: &'a Quantizer,
+    /// The workers training together.
+    pub collective: &'a dyn Collective,
+}
+
+/// Grows one tree. `rows` holds this worker's rows used (0..n in order when `identity_rows`),
+/// `n_global` the number of rows used over all workers. The rows are permuted so each leaf's
+/// rows end up contiguous, in `rows` or in the second buffer `scratch[..rows.len()]` (see
+/// [`Leaves`]).
 pub(crate) fn grow_tree(
-    bins: &BinMatrix,
-    mapper: &BinMapper,
-    features: &[usize],
-    p: &TreeParams,
+    inputs: &GrowInputs<'_>,
     rows: &mut [u32],
-    gh: &[RowPair],
+    n_global: u64,
     identity_rows: bool,
     scratch: &mut Vec<u32>,
-) -> (Tree, Leaves) {
+) -> Result<(Tree, Leaves)> {
+    let GrowInputs {
+        bins,
+        mapper,
+        features,
+        params: p,
+        gh,
+        quant,
+        collective,
+    } = *inputs;
     // The second row buffer nodes are partitioned into, kept across trees so a large buffer
     // is not allocated (and faulted in) again for every tree.
     if scratch.len() < rows.len() {
@@ -374,30 +428,38 @@ pub(crate) fn grow_tree(
         features,
         p,
         gh,
+        quant,
+        collective,
     };
     let n = rows.len();
-    // The root's histogram, when the root may split, gives its sums: every row is in exactly
-    // one slot of each feature.
-    let may_split = n >= 2 && !features.is_empty();
-    let root_hist = may_split.then(|| {
+    // The root's histogram (over all workers) gives its sums: every row is in exactly one slot
+    // of each feature.
+    let root_hist = if features.is_empty() {
+        None
+    } else {
         let node = if identity_rows {
             NodeRows::All
         } else {
             NodeRows::List(rows)
         };
-        build_histograms(bins, features, &[node], gh)
-            .pop()
-            .unwrap_or_else(|| new_histogram(bins))
-    });
-    let root_sum = match &root_hist {
+        let mut h = build_histograms(bins, features, &[node], gh);
+        all_reduce_histograms(collective, &mut h)?;
+        Some(h.pop().unwrap_or_else(|| new_histogram(bins)))
+    };
+    let root_int: IntPair = match &root_hist {
         Some(h) => h[bins.slots(features[0])]
             .iter()
-            .fold([0.0, 0.0], |a, &s| add(a, s)),
-        None => rows.iter().fold([0.0, 0.0], |a, &r| {
-            let g = gh[r as usize];
-            add(a, [g[0] as f64, g[1] as f64])
-        }),
+            .fold([0, 0], |a, s| [a[0] + s[0], a[1] + s[1]]),
+        None => {
+            let mut s = rows.iter().fold([0i64, 0], |a, &r| {
+                let q = gh[r as usize];
+                [a[0] + q[0] as i64, a[1] + q[1] as i64]
+            });
+            collective.all_reduce_sum_i64(&mut s)?;
+            s
+        }
     };
+    let root_sum = quant.to_f64(root_int);
     let mut tree = Tree {
         nodes: vec![Node::leaf(p.leaf_value(root_sum), root_sum[1])],
         categories: Vec::new(),
@@ -407,13 +469,14 @@ pub(crate) fn grow_tree(
         node: 0,
         start: 0,
         end: n,
+        count: n_global,
         depth: 0,
         in_b: false,
         hist: None,
         best: None,
     };
-    if let (true, Some(h)) = (g.can_split(0, root_sum, n), root_hist) {
-        root.best = find_best_split(&h, mapper, bins, features, root_sum, p);
+    if let (true, Some(h)) = (g.can_split(0, root_sum, n_global), root_hist) {
+        root.best = g.best_split(&h, root_sum);
         root.hist = Some(h);
     }
     let mut open: Vec<Open> = Vec::new();
@@ -440,7 +503,7 @@ pub(crate) fn grow_tree(
             let Some((idx, _)) = pick else { break };
             let o = open.remove(idx);
             leaves += 1;
-            let children = g.split_level(&mut tree, rows, scratch, vec![o], &mut done);
+            let children = g.split_level(&mut tree, rows, scratch, vec![o], &mut done)?;
             open.extend(children);
         }
     } else {
@@ -457,7 +520,7 @@ pub(crate) fn grow_tree(
                 break;
             }
             leaves += level.len();
-            let next = g.split_level(&mut tree, rows, scratch, level, &mut done);
+            let next = g.split_level(&mut tree, rows, scratch, level, &mut done)?;
             if !open.is_empty() {
                 // The leaf budget ran out within this level.
                 open.extend(next);
@@ -469,14 +532,42 @@ pub(crate) fn grow_tree(
     for o in open {
         done.leaf(&o, tree.nodes[o.node].value);
     }
-    (tree, done)
+    Ok((tree, done))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hist::RowPair;
     use crate::testing::{params, sum, Rng};
+    use ml_dist::LocalCollective;
     use ndarray::Array2;
+
+    /// Grows a tree on one worker from float pairs (quantized here).
+    fn grow(
+        bins: &BinMatrix,
+        mapper: &BinMapper,
+        features: &[usize],
+        p: &TreeParams,
+        rows: &mut [u32],
+        gh: &[RowPair],
+        scratch: &mut Vec<u32>,
+    ) -> (Tree, Leaves) {
+        let n = gh.len() as u64;
+        let quant = Quantizer::global(gh, n, &LocalCollective).unwrap();
+        let mut q = Vec::new();
+        quant.quantize_all(gh, &mut q);
+        let inputs = GrowInputs {
+            bins,
+            mapper,
+            features,
+            params: p,
+            gh: &q,
+            quant: &quant,
+            collective: &LocalCollective,
+        };
+        grow_tree(&inputs, rows, n, true, scratch).unwrap()
+    }
 
     /// Brute-force exact greedy over the same bins: every feature, every bin boundary, both
     /// missing directions, with sums taken directly over the rows of the node.
@@ -622,16 +713,9 @@ mod tests {
             let mut rows: Vec<u32> = (0..300).collect();
             let feats = [0, 1, 2];
             let mut scratch = Vec::new();
-            let (tree, leaves) = grow_tree(
-                &bins,
-                &mapper,
-                &feats,
-                &p,
-                &mut rows,
-                &gh,
-                true,
-                &mut scratch,
-            );
+            // Pairs of +-0.5 and 0.25 are exact in fixed point, so the sums equal the brute
+            // force's f64 sums.
+            let (tree, leaves) = grow(&bins, &mapper, &feats, &p, &mut rows, &gh, &mut scratch);
             assert!(tree.nodes.len() > 7, "a non-trivial tree");
             assert!(same(&tree, 0, &expected, &mapper), "seed {seed}: {tree:?}");
             // Leaf ranges cover every row once, and each row's leaf is the one it predicts to.
@@ -662,31 +746,13 @@ mod tests {
         p.grow_policy = GrowPolicy::Lossguide;
         p.max_leaves = 5;
         let mut rows: Vec<u32> = (0..300).collect();
-        let (tree, _) = grow_tree(
-            &bins,
-            &mapper,
-            &[0, 1, 2],
-            &p,
-            &mut rows,
-            &gh,
-            true,
-            &mut Vec::new(),
-        );
+        let (tree, _) = grow(&bins, &mapper, &[0, 1, 2], &p, &mut rows, &gh, &mut Vec::new());
         assert_eq!(tree.num_leaves(), 5);
         // The root split is the same as depthwise's.
         p.grow_policy = GrowPolicy::Depthwise;
         p.max_depth = 1;
         let mut rows: Vec<u32> = (0..300).collect();
-        let (stump, _) = grow_tree(
-            &bins,
-            &mapper,
-            &[0, 1, 2],
-            &p,
-            &mut rows,
-            &gh,
-            true,
-            &mut Vec::new(),
-        );
+        let (stump, _) = grow(&bins, &mapper, &[0, 1, 2], &p, &mut rows, &gh, &mut Vec::new());
         assert_eq!(stump.nodes[0].feature, tree.nodes[0].feature);
         assert_eq!(stump.nodes[0].threshold, tree.nodes[0].threshold);
     }

@@ -7,26 +7,34 @@
 //! row-major matrix (one cache line per row, as XGBoost's `hist` does). Each member's
 //! histogram is then summed out of the joint one, so callers see one histogram per feature.
 //!
-//! Work is split into blocks of rows whose size depends only on the node's row count, never
-//! on the number of threads. Each block is summed in row order into its own partial
-//! histogram, and the partials are added in block order, so the result is bit-identical at
-//! any thread count. Blocks of every node of a tree level are scheduled together, so small
-//! nodes deep in the tree keep both threads busy.
+//! Rows carry their pair in fixed point ([`QPair`], see [`crate::fixed`]) and histograms sum
+//! them in `i64` ([`IntPair`]): integer sums do not depend on the order of the terms, so the
+//! result is the same bits at any thread count, for any split of the rows into blocks, and
+//! for any split of the rows between workers (whose histograms are then all-reduced). Work is
+//! split into blocks of rows; blocks of every node of a tree level are scheduled together, so
+//! small nodes deep in the tree keep both threads busy.
 
+use ml_dist::Collective;
 use rayon::prelude::*;
 
 use crate::binning::{BinMatrix, JointSlots};
 
-/// One bin's sums: `[gradient, hessian]`.
+/// Sums `[gradient, hessian]` in `f64`, as the split search reads them.
 pub type GradPair = [f64; 2];
 
-/// One row's `[gradient, hessian]`, stored in single precision as XGBoost does; sums are
-/// taken in double precision.
+/// One row's `[gradient, hessian]` as the objective computes it, in single precision as
+/// XGBoost does.
 pub type RowPair = [f32; 2];
 
+/// One row's `[gradient, hessian]` in fixed point (see [`crate::fixed::Quantizer`]).
+pub type QPair = [i32; 2];
+
+/// One bin's exact sums `[gradient, hessian]` in fixed point.
+pub type IntPair = [i64; 2];
+
 /// A zeroed histogram over `bins`.
-pub fn new_histogram(bins: &BinMatrix) -> Vec<GradPair> {
-    vec![[0.0, 0.0]; bins.hist_len()]
+pub fn new_histogram(bins: &BinMatrix) -> Vec<IntPair> {
+    vec![[0, 0]; bins.hist_len()]
 }
 
 /// The rows of one node.
@@ -86,8 +94,8 @@ pub fn build_histograms(
     bins: &BinMatrix,
     features: &[usize],
     nodes: &[NodeRows<'_>],
-    gh: &[RowPair],
-) -> Vec<Vec<GradPair>> {
+    gh: &[QPair],
+) -> Vec<Vec<IntPair>> {
     let n_rows = bins.n_rows();
     let all =
         features.len() == bins.n_features() && features.iter().enumerate().all(|(i, &f)| i == f);
@@ -104,10 +112,10 @@ pub fn build_histograms(
     // Over all features, rows are summed into joint slots of feature groups.
     let joint = if all { bins.joint() } else { None };
     let partial_len = joint.map_or(bins.hist_len(), |j| j.len());
-    let partials: Vec<Vec<GradPair>> = tasks
+    let partials: Vec<Vec<IntPair>> = tasks
         .par_iter()
         .map(|&(i, s, e)| {
-            let mut h = vec![[0.0, 0.0]; partial_len];
+            let mut h = vec![[0, 0]; partial_len];
             match nodes[i] {
                 NodeRows::All => {
                     accumulate(bins, features, joint, s..e, gh, &mut h);
@@ -135,8 +143,8 @@ pub fn build_histograms(
             h
         })
         .collect();
-    // Add each node's partials in block order.
-    let mut per_node: Vec<Vec<Vec<GradPair>>> = (0..nodes.len()).map(|_| Vec::new()).collect();
+    // Add each node's partials (exact: any order gives the same sums).
+    let mut per_node: Vec<Vec<Vec<IntPair>>> = (0..nodes.len()).map(|_| Vec::new()).collect();
     for ((i, _, _), h) in tasks.iter().zip(partials) {
         per_node[*i].push(h);
     }
@@ -163,7 +171,7 @@ pub fn build_histograms(
 
 /// The per-feature histogram of a joint one: each member's slot sums the joint slots holding
 /// its bin, in joint slot order.
-fn unfold_joint(bins: &BinMatrix, joint: &JointSlots, acc: &[GradPair]) -> Vec<GradPair> {
+fn unfold_joint(bins: &BinMatrix, joint: &JointSlots, acc: &[IntPair]) -> Vec<IntPair> {
     let mut h = new_histogram(bins);
     let offsets = bins.offsets();
     let missing = bins.missing_bins();
@@ -198,8 +206,8 @@ pub fn build_histogram(
     bins: &BinMatrix,
     features: &[usize],
     rows: Option<&[u32]>,
-    gh: &[RowPair],
-    hist: &mut [GradPair],
+    gh: &[QPair],
+    hist: &mut [IntPair],
 ) {
     let node = match rows {
         Some(r) => NodeRows::List(r),
@@ -222,14 +230,14 @@ fn accumulate(
     features: &[usize],
     joint: Option<&JointSlots>,
     rows: impl Iterator<Item = usize>,
-    gh: &[RowPair],
-    h: &mut [GradPair],
+    gh: &[QPair],
+    h: &mut [IntPair],
 ) {
     if let Some(j) = joint {
         let ng = j.n_groups();
         assert_eq!(h.len(), j.len(), "joint histogram size");
         for r in rows {
-            let g = [gh[r][0] as f64, gh[r][1] as f64];
+            let g = [gh[r][0] as i64, gh[r][1] as i64];
             for &s in &j.slots[r * ng..(r + 1) * ng] {
                 debug_assert!((s as usize) < h.len());
                 // SAFETY: group `g`'s slots are below `base[g + 1] <= len() == h.len()`
@@ -247,7 +255,7 @@ fn accumulate(
     let offsets = &bins.offsets()[..d];
     assert_eq!(h.len(), bins.hist_len(), "histogram size");
     for r in rows {
-        let g = [gh[r][0] as f64, gh[r][1] as f64];
+        let g = [gh[r][0] as i64, gh[r][1] as i64];
         let row = &data[r * d..(r + 1) * d];
         for &f in features {
             let e = &mut h[offsets[f] + row[f] as usize];
@@ -257,9 +265,33 @@ fn accumulate(
     }
 }
 
+/// Replaces each histogram by its sum over all workers, in one all-reduce (the histograms are
+/// laid end to end). Exact, so the result does not depend on the worker count or the ring
+/// order. With one worker there is nothing to add and the copy is skipped.
+pub fn all_reduce_histograms(
+    collective: &dyn Collective,
+    hists: &mut [Vec<IntPair>],
+) -> ml_dist::Result<()> {
+    if collective.world_size() == 1 {
+        return Ok(());
+    }
+    let mut buf: Vec<i64> = hists
+        .iter()
+        .flat_map(|h| h.iter().flatten().copied())
+        .collect();
+    collective.all_reduce_sum_i64(&mut buf)?;
+    let mut it = buf.chunks_exact(2);
+    for h in hists.iter_mut() {
+        for (s, v) in h.iter_mut().zip(it.by_ref()) {
+            *s = [v[0], v[1]];
+        }
+    }
+    Ok(())
+}
+
 /// `parent -= child` slot by slot: the larger sibling's histogram from its parent's and the
 /// smaller sibling's.
-pub fn subtract_histogram(parent: &mut [GradPair], child: &[GradPair]) {
+pub fn subtract_histogram(parent: &mut [IntPair], child: &[IntPair]) {
     for (p, c) in parent.iter_mut().zip(child) {
         p[0] -= c[0];
         p[1] -= c[1];
@@ -285,25 +317,25 @@ mod tests {
         let b = matrix();
         let s1 = b.slots(1).start;
         let s2 = b.slots(2).start;
-        let gh: Vec<RowPair> = (0..6).map(|i| [i as f32, 1.0 + i as f32]).collect();
+        let gh: Vec<QPair> = (0..6).map(|i| [i, 1 + i]).collect();
         let mut h = new_histogram(&b);
         build_histogram(&b, &[0, 1, 2], None, &gh, &mut h);
-        assert_eq!(h[0], [0.0 + 4.0, 1.0 + 5.0]);
-        assert_eq!(h[1], [1.0 + 2.0, 2.0 + 3.0]);
-        assert_eq!(h[3], [5.0, 6.0], "bin 3 of feature 0 is its missing bin");
-        assert_eq!(h[s1 + 5], [15.0, 21.0]);
+        assert_eq!(h[0], [4, 1 + 5]);
+        assert_eq!(h[1], [1 + 2, 2 + 3]);
+        assert_eq!(h[3], [5, 6], "bin 3 of feature 0 is its missing bin");
+        assert_eq!(h[s1 + 5], [15, 21]);
         let rows = [1u32, 3, 5];
         let mut hs = new_histogram(&b);
         build_histogram(&b, &[0, 2], Some(&rows), &gh, &mut hs);
-        assert_eq!(hs[s2 + 1], [9.0, 12.0]);
-        assert_eq!(hs[s1 + 5], [0.0, 0.0], "feature 1 not asked for");
+        assert_eq!(hs[s2 + 1], [9, 12]);
+        assert_eq!(hs[s1 + 5], [0, 0], "feature 1 not asked for");
         subtract_histogram(&mut h, &hs);
-        assert_eq!(h[s2 + 1], [0.0, 0.0]);
-        assert_eq!(h[s2], [6.0, 9.0]);
+        assert_eq!(h[s2 + 1], [0, 0]);
+        assert_eq!(h[s2], [6, 9]);
     }
 
     /// A direct per-slot sum over many rows and several nodes, split into several blocks,
-    /// against the kernel at 1 and 2 threads (bit-identical between thread counts).
+    /// against the kernel at 1 and 2 threads: exactly equal.
     #[test]
     fn multi_node_blocks_equal_direct_sums_at_any_thread_count() {
         let (n, d) = (50_000usize, 5usize);
@@ -319,11 +351,11 @@ mod tests {
             .map(|i| (next() % (missing[i % d] as u64 + 1)) as u8)
             .collect();
         let bins = BinMatrix::new(n, d, data, missing);
-        let gh: Vec<RowPair> = (0..n)
+        let gh: Vec<QPair> = (0..n)
             .map(|_| {
                 [
-                    (next() % 1000) as f32 / 997.0 - 0.5,
-                    (next() % 100) as f32 / 89.0,
+                    (next() % (1 << 30)) as i32 - (1 << 29),
+                    (next() % (1 << 30)) as i32,
                 ]
             })
             .collect();
@@ -347,13 +379,11 @@ mod tests {
             for &r in rows {
                 for f in 0..d {
                     let e = &mut direct[bins.slots(f).start + bins.get(r as usize, f) as usize];
-                    e[0] += gh[r as usize][0] as f64;
-                    e[1] += gh[r as usize][1] as f64;
+                    e[0] += gh[r as usize][0] as i64;
+                    e[1] += gh[r as usize][1] as i64;
                 }
             }
-            for (a, b) in h.iter().zip(&direct) {
-                assert!((a[0] - b[0]).abs() < 1e-9 && (a[1] - b[1]).abs() < 1e-9);
-            }
+            assert_eq!(h, &direct);
         }
     }
 }

@@ -11,11 +11,13 @@
 //! | module | step |
 //! |---|---|
 //! | `params` | hyper-parameters ([`GradientBoostedTrees`]), defaults and their validation before any work; [`Objective`], [`GrowPolicy`] and [`Metric`] parse from XGBoost's names |
-//! | `binning` | every feature cut into at most 255 bins (weighted quantiles; one bin per category for nominal slots, which the schema marks), held as `u8` matrices (row-major and column-major); features with few bins share joint histogram slots |
+//! | `sample` | the rows cut points are computed from: the `k` smallest content hashes (every row when there are fewer), mergeable across batches and workers |
+//! | `binning` | every feature cut into at most 255 bins (weighted quantiles of the sample; one bin per category for nominal slots, which the schema marks), held as `u8` matrices (row-major and column-major); features with few bins share joint histogram slots |
+//! | `fixed` | gradients and hessians as fixed-point integers scaled from their global maximum, so sums are exact and order-free; exact sums for the base score |
 //! | `boost` | the boosting loop: per round the objective's gradients, one tree per class, the margins moved by its leaves, the evaluation metric and early stopping |
 //! | `objective` | gradients and hessians of the loss ([`Objective`]) |
 //! | `grow` | one tree, depthwise (a level at a time) or lossguide (best leaf first) |
-//! | `hist` | (gradient, hessian) histograms of a node's rows; only the smaller child's is built, the larger one is the parent's minus it |
+//! | `hist` | (gradient, hessian) histograms of a node's rows, summed in integers and all-reduced across workers; only the smaller child's is built, the larger one is the parent's minus it |
 //! | `split` | XGBoost's gain with L1/L2 regularization and the best split of a node: numeric thresholds with a learned direction for missing values, nominal slots one-vs-rest for few categories or on subsets ordered by gradient ratio (LightGBM's method) |
 //! | `partition` | a split sends its node's rows to the children: each node's rows are a contiguous range of one of two index buffers, partitioned into the other |
 //! | `metric` | evaluation metrics ([`Metric`]) |
@@ -24,8 +26,32 @@
 //! | `model` | the fitted model ([`GradientBoostedTreesModel`]): output columns, importances, saving and loading with structure checks |
 //! | [`xgboost`] | XGBoost's JSON model format |
 //!
-//! Work is spread over fixed blocks of rows with rayon and every sum runs in a fixed order, so
-//! the model depends on the seed alone, not on the number of threads.
+//! Work is spread over blocks of rows with rayon, and every sum is either exact (histograms,
+//! in fixed-point integers) or runs in a fixed order, so the model depends on the seed alone,
+//! not on the number of threads.
+//!
+//! ## Training on several workers
+//!
+//! [`GradientBoostedTrees::fit_with`] trains on rows spread over the workers of an
+//! [`ml_dist::Collective`], each worker passing its shard; `fit` is the one-worker case
+//! ([`ml_dist::LocalCollective`]), the same code. The model is the same bytes as `fit` on all
+//! rows, whatever the number of workers and however the rows are split or ordered, because
+//! nothing depends on where a row is:
+//!
+//! - cut points come from the rows with the smallest content hashes (a hash of the row's
+//!   feature values and weight), merged across workers by an all-gather, and computed from the
+//!   sample in a canonical order; exact when there are at most 200,000 rows;
+//! - histograms are fixed-point integer sums (scale from the global maximum of `|g|` and
+//!   `|h|`, bounds proven in the `fixed` module), all-reduced per tree level;
+//! - row counts (may a node split, which child's histogram is built) are global, all-reduced;
+//!   the base score is an exact fixed-point sum;
+//! - `subsample` decides per row from a hash of its content, the seed and the round;
+//!   `colsample_bytree` from the seed and the tree number alone;
+//! - evaluation metrics gather every worker's evaluation rows and compute the metric over them
+//!   in a canonical order, so early stopping stops at the same round everywhere.
+//!
+//! The rounding of fixed point is far below `f32` gradients' own: a row keeps 30 bits relative
+//! to the largest `|g|` (or `|h|`) of the tree, for up to 2^32 rows.
 //!
 //! Models save through [`ml_core::persist`] and export to / import from XGBoost's JSON model
 //! format ([`xgboost`]) for numeric splits.
@@ -56,6 +82,7 @@
 
 mod binning;
 mod boost;
+mod fixed;
 mod forest;
 mod grow;
 mod hist;
@@ -64,6 +91,7 @@ mod model;
 mod objective;
 mod params;
 mod partition;
+mod sample;
 pub mod shap;
 mod split;
 #[cfg(test)]
@@ -80,5 +108,5 @@ pub use params::{GradientBoostedTrees, GrowPolicy, ModelParams, RoundCallback, R
 #[doc(hidden)]
 pub mod bench {
     pub use crate::binning::BinMatrix;
-    pub use crate::hist::{build_histogram, new_histogram, RowPair};
+    pub use crate::hist::{build_histogram, new_histogram, QPair};
 }

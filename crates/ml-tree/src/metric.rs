@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use ml_core::metrics::roc_auc;
 use ml_core::params::{unsupported_value, ParamType, ParamValue};
 use ml_core::{MlError, Result};
+use ml_dist::Collective;
 
 use crate::objective::{argmax, sigmoid, Objective};
 use crate::params::enum_from_param;
@@ -69,6 +70,65 @@ impl Metric {
     /// True when larger values are better (AUC).
     pub fn higher_is_better(&self) -> bool {
         matches!(self, Metric::Auc)
+    }
+
+    /// The metric over the evaluation rows of all workers of `collective` (each passes its
+    /// own margins, labels and weights): the rows are gathered on every worker and put in a
+    /// canonical order (by margins, label and weight, compared bit by bit) before
+    /// [`Metric::evaluate`], so the value is the same bits however the rows are split or
+    /// ordered. (Gathering is simple and exact; it moves `(k + 2) * 8` bytes per evaluation
+    /// row per round.)
+    pub(crate) fn evaluate_global(
+        &self,
+        obj: Objective,
+        margins: &[f64],
+        k: usize,
+        labels: &[f64],
+        weights: Option<&[f64]>,
+        collective: &dyn Collective,
+    ) -> Result<f64> {
+        let width = k + 2;
+        let mut local: Vec<f64> = Vec::with_capacity(labels.len() * width);
+        for (i, &y) in labels.iter().enumerate() {
+            local.extend_from_slice(&margins[i * k..(i + 1) * k]);
+            local.push(y);
+            local.push(weights.map_or(1.0, |w| w[i]));
+        }
+        let all: Vec<f64> = if collective.world_size() == 1 {
+            local
+        } else {
+            let bytes: Vec<u8> = local.iter().flat_map(|v| v.to_le_bytes()).collect();
+            let parts = collective.all_gather(&bytes)?;
+            let mut all = Vec::with_capacity(parts.iter().map(|p| p.len() / 8).sum());
+            for p in parts {
+                if p.len() % (8 * width) != 0 {
+                    return Err(MlError::data(
+                        "evaluation rows received from another worker are malformed",
+                    ));
+                }
+                all.extend(
+                    p.chunks_exact(8)
+                        .map(|c| f64::from_le_bytes(c.try_into().unwrap_or_default())),
+                );
+            }
+            all
+        };
+        let rows: Vec<&[f64]> = all.chunks_exact(width).collect();
+        let mut order: Vec<usize> = (0..rows.len()).collect();
+        order.sort_unstable_by(|&a, &b| {
+            rows[a]
+                .iter()
+                .map(|v| v.to_bits())
+                .cmp(rows[b].iter().map(|v| v.to_bits()))
+        });
+        let mut m = Vec::with_capacity(rows.len() * k);
+        let (mut y, mut w) = (Vec::with_capacity(rows.len()), Vec::with_capacity(rows.len()));
+        for &i in &order {
+            m.extend_from_slice(&rows[i][..k]);
+            y.push(rows[i][k]);
+            w.push(rows[i][k + 1]);
+        }
+        Ok(self.evaluate(obj, &m, k, &y, weights.is_some().then_some(&w[..])))
     }
 
     /// The metric of margins (`n * k`) against labels, weighted when weights are given.

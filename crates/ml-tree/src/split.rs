@@ -298,8 +298,10 @@ pub(crate) fn left_table(c: &Candidate, missing_bin: u8) -> [bool; HIST_SLOTS] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fixed::Quantizer;
     use crate::hist::{build_histogram, new_histogram, RowPair};
-    use crate::testing::{params, sum, Rng};
+    use crate::testing::{params, Rng};
+    use ml_dist::LocalCollective;
     use ndarray::Array2;
 
     #[test]
@@ -325,12 +327,19 @@ mod tests {
         let mut p = params(1);
         p.lambda = 0.0;
         p.min_child_weight = 0.0;
+        // In fixed point, as training sums them; the brute force sums the same values.
+        let q = Quantizer::global(&gh, n as u64, &LocalCollective).unwrap();
+        let mut gq = Vec::new();
+        q.quantize_all(&gh, &mut gq);
+        let exact: Vec<GradPair> = gq.iter().map(|v| q.to_f64([v[0] as i64, v[1] as i64])).collect();
+        let sum = |rows: &[usize], _: &[RowPair]| {
+            rows.iter().fold([0.0, 0.0], |a, &r| add(a, exact[r]))
+        };
         let mut hist = new_histogram(&bins);
-        build_histogram(&bins, &[0], None, &gh, &mut hist);
-        let total = gh
-            .iter()
-            .fold([0.0, 0.0], |a, &g| add(a, [g[0] as f64, g[1] as f64]));
-        let c = find_best_split(&hist, &mapper, &bins, &[0], total, &p).unwrap();
+        build_histogram(&bins, &[0], None, &gq, &mut hist);
+        let total = sum(&(0..n).collect::<Vec<_>>(), &gh);
+        let c = find_best_split(&q.histogram_to_f64(&hist), &mapper, &bins, &[0], total, &p)
+            .unwrap();
         let mut best = f64::MIN;
         for mask in 1u32..(1 << (k - 1)) {
             let l: Vec<usize> = (0..n)
