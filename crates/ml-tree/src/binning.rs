@@ -112,7 +112,7 @@ pub struct BinMapper {
 
 impl BinMapper {
     /// Finds cut points from the rows of `x` (weighted by `weights` when given) on one
-    /// worker: from the sample of [`CutSampler`] (every row when there are at most
+    /// worker: from the sample of [`CutSampler`](crate::sample::CutSampler) (every row when there are at most
     /// 200,000). `max_bin` and `categorical` as for [`BinMapper::from_sample`].
     #[cfg(test)]
     pub fn fit(
@@ -129,7 +129,7 @@ impl BinMapper {
     /// Finds cut points from every row of the sample `x` (weighted by `weights` when given),
     /// with at most `max_bin` value bins per feature (capped at 255). `categorical` lists
     /// `(slot, num_categories)`. The cuts depend on the rows' order only through sums of
-    /// weights of equal values (taken in row order): [`CutSampler::finish`] passes its sample
+    /// weights of equal values (taken in row order): [`CutSampler::finish`](crate::sample::CutSampler::finish) passes its sample
     /// in a canonical order.
     pub fn from_sample(
         x: ArrayView2<'_, f64>,
@@ -180,9 +180,7 @@ impl BinMapper {
                             .collect();
                         // By value, then weight: a canonical order of the (value, weight)
                         // pairs, so the weights of equal values are summed in one order.
-                        vals.sort_unstable_by(|a, b| {
-                            a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1))
-                        });
+                        vals.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
                         FeatureCuts::Numeric {
                             thresholds: numeric_thresholds(&vals, max_bins),
                         }

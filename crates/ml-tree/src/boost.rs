@@ -17,11 +17,11 @@ use crate::fixed::{exact_sum, Quantizer};
 use crate::forest::row_major;
 use crate::grow::{grow_tree, GrowInputs, Leaves};
 use crate::hist::{QPair, RowPair};
-use crate::sample::{avalanche, row_hash, CutSampler, CUT_SAMPLE_ROWS};
 use crate::metric::Metric;
 use crate::model::GradientBoostedTreesModel;
 use crate::objective::{gradients, Objective};
 use crate::params::{GradientBoostedTrees, RoundInfo};
+use crate::sample::{avalanche, row_hash, CutSampler, CUT_SAMPLE_ROWS};
 use crate::tree::Tree;
 
 /// Checked training inputs.
@@ -328,9 +328,7 @@ impl GradientBoostedTrees {
             (Some(col), Some(w)) => {
                 let s = exact_sum(w.iter().copied(), n_global, c)?;
                 if s <= 0.0 {
-                    return Err(MlError::data(format!(
-                        "weights in column '{col}' sum to 0"
-                    )));
+                    return Err(MlError::data(format!("weights in column '{col}' sum to 0")));
                 }
                 s
             }

@@ -80,7 +80,10 @@ impl Quantizer {
                 c.iter().fold(([0f32; 2], 0u32), |(m, bad), p| {
                     let nonfinite = ((p[0].to_bits() & 0x7F80_0000) == 0x7F80_0000) as u32
                         | ((p[1].to_bits() & 0x7F80_0000) == 0x7F80_0000) as u32;
-                    ([m[0].max(p[0].abs()), m[1].max(p[1].abs())], bad | nonfinite)
+                    (
+                        [m[0].max(p[0].abs()), m[1].max(p[1].abs())],
+                        bad | nonfinite,
+                    )
                 })
             })
             .reduce(
@@ -139,13 +142,13 @@ impl Quantizer {
     /// An integer sum back in `f64`: `s * 2^-shift` (exact while `|s| < 2^53`, and the same
     /// rounding on every worker beyond).
     #[inline]
-    pub fn to_f64(&self, s: IntPair) -> GradPair {
+    pub fn dequantize(&self, s: IntPair) -> GradPair {
         [s[0] as f64 * self.inv[0], s[1] as f64 * self.inv[1]]
     }
 
     /// A whole histogram back in `f64`.
     pub fn histogram_to_f64(&self, h: &[IntPair]) -> Vec<GradPair> {
-        h.iter().map(|&s| self.to_f64(s)).collect()
+        h.iter().map(|&s| self.dequantize(s)).collect()
     }
 }
 
@@ -213,7 +216,7 @@ mod tests {
         for (p, o) in gh.iter().zip(&out) {
             assert_eq!(*o, q.quantize(*p));
             assert!(o[0].unsigned_abs() <= 1 << 30 && o[1].unsigned_abs() <= 1 << 30);
-            let back = q.to_f64([o[0] as i64, o[1] as i64]);
+            let back = q.dequantize([o[0] as i64, o[1] as i64]);
             assert!((back[0] - p[0] as f64).abs() <= 0.5 * q.inv[0]);
         }
         assert_eq!(out[1][1], 1, "a tiny positive hessian stays positive");
@@ -267,19 +270,31 @@ mod tests {
                 .collect();
             let test = ds.numeric_column("is_test").unwrap();
             let label = ds.numeric_column("label").unwrap();
-            let rows: Vec<usize> = (0..ds.num_rows()).filter(|&i| test.value(i) != 1.0).collect();
+            let rows: Vec<usize> = (0..ds.num_rows())
+                .filter(|&i| test.value(i) != 1.0)
+                .collect();
             let d = names.len();
-            let cols: Vec<_> = names.iter().map(|c| ds.numeric_column(c).unwrap()).collect();
+            let cols: Vec<_> = names
+                .iter()
+                .map(|c| ds.numeric_column(c).unwrap())
+                .collect();
             let mut x = Vec::with_capacity(rows.len() * d);
             for &r in &rows {
                 for c in &cols {
-                    x.push(if arrow::array::Array::is_null(c, r) { f64::NAN } else { c.value(r) });
+                    x.push(if arrow::array::Array::is_null(c, r) {
+                        f64::NAN
+                    } else {
+                        c.value(r)
+                    });
                 }
             }
             let y: Vec<f64> = rows.iter().map(|&r| label.value(r)).collect();
             let n = rows.len();
             let data = ml_core::Dataset::from_columns(vec![
-                ("features", ml_core::dataset::vector_column_from_vec(x.clone(), n, d)),
+                (
+                    "features",
+                    ml_core::dataset::vector_column_from_vec(x.clone(), n, d),
+                ),
                 (
                     "label",
                     std::sync::Arc::new(arrow::array::Float64Array::from(y.clone()))
@@ -288,13 +303,24 @@ mod tests {
             ])
             .unwrap();
             let mut gbt = crate::GradientBoostedTrees::default();
-            gbt.set_param("num_round", ml_core::ParamValue::Int(20)).unwrap();
-            gbt.set_param("eta", ml_core::ParamValue::Float(0.1)).unwrap();
+            gbt.set_param("num_round", ml_core::ParamValue::Int(20))
+                .unwrap();
+            gbt.set_param("eta", ml_core::ParamValue::Float(0.1))
+                .unwrap();
             let model = gbt.fit(&data).unwrap();
             let view = ndarray::ArrayView2::from_shape((n, d), &x).unwrap();
             let margins = model.predict_margins(view).unwrap();
             let mut gh = vec![[0f32; 2]; n];
-            gradients(Objective::BinaryLogistic, &margins, &y, None, 1.0, 1, 0, &mut gh);
+            gradients(
+                Objective::BinaryLogistic,
+                &margins,
+                &y,
+                None,
+                1.0,
+                1,
+                0,
+                &mut gh,
+            );
             let q = Quantizer::global(&gh, n as u64, &LocalCollective).unwrap();
             let mut gq = Vec::new();
             q.quantize_all(&gh, &mut gq);
@@ -324,7 +350,7 @@ mod tests {
                     }
                 }
                 for j in 0..m {
-                    let back = q.to_f64(s[j]);
+                    let back = q.dequantize(s[j]);
                     if a[j] > 0.0 {
                         worst_g = worst_g.max((back[0] - f[j][0]).abs() / a[j]);
                     }

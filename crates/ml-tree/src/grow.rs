@@ -459,7 +459,7 @@ pub(crate) fn grow_tree(
             s
         }
     };
-    let root_sum = quant.to_f64(root_int);
+    let root_sum = quant.dequantize(root_int);
     let mut tree = Tree {
         nodes: vec![Node::leaf(p.leaf_value(root_sum), root_sum[1])],
         categories: Vec::new(),
@@ -746,13 +746,29 @@ mod tests {
         p.grow_policy = GrowPolicy::Lossguide;
         p.max_leaves = 5;
         let mut rows: Vec<u32> = (0..300).collect();
-        let (tree, _) = grow(&bins, &mapper, &[0, 1, 2], &p, &mut rows, &gh, &mut Vec::new());
+        let (tree, _) = grow(
+            &bins,
+            &mapper,
+            &[0, 1, 2],
+            &p,
+            &mut rows,
+            &gh,
+            &mut Vec::new(),
+        );
         assert_eq!(tree.num_leaves(), 5);
         // The root split is the same as depthwise's.
         p.grow_policy = GrowPolicy::Depthwise;
         p.max_depth = 1;
         let mut rows: Vec<u32> = (0..300).collect();
-        let (stump, _) = grow(&bins, &mapper, &[0, 1, 2], &p, &mut rows, &gh, &mut Vec::new());
+        let (stump, _) = grow(
+            &bins,
+            &mapper,
+            &[0, 1, 2],
+            &p,
+            &mut rows,
+            &gh,
+            &mut Vec::new(),
+        );
         assert_eq!(stump.nodes[0].feature, tree.nodes[0].feature);
         assert_eq!(stump.nodes[0].threshold, tree.nodes[0].threshold);
     }

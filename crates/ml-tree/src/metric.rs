@@ -122,7 +122,10 @@ impl Metric {
                 .cmp(rows[b].iter().map(|v| v.to_bits()))
         });
         let mut m = Vec::with_capacity(rows.len() * k);
-        let (mut y, mut w) = (Vec::with_capacity(rows.len()), Vec::with_capacity(rows.len()));
+        let (mut y, mut w) = (
+            Vec::with_capacity(rows.len()),
+            Vec::with_capacity(rows.len()),
+        );
         for &i in &order {
             m.extend_from_slice(&rows[i][..k]);
             y.push(rows[i][k]);

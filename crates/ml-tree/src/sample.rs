@@ -163,7 +163,12 @@ impl CutSampler {
             .collect();
         // Only the batch's k smallest can be among the sampler's k smallest.
         if cand.len() > self.k {
-            let row_bits = |i: usize| x.row(i).iter().map(|&v| canonical_bits(v)).collect::<Vec<_>>();
+            let row_bits = |i: usize| {
+                x.row(i)
+                    .iter()
+                    .map(|&v| canonical_bits(v))
+                    .collect::<Vec<_>>()
+            };
             let cmp = |a: &(u64, usize), b: &(u64, usize)| {
                 a.0.cmp(&b.0)
                     .then_with(|| row_bits(a.1).cmp(&row_bits(b.1)))
@@ -330,11 +335,21 @@ mod tests {
                 CutSampler::new(4, 500, weighted),
                 CutSampler::new(4, 500, weighted),
             );
-            for (j, chunk) in (0..3000).step_by(700).enumerate().collect::<Vec<_>>().into_iter().rev() {
+            for (j, chunk) in (0..3000)
+                .step_by(700)
+                .enumerate()
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+            {
                 let end = (chunk + 700).min(3000);
                 let part = x.slice(ndarray::s![chunk..end, ..]);
                 let pw = wt.map(|w| &w[chunk..end]);
-                if j % 2 == 0 { a.push(part, pw).unwrap() } else { b.push(part, pw).unwrap() }
+                if j % 2 == 0 {
+                    a.push(part, pw).unwrap()
+                } else {
+                    b.push(part, pw).unwrap()
+                }
             }
             a.merge(&b).unwrap();
             assert_eq!(a.finish(&[], 16), one.finish(&[], 16));

@@ -331,15 +331,17 @@ mod tests {
         let q = Quantizer::global(&gh, n as u64, &LocalCollective).unwrap();
         let mut gq = Vec::new();
         q.quantize_all(&gh, &mut gq);
-        let exact: Vec<GradPair> = gq.iter().map(|v| q.to_f64([v[0] as i64, v[1] as i64])).collect();
-        let sum = |rows: &[usize], _: &[RowPair]| {
-            rows.iter().fold([0.0, 0.0], |a, &r| add(a, exact[r]))
-        };
+        let exact: Vec<GradPair> = gq
+            .iter()
+            .map(|v| q.dequantize([v[0] as i64, v[1] as i64]))
+            .collect();
+        let sum =
+            |rows: &[usize], _: &[RowPair]| rows.iter().fold([0.0, 0.0], |a, &r| add(a, exact[r]));
         let mut hist = new_histogram(&bins);
         build_histogram(&bins, &[0], None, &gq, &mut hist);
         let total = sum(&(0..n).collect::<Vec<_>>(), &gh);
-        let c = find_best_split(&q.histogram_to_f64(&hist), &mapper, &bins, &[0], total, &p)
-            .unwrap();
+        let c =
+            find_best_split(&q.histogram_to_f64(&hist), &mapper, &bins, &[0], total, &p).unwrap();
         let mut best = f64::MIN;
         for mask in 1u32..(1 << (k - 1)) {
             let l: Vec<usize> = (0..n)

@@ -266,10 +266,12 @@ fn check_matrix(
                 .map(|s| rows.dataset(s))
                 .collect();
             let out = run_workers(kind, world, TIMEOUT, |rank, c| {
-                gbt.fit_with(&parts[rank], c.as_ref()).map(|m| model_bytes(&m))
+                gbt.fit_with(&parts[rank], c.as_ref())
+                    .map(|m| model_bytes(&m))
             });
             for (rank, got) in out.into_iter().enumerate() {
-                let got = got.unwrap_or_else(|e| panic!("{kind:?} {world} {how:?} rank {rank}: {e}"));
+                let got =
+                    got.unwrap_or_else(|e| panic!("{kind:?} {world} {how:?} rank {rank}: {e}"));
                 assert!(
                     got == expected,
                     "{kind:?} world {world} {how:?} rank {rank}: model differs from fit's"
@@ -446,10 +448,7 @@ impl DiesAfter {
         }
     }
 
-    fn with<T>(
-        &self,
-        f: impl FnOnce(&dyn Collective) -> ml_dist::Result<T>,
-    ) -> ml_dist::Result<T> {
+    fn with<T>(&self, f: impl FnOnce(&dyn Collective) -> ml_dist::Result<T>) -> ml_dist::Result<T> {
         let mut inner = self.inner.lock().unwrap();
         if self.calls.fetch_add(1, Ordering::SeqCst) >= self.limit {
             // Dropping the connection is what the peers see of a dead worker.
