@@ -371,6 +371,25 @@ mod tests {
                     nodes += 1;
                 }
             }
+            // AUC on the test rows (as train_gbdt reports it).
+            let test_rows: Vec<usize> = (0..ds.num_rows())
+                .filter(|&i| test.value(i) == 1.0)
+                .collect();
+            let mut tx = Vec::with_capacity(test_rows.len() * d);
+            for &r in &test_rows {
+                for c in &cols {
+                    tx.push(if arrow::array::Array::is_null(c, r) {
+                        f64::NAN
+                    } else {
+                        c.value(r)
+                    });
+                }
+            }
+            let tview = ndarray::ArrayView2::from_shape((test_rows.len(), d), &tx).unwrap();
+            let scores = model.predict_margins(tview).unwrap();
+            let ty: Vec<f64> = test_rows.iter().map(|&r| label.value(r)).collect();
+            let auc = ml_core::metrics::roc_auc(&scores, &ty, None).unwrap();
+            println!("{name}: test AUC {auc:.6}");
             let small = gh.iter().filter(|p| gq_exact(&q, p)).count();
             println!(
                 "{name}: {n} rows, {nodes} nodes, {small} rows whose pair is not exact in fixed point: max |G_fixed - G_f64| / sum|g| = {worst_g:.3e}, \
