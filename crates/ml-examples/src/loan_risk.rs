@@ -129,7 +129,12 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<Summary> {
     let path = input_file(args)?;
     writeln!(out, "Loan risk on {}", path.display())?;
 
-    let raw = timings.phase("read", || common::data::read_table(&path))?;
+    let raw = timings.phase("read", || {
+        Ok::<_, crate::BoxError>(ml_core::io::read_table(
+            &path,
+            &ml_core::io::ReadOptions::new(),
+        )?)
+    })?;
     writeln!(
         out,
         "read {} rows x {} columns",
