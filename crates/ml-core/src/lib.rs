@@ -36,6 +36,8 @@ pub mod metrics;
 pub mod params;
 pub mod persist;
 pub mod pipeline;
+pub mod quantile;
+pub mod stream;
 #[doc(hidden)]
 pub mod testing;
 pub mod threads;

@@ -11,6 +11,7 @@ use super::{append_fields, delegate_params, json_f64};
 use crate::attributes::{vector_attributes, with_vector_attributes, Attribute};
 use crate::dataset::{field_of, type_error, vector_type, Dataset};
 use crate::error::{MlError, Result};
+use crate::stream::{BatchSource, MemorySource};
 use crate::traits::{Estimator, Transformer};
 
 /// Standardizes a vector column slot by slot, as Spark MLlib's `StandardScaler`:
@@ -135,41 +136,70 @@ fn row_values(list: &FixedSizeListArray, width: usize) -> &[f64] {
     &child.values()[..list.len() * width]
 }
 
+impl StandardScaler {
+    /// Calls `add` with the values of every non-null row of the input vector column, in row
+    /// order, batch by batch; returns the number of such rows.
+    fn for_each_row(&self, source: &dyn BatchSource, mut add: impl FnMut(&[f64])) -> Result<usize> {
+        let mut n = 0;
+        for batch in source.open()? {
+            let data = Dataset::new(batch?);
+            let (list, w) = vector_input(&data, &self.input_col)?;
+            let values = row_values(list, w);
+            let nulls = list.nulls();
+            for row in 0..list.len() {
+                if nulls.is_none_or(|b: &NullBuffer| b.is_valid(row)) {
+                    add(&values[row * w..(row + 1) * w]);
+                    n += 1;
+                }
+            }
+        }
+        Ok(n)
+    }
+}
+
 impl Estimator for StandardScaler {
     type Model = StandardScalerModel;
 
     fn fit(&self, data: &Dataset) -> Result<StandardScalerModel> {
-        Estimator::transform_schema(self, &data.schema())?;
-        let (list, w) = vector_input(data, &self.input_col)?;
-        let values = row_values(list, w);
-        let nulls = list.nulls();
-        let valid = |row: usize| nulls.is_none_or(|b: &NullBuffer| b.is_valid(row));
-        let n = (0..list.len()).filter(|&r| valid(r)).count();
+        self.fit_source(&MemorySource::from_dataset(data, data.num_rows().max(1))?)
+    }
+
+    /// Two passes over the source, one batch at a time: the mean, then the sum of squared
+    /// deviations from it, each summed in row order (so any cut into batches gives the same
+    /// bits). Memory: one batch and two vectors of the width.
+    fn fit_source(&self, source: &dyn BatchSource) -> Result<StandardScalerModel> {
+        let schema = source.schema()?;
+        Estimator::transform_schema(self, &*schema)?;
+        let w = match field_of(&schema, &self.input_col)?.data_type() {
+            DataType::FixedSizeList(_, w) => *w as usize,
+            dt => {
+                return Err(type_error(
+                    &self.input_col,
+                    "a vector (FixedSizeList<Float64>)",
+                    dt,
+                ))
+            }
+        };
+        let mut mean = vec![0.0f64; w];
+        let n = self.for_each_row(source, |x| {
+            for (m, v) in mean.iter_mut().zip(x) {
+                *m += v;
+            }
+        })?;
         if n == 0 {
             return Err(MlError::data(format!(
                 "StandardScaler: column '{}' has no (non-null) rows to fit on",
                 self.input_col
             )));
         }
-        // Two passes: the mean, then the sum of squared deviations from it.
-        let mut mean = vec![0.0f64; w];
-        for (row, x) in values.chunks_exact(w.max(1)).enumerate() {
-            if valid(row) {
-                for (m, v) in mean.iter_mut().zip(x) {
-                    *m += v;
-                }
-            }
-        }
         mean.iter_mut().for_each(|m| *m /= n as f64);
         let mut ss = vec![0.0f64; w];
-        for (row, x) in values.chunks_exact(w.max(1)).enumerate() {
-            if valid(row) {
-                for ((s, v), m) in ss.iter_mut().zip(x).zip(&mean) {
-                    let d = v - m;
-                    *s += d * d;
-                }
+        self.for_each_row(source, |x| {
+            for ((s, v), m) in ss.iter_mut().zip(x).zip(&mean) {
+                let d = v - m;
+                *s += d * d;
             }
-        }
+        })?;
         let std = ss
             .iter()
             .map(|s| {

@@ -13,6 +13,7 @@ use crate::dataset::{field_of, type_error, Dataset};
 use crate::error::{MlError, Result};
 use crate::hash::FxHashMap;
 use crate::params::Params;
+use crate::stream::BatchSource;
 use crate::traits::{Estimator, Transformer};
 
 /// The label Spark gives the extra category of `handle_invalid = "keep"`.
@@ -196,6 +197,38 @@ impl Estimator for StringIndexer {
             let arr = string_view(data, input)?;
             labels_array.push(order_labels(count_labels(&arr), self.string_order_type));
         }
+        Ok(StringIndexerModel {
+            params: self.clone(),
+            labels_array,
+        })
+    }
+
+    /// One pass: label counts per batch, merged (the order of the labels depends only on the
+    /// counts, so any cut into batches gives `fit`'s model). Memory: the distinct labels.
+    fn fit_source(&self, source: &dyn BatchSource) -> Result<StringIndexerModel> {
+        let cols = self.check_inputs(&*source.schema()?)?;
+        let mut counts: Vec<FxHashMap<String, u64>> = vec![FxHashMap::default(); cols.len()];
+        for batch in source.open()? {
+            let data = Dataset::new(batch?);
+            for ((input, _), total) in cols.iter().zip(&mut counts) {
+                let arr = string_view(&data, input)?;
+                for (label, c) in count_labels(&arr) {
+                    match total.get_mut(label) {
+                        Some(t) => *t += c,
+                        None => {
+                            total.insert(label.to_string(), c);
+                        }
+                    }
+                }
+            }
+        }
+        let labels_array = counts
+            .iter()
+            .map(|total| {
+                let counts = total.iter().map(|(l, &c)| (l.as_str(), c)).collect();
+                order_labels(counts, self.string_order_type)
+            })
+            .collect();
         Ok(StringIndexerModel {
             params: self.clone(),
             labels_array,

@@ -51,6 +51,12 @@ enum Format {
     Parquet,
 }
 
+/// Checks that `path` names a table [`read_table`] can read (a `.csv`, `.parquet`/`.pq` file
+/// or a directory), with the same errors.
+pub(crate) fn format_check(path: &Path) -> Result<()> {
+    format_of(path).map(|_| ())
+}
+
 fn format_of(path: &Path) -> Result<Format> {
     if path.is_dir() {
         return Ok(Format::Parquet);
