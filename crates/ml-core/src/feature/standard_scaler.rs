@@ -169,7 +169,7 @@ impl Estimator for StandardScaler {
     /// bits). Memory: one batch and two vectors of the width.
     fn fit_source(&self, source: &dyn BatchSource) -> Result<StandardScalerModel> {
         let schema = source.schema()?;
-        Estimator::transform_schema(self, &*schema)?;
+        Estimator::transform_schema(self, &schema)?;
         let w = match field_of(&schema, &self.input_col)?.data_type() {
             DataType::FixedSizeList(_, w) => *w as usize,
             dt => {
