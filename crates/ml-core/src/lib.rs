@@ -3,7 +3,10 @@
 //! The foundation of the `ml` crates: Arrow-based [`Dataset`]s, the stage traits
 //! ([`Transformer`], [`Estimator`], [`Params`]), [`Pipeline`]s with stage-qualified parameters,
 //! persistence of fitted stages ([`persist`]), column metadata ([`attributes`]), CSV and Parquet
-//! IO ([`io`]), feature stages ([`feature`]) and linear models ([`linear`]).
+//! IO ([`io`]), feature stages ([`feature`]) and linear models ([`linear`]). Data larger than
+//! memory flows through re-openable sources of record batches ([`stream`]): stages fit from
+//! them in passes (`Estimator::fit_source`, with [`quantile`] sketches for medians) and fitted
+//! pipelines map a stream to a stream.
 //!
 //! ```
 //! use std::sync::Arc;
