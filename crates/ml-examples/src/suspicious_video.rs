@@ -92,7 +92,7 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<Summary> {
 
     // Join with the labels in SQL.
     let labels = ml_core::io::read_table(
-        &dir.join("vtest_labels_1fps.csv"),
+        dir.join("vtest_labels_1fps.csv"),
         &ml_core::io::ReadOptions::new(),
     )?;
     let sql = Sql::new()?;
