@@ -216,17 +216,11 @@ pub fn table_source(
     if batch_rows == 0 {
         return Err(MlError::param("batch_rows", "must be at least 1"));
     }
-    let is_csv = !path.is_dir()
-        && path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
-    if is_csv {
+    if crate::io::format_of(path)? == crate::io::Format::Csv {
         let mut csv = options.csv.clone().batch_size(batch_rows);
         csv.columns = options.columns.clone();
         Ok(Box::new(CsvSource::new(path, &csv)?))
     } else {
-        // read_table's checks of the name (unknown extension, missing file) apply here too.
-        crate::io::format_check(path)?;
         let mut pq = ParquetReadOptions::new().batch_size(batch_rows);
         pq.columns = options.columns.clone();
         Ok(Box::new(ParquetSource::new(path).with_options(pq)))

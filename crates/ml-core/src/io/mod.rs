@@ -64,7 +64,7 @@ pub use parquet_io::{
     parquet_batches, parquet_batches_with, read_parquet, read_parquet_with, write_parquet,
     ParquetBatches, ParquetReadOptions,
 };
-pub(crate) use table::format_check;
+pub(crate) use table::{format_of, Format};
 pub use table::{read_table, ReadOptions};
 
 use std::fs::{self, File};
