@@ -36,6 +36,7 @@ pub mod metrics;
 pub mod params;
 pub mod persist;
 pub mod pipeline;
+pub mod row;
 #[doc(hidden)]
 pub mod testing;
 pub mod threads;
