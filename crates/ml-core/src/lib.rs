@@ -3,7 +3,9 @@
 //! The foundation of the `ml` crates: Arrow-based [`Dataset`]s, the stage traits
 //! ([`Transformer`], [`Estimator`], [`Params`]), [`Pipeline`]s with stage-qualified parameters,
 //! persistence of fitted stages ([`persist`]), column metadata ([`attributes`]), CSV and Parquet
-//! IO ([`io`]), feature stages ([`feature`]) and linear models ([`linear`]).
+//! IO ([`io`]), feature stages ([`feature`]) and linear models ([`linear`]), and scoring one
+//! row at a time without batches ([`row`]: a fitted pipeline compiled once into a
+//! `Send + Sync` [`row::RowScorer`], bit-identical to `transform`).
 //!
 //! ```
 //! use std::sync::Arc;

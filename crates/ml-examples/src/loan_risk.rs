@@ -328,7 +328,7 @@ fn model(
         }
         if let Some(p) = &args.rows_out {
             let inputs: Vec<&str> = cats.iter().chain(&nums).copied().collect();
-            write_csv_atomic(&test.select(&inputs)?, p)?;
+            ml_core::io::write_csv(&test.select(&inputs)?, p)?;
             writeln!(out, "{} test rows (model inputs) written to {}", test.num_rows(), p.display())?;
         }
     }
@@ -513,15 +513,6 @@ fn with_threshold(scored: &Dataset, threshold: f64) -> Result<Dataset> {
         .map(|p| Some(if p >= threshold { 1.0 } else { 0.0 }))
         .collect();
     Ok(scored.with_column("decision", Arc::new(d))?)
-}
-
-/// Writes `data` as CSV to a temporary name beside `path`, then renames it into place.
-fn write_csv_atomic(data: &Dataset, path: &std::path::Path) -> Result<()> {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp{}", std::process::id()));
-    ml_core::io::write_csv(data, &tmp)?;
-    std::fs::rename(&tmp, path)?;
-    Ok(())
 }
 
 /// Borrowed views of owned column names.

@@ -43,6 +43,12 @@ pub struct Args {
     /// The output column compared with the batch path (its last slot for a vector).
     #[arg(long, default_value = "probability")]
     pub output: String,
+    /// Also write, into this directory, the pipeline's last stage (boosted trees) in
+    /// XGBoost's JSON format (`model.xgb.json`), the feature vectors it reads for the scored
+    /// rows (`features.csv`) and their probabilities (`probability.csv`), for
+    /// `scripts/score_xgboost_inplace.py`.
+    #[arg(long, value_name = "DIR")]
+    pub export_xgboost: Option<PathBuf>,
 }
 
 /// Runs the benchmark; the closing JSON line holds the figures.
@@ -71,6 +77,11 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<Summary> {
     // The batch path, for equality.
     let batch = model.transform(&data.slice(0, distinct))?;
     let want = column_values(&batch, &args.output)?;
+
+    if let Some(dir) = &args.export_xgboost {
+        export_xgboost(&model, &batch, dir)?;
+        writeln!(out, "XGBoost model, features and probabilities written to {}", dir.display())?;
+    }
 
     // Warm up, then time every row.
     for r in rows.iter().take(1000) {
@@ -164,4 +175,28 @@ pub fn percentiles(v: &mut [f64]) -> (f64, f64, f64) {
     let at = |q: f64| v[((v.len() as f64 * q).ceil() as usize).clamp(1, v.len()) - 1];
     let mean = v.iter().sum::<f64>() / v.len() as f64;
     (at(0.50), at(0.99), mean)
+}
+
+/// Writes the last stage (boosted trees) as XGBoost JSON, the feature vectors it read and its
+/// P(class 1), for a side-by-side run of XGBoost's `inplace_predict`.
+fn export_xgboost(model: &PipelineModel, scored: &ml_core::Dataset, dir: &std::path::Path) -> Result<()> {
+    let (_, last) = model.stages().last().ok_or("the pipeline has no stage")?;
+    let trees = last
+        .as_any()
+        .downcast_ref::<ml_tree::GradientBoostedTreesModel>()
+        .ok_or("the pipeline's last stage is not boosted trees")?;
+    std::fs::create_dir_all(dir)?;
+    ml_tree::xgboost::save_xgboost_json(trees, dir.join("model.xgb.json"))?;
+    let x = scored.features(&trees.params.features_col)?;
+    let mut csv = String::new();
+    for row in x.rows() {
+        let line: Vec<String> = row.iter().map(|v| format!("{v:?}")).collect();
+        csv.push_str(&line.join(","));
+        csv.push('\n');
+    }
+    ml_core::persist::write_atomic(&dir.join("features.csv"), csv.as_bytes())?;
+    let p = scored.features(&trees.params.probability_col)?;
+    let probs: Vec<String> = p.rows().into_iter().map(|r| format!("{:?}", r[r.len() - 1])).collect();
+    ml_core::persist::write_atomic(&dir.join("probability.csv"), probs.join("\n").as_bytes())?;
+    Ok(())
 }

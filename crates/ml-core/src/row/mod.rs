@@ -1,7 +1,8 @@
 //! Scoring one row at a time without Arrow batches: a fitted pipeline compiled once into a
 //! [`RowScorer`] (`Send + Sync`), which gives the same values as `transform`, bit for bit.
 //!
-//! Each stage compiles itself through [`Transformer::compile_row`] into a [`RowStage`] that
+//! Each stage compiles itself through
+//! [`Transformer::compile_row`](crate::Transformer::compile_row) into a [`RowStage`] that
 //! reads and writes the slots of a row (`&mut [RowValue]`): its column names resolved to slot
 //! indices, its tables (label indexes, shifts and scales, the trees' flattened predictor) built
 //! once. Invalid values (unseen labels, nulls, NaN) follow each stage's `handle_invalid` as in
@@ -48,9 +49,6 @@ pub use value::RowValue;
 
 use crate::error::Result;
 
-#[allow(unused_imports)]
-use crate::traits::Transformer;
-
 /// What became of a row after a stage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RowStep {
@@ -62,7 +60,7 @@ pub enum RowStep {
 
 /// A stage compiled for one row: reads its input slots, writes its output slots.
 ///
-/// Made by [`Transformer::compile_row`]; `index` is the row's position in the batch being
+/// Made by [`Transformer::compile_row`](crate::Transformer::compile_row); `index` is the row's position in the batch being
 /// scored, for error messages (as `transform` names the row).
 pub trait RowStage: Send + Sync + std::fmt::Debug {
     /// Computes the stage's outputs for one row in place.
