@@ -142,6 +142,10 @@ async fn score_body(state: &Arc<AppState>, bytes: Bytes) -> Result<Value, ApiErr
             format!("malformed JSON at line {}, column {}: {e}", e.line(), e.column()),
         )
     })?;
+    let n = match &request {
+        Value::Array(rows) => rows.len(),
+        _ => 1,
+    };
     // The version in service when the request arrived scores all of its rows.
     let model = state.model.current();
     let result = match &request {
@@ -153,10 +157,6 @@ async fn score_body(state: &Arc<AppState>, bytes: Bytes) -> Result<Value, ApiErr
         }
         _ => score_rows(&model, &request),
     }?;
-    let n = match &request {
-        Value::Array(rows) => rows.len(),
-        _ => 1,
-    };
     state.rows.fetch_add(n as u64, Ordering::Relaxed);
     Ok(result)
 }

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use ml_core::params::{ParamValue, Params};
 use ml_core::row::{RowScorer, RowValue};
-use ml_core::{MlError, PipelineModel, Transformer};
+use ml_core::{MlError, PipelineModel};
 
 /// The output column the service adds for TreeSHAP reasons.
 const CONTRIBUTIONS: &str = "contributions__";
