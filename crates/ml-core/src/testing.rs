@@ -196,16 +196,25 @@ pub fn check_row_path(
             (Ok(d), Ok(Some(values))) if d.num_rows() == 1 => {
                 for (name, v) in outputs.iter().zip(values) {
                     let want = value_at(d, name, 0).expect("output column");
-                    assert!(same_bits(&want, v), "row {i}, '{name}': transform {want:?}, row path {v:?}");
+                    assert!(
+                        same_bits(&want, v),
+                        "row {i}, '{name}': transform {want:?}, row path {v:?}"
+                    );
                     if let Some(b) = &batch {
                         let want = value_at(b, name, batch_row).expect("output column");
-                        assert!(same_bits(&want, v), "row {i}, '{name}': batch {want:?}, row path {v:?}");
+                        assert!(
+                            same_bits(&want, v),
+                            "row {i}, '{name}': batch {want:?}, row path {v:?}"
+                        );
                     }
                 }
                 scored += 1;
             }
-            (one, got) => panic!("row {i}: transform gave {:?} rows / {:?}, row path {got:?}",
-                one.as_ref().map(|d| d.num_rows()).ok(), one.as_ref().err()),
+            (one, got) => panic!(
+                "row {i}: transform gave {:?} rows / {:?}, row path {got:?}",
+                one.as_ref().map(|d| d.num_rows()).ok(),
+                one.as_ref().err()
+            ),
         }
         if matches!(&one, Ok(d) if d.num_rows() == 1) {
             batch_row += 1;
@@ -219,7 +228,10 @@ pub fn check_row_path(
             let again = inferred.score(&row);
             match (&got, &again) {
                 (Ok(Some(a)), Ok(Some(b))) => {
-                    assert!(a.iter().zip(b).all(|(x, y)| same_bits(x, y)), "row {i}: inferred inputs differ");
+                    assert!(
+                        a.iter().zip(b).all(|(x, y)| same_bits(x, y)),
+                        "row {i}: inferred inputs differ"
+                    );
                 }
                 (Ok(None), Ok(None)) => {}
                 (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),

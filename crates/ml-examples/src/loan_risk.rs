@@ -329,7 +329,12 @@ fn model(
         if let Some(p) = &args.rows_out {
             let inputs: Vec<&str> = cats.iter().chain(&nums).copied().collect();
             ml_core::io::write_csv(&test.select(&inputs)?, p)?;
-            writeln!(out, "{} test rows (model inputs) written to {}", test.num_rows(), p.display())?;
+            writeln!(
+                out,
+                "{} test rows (model inputs) written to {}",
+                test.num_rows(),
+                p.display()
+            )?;
         }
     }
     let tuned = cvm.transform(&te)?;

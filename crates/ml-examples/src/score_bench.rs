@@ -80,7 +80,11 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<Summary> {
 
     if let Some(dir) = &args.export_xgboost {
         export_xgboost(&model, &batch, dir)?;
-        writeln!(out, "XGBoost model, features and probabilities written to {}", dir.display())?;
+        writeln!(
+            out,
+            "XGBoost model, features and probabilities written to {}",
+            dir.display()
+        )?;
     }
 
     // Warm up, then time every row.
@@ -110,7 +114,10 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<Summary> {
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err("a scoring thread panicked".into())))
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("a scoring thread panicked".into()))
+            })
             .collect()
     });
     let mut lat = Vec::with_capacity(n);
@@ -132,9 +139,18 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<Summary> {
         one.push(t0.elapsed().as_secs_f64() * 1e6);
     }
     let (one_p50, one_p99, _) = percentiles(&mut one);
-    writeln!(out, "row scorer:            p50 {p50:.2} us, p99 {p99:.2} us, mean {mean:.2} us")?;
-    writeln!(out, "transform of one row:  p50 {one_p50:.1} us, p99 {one_p99:.1} us ({m} rows)")?;
-    writeln!(out, "every row equal to the batch path, bit for bit: {batch_equal}")?;
+    writeln!(
+        out,
+        "row scorer:            p50 {p50:.2} us, p99 {p99:.2} us, mean {mean:.2} us"
+    )?;
+    writeln!(
+        out,
+        "transform of one row:  p50 {one_p50:.1} us, p99 {one_p99:.1} us ({m} rows)"
+    )?;
+    writeln!(
+        out,
+        "every row equal to the batch path, bit for bit: {batch_equal}"
+    )?;
     Ok(Summary::new(json!({
         "rows": n,
         "threads": threads,
@@ -179,7 +195,11 @@ pub fn percentiles(v: &mut [f64]) -> (f64, f64, f64) {
 
 /// Writes the last stage (boosted trees) as XGBoost JSON, the feature vectors it read and its
 /// P(class 1), for a side-by-side run of XGBoost's `inplace_predict`.
-fn export_xgboost(model: &PipelineModel, scored: &ml_core::Dataset, dir: &std::path::Path) -> Result<()> {
+fn export_xgboost(
+    model: &PipelineModel,
+    scored: &ml_core::Dataset,
+    dir: &std::path::Path,
+) -> Result<()> {
     let (_, last) = model.stages().last().ok_or("the pipeline has no stage")?;
     let trees = last
         .as_any()
@@ -196,7 +216,11 @@ fn export_xgboost(model: &PipelineModel, scored: &ml_core::Dataset, dir: &std::p
     }
     ml_core::persist::write_atomic(&dir.join("features.csv"), csv.as_bytes())?;
     let p = scored.features(&trees.params.probability_col)?;
-    let probs: Vec<String> = p.rows().into_iter().map(|r| format!("{:?}", r[r.len() - 1])).collect();
+    let probs: Vec<String> = p
+        .rows()
+        .into_iter()
+        .map(|r| format!("{:?}", r[r.len() - 1]))
+        .collect();
     ml_core::persist::write_atomic(&dir.join("probability.csv"), probs.join("\n").as_bytes())?;
     Ok(())
 }

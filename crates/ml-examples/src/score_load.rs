@@ -82,8 +82,12 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<Summary> {
             if per == 1 {
                 objects[i].to_string()
             } else {
-                Value::Array((0..per).map(|k| objects[(i + k) % n_rows].clone()).collect())
-                    .to_string()
+                Value::Array(
+                    (0..per)
+                        .map(|k| objects[(i + k) % n_rows].clone())
+                        .collect(),
+                )
+                .to_string()
             }
         })
         .collect();
@@ -108,7 +112,12 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<Summary> {
         .strip_prefix("listening on http://")
         .ok_or_else(|| format!("unexpected first line from the service: {first}"))?
         .parse()?;
-    writeln!(out, "service pid {} on {addr}; {} requests per level, {per} row(s) each", child.id(), args.requests)?;
+    writeln!(
+        out,
+        "service pid {} on {addr}; {} requests per level, {per} row(s) each",
+        child.id(),
+        args.requests
+    )?;
 
     // Warm-up.
     let mut c = Client::connect(addr)?;
@@ -192,7 +201,10 @@ fn load(addr: SocketAddr, bodies: &[String], conns: usize, total: usize) -> Resu
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err("a client thread panicked".into())))
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("a client thread panicked".into()))
+            })
             .collect()
     });
     let seconds = start.elapsed().as_secs_f64();
@@ -235,7 +247,11 @@ fn wait_with_timeout(child: &mut std::process::Child, limit: Duration) -> Result
     let start = Instant::now();
     loop {
         if let Some(s) = child.try_wait()? {
-            return Ok(if s.success() { "ok".into() } else { format!("{s}") });
+            return Ok(if s.success() {
+                "ok".into()
+            } else {
+                format!("{s}")
+            });
         }
         if start.elapsed() > limit {
             let _ = child.kill();

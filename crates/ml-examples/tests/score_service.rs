@@ -44,8 +44,14 @@ fn model(shift: f64, mode: HandleInvalid) -> PipelineModel {
     gbt.max_depth = 3;
     Pipeline::new()
         .estimator("impute", Imputer::single("x", "x_imp"))
-        .estimator("index", StringIndexer::new("grade", "grade_idx").with_handle_invalid(mode))
-        .transformer("assemble", VectorAssembler::new(&["x_imp", "grade_idx"], "features"))
+        .estimator(
+            "index",
+            StringIndexer::new("grade", "grade_idx").with_handle_invalid(mode),
+        )
+        .transformer(
+            "assemble",
+            VectorAssembler::new(&["x_imp", "grade_idx"], "features"),
+        )
         .estimator("trees", gbt)
         .fit(&data(shift))
         .unwrap()
@@ -54,8 +60,21 @@ fn model(shift: f64, mode: HandleInvalid) -> PipelineModel {
 fn start(path: &Path, reasons: usize) -> Service {
     let p = path.to_str().unwrap();
     let r = reasons.to_string();
-    let argv = ["score_service", "--model", p, "--addr", "127.0.0.1:0", "--reasons", &r,
-        "--watch-ms", "20", "--threads", "2", "--max-body-bytes", "100000"];
+    let argv = [
+        "score_service",
+        "--model",
+        p,
+        "--addr",
+        "127.0.0.1:0",
+        "--reasons",
+        &r,
+        "--watch-ms",
+        "20",
+        "--threads",
+        "2",
+        "--max-body-bytes",
+        "100000",
+    ];
     Service::start(&Args::try_parse_from(argv).unwrap()).unwrap()
 }
 
@@ -102,7 +121,9 @@ fn answers_equal_the_row_scorer_and_transform() {
         assert!(got["reasons"].as_array().unwrap().len() <= 2);
     }
     // An array is answered by an array, in order.
-    let reply = c.post("/score", &Value::Array(rows.clone()).to_string()).unwrap();
+    let reply = c
+        .post("/score", &Value::Array(rows.clone()).to_string())
+        .unwrap();
     assert_eq!(reply.status, 200);
     let arr = reply.json();
     for i in 0..rows.len() {
@@ -115,7 +136,11 @@ fn answers_equal_the_row_scorer_and_transform() {
 fn bad_requests_get_4xx_naming_the_field_and_the_service_keeps_answering() {
     let dir = tempfile::tempdir().unwrap();
     let mut services = Vec::new();
-    for (name, mode) in [("error", HandleInvalid::Error), ("skip", HandleInvalid::Skip), ("keep", HandleInvalid::Keep)] {
+    for (name, mode) in [
+        ("error", HandleInvalid::Error),
+        ("skip", HandleInvalid::Skip),
+        ("keep", HandleInvalid::Keep),
+    ] {
         let path = dir.path().join(format!("{name}.json"));
         ml_core::persist::save(&model(0.0, mode), &path).unwrap();
         services.push((mode, start(&path, 0)));
@@ -129,13 +154,21 @@ fn bad_requests_get_4xx_naming_the_field_and_the_service_keeps_answering() {
             ("{\"grade\": \"B\"}", 422, Some("x")),
             ("{\"x\": \"3.5\", \"grade\": \"B\"}", 422, Some("x")),
             ("{\"x\": 3.5, \"grade\": 7}", 422, Some("grade")),
-            ("[{\"x\": 3.5, \"grade\": \"B\"}, {\"x\": [1], \"grade\": \"B\"}]", 422, Some("x")),
+            (
+                "[{\"x\": 3.5, \"grade\": \"B\"}, {\"x\": [1], \"grade\": \"B\"}]",
+                422,
+                Some("x"),
+            ),
         ];
         for (body, status, field) in cases {
             let r = c.post("/score", body).unwrap();
             assert_eq!(r.status, status, "{body}: {}", r.body);
             let j = r.json();
-            assert!(j["error"].as_str().is_some_and(|e| !e.is_empty()), "{}", r.body);
+            assert!(
+                j["error"].as_str().is_some_and(|e| !e.is_empty()),
+                "{}",
+                r.body
+            );
             if let Some(f) = field {
                 assert_eq!(j["field"], f, "{body}: {}", r.body);
                 assert!(j["error"].as_str().unwrap().contains(&format!("'{f}'")));
@@ -144,8 +177,16 @@ fn bad_requests_get_4xx_naming_the_field_and_the_service_keeps_answering() {
             assert_eq!(c.post("/score", &good).unwrap().status, 200);
         }
         // An unseen category (and a null) under each handle_invalid.
-        for unseen in [json!({"x": 1.0, "grade": "Z"}), json!({"x": 1.0, "grade": null})] {
-            let r = c.post("/score", &json!([{"x": 2.0, "grade": "A"}, unseen]).to_string()).unwrap();
+        for unseen in [
+            json!({"x": 1.0, "grade": "Z"}),
+            json!({"x": 1.0, "grade": null}),
+        ] {
+            let r = c
+                .post(
+                    "/score",
+                    &json!([{"x": 2.0, "grade": "A"}, unseen]).to_string(),
+                )
+                .unwrap();
             match mode {
                 HandleInvalid::Error => {
                     assert_eq!(r.status, 422, "{}", r.body);
@@ -163,9 +204,15 @@ fn bad_requests_get_4xx_naming_the_field_and_the_service_keeps_answering() {
             }
         }
         // A 10 MB body: 413, and the service answers the next request.
-        let big = format!("[{}]", vec![good.as_str(); (10 << 20) / good.len() + 1].join(","));
+        let big = format!(
+            "[{}]",
+            vec![good.as_str(); (10 << 20) / good.len() + 1].join(",")
+        );
         assert!(big.len() > 10 << 20);
-        let r = Client::connect(service.addr).unwrap().post("/score", &big).unwrap();
+        let r = Client::connect(service.addr)
+            .unwrap()
+            .post("/score", &big)
+            .unwrap();
         assert_eq!(r.status, 413, "{}", r.body);
         let mut c = Client::connect(service.addr).unwrap();
         assert_eq!(c.post("/score", &good).unwrap().status, 200);
@@ -180,7 +227,10 @@ fn bad_requests_get_4xx_naming_the_field_and_the_service_keeps_answering() {
 fn a_new_model_file_is_picked_up_under_load_without_a_failed_request() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("model.json");
-    let (a, b) = (model(0.0, HandleInvalid::Keep), model(2.0, HandleInvalid::Keep));
+    let (a, b) = (
+        model(0.0, HandleInvalid::Keep),
+        model(2.0, HandleInvalid::Keep),
+    );
     ml_core::persist::save(&a, &path).unwrap();
     let service = start(&path, 1);
     let row = json!({"x": 5.5, "grade": "C"});
@@ -207,7 +257,11 @@ fn a_new_model_file_is_picked_up_under_load_without_a_failed_request() {
                     assert_eq!(r.status, 200, "{}", r.body);
                     let p = p_bad(&r.json());
                     assert!(p == pa || p == pb, "{p} is neither model's answer");
-                    if p == pa { seen.0 += 1 } else { seen.1 += 1 }
+                    if p == pa {
+                        seen.0 += 1
+                    } else {
+                        seen.1 += 1
+                    }
                     seen.2 += 1;
                 }
                 seen
@@ -223,10 +277,15 @@ fn a_new_model_file_is_picked_up_under_load_without_a_failed_request() {
     let t = Instant::now();
     let mut c = Client::connect(addr).unwrap();
     loop {
-        if p_bad(&c.post("/score", &body).unwrap().json()) == pb && t.elapsed() > Duration::from_millis(100) {
+        if p_bad(&c.post("/score", &body).unwrap().json()) == pb
+            && t.elapsed() > Duration::from_millis(100)
+        {
             break;
         }
-        assert!(t.elapsed() < Duration::from_secs(10), "model b never served");
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "model b never served"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
     stop.store(true, Ordering::Relaxed);

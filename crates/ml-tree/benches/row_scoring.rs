@@ -78,11 +78,25 @@ fn fit(data: &Dataset) -> PipelineModel {
     gbt.num_round = 10;
     gbt.max_depth = 7;
     Pipeline::new()
-        .estimator("impute", Imputer::new(&r(&nums), &r(&imp)).with_strategy(ImputerStrategy::Median))
-        .estimator("index", StringIndexer::multi(&cats, &r(&idx)).with_handle_invalid(HandleInvalid::Keep))
-        .estimator("onehot", OneHotEncoder::new(&r(&idx), &r(&ohe)).with_handle_invalid(HandleInvalid::Keep))
+        .estimator(
+            "impute",
+            Imputer::new(&r(&nums), &r(&imp)).with_strategy(ImputerStrategy::Median),
+        )
+        .estimator(
+            "index",
+            StringIndexer::multi(&cats, &r(&idx)).with_handle_invalid(HandleInvalid::Keep),
+        )
+        .estimator(
+            "onehot",
+            OneHotEncoder::new(&r(&idx), &r(&ohe)).with_handle_invalid(HandleInvalid::Keep),
+        )
         .transformer("assemble", VectorAssembler::new(&assembled, "raw"))
-        .estimator("scale", StandardScaler::new("raw", "features").with_mean(true).with_std(true))
+        .estimator(
+            "scale",
+            StandardScaler::new("raw", "features")
+                .with_mean(true)
+                .with_std(true),
+        )
         .estimator("trees", gbt)
         .fit(data)
         .unwrap()
@@ -92,7 +106,9 @@ fn bench(c: &mut Criterion) {
     let data = generate();
     let model = fit(&data);
     let inputs = data.drop_columns(&["bad_loan"]).unwrap();
-    let rows: Vec<Row> = (0..256).map(|i| Row::from_dataset(&inputs, i).unwrap()).collect();
+    let rows: Vec<Row> = (0..256)
+        .map(|i| Row::from_dataset(&inputs, i).unwrap())
+        .collect();
     let scorer = RowScorer::compile(&model, &["probability", "prediction"]).unwrap();
     let mut g = c.benchmark_group("one_row");
     let mut i = 0;
@@ -111,7 +127,10 @@ fn bench(c: &mut Criterion) {
     });
     let mut explained = model.clone();
     explained
-        .set_param("trees.contrib_prediction_col", ParamValue::Str("contributions".into()))
+        .set_param(
+            "trees.contrib_prediction_col",
+            ParamValue::Str("contributions".into()),
+        )
         .unwrap();
     let shap = RowScorer::compile(&explained, &["probability", "contributions"]).unwrap();
     g.bench_function("row_scorer_with_treeshap", |b| {

@@ -169,7 +169,14 @@ impl GradientBoostedTreesModel {
             .ok_or_else(|| MlError::data("features are not contiguous"))?;
         let k = self.num_class;
         let mut out = vec![self.base_margin(); n * k];
-        add_margins(&self.forest.get(&self.trees), &self.trees, xs, d, k, &mut out);
+        add_margins(
+            &self.forest.get(&self.trees),
+            &self.trees,
+            xs,
+            d,
+            k,
+            &mut out,
+        );
         Ok(out)
     }
 

@@ -27,7 +27,9 @@ fn data(n: usize) -> Dataset {
         .collect();
     let z: Vec<f64> = (0..n as u64).map(|i| unit_uniform(3, i) - 0.5).collect();
     let cats = ["a", "b", "c", "d", "e", "f"];
-    let c: Vec<&str> = (0..n as u64).map(|i| cats[(unit_uniform(4, i) * 6.0) as usize]).collect();
+    let c: Vec<&str> = (0..n as u64)
+        .map(|i| cats[(unit_uniform(4, i) * 6.0) as usize])
+        .collect();
     let y: Vec<f64> = (0..n)
         .map(|i| {
             let v = x[i].filter(|v| !v.is_nan()).unwrap_or(4.0) / 10.0
@@ -49,7 +51,11 @@ fn data(n: usize) -> Dataset {
 fn trees_score_rows_as_transform_for_every_objective_with_categorical_splits_and_shap() {
     let train = data(600);
     let score = data(900).slice(600, 300);
-    for objective in [Objective::BinaryLogistic, Objective::MultiSoftmax, Objective::SquaredError] {
+    for objective in [
+        Objective::BinaryLogistic,
+        Objective::MultiSoftmax,
+        Objective::SquaredError,
+    ] {
         let mut gbt = GradientBoostedTrees::new().with_objective(objective);
         gbt.num_round = 6;
         gbt.max_depth = 4;
@@ -58,14 +64,35 @@ fn trees_score_rows_as_transform_for_every_objective_with_categorical_splits_and
         }
         let labels = if objective == Objective::BinaryLogistic {
             // Binary labels: class 2 folds into 1.
-            let y: Float64Array = train.f64_column("label").unwrap().iter().map(|v| v.map(|v| v.min(1.0))).collect();
-            train.replace_column(arrow::datatypes::Field::new("label", arrow::datatypes::DataType::Float64, true), Arc::new(y)).unwrap()
+            let y: Float64Array = train
+                .f64_column("label")
+                .unwrap()
+                .iter()
+                .map(|v| v.map(|v| v.min(1.0)))
+                .collect();
+            train
+                .replace_column(
+                    arrow::datatypes::Field::new(
+                        "label",
+                        arrow::datatypes::DataType::Float64,
+                        true,
+                    ),
+                    Arc::new(y),
+                )
+                .unwrap()
         } else {
             train.clone()
         };
         let mut model = Pipeline::new()
-            .estimator("index", StringIndexer::new("c", "c_idx").with_handle_invalid(HandleInvalid::Keep))
-            .transformer("assemble", VectorAssembler::new(&["x", "z", "c_idx"], "features").with_handle_invalid(HandleInvalid::Keep))
+            .estimator(
+                "index",
+                StringIndexer::new("c", "c_idx").with_handle_invalid(HandleInvalid::Keep),
+            )
+            .transformer(
+                "assemble",
+                VectorAssembler::new(&["x", "z", "c_idx"], "features")
+                    .with_handle_invalid(HandleInvalid::Keep),
+            )
             .estimator("trees", gbt)
             .fit(&labels)
             .unwrap();
@@ -75,13 +102,24 @@ fn trees_score_rows_as_transform_for_every_objective_with_categorical_splits_and
             &["rawPrediction", "probability", "prediction"]
         };
         let score = score.drop_columns(&["label"]).unwrap();
-        assert_eq!(check_row_path(&model, &score, outs), (300, 0, 0), "{objective}");
+        assert_eq!(
+            check_row_path(&model, &score, outs),
+            (300, 0, 0),
+            "{objective}"
+        );
         model
-            .set_param("trees.contrib_prediction_col", ParamValue::Str("contrib".into()))
+            .set_param(
+                "trees.contrib_prediction_col",
+                ParamValue::Str("contrib".into()),
+            )
             .unwrap();
         let mut with = outs.to_vec();
         with.push("contrib");
-        assert_eq!(check_row_path(&model, &score.slice(0, 40), &with), (40, 0, 0), "{objective}");
+        assert_eq!(
+            check_row_path(&model, &score.slice(0, 40), &with),
+            (40, 0, 0),
+            "{objective}"
+        );
     }
 }
 
@@ -90,18 +128,40 @@ fn a_null_feature_vector_is_the_same_error_on_both_paths() {
     let train = data(300);
     let mut gbt = GradientBoostedTrees::new();
     gbt.num_round = 2;
-    let labels: Float64Array = train.f64_column("label").unwrap().iter().map(|v| v.map(|v| v.min(1.0))).collect();
-    let train = train.replace_column(arrow::datatypes::Field::new("label", arrow::datatypes::DataType::Float64, true), Arc::new(labels)).unwrap();
+    let labels: Float64Array = train
+        .f64_column("label")
+        .unwrap()
+        .iter()
+        .map(|v| v.map(|v| v.min(1.0)))
+        .collect();
+    let train = train
+        .replace_column(
+            arrow::datatypes::Field::new("label", arrow::datatypes::DataType::Float64, true),
+            Arc::new(labels),
+        )
+        .unwrap();
     let fitted = Pipeline::new()
         .transformer("assemble", VectorAssembler::new(&["z"], "features"))
         .estimator("trees", gbt)
         .fit(&train)
         .unwrap();
     let trees = fitted.stage("trees").unwrap();
-    let feats = VectorAssembler::new(&["z"], "features").transform(&train.slice(0, 3)).unwrap();
-    let f = feats.column("features").unwrap().as_any().downcast_ref::<arrow::array::FixedSizeListArray>().unwrap().clone();
+    let feats = VectorAssembler::new(&["z"], "features")
+        .transform(&train.slice(0, 3))
+        .unwrap();
+    let f = feats
+        .column("features")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<arrow::array::FixedSizeListArray>()
+        .unwrap()
+        .clone();
     let nulled = arrow::array::FixedSizeListArray::new(
-        Arc::new(arrow::datatypes::Field::new("item", arrow::datatypes::DataType::Float64, false)),
+        Arc::new(arrow::datatypes::Field::new(
+            "item",
+            arrow::datatypes::DataType::Float64,
+            false,
+        )),
         1,
         f.values().clone(),
         Some(vec![true, false, true].into()),
@@ -115,7 +175,9 @@ fn predictions_stay_right_when_the_trees_change_after_the_predictor_is_cached() 
     let train = data(300);
     let mut gbt = GradientBoostedTrees::new().with_objective(Objective::SquaredError);
     gbt.num_round = 3;
-    let d = VectorAssembler::new(&["z"], "features").transform(&train).unwrap();
+    let d = VectorAssembler::new(&["z"], "features")
+        .transform(&train)
+        .unwrap();
     let mut m = gbt.fit(&d).unwrap();
     let x = d.features("features").unwrap();
     let first = m.predict_margins(x).unwrap();
@@ -127,7 +189,9 @@ fn predictions_stay_right_when_the_trees_change_after_the_predictor_is_cached() 
     let slow: Vec<f64> = (0..x.nrows())
         .map(|i| {
             let row: Vec<f64> = x.row(i).to_vec();
-            m.trees.iter().fold(m.base_margin(), |acc, t| acc + t.predict_row(&row))
+            m.trees
+                .iter()
+                .fold(m.base_margin(), |acc, t| acc + t.predict_row(&row))
         })
         .collect();
     assert_eq!(again, slow);

@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 use super::{append_fields, filter_rows, HandleInvalid};
 use crate::attributes::{attribute_of, vector_attributes, with_vector_attributes, Attribute};
 use crate::dataset::Dataset;
-use crate::dataset::{category_count, check_category_code, column_to_f64, NullPolicy, MAX_CATEGORY_CODE};
+use crate::dataset::{
+    category_count, check_category_code, column_to_f64, NullPolicy, MAX_CATEGORY_CODE,
+};
 use crate::dataset::{field_of, is_numeric, type_error, vector_column_from_vec, vector_type};
 use crate::error::{MlError, Result};
 use crate::params::Params;
@@ -312,9 +314,9 @@ impl Transformer for VectorAssembler {
         // Vector inputs must be in the schema already (their width is not inferred).
         let mut slots = Vec::with_capacity(self.input_cols.len());
         for c in &self.input_cols {
-            let is_vector = layout.field(c).is_ok_and(|f| {
-                matches!(f.data_type(), DataType::FixedSizeList(..))
-            });
+            let is_vector = layout
+                .field(c)
+                .is_ok_and(|f| matches!(f.data_type(), DataType::FixedSizeList(..)));
             let kind = if is_vector {
                 ColumnKind::Vector
             } else {

@@ -57,7 +57,10 @@ impl Row {
         let batch = data.batch();
         let mut values = Vec::with_capacity(batch.num_columns());
         for (f, c) in batch.schema().fields().iter().zip(batch.columns()) {
-            values.push((f.name().clone(), RowValue::from_array(c.as_ref(), f.name(), i)?));
+            values.push((
+                f.name().clone(),
+                RowValue::from_array(c.as_ref(), f.name(), i)?,
+            ));
         }
         Ok(Row { values })
     }
@@ -133,7 +136,9 @@ impl RowScorer {
         for &name in outputs {
             let field = layout.field(name)?;
             let slot = layout.slot(name).ok_or_else(|| {
-                MlError::data(format!("column '{name}' is not read or written by the model"))
+                MlError::data(format!(
+                    "column '{name}' is not read or written by the model"
+                ))
             })?;
             outs.push((field, slot));
         }
@@ -187,14 +192,23 @@ impl RowScorer {
     fn score_at(&self, row: &Row, index: usize) -> Result<Option<Vec<RowValue>>> {
         let mut slots = self.empty_slots();
         let mut seen = 0u64;
-        let mut seen_many = vec![false; if self.inputs.len() > 64 { self.inputs.len() } else { 0 }];
+        let mut seen_many = vec![
+            false;
+            if self.inputs.len() > 64 {
+                self.inputs.len()
+            } else {
+                0
+            }
+        ];
         for (name, value) in row.values() {
             if let Some(&i) = self.input_index.get(name.as_str()) {
                 mark(&mut seen, &mut seen_many, i);
                 slots[self.inputs[i].slot] = value.clone();
             }
         }
-        self.check_all_given(seen, &seen_many, || row.values().iter().map(|(n, _)| n.as_str()))?;
+        self.check_all_given(seen, &seen_many, || {
+            row.values().iter().map(|(n, _)| n.as_str())
+        })?;
         self.run(slots, index)
     }
 
@@ -203,13 +217,22 @@ impl RowScorer {
     /// are 1/0, strings are strings, arrays of numbers are vectors; anything else is an
     /// [`MlError::ColumnType`] naming the field.
     pub fn score_json(&self, object: &Value, index: usize) -> Result<Option<Vec<RowValue>>> {
-        let map = object.as_object().ok_or_else(|| MlError::InvalidData(format!(
-            "row {index}: expected a JSON object of column values, found {}",
-            json_kind(object)
-        )))?;
+        let map = object.as_object().ok_or_else(|| {
+            MlError::InvalidData(format!(
+                "row {index}: expected a JSON object of column values, found {}",
+                json_kind(object)
+            ))
+        })?;
         let mut slots = self.empty_slots();
         let mut seen = 0u64;
-        let mut seen_many = vec![false; if self.inputs.len() > 64 { self.inputs.len() } else { 0 }];
+        let mut seen_many = vec![
+            false;
+            if self.inputs.len() > 64 {
+                self.inputs.len()
+            } else {
+                0
+            }
+        ];
         for (name, v) in map {
             if let Some(&i) = self.input_index.get(name.as_str()) {
                 mark(&mut seen, &mut seen_many, i);
@@ -223,7 +246,11 @@ impl RowScorer {
 
     /// Scores a row whose input values are already in slot order: `values[i]` is the value of
     /// `inputs()[i]`. The fastest entry point; `values` is consumed.
-    pub fn score_inputs(&self, values: Vec<RowValue>, index: usize) -> Result<Option<Vec<RowValue>>> {
+    pub fn score_inputs(
+        &self,
+        values: Vec<RowValue>,
+        index: usize,
+    ) -> Result<Option<Vec<RowValue>>> {
         if values.len() != self.inputs.len() {
             return Err(MlError::data(format!(
                 "{} input values for {} inputs",
@@ -341,5 +368,9 @@ fn json_kind(v: &Value) -> &'static str {
 }
 
 fn short_type_name(model: &dyn Transformer) -> String {
-    format!("{model:?}").split([' ', '{', '(']).next().unwrap_or("the model").to_string()
+    format!("{model:?}")
+        .split([' ', '{', '('])
+        .next()
+        .unwrap_or("the model")
+        .to_string()
 }

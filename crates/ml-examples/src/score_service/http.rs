@@ -139,7 +139,11 @@ async fn score_body(state: &Arc<AppState>, bytes: Bytes) -> Result<Value, ApiErr
     let request: Value = serde_json::from_slice(&bytes).map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
-            format!("malformed JSON at line {}, column {}: {e}", e.line(), e.column()),
+            format!(
+                "malformed JSON at line {}, column {}: {e}",
+                e.line(),
+                e.column()
+            ),
         )
     })?;
     let n = match &request {
