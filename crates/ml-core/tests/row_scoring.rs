@@ -13,7 +13,7 @@ use ml_core::feature::{
 use ml_core::linear::LogisticRegression;
 use ml_core::row::{Row, RowScorer, RowValue};
 use ml_core::testing::check_row_path;
-use ml_core::{Dataset, Estimator, MlError, Pipeline, Transformer};
+use ml_core::{Dataset, Estimator, MlError, Pipeline};
 
 fn col(v: Vec<Option<f64>>) -> ArrayRef {
     Arc::new(Float64Array::from(v))

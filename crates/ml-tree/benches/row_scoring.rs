@@ -71,7 +71,9 @@ fn fit(data: &Dataset) -> PipelineModel {
     let cats: Vec<&str> = STRINGS.iter().map(|s| s.0).collect();
     let idx: Vec<String> = cats.iter().map(|c| format!("{c}_idx")).collect();
     let ohe: Vec<String> = cats.iter().map(|c| format!("{c}_ohe")).collect();
-    let r = |v: &[String]| v.iter().map(String::as_str).collect::<Vec<_>>();
+    fn r(v: &[String]) -> Vec<&str> {
+        v.iter().map(String::as_str).collect()
+    }
     let assembled: Vec<&str> = r(&ohe).into_iter().chain(r(&imp)).collect();
     let mut gbt = GradientBoostedTrees::new();
     gbt.label_col = "bad_loan".into();
