@@ -6,7 +6,9 @@
 //! IO ([`io`]), feature stages ([`feature`]) and linear models ([`linear`]). Data larger than
 //! memory flows through re-openable sources of record batches ([`stream`]): stages fit from
 //! them in passes (`Estimator::fit_source`, with [`quantile`] sketches for medians) and fitted
-//! pipelines map a stream to a stream.
+//! pipelines map a stream to a stream. One row at a time, without batches, goes through [`row`]:
+//! a fitted pipeline compiled once into a `Send + Sync` [`row::RowScorer`], bit-identical to
+//! `transform`.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -40,6 +42,7 @@ pub mod params;
 pub mod persist;
 pub mod pipeline;
 pub mod quantile;
+pub mod row;
 pub mod stream;
 #[doc(hidden)]
 pub mod testing;

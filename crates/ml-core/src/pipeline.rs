@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::dataset::Dataset;
 use crate::error::{MlError, Result};
 use crate::params::{ParamSpec, ParamValue, Params};
+use crate::row::{RowLayout, RowStage, RowStages};
 use crate::stream::{BatchSource, StagedSource, TransformedSource};
 use crate::traits::{DynEstimator, Estimator, Transformer};
 
@@ -337,6 +338,22 @@ impl Transformer for PipelineModel {
                 .map_err(|e| e.in_context(&format!("pipeline stage '{name}'")))?;
         }
         Ok(())
+    }
+
+    /// Every stage compiled in order; `None` when one has no row path.
+    fn compile_row(&self, layout: &mut RowLayout) -> Result<Option<Box<dyn RowStage>>> {
+        let mut stages = Vec::with_capacity(self.stages.len());
+        for (name, stage) in &self.stages {
+            match stage.compile_row(layout)? {
+                Some(s) => stages.push(s),
+                None => {
+                    return Err(MlError::data(format!(
+                        "pipeline stage '{name}' has no row path; score the pipeline with transform"
+                    )))
+                }
+            }
+        }
+        Ok(Some(Box::new(RowStages(stages))))
     }
 
     fn transform(&self, data: &Dataset) -> Result<Dataset> {

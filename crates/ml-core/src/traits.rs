@@ -8,6 +8,7 @@ use arrow::datatypes::Schema;
 use crate::dataset::Dataset;
 use crate::error::Result;
 use crate::params::Params;
+use crate::row::{RowLayout, RowStage};
 use crate::stream::BatchSource;
 
 /// Turns a dataset into another by appending columns; fitted models are transformers.
@@ -33,6 +34,15 @@ pub trait Transformer: Params + CloneTransformer + AsAny + Send + Sync + Debug {
     /// override it.
     fn validate_structure(&self) -> Result<()> {
         self.validate()
+    }
+    /// Compiles the stage for scoring one row at a time ([`crate::row`]): declares the input
+    /// columns it reads in `layout`, advances the layout's schema
+    /// ([`RowLayout::advance`]), takes slots for its outputs, and returns a [`RowStage`] that
+    /// gives the same values as [`Transformer::transform`], bit for bit. `Ok(None)` (the
+    /// default) when the stage has no row path.
+    fn compile_row(&self, layout: &mut RowLayout) -> Result<Option<Box<dyn RowStage>>> {
+        let _ = layout;
+        Ok(None)
     }
 }
 

@@ -64,6 +64,7 @@ mod model;
 mod objective;
 mod params;
 mod partition;
+mod row;
 pub mod shap;
 mod split;
 #[cfg(test)]

@@ -14,6 +14,7 @@ use crate::error::{MlError, Result};
 use crate::hash::FxHashMap;
 use crate::params::Params;
 use crate::quantile::QuantileSummary;
+use crate::row::{ColumnKind, RowLayout, RowStage, RowStep, RowValue};
 use crate::stream::{BatchSource, MemorySource};
 use crate::traits::{Estimator, Transformer};
 
@@ -362,6 +363,28 @@ impl Transformer for ImputerModel {
         )?))
     }
 
+    fn compile_row(&self, layout: &mut RowLayout) -> Result<Option<Box<dyn RowStage>>> {
+        let cols = self.params.columns()?;
+        let mut inputs = Vec::with_capacity(cols.len());
+        for (i, _) in &cols {
+            inputs.push(layout.input(i, ColumnKind::Number)?);
+        }
+        layout.advance(self)?;
+        let mut columns = Vec::with_capacity(cols.len());
+        for (((name, o), input), &surrogate) in cols.iter().zip(inputs).zip(&self.surrogates) {
+            columns.push(ImputerRowColumn {
+                name: name.clone(),
+                input,
+                output: layout.output(o)?,
+                surrogate,
+            });
+        }
+        Ok(Some(Box::new(ImputerRow {
+            columns,
+            missing_value: self.params.missing_value,
+        })))
+    }
+
     fn transform_schema(&self, schema: &Schema) -> Result<Schema> {
         let s = self.params.output_schema(schema)?;
         let n = self.params.columns()?.len();
@@ -375,6 +398,35 @@ impl Transformer for ImputerModel {
             ));
         }
         Ok(s)
+    }
+}
+
+/// One column of [`ImputerRow`].
+#[derive(Debug)]
+struct ImputerRowColumn {
+    name: String,
+    input: usize,
+    output: usize,
+    surrogate: f64,
+}
+
+/// [`ImputerModel`] compiled for one row.
+#[derive(Debug)]
+struct ImputerRow {
+    columns: Vec<ImputerRowColumn>,
+    missing_value: f64,
+}
+
+impl RowStage for ImputerRow {
+    fn apply(&self, row: &mut [RowValue], _index: usize) -> Result<RowStep> {
+        for c in &self.columns {
+            let v = match row[c.input].number(&c.name)? {
+                Some(v) if !(v.is_nan() || v == self.missing_value) => v,
+                _ => c.surrogate,
+            };
+            row[c.output] = RowValue::Number(v);
+        }
+        Ok(RowStep::Keep)
     }
 }
 

@@ -11,6 +11,7 @@ use super::{append_fields, delegate_params, json_f64};
 use crate::attributes::{vector_attributes, with_vector_attributes, Attribute};
 use crate::dataset::{field_of, type_error, vector_type, Dataset};
 use crate::error::{MlError, Result};
+use crate::row::{ColumnKind, RowLayout, RowStage, RowStep, RowValue};
 use crate::stream::{BatchSource, MemorySource};
 use crate::traits::{Estimator, Transformer};
 
@@ -250,6 +251,53 @@ impl StandardScalerModel {
     pub fn params(&self) -> &StandardScaler {
         &self.params
     }
+
+    /// The per-slot shift (the mean, or 0) and scale (`1 / std`, 0 for a zero std, or 1) of
+    /// `out = (x - shift) * scale`, for vectors of width `w`.
+    fn shift_and_scale(&self, w: usize) -> (Vec<f64>, Vec<f64>) {
+        let shift: Vec<f64> = if self.params.with_mean {
+            self.mean.clone()
+        } else {
+            vec![0.0; w]
+        };
+        let scale: Vec<f64> = if self.params.with_std {
+            self.std
+                .iter()
+                .map(|&s| if s == 0.0 { 0.0 } else { 1.0 / s })
+                .collect()
+        } else {
+            vec![1.0; w]
+        };
+        (shift, scale)
+    }
+}
+
+/// [`StandardScalerModel`] compiled for one row.
+#[derive(Debug)]
+struct ScalerRow {
+    name: String,
+    input: usize,
+    output: usize,
+    shift: Vec<f64>,
+    scale: Vec<f64>,
+}
+
+impl RowStage for ScalerRow {
+    fn apply(&self, row: &mut [RowValue], _index: usize) -> Result<RowStep> {
+        let mut out = std::mem::take(&mut row[self.output]);
+        match row[self.input].vector(&self.name, self.shift.len())? {
+            // A null vector stays null, as in `transform`.
+            None => out = RowValue::Null,
+            Some(x) => {
+                let values = out.zeroed_vector(x.len());
+                for (((o, v), m), s) in values.iter_mut().zip(x).zip(&self.shift).zip(&self.scale) {
+                    *o = (v - m) * s;
+                }
+            }
+        }
+        row[self.output] = out;
+        Ok(RowStep::Keep)
+    }
 }
 
 #[typetag::serde(name = "StandardScalerModel")]
@@ -275,23 +323,25 @@ impl Transformer for StandardScalerModel {
         Ok(())
     }
 
+    fn compile_row(&self, layout: &mut RowLayout) -> Result<Option<Box<dyn RowStage>>> {
+        let input = layout.input(&self.params.input_col, ColumnKind::Vector)?;
+        layout.advance(self)?;
+        let w = self.mean.len();
+        let (shift, scale) = self.shift_and_scale(w);
+        Ok(Some(Box::new(ScalerRow {
+            name: self.params.input_col.clone(),
+            input,
+            output: layout.output(&self.params.output_col)?,
+            shift,
+            scale,
+        })))
+    }
+
     fn transform(&self, data: &Dataset) -> Result<Dataset> {
         let schema = Transformer::transform_schema(self, &data.schema())?;
         let (list, w) = vector_input(data, &self.params.input_col)?;
         let values = row_values(list, w);
-        let shift: Vec<f64> = if self.params.with_mean {
-            self.mean.clone()
-        } else {
-            vec![0.0; w]
-        };
-        let scale: Vec<f64> = if self.params.with_std {
-            self.std
-                .iter()
-                .map(|&s| if s == 0.0 { 0.0 } else { 1.0 / s })
-                .collect()
-        } else {
-            vec![1.0; w]
-        };
+        let (shift, scale) = self.shift_and_scale(w);
         let mut out = Vec::with_capacity(values.len());
         for x in values.chunks_exact(w.max(1)) {
             out.extend(

@@ -13,6 +13,7 @@ use crate::dataset::{field_of, type_error, Dataset};
 use crate::error::{MlError, Result};
 use crate::hash::FxHashMap;
 use crate::params::Params;
+use crate::row::{ColumnKind, RowLayout, RowStage, RowStep, RowValue};
 use crate::stream::BatchSource;
 use crate::traits::{Estimator, Transformer};
 
@@ -359,7 +360,8 @@ impl Transformer for StringIndexerModel {
                                 }
                             }
                             HandleInvalid::Error => {
-                                return Err(invalid_error(input, row, &arr, labels))
+                                let value = (!arr.is_null(row)).then(|| arr.value(row));
+                                return Err(invalid_error(input, row, value, labels));
                             }
                         }
                         out.push(unknown);
@@ -380,6 +382,34 @@ impl Transformer for StringIndexerModel {
 
     fn validate_structure(&self) -> Result<()> {
         self.check_structure()
+    }
+
+    fn compile_row(&self, layout: &mut RowLayout) -> Result<Option<Box<dyn RowStage>>> {
+        let cols = self.params.columns()?;
+        let mut inputs = Vec::with_capacity(cols.len());
+        for (i, _) in &cols {
+            inputs.push(layout.input(i, ColumnKind::Text)?);
+        }
+        layout.advance(self)?;
+        let mut columns = Vec::with_capacity(cols.len());
+        for (((name, o), input), labels) in cols.iter().zip(inputs).zip(&self.labels_array) {
+            let mut index: FxHashMap<String, f64> = FxHashMap::default();
+            index.reserve(labels.len());
+            for (i, l) in labels.iter().enumerate() {
+                index.insert(l.clone(), i as f64);
+            }
+            columns.push(IndexerRowColumn {
+                name: name.clone(),
+                input,
+                output: layout.output(o)?,
+                index,
+                labels: labels.clone(),
+            });
+        }
+        Ok(Some(Box::new(IndexerRow {
+            columns,
+            mode: self.params.handle_invalid,
+        })))
     }
 
     fn transform_schema(&self, schema: &Schema) -> Result<Schema> {
@@ -404,11 +434,10 @@ impl Transformer for StringIndexerModel {
     }
 }
 
-fn invalid_error(input: &str, row: usize, arr: &StringArray, labels: &[String]) -> MlError {
-    let what = if arr.is_null(row) {
-        "null value".to_string()
-    } else {
-        format!("unseen label '{}'", arr.value(row))
+fn invalid_error(input: &str, row: usize, value: Option<&str>, labels: &[String]) -> MlError {
+    let what = match value {
+        None => "null value".to_string(),
+        Some(v) => format!("unseen label '{v}'"),
     };
     let shown: Vec<&str> = labels.iter().take(10).map(String::as_str).collect();
     let more = if labels.len() > 10 { ", ..." } else { "" };
@@ -421,6 +450,47 @@ fn invalid_error(input: &str, row: usize, arr: &StringArray, labels: &[String]) 
             shown.join(", ")
         ),
     )
+}
+
+/// One column of [`IndexerRow`].
+#[derive(Debug)]
+struct IndexerRowColumn {
+    name: String,
+    input: usize,
+    output: usize,
+    index: FxHashMap<String, f64>,
+    labels: Vec<String>,
+}
+
+/// [`StringIndexerModel`] compiled for one row.
+#[derive(Debug)]
+struct IndexerRow {
+    columns: Vec<IndexerRowColumn>,
+    mode: HandleInvalid,
+}
+
+impl RowStage for IndexerRow {
+    fn apply(&self, row: &mut [RowValue], index: usize) -> Result<RowStep> {
+        let mut step = RowStep::Keep;
+        for c in &self.columns {
+            let value = row[c.input].text(&c.name)?;
+            let code = match value.and_then(|v| c.index.get(v)) {
+                Some(&code) => code,
+                None => match self.mode {
+                    HandleInvalid::Error => {
+                        return Err(invalid_error(&c.name, index, value, &c.labels))
+                    }
+                    HandleInvalid::Skip => {
+                        step = RowStep::Skip;
+                        c.labels.len() as f64
+                    }
+                    HandleInvalid::Keep => c.labels.len() as f64,
+                },
+            };
+            row[c.output] = RowValue::Number(code);
+        }
+        Ok(step)
+    }
 }
 
 #[cfg(test)]
