@@ -365,17 +365,15 @@ impl Transformer for ImputerModel {
 
     fn compile_row(&self, layout: &mut RowLayout) -> Result<Option<Box<dyn RowStage>>> {
         let cols = self.params.columns()?;
-        let mut inputs = Vec::with_capacity(cols.len());
-        for (i, _) in &cols {
-            inputs.push(layout.input(i, ColumnKind::Number)?);
-        }
-        layout.advance(self)?;
+        let slots = layout.column_pairs(self, &cols, ColumnKind::Number)?;
         let mut columns = Vec::with_capacity(cols.len());
-        for (((name, o), input), &surrogate) in cols.iter().zip(inputs).zip(&self.surrogates) {
+        for (((name, _), (input, output)), &surrogate) in
+            cols.iter().zip(slots).zip(&self.surrogates)
+        {
             columns.push(ImputerRowColumn {
                 name: name.clone(),
                 input,
-                output: layout.output(o)?,
+                output,
                 surrogate,
             });
         }

@@ -306,17 +306,15 @@ impl Transformer for OneHotEncoderModel {
 
     fn compile_row(&self, layout: &mut RowLayout) -> Result<Option<Box<dyn RowStage>>> {
         let cols = self.params.columns()?;
-        let mut inputs = Vec::with_capacity(cols.len());
-        for (i, _) in &cols {
-            inputs.push(layout.input(i, ColumnKind::Number)?);
-        }
-        layout.advance(self)?;
+        let slots = layout.column_pairs(self, &cols, ColumnKind::Number)?;
         let mut columns = Vec::with_capacity(cols.len());
-        for (((name, o), input), &size) in cols.iter().zip(inputs).zip(&self.category_sizes) {
+        for (((name, _), (input, output)), &size) in
+            cols.iter().zip(slots).zip(&self.category_sizes)
+        {
             columns.push(OneHotRowColumn {
                 name: name.clone(),
                 input,
-                output: layout.output(o)?,
+                output,
                 size,
                 width: self.params.width(size),
             });

@@ -386,13 +386,10 @@ impl Transformer for StringIndexerModel {
 
     fn compile_row(&self, layout: &mut RowLayout) -> Result<Option<Box<dyn RowStage>>> {
         let cols = self.params.columns()?;
-        let mut inputs = Vec::with_capacity(cols.len());
-        for (i, _) in &cols {
-            inputs.push(layout.input(i, ColumnKind::Text)?);
-        }
-        layout.advance(self)?;
+        let slots = layout.column_pairs(self, &cols, ColumnKind::Text)?;
         let mut columns = Vec::with_capacity(cols.len());
-        for (((name, o), input), labels) in cols.iter().zip(inputs).zip(&self.labels_array) {
+        for (((name, _), (input, output)), labels) in cols.iter().zip(slots).zip(&self.labels_array)
+        {
             let mut index: FxHashMap<String, f64> = FxHashMap::default();
             index.reserve(labels.len());
             for (i, l) in labels.iter().enumerate() {
@@ -401,7 +398,7 @@ impl Transformer for StringIndexerModel {
             columns.push(IndexerRowColumn {
                 name: name.clone(),
                 input,
-                output: layout.output(o)?,
+                output,
                 index,
                 labels: labels.clone(),
             });

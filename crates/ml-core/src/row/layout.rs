@@ -180,6 +180,27 @@ impl RowLayout {
         Ok(self.new_slot(name))
     }
 
+    /// The slots of a stage that maps input columns to output columns one to one
+    /// (`columns`: `(input, output)` names, inputs of `kind`): declares the inputs, advances
+    /// through `stage`, declares the outputs; returns `(input slot, output slot)` per pair.
+    pub fn column_pairs(
+        &mut self,
+        stage: &dyn Transformer,
+        columns: &[(String, String)],
+        kind: ColumnKind,
+    ) -> Result<Vec<(usize, usize)>> {
+        let inputs = columns
+            .iter()
+            .map(|(i, _)| self.input(i, kind))
+            .collect::<Result<Vec<_>>>()?;
+        self.advance(stage)?;
+        columns
+            .iter()
+            .zip(inputs)
+            .map(|((_, o), input)| Ok((input, self.output(o)?)))
+            .collect()
+    }
+
     fn new_slot(&mut self, name: &str) -> usize {
         let slot = self.num_slots;
         self.slots.insert(name.to_string(), slot);

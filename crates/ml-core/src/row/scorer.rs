@@ -191,24 +191,14 @@ impl RowScorer {
 
     fn score_at(&self, row: &Row, index: usize) -> Result<Option<Vec<RowValue>>> {
         let mut slots = self.empty_slots();
-        let mut seen = 0u64;
-        let mut seen_many = vec![
-            false;
-            if self.inputs.len() > 64 {
-                self.inputs.len()
-            } else {
-                0
-            }
-        ];
+        let mut seen = Seen::new(self.inputs.len());
         for (name, value) in row.values() {
             if let Some(&i) = self.input_index.get(name.as_str()) {
-                mark(&mut seen, &mut seen_many, i);
+                seen.mark(i);
                 slots[self.inputs[i].slot] = value.clone();
             }
         }
-        self.check_all_given(seen, &seen_many, || {
-            row.values().iter().map(|(n, _)| n.as_str())
-        })?;
+        self.check_all_given(&seen, || row.values().iter().map(|(n, _)| n.as_str()))?;
         self.run(slots, index)
     }
 
@@ -224,23 +214,15 @@ impl RowScorer {
             ))
         })?;
         let mut slots = self.empty_slots();
-        let mut seen = 0u64;
-        let mut seen_many = vec![
-            false;
-            if self.inputs.len() > 64 {
-                self.inputs.len()
-            } else {
-                0
-            }
-        ];
+        let mut seen = Seen::new(self.inputs.len());
         for (name, v) in map {
             if let Some(&i) = self.input_index.get(name.as_str()) {
-                mark(&mut seen, &mut seen_many, i);
+                seen.mark(i);
                 let input = &self.inputs[i];
                 slots[input.slot] = json_value(&input.name, input.kind, v)?;
             }
         }
-        self.check_all_given(seen, &seen_many, || map.keys().map(String::as_str))?;
+        self.check_all_given(&seen, || map.keys().map(String::as_str))?;
         self.run(slots, index)
     }
 
@@ -273,31 +255,16 @@ impl RowScorer {
 
     fn check_all_given<'a, I: Iterator<Item = &'a str>>(
         &self,
-        seen: u64,
-        seen_many: &[bool],
+        seen: &Seen,
         given: impl Fn() -> I,
     ) -> Result<()> {
-        let all = if seen_many.is_empty() {
-            seen.count_ones() as usize == self.inputs.len()
-        } else {
-            seen_many.iter().all(|&s| s)
-        };
-        if all {
-            return Ok(());
+        match seen.first_missing(self.inputs.len()) {
+            None => Ok(()),
+            Some(missing) => Err(MlError::ColumnNotFound {
+                column: self.inputs[missing].name.clone(),
+                available: given().collect::<Vec<_>>().join(", "),
+            }),
         }
-        let missing = (0..self.inputs.len())
-            .find(|&i| {
-                if seen_many.is_empty() {
-                    seen & (1 << i) == 0
-                } else {
-                    !seen_many[i]
-                }
-            })
-            .unwrap_or(0);
-        Err(MlError::ColumnNotFound {
-            column: self.inputs[missing].name.clone(),
-            available: given().collect::<Vec<_>>().join(", "),
-        })
     }
 
     #[inline]
@@ -314,12 +281,39 @@ impl RowScorer {
     }
 }
 
-#[inline]
-fn mark(seen: &mut u64, seen_many: &mut [bool], i: usize) {
-    if seen_many.is_empty() {
-        *seen |= 1 << i;
-    } else {
-        seen_many[i] = true;
+/// Which inputs a row gave: bits of a `u64` up to 64 inputs (so scoring a row allocates
+/// nothing for it), a flag per input beyond.
+struct Seen {
+    bits: u64,
+    many: Vec<bool>,
+}
+
+impl Seen {
+    fn new(inputs: usize) -> Seen {
+        Seen {
+            bits: 0,
+            many: vec![false; if inputs > 64 { inputs } else { 0 }],
+        }
+    }
+
+    #[inline]
+    fn mark(&mut self, i: usize) {
+        if self.many.is_empty() {
+            self.bits |= 1 << i;
+        } else {
+            self.many[i] = true;
+        }
+    }
+
+    /// The first of `inputs` inputs not given, if any.
+    fn first_missing(&self, inputs: usize) -> Option<usize> {
+        if self.many.is_empty() {
+            (self.bits.count_ones() as usize != inputs)
+                .then(|| (0..inputs).find(|&i| self.bits & (1 << i) == 0))
+                .flatten()
+        } else {
+            self.many.iter().position(|&s| !s)
+        }
     }
 }
 
