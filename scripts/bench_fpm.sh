@@ -9,8 +9,13 @@ cd "$(dirname "$0")/.."
 DATA=${1:-$HOME/.cache/ml-peers/data}
 PY=${PEERS_PY:-$HOME/.cache/ml-peers/venv/bin/python}
 # The root example examples/mine_itemsets.rs (code in crates/ml-examples); target dir overridable.
-cargo build --release --example mine_itemsets >&2
-BIN=${CARGO_TARGET_DIR:-target}/release/examples/mine_itemsets
+# FPM_BIN: an already built binary (e.g. one built at another commit, for a before/after table).
+if [ -n "${FPM_BIN:-}" ]; then
+  BIN=$FPM_BIN
+else
+  cargo build --release --example mine_itemsets >&2
+  BIN=${CARGO_TARGET_DIR:-target}/release/examples/mine_itemsets
+fi
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 rss() { awk '/Maximum resident set size/ {printf "%.0f", $6/1024}' "$1"; }

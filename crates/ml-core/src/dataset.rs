@@ -376,11 +376,7 @@ pub fn unit_uniform(seed: u64, counter: u64) -> f64 {
 pub fn vector_view<'a>(name: &str, list: &'a FixedSizeListArray) -> Result<ArrayView2<'a, f64>> {
     let width = list.value_length() as usize;
     if let Some(row) = (0..list.len()).find(|&i| list.is_null(i)) {
-        return Err(MlError::value(
-            name,
-            row,
-            "null feature vector; drop or fill such rows first (VectorAssembler handle_invalid)",
-        ));
+        return Err(null_features(name, row));
     }
     let values = list
         .values()
@@ -390,6 +386,15 @@ pub fn vector_view<'a>(name: &str, list: &'a FixedSizeListArray) -> Result<Array
     let slice = &values.values()[start..start + list.len() * width];
     ArrayView2::from_shape((list.len(), width), slice)
         .map_err(|e| MlError::data(format!("column '{name}': {e}")))
+}
+
+/// The error for a null feature vector where a model reads one ([`vector_view`]).
+pub fn null_features(name: &str, row: usize) -> MlError {
+    MlError::value(
+        name,
+        row,
+        "null feature vector; drop or fill such rows first (VectorAssembler handle_invalid)",
+    )
 }
 
 /// Builds a `FixedSizeList<Float64>` column from a rows x width matrix.
@@ -564,26 +569,34 @@ pub fn category_count(column: &str, codes: &Float64Array) -> Result<usize> {
         if v.is_nan() || codes.is_null(row) {
             continue;
         }
-        if v < 0.0 || v.fract() != 0.0 || v > limit {
-            let why = if v < 0.0 {
-                "is negative"
-            } else if v.fract() != 0.0 {
-                "is not an integer"
-            } else {
-                "is too large"
-            };
-            return Err(MlError::value(
-                column,
-                row,
-                format!(
-                    "category code {v} {why}: a categorical column holds integer codes \
-                     0, 1, 2, ... (at most {limit}); null or NaN for a missing value"
-                ),
-            ));
-        }
+        check_category_code(column, row, v, limit)?;
         max = max.max(v);
     }
     Ok((max + 1.0) as usize)
+}
+
+/// Checks one category code `v` (not NaN) as [`category_count`] does, with `limit` the
+/// largest code accepted: an [`MlError::InvalidValue`] naming `column` and `row` when `v` is
+/// negative, fractional, infinite or above `limit`.
+pub fn check_category_code(column: &str, row: usize, v: f64, limit: f64) -> Result<()> {
+    if v < 0.0 || v.fract() != 0.0 || v > limit {
+        let why = if v < 0.0 {
+            "is negative"
+        } else if v.fract() != 0.0 {
+            "is not an integer"
+        } else {
+            "is too large"
+        };
+        return Err(MlError::value(
+            column,
+            row,
+            format!(
+                "category code {v} {why}: a categorical column holds integer codes \
+                 0, 1, 2, ... (at most {limit}); null or NaN for a missing value"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// True for integer, float, boolean and decimal types.

@@ -3,7 +3,12 @@
 //! The foundation of the `ml` crates: Arrow-based [`Dataset`]s, the stage traits
 //! ([`Transformer`], [`Estimator`], [`Params`]), [`Pipeline`]s with stage-qualified parameters,
 //! persistence of fitted stages ([`persist`]), column metadata ([`attributes`]), CSV and Parquet
-//! IO ([`io`]), feature stages ([`feature`]) and linear models ([`linear`]).
+//! IO ([`io`]), feature stages ([`feature`]) and linear models ([`linear`]). Data larger than
+//! memory flows through re-openable sources of record batches ([`stream`]): stages fit from
+//! them in passes (`Estimator::fit_source`, with [`quantile`] sketches for medians) and fitted
+//! pipelines map a stream to a stream. One row at a time, without batches, goes through [`row`]:
+//! a fitted pipeline compiled once into a `Send + Sync` [`row::RowScorer`], bit-identical to
+//! `transform`.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -36,6 +41,9 @@ pub mod metrics;
 pub mod params;
 pub mod persist;
 pub mod pipeline;
+pub mod quantile;
+pub mod row;
+pub mod stream;
 #[doc(hidden)]
 pub mod testing;
 pub mod threads;

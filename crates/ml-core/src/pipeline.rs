@@ -3,12 +3,16 @@
 //! Parameters of stages are addressed as `stage_name.param` through [`Params`], which is what
 //! ParamGrid and CrossValidator use to tune a whole pipeline.
 
+use std::sync::Arc;
+
 use arrow::datatypes::Schema;
 use serde::{Deserialize, Serialize};
 
 use crate::dataset::Dataset;
 use crate::error::{MlError, Result};
 use crate::params::{ParamSpec, ParamValue, Params};
+use crate::row::{RowLayout, RowStage, RowStages};
+use crate::stream::{BatchSource, StagedSource, TransformedSource};
 use crate::traits::{DynEstimator, Estimator, Transformer};
 
 /// One stage of a pipeline: something to fit, or something that only transforms.
@@ -232,6 +236,26 @@ impl Estimator for Pipeline {
         }
         Ok(s)
     }
+
+    /// Fits stage by stage over a re-openable source: each estimator reads the source through
+    /// the stages fitted before it ([`StagedSource`]), one batch at a time where the estimator
+    /// fits in passes ([`Estimator::fit_source`]). Gives the same model as
+    /// [`fit`](Estimator::fit) on the same rows.
+    fn fit_source(&self, source: &dyn BatchSource) -> Result<PipelineModel> {
+        self.validate()?;
+        Estimator::transform_schema(self, &*source.schema()?)?;
+        let mut seen = StagedSource::new(source);
+        let mut fitted = Vec::with_capacity(self.stages.len());
+        for (name, stage) in &self.stages {
+            let model: Box<dyn Transformer> = match stage {
+                PipelineStage::Estimator(e) => e.fit_source_dyn(&seen)?,
+                PipelineStage::Transformer(t) => t.clone(),
+            };
+            seen.push(model.clone());
+            fitted.push((name.clone(), model));
+        }
+        Ok(PipelineModel { stages: fitted })
+    }
 }
 
 /// A fitted pipeline: every stage as a transformer, applied in order. Saves and loads whole
@@ -250,6 +274,13 @@ impl PipelineModel {
     /// The fitted stages in order.
     pub fn stages(&self) -> &[(String, Box<dyn Transformer>)] {
         &self.stages
+    }
+
+    /// The model applied to every batch of `source`, lazily (a stream in, a stream out):
+    /// write it with [`write_parquet_source`](crate::stream::write_parquet_source) or fit a
+    /// later stage from it.
+    pub fn transform_source(&self, source: Arc<dyn BatchSource>) -> TransformedSource {
+        TransformedSource::new(source, Box::new(self.clone()))
     }
 
     /// A fitted stage by name.
@@ -307,6 +338,22 @@ impl Transformer for PipelineModel {
                 .map_err(|e| e.in_context(&format!("pipeline stage '{name}'")))?;
         }
         Ok(())
+    }
+
+    /// Every stage compiled in order; `None` when one has no row path.
+    fn compile_row(&self, layout: &mut RowLayout) -> Result<Option<Box<dyn RowStage>>> {
+        let mut stages = Vec::with_capacity(self.stages.len());
+        for (name, stage) in &self.stages {
+            match stage.compile_row(layout)? {
+                Some(s) => stages.push(s),
+                None => {
+                    return Err(MlError::data(format!(
+                        "pipeline stage '{name}' has no row path; score the pipeline with transform"
+                    )))
+                }
+            }
+        }
+        Ok(Some(Box::new(RowStages(stages))))
     }
 
     fn transform(&self, data: &Dataset) -> Result<Dataset> {

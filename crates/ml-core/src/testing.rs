@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::dataset::{field_of, schema_with_field, type_error, Dataset};
 use crate::error::Result;
+use crate::row::{Row, RowScorer, RowValue};
 use crate::traits::{Estimator, Transformer};
 
 fn check_f64(schema: &Schema, col: &str) -> Result<()> {
@@ -143,4 +144,100 @@ impl Transformer for MeanCenterModel {
     fn transform_schema(&self, schema: &Schema) -> Result<Schema> {
         Estimator::transform_schema(&self.params, schema)
     }
+}
+
+/// The value of column `name` at row `i` (see [`RowValue::from_array`]).
+pub fn value_at(data: &Dataset, name: &str, i: usize) -> Result<RowValue> {
+    RowValue::from_array(data.column(name)?.as_ref(), name, i)
+}
+
+/// Row `i` of `data` (every column) as a [`Row`].
+pub fn row_of(data: &Dataset, i: usize) -> Result<Row> {
+    Row::from_dataset(data, i)
+}
+
+/// True when two row values are the same bits (NaN equal to the same NaN, 0.0 not -0.0).
+pub fn same_bits(a: &RowValue, b: &RowValue) -> bool {
+    match (a, b) {
+        (RowValue::Number(x), RowValue::Number(y)) => x.to_bits() == y.to_bits(),
+        (RowValue::Vector(x), RowValue::Vector(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| p.to_bits() == q.to_bits())
+        }
+        (a, b) => a == b,
+    }
+}
+
+/// Checks the row path of `model` against its `transform`, row by row, for the columns
+/// `outputs`: for every row of `data`, the compiled scorer (with the data's schema, and with
+/// inferred inputs when they are the same) gives the same error text as `transform` of that row alone, or drops the
+/// row as it does, or gives the same values bit for bit, which are also those of the row in
+/// `transform` of the whole batch (when that succeeds). Returns (rows scored, rows dropped,
+/// rows failing) and panics (it is for tests) on the first difference.
+pub fn check_row_path(
+    model: &dyn Transformer,
+    data: &Dataset,
+    outputs: &[&str],
+) -> (usize, usize, usize) {
+    let strict = RowScorer::compile_with_schema(model, &data.schema(), outputs)
+        .expect("compile with the data's schema");
+    let batch = model.transform(data).ok();
+    let mut batch_row = 0;
+    let (mut scored, mut dropped, mut failed) = (0, 0, 0);
+    for i in 0..data.num_rows() {
+        let row = row_of(data, i).expect("row of data");
+        let one = model.transform(&data.slice(i, 1));
+        let got = strict.score(&row);
+        match (&one, &got) {
+            (Err(a), Err(b)) => {
+                assert_eq!(a.to_string(), b.to_string(), "row {i}: errors differ");
+                failed += 1;
+            }
+            (Ok(d), Ok(None)) if d.num_rows() == 0 => dropped += 1,
+            (Ok(d), Ok(Some(values))) if d.num_rows() == 1 => {
+                for (name, v) in outputs.iter().zip(values) {
+                    let want = value_at(d, name, 0).expect("output column");
+                    assert!(
+                        same_bits(&want, v),
+                        "row {i}, '{name}': transform {want:?}, row path {v:?}"
+                    );
+                    if let Some(b) = &batch {
+                        let want = value_at(b, name, batch_row).expect("output column");
+                        assert!(
+                            same_bits(&want, v),
+                            "row {i}, '{name}': batch {want:?}, row path {v:?}"
+                        );
+                    }
+                }
+                scored += 1;
+            }
+            (one, got) => panic!(
+                "row {i}: transform gave {:?} rows / {:?}, row path {got:?}",
+                one.as_ref().map(|d| d.num_rows()).ok(),
+                one.as_ref().err()
+            ),
+        }
+        if matches!(&one, Ok(d) if d.num_rows() == 1) {
+            batch_row += 1;
+        }
+        // Inferred inputs are compared when the stages read the same kinds as the schema
+        // says (a vector input of a VectorAssembler is inferred as a number).
+        let inferred = RowScorer::compile(model, outputs)
+            .ok()
+            .filter(|s| s.inputs() == strict.inputs());
+        if let Some(inferred) = inferred {
+            let again = inferred.score(&row);
+            match (&got, &again) {
+                (Ok(Some(a)), Ok(Some(b))) => {
+                    assert!(
+                        a.iter().zip(b).all(|(x, y)| same_bits(x, y)),
+                        "row {i}: inferred inputs differ"
+                    );
+                }
+                (Ok(None), Ok(None)) => {}
+                (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+                (a, b) => panic!("row {i}: with schema {a:?}, inferred {b:?}"),
+            }
+        }
+    }
+    (scored, dropped, failed)
 }

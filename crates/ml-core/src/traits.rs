@@ -8,6 +8,8 @@ use arrow::datatypes::Schema;
 use crate::dataset::Dataset;
 use crate::error::Result;
 use crate::params::Params;
+use crate::row::{RowLayout, RowStage};
+use crate::stream::BatchSource;
 
 /// Turns a dataset into another by appending columns; fitted models are transformers.
 ///
@@ -33,6 +35,15 @@ pub trait Transformer: Params + CloneTransformer + AsAny + Send + Sync + Debug {
     fn validate_structure(&self) -> Result<()> {
         self.validate()
     }
+    /// Compiles the stage for scoring one row at a time ([`crate::row`]): declares the input
+    /// columns it reads in `layout`, advances the layout's schema
+    /// ([`RowLayout::advance`]), takes slots for its outputs, and returns a [`RowStage`] that
+    /// gives the same values as [`Transformer::transform`], bit for bit. `Ok(None)` (the
+    /// default) when the stage has no row path.
+    fn compile_row(&self, layout: &mut RowLayout) -> Result<Option<Box<dyn RowStage>>> {
+        let _ = layout;
+        Ok(None)
+    }
 }
 
 /// Learns a [`Transformer`] (its model) from a dataset.
@@ -43,6 +54,17 @@ pub trait Estimator: Params + Clone + Send + Sync + Debug + 'static {
     fn fit(&self, data: &Dataset) -> Result<Self::Model>;
     /// The schema the fitted model will produce from `schema` (input checks included).
     fn transform_schema(&self, schema: &Schema) -> Result<Schema>;
+    /// Fits a model to the rows of a re-openable source of batches (data larger than memory;
+    /// see [`crate::stream`]), giving the same model as [`fit`](Estimator::fit) on the same rows
+    /// in the same order.
+    ///
+    /// The default reads the whole source into memory and calls `fit`. Stages whose statistic
+    /// can be gathered batch by batch override it and hold one batch at a time:
+    /// `StringIndexer` (label counts), `StandardScaler` (two passes: mean, then squared
+    /// deviations), `Imputer` (mean, mode, and the median through a quantile sketch).
+    fn fit_source(&self, source: &dyn BatchSource) -> Result<Self::Model> {
+        self.fit(&crate::stream::collect(source)?)
+    }
 }
 
 /// The object-safe face of an [`Estimator`], for pipelines and tuning over mixed stages.
@@ -52,6 +74,8 @@ pub trait DynEstimator: Params + AsAny + Send + Sync + Debug {
     fn fit_dyn(&self, data: &Dataset) -> Result<Box<dyn Transformer>>;
     /// See [`Estimator::transform_schema`].
     fn transform_schema_dyn(&self, schema: &Schema) -> Result<Schema>;
+    /// See [`Estimator::fit_source`].
+    fn fit_source_dyn(&self, source: &dyn BatchSource) -> Result<Box<dyn Transformer>>;
     /// A boxed copy (with the current parameter values).
     fn clone_dyn(&self) -> Box<dyn DynEstimator>;
 }
@@ -62,6 +86,9 @@ impl<E: Estimator> DynEstimator for E {
     }
     fn transform_schema_dyn(&self, schema: &Schema) -> Result<Schema> {
         self.transform_schema(schema)
+    }
+    fn fit_source_dyn(&self, source: &dyn BatchSource) -> Result<Box<dyn Transformer>> {
+        Ok(Box::new(self.fit_source(source)?))
     }
     fn clone_dyn(&self) -> Box<dyn DynEstimator> {
         Box::new(self.clone())

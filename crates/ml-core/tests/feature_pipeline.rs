@@ -183,3 +183,43 @@ fn pipeline_params_are_stage_qualified_and_checked_before_fitting() {
     let v = out.features("city_vec").unwrap();
     assert!(v.row(row).iter().all(|&x| x == 0.0));
 }
+
+/// Issue 14: the pipeline fitted over a stream of batches (from memory or from a Parquet file,
+/// any batch size) is the in-memory fit, byte for byte, and a model applied to a stream and
+/// written to Parquet gives the in-memory transform.
+#[test]
+fn pipeline_fitted_from_a_stream_of_batches_equals_the_in_memory_fit() {
+    use ml_core::stream::{write_parquet_source, MemorySource, ParquetSource};
+    // 120,000 rows: the median's sketch merges its buffer twice and is approximate here.
+    let train = data(120_000, 0);
+    let whole = pipeline().fit(&train).unwrap();
+    let whole_json = persist::to_json(&whole).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let pq = dir.path().join("train.parquet");
+    ml_core::io::write_parquet(&train, &pq).unwrap();
+    for rows in [65_536, 1_000, 7_777] {
+        let mem = MemorySource::from_dataset(&train, rows).unwrap();
+        let streamed = pipeline().fit_source(&mem).unwrap();
+        assert_eq!(
+            persist::to_json(&streamed).unwrap(),
+            whole_json,
+            "batches of {rows}"
+        );
+        let file = ParquetSource::new(&pq)
+            .with_options(ml_core::io::ParquetReadOptions::new().batch_size(rows));
+        let from_file = pipeline().fit_source(&file).unwrap();
+        assert_eq!(
+            persist::to_json(&from_file).unwrap(),
+            whole_json,
+            "Parquet, batches of {rows}"
+        );
+    }
+    // Transform as a stream, written with bounded memory: the same rows as transform().
+    let test = data(20_000, 7);
+    let out = dir.path().join("scored.parquet");
+    let source = Arc::new(MemorySource::from_dataset(&test, 4096).unwrap());
+    let written = write_parquet_source(&whole.transform_source(source), &out).unwrap();
+    assert_eq!(written, 20_000);
+    let back = ml_core::io::read_parquet(&out).unwrap();
+    assert_eq!(back.batch(), whole.transform(&test).unwrap().batch());
+}

@@ -379,12 +379,9 @@ impl Tuner {
         let results: Vec<TaskResult> = if parallelism <= 1 {
             tasks.iter().map(run_one).collect()
         } else {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(parallelism)
-                .thread_name(|i| format!("ml-eval-tuning-{i}"))
-                .build()
-                .map_err(|e| MlError::param("parallelism", format!("thread pool: {e}")))?;
-            pool.install(|| tasks.par_iter().map(run_one).collect())
+            // The workspace's one pool helper: the current pool when it has `parallelism`
+            // threads, else a kept pool of that size.
+            ml_core::threads::install(parallelism, || tasks.par_iter().map(run_one).collect())?
         };
         let mut metrics = vec![vec![0.0; nmaps]; splits.len()];
         let mut models: Vec<Vec<Box<dyn Transformer>>> =
@@ -534,26 +531,31 @@ macro_rules! tuner_common {
 /// ```
 /// use std::sync::Arc;
 /// use arrow::array::{ArrayRef, Float64Array};
+/// use ml_core::feature::VectorAssembler;
+/// use ml_core::linear::LogisticRegression;
 /// use ml_core::{Dataset, Estimator, Pipeline};
-/// use ml_core::testing::{AddConstant, MeanCenter};
-/// use ml_eval::{CrossValidator, ParamGridBuilder, RegressionEvaluator};
+/// use ml_eval::{BinaryClassificationEvaluator, BinaryMetric, CrossValidator, ParamGridBuilder};
 ///
-/// let x: Vec<f64> = (0..60).map(|i| i as f64).collect();
-/// let label: Vec<f64> = x.iter().map(|v| v + 2.0).collect();
+/// // Class 1 above x = 3, with every fifth label flipped (so the classes overlap).
+/// let x: Vec<f64> = (0..60).map(|i| i as f64 / 10.0).collect();
+/// let label: Vec<f64> = (0..60).map(|i| ((i >= 30) != (i % 5 == 0)) as u8 as f64).collect();
 /// let data = Dataset::from_columns(vec![
 ///     ("x", Arc::new(Float64Array::from(x)) as ArrayRef),
 ///     ("label", Arc::new(Float64Array::from(label)) as ArrayRef),
 /// ]).unwrap();
-/// // prediction = x + amount: the grid should find amount = 2.
-/// let pipeline = Pipeline::new().transformer("shift", AddConstant::new("x", "prediction", 0.0));
-/// let grid = ParamGridBuilder::new().add_grid("shift.amount", [0.0, 2.0, 5.0]).build();
-/// let cv = CrossValidator::new(pipeline, RegressionEvaluator::new())
+/// let pipeline = Pipeline::new()
+///     .transformer("assemble", VectorAssembler::new(&["x"], "features"))
+///     .estimator("lr", LogisticRegression::new());
+/// // A heavy penalty flattens the probabilities: the log loss should pick reg_param = 0.
+/// let grid = ParamGridBuilder::new().add_grid("lr.reg_param", [0.0, 1.0]).build();
+/// let evaluator = BinaryClassificationEvaluator::new().with_metric_name(BinaryMetric::LogLoss);
+/// let cv = CrossValidator::new(pipeline, evaluator)
 ///     .with_estimator_param_maps(grid)
 ///     .with_num_folds(3)
 ///     .with_seed(7);
 /// let model = cv.fit(&data).unwrap();
-/// assert_eq!(model.best_index(), 1);
-/// assert_eq!(model.avg_metrics()[1], 0.0);
+/// assert_eq!(model.best_index(), 0);
+/// assert!(model.avg_metrics()[0] < model.avg_metrics()[1]);
 /// ```
 #[derive(Clone)]
 pub struct CrossValidator {
@@ -772,23 +774,28 @@ impl CrossValidatorModel {
 /// ```
 /// use std::sync::Arc;
 /// use arrow::array::{ArrayRef, Float64Array};
+/// use ml_core::feature::VectorAssembler;
+/// use ml_core::linear::LogisticRegression;
 /// use ml_core::{Dataset, Pipeline};
-/// use ml_core::testing::AddConstant;
-/// use ml_eval::{ParamGridBuilder, RegressionEvaluator, RegressionMetric, TrainValidationSplit};
+/// use ml_eval::{BinaryClassificationEvaluator, BinaryMetric, ParamGridBuilder, TrainValidationSplit};
 ///
-/// let x: Vec<f64> = (0..40).map(|i| i as f64).collect();
-/// let label: Vec<f64> = x.iter().map(|v| v - 1.0).collect();
+/// // Class 1 above x = 2, with every fifth label flipped (so the classes overlap).
+/// let x: Vec<f64> = (0..40).map(|i| i as f64 / 10.0).collect();
+/// let label: Vec<f64> = (0..40).map(|i| ((i >= 20) != (i % 5 == 0)) as u8 as f64).collect();
 /// let data = Dataset::from_columns(vec![
 ///     ("x", Arc::new(Float64Array::from(x)) as ArrayRef),
 ///     ("label", Arc::new(Float64Array::from(label)) as ArrayRef),
 /// ]).unwrap();
-/// let pipeline = Pipeline::new().transformer("shift", AddConstant::new("x", "prediction", 0.0));
-/// let grid = ParamGridBuilder::new().add_grid("shift.amount", [-1.0, 1.0]).build();
-/// let tvs = TrainValidationSplit::new(pipeline, RegressionEvaluator::new().with_metric_name(RegressionMetric::Mae))
-///     .with_estimator_param_maps(grid);
+/// let pipeline = Pipeline::new()
+///     .transformer("assemble", VectorAssembler::new(&["x"], "features"))
+///     .estimator("lr", LogisticRegression::new());
+/// let grid = ParamGridBuilder::new().add_grid("lr.reg_param", [1.0, 0.0]).build();
+/// let evaluator = BinaryClassificationEvaluator::new().with_metric_name(BinaryMetric::LogLoss);
+/// let tvs = TrainValidationSplit::new(pipeline, evaluator).with_estimator_param_maps(grid);
 /// let model = tvs.fit(&data).unwrap();
-/// assert_eq!(model.best_param_map().get("shift.amount"), Some(&(-1.0).into()));
-/// assert_eq!(model.validation_metrics(), &[0.0, 2.0]);
+/// assert_eq!(model.best_param_map().get("lr.reg_param"), Some(&0.0.into()));
+/// let m = model.validation_metrics();
+/// assert!(m[1] < m[0], "{m:?}");
 /// ```
 #[derive(Clone)]
 pub struct TrainValidationSplit {

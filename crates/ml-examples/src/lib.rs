@@ -21,7 +21,9 @@
 //! Use cases (data exploration in SQL, a model, an HTML report): [`loan_risk`], [`ad_click`],
 //! [`market_basket`], [`suspicious_video`]. Command-line tools (the ones the benchmarks run):
 //! [`train_gbdt`], [`train_logreg`], [`mine_itemsets`], [`featurize_images`],
-//! [`feature_pipeline`]. Shared helpers (flags, SQL, reports, charts) are in [`common`].
+//! [`feature_pipeline`]. Serving: [`score_service`] (a saved pipeline over HTTP),
+//! [`score_bench`] (one-row scoring latency in-process), [`score_load`] (the service under
+//! load from a second process). Shared helpers (flags, SQL, reports, charts) are in [`common`].
 //!
 //! The `video` feature cuts frames from video files through FFmpeg (suspicious_video,
 //! featurize_images `--video`).
@@ -35,6 +37,9 @@ pub mod featurize_images;
 pub mod loan_risk;
 pub mod market_basket;
 pub mod mine_itemsets;
+pub mod score_bench;
+pub mod score_load;
+pub mod score_service;
 pub mod suspicious_video;
 pub mod train_gbdt;
 pub mod train_logreg;

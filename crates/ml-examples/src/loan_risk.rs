@@ -95,6 +95,14 @@ pub struct Args {
     /// Seed of the 80/20 split and of cross-validation folds.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Save the fitted pipeline (preprocessing + the tuned trees) here, for `score_service`
+    /// and `score_bench` (written to a temporary name, then renamed).
+    #[arg(long, value_name = "PATH")]
+    pub model_out: Option<PathBuf>,
+    /// Write the test split's model inputs (the columns the saved pipeline reads, after the
+    /// ETL) here as CSV: rows to score with the saved model.
+    #[arg(long, value_name = "CSV")]
+    pub rows_out: Option<PathBuf>,
 }
 
 /// How the money column was obtained.
@@ -129,7 +137,12 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<Summary> {
     let path = input_file(args)?;
     writeln!(out, "Loan risk on {}", path.display())?;
 
-    let raw = timings.phase("read", || common::data::read_table(&path))?;
+    let raw = timings.phase("read", || {
+        Ok::<_, crate::BoxError>(ml_core::io::read_table(
+            &path,
+            &ml_core::io::ReadOptions::new(),
+        )?)
+    })?;
     writeln!(
         out,
         "read {} rows x {} columns",
@@ -307,6 +320,28 @@ fn model(
         .on_progress(move |p| bar2.set_position(p.done as u64));
     let cvm = timings.phase("cv_fit", || cv.fit(&tr))?;
     bar.finish_and_clear();
+    if args.model_out.is_some() || args.rows_out.is_some() {
+        let mut stages = prep.stages().to_vec();
+        stages.push((
+            "trees".to_string(),
+            ml_core::traits::CloneTransformer::clone_transformer(cvm.best_model()),
+        ));
+        let pipeline = ml_core::PipelineModel::new(stages);
+        if let Some(p) = &args.model_out {
+            ml_core::persist::save(&pipeline, p)?;
+            writeln!(out, "fitted pipeline saved to {}", p.display())?;
+        }
+        if let Some(p) = &args.rows_out {
+            let inputs: Vec<&str> = cats.iter().chain(&nums).copied().collect();
+            ml_core::io::write_csv(&test.select(&inputs)?, p)?;
+            writeln!(
+                out,
+                "{} test rows (model inputs) written to {}",
+                test.num_rows(),
+                p.display()
+            )?;
+        }
+    }
     let tuned = cvm.transform(&te)?;
     let auc_cv = timings.phase("cv_predict_auc", || evaluator.evaluate(&tuned))?;
     let best = cvm.best_param_map().to_string();

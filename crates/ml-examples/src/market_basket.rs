@@ -350,7 +350,12 @@ fn explore_instacart(
 ) -> Result<Vec<Vec<String>>> {
     title(out, "Exploration (SQL through DataFusion)")?;
     report.heading("Exploration (SQL through DataFusion)");
-    let read = |p: &Path| common::data::read_table(p);
+    let read = |p: &Path| {
+        Ok::<_, crate::BoxError>(ml_core::io::read_table(
+            p,
+            &ml_core::io::ReadOptions::new(),
+        )?)
+    };
     sql.register("products", &read(&t.products)?)?;
     let parts = t
         .order_products

@@ -20,16 +20,14 @@
 //! examples/data/baskets/instacart/order_products__train_head.csv --min-support 0.002`
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
 use std::time::Instant;
 
-use arrow::array::{Array, ArrayRef, AsArray, ListArray};
-use arrow::buffer::OffsetBuffer;
-use arrow::datatypes::{DataType, Field, Int64Type};
-use ml_core::io::{read_csv, read_parquet, write_csv, CsvReadOptions};
+use arrow::array::{AsArray, ListArray};
+use arrow::datatypes::{DataType, Int64Type};
+use ml_core::io::{read_table, write_csv, ReadOptions};
 use ml_core::{Dataset, MlError};
-use ml_fpm::FPGrowth;
+use ml_fpm::{group_baskets, FPGrowth};
 
 use crate::common::Result;
 use crate::Summary;
@@ -58,80 +56,8 @@ pub struct Args {
     pub rules_out: Option<PathBuf>,
 }
 
-fn load(path: &Path) -> ml_core::Result<Dataset> {
-    let is_csv = path
-        .extension()
-        .map(|e| e.eq_ignore_ascii_case("csv"))
-        .unwrap_or(false);
-    if is_csv {
-        read_csv(path, &CsvReadOptions::default())
-    } else {
-        read_parquet(path)
-    }
-}
-
-/// Groups (order_id, item) rows into one basket per order (orders in ascending id order when the
-/// file is not already grouped; in file order when it is).
-fn group_rows(data: &Dataset) -> ml_core::Result<ArrayRef> {
-    let order = arrow::compute::cast(data.column("order_id")?, &DataType::Int64)?;
-    let order = order.as_primitive::<Int64Type>();
-    let item_col = ["product_id", "item", "item_id"]
-        .into_iter()
-        .find(|c| data.has_column(c))
-        .ok_or_else(|| MlError::data("expected a 'product_id' (or 'item') column"))?;
-    let items = data.column(item_col)?.clone();
-    let items = match items.data_type() {
-        DataType::Utf8 | DataType::Int64 => items,
-        DataType::LargeUtf8 | DataType::Utf8View => arrow::compute::cast(&items, &DataType::Utf8)?,
-        _ => arrow::compute::cast(&items, &DataType::Int64)?,
-    };
-    if order.null_count() > 0 {
-        let row = (0..order.len()).find(|&r| order.is_null(r)).unwrap_or(0);
-        return Err(MlError::value("order_id", row, "null order id"));
-    }
-    let ids = order.values();
-    // Already grouped (each order one run, runs in increasing order)? Then the list offsets are
-    // the run boundaries and the item column is used as is.
-    let mut grouped = true;
-    let mut offsets: Vec<i32> = vec![0];
-    for k in 1..ids.len() {
-        if ids[k] != ids[k - 1] {
-            if ids[k] < ids[k - 1] {
-                grouped = false;
-                break;
-            }
-            offsets.push(k as i32);
-        }
-    }
-    let (values, offsets) = if grouped {
-        if !ids.is_empty() {
-            offsets.push(ids.len() as i32);
-        } else {
-            offsets.truncate(1);
-        }
-        (items, offsets)
-    } else {
-        let mut idx: Vec<u32> = (0..ids.len() as u32).collect();
-        idx.sort_by_key(|&k| ids[k as usize]);
-        let mut offsets: Vec<i32> = vec![0];
-        for k in 1..idx.len() {
-            if ids[idx[k] as usize] != ids[idx[k - 1] as usize] {
-                offsets.push(k as i32);
-            }
-        }
-        offsets.push(idx.len() as i32);
-        let taken = arrow::compute::take(&items, &arrow::array::UInt32Array::from(idx), None)?;
-        (taken, offsets)
-    };
-    let field = Arc::new(Field::new("item", values.data_type().clone(), true));
-    Ok(Arc::new(ListArray::try_new(
-        field,
-        OffsetBuffer::new(offsets.into()),
-        values,
-        None,
-    )?))
-}
-
+/// The baskets: the `items` list column (or the one list column) when the file has one, else
+/// the (order_id, product_id) rows grouped into baskets by [`group_baskets`].
 fn baskets(data: &Dataset) -> ml_core::Result<Dataset> {
     let list_col = if data.has_column("items") {
         Some("items".to_string())
@@ -142,11 +68,14 @@ fn baskets(data: &Dataset) -> ml_core::Result<Dataset> {
             .find(|f| matches!(f.data_type(), DataType::List(_) | DataType::LargeList(_)))
             .map(|f| f.name().clone())
     };
-    let column = match list_col {
-        Some(c) => data.column(&c)?.clone(),
-        None => group_rows(data)?,
-    };
-    Dataset::from_columns(vec![("items", column)])
+    if let Some(c) = list_col {
+        return Dataset::from_columns(vec![("items", data.column(&c)?.clone())]);
+    }
+    let item_col = ["product_id", "item", "item_id"]
+        .into_iter()
+        .find(|c| data.has_column(c))
+        .ok_or_else(|| MlError::data("expected a 'product_id' (or 'item') column"))?;
+    group_baskets(data, "order_id", item_col)?.select(&["items"])
 }
 
 fn list_text(list: &ListArray, row: usize) -> String {
@@ -172,7 +101,7 @@ fn list_text(list: &ListArray, row: usize) -> String {
 /// "itemsets", "rules", "load_s", "mine_s", "rules_s"}`.
 pub fn run(args: &Args, out: &mut dyn Write) -> Result<Summary> {
     let t = Instant::now();
-    let raw = load(&args.baskets)?;
+    let raw = read_table(&args.baskets, &ReadOptions::new())?;
     let data = baskets(&raw)?;
     drop(raw);
     let load_s = t.elapsed().as_secs_f64();

@@ -91,7 +91,10 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<Summary> {
     let back = ml_core::io::read_parquet(&pq)?;
 
     // Join with the labels in SQL.
-    let labels = common::data::read_table(&dir.join("vtest_labels_1fps.csv"))?;
+    let labels = ml_core::io::read_table(
+        dir.join("vtest_labels_1fps.csv"),
+        &ml_core::io::ReadOptions::new(),
+    )?;
     let sql = Sql::new()?;
     sql.register("frames", &back)?;
     sql.register("labels", &labels)?;

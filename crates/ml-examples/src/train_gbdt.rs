@@ -22,22 +22,20 @@
 //! `cargo run --release --example train_gbdt -- --train loans_features.parquet
 //!  --test loans_features.parquet --split-col is_test --label label --eta 0.1`
 
-use std::collections::HashSet;
-use std::fs::File;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use arrow::array::{Array, ArrayRef, AsArray, Float64Array, RecordBatchReader};
-use arrow::compute::cast;
-use arrow::datatypes::{DataType, Field, Float64Type};
+use arrow::array::{BooleanArray, Float64Array};
+use arrow::datatypes::Schema;
 use indicatif::{ProgressBar, ProgressStyle};
-use ml_core::attributes::{with_vector_attributes, Attribute};
-use ml_core::dataset::{vector_column_from_vec, vector_type};
-use ml_core::{Dataset, Estimator, MlError, Result};
+use ml_core::dataset::{column_to_f64, index_of, numeric_columns_except, NullPolicy};
+use ml_core::feature::{HandleInvalid, VectorAssembler};
+use ml_core::io::{parquet_batches, read_parquet_with, write_values_csv, ParquetReadOptions};
+use ml_core::{Dataset, Estimator, MlError, Result, Transformer};
+use ml_eval::{BinaryClassificationEvaluator, Evaluator};
 use ml_tree::GradientBoostedTrees;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::Summary;
 
@@ -96,174 +94,123 @@ pub struct Args {
     pub contribs_out: Option<PathBuf>,
 }
 
-/// Columns of a Parquet file, each cast to Float64, with their names.
-fn read_columns(path: &Path) -> Result<Vec<(String, Float64Array)>> {
-    let perr = |e: &dyn std::fmt::Display| MlError::Parquet {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    };
-    let file = File::open(path).map_err(|e| MlError::io(path, e))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|e| perr(&e))?
-        .with_batch_size(65536)
-        .build()
-        .map_err(|e| perr(&e))?;
-    let schema = reader.schema();
-    let mut parts: Vec<Vec<ArrayRef>> = vec![Vec::new(); schema.fields().len()];
-    for batch in reader {
-        let batch = batch.map_err(|e| perr(&e))?;
-        for (i, c) in batch.columns().iter().enumerate() {
-            parts[i].push(c.clone());
-        }
+/// Rows per Parquet batch while reading.
+const BATCH_ROWS: usize = 65536;
+
+/// The feature columns: every numeric column but the label, the split column and `--exclude`,
+/// in file order. A non-numeric column that is not excluded is an error (the tool does not
+/// silently drop a column).
+fn feature_columns(args: &Args, schema: &Schema) -> Result<Vec<String>> {
+    let mut except: Vec<&str> = args.exclude.iter().map(String::as_str).collect();
+    except.push(&args.label);
+    if let Some(s) = &args.split_col {
+        except.push(s);
     }
-    let mut out = Vec::new();
-    for (field, cols) in schema.fields().iter().zip(parts) {
-        if !ml_core::dataset::is_numeric(field.data_type()) {
-            return Err(ml_core::dataset::type_error(
-                field.name(),
-                "a numeric type",
-                field.data_type(),
+    let features = numeric_columns_except(schema, &except)?;
+    if let Some(f) = schema
+        .fields()
+        .iter()
+        .find(|f| !except.contains(&f.name().as_str()) && !features.contains(f.name()))
+    {
+        return Err(ml_core::dataset::type_error(
+            f.name(),
+            "a numeric type (leave the column out with --exclude)",
+            f.data_type(),
+        ));
+    }
+    for c in &args.categorical {
+        if !features.contains(c) {
+            index_of(schema, c)?;
+            return Err(MlError::param(
+                "--categorical",
+                format!("column '{c}' is not a feature column (it is the label, the split column or excluded)"),
             ));
         }
-        let mut values = Vec::new();
-        for c in cols {
-            let c = cast(&c, &DataType::Float64)?;
-            let c = c.as_primitive::<Float64Type>();
-            values.extend((0..c.len()).map(|i| if c.is_null(i) { f64::NAN } else { c.value(i) }));
-        }
-        out.push((field.name().clone(), Float64Array::from(values)));
     }
-    Ok(out)
+    Ok(features)
 }
 
-struct Part {
-    x: Vec<f64>,
-    y: Vec<f64>,
+/// Reads the feature, label and split columns of `path` (column projection) and assembles the
+/// features into one vector column `features`, the `--categorical` columns marked nominal (with
+/// largest code + 1 categories over the rows read); returns `features`, the label and the split
+/// column only.
+fn read_assembled(args: &Args, path: &Path, features: &[String]) -> Result<Dataset> {
+    let mut columns: Vec<&str> = features.iter().map(String::as_str).collect();
+    columns.push(&args.label);
+    if let Some(s) = &args.split_col {
+        columns.push(s);
+    }
+    let opts = ParquetReadOptions::new()
+        .columns(&columns)
+        .batch_size(BATCH_ROWS);
+    let data = read_parquet_with(path, &opts)?;
+    let inputs: Vec<&str> = features.iter().map(String::as_str).collect();
+    let categorical: Vec<&str> = args.categorical.iter().map(String::as_str).collect();
+    let assembled = VectorAssembler::new(&inputs, "features")
+        .with_categorical_cols(&categorical)
+        .with_handle_invalid(HandleInvalid::Keep)
+        .transform(&data)?;
+    drop(data);
+    // Keep only what training and scoring read: the raw feature columns would otherwise be
+    // copied by the split and held beside the assembled vector (1.5x the peak RSS on clicks).
+    let mut keep = vec!["features", args.label.as_str()];
+    keep.extend(args.split_col.as_deref());
+    assembled.select(&keep)
+}
+
+/// The rows of `data` in the test set (`test = true`) or the training set: with `--split-col`,
+/// test rows are those where the column is 1; without it, every row is in both.
+fn split_rows(args: &Args, data: &Dataset, test: bool) -> Result<Dataset> {
+    let Some(col) = &args.split_col else {
+        return Ok(data.clone());
+    };
+    let flags = column_to_f64(data, col, NullPolicy::NullAsNaN)?;
+    let mask: BooleanArray = flags
+        .values()
+        .iter()
+        .map(|&v| Some((v == 1.0) == test))
+        .collect();
+    data.filter(&mask)
 }
 
 /// Trains on `--train`, scores the test rows and writes the model and predictions where asked;
 /// returns `{"rows_train", "rows_test", "features", "train_s", "predict_s", "auc"}`. Nothing is
 /// written to `out` (the closing line is the whole output).
+///
+/// The data goes through the library's public API: Parquet read with column projection
+/// ([`read_parquet_with`]), the feature list from [`numeric_columns_except`], a
+/// [`VectorAssembler`] marking `--categorical` columns nominal, the estimator, and ml-eval's
+/// [`BinaryClassificationEvaluator`]. Everything runs on one pool of `--threads` threads
+/// ([`ml_core::threads::install`]).
 pub fn run(args: &Args, _out: &mut dyn Write) -> crate::Result<Summary> {
-    // Training runs on a pool of --threads threads that the estimator builds; prediction and the
-    // data preparation run on rayon's global pool, which gets --threads as well (started here,
-    // so its threads exist before anything is timed). It fails only if already started.
-    let _ = rayon::ThreadPoolBuilder::new()
-        .num_threads(args.threads.max(1))
-        .build_global();
-    let train_cols = read_columns(&args.train)?;
-    let same_file = args.train == args.test;
-    let test_cols = if same_file {
-        None
-    } else {
-        Some(read_columns(&args.test)?)
-    };
-    let names: Vec<String> = train_cols.iter().map(|(n, _)| n.clone()).collect();
-    let col = |cols: &[(String, Float64Array)], name: &str| -> Result<usize> {
-        cols.iter()
-            .position(|(n, _)| n == name)
-            .ok_or_else(|| MlError::ColumnNotFound {
-                column: name.to_string(),
-                available: names.join(", "),
-            })
-    };
-    let mut skip: HashSet<&str> = args.exclude.iter().map(String::as_str).collect();
-    skip.insert(&args.label);
-    if let Some(s) = &args.split_col {
-        skip.insert(s);
-    }
-    for c in args.exclude.iter().chain(&args.categorical) {
-        col(&train_cols, c)?;
-    }
-    let features: Vec<&str> = names
-        .iter()
-        .map(String::as_str)
-        .filter(|n| !skip.contains(n))
-        .collect();
+    Ok(ml_core::threads::install(args.threads.max(1), || {
+        train_and_score(args)
+    })??)
+}
+
+fn train_and_score(args: &Args) -> Result<Summary> {
+    let schema = parquet_batches(&args.train, BATCH_ROWS)?.schema();
+    let features = feature_columns(args, &schema)?;
     let d = features.len();
-    // Split rows: with --split-col, rows where it is 1 are test rows.
-    let gather = |cols: &[(String, Float64Array)], keep: &dyn Fn(usize) -> bool| -> Result<Part> {
-        let fi: Vec<usize> = features
-            .iter()
-            .map(|f| col(cols, f))
-            .collect::<Result<_>>()?;
-        let li = col(cols, &args.label)?;
-        let n = cols[li].1.len();
-        let rows: Vec<usize> = (0..n).filter(|&i| keep(i)).collect();
-        let mut x = Vec::with_capacity(rows.len() * fi.len());
-        let vals: Vec<&[f64]> = fi.iter().map(|&j| cols[j].1.values().as_ref()).collect();
-        for &r in &rows {
-            for v in &vals {
-                x.push(v[r]);
-            }
-        }
-        let y = rows.iter().map(|&r| cols[li].1.value(r)).collect();
-        Ok(Part { x, y })
-    };
-    let is_test = |cols: &[(String, Float64Array)]| -> Result<Option<Vec<bool>>> {
-        match &args.split_col {
-            None => Ok(None),
-            Some(s) => {
-                let c = &cols[col(cols, s)?].1;
-                Ok(Some(c.values().iter().map(|&v| v == 1.0).collect()))
-            }
-        }
-    };
-    let (train, test) = {
-        let tmask = is_test(&train_cols)?;
-        let train = gather(&train_cols, &|i| tmask.as_ref().is_none_or(|m| !m[i]))?;
-        let test = match &test_cols {
-            None => gather(&train_cols, &|i| tmask.as_ref().is_none_or(|m| m[i]))?,
-            Some(tc) => {
-                let m = is_test(tc)?;
-                gather(tc, &|i| m.as_ref().is_none_or(|m| m[i]))?
-            }
-        };
+    let train_file = read_assembled(args, &args.train, &features)?;
+    let (train_ds, test_ds) = if args.train == args.test {
+        // One file: categories are counted over all its rows, then the rows are split.
+        let train = split_rows(args, &train_file, false)?;
+        let test = split_rows(args, &train_file, true)?;
         (train, test)
-    };
-    drop(train_cols);
-    drop(test_cols);
-    // Slot attributes: categorical columns are nominal with max code + 1 categories.
-    let cat: HashSet<&str> = args.categorical.iter().map(String::as_str).collect();
-    let attrs: Vec<Attribute> = features
-        .iter()
-        .enumerate()
-        .map(|(j, f)| {
-            if cat.contains(f) {
-                let max = train
-                    .x
-                    .iter()
-                    .skip(j)
-                    .step_by(d)
-                    .chain(test.x.iter().skip(j).step_by(d))
-                    .filter(|v| v.is_finite())
-                    .fold(-1.0f64, |a, &b| a.max(b));
-                Attribute::Nominal {
-                    name: Some(f.to_string()),
-                    num_values: (max + 1.0).max(0.0) as usize,
-                    values: None,
-                }
-            } else {
-                Attribute::numeric(*f)
-            }
-        })
-        .collect();
-    let to_dataset = |p: Part| -> Result<Dataset> {
-        let n = p.y.len();
-        let field = with_vector_attributes(Field::new("features", vector_type(d), false), &attrs);
-        Dataset::from_fields(
-            vec![field, Field::new("label", DataType::Float64, false)],
-            vec![
-                vector_column_from_vec(p.x, n, d),
-                Arc::new(Float64Array::from(p.y)) as ArrayRef,
-            ],
+    } else {
+        let test_file = read_assembled(args, &args.test, &features)?;
+        (
+            split_rows(args, &train_file, false)?,
+            split_rows(args, &test_file, true)?,
         )
     };
-    let (rows_train, rows_test) = (train.y.len(), test.y.len());
-    let train_ds = to_dataset(train)?;
-    let test_ds = to_dataset(test)?;
+    drop(train_file);
+    let (rows_train, rows_test) = (train_ds.num_rows(), test_ds.num_rows());
+    let features: Vec<&str> = features.iter().map(String::as_str).collect();
 
     let mut gbt = GradientBoostedTrees::new();
+    gbt.label_col = args.label.clone();
     gbt.objective = args.objective.parse()?;
     gbt.num_round = args.num_round;
     gbt.max_depth = args.max_depth;
@@ -273,7 +220,7 @@ pub fn run(args: &Args, _out: &mut dyn Write) -> crate::Result<Summary> {
     gbt.seed = args.seed;
     if args.objective.starts_with("multi:") {
         let k = train_ds
-            .f64_column("label")?
+            .numeric_column(&args.label)?
             .values()
             .iter()
             .fold(0.0f64, |a, &b| a.max(b));
@@ -302,9 +249,13 @@ pub fn run(args: &Args, _out: &mut dyn Write) -> crate::Result<Summary> {
     let t1 = Instant::now();
     let pred = model.predict(test_ds.features("features")?)?;
     let predict_s = t1.elapsed().as_secs_f64();
-    let labels = test_ds.f64_column("label")?.values();
     let auc = if args.objective == "binary:logistic" {
-        let a = ml_core::metrics::roc_auc(&pred, labels, None).unwrap_or(f64::NAN);
+        let scored = test_ds.with_column("score", Arc::new(Float64Array::from(pred.clone())))?;
+        let a = BinaryClassificationEvaluator::new()
+            .with_raw_prediction_col("score")
+            .with_label_col(&args.label)
+            .evaluate(&scored)
+            .unwrap_or(f64::NAN);
         if a.is_finite() {
             serde_json::json!((a * 1e4).round() / 1e4)
         } else {
@@ -321,11 +272,7 @@ pub fn run(args: &Args, _out: &mut dyn Write) -> crate::Result<Summary> {
         }
     }
     if let Some(path) = &args.predictions_out {
-        let mut s = String::from("prediction\n");
-        for p in &pred {
-            s.push_str(&format!("{p}\n"));
-        }
-        ml_core::persist::write_atomic(path, s.as_bytes())?;
+        write_values_csv(path, "prediction", &pred)?;
     }
     if let Some(path) = &args.contribs_out {
         write_contributions(path, &model, &test_ds, &features)?;

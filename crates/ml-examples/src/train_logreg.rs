@@ -17,14 +17,17 @@
 //! `--train lr.parquet --label label --split-col is_test --max-iter 20 --reg 0.05 --elastic-net 0.3`.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
-use arrow::array::{Array, BooleanArray};
+use arrow::array::BooleanArray;
 use arrow::datatypes::DataType;
-use ml_core::dataset::vector_column_from_vec;
+use ml_core::dataset::numeric_columns_except;
+use ml_core::feature::VectorAssembler;
+use ml_core::io::{read_table, ReadOptions};
 use ml_core::linear::LogisticRegression;
 use ml_core::{Dataset, Estimator, MlError, Transformer};
+use ml_eval::{BinaryClassificationEvaluator, Evaluator};
 use serde_json::json;
 
 use crate::Summary;
@@ -67,29 +70,15 @@ pub struct Args {
     pub predictions_out: Option<PathBuf>,
 }
 
-fn read(path: &Path) -> ml_core::Result<Dataset> {
-    let is_csv = path
-        .extension()
-        .map(|e| e.eq_ignore_ascii_case("csv"))
-        .unwrap_or(false);
-    if is_csv {
-        ml_core::io::read_csv(path, &ml_core::io::CsvReadOptions::default())
-    } else {
-        ml_core::io::read_parquet(path)
-    }
-}
-
-/// Builds the `features` column: the one list column, or all remaining numeric columns.
+/// Builds the `features` column: the one vector column left after `skip`, or else every
+/// remaining numeric column assembled by a [`VectorAssembler`] (a null is an error naming the
+/// column and row: impute it or leave the column out with `--exclude`).
 fn with_features(data: &Dataset, skip: &[String]) -> ml_core::Result<(Dataset, usize)> {
     let schema = data.schema();
-    let candidates: Vec<_> = schema
+    if let Some(list) = schema
         .fields()
         .iter()
-        .filter(|f| !skip.contains(f.name()))
-        .collect();
-    if let Some(list) = candidates
-        .iter()
-        .find(|f| matches!(f.data_type(), DataType::FixedSizeList(..)))
+        .find(|f| !skip.contains(f.name()) && matches!(f.data_type(), DataType::FixedSizeList(..)))
     {
         let width = data.vector_size(list.name())?;
         let ds = if list.name() == "features" {
@@ -99,69 +88,33 @@ fn with_features(data: &Dataset, skip: &[String]) -> ml_core::Result<(Dataset, u
         };
         return Ok((ds, width));
     }
-    let cols: Vec<String> = candidates
-        .iter()
-        .filter(|f| ml_core::dataset::is_numeric(f.data_type()))
-        .map(|f| f.name().clone())
-        .collect();
+    let skip: Vec<&str> = skip.iter().map(String::as_str).collect();
+    let cols = numeric_columns_except(&schema, &skip)?;
     if cols.is_empty() {
         return Err(MlError::data("no numeric feature columns left"));
     }
-    let arrays = cols
-        .iter()
-        .map(|c| data.numeric_column(c))
-        .collect::<ml_core::Result<Vec<_>>>()?;
-    let n = data.num_rows();
-    let mut values = Vec::with_capacity(n * cols.len());
-    for i in 0..n {
-        for (c, a) in cols.iter().zip(&arrays) {
-            if a.is_null(i) {
-                return Err(MlError::value(
-                    c,
-                    i,
-                    "missing value; impute or --exclude this column",
-                ));
-            }
-            values.push(a.value(i));
-        }
-    }
-    let ds = data.with_column("features", vector_column_from_vec(values, n, cols.len()))?;
+    let cols: Vec<&str> = cols.iter().map(String::as_str).collect();
+    let ds = VectorAssembler::new(&cols, "features").transform(data)?;
     Ok((ds, cols.len()))
-}
-
-/// Area under the ROC curve from ranks (Mann-Whitney U), ties at their average rank.
-fn auc(scores: &[f64], labels: &[f64]) -> Option<f64> {
-    let mut idx: Vec<usize> = (0..scores.len()).collect();
-    idx.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
-    let mut rank_sum_pos = 0.0;
-    let mut i = 0;
-    while i < idx.len() {
-        let mut j = i;
-        while j + 1 < idx.len() && scores[idx[j + 1]] == scores[idx[i]] {
-            j += 1;
-        }
-        let avg_rank = (i + j) as f64 / 2.0 + 1.0;
-        for &k in &idx[i..=j] {
-            if labels[k] > 0.0 {
-                rank_sum_pos += avg_rank;
-            }
-        }
-        i = j + 1;
-    }
-    let pos = labels.iter().filter(|l| **l > 0.0).count() as f64;
-    let neg = labels.len() as f64 - pos;
-    if pos == 0.0 || neg == 0.0 {
-        return None;
-    }
-    Some((rank_sum_pos - pos * (pos + 1.0) / 2.0) / (pos * neg))
 }
 
 /// Trains on `--train`, evaluates on the test rows (or the training rows) and writes predictions
 /// where asked; returns `{"rows_train", "features", "iterations", "objective", "nonzero",
 /// "train_s", "auc"}`. Progress goes to stderr; nothing is written to `out`.
+///
+/// The data goes through the library's public API: [`read_table`] (CSV or Parquet by the path),
+/// [`numeric_columns_except`] and a [`VectorAssembler`] for the features, the estimator, and
+/// ml-eval's [`BinaryClassificationEvaluator`]; everything runs on one pool of `--threads`
+/// threads ([`ml_core::threads::install`]).
 pub fn run(args: &Args, _out: &mut dyn Write) -> crate::Result<Summary> {
+    Ok(ml_core::threads::install(args.threads.max(1), || {
+        fit_and_evaluate(args)
+    })??)
+}
+
+fn fit_and_evaluate(args: &Args) -> ml_core::Result<Summary> {
     let t0 = Instant::now();
-    let data = read(&args.train)?;
+    let data = read_table(&args.train, &ReadOptions::new())?;
     let mut skip = args.exclude.clone();
     skip.push(args.label.clone());
     if let Some(s) = &args.split_col {
@@ -177,7 +130,7 @@ pub fn run(args: &Args, _out: &mut dyn Write) -> crate::Result<Summary> {
             (data.filter(&is_train)?, Some(data.filter(&is_test)?))
         }
         (None, Some(path)) => {
-            let t = read(path)?;
+            let t = read_table(path, &ReadOptions::new())?;
             (data, Some(with_features(&t, &skip)?.0))
         }
         (None, None) => (data, None),
@@ -205,26 +158,24 @@ pub fn run(args: &Args, _out: &mut dyn Write) -> crate::Result<Summary> {
     let eval = test.as_ref().unwrap_or(&train);
     let out = model.transform(eval)?;
     let labels = out.numeric_column(&args.label)?;
-    let labels: Vec<f64> = labels.values().to_vec();
     let prob = out.features("probability")?;
     let p1: Vec<f64> = prob.column(1).to_vec();
     let auc = if model.num_classes == 2 {
-        auc(&p1, &labels)
+        BinaryClassificationEvaluator::new()
+            .with_raw_prediction_col("probability")
+            .with_label_col(&args.label)
+            .evaluate(&out)
+            .ok()
     } else {
         None
     };
     if let Some(path) = &args.predictions_out {
         let pred = out.f64_column("prediction")?;
-        let mut f =
-            std::io::BufWriter::new(std::fs::File::create(path).map_err(|e| MlError::io(path, e))?);
-        let mut write = || -> std::io::Result<()> {
-            writeln!(f, "label,probability,prediction")?;
-            for ((l, p), y) in labels.iter().zip(&p1).zip(pred.values().iter()) {
-                writeln!(f, "{l},{p},{y}")?;
-            }
-            f.flush()
-        };
-        write().map_err(|e| MlError::io(path, e))?;
+        let mut csv = String::from("label,probability,prediction\n");
+        for ((l, p), y) in labels.values().iter().zip(&p1).zip(pred.values().iter()) {
+            csv.push_str(&format!("{l},{p},{y}\n"));
+        }
+        ml_core::persist::write_atomic(path, csv.as_bytes())?;
     }
     Ok(Summary::new(json!({
         "rows_train": train.num_rows(),

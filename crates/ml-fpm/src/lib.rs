@@ -5,6 +5,7 @@
 //! * [`FPGrowth`] / [`FPGrowthModel`]: frequent itemsets of baskets (a list column of strings or
 //!   integers), association rules (confidence, lift, support) and basket recommendations.
 //! * [`PrefixSpan`]: frequent sequential patterns of sequences of itemsets.
+//! * [`group_baskets`]: baskets from a table of (basket, item) rows, as order lines are stored.
 //!
 //! FP-growth is built for speed: items are interned to dense ranks by descending frequency, the
 //! FP tree lives in flat arrays built from sorted transactions, conditional trees reuse per-depth
@@ -33,11 +34,13 @@
 //! ```
 #![deny(missing_docs)]
 
+mod baskets;
 mod encode;
 mod fpgrowth;
 mod prefixspan;
 mod tree;
 
+pub use baskets::group_baskets;
 pub use encode::ItemVocab;
 pub use fpgrowth::{FPGrowth, FPGrowthModel, FitTimings};
 pub use prefixspan::PrefixSpan;

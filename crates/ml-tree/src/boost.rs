@@ -540,6 +540,7 @@ impl GradientBoostedTrees {
             feature_names,
             best_iteration,
             params: self.model_params(),
+            forest: Default::default(),
         };
         Ok((model, history))
     }
@@ -588,6 +589,7 @@ impl Estimator for GradientBoostedTrees {
             feature_names: Vec::new(),
             best_iteration: None,
             params: self.model_params(),
+            forest: Default::default(),
         };
         model.output_schema(schema, None)
     }

@@ -2,6 +2,10 @@
 //! blocks of rows side by side (branch-free for numeric splits), and the margins of a batch of
 //! rows computed in parallel over fixed chunks.
 
+use std::hash::Hasher;
+use std::sync::{Arc, Mutex};
+
+use ml_core::hash::FxHasher;
 use ndarray::{ArrayView2, CowArray, Ix2};
 use rayon::prelude::*;
 
@@ -25,11 +29,17 @@ const PREDICT_CHUNK: usize = 128;
 /// parallel over fixed chunks of rows: the flattened walk when every leaf value is an `f32`
 /// (as trained here), the branch-free numeric walk when also every split is numeric, each
 /// tree's own walk otherwise.
-pub(crate) fn add_margins(trees: &[Tree], xs: &[f64], d: usize, k: usize, out: &mut [f64]) {
+pub(crate) fn add_margins(
+    flat: &FlatForest,
+    trees: &[Tree],
+    xs: &[f64],
+    d: usize,
+    k: usize,
+    out: &mut [f64],
+) {
     if d == 0 {
         return;
     }
-    let flat = FlatForest::new(trees);
     let exact = flat.is_exact();
     let all_numeric = flat.all_numeric(d);
     out.par_chunks_mut(PREDICT_CHUNK * k)
@@ -57,6 +67,74 @@ pub(crate) fn add_margins(trees: &[Tree], xs: &[f64], d: usize, k: usize, out: &
                 }
             }
         });
+}
+
+/// A model's [`FlatForest`], built on first use and kept: later calls reuse it while the
+/// trees are unchanged. The trees are public fields that may be edited in place, so each use
+/// compares a fingerprint of their contents (one pass over the nodes, no allocation) with the
+/// one the forest was built from, and rebuilds on a difference. A clone starts empty.
+#[derive(Default)]
+pub(crate) struct ForestCache(Mutex<Option<(u64, Arc<FlatForest>)>>);
+
+impl ForestCache {
+    /// The flattened predictor of `trees`, built once per version of their contents.
+    pub(crate) fn get(&self, trees: &[Tree]) -> Arc<FlatForest> {
+        let key = fingerprint(trees);
+        let mut slot = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match slot.as_ref() {
+            Some((k, f)) if *k == key => f.clone(),
+            _ => {
+                let f = Arc::new(FlatForest::new(trees));
+                *slot = Some((key, f.clone()));
+                f
+            }
+        }
+    }
+}
+
+impl Clone for ForestCache {
+    fn clone(&self) -> Self {
+        ForestCache::default()
+    }
+}
+
+/// A cache is not part of a model's value.
+impl PartialEq for ForestCache {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for ForestCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ForestCache")
+    }
+}
+
+/// A hash of everything prediction reads from the trees.
+fn fingerprint(trees: &[Tree]) -> u64 {
+    let mut h = FxHasher::default();
+    h.write_usize(trees.len());
+    for t in trees {
+        h.write_usize(t.nodes.len());
+        for n in &t.nodes {
+            h.write_u32(n.feature);
+            h.write_u32(n.threshold.to_bits());
+            h.write_u32(n.left);
+            h.write_u32(n.right);
+            h.write_u8(u8::from(n.default_left));
+            h.write_u32(n.category_split.map_or(u32::MAX, |c| c));
+            h.write_u64(n.value.to_bits());
+        }
+        h.write_usize(t.categories.len());
+        for c in &t.categories {
+            h.write_u32(c.num_categories);
+            for &w in &c.bits {
+                h.write_u64(w);
+            }
+        }
+    }
+    h.finish()
 }
 
 /// A 16-byte node for fast prediction: `meta` holds the feature in its low 29 bits, bit 31 =

@@ -91,6 +91,7 @@ mod model;
 mod objective;
 mod params;
 mod partition;
+mod row;
 mod sample;
 pub mod shap;
 mod split;

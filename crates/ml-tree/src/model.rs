@@ -14,7 +14,7 @@ use ml_core::dataset::{
 use ml_core::params::{ParamSpec, ParamValue, Params};
 use ml_core::{Dataset, MlError, Result, Transformer};
 
-use crate::forest::{add_margins, row_major};
+use crate::forest::{add_margins, row_major, ForestCache};
 use crate::objective::{argmax, sigmoid, Objective};
 use crate::params::ModelParams;
 use crate::shap::TreeShap;
@@ -68,6 +68,9 @@ pub struct GradientBoostedTreesModel {
     /// The input and output columns (written inline, as the fields they were before).
     #[serde(flatten)]
     pub params: ModelParams,
+    /// The flattened predictor, built on first prediction and kept (not saved).
+    #[serde(skip)]
+    pub(crate) forest: ForestCache,
 }
 
 /// A model as read from a file, before its structure is checked.
@@ -97,6 +100,7 @@ impl TryFrom<ModelFile> for GradientBoostedTreesModel {
             feature_names: f.feature_names,
             best_iteration: f.best_iteration,
             params: f.params,
+            forest: ForestCache::default(),
         };
         m.check_structure()?;
         Ok(m)
@@ -114,6 +118,7 @@ impl Default for GradientBoostedTreesModel {
             feature_names: Vec::new(),
             best_iteration: None,
             params: ModelParams::default(),
+            forest: ForestCache::default(),
         }
     }
 }
@@ -153,7 +158,8 @@ impl GradientBoostedTreesModel {
         Ok(())
     }
 
-    /// Margins, `rows x num_class` row-major.
+    /// Margins, `rows x num_class` row-major. The trees' flattened predictor is built on the
+    /// first call and reused by later ones while the trees are unchanged.
     pub fn predict_margins(&self, x: ArrayView2<'_, f64>) -> Result<Vec<f64>> {
         let (n, d) = x.dim();
         self.check_width(d)?;
@@ -163,7 +169,14 @@ impl GradientBoostedTreesModel {
             .ok_or_else(|| MlError::data("features are not contiguous"))?;
         let k = self.num_class;
         let mut out = vec![self.base_margin(); n * k];
-        add_margins(&self.trees, xs, d, k, &mut out);
+        add_margins(
+            &self.forest.get(&self.trees),
+            &self.trees,
+            xs,
+            d,
+            k,
+            &mut out,
+        );
         Ok(out)
     }
 
@@ -467,6 +480,15 @@ impl Transformer for GradientBoostedTreesModel {
 
     fn transform_schema(&self, schema: &Schema) -> Result<Schema> {
         self.output_schema(schema, Some(self.num_features))
+    }
+
+    /// The trees walked for one feature vector (and TreeSHAP prepared once when
+    /// `contrib_prediction_col` is set); same outputs as `transform`, bit for bit.
+    fn compile_row(
+        &self,
+        layout: &mut ml_core::row::RowLayout,
+    ) -> Result<Option<Box<dyn ml_core::row::RowStage>>> {
+        Ok(Some(Box::new(crate::row::compile(self, layout)?)))
     }
 }
 

@@ -13,6 +13,9 @@ use crate::dataset::{column_to_f64, NullPolicy};
 use crate::error::{MlError, Result};
 use crate::hash::FxHashMap;
 use crate::params::Params;
+use crate::quantile::QuantileSummary;
+use crate::row::{ColumnKind, RowLayout, RowStage, RowStep, RowValue};
+use crate::stream::{BatchSource, MemorySource};
 use crate::traits::{Estimator, Transformer};
 
 crate::param_enum! {
@@ -22,7 +25,8 @@ crate::param_enum! {
         /// The mean of the present values (the default).
         #[default]
         Mean => "mean",
-        /// The exact lower median of the present values.
+        /// The lower median of the present values: exact up to 50,000 values, beyond that
+        /// through a quantile sketch with `relative_error` as Spark's `approxQuantile`.
         Median => "median",
         /// The most frequent present value; ties go to the smallest.
         Mode => "mode",
@@ -36,10 +40,15 @@ crate::param_enum! {
 /// and NaN). Statistics are computed over the non-missing values only; a column with no
 /// non-missing value is an error. Outputs are `Float64` columns with no nulls.
 ///
-/// The median is the exact lower median (the value at 1-based rank `ceil(n / 2)` of the sorted
-/// values), which is what Spark's `approxQuantile(0.5, relativeError)` returns when it is exact;
-/// an exact answer is within every `relative_error`, so that parameter is accepted for
-/// compatibility and only validated. For `mode`, ties go to the smallest value, as in Spark.
+/// The median is Spark's: `approxQuantile(0.5, relative_error)` through the same sketch
+/// ([`QuantileSummary`](crate::quantile::QuantileSummary)), a value whose rank is within
+/// `relative_error · n` of `ceil(n / 2)`; up to 50,000 present values it is the exact lower
+/// median (the value at rank `ceil(n / 2)`). For `mode`, ties go to the smallest value, as in
+/// Spark.
+///
+/// Every statistic is gathered value by value in row order, so
+/// [`fit_source`](Estimator::fit_source) over a stream of batches gives the same surrogates as
+/// `fit` on the whole table, holding one batch at a time.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -70,8 +79,7 @@ pub struct Imputer {
     /// The placeholder for missing values besides null (default NaN; NaN is always missing).
     #[serde(with = "json_f64::scalar")]
     pub missing_value: f64,
-    /// Spark's approxQuantile precision for the median, in [0, 1] (default 0.001); the median
-    /// computed here is exact, which satisfies any precision.
+    /// Spark's `relativeError`: the rank precision of the median, in [0, 1] (default 0.001).
     pub relative_error: f64,
 }
 
@@ -103,7 +111,7 @@ crate::impl_params!(Imputer {
     output_cols: "Output columns, one per input column.",
     strategy: "Surrogate: 'mean' (default), 'median' or 'mode'.",
     missing_value: "Placeholder for missing values besides null; default NaN (NaN is always missing).",
-    relative_error: "Median precision as Spark's approxQuantile; the median here is exact. Default 0.001.",
+    relative_error: "Rank precision of the median, as Spark's approxQuantile (default 0.001).",
 } validate = validate);
 
 impl Imputer {
@@ -137,7 +145,7 @@ impl Imputer {
         self
     }
 
-    /// Sets the median precision (kept for Spark compatibility; the median is exact).
+    /// Sets the median's rank precision (`relativeError`).
     pub fn with_relative_error(mut self, value: f64) -> Self {
         self.relative_error = value;
         self
@@ -168,70 +176,110 @@ impl Imputer {
     fn is_missing(&self, v: f64) -> bool {
         v.is_nan() || v == self.missing_value
     }
+}
 
-    /// The non-missing values of a column.
-    fn present_values(&self, arr: &Float64Array) -> Vec<f64> {
-        let mut out = Vec::with_capacity(arr.len() - arr.null_count());
+/// The statistic of one input column, gathered value by value in row order (so that any cut of
+/// the rows into batches gives the same result).
+enum Accumulator {
+    /// Running sum (from -0.0, as `Iterator::sum` starts) and count.
+    Mean { total: f64, n: u64 },
+    /// Spark's quantile sketch.
+    Median(QuantileSummary),
+    /// Count per value (bits; -0.0 counted as 0.0), with the value.
+    Mode(FxHashMap<u64, (f64, u64)>),
+}
+
+impl Accumulator {
+    fn new(strategy: ImputerStrategy, relative_error: f64) -> Result<Self> {
+        Ok(match strategy {
+            ImputerStrategy::Mean => Accumulator::Mean { total: -0.0, n: 0 },
+            ImputerStrategy::Median => Accumulator::Median(QuantileSummary::new(relative_error)?),
+            ImputerStrategy::Mode => Accumulator::Mode(FxHashMap::default()),
+        })
+    }
+
+    fn add(&mut self, v: f64) {
+        match self {
+            Accumulator::Mean { total, n } => {
+                *total += v;
+                *n += 1;
+            }
+            Accumulator::Median(sketch) => sketch.insert(v),
+            Accumulator::Mode(counts) => {
+                let v = if v == 0.0 { 0.0 } else { v };
+                counts.entry(v.to_bits()).or_insert((v, 0)).1 += 1;
+            }
+        }
+    }
+
+    /// The surrogate, or `None` when no value was added.
+    fn finish(self) -> Result<Option<f64>> {
+        Ok(match self {
+            Accumulator::Mean { n: 0, .. } => None,
+            Accumulator::Mean { total, n } => Some(total / n as f64),
+            Accumulator::Median(mut sketch) => sketch.query(0.5)?,
+            Accumulator::Mode(counts) => {
+                // Most frequent; ties go to the smallest value.
+                let mut best: Option<(f64, u64)> = None;
+                for &(v, c) in counts.values() {
+                    if best.is_none_or(|(bv, bc)| c > bc || (c == bc && v < bv)) {
+                        best = Some((v, c));
+                    }
+                }
+                best.map(|(v, _)| v)
+            }
+        })
+    }
+}
+
+impl Imputer {
+    /// Adds the present (not null, NaN or `missing_value`) values of a column, in row order.
+    fn accumulate(&self, arr: &Float64Array, acc: &mut Accumulator) {
         let values = arr.values();
         match arr.nulls() {
-            None => out.extend(values.iter().copied().filter(|&v| !self.is_missing(v))),
-            Some(nulls) => out.extend(
-                values
-                    .iter()
-                    .zip(nulls.iter())
-                    .filter(|&(&v, valid)| valid && !self.is_missing(v))
-                    .map(|(&v, _)| v),
-            ),
-        }
-        out
-    }
-}
-
-/// Exact lower median: the value at 1-based rank `ceil(n / 2)`.
-fn lower_median(values: &mut [f64]) -> f64 {
-    let k = values.len().div_ceil(2) - 1;
-    let (_, m, _) = values.select_nth_unstable_by(k, f64::total_cmp);
-    *m
-}
-
-/// Most frequent value; ties go to the smallest.
-fn mode(values: &[f64]) -> f64 {
-    let mut counts: FxHashMap<u64, (f64, usize)> = FxHashMap::default();
-    for &v in values {
-        // -0.0 and 0.0 are the same value.
-        let v = if v == 0.0 { 0.0 } else { v };
-        counts.entry(v.to_bits()).or_insert((v, 0)).1 += 1;
-    }
-    let mut best = (f64::NAN, 0usize);
-    for &(v, c) in counts.values() {
-        if c > best.1 || (c == best.1 && v < best.0) {
-            best = (v, c);
+            None => values
+                .iter()
+                .filter(|&&v| !self.is_missing(v))
+                .for_each(|&v| acc.add(v)),
+            Some(nulls) => values
+                .iter()
+                .zip(nulls.iter())
+                .filter(|&(&v, valid)| valid && !self.is_missing(v))
+                .for_each(|(&v, _)| acc.add(v)),
         }
     }
-    best.0
 }
 
 impl Estimator for Imputer {
     type Model = ImputerModel;
 
     fn fit(&self, data: &Dataset) -> Result<ImputerModel> {
-        self.output_schema(&data.schema())?;
+        self.fit_source(&MemorySource::from_dataset(data, data.num_rows().max(1))?)
+    }
+
+    /// One pass over the source, one batch at a time (the median's sketch holds
+    /// `O(1 / relative_error)` values).
+    fn fit_source(&self, source: &dyn BatchSource) -> Result<ImputerModel> {
+        self.output_schema(&*source.schema()?)?;
         let cols = self.columns()?;
+        let mut accs = cols
+            .iter()
+            .map(|_| Accumulator::new(self.strategy, self.relative_error))
+            .collect::<Result<Vec<_>>>()?;
+        for batch in source.open()? {
+            let data = Dataset::new(batch?);
+            for ((input, _), acc) in cols.iter().zip(&mut accs) {
+                self.accumulate(&column_to_f64(&data, input, NullPolicy::Keep)?, acc);
+            }
+        }
         let mut surrogates = Vec::with_capacity(cols.len());
-        for (input, _) in &cols {
-            let arr = column_to_f64(data, input, NullPolicy::Keep)?;
-            let mut present = self.present_values(&arr);
-            if present.is_empty() {
+        for ((input, _), acc) in cols.iter().zip(accs) {
+            let Some(s) = acc.finish()? else {
                 return Err(MlError::data(format!(
                     "Imputer: column '{input}' has no value that is not null, NaN or \
                      missing_value ({}); the {} cannot be computed",
                     self.missing_value, self.strategy
                 )));
-            }
-            let s = match self.strategy {
-                ImputerStrategy::Mean => present.iter().sum::<f64>() / present.len() as f64,
-                ImputerStrategy::Median => lower_median(&mut present),
-                ImputerStrategy::Mode => mode(&present),
             };
             surrogates.push(s);
         }
@@ -315,6 +363,26 @@ impl Transformer for ImputerModel {
         )?))
     }
 
+    fn compile_row(&self, layout: &mut RowLayout) -> Result<Option<Box<dyn RowStage>>> {
+        let cols = self.params.columns()?;
+        let slots = layout.column_pairs(self, &cols, ColumnKind::Number)?;
+        let mut columns = Vec::with_capacity(cols.len());
+        for (((name, _), (input, output)), &surrogate) in
+            cols.iter().zip(slots).zip(&self.surrogates)
+        {
+            columns.push(ImputerRowColumn {
+                name: name.clone(),
+                input,
+                output,
+                surrogate,
+            });
+        }
+        Ok(Some(Box::new(ImputerRow {
+            columns,
+            missing_value: self.params.missing_value,
+        })))
+    }
+
     fn transform_schema(&self, schema: &Schema) -> Result<Schema> {
         let s = self.params.output_schema(schema)?;
         let n = self.params.columns()?.len();
@@ -331,16 +399,94 @@ impl Transformer for ImputerModel {
     }
 }
 
+/// One column of [`ImputerRow`].
+#[derive(Debug)]
+struct ImputerRowColumn {
+    name: String,
+    input: usize,
+    output: usize,
+    surrogate: f64,
+}
+
+/// [`ImputerModel`] compiled for one row.
+#[derive(Debug)]
+struct ImputerRow {
+    columns: Vec<ImputerRowColumn>,
+    missing_value: f64,
+}
+
+impl RowStage for ImputerRow {
+    fn apply(&self, row: &mut [RowValue], _index: usize) -> Result<RowStep> {
+        for c in &self.columns {
+            let v = match row[c.input].number(&c.name)? {
+                Some(v) if !(v.is_nan() || v == self.missing_value) => v,
+                _ => c.surrogate,
+            };
+            row[c.output] = RowValue::Number(v);
+        }
+        Ok(RowStep::Keep)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn surrogate(strategy: ImputerStrategy, values: &[f64]) -> f64 {
+        let mut acc = Accumulator::new(strategy, 0.001).unwrap();
+        values.iter().for_each(|&v| acc.add(v));
+        acc.finish().unwrap().unwrap()
+    }
+
     #[test]
     fn lower_median_and_mode_follow_spark() {
-        assert_eq!(lower_median(&mut [4.0, 1.0, 3.0, 2.0]), 2.0);
-        assert_eq!(lower_median(&mut [5.0, 1.0, 3.0]), 3.0);
-        assert_eq!(lower_median(&mut [7.0]), 7.0);
-        assert_eq!(mode(&[3.0, 1.0, 3.0, 1.0, 2.0]), 1.0);
-        assert_eq!(mode(&[-0.0, 0.0, 5.0]), 0.0);
+        use ImputerStrategy::{Median, Mode};
+        assert_eq!(surrogate(Median, &[4.0, 1.0, 3.0, 2.0]), 2.0);
+        assert_eq!(surrogate(Median, &[5.0, 1.0, 3.0]), 3.0);
+        assert_eq!(surrogate(Median, &[7.0]), 7.0);
+        assert_eq!(surrogate(Mode, &[3.0, 1.0, 3.0, 1.0, 2.0]), 1.0);
+        assert_eq!(surrogate(Mode, &[-0.0, 0.0, 5.0]), 0.0);
+    }
+
+    #[test]
+    fn batches_of_any_size_give_the_whole_column_surrogates() {
+        // 120,000 values (the median's buffer is merged twice), with gaps.
+        let values: Vec<Option<f64>> = (0..120_000u64)
+            .map(|i| (i % 7 != 3).then(|| ((i * 7919) % 100_003) as f64 * 0.25 - 100.0))
+            .collect();
+        let data = Dataset::from_columns(vec![(
+            "x",
+            Arc::new(Float64Array::from(values.clone())) as ArrayRef,
+        )])
+        .unwrap();
+        let mut present: Vec<f64> = values.iter().flatten().copied().collect();
+        for strategy in [
+            ImputerStrategy::Mean,
+            ImputerStrategy::Median,
+            ImputerStrategy::Mode,
+        ] {
+            let imputer = Imputer::single("x", "y").with_strategy(strategy);
+            let whole = imputer.fit(&data).unwrap().surrogates()[0];
+            for rows in [1000, 65_536, 7_777] {
+                let source = MemorySource::from_dataset(&data, rows).unwrap();
+                let streamed = imputer.fit_source(&source).unwrap().surrogates()[0];
+                assert_eq!(
+                    whole.to_bits(),
+                    streamed.to_bits(),
+                    "{strategy} in batches of {rows}"
+                );
+            }
+            if strategy == ImputerStrategy::Median {
+                // Within relative_error * n ranks of the exact lower median.
+                present.sort_by(f64::total_cmp);
+                let n = present.len();
+                let rank = present.partition_point(|&v| v < whole) + 1;
+                let target = n.div_ceil(2);
+                assert!(
+                    rank.abs_diff(target) as f64 <= 0.001 * n as f64,
+                    "{rank} vs {target}"
+                );
+            }
+        }
     }
 }

@@ -13,6 +13,7 @@ use crate::dataset::{column_to_f64, NullPolicy};
 use crate::dataset::{field_of, vector_column_from_vec, vector_type, Dataset};
 use crate::error::{MlError, Result};
 use crate::params::Params;
+use crate::row::{ColumnKind, RowLayout, RowStage, RowStep, RowValue};
 use crate::traits::{Estimator, Transformer};
 
 /// One-hot encodes columns of category codes (`0.0, 1.0, ...`), as Spark MLlib's
@@ -288,20 +289,8 @@ impl Transformer for OneHotEncoderModel {
                 } else if keep {
                     size
                 } else {
-                    let what = if has_nulls && codes.is_null(row) {
-                        "null".to_string()
-                    } else {
-                        format!("{c}")
-                    };
-                    return Err(MlError::value(
-                        input,
-                        row,
-                        format!(
-                            "OneHotEncoder: invalid category code {what} (the encoder knows \
-                             {size} categories, codes 0..{size}); set handle_invalid to 'keep' \
-                             to accept it"
-                        ),
-                    ));
+                    let code = (!(has_nulls && codes.is_null(row))).then_some(c);
+                    return Err(invalid_code(input, row, code, size));
                 };
                 if slot < width {
                     values[row * width + slot] = 1.0;
@@ -313,6 +302,27 @@ impl Transformer for OneHotEncoderModel {
             Arc::new(schema),
             columns,
         )?))
+    }
+
+    fn compile_row(&self, layout: &mut RowLayout) -> Result<Option<Box<dyn RowStage>>> {
+        let cols = self.params.columns()?;
+        let slots = layout.column_pairs(self, &cols, ColumnKind::Number)?;
+        let mut columns = Vec::with_capacity(cols.len());
+        for (((name, _), (input, output)), &size) in
+            cols.iter().zip(slots).zip(&self.category_sizes)
+        {
+            columns.push(OneHotRowColumn {
+                name: name.clone(),
+                input,
+                output,
+                size,
+                width: self.params.width(size),
+            });
+        }
+        Ok(Some(Box::new(OneHotRow {
+            columns,
+            keep: self.params.handle_invalid == HandleInvalid::Keep,
+        })))
     }
 
     /// Valid parameters and, per input column, a category count >= 1 and (when present) one
@@ -370,5 +380,56 @@ impl Transformer for OneHotEncoderModel {
             .map(|(k, (_, o))| self.output_field(o, k))
             .collect();
         append_fields(schema, fields)
+    }
+}
+
+/// The error for an invalid category code (`None`: null) under `handle_invalid = "error"`.
+fn invalid_code(input: &str, row: usize, code: Option<f64>, size: usize) -> MlError {
+    let what = match code {
+        None => "null".to_string(),
+        Some(c) => format!("{c}"),
+    };
+    MlError::value(
+        input,
+        row,
+        format!(
+            "OneHotEncoder: invalid category code {what} (the encoder knows {size} categories, \
+             codes 0..{size}); set handle_invalid to 'keep' to accept it"
+        ),
+    )
+}
+
+/// One column of [`OneHotRow`].
+#[derive(Debug)]
+struct OneHotRowColumn {
+    name: String,
+    input: usize,
+    output: usize,
+    size: usize,
+    width: usize,
+}
+
+/// [`OneHotEncoderModel`] compiled for one row.
+#[derive(Debug)]
+struct OneHotRow {
+    columns: Vec<OneHotRowColumn>,
+    keep: bool,
+}
+
+impl RowStage for OneHotRow {
+    fn apply(&self, row: &mut [RowValue], index: usize) -> Result<RowStep> {
+        for c in &self.columns {
+            let code = row[c.input].number(&c.name)?;
+            let slot = match code {
+                Some(v) if v >= 0.0 && v < c.size as f64 && v.fract() == 0.0 => v as usize,
+                _ if self.keep => c.size,
+                _ => return Err(invalid_code(&c.name, index, code, c.size)),
+            };
+            let out = row[c.output].zeroed_vector(c.width);
+            if slot < c.width {
+                out[slot] = 1.0;
+            }
+        }
+        Ok(RowStep::Keep)
     }
 }

@@ -11,6 +11,8 @@ use super::{append_fields, delegate_params, json_f64};
 use crate::attributes::{vector_attributes, with_vector_attributes, Attribute};
 use crate::dataset::{field_of, type_error, vector_type, Dataset};
 use crate::error::{MlError, Result};
+use crate::row::{ColumnKind, RowLayout, RowStage, RowStep, RowValue};
+use crate::stream::{BatchSource, MemorySource};
 use crate::traits::{Estimator, Transformer};
 
 /// Standardizes a vector column slot by slot, as Spark MLlib's `StandardScaler`:
@@ -135,41 +137,70 @@ fn row_values(list: &FixedSizeListArray, width: usize) -> &[f64] {
     &child.values()[..list.len() * width]
 }
 
+impl StandardScaler {
+    /// Calls `add` with the values of every non-null row of the input vector column, in row
+    /// order, batch by batch; returns the number of such rows.
+    fn for_each_row(&self, source: &dyn BatchSource, mut add: impl FnMut(&[f64])) -> Result<usize> {
+        let mut n = 0;
+        for batch in source.open()? {
+            let data = Dataset::new(batch?);
+            let (list, w) = vector_input(&data, &self.input_col)?;
+            let values = row_values(list, w);
+            let nulls = list.nulls();
+            for row in 0..list.len() {
+                if nulls.is_none_or(|b: &NullBuffer| b.is_valid(row)) {
+                    add(&values[row * w..(row + 1) * w]);
+                    n += 1;
+                }
+            }
+        }
+        Ok(n)
+    }
+}
+
 impl Estimator for StandardScaler {
     type Model = StandardScalerModel;
 
     fn fit(&self, data: &Dataset) -> Result<StandardScalerModel> {
-        Estimator::transform_schema(self, &data.schema())?;
-        let (list, w) = vector_input(data, &self.input_col)?;
-        let values = row_values(list, w);
-        let nulls = list.nulls();
-        let valid = |row: usize| nulls.is_none_or(|b: &NullBuffer| b.is_valid(row));
-        let n = (0..list.len()).filter(|&r| valid(r)).count();
+        self.fit_source(&MemorySource::from_dataset(data, data.num_rows().max(1))?)
+    }
+
+    /// Two passes over the source, one batch at a time: the mean, then the sum of squared
+    /// deviations from it, each summed in row order (so any cut into batches gives the same
+    /// bits). Memory: one batch and two vectors of the width.
+    fn fit_source(&self, source: &dyn BatchSource) -> Result<StandardScalerModel> {
+        let schema = source.schema()?;
+        Estimator::transform_schema(self, &schema)?;
+        let w = match field_of(&schema, &self.input_col)?.data_type() {
+            DataType::FixedSizeList(_, w) => *w as usize,
+            dt => {
+                return Err(type_error(
+                    &self.input_col,
+                    "a vector (FixedSizeList<Float64>)",
+                    dt,
+                ))
+            }
+        };
+        let mut mean = vec![0.0f64; w];
+        let n = self.for_each_row(source, |x| {
+            for (m, v) in mean.iter_mut().zip(x) {
+                *m += v;
+            }
+        })?;
         if n == 0 {
             return Err(MlError::data(format!(
                 "StandardScaler: column '{}' has no (non-null) rows to fit on",
                 self.input_col
             )));
         }
-        // Two passes: the mean, then the sum of squared deviations from it.
-        let mut mean = vec![0.0f64; w];
-        for (row, x) in values.chunks_exact(w.max(1)).enumerate() {
-            if valid(row) {
-                for (m, v) in mean.iter_mut().zip(x) {
-                    *m += v;
-                }
-            }
-        }
         mean.iter_mut().for_each(|m| *m /= n as f64);
         let mut ss = vec![0.0f64; w];
-        for (row, x) in values.chunks_exact(w.max(1)).enumerate() {
-            if valid(row) {
-                for ((s, v), m) in ss.iter_mut().zip(x).zip(&mean) {
-                    let d = v - m;
-                    *s += d * d;
-                }
+        self.for_each_row(source, |x| {
+            for ((s, v), m) in ss.iter_mut().zip(x).zip(&mean) {
+                let d = v - m;
+                *s += d * d;
             }
-        }
+        })?;
         let std = ss
             .iter()
             .map(|s| {
@@ -220,6 +251,53 @@ impl StandardScalerModel {
     pub fn params(&self) -> &StandardScaler {
         &self.params
     }
+
+    /// The per-slot shift (the mean, or 0) and scale (`1 / std`, 0 for a zero std, or 1) of
+    /// `out = (x - shift) * scale`, for vectors of width `w`.
+    fn shift_and_scale(&self, w: usize) -> (Vec<f64>, Vec<f64>) {
+        let shift: Vec<f64> = if self.params.with_mean {
+            self.mean.clone()
+        } else {
+            vec![0.0; w]
+        };
+        let scale: Vec<f64> = if self.params.with_std {
+            self.std
+                .iter()
+                .map(|&s| if s == 0.0 { 0.0 } else { 1.0 / s })
+                .collect()
+        } else {
+            vec![1.0; w]
+        };
+        (shift, scale)
+    }
+}
+
+/// [`StandardScalerModel`] compiled for one row.
+#[derive(Debug)]
+struct ScalerRow {
+    name: String,
+    input: usize,
+    output: usize,
+    shift: Vec<f64>,
+    scale: Vec<f64>,
+}
+
+impl RowStage for ScalerRow {
+    fn apply(&self, row: &mut [RowValue], _index: usize) -> Result<RowStep> {
+        let mut out = std::mem::take(&mut row[self.output]);
+        match row[self.input].vector(&self.name, self.shift.len())? {
+            // A null vector stays null, as in `transform`.
+            None => out = RowValue::Null,
+            Some(x) => {
+                let values = out.zeroed_vector(x.len());
+                for (((o, v), m), s) in values.iter_mut().zip(x).zip(&self.shift).zip(&self.scale) {
+                    *o = (v - m) * s;
+                }
+            }
+        }
+        row[self.output] = out;
+        Ok(RowStep::Keep)
+    }
 }
 
 #[typetag::serde(name = "StandardScalerModel")]
@@ -245,23 +323,25 @@ impl Transformer for StandardScalerModel {
         Ok(())
     }
 
+    fn compile_row(&self, layout: &mut RowLayout) -> Result<Option<Box<dyn RowStage>>> {
+        let input = layout.input(&self.params.input_col, ColumnKind::Vector)?;
+        layout.advance(self)?;
+        let w = self.mean.len();
+        let (shift, scale) = self.shift_and_scale(w);
+        Ok(Some(Box::new(ScalerRow {
+            name: self.params.input_col.clone(),
+            input,
+            output: layout.output(&self.params.output_col)?,
+            shift,
+            scale,
+        })))
+    }
+
     fn transform(&self, data: &Dataset) -> Result<Dataset> {
         let schema = Transformer::transform_schema(self, &data.schema())?;
         let (list, w) = vector_input(data, &self.params.input_col)?;
         let values = row_values(list, w);
-        let shift: Vec<f64> = if self.params.with_mean {
-            self.mean.clone()
-        } else {
-            vec![0.0; w]
-        };
-        let scale: Vec<f64> = if self.params.with_std {
-            self.std
-                .iter()
-                .map(|&s| if s == 0.0 { 0.0 } else { 1.0 / s })
-                .collect()
-        } else {
-            vec![1.0; w]
-        };
+        let (shift, scale) = self.shift_and_scale(w);
         let mut out = Vec::with_capacity(values.len());
         for x in values.chunks_exact(w.max(1)) {
             out.extend(

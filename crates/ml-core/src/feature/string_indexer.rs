@@ -13,6 +13,8 @@ use crate::dataset::{field_of, type_error, Dataset};
 use crate::error::{MlError, Result};
 use crate::hash::FxHashMap;
 use crate::params::Params;
+use crate::row::{ColumnKind, RowLayout, RowStage, RowStep, RowValue};
+use crate::stream::BatchSource;
 use crate::traits::{Estimator, Transformer};
 
 /// The label Spark gives the extra category of `handle_invalid = "keep"`.
@@ -202,6 +204,38 @@ impl Estimator for StringIndexer {
         })
     }
 
+    /// One pass: label counts per batch, merged (the order of the labels depends only on the
+    /// counts, so any cut into batches gives `fit`'s model). Memory: the distinct labels.
+    fn fit_source(&self, source: &dyn BatchSource) -> Result<StringIndexerModel> {
+        let cols = self.check_inputs(&*source.schema()?)?;
+        let mut counts: Vec<FxHashMap<String, u64>> = vec![FxHashMap::default(); cols.len()];
+        for batch in source.open()? {
+            let data = Dataset::new(batch?);
+            for ((input, _), total) in cols.iter().zip(&mut counts) {
+                let arr = string_view(&data, input)?;
+                for (label, c) in count_labels(&arr) {
+                    match total.get_mut(label) {
+                        Some(t) => *t += c,
+                        None => {
+                            total.insert(label.to_string(), c);
+                        }
+                    }
+                }
+            }
+        }
+        let labels_array = counts
+            .iter()
+            .map(|total| {
+                let counts = total.iter().map(|(l, &c)| (l.as_str(), c)).collect();
+                order_labels(counts, self.string_order_type)
+            })
+            .collect();
+        Ok(StringIndexerModel {
+            params: self.clone(),
+            labels_array,
+        })
+    }
+
     /// The output columns are `Float64`; their nominal metadata (the labels) is known only
     /// after fitting, so this schema carries none.
     fn transform_schema(&self, schema: &Schema) -> Result<Schema> {
@@ -326,7 +360,8 @@ impl Transformer for StringIndexerModel {
                                 }
                             }
                             HandleInvalid::Error => {
-                                return Err(invalid_error(input, row, &arr, labels))
+                                let value = (!arr.is_null(row)).then(|| arr.value(row));
+                                return Err(invalid_error(input, row, value, labels));
                             }
                         }
                         out.push(unknown);
@@ -347,6 +382,31 @@ impl Transformer for StringIndexerModel {
 
     fn validate_structure(&self) -> Result<()> {
         self.check_structure()
+    }
+
+    fn compile_row(&self, layout: &mut RowLayout) -> Result<Option<Box<dyn RowStage>>> {
+        let cols = self.params.columns()?;
+        let slots = layout.column_pairs(self, &cols, ColumnKind::Text)?;
+        let mut columns = Vec::with_capacity(cols.len());
+        for (((name, _), (input, output)), labels) in cols.iter().zip(slots).zip(&self.labels_array)
+        {
+            let mut index: FxHashMap<String, f64> = FxHashMap::default();
+            index.reserve(labels.len());
+            for (i, l) in labels.iter().enumerate() {
+                index.insert(l.clone(), i as f64);
+            }
+            columns.push(IndexerRowColumn {
+                name: name.clone(),
+                input,
+                output,
+                index,
+                labels: labels.clone(),
+            });
+        }
+        Ok(Some(Box::new(IndexerRow {
+            columns,
+            mode: self.params.handle_invalid,
+        })))
     }
 
     fn transform_schema(&self, schema: &Schema) -> Result<Schema> {
@@ -371,11 +431,10 @@ impl Transformer for StringIndexerModel {
     }
 }
 
-fn invalid_error(input: &str, row: usize, arr: &StringArray, labels: &[String]) -> MlError {
-    let what = if arr.is_null(row) {
-        "null value".to_string()
-    } else {
-        format!("unseen label '{}'", arr.value(row))
+fn invalid_error(input: &str, row: usize, value: Option<&str>, labels: &[String]) -> MlError {
+    let what = match value {
+        None => "null value".to_string(),
+        Some(v) => format!("unseen label '{v}'"),
     };
     let shown: Vec<&str> = labels.iter().take(10).map(String::as_str).collect();
     let more = if labels.len() > 10 { ", ..." } else { "" };
@@ -388,6 +447,47 @@ fn invalid_error(input: &str, row: usize, arr: &StringArray, labels: &[String]) 
             shown.join(", ")
         ),
     )
+}
+
+/// One column of [`IndexerRow`].
+#[derive(Debug)]
+struct IndexerRowColumn {
+    name: String,
+    input: usize,
+    output: usize,
+    index: FxHashMap<String, f64>,
+    labels: Vec<String>,
+}
+
+/// [`StringIndexerModel`] compiled for one row.
+#[derive(Debug)]
+struct IndexerRow {
+    columns: Vec<IndexerRowColumn>,
+    mode: HandleInvalid,
+}
+
+impl RowStage for IndexerRow {
+    fn apply(&self, row: &mut [RowValue], index: usize) -> Result<RowStep> {
+        let mut step = RowStep::Keep;
+        for c in &self.columns {
+            let value = row[c.input].text(&c.name)?;
+            let code = match value.and_then(|v| c.index.get(v)) {
+                Some(&code) => code,
+                None => match self.mode {
+                    HandleInvalid::Error => {
+                        return Err(invalid_error(&c.name, index, value, &c.labels))
+                    }
+                    HandleInvalid::Skip => {
+                        step = RowStep::Skip;
+                        c.labels.len() as f64
+                    }
+                    HandleInvalid::Keep => c.labels.len() as f64,
+                },
+            };
+            row[c.output] = RowValue::Number(code);
+        }
+        Ok(step)
+    }
 }
 
 #[cfg(test)]

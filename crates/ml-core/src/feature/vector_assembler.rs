@@ -9,10 +9,13 @@ use serde::{Deserialize, Serialize};
 use super::{append_fields, filter_rows, HandleInvalid};
 use crate::attributes::{attribute_of, vector_attributes, with_vector_attributes, Attribute};
 use crate::dataset::Dataset;
-use crate::dataset::{category_count, column_to_f64, NullPolicy};
+use crate::dataset::{
+    category_count, check_category_code, column_to_f64, NullPolicy, MAX_CATEGORY_CODE,
+};
 use crate::dataset::{field_of, is_numeric, type_error, vector_column_from_vec, vector_type};
 use crate::error::{MlError, Result};
 use crate::params::Params;
+use crate::row::{ColumnKind, RowLayout, RowStage, RowStep, RowValue};
 use crate::traits::Transformer;
 
 /// Concatenates numeric columns and vector columns into one vector column, as Spark MLlib's
@@ -307,6 +310,45 @@ impl Transformer for VectorAssembler {
         }
     }
 
+    fn compile_row(&self, layout: &mut RowLayout) -> Result<Option<Box<dyn RowStage>>> {
+        // Vector inputs must be in the schema already (their width is not inferred).
+        let mut slots = Vec::with_capacity(self.input_cols.len());
+        for c in &self.input_cols {
+            let is_vector = layout
+                .field(c)
+                .is_ok_and(|f| matches!(f.data_type(), DataType::FixedSizeList(..)));
+            let kind = if is_vector {
+                ColumnKind::Vector
+            } else {
+                ColumnKind::Number
+            };
+            slots.push(layout.input(c, kind)?);
+        }
+        let (parts, attrs) = self.layout(layout.schema())?;
+        layout.advance(self)?;
+        let inputs = self
+            .input_cols
+            .iter()
+            .zip(parts)
+            .zip(slots)
+            .map(|((c, part), slot)| AssemblerInput {
+                name: c.clone(),
+                slot,
+                width: match part {
+                    Part::Scalar => None,
+                    Part::Vector(w) => Some(w),
+                },
+                categorical: self.categorical_cols.contains(c),
+            })
+            .collect();
+        Ok(Some(Box::new(AssemblerRow {
+            inputs,
+            output: layout.output(&self.output_col)?,
+            width: attrs.len(),
+            mode: self.handle_invalid,
+        })))
+    }
+
     fn transform_schema(&self, schema: &Schema) -> Result<Schema> {
         let (_, attrs) = self.layout(schema)?;
         let field = with_vector_attributes(
@@ -314,5 +356,76 @@ impl Transformer for VectorAssembler {
             &attrs,
         );
         append_fields(schema, vec![field])
+    }
+}
+
+/// One input of [`AssemblerRow`]: a scalar (`width` `None`) or a vector.
+#[derive(Debug)]
+struct AssemblerInput {
+    name: String,
+    slot: usize,
+    width: Option<usize>,
+    categorical: bool,
+}
+
+/// [`VectorAssembler`] compiled for one row.
+#[derive(Debug)]
+struct AssemblerRow {
+    inputs: Vec<AssemblerInput>,
+    output: usize,
+    width: usize,
+    mode: HandleInvalid,
+}
+
+impl RowStage for AssemblerRow {
+    fn apply(&self, row: &mut [RowValue], index: usize) -> Result<RowStep> {
+        // As `transform`: category codes are checked before anything else.
+        let limit = MAX_CATEGORY_CODE.max(2.0);
+        for inp in self.inputs.iter().filter(|i| i.categorical) {
+            if let Some(v) = row[inp.slot].number(&inp.name)?.filter(|v| !v.is_nan()) {
+                check_category_code(&inp.name, index, v, limit)?;
+            }
+        }
+        let mut out = std::mem::take(&mut row[self.output]);
+        let values = out.zeroed_vector(self.width);
+        let mut step = RowStep::Keep;
+        let mut offset = 0;
+        for inp in &self.inputs {
+            match inp.width {
+                None => {
+                    let v = row[inp.slot].number(&inp.name)?;
+                    let x = v.unwrap_or(f64::NAN);
+                    if x.is_nan() {
+                        match self.mode {
+                            HandleInvalid::Keep => {}
+                            HandleInvalid::Skip => step = RowStep::Skip,
+                            _ => {
+                                let what = if v.is_none() { "null" } else { "NaN" };
+                                return Err(invalid(&inp.name, index, what));
+                            }
+                        }
+                    }
+                    values[offset] = x;
+                    offset += 1;
+                }
+                Some(w) => {
+                    let dst = &mut values[offset..offset + w];
+                    match row[inp.slot].vector(&inp.name, w)? {
+                        Some(v) => dst.copy_from_slice(v),
+                        None => {
+                            match self.mode {
+                                HandleInvalid::Keep => {}
+                                HandleInvalid::Skip => step = RowStep::Skip,
+                                _ => return Err(invalid(&inp.name, index, "a null vector")),
+                            }
+                            dst.fill(f64::NAN);
+                        }
+                    }
+                    offset += w;
+                }
+            }
+        }
+        row[self.output] = out;
+        Ok(step)
     }
 }

@@ -59,10 +59,12 @@ mod table;
 
 pub use csv_read::{csv_batches, infer_csv_schema, read_csv, CsvBatches, CsvReadOptions};
 pub use csv_write::{write_csv, write_values_csv};
+pub(crate) use parquet_io::write_parquet_batches;
 pub use parquet_io::{
     parquet_batches, parquet_batches_with, read_parquet, read_parquet_with, write_parquet,
     ParquetBatches, ParquetReadOptions,
 };
+pub(crate) use table::{format_of, Format};
 pub use table::{read_table, ReadOptions};
 
 use std::fs::{self, File};

@@ -613,16 +613,62 @@ pub fn parquet_batches_with(
 /// same directory, then renamed). The Arrow schema, with field metadata such as ML attributes,
 /// is stored in the file and restored by [`read_parquet`].
 pub fn write_parquet(data: &Dataset, path: impl AsRef<Path>) -> Result<()> {
-    let path = path.as_ref();
+    write_parquet_batches(
+        path.as_ref(),
+        data.schema(),
+        std::iter::once(Ok(data.batch().clone())),
+    )
+    .map(|_| ())
+}
+
+/// Writes batches of `schema` to one Parquet file as [`write_parquet`] does (Snappy, row groups
+/// of at most 256k rows, atomic), holding one batch and one row group at a time; returns the
+/// number of rows. The first error from `batches` stops the write and removes the temporary
+/// file, leaving `path` as it was.
+pub(crate) fn write_parquet_batches(
+    path: &Path,
+    schema: SchemaRef,
+    batches: impl Iterator<Item = Result<RecordBatch>>,
+) -> Result<usize> {
     let props = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
         .set_max_row_group_row_count(Some(256 * 1024))
         .build();
+    let mut rows = 0;
     write_file_atomic(path, |out| {
-        let mut writer =
-            ArrowWriter::try_new(out, data.schema(), Some(props)).map_err(|e| pq_error(path, e))?;
-        writer.write(data.batch()).map_err(|e| pq_error(path, e))?;
+        let mut writer = ArrowWriter::try_new(out, schema.clone(), Some(props))
+            .map_err(|e| pq_error(path, e))?;
+        for batch in batches {
+            let batch = batch?;
+            let same =
+                |a: &Field, b: &Field| a.name() == b.name() && a.data_type() == b.data_type();
+            let fields = batch.schema().fields().clone();
+            if fields.len() != schema.fields().len()
+                || !fields.iter().zip(schema.fields()).all(|(a, b)| same(a, b))
+            {
+                return Err(MlError::data(format!(
+                    "writing '{}': a batch's columns ({}) differ from the schema's ({})",
+                    path.display(),
+                    fields
+                        .iter()
+                        .map(|f| f.name().as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    schema
+                        .fields()
+                        .iter()
+                        .map(|f| f.name().as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+            // The file's schema (with its field metadata) for every batch.
+            let batch = RecordBatch::try_new(schema.clone(), batch.columns().to_vec())?;
+            rows += batch.num_rows();
+            writer.write(&batch).map_err(|e| pq_error(path, e))?;
+        }
         writer.close().map_err(|e| pq_error(path, e))?;
         Ok(())
-    })
+    })?;
+    Ok(rows)
 }

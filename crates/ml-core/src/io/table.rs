@@ -46,12 +46,14 @@ impl ReadOptions {
 
 /// The formats [`read_table`] knows, by path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Format {
+pub(crate) enum Format {
     Csv,
     Parquet,
 }
 
-fn format_of(path: &Path) -> Result<Format> {
+/// The format of the table at `path` as [`read_table`] decides it (a `.csv`, `.parquet`/`.pq`
+/// file or a directory of part files), with the same errors.
+pub(crate) fn format_of(path: &Path) -> Result<Format> {
     if path.is_dir() {
         return Ok(Format::Parquet);
     }

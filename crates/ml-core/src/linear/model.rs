@@ -11,10 +11,11 @@ use super::loss::dot;
 use super::optim::StopReason;
 use super::params::LogisticRegression;
 use crate::dataset::{
-    field_of, schema_with_field, type_error, vector_column_from_vec, vector_type,
+    field_of, null_features, schema_with_field, type_error, vector_column_from_vec, vector_type,
 };
 use crate::error::{MlError, Result};
 use crate::params::{ParamSpec, ParamValue, Params};
+use crate::row::{ColumnKind, RowLayout, RowStage, RowStep, RowValue};
 use crate::traits::Transformer;
 use crate::Dataset;
 
@@ -304,8 +305,48 @@ impl Transformer for LogisticRegressionModel {
         }
         Ok(out)
     }
+    fn compile_row(&self, layout: &mut RowLayout) -> Result<Option<Box<dyn RowStage>>> {
+        let input = layout.input(&self.params.features_col, ColumnKind::Vector)?;
+        layout.advance(self)?;
+        Ok(Some(Box::new(LogisticRow {
+            model: self.clone(),
+            input,
+            raw: layout.output(&self.params.raw_prediction_col)?,
+            probability: layout.output(&self.params.probability_col)?,
+            prediction: layout.output(&self.params.prediction_col)?,
+        })))
+    }
+
     fn transform_schema(&self, schema: &Schema) -> Result<Schema> {
         self.check_features(schema)?;
         output_schema(&self.params, schema, self.num_classes.max(2))
+    }
+}
+
+/// [`LogisticRegressionModel`] compiled for one row.
+#[derive(Debug)]
+struct LogisticRow {
+    model: LogisticRegressionModel,
+    input: usize,
+    raw: usize,
+    probability: usize,
+    prediction: usize,
+}
+
+impl RowStage for LogisticRow {
+    fn apply(&self, row: &mut [RowValue], index: usize) -> Result<RowStep> {
+        let m = &self.model;
+        let name = &m.params.features_col;
+        let x = row[self.input]
+            .vector(name, m.num_features)?
+            .ok_or_else(|| null_features(name, index))?;
+        let mut raw = m.predict_raw(x);
+        raw.resize(m.num_classes.max(2), 0.0);
+        let prob = m.raw_to_probability(&raw);
+        let pred = m.probability_to_prediction(&prob);
+        row[self.raw] = RowValue::Vector(raw);
+        row[self.probability] = RowValue::Vector(prob);
+        row[self.prediction] = RowValue::Number(pred);
+        Ok(RowStep::Keep)
     }
 }

@@ -1,6 +1,5 @@
 //! Reading tables for the examples, and column parsing helpers for ETL.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, Float64Array, StringArray};
@@ -8,25 +7,6 @@ use arrow::datatypes::DataType;
 use ml_core::Dataset;
 
 use super::Result;
-
-/// Reads a CSV file (header, schema inferred from the first 1000 rows) or a Parquet file /
-/// directory, chosen by extension.
-pub fn read_table(path: &Path) -> Result<Dataset> {
-    let is_parquet = path.is_dir()
-        || path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("parquet"));
-    if is_parquet {
-        Ok(ml_core::io::read_parquet(path)?)
-    } else {
-        read_csv(path, &ml_core::io::CsvReadOptions::default())
-    }
-}
-
-/// Reads a CSV file with the given options.
-pub fn read_csv(path: &Path, opts: &ml_core::io::CsvReadOptions) -> Result<Dataset> {
-    Ok(ml_core::io::read_csv(path, opts)?)
-}
 
 /// A column as `Float64`: numeric columns are cast; string columns are parsed by `parse`
 /// (`None` = null). Errors name the column.

@@ -87,18 +87,12 @@ impl Sql {
     }
 }
 
-/// The values of a column as `f64` (any numeric type; nulls become NaN).
+/// The values of a column as `f64` (any numeric type; nulls become NaN), through
+/// [`ml_core::dataset::column_to_f64`].
 pub fn f64_values(data: &Dataset, column: &str) -> Result<Vec<f64>> {
-    let col = data.numeric_column(column)?;
-    Ok((0..col.len())
-        .map(|i| {
-            if arrow::array::Array::is_null(&col, i) {
-                f64::NAN
-            } else {
-                col.value(i)
-            }
-        })
-        .collect())
+    let col =
+        ml_core::dataset::column_to_f64(data, column, ml_core::dataset::NullPolicy::NullAsNaN)?;
+    Ok(col.values().to_vec())
 }
 
 /// The values of a column as display strings (any type; nulls become "null").

@@ -1,0 +1,414 @@
+//! Data larger than memory: re-openable sources of record batches, and stages applied to them.
+//!
+//! A [`BatchSource`] can be opened any number of times, each time giving the same batches in
+//! the same order (a file, a directory of Parquet part files, batches in memory, or another
+//! source with a fitted stage applied). That is what lets a [`Pipeline`](crate::Pipeline) fit
+//! stage by stage over data that does not fit in memory: an estimator reads the source once
+//! per pass it needs, through the stages fitted before it, holding one batch at a time.
+//!
+//! * Sources: [`ParquetSource`] (a file or a part-file directory, row group by row group, only
+//!   the projected columns decoded), [`CsvSource`] (chunked), [`MemorySource`] (batches in
+//!   memory, for tests and small data) and [`table_source`] (by the path, as
+//!   [`read_table`](crate::io::read_table)).
+//! * Stages on sources: [`TransformedSource`] applies a fitted [`Transformer`] batch by batch
+//!   (lazily, when the source is read); [`Estimator::fit_source`](crate::Estimator::fit_source)
+//!   fits from a source, in one pass for the stages whose statistic allows it.
+//! * Sinks: [`write_parquet_source`] writes a source to one Parquet file with memory bounded by
+//!   a batch and a row group, atomically (a temporary file renamed at the end; on error
+//!   nothing is left behind).
+//!
+//! ```
+//! use std::sync::Arc;
+//! use arrow::array::{ArrayRef, Float64Array};
+//! use ml_core::stream::{BatchSource, MemorySource, TransformedSource};
+//! use ml_core::feature::VectorAssembler;
+//! use ml_core::Dataset;
+//!
+//! let data = Dataset::from_columns(vec![
+//!     ("x", Arc::new(Float64Array::from(vec![1.0, 2.0, 3.0, 4.0, 5.0])) as ArrayRef),
+//! ]).unwrap();
+//! let source = MemorySource::from_dataset(&data, 2).unwrap(); // batches of 2, 2 and 1 rows
+//! let assembled = TransformedSource::new(Arc::new(source), Box::new(VectorAssembler::new(&["x"], "v")));
+//! let rows: Vec<usize> = assembled.open().unwrap().map(|b| b.unwrap().num_rows()).collect();
+//! assert_eq!(rows, vec![2, 2, 1]);
+//! assert_eq!(assembled.schema().unwrap().field(1).name(), "v");
+//! ```
+
+use std::fmt::Debug;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+
+use crate::dataset::Dataset;
+use crate::error::{MlError, Result};
+use crate::io::{csv_batches, infer_csv_schema, parquet_batches_with, CsvReadOptions};
+use crate::io::{ParquetReadOptions, ReadOptions};
+use crate::traits::Transformer;
+
+/// Rows per batch when a source is made without a batch size (Spark's and arrow-rs's usual
+/// order of magnitude: large enough that per-batch costs vanish, small enough that a batch of
+/// a few hundred columns stays in the tens of megabytes).
+pub const DEFAULT_BATCH_ROWS: usize = 65_536;
+
+/// The batches of one read of a [`BatchSource`]; after an error it ends.
+pub type BatchIter<'a> = Box<dyn Iterator<Item = Result<RecordBatch>> + Send + 'a>;
+
+/// A re-openable source of record batches: every [`open`](BatchSource::open) reads the same
+/// rows in the same order, in batches of the same schema.
+pub trait BatchSource: Send + Sync + Debug {
+    /// The schema of every batch.
+    fn schema(&self) -> Result<SchemaRef>;
+    /// Starts a read from the first row.
+    fn open(&self) -> Result<BatchIter<'_>>;
+}
+
+impl<S: BatchSource + ?Sized> BatchSource for Arc<S> {
+    fn schema(&self) -> Result<SchemaRef> {
+        (**self).schema()
+    }
+    fn open(&self) -> Result<BatchIter<'_>> {
+        (**self).open()
+    }
+}
+
+/// Reads a whole source into one dataset (for a stage that cannot fit in one pass, or for
+/// data known to be small). Memory is the whole table.
+pub fn collect(source: &dyn BatchSource) -> Result<Dataset> {
+    let schema = source.schema()?;
+    let batches = source.open()?.collect::<Result<Vec<_>>>()?;
+    crate::io::concat_batches(&schema, batches).map(Dataset::new)
+}
+
+/// The number of rows of a source (one pass).
+pub fn count_rows(source: &dyn BatchSource) -> Result<usize> {
+    let mut n = 0;
+    for batch in source.open()? {
+        n += batch?.num_rows();
+    }
+    Ok(n)
+}
+
+/// Batches held in memory (tests, small data, or a dataset cut into batches).
+#[derive(Debug, Clone)]
+pub struct MemorySource {
+    schema: SchemaRef,
+    batches: Vec<RecordBatch>,
+}
+
+impl MemorySource {
+    /// A source of these batches; they must all have `schema`.
+    pub fn new(schema: SchemaRef, batches: Vec<RecordBatch>) -> Result<Self> {
+        if let Some((i, _)) = batches
+            .iter()
+            .enumerate()
+            .find(|(_, b)| b.schema().fields() != schema.fields())
+        {
+            return Err(MlError::data(format!(
+                "batch {i} has another schema than the source's"
+            )));
+        }
+        Ok(MemorySource { schema, batches })
+    }
+
+    /// `data` cut into batches of `batch_rows` rows (the last one shorter).
+    pub fn from_dataset(data: &Dataset, batch_rows: usize) -> Result<Self> {
+        if batch_rows == 0 {
+            return Err(MlError::param("batch_rows", "must be at least 1"));
+        }
+        let n = data.num_rows();
+        let batches = (0..n)
+            .step_by(batch_rows)
+            .map(|start| data.batch().slice(start, batch_rows.min(n - start)))
+            .collect();
+        Ok(MemorySource {
+            schema: data.schema(),
+            batches,
+        })
+    }
+}
+
+impl BatchSource for MemorySource {
+    fn schema(&self) -> Result<SchemaRef> {
+        Ok(self.schema.clone())
+    }
+    fn open(&self) -> Result<BatchIter<'_>> {
+        Ok(Box::new(self.batches.iter().cloned().map(Ok)))
+    }
+}
+
+/// A Parquet file or a directory of part files (as [`read_parquet`](crate::io::read_parquet)
+/// lays them out), read file by file in batches of at most `batch_size` rows, decoding only
+/// the projected columns.
+#[derive(Debug, Clone)]
+pub struct ParquetSource {
+    path: PathBuf,
+    options: ParquetReadOptions,
+}
+
+impl ParquetSource {
+    /// Every column, in batches of [`DEFAULT_BATCH_ROWS`].
+    pub fn new(path: impl AsRef<Path>) -> Self {
+        ParquetSource {
+            path: path.as_ref().to_path_buf(),
+            options: ParquetReadOptions::new().batch_size(DEFAULT_BATCH_ROWS),
+        }
+    }
+
+    /// With these read options (projection and batch size).
+    pub fn with_options(mut self, options: ParquetReadOptions) -> Self {
+        self.options = options;
+        self
+    }
+}
+
+impl BatchSource for ParquetSource {
+    fn schema(&self) -> Result<SchemaRef> {
+        Ok(parquet_batches_with(&self.path, &self.options)?.schema())
+    }
+    fn open(&self) -> Result<BatchIter<'_>> {
+        Ok(Box::new(parquet_batches_with(&self.path, &self.options)?))
+    }
+}
+
+/// A CSV file read in batches of [`CsvReadOptions::batch_size`] rows. The schema is inferred
+/// once, when the source is made (unless the options give one), so every read has the same
+/// types.
+#[derive(Debug, Clone)]
+pub struct CsvSource {
+    path: PathBuf,
+    options: CsvReadOptions,
+}
+
+impl CsvSource {
+    /// A source of `path` with `options`; infers the schema now if the options have none.
+    pub fn new(path: impl AsRef<Path>, options: &CsvReadOptions) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let mut options = options.clone();
+        if options.schema.is_none() {
+            let mut full = options.clone();
+            full.columns = None;
+            options.schema = Some(infer_csv_schema(&path, &full)?);
+        }
+        Ok(CsvSource { path, options })
+    }
+}
+
+impl BatchSource for CsvSource {
+    fn schema(&self) -> Result<SchemaRef> {
+        Ok(csv_batches(&self.path, &self.options)?.schema())
+    }
+    fn open(&self) -> Result<BatchIter<'_>> {
+        Ok(Box::new(csv_batches(&self.path, &self.options)?))
+    }
+}
+
+/// A source for a table path, as [`read_table`](crate::io::read_table) picks the reader: a
+/// `.csv` file, a `.parquet`/`.pq` file or a directory of Parquet part files; only
+/// `options.columns` are read; batches of `batch_rows` rows.
+pub fn table_source(
+    path: impl AsRef<Path>,
+    options: &ReadOptions,
+    batch_rows: usize,
+) -> Result<Box<dyn BatchSource>> {
+    let path = path.as_ref();
+    if batch_rows == 0 {
+        return Err(MlError::param("batch_rows", "must be at least 1"));
+    }
+    if crate::io::format_of(path)? == crate::io::Format::Csv {
+        let mut csv = options.csv.clone().batch_size(batch_rows);
+        csv.columns = options.columns.clone();
+        Ok(Box::new(CsvSource::new(path, &csv)?))
+    } else {
+        let mut pq = ParquetReadOptions::new().batch_size(batch_rows);
+        pq.columns = options.columns.clone();
+        Ok(Box::new(ParquetSource::new(path).with_options(pq)))
+    }
+}
+
+/// A source with a fitted stage applied to every batch, lazily: nothing is computed until the
+/// source is read, and each read applies the stage again (a pipeline model applied to data
+/// larger than memory is a chain of these).
+///
+/// The stage must treat rows independently (every fitted stage of ml-core does; a
+/// [`VectorAssembler`](crate::feature::VectorAssembler) with `categorical_cols` counts
+/// categories per batch, so give it nominal columns from a fitted `StringIndexer` instead).
+#[derive(Debug, Clone)]
+pub struct TransformedSource {
+    inner: Arc<dyn BatchSource>,
+    stage: Arc<dyn Transformer>,
+}
+
+impl TransformedSource {
+    /// `stage` applied to the batches of `inner`.
+    pub fn new(inner: Arc<dyn BatchSource>, stage: Box<dyn Transformer>) -> Self {
+        TransformedSource {
+            inner,
+            stage: Arc::from(stage),
+        }
+    }
+}
+
+impl BatchSource for TransformedSource {
+    fn schema(&self) -> Result<SchemaRef> {
+        let schema = self.inner.schema()?;
+        Ok(Arc::new(self.stage.transform_schema(&schema)?))
+    }
+    fn open(&self) -> Result<BatchIter<'_>> {
+        let stage = self.stage.clone();
+        Ok(Box::new(self.inner.open()?.map(move |batch| {
+            let out = stage.transform(&Dataset::new(batch?))?;
+            Ok(out.into_batch())
+        })))
+    }
+}
+
+/// A borrowed source seen through a growing list of fitted stages, applied to every batch in
+/// order: what [`Pipeline::fit_source`](crate::Pipeline) hands each estimator (the source as
+/// the stages before it leave it).
+#[derive(Debug)]
+pub struct StagedSource<'a> {
+    inner: &'a dyn BatchSource,
+    stages: Vec<Arc<dyn Transformer>>,
+}
+
+impl<'a> StagedSource<'a> {
+    /// `inner` with no stage yet.
+    pub fn new(inner: &'a dyn BatchSource) -> Self {
+        StagedSource {
+            inner,
+            stages: Vec::new(),
+        }
+    }
+
+    /// Appends a stage, applied after the ones before it.
+    pub fn push(&mut self, stage: Box<dyn Transformer>) {
+        self.stages.push(Arc::from(stage));
+    }
+}
+
+impl BatchSource for StagedSource<'_> {
+    fn schema(&self) -> Result<SchemaRef> {
+        let mut schema = self.inner.schema()?;
+        for stage in &self.stages {
+            schema = Arc::new(stage.transform_schema(&schema)?);
+        }
+        Ok(schema)
+    }
+    fn open(&self) -> Result<BatchIter<'_>> {
+        let stages = self.stages.clone();
+        Ok(Box::new(self.inner.open()?.map(move |batch| {
+            let mut data = Dataset::new(batch?);
+            for stage in &stages {
+                data = stage.transform(&data)?;
+            }
+            Ok(data.into_batch())
+        })))
+    }
+}
+
+/// Writes every batch of `source` to one Snappy-compressed Parquet file (row groups of at most
+/// 256k rows, as [`write_parquet`](crate::io::write_parquet)), holding one batch and one row
+/// group at a time. The file is written under a temporary name and renamed when complete; on
+/// any error (a bad batch in the middle of the source included) the temporary file is removed
+/// and `path` is untouched. Returns the number of rows written.
+pub fn write_parquet_source(source: &dyn BatchSource, path: impl AsRef<Path>) -> Result<usize> {
+    let schema = source.schema()?;
+    crate::io::write_parquet_batches(path.as_ref(), schema, source.open()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{ArrayRef, Float64Array, Int64Array};
+
+    fn data(n: i64) -> Dataset {
+        Dataset::from_columns(vec![
+            (
+                "id",
+                Arc::new(Int64Array::from_iter_values(0..n)) as ArrayRef,
+            ),
+            (
+                "x",
+                Arc::new(Float64Array::from_iter_values(
+                    (0..n).map(|i| i as f64 * 0.5),
+                )) as ArrayRef,
+            ),
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn memory_source_cuts_and_collects_back_to_the_same_rows() {
+        let d = data(10);
+        let s = MemorySource::from_dataset(&d, 3).unwrap();
+        let sizes: Vec<usize> = s.open().unwrap().map(|b| b.unwrap().num_rows()).collect();
+        assert_eq!(sizes, vec![3, 3, 3, 1]);
+        assert_eq!(collect(&s).unwrap().batch(), d.batch());
+        assert_eq!(count_rows(&s).unwrap(), 10);
+        // Opened twice: the same batches.
+        assert_eq!(collect(&s).unwrap().batch(), d.batch());
+    }
+
+    #[test]
+    fn parquet_and_csv_sources_read_what_the_whole_file_readers_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = data(1000);
+        let pq = dir.path().join("d.parquet");
+        crate::io::write_parquet(&d, &pq).unwrap();
+        let s = table_source(&pq, &ReadOptions::new(), 128).unwrap();
+        assert_eq!(count_rows(s.as_ref()).unwrap(), 1000);
+        assert_eq!(collect(s.as_ref()).unwrap().batch(), d.batch());
+        let x_only = table_source(&pq, &ReadOptions::new().columns(&["x"]), 300).unwrap();
+        assert_eq!(x_only.schema().unwrap().fields().len(), 1);
+        assert_eq!(
+            collect(x_only.as_ref()).unwrap().f64_column("x").unwrap(),
+            d.f64_column("x").unwrap()
+        );
+
+        let csv = dir.path().join("d.csv");
+        crate::io::write_csv(&d, &csv).unwrap();
+        let s = table_source(&csv, &ReadOptions::new(), 77).unwrap();
+        let whole = crate::io::read_csv(&csv, &CsvReadOptions::default()).unwrap();
+        assert_eq!(collect(s.as_ref()).unwrap().batch(), whole.batch());
+        let sizes: Vec<usize> = s.open().unwrap().map(|b| b.unwrap().num_rows()).collect();
+        assert_eq!(sizes.iter().sum::<usize>(), 1000);
+        assert!(sizes.iter().all(|&k| k <= 77));
+    }
+
+    #[test]
+    fn a_source_written_to_parquet_reads_back_and_a_failed_write_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = data(500);
+        let s = MemorySource::from_dataset(&d, 64).unwrap();
+        let out = dir.path().join("out.parquet");
+        assert_eq!(write_parquet_source(&s, &out).unwrap(), 500);
+        assert_eq!(crate::io::read_parquet(&out).unwrap().batch(), d.batch());
+
+        // A CSV whose row 400 does not parse: the write fails, the old file stays, no temp file.
+        let csv = dir.path().join("bad.csv");
+        let mut text = String::from("id\n");
+        for i in 0..500 {
+            if i == 400 {
+                text.push_str("oops\n");
+            } else {
+                text.push_str(&format!("{i}\n"));
+            }
+        }
+        std::fs::write(&csv, text).unwrap();
+        let opts = CsvReadOptions::default()
+            .infer_rows(Some(100))
+            .batch_size(50);
+        let bad = CsvSource::new(&csv, &opts).unwrap();
+        let err = write_parquet_source(&bad, &out).unwrap_err().to_string();
+        assert!(err.contains("bad.csv") && err.contains("line 402"), "{err}");
+        assert_eq!(crate::io::read_parquet(&out).unwrap().num_rows(), 500);
+        let mut names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["bad.csv", "out.parquet"], "no temporary file left");
+    }
+}

@@ -1,0 +1,12 @@
+//! See `ml_examples::score_load` (crates/ml-examples/src/score_load) for what this example does and how to
+//! run it; the tests call the same code.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use ml_examples::score_load::{run, Args};
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    ml_examples::finish(run(&args, &mut std::io::stdout()))
+}
