@@ -193,8 +193,22 @@ impl BinMapper {
 
     /// Bins every row of `x` into a row-major matrix.
     pub fn transform(&self, x: ArrayView2<'_, f64>) -> BinMatrix {
+        let mut data = Vec::new();
+        self.bin_rows_into(x, &mut data);
+        BinMatrix::new(
+            x.nrows(),
+            x.ncols(),
+            data,
+            self.features.iter().map(|c| c.n_bins() as u8).collect(),
+        )
+    }
+
+    /// Appends the bins of every row of `x` to `out`, row-major (a batch of a larger matrix).
+    pub fn bin_rows_into(&self, x: ArrayView2<'_, f64>, out: &mut Vec<u8>) {
         let (n, d) = x.dim();
-        let mut data = vec![0u8; n * d];
+        let start_len = out.len();
+        out.resize(start_len + n * d, 0);
+        let data = &mut out[start_len..];
         // Numeric thresholds padded with NaN to 256 entries, for a fixed 8-step search.
         let padded: Vec<Option<Box<[f32; HIST_SLOTS]>>> = self
             .features
@@ -226,12 +240,6 @@ impl BinMapper {
                     }
                 });
         }
-        BinMatrix::new(
-            n,
-            d,
-            data,
-            self.features.iter().map(|c| c.n_bins() as u8).collect(),
-        )
     }
 }
 

@@ -3,25 +3,28 @@
 //! set) moved by the new trees' leaves, the evaluation metric and early stopping.
 
 use arrow::array::Array;
-use arrow::datatypes::Schema;
+use arrow::datatypes::{DataType, Schema};
 use ndarray::{CowArray, Ix2};
 use rayon::prelude::*;
 
 use ml_core::attributes::categorical_slots;
 use ml_core::dataset::{field_of, unit_uniform};
+use ml_core::stream::BatchSource;
 use ml_core::{Dataset, Estimator, MlError, Params, Result};
 use ml_dist::{Collective, LocalCollective};
 
-use crate::binning::BinMatrix;
+use crate::binned_walk::BinnedTree;
+use crate::binning::{BinMapper, BinMatrix};
 use crate::fixed::{exact_sum, Quantizer};
 use crate::forest::row_major;
+use crate::gather::{bin_source, BatchRows, Gathered};
 use crate::grow::{grow_tree, GrowInputs, Leaves};
 use crate::hist::{QPair, RowPair};
 use crate::metric::Metric;
 use crate::model::GradientBoostedTreesModel;
 use crate::objective::{gradients, Objective};
 use crate::params::{GradientBoostedTrees, RoundInfo};
-use crate::sample::{avalanche, row_hash, CutSampler, CUT_SAMPLE_ROWS};
+use crate::sample::avalanche;
 use crate::tree::Tree;
 
 /// Checked training inputs.
@@ -29,6 +32,15 @@ pub(crate) struct Inputs<'a> {
     pub x: CowArray<'a, f64, Ix2>,
     pub y: Vec<f64>,
     pub w: Option<Vec<f64>>,
+}
+
+/// A worker's training rows after its local checks: gathered (not yet binned), with the
+/// evaluation inputs, the categorical slots and the feature names.
+struct Checked<'a> {
+    gathered: Gathered,
+    eval: Option<Inputs<'a>>,
+    cats: Vec<(usize, usize)>,
+    names: Vec<String>,
 }
 
 /// Adds each leaf's value to the margins of its rows, leaves in parallel. The leaves' row
@@ -84,6 +96,18 @@ impl GradientBoostedTrees {
     /// Reads and checks features, labels and weights. An empty set is an error unless
     /// `allow_empty` (a worker's shard may be empty; the global count is checked later).
     fn inputs<'a>(&self, data: &'a Dataset, what: &str, allow_empty: bool) -> Result<Inputs<'a>> {
+        self.inputs_at(data, what, allow_empty, 0)
+    }
+
+    /// [`GradientBoostedTrees::inputs`] of a batch whose first row is row `offset` of the data
+    /// (errors name the row of the data).
+    fn inputs_at<'a>(
+        &self,
+        data: &'a Dataset,
+        what: &str,
+        allow_empty: bool,
+        offset: usize,
+    ) -> Result<Inputs<'a>> {
         let x = data.features(&self.features_col)?;
         let (n, d) = x.dim();
         if n == 0 && !allow_empty {
@@ -111,7 +135,7 @@ impl GradientBoostedTrees {
                 Objective::BinaryLogistic if v != 0.0 && v != 1.0 => {
                     return Err(MlError::value(
                         &self.label_col,
-                        i,
+                        offset + i,
                         format!("label {v} is not 0 or 1 (binary:logistic)"),
                     ))
                 }
@@ -120,12 +144,16 @@ impl GradientBoostedTrees {
                 {
                     return Err(MlError::value(
                         &self.label_col,
-                        i,
+                        offset + i,
                         format!("label {v} is not a class in 0..{}", self.num_class),
                     ))
                 }
                 Objective::SquaredError if !v.is_finite() => {
-                    return Err(MlError::value(&self.label_col, i, "label is infinite"))
+                    return Err(MlError::value(
+                        &self.label_col,
+                        offset + i,
+                        "label is infinite",
+                    ))
                 }
                 _ => {}
             }
@@ -145,7 +173,7 @@ impl GradientBoostedTrees {
                     if !(v >= 0.0 && v.is_finite()) {
                         return Err(MlError::value(
                             c,
-                            i,
+                            offset + i,
                             format!("weight {v} is not a finite number >= 0"),
                         ));
                     }
@@ -201,17 +229,111 @@ impl GradientBoostedTrees {
         collective: &dyn Collective,
     ) -> Result<(GradientBoostedTreesModel, Vec<f64>)> {
         let shard = collective.world_size() > 1;
-        let local = self.checked_inputs(data, shard);
+        let mut features: Option<Inputs<'_>> = None;
+        let local = self
+            .checked_inputs(data, shard)
+            .and_then(|(t, eval, cats, names)| {
+                let mut g = Gathered::new(t.x.ncols(), t.w.is_some(), self.subsample < 1.0);
+                g.push(&BatchRows {
+                    x: t.x.view(),
+                    y: &t.y,
+                    w: t.w.as_deref(),
+                })?;
+                features = Some(t);
+                Ok(Checked {
+                    gathered: g,
+                    eval,
+                    cats,
+                    names,
+                })
+            });
+        // In memory the rows are binned straight from the (borrowed) feature matrix.
+        let bin = |mapper: &BinMapper| -> Result<BinMatrix> {
+            let t = features
+                .as_ref()
+                .expect("binned only after the checks passed");
+            Ok(mapper.transform(t.x.view()))
+        };
+        self.fit_checked(local, bin, collective)
+    }
+
+    /// Fits on the rows of `source`, read batch by batch: one pass gathers labels, weights and
+    /// the cut sample, a second bins each batch, so no more than one batch of features is held
+    /// as `f64` at a time (see the crate docs for the bytes per row kept). The model is the
+    /// same bytes as [`Estimator::fit`] on the same rows in memory. The source must give the
+    /// same rows each time it is opened (a file, a directory of part files, or a pipeline over
+    /// one); with several workers each passes its own shard, as with
+    /// [`GradientBoostedTrees::fit_with`]. An evaluation set
+    /// ([`GradientBoostedTrees::with_eval_set`]) stays in memory.
+    pub fn fit_source_with(
+        &self,
+        source: &dyn BatchSource,
+        collective: &dyn Collective,
+    ) -> Result<GradientBoostedTreesModel> {
+        self.fit_source_with_history_on(source, collective)
+            .map(|(m, _)| m)
+    }
+
+    /// [`GradientBoostedTrees::fit_source_with`], also returning the evaluation history.
+    pub fn fit_source_with_history_on(
+        &self,
+        source: &dyn BatchSource,
+        collective: &dyn Collective,
+    ) -> Result<(GradientBoostedTreesModel, Vec<f64>)> {
+        let shard = collective.world_size() > 1;
+        let local = (|| {
+            let schema = source.schema()?;
+            let (d, cats, names) = self.checked_schema(&schema)?;
+            let mut g = Gathered::new(d, self.weight_col.is_some(), self.subsample < 1.0);
+            for batch in source.open()? {
+                let data = Dataset::new(batch?);
+                let t = self.inputs_at(&data, "training", true, g.n_rows())?;
+                g.push(&BatchRows {
+                    x: t.x.view(),
+                    y: &t.y,
+                    w: t.w.as_deref(),
+                })?;
+            }
+            if g.n_rows() == 0 && !shard {
+                return Err(MlError::data("the training set has no rows"));
+            }
+            let eval = self.checked_eval(d, shard)?;
+            Ok(Checked {
+                gathered: g,
+                eval,
+                cats,
+                names,
+            })
+        })();
+        let expected = local.as_ref().map_or(0, |l| l.gathered.n_rows());
+        let bin = |mapper: &BinMapper| {
+            bin_source(source, mapper, expected, |data, offset| {
+                let t = self.inputs_at(&data, "training", true, offset)?;
+                Ok(t.x.into_owned())
+            })
+        };
+        self.fit_checked(local, bin, collective)
+    }
+
+    /// The agreement between workers on the local checks, then training on a pool of
+    /// `n_threads` threads.
+    fn fit_checked(
+        &self,
+        local: Result<Checked<'_>>,
+        bin: impl FnOnce(&BinMapper) -> Result<BinMatrix> + Send,
+        collective: &dyn Collective,
+    ) -> Result<(GradientBoostedTreesModel, Vec<f64>)> {
+        let shard = collective.world_size() > 1;
         // Every worker learns whether all passed their checks and agree on the shape and the
         // parameters, before any other collective call.
         let (d, has_eval) = match &local {
-            Ok((t, e, _, _)) => (t.x.ncols() as i64, e.is_some() as i64),
+            Ok(l) => (l.gathered.d as i64, l.eval.is_some() as i64),
             Err(_) => (0, 0),
         };
         let ph = (self.params_hash() >> 2) as i64;
         let mut agree = [local.is_err() as i64, d, -d, has_eval, -has_eval, ph, -ph];
         collective.all_reduce_max_i64(&mut agree)?;
-        let (train, eval, cats, names) = local?;
+        let checked = local?;
         if agree[0] != 0 {
             return Err(MlError::data(
                 "another worker's training data failed its checks (see that worker's error)",
@@ -223,7 +345,7 @@ impl GradientBoostedTrees {
                  or on the parameters; every worker must pass the same parameters and columns",
             ));
         }
-        let run = || self.train(&train, eval.as_ref(), &cats, names, collective);
+        let run = || self.train(checked, bin, collective);
         if shard {
             let threads = ml_core::threads::effective_num_threads(self.n_threads);
             let pool = rayon::ThreadPoolBuilder::new()
@@ -256,21 +378,51 @@ impl GradientBoostedTrees {
         Vec<(usize, usize)>,
         Vec<String>,
     )> {
-        self.validate()?;
-        let schema = data.schema();
-        Estimator::transform_schema(self, &schema)?;
+        let (_, cats, _) = self.checked_schema(&data.schema())?;
         let train = self.inputs(data, "training", allow_empty)?;
-        let field = field_of(&schema, &self.features_col)?;
-        let cats = categorical_slots(&field);
+        let field = field_of(&data.schema(), &self.features_col)?;
         let names = ml_core::attributes::slot_names(&field, train.x.ncols());
+        let eval = self.checked_eval(train.x.ncols(), allow_empty)?;
+        Ok((train, eval, cats, names))
+    }
+
+    /// Parameter and schema checks: the number of features (the vector column's width), the
+    /// categorical slots and the feature names.
+    fn checked_schema(&self, schema: &Schema) -> Result<(usize, Vec<(usize, usize)>, Vec<String>)> {
+        self.validate()?;
+        Estimator::transform_schema(self, schema)?;
+        let field = field_of(schema, &self.features_col)?;
+        let d = match field.data_type() {
+            DataType::FixedSizeList(_, n) => *n as usize,
+            other => {
+                return Err(ml_core::dataset::type_error(
+                    &self.features_col,
+                    "FixedSizeList<Float64>",
+                    other,
+                ))
+            }
+        };
+        if d == 0 {
+            return Err(MlError::data(format!(
+                "column '{}' has vectors of width 0 (no features)",
+                self.features_col
+            )));
+        }
+        let cats = categorical_slots(&field);
+        let names = ml_core::attributes::slot_names(&field, d);
+        Ok((d, cats, names))
+    }
+
+    /// The evaluation set's inputs (when one is set), checked against `d` training features,
+    /// and the early-stopping parameter's need of one.
+    fn checked_eval(&self, d: usize, allow_empty: bool) -> Result<Option<Inputs<'_>>> {
         let eval = match self.eval_set() {
             Some(e) => {
                 let ev = self.inputs(e, "evaluation", allow_empty)?;
-                if ev.x.ncols() != train.x.ncols() {
+                if ev.x.ncols() != d {
                     return Err(MlError::data(format!(
-                        "the evaluation set has {} features, the training set {}",
+                        "the evaluation set has {} features, the training set {d}",
                         ev.x.ncols(),
-                        train.x.ncols()
                     )));
                 }
                 Some(ev)
@@ -283,7 +435,7 @@ impl GradientBoostedTrees {
                 "early stopping needs an evaluation set (with_eval_set)",
             ));
         }
-        Ok((train, eval, cats, names))
+        Ok(eval)
     }
 
     /// A hash of every parameter but `n_threads` (which does not change the model), to check
@@ -301,19 +453,31 @@ impl GradientBoostedTrees {
         h
     }
 
+    /// The boosting loop over gathered rows; `bin` bins them once the cut points are known.
     fn train(
         &self,
-        t: &Inputs<'_>,
-        eval: Option<&Inputs<'_>>,
-        cats: &[(usize, usize)],
-        feature_names: Vec<String>,
+        checked: Checked<'_>,
+        bin: impl FnOnce(&BinMapper) -> Result<BinMatrix>,
         c: &dyn Collective,
     ) -> Result<(GradientBoostedTreesModel, Vec<f64>)> {
+        let Checked {
+            gathered,
+            eval,
+            cats,
+            names: feature_names,
+        } = checked;
+        let eval = eval.as_ref();
+        let Gathered {
+            sampler,
+            y,
+            w,
+            row_keys,
+            d,
+        } = gathered;
         let obj = self.objective;
         let k = self.num_outputs();
-        let (n, d) = t.x.dim();
-        let x = t.x.view();
-        let w = t.w.as_deref();
+        let n = y.len();
+        let w = w.as_deref();
         // Row counts over all workers.
         let mut counts = [n as i64, eval.map_or(0, |e| e.y.len() as i64)];
         c.all_reduce_sum_i64(&mut counts)?;
@@ -334,17 +498,15 @@ impl GradientBoostedTrees {
             }
             _ => n_global as f64,
         };
-        // Cut points from the sample of all workers' rows.
-        let mut sampler = CutSampler::new(d, CUT_SAMPLE_ROWS, w.is_some());
-        sampler.push(x, w)?;
-        let mapper = sampler.merge_across(c)?.finish(cats, self.max_bin);
-        let bins = mapper.transform(x);
+        // Cut points from the sample of all workers' rows, then the rows binned.
+        let mapper = sampler.merge_across(c)?.finish(&cats, self.max_bin);
+        let bins = bin(&mapper)?;
 
         let base_score = match self.base_score {
             Some(b) => b,
             None => match obj {
                 Objective::BinaryLogistic | Objective::SquaredError => {
-                    let wy = (0..n).map(|i| w.map_or(1.0, |w| w[i]) * t.y[i]);
+                    let wy = (0..n).map(|i| w.map_or(1.0, |w| w[i]) * y[i]);
                     let m = exact_sum(wy, n_global, c)? / sum_w;
                     if obj == Objective::BinaryLogistic {
                         m.clamp(1e-6, 1.0 - 1e-6)
@@ -371,22 +533,9 @@ impl GradientBoostedTrees {
         let mut scratch: Vec<u32> = Vec::new();
         let mut history = Vec::new();
         let mut best: Option<(usize, f64)> = None;
-        let x_rows = x
-            .as_slice()
-            .ok_or_else(|| MlError::data("features are not contiguous"))?;
         let n_feat_tree = ((d as f64 * self.colsample_bytree).round() as usize).clamp(1, d);
         // Row sampling decides per row from its content, the seed and the round (never from
         // its position), so it is the same however rows are split between workers.
-        let row_keys: Option<Vec<u64>> = (self.subsample < 1.0).then(|| {
-            (0..n)
-                .into_par_iter()
-                .with_min_len(4096)
-                .map(|i| {
-                    let wi = w.map_or(1.0, |w| w[i]);
-                    row_hash(x.row(i).iter().copied(), wi) ^ avalanche(t.y[i].to_bits())
-                })
-                .collect()
-        });
         for round in 0..self.num_round {
             // Rows of this round.
             let sampled: Option<Vec<u32>> = row_keys.as_ref().map(|keys| {
@@ -408,7 +557,7 @@ impl GradientBoostedTrees {
                 gradients(
                     obj,
                     &margins,
-                    &t.y,
+                    &y,
                     w,
                     self.scale_pos_weight,
                     k,
@@ -456,10 +605,12 @@ impl GradientBoostedTrees {
                 // Margins of the rows used, from the leaf each ended in.
                 add_leaf_values(&mut margins, k, class, &rows, &scratch, &leaves, &bins);
                 if let Some(s) = &sampled {
+                    // Rows left out of this round: the tree walked on their bins.
                     let mut used = vec![false; n];
                     for &r in s {
                         used[r as usize] = true;
                     }
+                    let walk = BinnedTree::new(&tree, &mapper);
                     margins
                         .par_chunks_mut(k * 4096)
                         .enumerate()
@@ -467,7 +618,7 @@ impl GradientBoostedTrees {
                             for (j, m) in chunk.chunks_mut(k).enumerate() {
                                 let i = ci * 4096 + j;
                                 if !used[i] {
-                                    m[class] += tree.predict_row(&x_rows[i * d..(i + 1) * d]);
+                                    m[class] += walk.predict(bins.row(i));
                                 }
                             }
                         });
@@ -558,6 +709,12 @@ impl Estimator for GradientBoostedTrees {
     /// Fits on all rows in this process: [`GradientBoostedTrees::fit_with`] with one worker.
     fn fit(&self, data: &Dataset) -> Result<GradientBoostedTreesModel> {
         self.fit_with(data, &LocalCollective)
+    }
+
+    /// Fits from a stream of batches, binning each batch as it is read:
+    /// [`GradientBoostedTrees::fit_source_with`] with one worker.
+    fn fit_source(&self, source: &dyn BatchSource) -> Result<GradientBoostedTreesModel> {
+        self.fit_source_with(source, &LocalCollective)
     }
 
     fn transform_schema(&self, schema: &Schema) -> Result<Schema> {

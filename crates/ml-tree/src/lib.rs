@@ -80,10 +80,12 @@
 //! ```
 #![deny(missing_docs)]
 
+mod binned_walk;
 mod binning;
 mod boost;
 mod fixed;
 mod forest;
+mod gather;
 mod grow;
 mod hist;
 mod metric;

@@ -1,7 +1,9 @@
-//! Training through a `Collective` gives the model of `fit` on all rows, byte for byte,
-//! whatever the number of workers and however the rows are split: world sizes 1-4 on threads
-//! and 2-3 on a TCP ring over 127.0.0.1; shards contiguous, round-robin, shuffled, or with an
-//! empty one; depthwise and lossguide, categorical slots, missing values, weights, row and
+//! Training through a `Collective`, or from a stream of batches, gives the model of `fit` on
+//! all rows, byte for byte, whatever the number of workers and however the rows are split:
+//! world sizes 1-4 on threads and 2-3 on a TCP ring over 127.0.0.1; shards contiguous,
+//! round-robin, shuffled, or with an empty one; each odd-ranked worker streaming its shard in
+//! batches (`fit_source_with`), the others fitting it in memory; one process streaming all
+//! rows in batches of 1, 97 or all rows; depthwise and lossguide, categorical slots, missing values, weights, row and
 //! column sampling, multiclass, an evaluation set with early stopping. And a worker that drops
 //! out midway makes the others fail within the timeout instead of hanging.
 
@@ -15,6 +17,7 @@ use arrow::array::{ArrayRef, Float64Array};
 use arrow::datatypes::{DataType, Field};
 use ml_core::attributes::{with_vector_attributes, Attribute};
 use ml_core::dataset::{unit_uniform, vector_column_from_vec, vector_type};
+use ml_core::stream::MemorySource;
 use ml_core::{Dataset, Estimator, MlError, ParamValue, Params};
 use ml_dist::{Collective, DistError, TcpRing, TcpRingConfig, ThreadCollective};
 use ml_tree::GradientBoostedTrees;
@@ -243,8 +246,11 @@ fn estimator(params: &[(&str, ParamValue)]) -> GradientBoostedTrees {
     gbt
 }
 
+/// Rows per batch of a streamed shard.
+const STREAM_BATCH: usize = 97;
+
 /// Checks that every worker of every world size and sharding returns `fit`'s model bytes (and
-/// that `fit` on the rows shuffled gives them too).
+/// that `fit` on the rows shuffled, and `fit_source` in batches, give them too).
 fn check_matrix(
     rows: &Rows,
     params: &[(&str, ParamValue)],
@@ -259,6 +265,13 @@ fn check_matrix(
         model_bytes(&gbt.fit(&shuffled).unwrap()) == expected,
         "fit on shuffled rows differs"
     );
+    for batch_rows in [1, STREAM_BATCH, rows.len()] {
+        let source = MemorySource::from_dataset(&rows.all(), batch_rows).unwrap();
+        assert!(
+            model_bytes(&gbt.fit_source(&source).unwrap()) == expected,
+            "fit_source in batches of {batch_rows} rows differs from fit"
+        );
+    }
     for &world in worlds {
         for &how in shardings {
             let parts: Vec<Dataset> = shards(rows.len(), world, how)
@@ -266,8 +279,13 @@ fn check_matrix(
                 .map(|s| rows.dataset(s))
                 .collect();
             let out = run_workers(kind, world, TIMEOUT, |rank, c| {
-                gbt.fit_with(&parts[rank], c.as_ref())
-                    .map(|m| model_bytes(&m))
+                let model = if rank % 2 == 1 {
+                    let source = MemorySource::from_dataset(&parts[rank], STREAM_BATCH)?;
+                    gbt.fit_source_with(&source, c.as_ref())
+                } else {
+                    gbt.fit_with(&parts[rank], c.as_ref())
+                };
+                model.map(|m| model_bytes(&m))
             });
             for (rank, got) in out.into_iter().enumerate() {
                 let got =

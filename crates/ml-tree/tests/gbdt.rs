@@ -7,6 +7,7 @@ use arrow::array::{ArrayRef, Float64Array};
 use arrow::datatypes::{DataType, Field};
 use ml_core::attributes::{with_vector_attributes, Attribute};
 use ml_core::dataset::{vector_column_from_vec, vector_type};
+use ml_core::stream::BatchSource;
 use ml_core::{Dataset, Estimator, MlError, ParamValue, Params, Transformer};
 use ml_tree::xgboost::{from_xgboost_json, to_xgboost_json};
 use ml_tree::{GradientBoostedTrees, GradientBoostedTreesModel, ImportanceType, Metric, Objective};
@@ -152,6 +153,67 @@ fn transform_adds_spark_columns() {
     }
     let schema = model.transform_schema(&data.schema()).unwrap();
     assert_eq!(schema.fields().len(), out.schema().fields().len());
+}
+
+/// A source whose every read after the first gives `later` batches of the first read's.
+#[derive(Debug)]
+struct Shrinking {
+    batches: Vec<arrow::record_batch::RecordBatch>,
+    later: usize,
+    opened: AtomicUsize,
+}
+
+impl BatchSource for Shrinking {
+    fn schema(&self) -> ml_core::Result<arrow::datatypes::SchemaRef> {
+        Ok(self.batches[0].schema())
+    }
+    fn open(&self) -> ml_core::Result<ml_core::stream::BatchIter<'_>> {
+        let take = if self.opened.fetch_add(1, Ordering::SeqCst) == 0 {
+            self.batches.len()
+        } else {
+            self.later
+        };
+        Ok(Box::new(self.batches[..take].iter().cloned().map(Ok)))
+    }
+}
+
+#[test]
+fn streamed_training_names_the_row_of_the_source_and_refuses_a_changing_source() {
+    let data = binary_data(400, 9, false);
+    let gbt = GradientBoostedTrees::new();
+    let mut ys: Vec<f64> = data.f64_column("label").unwrap().values().to_vec();
+    ys[250] = 3.0;
+    let bad = data
+        .replace_column(
+            Field::new("label", DataType::Float64, true),
+            Arc::new(Float64Array::from(ys)) as ArrayRef,
+        )
+        .unwrap();
+    // Row 250 is row 56 of the third batch of 97: the error names the source's row.
+    let source = ml_core::stream::MemorySource::from_dataset(&bad, 97).unwrap();
+    match gbt.fit_source(&source) {
+        Err(MlError::InvalidValue { column, row, .. }) => {
+            assert_eq!((column.as_str(), row), ("label", 250))
+        }
+        other => panic!("{other:?}"),
+    }
+    let batches = ml_core::stream::MemorySource::from_dataset(&data, 100)
+        .unwrap()
+        .open()
+        .unwrap()
+        .map(|b| b.unwrap())
+        .collect();
+    let shrinking = Shrinking {
+        batches,
+        later: 3,
+        opened: AtomicUsize::new(0),
+    };
+    match gbt.fit_source(&shrinking) {
+        Err(MlError::InvalidData(msg)) => {
+            assert!(msg.contains("300 rows on its second read and 400"), "{msg}")
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]

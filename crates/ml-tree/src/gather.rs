@@ -1,0 +1,162 @@
+//! Training rows gathered batch by batch, then binned: what the boosting loop trains on.
+//!
+//! One pass over the rows collects what is kept per row (label, weight, a content key for row
+//! sampling) and offers each batch to the cut sample ([`CutSampler`]); after the cut points are
+//! known (merged over all workers), the rows are binned straight into the compact matrix.
+//! In memory the whole table is one batch; from a [`BatchSource`] the batches are read twice
+//! and only one of them is held as `f64` at a time, so the feature matrix never exists.
+//! Both give the same bins, so the same model: the cut sample depends on the rows' content
+//! alone, and the bins are appended in row order.
+//!
+//! Bytes per training row held by the boosting loop, `d` features and `g` joint feature
+//! groups (see [`BinMatrix`]): the bins `2d + 2g` (row-major, column-major and joint slots),
+//! the label 8, the margin `8k` (`k` outputs), the gradient pair 8 and its fixed-point copy 8,
+//! two row-index buffers 8; with a weight column 8 more, with `subsample < 1` a row key of 8.
+
+use ndarray::ArrayView2;
+
+use ml_core::stream::BatchSource;
+use ml_core::{MlError, Result};
+
+use crate::binning::{BinMapper, BinMatrix};
+use crate::sample::{avalanche, row_hash, CutSampler, CUT_SAMPLE_ROWS};
+
+/// One batch of checked training rows: row-major features, labels, weights.
+pub(crate) struct BatchRows<'a> {
+    /// Features, one row per training row.
+    pub x: ArrayView2<'a, f64>,
+    /// Labels.
+    pub y: &'a [f64],
+    /// Weights, with a weight column.
+    pub w: Option<&'a [f64]>,
+}
+
+/// What one pass over the training rows keeps: the per-row values and the cut sample.
+pub(crate) struct Gathered {
+    /// Offered every row with positive weight.
+    pub sampler: CutSampler,
+    /// Labels, in row order.
+    pub y: Vec<f64>,
+    /// Weights, with a weight column.
+    pub w: Option<Vec<f64>>,
+    /// Content keys of the rows (row sampling), when `subsample < 1`.
+    pub row_keys: Option<Vec<u64>>,
+    /// Number of features.
+    pub d: usize,
+}
+
+impl Gathered {
+    /// Nothing gathered yet, for rows of `d` features.
+    pub fn new(d: usize, weighted: bool, with_row_keys: bool) -> Self {
+        Gathered {
+            sampler: CutSampler::new(d, CUT_SAMPLE_ROWS, weighted),
+            y: Vec::new(),
+            w: weighted.then(Vec::new),
+            row_keys: with_row_keys.then(Vec::new),
+            d,
+        }
+    }
+
+    /// Number of rows gathered.
+    pub fn n_rows(&self) -> usize {
+        self.y.len()
+    }
+
+    /// Takes in one batch.
+    pub fn push(&mut self, b: &BatchRows<'_>) -> Result<()> {
+        let n = b.y.len();
+        if b.x.dim() != (n, self.d) {
+            return Err(MlError::data(format!(
+                "a batch of {} rows x {} features where {n} rows x {} features were expected",
+                b.x.nrows(),
+                b.x.ncols(),
+                self.d
+            )));
+        }
+        self.sampler.push(b.x, b.w)?;
+        self.y.extend_from_slice(b.y);
+        if let (Some(w), Some(bw)) = (self.w.as_mut(), b.w) {
+            w.extend_from_slice(bw);
+        }
+        if let Some(keys) = self.row_keys.as_mut() {
+            // A row's key is its content (features, weight, label), never its position, so
+            // sampling is the same however rows are split into batches or between workers.
+            keys.extend((0..n).map(|i| {
+                let wi = b.w.map_or(1.0, |w| w[i]);
+                row_hash(b.x.row(i).iter().copied(), wi) ^ avalanche(b.y[i].to_bits())
+            }));
+        }
+        Ok(())
+    }
+}
+
+/// Bins rows batch by batch into one row-major buffer, then builds the matrix.
+pub(crate) struct BinAppender<'m> {
+    mapper: &'m BinMapper,
+    data: Vec<u8>,
+    n_rows: usize,
+}
+
+impl<'m> BinAppender<'m> {
+    /// An empty matrix under `mapper`, with room for `n_rows` rows.
+    pub fn new(mapper: &'m BinMapper, n_rows: usize) -> Self {
+        BinAppender {
+            mapper,
+            data: Vec::with_capacity(n_rows * mapper.features.len()),
+            n_rows: 0,
+        }
+    }
+
+    /// Appends the bins of `x`'s rows.
+    pub fn push(&mut self, x: ArrayView2<'_, f64>) {
+        self.mapper.bin_rows_into(x, &mut self.data);
+        self.n_rows += x.nrows();
+    }
+
+    /// Number of rows appended.
+    pub fn n_rows(&self) -> usize {
+        self.n_rows
+    }
+
+    /// The matrix of every row appended.
+    pub fn finish(self) -> BinMatrix {
+        let missing = self
+            .mapper
+            .features
+            .iter()
+            .map(|c| c.n_bins() as u8)
+            .collect();
+        BinMatrix::new(self.n_rows, self.mapper.features.len(), self.data, missing)
+    }
+}
+
+/// Reads `source` again and bins every batch's rows; `features_of` turns a batch into its
+/// features (given the row number of its first row, for errors), `expected` is the first
+/// pass's row count.
+pub(crate) fn bin_source(
+    source: &dyn BatchSource,
+    mapper: &BinMapper,
+    expected: usize,
+    mut features_of: impl FnMut(ml_core::Dataset, usize) -> Result<ndarray::Array2<f64>>,
+) -> Result<BinMatrix> {
+    let changed = |second: String| {
+        MlError::data(format!(
+            "the training source gave {second} rows on its second read and {expected} on its \
+             first; a source must give the same rows every time it is opened"
+        ))
+    };
+    let mut out = BinAppender::new(mapper, expected);
+    for batch in source.open()? {
+        let batch = batch?;
+        let offset = out.n_rows();
+        let x = features_of(ml_core::Dataset::new(batch), offset)?;
+        if offset + x.nrows() > expected {
+            return Err(changed(format!("more than {expected}")));
+        }
+        out.push(x.view());
+    }
+    if out.n_rows() != expected {
+        return Err(changed(out.n_rows().to_string()));
+    }
+    Ok(out.finish())
+}
