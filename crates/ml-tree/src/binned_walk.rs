@@ -17,7 +17,8 @@ enum Step {
     Leaf(f64),
     Split {
         feature: usize,
-        left: [bool; HIST_SLOTS],
+        /// Bit `b` set when bin `b` goes left.
+        left: [u64; HIST_SLOTS / 64],
         children: [u32; 2],
     },
 }
@@ -40,20 +41,24 @@ impl BinnedTree {
                 let f = n.feature as usize;
                 let cuts = &mapper.features[f];
                 let missing = cuts.n_bins();
-                let mut left = [false; HIST_SLOTS];
+                let mut goes_left = [false; HIST_SLOTS];
                 match cuts {
                     FeatureCuts::Numeric { .. } => {
                         let split_bin = cuts.bin(n.threshold as f64) as usize;
-                        left[..split_bin.min(missing)].fill(true);
+                        goes_left[..split_bin.min(missing)].fill(true);
                     }
                     FeatureCuts::Categorical { code_of_bin, .. } => {
                         let set = n.category_split.map(|i| &tree.categories[i as usize]);
                         for (b, &code) in code_of_bin.iter().enumerate() {
-                            left[b] = set.is_some_and(|s| s.contains(code as usize));
+                            goes_left[b] = set.is_some_and(|s| s.contains(code as usize));
                         }
                     }
                 }
-                left[missing] = n.default_left;
+                goes_left[missing] = n.default_left;
+                let mut left = [0u64; HIST_SLOTS / 64];
+                for (b, _) in goes_left.iter().enumerate().filter(|(_, &l)| l) {
+                    left[b / 64] |= 1 << (b % 64);
+                }
                 Step::Split {
                     feature: f,
                     left,
@@ -75,7 +80,10 @@ impl BinnedTree {
                     feature,
                     left,
                     children,
-                } => i = children[left[row[*feature] as usize] as usize] as usize,
+                } => {
+                    let b = row[*feature] as usize;
+                    i = children[(left[b / 64] >> (b % 64) & 1) as usize] as usize;
+                }
             }
         }
     }

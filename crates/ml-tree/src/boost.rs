@@ -34,6 +34,14 @@ pub(crate) struct Inputs<'a> {
     pub w: Option<Vec<f64>>,
 }
 
+/// What the schema says of the training data: the number of features (the vector column's
+/// width), the categorical slots `(slot, categories)` and the feature names.
+struct SchemaInfo {
+    d: usize,
+    cats: Vec<(usize, usize)>,
+    names: Vec<String>,
+}
+
 /// A worker's training rows after its local checks: gathered (not yet binned), with the
 /// evaluation inputs, the categorical slots and the feature names.
 struct Checked<'a> {
@@ -283,7 +291,7 @@ impl GradientBoostedTrees {
         let shard = collective.world_size() > 1;
         let local = (|| {
             let schema = source.schema()?;
-            let (d, cats, names) = self.checked_schema(&schema)?;
+            let SchemaInfo { d, cats, names } = self.checked_schema(&schema)?;
             let mut g = Gathered::new(d, self.weight_col.is_some(), self.subsample < 1.0);
             for batch in source.open()? {
                 let data = Dataset::new(batch?);
@@ -378,7 +386,7 @@ impl GradientBoostedTrees {
         Vec<(usize, usize)>,
         Vec<String>,
     )> {
-        let (_, cats, _) = self.checked_schema(&data.schema())?;
+        let cats = self.checked_schema(&data.schema())?.cats;
         let train = self.inputs(data, "training", allow_empty)?;
         let field = field_of(&data.schema(), &self.features_col)?;
         let names = ml_core::attributes::slot_names(&field, train.x.ncols());
@@ -388,7 +396,7 @@ impl GradientBoostedTrees {
 
     /// Parameter and schema checks: the number of features (the vector column's width), the
     /// categorical slots and the feature names.
-    fn checked_schema(&self, schema: &Schema) -> Result<(usize, Vec<(usize, usize)>, Vec<String>)> {
+    fn checked_schema(&self, schema: &Schema) -> Result<SchemaInfo> {
         self.validate()?;
         Estimator::transform_schema(self, schema)?;
         let field = field_of(schema, &self.features_col)?;
@@ -410,7 +418,7 @@ impl GradientBoostedTrees {
         }
         let cats = categorical_slots(&field);
         let names = ml_core::attributes::slot_names(&field, d);
-        Ok((d, cats, names))
+        Ok(SchemaInfo { d, cats, names })
     }
 
     /// The evaluation set's inputs (when one is set), checked against `d` training features,
