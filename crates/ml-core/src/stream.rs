@@ -81,6 +81,46 @@ pub fn collect(source: &dyn BatchSource) -> Result<Dataset> {
     crate::io::concat_batches(&schema, batches).map(Dataset::new)
 }
 
+/// The number of categories of each of `columns` over every row of `source` (one pass): the
+/// largest integer code + 1, as [`crate::dataset::category_count`] counts it in memory (null
+/// and NaN are missing). A negative, fractional or too large code is an error naming the
+/// column and the row of the source. Give the counts to
+/// [`crate::feature::VectorAssembler::with_category_counts`] so that every batch of a stream
+/// gets the same categorical slots.
+pub fn category_counts(source: &dyn BatchSource, columns: &[&str]) -> Result<Vec<usize>> {
+    use crate::dataset::{check_category_code, column_to_f64, NullPolicy, MAX_CATEGORY_CODE};
+    // Per column: the largest code and its row.
+    let mut max = vec![(-1.0f64, 0usize); columns.len()];
+    let mut offset = 0usize;
+    for batch in source.open()? {
+        let data = Dataset::new(batch?);
+        for (c, m) in columns.iter().zip(max.iter_mut()) {
+            let codes = column_to_f64(&data, c, NullPolicy::Keep)?;
+            for (row, &v) in codes.values().iter().enumerate() {
+                if v.is_nan() || arrow::array::Array::is_null(&codes, row) {
+                    continue;
+                }
+                // Negative and fractional codes now; the size limit, which depends on the
+                // number of rows, once they are all counted.
+                check_category_code(c, offset + row, v, f64::INFINITY)?;
+                if v > m.0 {
+                    *m = (v, offset + row);
+                }
+            }
+        }
+        offset += data.num_rows();
+    }
+    let limit = MAX_CATEGORY_CODE.max(offset as f64 + 1.0);
+    columns
+        .iter()
+        .zip(max)
+        .map(|(c, (v, row))| {
+            check_category_code(c, row, v.max(0.0), limit)?;
+            Ok((v + 1.0) as usize)
+        })
+        .collect()
+}
+
 /// The number of rows of a source (one pass).
 pub fn count_rows(source: &dyn BatchSource) -> Result<usize> {
     let mut n = 0;

@@ -7,6 +7,7 @@ use arrow::array::{Array, ArrayRef, Float64Array, Int64Array, StringArray};
 use ml_core::attributes::{categorical_slots, vector_attributes, Attribute};
 use ml_core::dataset::numeric_columns_except;
 use ml_core::feature::{HandleInvalid, VectorAssembler};
+use ml_core::stream::BatchSource;
 use ml_core::{Dataset, MlError, Transformer};
 
 fn data() -> Dataset {
@@ -180,4 +181,131 @@ fn categorical_cols_is_a_param_and_survives_a_save() {
     let a = back.transform(&ds.select(&["grade"]).unwrap().clone());
     // grade has a null: handle_invalid = error names it.
     assert!(matches!(a, Err(MlError::InvalidValue { row: 1, .. })));
+}
+
+/// A wider table of codes for the stream tests: `grade` 0..=5 (every 7th null), `zone`
+/// 0..=11 as floats (every 5th NaN), `x` real.
+fn coded(n: usize) -> Dataset {
+    Dataset::from_columns(vec![
+        (
+            "x",
+            Arc::new(Float64Array::from_iter_values(
+                (0..n).map(|i| i as f64 * 0.5),
+            )) as ArrayRef,
+        ),
+        (
+            "grade",
+            Arc::new(Int64Array::from_iter(
+                (0..n).map(|i| (i % 7 != 3).then_some((i * 5 % 6) as i64)),
+            )) as ArrayRef,
+        ),
+        (
+            "zone",
+            Arc::new(Float64Array::from_iter_values((0..n).map(|i| {
+                if i % 5 == 1 {
+                    f64::NAN
+                } else {
+                    (i * 7 % 12) as f64
+                }
+            }))) as ArrayRef,
+        ),
+    ])
+    .unwrap()
+}
+
+#[test]
+fn category_counts_over_a_stream_equal_the_in_memory_count() {
+    use ml_core::stream::{category_counts, MemorySource};
+    let ds = coded(1000);
+    let cols = ["grade", "zone"];
+    let in_memory: Vec<usize> = cols
+        .iter()
+        .map(|c| {
+            let codes = ml_core::dataset::column_to_f64(&ds, c, ml_core::dataset::NullPolicy::Keep)
+                .unwrap();
+            ml_core::dataset::category_count(c, &codes).unwrap()
+        })
+        .collect();
+    assert_eq!(in_memory, vec![6, 12]);
+    for batch in [1, 33, 1000] {
+        let source = MemorySource::from_dataset(&ds, batch).unwrap();
+        assert_eq!(
+            category_counts(&source, &cols).unwrap(),
+            in_memory,
+            "batch {batch}"
+        );
+    }
+    // A fractional code in row 70 (third batch of 33) is named by its row in the source.
+    let mut zone: Vec<f64> = (0..100).map(|i| (i % 4) as f64).collect();
+    zone[70] = 2.5;
+    let bad = Dataset::from_columns(vec![(
+        "zone",
+        Arc::new(Float64Array::from(zone)) as ArrayRef,
+    )])
+    .unwrap();
+    let err = category_counts(&MemorySource::from_dataset(&bad, 33).unwrap(), &["zone"]);
+    assert!(
+        matches!(&err, Err(MlError::InvalidValue { column, row: 70, .. }) if column == "zone"),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn fixed_category_counts_give_every_batch_the_same_slots_and_the_in_memory_values() {
+    use ml_core::stream::{category_counts, MemorySource};
+    let ds = coded(500);
+    let inputs = ["x", "grade", "zone"];
+    let cats = ["grade", "zone"];
+    let whole = VectorAssembler::new(&inputs, "features")
+        .with_categorical_cols(&cats)
+        .with_handle_invalid(HandleInvalid::Keep)
+        .transform(&ds)
+        .unwrap();
+    let source = MemorySource::from_dataset(&ds, 64).unwrap();
+    let counts = category_counts(&source, &cats).unwrap();
+    let fixed = VectorAssembler::new(&inputs, "features")
+        .with_categorical_cols(&cats)
+        .with_category_counts(&counts)
+        .with_handle_invalid(HandleInvalid::Keep);
+    let expected_slots = categorical_slots(&whole.field("features").unwrap());
+    assert_eq!(expected_slots, vec![(1, 6), (2, 12)]);
+    let schema = fixed.transform_schema(&ds.schema()).unwrap();
+    assert_eq!(
+        categorical_slots(schema.field_with_name("features").unwrap()),
+        expected_slots,
+        "transform_schema knows the counts"
+    );
+    let mut values = Vec::new();
+    for batch in source.open().unwrap() {
+        let out = fixed.transform(&Dataset::new(batch.unwrap())).unwrap();
+        assert_eq!(
+            categorical_slots(&out.field("features").unwrap()),
+            expected_slots
+        );
+        values.extend(
+            out.features("features")
+                .unwrap()
+                .iter()
+                .map(|v| v.to_bits()),
+        );
+    }
+    let whole_bits: Vec<u64> = whole
+        .features("features")
+        .unwrap()
+        .iter()
+        .map(|v| v.to_bits())
+        .collect();
+    assert_eq!(values, whole_bits);
+    // A code at or above its fixed count is an error naming column and row, on both paths.
+    let short = fixed.clone().with_category_counts(&[6, 11]);
+    let err = short.transform(&ds).unwrap_err();
+    assert!(
+        matches!(&err, MlError::InvalidValue { column, row: 5, .. } if column == "zone"),
+        "{err:?}"
+    );
+    let wrong_len = fixed.clone().with_category_counts(&[6]);
+    assert!(matches!(
+        wrong_len.transform(&ds),
+        Err(MlError::InvalidParam { .. })
+    ));
 }

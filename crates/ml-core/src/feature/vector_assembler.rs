@@ -38,7 +38,10 @@ use crate::traits::Transformer;
 /// learners split them on category subsets. Codes are checked first, before anything is
 /// allocated: a negative, fractional or too large code is an error naming column and row
 /// ([`category_count`]). `transform_schema` cannot see the data, so there the slot is nominal
-/// with `num_values` 0 (unknown).
+/// with `num_values` 0 (unknown). A stream of batches needs the same slots in every batch:
+/// `category_counts` fixes the number of categories of each categorical column (counted over
+/// the whole source first with [`crate::stream::category_counts`]); `transform_schema` then
+/// gives them too, and a code at or above its column's count is an error naming the row.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -73,6 +76,11 @@ pub struct VectorAssembler {
     /// Inputs holding integer category codes, marked nominal (default none).
     #[serde(default)]
     pub categorical_cols: Vec<String>,
+    /// The number of categories of each of `categorical_cols` (same order), when known in
+    /// advance; empty (default) = counted over the rows of each `transform` call. Set it with
+    /// [`VectorAssembler::with_category_counts`] (it is not a named parameter).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub category_counts: Vec<usize>,
 }
 
 impl Default for VectorAssembler {
@@ -82,6 +90,7 @@ impl Default for VectorAssembler {
             output_col: "features".into(),
             handle_invalid: HandleInvalid::Error,
             categorical_cols: Vec::new(),
+            category_counts: Vec::new(),
         }
     }
 }
@@ -123,6 +132,20 @@ impl VectorAssembler {
         self
     }
 
+    /// Fixes the number of categories of each of `categorical_cols` (same order) instead of
+    /// counting them per `transform` call, so that every batch of a stream gets the same
+    /// slots; [`crate::stream::category_counts`] counts them over a source.
+    pub fn with_category_counts(mut self, counts: &[usize]) -> Self {
+        self.category_counts = counts.to_vec();
+        self
+    }
+
+    /// The fixed number of categories of categorical input `c`, when `category_counts` is set.
+    fn fixed_count(&self, c: &str) -> Option<usize> {
+        let i = self.categorical_cols.iter().position(|x| x == c)?;
+        self.category_counts.get(i).copied()
+    }
+
     /// Checks the inputs; returns each input's kind and the per-slot attributes.
     fn layout(&self, schema: &Schema) -> Result<(Vec<Part>, Vec<Attribute>)> {
         self.validate()?;
@@ -136,6 +159,18 @@ impl VectorAssembler {
                     format!("column '{c}' is not one of input_cols"),
                 ));
             }
+        }
+        if !self.category_counts.is_empty()
+            && self.category_counts.len() != self.categorical_cols.len()
+        {
+            return Err(MlError::param(
+                "category_counts",
+                format!(
+                    "has {} counts for {} categorical_cols; give one per column, in order",
+                    self.category_counts.len(),
+                    self.categorical_cols.len()
+                ),
+            ));
         }
         let mut parts = Vec::with_capacity(self.input_cols.len());
         let mut attrs = Vec::new();
@@ -165,10 +200,11 @@ impl VectorAssembler {
                 }
                 dt if is_numeric(dt) => {
                     attrs.push(if self.categorical_cols.contains(c) {
-                        // The number of categories comes from the data (`transform`).
+                        // The number of categories is fixed, or comes from the data
+                        // (`transform`).
                         Attribute::Nominal {
                             name: Some(c.clone()),
-                            num_values: 0,
+                            num_values: self.fixed_count(c).unwrap_or(0),
                             values: None,
                         }
                     } else {
@@ -190,6 +226,18 @@ impl VectorAssembler {
         }
         Ok((parts, attrs))
     }
+}
+
+/// The error for category code `v` of row `row` at or above its column's fixed count.
+fn code_beyond(col: &str, row: usize, v: f64, fixed: usize) -> MlError {
+    MlError::value(
+        col,
+        row,
+        format!(
+            "category code {v} is not below the {fixed} categories set in category_counts; \
+             count the categories over all the data (stream::category_counts)"
+        ),
+    )
 }
 
 fn invalid(col: &str, row: usize, what: &str) -> MlError {
@@ -215,8 +263,22 @@ impl Transformer for VectorAssembler {
                 Part::Scalar => {
                     if self.categorical_cols.contains(c) {
                         let codes = column_to_f64(data, c, NullPolicy::Keep)?;
-                        if let Attribute::Nominal { num_values, .. } = &mut attrs[slot] {
-                            *num_values = category_count(c, &codes)?;
+                        let counted = category_count(c, &codes)?;
+                        match self.fixed_count(c) {
+                            Some(fixed) if counted > fixed => {
+                                let row = codes
+                                    .values()
+                                    .iter()
+                                    .position(|&v| v >= fixed as f64)
+                                    .unwrap_or(0);
+                                return Err(code_beyond(c, row, codes.value(row), fixed));
+                            }
+                            Some(_) => {}
+                            None => {
+                                if let Attribute::Nominal { num_values, .. } = &mut attrs[slot] {
+                                    *num_values = counted;
+                                }
+                            }
                         }
                     }
                     slot += 1;
@@ -339,6 +401,7 @@ impl Transformer for VectorAssembler {
                     Part::Vector(w) => Some(w),
                 },
                 categorical: self.categorical_cols.contains(c),
+                fixed_count: self.fixed_count(c),
             })
             .collect();
         Ok(Some(Box::new(AssemblerRow {
@@ -366,6 +429,8 @@ struct AssemblerInput {
     slot: usize,
     width: Option<usize>,
     categorical: bool,
+    /// The fixed number of categories (`category_counts`), when set.
+    fixed_count: Option<usize>,
 }
 
 /// [`VectorAssembler`] compiled for one row.
@@ -384,6 +449,9 @@ impl RowStage for AssemblerRow {
         for inp in self.inputs.iter().filter(|i| i.categorical) {
             if let Some(v) = row[inp.slot].number(&inp.name)?.filter(|v| !v.is_nan()) {
                 check_category_code(&inp.name, index, v, limit)?;
+                if let Some(fixed) = inp.fixed_count.filter(|&f| v >= f as f64) {
+                    return Err(code_beyond(&inp.name, index, v, fixed));
+                }
             }
         }
         let mut out = std::mem::take(&mut row[self.output]);
