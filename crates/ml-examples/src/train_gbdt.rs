@@ -24,15 +24,18 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use arrow::array::{BooleanArray, Float64Array};
-use arrow::datatypes::Schema;
+use arrow::array::{ArrayRef, BooleanArray, Float64Array};
+use arrow::datatypes::{Field, Schema, SchemaRef};
+use arrow::record_batch::RecordBatch;
 use indicatif::{ProgressBar, ProgressStyle};
 use ml_core::dataset::{column_to_f64, index_of, numeric_columns_except, NullPolicy};
 use ml_core::feature::{HandleInvalid, VectorAssembler};
-use ml_core::io::{parquet_batches, read_parquet_with, write_values_csv, ParquetReadOptions};
+use ml_core::io::{write_values_csv, ParquetReadOptions};
+use ml_core::stream::{category_counts, BatchIter, BatchSource, ParquetSource};
 use ml_core::{Dataset, Estimator, MlError, Result, Transformer};
 use ml_eval::{BinaryClassificationEvaluator, Evaluator};
 use ml_tree::GradientBoostedTrees;
@@ -130,83 +133,152 @@ fn feature_columns(args: &Args, schema: &Schema) -> Result<Vec<String>> {
     Ok(features)
 }
 
-/// Reads the feature, label and split columns of `path` (column projection) and assembles the
-/// features into one vector column `features`, the `--categorical` columns marked nominal (with
-/// largest code + 1 categories over the rows read); returns `features`, the label and the split
-/// column only.
-fn read_assembled(args: &Args, path: &Path, features: &[String]) -> Result<Dataset> {
-    let mut columns: Vec<&str> = features.iter().map(String::as_str).collect();
-    columns.push(&args.label);
-    if let Some(s) = &args.split_col {
-        columns.push(s);
-    }
-    let opts = ParquetReadOptions::new()
-        .columns(&columns)
-        .batch_size(BATCH_ROWS);
-    let data = read_parquet_with(path, &opts)?;
-    let inputs: Vec<&str> = features.iter().map(String::as_str).collect();
-    let categorical: Vec<&str> = args.categorical.iter().map(String::as_str).collect();
-    let assembled = VectorAssembler::new(&inputs, "features")
-        .with_categorical_cols(&categorical)
-        .with_handle_invalid(HandleInvalid::Keep)
-        .transform(&data)?;
-    drop(data);
-    // Keep only what training and scoring read: the raw feature columns would otherwise be
-    // copied by the split and held beside the assembled vector (1.5x the peak RSS on clicks).
-    let mut keep = vec!["features", args.label.as_str()];
-    keep.extend(args.split_col.as_deref());
-    assembled.select(&keep)
+/// One part of an input file (the training or the test rows) as a stream of batches: the
+/// projected columns of each Parquet batch assembled into one vector column `features` (the
+/// `--categorical` columns nominal, their category counts fixed over the whole file, so every
+/// batch has the same slots), the part's rows kept (`--split-col`), and only `features`, the
+/// label and the split column passed on. Re-readable: each `open` reads the file again.
+#[derive(Debug)]
+struct Part {
+    file: ParquetSource,
+    assembler: VectorAssembler,
+    split: Option<String>,
+    test: bool,
+    keep: Vec<String>,
+    /// Rows passed on by the latest read.
+    rows_read: AtomicUsize,
+    /// Nanoseconds spent reading and assembling batches, over all reads.
+    read_nanos: AtomicU64,
 }
 
-/// The rows of `data` in the test set (`test = true`) or the training set: with `--split-col`,
-/// test rows are those where the column is 1; without it, every row is in both.
-fn split_rows(args: &Args, data: &Dataset, test: bool) -> Result<Dataset> {
-    let Some(col) = &args.split_col else {
-        return Ok(data.clone());
-    };
-    let flags = column_to_f64(data, col, NullPolicy::NullAsNaN)?;
-    let mask: BooleanArray = flags
-        .values()
-        .iter()
-        .map(|&v| Some((v == 1.0) == test))
-        .collect();
-    data.filter(&mask)
+impl Part {
+    /// The training (`test = false`) or test part of `path`, with category counts `counts`.
+    fn new(args: &Args, path: &Path, features: &[String], counts: &[usize], test: bool) -> Self {
+        let mut columns: Vec<&str> = features.iter().map(String::as_str).collect();
+        columns.push(&args.label);
+        columns.extend(args.split_col.as_deref());
+        let inputs: Vec<&str> = features.iter().map(String::as_str).collect();
+        let categorical: Vec<&str> = args.categorical.iter().map(String::as_str).collect();
+        let mut keep = vec!["features".to_string(), args.label.clone()];
+        keep.extend(args.split_col.clone());
+        Part {
+            file: ParquetSource::new(path).with_options(
+                ParquetReadOptions::new()
+                    .columns(&columns)
+                    .batch_size(BATCH_ROWS),
+            ),
+            assembler: VectorAssembler::new(&inputs, "features")
+                .with_categorical_cols(&categorical)
+                .with_category_counts(counts)
+                .with_handle_invalid(HandleInvalid::Keep),
+            split: args.split_col.clone(),
+            test,
+            keep,
+            rows_read: AtomicUsize::new(0),
+            read_nanos: AtomicU64::new(0),
+        }
+    }
+
+    /// Seconds spent reading and assembling batches so far.
+    fn read_seconds(&self) -> f64 {
+        self.read_nanos.load(Ordering::Relaxed) as f64 * 1e-9
+    }
+
+    /// One batch of the file as this part's batch.
+    fn part_of(&self, batch: RecordBatch) -> Result<RecordBatch> {
+        let assembled = self.assembler.transform(&Dataset::new(batch))?;
+        let keep: Vec<&str> = self.keep.iter().map(String::as_str).collect();
+        let rows = match &self.split {
+            None => assembled,
+            Some(col) => {
+                let flags = column_to_f64(&assembled, col, NullPolicy::NullAsNaN)?;
+                let mask: BooleanArray = flags
+                    .values()
+                    .iter()
+                    .map(|&v| Some((v == 1.0) == self.test))
+                    .collect();
+                assembled.filter(&mask)?
+            }
+        };
+        self.rows_read.fetch_add(rows.num_rows(), Ordering::Relaxed);
+        Ok(rows.select(&keep)?.into_batch())
+    }
+}
+
+impl BatchSource for Part {
+    fn schema(&self) -> Result<SchemaRef> {
+        let assembled = self
+            .assembler
+            .transform_schema(self.file.schema()?.as_ref())?;
+        let fields: Vec<Field> = self
+            .keep
+            .iter()
+            .map(|k| Ok(assembled.field_with_name(k)?.clone()))
+            .collect::<std::result::Result<_, arrow::error::ArrowError>>()?;
+        Ok(Arc::new(Schema::new(fields)))
+    }
+    fn open(&self) -> Result<BatchIter<'_>> {
+        self.rows_read.store(0, Ordering::Relaxed);
+        let mut file = self.file.open()?;
+        Ok(Box::new(std::iter::from_fn(move || {
+            let t = Instant::now();
+            let next = file.next().map(|b| b.and_then(|b| self.part_of(b)));
+            self.read_nanos
+                .fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+            next
+        })))
+    }
 }
 
 /// Trains on `--train`, scores the test rows and writes the model and predictions where asked;
 /// returns `{"rows_train", "rows_test", "features", "train_s", "predict_s", "auc"}`. Nothing is
 /// written to `out` (the closing line is the whole output).
 ///
-/// The data goes through the library's public API: Parquet read with column projection
-/// ([`read_parquet_with`]), the feature list from [`numeric_columns_except`], a
-/// [`VectorAssembler`] marking `--categorical` columns nominal, the estimator, and ml-eval's
-/// [`BinaryClassificationEvaluator`]. Everything runs on one pool of `--threads` threads
-/// ([`ml_core::threads::install`]).
+/// The data goes through the library's public API and is streamed: the Parquet file is read in
+/// batches of 65,536 rows with column projection ([`ParquetSource`]), the feature list comes
+/// from [`numeric_columns_except`], a [`VectorAssembler`] marks `--categorical` columns nominal
+/// with category counts taken over the whole file first ([`category_counts`]), the trees train
+/// from the stream ([`Estimator::fit_source`]: the features are binned batch by batch, never
+/// held as one `f64` matrix), the test rows are scored batch by batch, and ml-eval's
+/// [`BinaryClassificationEvaluator`] gives the AUC. Memory is the binned training rows plus
+/// one batch. Everything runs on one pool of `--threads` threads ([`ml_core::threads::install`]).
+/// `train_s` is the time of training without the time spent reading and assembling the
+/// batches (the file is read twice: once for the cut sample and the labels, once to bin the
+/// rows), `predict_s` the time of scoring the test rows without reading them: the same
+/// measure as before training streamed, when the file was read whole beforehand.
 pub fn run(args: &Args, _out: &mut dyn Write) -> crate::Result<Summary> {
     Ok(ml_core::threads::install(args.threads.max(1), || {
         train_and_score(args)
     })??)
 }
 
+/// The number of categories of each `--categorical` column over every row of `path`.
+fn categorical_counts(args: &Args, path: &Path) -> Result<Vec<usize>> {
+    if args.categorical.is_empty() {
+        return Ok(Vec::new());
+    }
+    let cats: Vec<&str> = args.categorical.iter().map(String::as_str).collect();
+    let source = ParquetSource::new(path).with_options(
+        ParquetReadOptions::new()
+            .columns(&cats)
+            .batch_size(BATCH_ROWS),
+    );
+    category_counts(&source, &cats)
+}
+
 fn train_and_score(args: &Args) -> Result<Summary> {
-    let schema = parquet_batches(&args.train, BATCH_ROWS)?.schema();
+    let schema = ParquetSource::new(&args.train).schema()?;
     let features = feature_columns(args, &schema)?;
     let d = features.len();
-    let train_file = read_assembled(args, &args.train, &features)?;
-    let (train_ds, test_ds) = if args.train == args.test {
-        // One file: categories are counted over all its rows, then the rows are split.
-        let train = split_rows(args, &train_file, false)?;
-        let test = split_rows(args, &train_file, true)?;
-        (train, test)
+    // One file: categories are counted over all its rows, then the rows are split.
+    let train_counts = categorical_counts(args, &args.train)?;
+    let test_counts = if args.train == args.test {
+        train_counts.clone()
     } else {
-        let test_file = read_assembled(args, &args.test, &features)?;
-        (
-            split_rows(args, &train_file, false)?,
-            split_rows(args, &test_file, true)?,
-        )
+        categorical_counts(args, &args.test)?
     };
-    drop(train_file);
-    let (rows_train, rows_test) = (train_ds.num_rows(), test_ds.num_rows());
+    let train_part = Part::new(args, &args.train, &features, &train_counts, false);
+    let test_part = Part::new(args, &args.test, &features, &test_counts, true);
     let features: Vec<&str> = features.iter().map(String::as_str).collect();
 
     let mut gbt = GradientBoostedTrees::new();
@@ -219,12 +291,8 @@ fn train_and_score(args: &Args) -> Result<Summary> {
     gbt.n_threads = args.threads;
     gbt.seed = args.seed;
     if args.objective.starts_with("multi:") {
-        let k = train_ds
-            .numeric_column(&args.label)?
-            .values()
-            .iter()
-            .fold(0.0f64, |a, &b| a.max(b));
-        gbt.num_class = k as usize + 1;
+        // Classes 0..k-1: counted as category codes of the label over the training rows.
+        gbt.num_class = category_counts(&train_part, &[args.label.as_str()])?[0];
     }
     let bar = std::io::stderr().is_terminal().then(|| {
         let b = ProgressBar::new(args.num_round as u64);
@@ -240,17 +308,50 @@ fn train_and_score(args: &Args) -> Result<Summary> {
             true
         });
     }
-    let t0 = Instant::now();
-    let model = gbt.fit(&train_ds)?;
-    let train_s = t0.elapsed().as_secs_f64();
+    // Training time as before streaming: without the time spent reading the batches.
+    let (t0, read0) = (Instant::now(), train_part.read_seconds());
+    let model = gbt.fit_source(&train_part)?;
+    let train_s = t0.elapsed().as_secs_f64() - (train_part.read_seconds() - read0);
     if let Some(b) = bar {
         b.finish_and_clear();
     }
+    let rows_train = train_part.rows_read.load(Ordering::Relaxed);
+
+    // The test rows, batch by batch: predictions, labels and (when asked) contributions.
     let t1 = Instant::now();
-    let pred = model.predict(test_ds.features("features")?)?;
-    let predict_s = t1.elapsed().as_secs_f64();
+    let mut pred: Vec<f64> = Vec::new();
+    let mut labels: Vec<f64> = Vec::new();
+    let mut contribs_s = 0.0;
+    let mut contribs = args
+        .contribs_out
+        .as_ref()
+        .map(|_| contribution_header(&model, &features));
+    for batch in test_part.open()? {
+        let batch = Dataset::new(batch?);
+        let x = batch.features("features")?;
+        pred.extend(model.predict(x)?);
+        labels.extend(column_to_f64(&batch, &args.label, NullPolicy::NullAsNaN)?.values());
+        if let Some(text) = contribs.as_mut() {
+            contribs_s += append_contributions(text, &model, &batch)?;
+        }
+    }
+    let predict_s = t1.elapsed().as_secs_f64() - contribs_s - test_part.read_seconds();
+    let rows_test = pred.len();
+    if contribs.is_some() {
+        // scripts/xgb_shap_check.py reads this line.
+        eprintln!("contributions: {rows_test} rows in {contribs_s:.3} s");
+    }
     let auc = if args.objective == "binary:logistic" {
-        let scored = test_ds.with_column("score", Arc::new(Float64Array::from(pred.clone())))?;
+        let scored = Dataset::from_columns(vec![
+            (
+                "score",
+                Arc::new(Float64Array::from(pred.clone())) as ArrayRef,
+            ),
+            (
+                args.label.as_str(),
+                Arc::new(Float64Array::from(labels)) as ArrayRef,
+            ),
+        ])?;
         let a = BinaryClassificationEvaluator::new()
             .with_raw_prediction_col("score")
             .with_label_col(&args.label)
@@ -274,8 +375,8 @@ fn train_and_score(args: &Args) -> Result<Summary> {
     if let Some(path) = &args.predictions_out {
         write_values_csv(path, "prediction", &pred)?;
     }
-    if let Some(path) = &args.contribs_out {
-        write_contributions(path, &model, &test_ds, &features)?;
+    if let (Some(path), Some(text)) = (&args.contribs_out, contribs) {
+        ml_core::persist::write_atomic(path, text.as_bytes())?;
     }
     Ok(Summary::new(serde_json::json!({
         "rows_train": rows_train,
@@ -287,23 +388,9 @@ fn train_and_score(args: &Args) -> Result<Summary> {
     })))
 }
 
-/// Writes the TreeSHAP contributions of the rows of `data`: one column per feature, then `bias`
-/// (for multiclass, one such group per class, prefixed `class{k}_`); the time taken goes to
-/// stderr as `contributions: ROWS rows in SECONDS s`.
-fn write_contributions(
-    path: &Path,
-    model: &ml_tree::GradientBoostedTreesModel,
-    data: &Dataset,
-    features: &[&str],
-) -> Result<()> {
-    let x = data.features("features")?;
-    let t = Instant::now();
-    let c = model.predict_contributions(x)?;
-    eprintln!(
-        "contributions: {} rows in {:.3} s",
-        x.nrows(),
-        t.elapsed().as_secs_f64()
-    );
+/// The header line of the TreeSHAP contributions file: one column per feature, then `bias`
+/// (for multiclass, one such group per class, prefixed `class{k}_`).
+fn contribution_header(model: &ml_tree::GradientBoostedTreesModel, features: &[&str]) -> String {
     let k = model.num_class;
     let mut names = Vec::new();
     for class in 0..k {
@@ -318,10 +405,25 @@ fn write_contributions(
     }
     let mut s = names.join(",");
     s.push('\n');
-    for row in c.chunks(names.len().max(1)) {
+    s
+}
+
+/// Appends the TreeSHAP contributions of the rows of `batch` to `text`, one line per row;
+/// returns the seconds the contributions took.
+fn append_contributions(
+    text: &mut String,
+    model: &ml_tree::GradientBoostedTreesModel,
+    batch: &Dataset,
+) -> Result<f64> {
+    let x = batch.features("features")?;
+    let t = Instant::now();
+    let c = model.predict_contributions(x)?;
+    let seconds = t.elapsed().as_secs_f64();
+    let width = model.num_class * (x.ncols() + 1);
+    for row in c.chunks(width.max(1)) {
         let cells: Vec<String> = row.iter().map(|v| v.to_string()).collect();
-        s.push_str(&cells.join(","));
-        s.push('\n');
+        text.push_str(&cells.join(","));
+        text.push('\n');
     }
-    ml_core::persist::write_atomic(path, s.as_bytes())
+    Ok(seconds)
 }
