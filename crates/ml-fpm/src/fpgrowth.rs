@@ -84,8 +84,15 @@ fn validate(p: &FPGrowth) -> Result<()> {
         ));
     }
     if p.n_threads == Some(0) {
-        return Err(MlError::param("n_threads", "must be at least 1"));
+        return Err(MlError::param(
+            "n_threads",
+            format!(
+                "must be in [1, {}] (unset = the current pool), got 0",
+                ml_core::threads::MAX_THREADS
+            ),
+        ));
     }
+    ml_core::threads::check_n_threads("n_threads", p.n_threads.unwrap_or(0))?;
     if p.items_col.is_empty() || p.prediction_col.is_empty() {
         return Err(MlError::param(
             "items_col",
