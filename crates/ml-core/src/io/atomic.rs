@@ -24,7 +24,7 @@ pub(crate) fn write_file_atomic<F>(path: &Path, write: F) -> Result<()>
 where
     F: FnOnce(&mut AtomicSink<'_>) -> Result<()>,
 {
-    write_file_atomic_via(path, |f| Ok(f), write)
+    write_file_atomic_via(path, Ok, write)
 }
 
 /// [`write_file_atomic`] with the temporary [`File`] wrapped by `wrap` (tests wrap it in a

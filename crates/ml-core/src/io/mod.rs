@@ -55,6 +55,7 @@
 //! ```
 
 mod atomic;
+mod csv_guard;
 mod csv_read;
 mod csv_write;
 mod parquet_io;
@@ -63,7 +64,10 @@ mod table;
 pub(crate) use atomic::{kind_of, write_file_atomic};
 #[cfg(test)]
 pub(crate) use atomic::{tests::FailAfter, write_file_atomic_via};
-pub use csv_read::{csv_batches, infer_csv_schema, read_csv, CsvBatches, CsvReadOptions};
+pub use csv_read::{
+    csv_batches, infer_csv_schema, read_csv, CsvBatches, CsvReadOptions, DEFAULT_MAX_FIELD_BYTES,
+    DEFAULT_MAX_RECORD_BYTES,
+};
 pub use csv_write::{write_csv, write_values_csv};
 pub(crate) use parquet_io::write_parquet_batches;
 pub use parquet_io::{
@@ -76,6 +80,33 @@ pub use table::{read_table, ReadOptions};
 use std::path::Path;
 
 use crate::error::{MlError, Result};
+
+/// The names that occur more than once among `names`, in order of first occurrence, each
+/// with its zero-based positions: `'x' (columns 0 and 3)`, joined by `, `; `None` when every
+/// name is unique.
+pub(crate) fn duplicate_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    let mut positions: crate::hash::FxHashMap<&str, Vec<usize>> = Default::default();
+    let mut order = Vec::new();
+    for (i, n) in names.into_iter().enumerate() {
+        let at = positions.entry(n).or_default();
+        if at.is_empty() {
+            order.push(n);
+        }
+        at.push(i);
+    }
+    let dups: Vec<String> = order
+        .into_iter()
+        .filter_map(|n| {
+            let at = &positions[n];
+            (at.len() > 1).then(|| {
+                let list: Vec<String> = at.iter().map(|i| i.to_string()).collect();
+                let (last, rest) = list.split_last().expect("two or more");
+                format!("'{n}' (columns {} and {last})", rest.join(", "))
+            })
+        })
+        .collect();
+    (!dups.is_empty()).then(|| dups.join(", "))
+}
 
 /// Positions in `schema` of the projected `columns`, in the order asked for. Errors name the
 /// file: a column it lacks ([`MlError::ColumnNotInFile`]), a column asked for twice or an
@@ -167,7 +198,17 @@ pub(crate) fn parse_i64(bytes: &[u8]) -> Option<i64> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_i64;
+    use super::{duplicate_names, parse_i64};
+
+    #[test]
+    fn duplicate_names_lists_each_repeated_name_with_its_columns() {
+        assert_eq!(duplicate_names(["a", "b", "c"]), None);
+        assert_eq!(duplicate_names([]), None);
+        assert_eq!(
+            duplicate_names(["x", "y", "x", "z", "y", "x"]).unwrap(),
+            "'x' (columns 0, 2 and 5), 'y' (columns 1 and 4)"
+        );
+    }
 
     #[test]
     fn parse_i64_matches_std() {
