@@ -541,6 +541,43 @@ pub fn numeric_columns_except(schema: &Schema, except: &[&str]) -> Result<Vec<St
         .collect())
 }
 
+/// Largest class label accepted by [`check_class_label`] whatever the number of rows.
+pub const MAX_CLASS_LABEL: f64 = 10_000.0;
+
+/// Checks a class label `v` of a learner that sizes its per-class tables by the largest
+/// label plus one: a whole number from 0 up to the larger of `num_rows` and
+/// [`MAX_CLASS_LABEL`], so that one label of 1e9 in a small file is an error naming `column`
+/// and `row` instead of a gigabyte allocation.
+///
+/// ```
+/// use ml_core::dataset::check_class_label;
+/// assert!(check_class_label("label", 0, 2.0, 10).is_ok());
+/// assert!(check_class_label("label", 0, 50_000.0, 100_000).is_ok());
+/// let e = check_class_label("label", 3, 1e9, 10).unwrap_err().to_string();
+/// assert!(e.contains("'label', row 3") && e.contains("at most 10000"), "{e}");
+/// ```
+pub fn check_class_label(column: &str, row: usize, v: f64, num_rows: usize) -> Result<()> {
+    let limit = MAX_CLASS_LABEL.max(num_rows as f64);
+    if !(v.is_finite() && v >= 0.0 && v.fract() == 0.0) {
+        return Err(MlError::value(
+            column,
+            row,
+            format!("labels must be whole numbers 0, 1, ..., K-1; found {v}"),
+        ));
+    }
+    if v > limit {
+        return Err(MlError::value(
+            column,
+            row,
+            format!(
+                "label {v} is too large: labels are the classes 0, 1, ..., K-1, and a label \
+                 may be at most {limit} (the larger of {MAX_CLASS_LABEL} and the number of rows)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Largest integer code accepted by [`category_count`] whatever the number of rows.
 pub const MAX_CATEGORY_CODE: f64 = 1_000_000.0;
 

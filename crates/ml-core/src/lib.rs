@@ -31,6 +31,7 @@
 #![deny(missing_docs)]
 
 pub mod attributes;
+mod crc32;
 pub mod dataset;
 pub mod error;
 pub mod feature;

@@ -32,6 +32,22 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::error::{MlError, Result};
 
+/// The largest `n_threads` any stage accepts. Pools are kept for the life of the process, so
+/// a mistyped count (100000 for 10) would otherwise start that many threads and keep them.
+pub const MAX_THREADS: usize = 1024;
+
+/// Checks a thread-count parameter: 0 (the current pool) up to [`MAX_THREADS`]; the error is
+/// an [`MlError::InvalidParam`] naming `param` and the allowed range.
+pub fn check_n_threads(param: &str, n_threads: usize) -> Result<()> {
+    if n_threads > MAX_THREADS {
+        return Err(MlError::param(
+            param,
+            format!("must be in [0, {MAX_THREADS}] (0 = the current pool), got {n_threads}"),
+        ));
+    }
+    Ok(())
+}
+
 /// The kept pools: `(number of threads, pool)`.
 type Pools = Vec<(usize, Arc<rayon::ThreadPool>)>;
 
@@ -79,9 +95,10 @@ fn pool_of(n: usize) -> Result<Arc<rayon::ThreadPool>> {
 
 /// Runs `f` on `n_threads` threads (0: the current pool); see the [module docs](self).
 ///
-/// Errors only when a pool of `n_threads` threads cannot be started
-/// ([`MlError::InvalidParam`] naming `n_threads`).
+/// Errors only when `n_threads` exceeds [`MAX_THREADS`] or a pool of `n_threads` threads
+/// cannot be started ([`MlError::InvalidParam`] naming `n_threads`).
 pub fn install<R: Send>(n_threads: usize, f: impl FnOnce() -> R + Send) -> Result<R> {
+    check_n_threads("n_threads", n_threads)?;
     if n_threads == 0 || n_threads == rayon::current_num_threads() {
         return Ok(rayon::scope(|_| f()));
     }
@@ -136,6 +153,22 @@ mod tests {
         assert!(same.1.starts_with("outer-"), "{}", same.1);
         assert_eq!(other.0, 2);
         assert!(other.1.starts_with("ml-pool2-"), "{}", other.1);
+    }
+
+    #[test]
+    fn an_absurd_thread_count_is_refused_before_any_thread_starts() {
+        let e = install(MAX_THREADS + 1, || ()).unwrap_err();
+        assert!(matches!(e, MlError::InvalidParam { ref param, .. } if param == "n_threads"));
+        assert_eq!(
+            e.to_string(),
+            "parameter 'n_threads': must be in [0, 1024] (0 = the current pool), got 1025"
+        );
+        assert!(check_n_threads("parallelism", 1_000_000)
+            .unwrap_err()
+            .to_string()
+            .contains("'parallelism'"));
+        assert!(check_n_threads("n_threads", MAX_THREADS).is_ok());
+        assert!(check_n_threads("n_threads", 0).is_ok());
     }
 
     #[test]

@@ -71,8 +71,12 @@ fn stage<'a>(doc: &'a mut Value, name: &str) -> &'a mut Value {
     &mut s[1]
 }
 
+/// Loads the model of an edited document. Edits break a version-2 file's checksum (which the
+/// persist module's own tests cover), so the model goes back in a version-1 envelope, without
+/// a checksum, and what is tested is the structure check every load makes.
 fn load(doc: &Value) -> ml_core::Result<Box<dyn Transformer>> {
-    persist::from_json(&doc.to_string(), Path::new("model.json"))
+    let v1 = serde_json::json!({"format": "ml-model", "version": 1, "model": doc["model"]});
+    persist::from_json(&v1.to_string(), Path::new("model.json"))
 }
 
 /// Loads a corrupted document and returns the message of its `Persistence` error.

@@ -221,6 +221,18 @@ impl Default for CvSettings {
     }
 }
 
+/// `parallelism`: 1 up to [`ml_core::threads::MAX_THREADS`].
+fn check_parallelism(n: usize) -> Result<()> {
+    let max = ml_core::threads::MAX_THREADS;
+    if !(1..=max).contains(&n) {
+        return Err(MlError::param(
+            "parallelism",
+            format!("must be in [1, {max}], got {n}"),
+        ));
+    }
+    Ok(())
+}
+
 fn validate_cv(s: &CvSettings) -> Result<()> {
     if s.num_folds < 2 {
         return Err(MlError::param(
@@ -228,9 +240,7 @@ fn validate_cv(s: &CvSettings) -> Result<()> {
             format!("must be at least 2, got {}", s.num_folds),
         ));
     }
-    if s.parallelism < 1 {
-        return Err(MlError::param("parallelism", "must be at least 1"));
-    }
+    check_parallelism(s.parallelism)?;
     Ok(())
 }
 
@@ -267,9 +277,7 @@ fn validate_tvs(s: &TvsSettings) -> Result<()> {
             format!("must be in (0, 1), got {}", s.train_ratio),
         ));
     }
-    if s.parallelism < 1 {
-        return Err(MlError::param("parallelism", "must be at least 1"));
-    }
+    check_parallelism(s.parallelism)?;
     Ok(())
 }
 

@@ -11,7 +11,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::encode::{canonical_list, canonical_list_type, encode, FxMap, ItemVocab};
-use crate::tree::{mine_items, FpTree, ItemsetBuf, Transactions};
+use crate::tree::{mine_items, FpTree, ItemsetBuf, MineLimits, Transactions};
 
 /// FP-growth frequent itemset mining (Han et al. 2000), as Spark MLlib's `FPGrowth`.
 ///
@@ -55,6 +55,23 @@ pub struct FPGrowth {
     pub n_threads: Option<usize>,
     /// Drop repeated items within a basket instead of failing (Spark fails).
     pub dedup_items: bool,
+    /// Longest itemset mined, in items (mlxtend's `max_len`); `None` (the default): no limit.
+    #[serde(default)]
+    pub max_len: Option<usize>,
+    /// Most frequent itemsets a fit (or [`FPGrowth::stream_itemsets`]) may produce, default
+    /// [`DEFAULT_MAX_ITEMSETS`]. A basket of `k` frequent items holds `2^k - 1` itemsets, so a
+    /// tiny `min_support` or a long basket can ask for more itemsets than memory holds; going
+    /// over this limit stops the mining early with an [`MlError::InvalidParam`] naming
+    /// `max_itemsets` (raise it, raise `min_support` or set `max_len`).
+    #[serde(default = "default_max_itemsets")]
+    pub max_itemsets: usize,
+}
+
+/// The default [`FPGrowth::max_itemsets`]: ten million itemsets, a few hundred MB.
+pub const DEFAULT_MAX_ITEMSETS: usize = 10_000_000;
+
+fn default_max_itemsets() -> usize {
+    DEFAULT_MAX_ITEMSETS
 }
 
 impl Default for FPGrowth {
@@ -66,6 +83,8 @@ impl Default for FPGrowth {
             prediction_col: "prediction".into(),
             n_threads: None,
             dedup_items: false,
+            max_len: None,
+            max_itemsets: DEFAULT_MAX_ITEMSETS,
         }
     }
 }
@@ -84,7 +103,23 @@ fn validate(p: &FPGrowth) -> Result<()> {
         ));
     }
     if p.n_threads == Some(0) {
-        return Err(MlError::param("n_threads", "must be at least 1"));
+        return Err(MlError::param(
+            "n_threads",
+            format!(
+                "must be in [1, {}] (unset = the current pool), got 0",
+                ml_core::threads::MAX_THREADS
+            ),
+        ));
+    }
+    ml_core::threads::check_n_threads("n_threads", p.n_threads.unwrap_or(0))?;
+    if p.max_len == Some(0) {
+        return Err(MlError::param(
+            "max_len",
+            "must be at least 1 (or unset: no limit), got 0",
+        ));
+    }
+    if p.max_itemsets == 0 {
+        return Err(MlError::param("max_itemsets", "must be at least 1, got 0"));
     }
     if p.items_col.is_empty() || p.prediction_col.is_empty() {
         return Err(MlError::param(
@@ -102,6 +137,8 @@ impl_params!(FPGrowth {
     prediction_col: "Output column of the model's recommendations.",
     n_threads: "Threads used to fit (none: rayon's global pool).",
     dedup_items: "Drop repeated items in a basket instead of failing.",
+    max_len: "Longest itemset mined, in items (mlxtend's max_len; unset: no limit).",
+    max_itemsets: "Most frequent itemsets a fit may produce (default 10,000,000); more is an error naming this parameter.",
 } aliases { "num_partitions" => n_threads } validate = validate);
 
 /// Runs `f` on `n` threads, or in the current pool when `n` is `None`
@@ -156,6 +193,33 @@ impl FPGrowth {
         self.dedup_items = d;
         self
     }
+    /// Mines itemsets of at most `n` items (mlxtend's `max_len`).
+    pub fn with_max_len(mut self, n: usize) -> Self {
+        self.max_len = Some(n);
+        self
+    }
+    /// Sets the most frequent itemsets a fit may produce.
+    pub fn with_max_itemsets(mut self, n: usize) -> Self {
+        self.max_itemsets = n;
+        self
+    }
+
+    /// The mining bounds of this estimator.
+    fn limits(&self) -> MineLimits {
+        MineLimits::new(self.max_len, self.max_itemsets as u64)
+    }
+
+    /// The error of a run that went over `max_itemsets`.
+    fn too_many_itemsets(&self, prep: &Prepared) -> MlError {
+        MlError::param(
+            "max_itemsets",
+            format!(
+                "more than {} frequent itemsets at min_support {} (an itemset in at least {} of \
+                 {} baskets); raise max_itemsets, raise min_support or set max_len",
+                self.max_itemsets, self.min_support, prep.min_count, prep.num_transactions
+            ),
+        )
+    }
 
     fn prepare(&self, data: &Dataset) -> Result<(Prepared, FitTimings)> {
         validate(self)?;
@@ -196,12 +260,17 @@ impl FPGrowth {
             let (prep, mut timings) = self.prepare(data)?;
             let t = std::time::Instant::now();
             let items: Vec<usize> = (0..prep.support.len()).collect();
+            let limits = self.limits();
             let found = mine_items(
                 &prep.tree,
                 &items,
                 prep.min_count,
                 self.n_threads != Some(1),
+                &limits,
             );
+            if limits.exceeded() {
+                return Err(self.too_many_itemsets(&prep));
+            }
             timings.mine_s = t.elapsed().as_secs_f64();
             let model = FPGrowthModel {
                 items_col: self.items_col.clone(),
@@ -224,7 +293,8 @@ impl FPGrowth {
     /// Mines without keeping the itemsets: they are handed to `sink` as datasets of at most about
     /// `batch_size` rows (`items`, `freq`), in the same order as [`FPGrowthModel::freq_itemsets`].
     /// Memory is bounded by the FP tree and one batch, not by the number of itemsets.
-    /// Returns the number of itemsets.
+    /// Returns the number of itemsets. `max_len` and `max_itemsets` apply as in a fit: going
+    /// over `max_itemsets` is an error after the batches already handed to `sink`.
     pub fn stream_itemsets(
         &self,
         data: &Dataset,
@@ -241,10 +311,14 @@ impl FPGrowth {
             let mut pending = ItemsetBuf::new();
             let mut total = 0u64;
             let mut start = 0;
+            let limits = self.limits();
             while start < n_items {
                 let end = (start + group).min(n_items);
                 let items: Vec<usize> = (start..end).collect();
-                let found = mine_items(&prep.tree, &items, prep.min_count, parallel);
+                let found = mine_items(&prep.tree, &items, prep.min_count, parallel, &limits);
+                if limits.exceeded() {
+                    return Err(self.too_many_itemsets(&prep));
+                }
                 pending.append(&found);
                 if pending.len() >= batch_size || end == n_items {
                     total += pending.len() as u64;

@@ -42,5 +42,5 @@ mod tree;
 
 pub use baskets::group_baskets;
 pub use encode::ItemVocab;
-pub use fpgrowth::{FPGrowth, FPGrowthModel, FitTimings};
+pub use fpgrowth::{FPGrowth, FPGrowthModel, FitTimings, DEFAULT_MAX_ITEMSETS};
 pub use prefixspan::PrefixSpan;

@@ -90,8 +90,15 @@ fn validate(p: &PrefixSpan) -> Result<()> {
         ));
     }
     if p.n_threads == Some(0) {
-        return Err(MlError::param("n_threads", "must be at least 1"));
+        return Err(MlError::param(
+            "n_threads",
+            format!(
+                "must be in [1, {}] (unset = the current pool), got 0",
+                ml_core::threads::MAX_THREADS
+            ),
+        ));
     }
+    ml_core::threads::check_n_threads("n_threads", p.n_threads.unwrap_or(0))?;
     Ok(())
 }
 

@@ -15,9 +15,112 @@
 //! * Mining of the global tree runs in parallel over the header table (one task per item); outputs
 //!   are concatenated in item order, so the result is identical at any thread count.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
 use rayon::prelude::*;
 
 const NONE: u32 = u32::MAX;
+
+/// Bounds of one mining run, shared by its parallel tasks: the longest itemset kept
+/// (`max_len`) and the most itemsets produced (`max_itemsets`). Tasks count the itemsets they
+/// produce ([`Budget`]) and add them to the shared total every [`Budget::FLUSH`] itemsets (a
+/// single path's combinations are counted before any is written), so going over the budget
+/// stops every task within a few thousand itemsets of it, long before memory runs out. Only
+/// produced itemsets are counted: a run is over budget exactly when its total count is, at
+/// any thread count.
+pub(crate) struct MineLimits {
+    max_len: usize,
+    max_itemsets: u64,
+    produced: AtomicU64,
+    exceeded: AtomicBool,
+}
+
+impl MineLimits {
+    /// `max_len` of `None` means no limit.
+    pub fn new(max_len: Option<usize>, max_itemsets: u64) -> Self {
+        MineLimits {
+            max_len: max_len.unwrap_or(usize::MAX),
+            max_itemsets,
+            produced: AtomicU64::new(0),
+            exceeded: AtomicBool::new(false),
+        }
+    }
+
+    /// Adds `n` produced itemsets to the total; false when the total is over the budget.
+    fn add(&self, n: u64) -> bool {
+        let total = self
+            .produced
+            .fetch_add(n, Ordering::Relaxed)
+            .saturating_add(n);
+        if total > self.max_itemsets {
+            self.exceeded.store(true, Ordering::Relaxed);
+        }
+        !self.exceeded.load(Ordering::Relaxed)
+    }
+
+    /// Whether the run went over `max_itemsets` (its output is then incomplete).
+    pub fn exceeded(&self) -> bool {
+        self.exceeded.load(Ordering::Relaxed)
+    }
+}
+
+/// One task's count of the itemsets it produced and has not yet added to the shared total.
+struct Budget<'a> {
+    limits: &'a MineLimits,
+    pending: u64,
+}
+
+impl<'a> Budget<'a> {
+    /// Itemsets counted locally before they are added to the shared total.
+    const FLUSH: u64 = 4096;
+
+    fn new(limits: &'a MineLimits) -> Self {
+        Budget { limits, pending: 0 }
+    }
+
+    /// Counts `n` more itemsets about to be written; false when the run is over budget (the
+    /// caller then writes nothing more).
+    fn take(&mut self, n: u64) -> bool {
+        self.pending = self.pending.saturating_add(n);
+        if self.pending >= Self::FLUSH {
+            return self.flush();
+        }
+        true
+    }
+
+    /// Adds the pending count to the shared total; false when the run is over budget.
+    fn flush(&mut self) -> bool {
+        let n = std::mem::take(&mut self.pending);
+        self.limits.add(n)
+    }
+
+    fn max_len(&self) -> usize {
+        self.limits.max_len
+    }
+}
+
+/// The number of combinations [`emit_single_path`] emits for a path of `len` nodes after a
+/// prefix of `prefix_len` items, with itemsets of at most `max_len` items: for the deepest
+/// node `d`, every subset of the `d` nodes above it of at most `max_len - prefix_len - 1`
+/// items. Saturates at `u64::MAX`.
+fn single_path_count(len: usize, prefix_len: usize, max_len: usize) -> u64 {
+    let Some(room) = max_len.checked_sub(prefix_len + 1) else {
+        return 0;
+    };
+    // Binomials C(d, j) for j <= room, built row by row (Pascal's rule, saturating).
+    let width = room.min(len) + 1;
+    let mut row = vec![0u64; width];
+    row[0] = 1;
+    let mut total = 0u64;
+    // At step d, row[j] = C(d, j): the combinations with deepest node d and j nodes above it.
+    for _ in 0..len {
+        total = row.iter().fold(total, |t, &c| t.saturating_add(c));
+        for j in (1..width).rev() {
+            row[j] = row[j].saturating_add(row[j - 1]);
+        }
+    }
+    total
+}
 
 /// Transactions as CSR: `items[offsets[t]..offsets[t + 1]]` are the ascending ranks of basket `t`.
 #[derive(Debug, Default, Clone)]
@@ -433,16 +536,19 @@ struct ScratchBufs<'a> {
 }
 
 /// Emits every non-empty combination of the single path `path` (root first, counts
-/// non-increasing) joined with `prefix`; the support of a combination is the count of its deepest
-/// node.
+/// non-increasing) joined with `prefix`, of at most `max_len` items; the support of a
+/// combination is the count of its deepest node. Nothing is emitted when the combinations
+/// would exceed the itemset budget.
 fn emit_single_path(
     tree: &FpTree,
     path: &[u32],
     prefix: &[u32],
     combo: &mut Vec<u32>,
+    budget: &mut Budget<'_>,
     out: &mut ItemsetBuf,
 ) {
     // Iterate combinations by their deepest node d: all subsets of path[..d] plus path[d].
+    #[allow(clippy::too_many_arguments)]
     fn rec(
         tree: &FpTree,
         path: &[u32],
@@ -450,21 +556,29 @@ fn emit_single_path(
         support: u32,
         prefix: &[u32],
         combo: &mut Vec<u32>,
+        max_len: usize,
         out: &mut ItemsetBuf,
     ) {
         out.push(prefix, combo, support);
+        if prefix.len() + combo.len() >= max_len {
+            return;
+        }
         for k in (0..upto).rev() {
             let node = &tree.nodes[path[k] as usize];
             combo.push(tree.global[node.item as usize]);
-            rec(tree, path, k, support, prefix, combo, out);
+            rec(tree, path, k, support, prefix, combo, max_len, out);
             combo.pop();
         }
+    }
+    let max_len = budget.max_len();
+    if !budget.take(single_path_count(path.len(), prefix.len(), max_len)) {
+        return;
     }
     for d in 0..path.len() {
         let node = &tree.nodes[path[d] as usize];
         combo.clear();
         combo.push(tree.global[node.item as usize]);
-        rec(tree, path, d, node.count, prefix, combo, out);
+        rec(tree, path, d, node.count, prefix, combo, max_len, out);
     }
 }
 
@@ -475,6 +589,7 @@ fn mine_level(
     prefix: &mut Vec<u32>,
     combo: &mut Vec<u32>,
     min_count: u32,
+    budget: &mut Budget<'_>,
     out: &mut ItemsetBuf,
 ) {
     let (head, rest) = levels.split_first_mut().expect("levels");
@@ -482,18 +597,23 @@ fn mine_level(
     if tree.single_path {
         // The nodes 1.. of a single-path tree are the path, root first.
         let path: Vec<u32> = (1..tree.nodes.len() as u32).collect();
-        emit_single_path(tree, &path, prefix, combo, out);
+        emit_single_path(tree, &path, prefix, combo, budget, out);
         return;
     }
+    // Itemsets here have prefix.len() + 1 items; longer ones come from the conditional trees.
+    let deeper = prefix.len() + 2 <= budget.max_len();
     for i in (0..tree.num_items()).rev() {
+        if !budget.take(1) {
+            return;
+        }
         out.push(prefix, &[tree.global[i]], tree.support[i]);
-        if i == 0 {
+        if i == 0 || !deeper {
             continue;
         }
         let (next, _) = rest.split_first_mut().expect("levels");
         if build_conditional(tree, i, min_count, next, bufs) {
             prefix.push(tree.global[i]);
-            mine_level(rest, bufs, prefix, combo, min_count, out);
+            mine_level(rest, bufs, prefix, combo, min_count, budget, out);
             prefix.pop();
         }
     }
@@ -512,10 +632,27 @@ impl Scratch {
         global: &FpTree,
         item: usize,
         min_count: u32,
+        limits: &MineLimits,
         out: &mut ItemsetBuf,
     ) {
+        let mut budget = Budget::new(limits);
+        self.mine_item_within(global, item, min_count, &mut budget, out);
+        budget.flush();
+    }
+
+    fn mine_item_within(
+        &mut self,
+        global: &FpTree,
+        item: usize,
+        min_count: u32,
+        budget: &mut Budget<'_>,
+        out: &mut ItemsetBuf,
+    ) {
+        if !budget.take(1) {
+            return;
+        }
         out.push(&[], &[global.global[item]], global.support[item]);
-        if item == 0 {
+        if item == 0 || budget.max_len() < 2 {
             return;
         }
         // Depth bound: at most `item` further items can join the prefix.
@@ -542,24 +679,26 @@ impl Scratch {
         if build_conditional(global, item, min_count, &mut levels[0], &mut bufs) {
             prefix.clear();
             prefix.push(global.global[item]);
-            mine_level(levels, &mut bufs, prefix, combo, min_count, out);
+            mine_level(levels, &mut bufs, prefix, combo, min_count, budget, out);
         }
     }
 }
 
 /// Mines the header items `items` of the global tree in parallel (rayon, current pool) and
-/// returns their itemsets concatenated in the order of `items`.
+/// returns their itemsets concatenated in the order of `items`. When the run goes over
+/// `limits`' itemset budget ([`MineLimits::exceeded`]) the result is incomplete.
 pub(crate) fn mine_items(
     tree: &FpTree,
     items: &[usize],
     min_count: u32,
     parallel: bool,
+    limits: &MineLimits,
 ) -> ItemsetBuf {
     if !parallel {
         let mut scratch = Scratch::default();
         let mut out = ItemsetBuf::new();
         for &i in items {
-            scratch.mine_item(tree, i, min_count, &mut out);
+            scratch.mine_item(tree, i, min_count, limits, &mut out);
         }
         return out;
     }
@@ -568,7 +707,7 @@ pub(crate) fn mine_items(
         .with_max_len(1)
         .map_init(Scratch::default, |scratch, &i| {
             let mut out = ItemsetBuf::new();
-            scratch.mine_item(tree, i, min_count, &mut out);
+            scratch.mine_item(tree, i, min_count, limits, &mut out);
             out
         })
         .collect();
@@ -577,4 +716,41 @@ pub(crate) fn mine_items(
         out.append(p);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::single_path_count;
+
+    /// Counts by enumeration: for each deepest node `d`, the subsets of the `d` nodes above it
+    /// whose size with the deepest node and the prefix is at most `max_len`.
+    fn enumerate(len: usize, prefix_len: usize, max_len: usize) -> u64 {
+        let mut n = 0;
+        for d in 0..len {
+            for mask in 0u32..(1 << d) {
+                if prefix_len + 1 + mask.count_ones() as usize <= max_len {
+                    n += 1;
+                }
+            }
+        }
+        n
+    }
+
+    #[test]
+    fn single_path_count_matches_enumeration() {
+        for len in 0..12 {
+            for prefix_len in 0..4 {
+                for max_len in [1, 2, 3, 5, 8, usize::MAX] {
+                    assert_eq!(
+                        single_path_count(len, prefix_len, max_len),
+                        enumerate(len, prefix_len, max_len),
+                        "len {len} prefix {prefix_len} max_len {max_len}"
+                    );
+                }
+            }
+        }
+        assert_eq!(single_path_count(40, 0, usize::MAX), (1 << 40) - 1);
+        assert_eq!(single_path_count(200, 0, usize::MAX), u64::MAX);
+        assert_eq!(single_path_count(5, 3, 3), 0);
+    }
 }

@@ -207,27 +207,30 @@ impl Default for GradientBoostedTrees {
 /// Checks the parameters together, before any work (run by `set_param` and `fit`).
 fn check(p: &GradientBoostedTrees) -> Result<()> {
     let obj = p.objective;
-    let bad = |name: &str, msg: &str| Err(MlError::param(name, msg.to_string()));
+    let bad = |name: &str, msg: String| Err(MlError::param(name, msg));
     if p.num_round == 0 {
-        return bad("num_round", "must be >= 1");
+        return bad("num_round", "must be >= 1, got 0".into());
     }
     if !(p.eta > 0.0 && p.eta.is_finite()) {
-        return bad("eta", "must be > 0");
+        return bad("eta", format!("must be a finite number > 0, got {}", p.eta));
     }
     if p.max_depth == 0 && (p.grow_policy != GrowPolicy::Lossguide || p.max_leaves == 0) {
         return bad(
             "max_depth",
-            "0 (unlimited) needs grow_policy 'lossguide' and max_leaves > 0",
+            "0 (unlimited) needs grow_policy 'lossguide' and max_leaves > 0".into(),
         );
     }
     if p.max_depth > 64 {
-        return bad("max_depth", "must be <= 64");
+        return bad(
+            "max_depth",
+            format!("must be in [0, 64], got {}", p.max_depth),
+        );
     }
     if p.max_leaves == 1 {
-        return bad("max_leaves", "must be 0 (unlimited) or >= 2");
+        return bad("max_leaves", "must be 0 (unlimited) or >= 2, got 1".into());
     }
     if p.max_bin < 2 {
-        return bad("max_bin", "must be >= 2");
+        return bad("max_bin", format!("must be >= 2, got {}", p.max_bin));
     }
     for (name, v) in [
         ("min_child_weight", p.min_child_weight),
@@ -236,7 +239,7 @@ fn check(p: &GradientBoostedTrees) -> Result<()> {
         ("gamma", p.gamma),
     ] {
         if !(v >= 0.0 && v.is_finite()) {
-            return bad(name, "must be a finite number >= 0");
+            return bad(name, format!("must be a finite number >= 0, got {v}"));
         }
     }
     for (name, v) in [
@@ -244,27 +247,36 @@ fn check(p: &GradientBoostedTrees) -> Result<()> {
         ("colsample_bytree", p.colsample_bytree),
     ] {
         if !(v > 0.0 && v <= 1.0) {
-            return bad(name, "must be in (0, 1]");
+            return bad(name, format!("must be in (0, 1], got {v}"));
         }
     }
     if !(p.scale_pos_weight > 0.0 && p.scale_pos_weight.is_finite()) {
-        return bad("scale_pos_weight", "must be > 0");
+        return bad(
+            "scale_pos_weight",
+            format!("must be a finite number > 0, got {}", p.scale_pos_weight),
+        );
     }
     if let Some(b) = p.base_score {
         if !b.is_finite() || (obj == Objective::BinaryLogistic && !(b > 0.0 && b < 1.0)) {
             return bad(
                 "base_score",
-                "must be finite (in (0, 1) for binary:logistic)",
+                format!("must be finite (in (0, 1) for binary:logistic), got {b}"),
             );
         }
     }
     if obj == Objective::MultiSoftmax && p.num_class < 2 {
-        return bad("num_class", "multi:softmax needs num_class >= 2");
+        return bad(
+            "num_class",
+            format!("multi:softmax needs num_class >= 2, got {}", p.num_class),
+        );
     }
     if p.early_stopping_rounds == Some(0) {
-        return bad("early_stopping_rounds", "must be >= 1");
+        return bad(
+            "early_stopping_rounds",
+            "must be >= 1 (or unset), got 0".into(),
+        );
     }
-    Ok(())
+    ml_core::threads::check_n_threads("n_threads", p.n_threads)
 }
 
 impl_params!(GradientBoostedTrees {

@@ -99,7 +99,10 @@ impl Default for Imputer {
 
 fn validate(s: &Imputer) -> Result<()> {
     if !(0.0..=1.0).contains(&s.relative_error) {
-        return Err(MlError::param("relative_error", "must be in [0, 1]"));
+        return Err(MlError::param(
+            "relative_error",
+            format!("must be in [0, 1], got {}", s.relative_error),
+        ));
     }
     Ok(())
 }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::{append_fields, check_numeric, delegate_params};
 use super::{resolve_columns, HandleInvalid};
 use crate::attributes::{attribute_of, with_vector_attributes, Attribute};
-use crate::dataset::{column_to_f64, NullPolicy};
+use crate::dataset::{check_category_code, column_to_f64, NullPolicy, MAX_CATEGORY_CODE};
 use crate::dataset::{field_of, vector_column_from_vec, vector_type, Dataset};
 use crate::error::{MlError, Result};
 use crate::params::Params;
@@ -144,8 +144,11 @@ impl OneHotEncoder {
     }
 }
 
-/// Learns the number of categories as max code + 1, checking every code.
+/// Learns the number of categories as max code + 1, checking every code; a code above the
+/// larger of the number of rows + 1 and [`MAX_CATEGORY_CODE`] is refused before any vector of
+/// that width is allocated.
 fn learn_size(input: &str, codes: &Float64Array) -> Result<usize> {
+    let limit = MAX_CATEGORY_CODE.max(codes.len() as f64 + 1.0);
     let mut max = -1.0f64;
     for row in 0..codes.len() {
         if codes.is_null(row) {
@@ -162,6 +165,7 @@ fn learn_size(input: &str, codes: &Float64Array) -> Result<usize> {
                 format!("OneHotEncoder: {c} is not a category code (a non-negative integer)"),
             ));
         }
+        check_category_code(input, row, c, limit)?;
         max = max.max(c);
     }
     if max < 0.0 {

@@ -5,12 +5,13 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use ::csv::{ByteRecord, Reader, ReaderBuilder};
+use ::csv::{ByteRecord, ReaderBuilder};
 use arrow::array::{ArrayRef, BooleanBuilder, Float64Builder, Int64Builder, StringBuilder};
 use arrow::compute::{cast_with_options, CastOptions};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 
+use super::csv_guard::{csv_error_of, next_record, CsvReader, Guard, READ_BUFFER};
 use super::{concat_batches, parse_i64};
 use crate::dataset::Dataset;
 use crate::error::{MlError, Result};
@@ -58,7 +59,21 @@ pub struct CsvReadOptions {
     /// (or given) for the whole file. A name the file lacks is an
     /// [`MlError::ColumnNotInFile`] naming file and column.
     pub columns: Option<Vec<String>>,
+    /// Longest field accepted, in bytes (default [`DEFAULT_MAX_FIELD_BYTES`], 1 MiB); a longer
+    /// one is an [`MlError::Csv`] naming the file, line and column.
+    pub max_field_bytes: usize,
+    /// Longest record accepted, in bytes of text (a line, or several when a quoted field holds
+    /// line breaks; default [`DEFAULT_MAX_RECORD_BYTES`], 16 MiB). A longer one (say a file
+    /// with an unclosed quote, or no line breaks at all) is an [`MlError::Csv`] naming the
+    /// file and the line it starts on, raised before more than the limit and one read buffer
+    /// (256 KiB) of it is held in memory.
+    pub max_record_bytes: usize,
 }
+
+/// The default [`CsvReadOptions::max_field_bytes`]: 1 MiB.
+pub const DEFAULT_MAX_FIELD_BYTES: usize = 1 << 20;
+/// The default [`CsvReadOptions::max_record_bytes`]: 16 MiB.
+pub const DEFAULT_MAX_RECORD_BYTES: usize = 16 << 20;
 
 impl Default for CsvReadOptions {
     fn default() -> Self {
@@ -70,6 +85,8 @@ impl Default for CsvReadOptions {
             schema: None,
             batch_size: 8192,
             columns: None,
+            max_field_bytes: DEFAULT_MAX_FIELD_BYTES,
+            max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
         }
     }
 }
@@ -107,6 +124,18 @@ impl CsvReadOptions {
     /// Sets the number of rows per record batch (at least 1).
     pub fn batch_size(mut self, batch_size: usize) -> Self {
         self.batch_size = batch_size;
+        self
+    }
+
+    /// Sets the longest field accepted, in bytes.
+    pub fn max_field_bytes(mut self, bytes: usize) -> Self {
+        self.max_field_bytes = bytes;
+        self
+    }
+
+    /// Sets the longest record accepted, in bytes.
+    pub fn max_record_bytes(mut self, bytes: usize) -> Self {
+        self.max_record_bytes = bytes;
         self
     }
 
@@ -181,13 +210,23 @@ fn csv_error(path: &Path, line: usize, message: impl Into<String>) -> MlError {
 fn map_csv_error(path: &Path, e: ::csv::Error) -> MlError {
     let line = e.position().map(|p| p.line() as usize).unwrap_or(0);
     match e.into_kind() {
-        ::csv::ErrorKind::Io(io) => MlError::io(path, io),
+        ::csv::ErrorKind::Io(io) => {
+            csv_error_of(path, &io).unwrap_or_else(|| MlError::io(path, io))
+        }
         other => csv_error(path, line, format!("{other:?}")),
     }
 }
 
 /// Opens the file, skipping a UTF-8 byte-order mark, and wraps it in a CSV reader.
-fn open_reader(path: &Path, opts: &CsvReadOptions) -> Result<Reader<File>> {
+fn open_reader(path: &Path, opts: &CsvReadOptions) -> Result<CsvReader> {
+    for (param, v) in [
+        ("max_field_bytes", opts.max_field_bytes),
+        ("max_record_bytes", opts.max_record_bytes),
+    ] {
+        if v == 0 {
+            return Err(MlError::param(param, "must be at least 1 byte, got 0"));
+        }
+    }
     let mut file = File::open(path).map_err(|e| MlError::io(path, e))?;
     let mut bom = [0u8; 3];
     let mut got = 0;
@@ -208,8 +247,12 @@ fn open_reader(path: &Path, opts: &CsvReadOptions) -> Result<Reader<File>> {
         .delimiter(opts.delimiter)
         .has_headers(false)
         .flexible(true)
-        .buffer_capacity(1 << 18)
-        .from_reader(file))
+        .buffer_capacity(READ_BUFFER)
+        .from_reader(Guard::new(
+            file,
+            opts.max_record_bytes,
+            opts.max_field_bytes,
+        )))
 }
 
 fn record_line(record: &ByteRecord) -> usize {
@@ -220,12 +263,10 @@ fn record_line(record: &ByteRecord) -> usize {
 /// empty file.
 fn read_header(
     path: &Path,
-    reader: &mut Reader<File>,
+    reader: &mut CsvReader,
     record: &mut ByteRecord,
 ) -> Result<Vec<String>> {
-    let has = reader
-        .read_byte_record(record)
-        .map_err(|e| map_csv_error(path, e))?;
+    let has = next_record(path, reader, record, map_csv_error)?;
     if !has {
         return Err(csv_error(
             path,
@@ -247,17 +288,32 @@ fn read_header(
         })
         .collect();
     // Spark's rule for duplicate names: every duplicate gets its column index appended.
+    let mut counts: crate::hash::FxHashMap<&str, usize> = Default::default();
+    for n in &raw {
+        *counts.entry(n.as_str()).or_default() += 1;
+    }
     let names = raw
         .iter()
         .enumerate()
         .map(|(i, n)| {
-            if raw.iter().filter(|m| *m == n).count() > 1 {
+            if counts[n.as_str()] > 1 {
                 format!("{n}{i}")
             } else {
                 n.clone()
             }
         })
-        .collect();
+        .collect::<Vec<String>>();
+    // Renaming can collide with another header name ("a,a,a1" gives a1 twice).
+    if let Some(dups) = super::duplicate_names(names.iter().map(String::as_str)) {
+        return Err(csv_error(
+            path,
+            record_line(record),
+            format!(
+                "duplicate column names after renaming repeated header names (Spark's rule: \
+                 the column index is appended): {dups}; rename the columns in the header"
+            ),
+        ));
+    }
     Ok(names)
 }
 
@@ -339,10 +395,7 @@ pub fn infer_csv_schema(path: impl AsRef<Path>, opts: &CsvReadOptions) -> Result
     let limit = opts.infer_rows.unwrap_or(usize::MAX);
     let mut rows = 0usize;
     while rows < limit {
-        if !reader
-            .read_byte_record(&mut record)
-            .map_err(|e| map_csv_error(path, e))?
-        {
+        if !next_record(path, &mut reader, &mut record, map_csv_error)? {
             break;
         }
         if names.is_none() {
@@ -503,7 +556,7 @@ struct Chunk {
 /// Splits the file into records (sequential part of reading).
 struct Tokenizer {
     path: PathBuf,
-    reader: Reader<File>,
+    reader: CsvReader,
     record: ByteRecord,
     ncols: usize,
     bytes_hint: usize,
@@ -519,10 +572,12 @@ impl Tokenizer {
             lines: Vec::with_capacity(cap),
         };
         while chunk.lines.len() < max_rows {
-            let more = self
-                .reader
-                .read_byte_record(&mut self.record)
-                .map_err(|e| map_csv_error(&self.path, e))?;
+            let more = next_record(
+                &self.path,
+                &mut self.reader,
+                &mut self.record,
+                map_csv_error,
+            )?;
             if !more {
                 break;
             }

@@ -20,8 +20,10 @@
 //!   [`MlError::ColumnNotInFile`](crate::MlError::ColumnNotInFile) naming file and column.
 //!
 //! Every write goes to a temporary file in the target directory that is renamed into place, so
-//! a crash never leaves a half-written file. Every error names the file, and for CSV the line
-//! and column at fault.
+//! a crash or a full disk never leaves a half-written file; only a regular file (or nothing) is
+//! replaced: a directory, FIFO or device as the output path is an error, and a symbolic link is
+//! followed to the regular file it names (a dangling link is refused). Every error names the
+//! file, and for CSV the line and column at fault.
 //!
 //! ```
 //! use ml_core::io::{read_csv, read_parquet, write_parquet, CsvReadOptions};
@@ -52,12 +54,20 @@
 //! assert!(err.to_string().contains("line 4") && err.to_string().contains("'id'"));
 //! ```
 
+mod atomic;
+mod csv_guard;
 mod csv_read;
 mod csv_write;
 mod parquet_io;
 mod table;
 
-pub use csv_read::{csv_batches, infer_csv_schema, read_csv, CsvBatches, CsvReadOptions};
+pub(crate) use atomic::{kind_of, write_file_atomic};
+#[cfg(test)]
+pub(crate) use atomic::{tests::FailAfter, write_file_atomic_via};
+pub use csv_read::{
+    csv_batches, infer_csv_schema, read_csv, CsvBatches, CsvReadOptions, DEFAULT_MAX_FIELD_BYTES,
+    DEFAULT_MAX_RECORD_BYTES,
+};
 pub use csv_write::{write_csv, write_values_csv};
 pub(crate) use parquet_io::write_parquet_batches;
 pub use parquet_io::{
@@ -67,48 +77,35 @@ pub use parquet_io::{
 pub(crate) use table::{format_of, Format};
 pub use table::{read_table, ReadOptions};
 
-use std::fs::{self, File};
-use std::io::BufWriter;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::error::{MlError, Result};
 
-/// Writes `path` atomically: `write` fills a temporary file in the same directory, which is
-/// flushed, synced and renamed over the target. On any error the temporary file is removed.
-pub(crate) fn write_file_atomic<F>(path: &Path, write: F) -> Result<()>
-where
-    F: FnOnce(&mut BufWriter<File>) -> Result<()>,
-{
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(|e| MlError::io(dir, e))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "out".into());
-    let tmp = dir.join(format!(
-        ".{name}.tmp-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let file = File::create(&tmp).map_err(|e| MlError::io(&tmp, e))?;
-    let mut writer = BufWriter::with_capacity(1 << 20, file);
-    let result = write(&mut writer).and_then(|()| {
-        let file = writer
-            .into_inner()
-            .map_err(|e| MlError::io(path, e.into_error()))?;
-        file.sync_all().map_err(|e| MlError::io(path, e))?;
-        drop(file);
-        fs::rename(&tmp, path).map_err(|e| MlError::io(path, e))
-    });
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+/// The names that occur more than once among `names`, in order of first occurrence, each
+/// with its zero-based positions: `'x' (columns 0 and 3)`, joined by `, `; `None` when every
+/// name is unique.
+pub(crate) fn duplicate_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    let mut positions: crate::hash::FxHashMap<&str, Vec<usize>> = Default::default();
+    let mut order = Vec::new();
+    for (i, n) in names.into_iter().enumerate() {
+        let at = positions.entry(n).or_default();
+        if at.is_empty() {
+            order.push(n);
+        }
+        at.push(i);
     }
-    result
+    let dups: Vec<String> = order
+        .into_iter()
+        .filter_map(|n| {
+            let at = &positions[n];
+            (at.len() > 1).then(|| {
+                let list: Vec<String> = at.iter().map(|i| i.to_string()).collect();
+                let (last, rest) = list.split_last().expect("two or more");
+                format!("'{n}' (columns {} and {last})", rest.join(", "))
+            })
+        })
+        .collect();
+    (!dups.is_empty()).then(|| dups.join(", "))
 }
 
 /// Positions in `schema` of the projected `columns`, in the order asked for. Errors name the
@@ -201,7 +198,17 @@ pub(crate) fn parse_i64(bytes: &[u8]) -> Option<i64> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_i64;
+    use super::{duplicate_names, parse_i64};
+
+    #[test]
+    fn duplicate_names_lists_each_repeated_name_with_its_columns() {
+        assert_eq!(duplicate_names(["a", "b", "c"]), None);
+        assert_eq!(duplicate_names([]), None);
+        assert_eq!(
+            duplicate_names(["x", "y", "x", "z", "y", "x"]).unwrap(),
+            "'x' (columns 0, 2 and 5), 'y' (columns 1 and 4)"
+        );
+    }
 
     #[test]
     fn parse_i64_matches_std() {

@@ -237,6 +237,17 @@ impl Scan {
         };
         let (_, first_meta) = load_metadata(&files[0].path)?;
         let file_schema = first_meta.schema().clone();
+        if let Some(dups) =
+            super::duplicate_names(file_schema.fields().iter().map(|f| f.name().as_str()))
+        {
+            return Err(pq_error(
+                &files[0].path,
+                format!(
+                    "duplicate column names: {dups}; a column must be named once (rename them \
+                     where the file is written)"
+                ),
+            ));
+        }
         let mut keys = Vec::with_capacity(key_names.len());
         for (k, name) in key_names.iter().enumerate() {
             if file_schema.field_with_name(name).is_ok() {

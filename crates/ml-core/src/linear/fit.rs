@@ -58,13 +58,7 @@ fn read_inputs<'a>(est: &LogisticRegression, data: &'a Dataset) -> Result<Inputs
             return Err(MlError::value(&est.label_col, i, "null label"));
         }
         let v = labels.value(i);
-        if !(v.is_finite() && v >= 0.0 && v.fract() == 0.0) {
-            return Err(MlError::value(
-                &est.label_col,
-                i,
-                format!("labels must be whole numbers 0, 1, ..., K-1; found {v}"),
-            ));
-        }
+        crate::dataset::check_class_label(&est.label_col, i, v, n)?;
         y.push(v);
     }
     let w = match &est.weight_col {

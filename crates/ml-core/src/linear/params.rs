@@ -158,6 +158,7 @@ fn validate(p: &LogisticRegression) -> Result<()> {
             ));
         }
     }
+    crate::threads::check_n_threads("n_threads", p.n_threads)?;
     for (name, v) in [
         ("features_col", &p.features_col),
         ("label_col", &p.label_col),
