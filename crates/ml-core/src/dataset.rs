@@ -320,33 +320,10 @@ impl Dataset {
     /// the split depends on the seed and the row order only, never on threads. Weights are
     /// normalised; they must be non-negative and sum to more than zero.
     pub fn random_split(&self, weights: &[f64], seed: u64) -> Result<Vec<Dataset>> {
-        if weights.is_empty() || weights.iter().any(|w| !(w.is_finite() && *w >= 0.0)) {
-            return Err(MlError::param(
-                "weights",
-                "random_split needs at least one finite, non-negative weight",
-            ));
-        }
-        let total: f64 = weights.iter().sum();
-        if total <= 0.0 {
-            return Err(MlError::param(
-                "weights",
-                "weights must sum to more than zero",
-            ));
-        }
-        let mut bounds = Vec::with_capacity(weights.len());
-        let mut acc = 0.0;
-        for w in weights {
-            acc += w / total;
-            bounds.push(acc);
-        }
+        let bounds = split_bounds(weights)?;
         let mut parts: Vec<Vec<usize>> = vec![Vec::new(); weights.len()];
         for row in 0..self.num_rows() {
-            let u = unit_uniform(seed, row as u64);
-            let k = bounds
-                .iter()
-                .position(|&b| u < b)
-                .unwrap_or(weights.len() - 1);
-            parts[k].push(row);
+            parts[split_part(&bounds, seed, row as u64)].push(row);
         }
         parts.iter().map(|idx| self.take(idx)).collect()
     }
@@ -356,6 +333,42 @@ impl Dataset {
         let head = self.batch.slice(0, n.min(self.num_rows()));
         Ok(arrow::util::pretty::pretty_format_batches(&[head])?.to_string())
     }
+}
+
+/// The cumulative bounds of a random split's parts, from their weights (checked: at least one,
+/// finite, non-negative, summing to more than zero).
+pub(crate) fn split_bounds(weights: &[f64]) -> Result<Vec<f64>> {
+    if weights.is_empty() || weights.iter().any(|w| !(w.is_finite() && *w >= 0.0)) {
+        return Err(MlError::param(
+            "weights",
+            "random_split needs at least one finite, non-negative weight",
+        ));
+    }
+    let total: f64 = weights.iter().sum();
+    if total <= 0.0 {
+        return Err(MlError::param(
+            "weights",
+            "weights must sum to more than zero",
+        ));
+    }
+    let mut acc = 0.0;
+    Ok(weights
+        .iter()
+        .map(|w| {
+            acc += w / total;
+            acc
+        })
+        .collect())
+}
+
+/// The part of a random split that row `row` falls in: its draw `unit_uniform(seed, row)`
+/// against the cumulative `bounds`.
+pub(crate) fn split_part(bounds: &[f64], seed: u64, row: u64) -> usize {
+    let u = unit_uniform(seed, row);
+    bounds
+        .iter()
+        .position(|&b| u < b)
+        .unwrap_or(bounds.len() - 1)
 }
 
 /// A deterministic uniform number in [0, 1) from `(seed, counter)`: SplitMix64 finalizer.

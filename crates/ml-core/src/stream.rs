@@ -304,6 +304,56 @@ impl BatchSource for TransformedSource {
     }
 }
 
+/// One part of [`random_split`]: the rows of `inner` whose draw falls in this part, in order.
+#[derive(Debug, Clone)]
+pub struct SplitSource {
+    inner: Arc<dyn BatchSource>,
+    bounds: Arc<[f64]>,
+    seed: u64,
+    part: usize,
+}
+
+/// Splits a source's rows at random into parts with the given weights, as
+/// [`Dataset::random_split`] splits a table: row `r` of the source (counted from its first
+/// row) goes to the same part in both, so the parts are the same rows whatever the batch
+/// sizes. Each part is a source that reads `inner` again and keeps its rows (Spark's
+/// `randomSplit`, which also re-reads its input for each part).
+pub fn random_split(
+    inner: Arc<dyn BatchSource>,
+    weights: &[f64],
+    seed: u64,
+) -> Result<Vec<SplitSource>> {
+    let bounds: Arc<[f64]> = crate::dataset::split_bounds(weights)?.into();
+    Ok((0..weights.len())
+        .map(|part| SplitSource {
+            inner: inner.clone(),
+            bounds: bounds.clone(),
+            seed,
+            part,
+        })
+        .collect())
+}
+
+impl BatchSource for SplitSource {
+    fn schema(&self) -> Result<SchemaRef> {
+        self.inner.schema()
+    }
+    fn open(&self) -> Result<BatchIter<'_>> {
+        let mut offset = 0u64;
+        Ok(Box::new(self.inner.open()?.map(move |batch| {
+            let batch = batch?;
+            let mask: arrow::array::BooleanArray = (0..batch.num_rows() as u64)
+                .map(|i| {
+                    let k = crate::dataset::split_part(&self.bounds, self.seed, offset + i);
+                    Some(k == self.part)
+                })
+                .collect();
+            offset += batch.num_rows() as u64;
+            Ok(arrow::compute::filter_record_batch(&batch, &mask)?)
+        })))
+    }
+}
+
 /// A borrowed source seen through a growing list of fitted stages, applied to every batch in
 /// order: what [`Pipeline::fit_source`](crate::Pipeline) hands each estimator (the source as
 /// the stages before it leave it).
@@ -377,6 +427,34 @@ mod tests {
             ),
         ])
         .unwrap()
+    }
+
+    #[test]
+    fn random_split_of_a_source_gives_the_tables_parts_at_any_batch_size() {
+        let d = data(2000);
+        let expected = d.random_split(&[0.7, 0.2, 0.1], 42).unwrap();
+        // The parts partition the rows (checked by id, independently of the split code).
+        let mut ids: Vec<i64> = expected
+            .iter()
+            .flat_map(|p| p.i64_column("id").unwrap().values().to_vec())
+            .collect();
+        ids.sort_unstable();
+        assert_eq!(ids, (0..2000).collect::<Vec<_>>());
+        for batch in [1, 7, 2000] {
+            let source: Arc<dyn BatchSource> =
+                Arc::new(MemorySource::from_dataset(&d, batch).unwrap());
+            let parts = random_split(source, &[0.7, 0.2, 0.1], 42).unwrap();
+            for (p, e) in parts.iter().zip(&expected) {
+                assert_eq!(collect(p).unwrap().batch(), e.batch(), "batch {batch}");
+                // Read again: the same rows.
+                assert_eq!(count_rows(p).unwrap(), e.num_rows());
+            }
+        }
+        let source: Arc<dyn BatchSource> = Arc::new(MemorySource::from_dataset(&d, 10).unwrap());
+        assert!(matches!(
+            random_split(source, &[0.0, -1.0], 1),
+            Err(MlError::InvalidParam { .. })
+        ));
     }
 
     #[test]
