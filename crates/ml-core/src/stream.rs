@@ -304,6 +304,71 @@ impl BatchSource for TransformedSource {
     }
 }
 
+/// Several sources read one after the other as one (several CSV files, several Parquet
+/// directories): every part must have the first part's schema (checked when the source is
+/// built and again as each part is opened, since a file may change in between).
+#[derive(Debug)]
+pub struct ConcatSource {
+    parts: Vec<Box<dyn BatchSource>>,
+    schema: SchemaRef,
+}
+
+impl ConcatSource {
+    /// `parts` in order; an error when there is none or when their schemas differ (naming the
+    /// part).
+    pub fn new(parts: Vec<Box<dyn BatchSource>>) -> Result<Self> {
+        let schema = parts
+            .first()
+            .ok_or_else(|| MlError::param("parts", "a concatenation needs at least one source"))?
+            .schema()?;
+        for (i, p) in parts.iter().enumerate().skip(1) {
+            check_part_schema(&schema, &p.schema()?, i)?;
+        }
+        Ok(ConcatSource { parts, schema })
+    }
+}
+
+/// The error when part `i`'s schema is not `expected`.
+fn check_part_schema(expected: &SchemaRef, got: &SchemaRef, i: usize) -> Result<()> {
+    if expected.fields() != got.fields() {
+        return Err(MlError::data(format!(
+            "part {i} of a concatenation has columns {:?}, the first part {:?}; every part \
+             must have the same columns and types",
+            got.fields()
+                .iter()
+                .map(|f| f.to_string())
+                .collect::<Vec<_>>(),
+            expected
+                .fields()
+                .iter()
+                .map(|f| f.to_string())
+                .collect::<Vec<_>>(),
+        )));
+    }
+    Ok(())
+}
+
+impl BatchSource for ConcatSource {
+    fn schema(&self) -> Result<SchemaRef> {
+        Ok(self.schema.clone())
+    }
+    fn open(&self) -> Result<BatchIter<'_>> {
+        let schema = self.schema.clone();
+        Ok(Box::new(self.parts.iter().enumerate().flat_map(
+            move |(i, p)| -> BatchIter<'_> {
+                let opened = p.schema().and_then(|s| {
+                    check_part_schema(&schema, &s, i)?;
+                    p.open()
+                });
+                match opened {
+                    Ok(it) => it,
+                    Err(e) => Box::new(std::iter::once(Err(e))),
+                }
+            },
+        )))
+    }
+}
+
 /// One part of [`random_split`]: the rows of `inner` whose draw falls in this part, in order.
 #[derive(Debug, Clone)]
 pub struct SplitSource {
@@ -455,6 +520,36 @@ mod tests {
             random_split(source, &[0.0, -1.0], 1),
             Err(MlError::InvalidParam { .. })
         ));
+    }
+
+    #[test]
+    fn a_concatenation_reads_its_parts_in_order_and_refuses_another_schema() {
+        let (a, b) = (data(10), data(25));
+        let parts: Vec<Box<dyn BatchSource>> = vec![
+            Box::new(MemorySource::from_dataset(&a, 4).unwrap()),
+            Box::new(MemorySource::from_dataset(&b, 7).unwrap()),
+        ];
+        let c = ConcatSource::new(parts).unwrap();
+        let ids: Vec<i64> = collect(&c)
+            .unwrap()
+            .i64_column("id")
+            .unwrap()
+            .values()
+            .to_vec();
+        let expected: Vec<i64> = (0..10).chain(0..25).collect();
+        assert_eq!(ids, expected);
+        let other = Dataset::from_columns(vec![(
+            "id",
+            Arc::new(Int64Array::from_iter_values(0..3)) as ArrayRef,
+        )])
+        .unwrap();
+        let parts: Vec<Box<dyn BatchSource>> = vec![
+            Box::new(MemorySource::from_dataset(&a, 4).unwrap()),
+            Box::new(MemorySource::from_dataset(&other, 4).unwrap()),
+        ];
+        let err = ConcatSource::new(parts).unwrap_err().to_string();
+        assert!(err.contains("part 1"), "{err}");
+        assert!(ConcatSource::new(Vec::new()).is_err());
     }
 
     #[test]

@@ -11,6 +11,13 @@
 //! `../shared/peers/ad_click_spark.py`: StringIndexer(keep) on string columns with at most 70
 //! distinct values, the integer columns as they are, GBT (max_bins 70, max_depth 10, 10 rounds)
 //! on a 70/30 split with seed 42.
+//!
+//! Every step streams, so memory is bounded by the binned training rows, not by the table: the
+//! CSV files are written to Parquet batch by batch, the SQL runs in DataFusion over the Parquet
+//! file, the 70/30 split is a split of the stream ([`ml_core::stream::random_split`], the same
+//! rows as `Dataset::random_split`), the pipeline fits from the training part
+//! ([`Estimator::fit_source`]: StringIndexer counts, then the trees from binned batches) and
+//! scores the test part batch by batch.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -19,10 +26,12 @@ use std::sync::Arc;
 use crate::common::{self, chart, title, CommonArgs, Report, Result, Sql, Timings};
 use crate::Summary;
 use arrow::array::{ArrayRef, Float64Array, Int64Array};
-use arrow::datatypes::{DataType, Field, Schema};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::record_batch::RecordBatch;
 use ml_core::feature::{HandleInvalid, StringIndexer, VectorAssembler};
-use ml_core::io::CsvReadOptions;
-use ml_core::{Dataset, Estimator, Pipeline, Transformer};
+use ml_core::io::{CsvReadOptions, ParquetReadOptions};
+use ml_core::stream::{BatchIter, BatchSource, ConcatSource, CsvSource, ParquetSource};
+use ml_core::{Dataset, Estimator, Pipeline};
 use ml_eval::{BinaryClassificationEvaluator, Evaluator};
 use ml_tree::{GradientBoostedTrees, GradientBoostedTreesModel, ImportanceType};
 use serde_json::json;
@@ -60,14 +69,14 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<Summary> {
             .collect::<Vec<_>>()
             .join(", ")
     )?;
-    let raw = timings.phase("csv_read_infer", || read_clicks(&files))?;
+    let csv = timings.phase("csv_read_infer", || click_sources(&files))?;
+    let raw_schema = csv.schema()?;
     writeln!(
         out,
-        "read {} impressions x {} columns; inferred schema:",
-        raw.num_rows(),
-        raw.num_columns()
+        "{} columns; schema inferred from the CSV:",
+        raw_schema.fields().len()
     )?;
-    for f in raw.schema().fields() {
+    for f in raw_schema.fields() {
         write!(out, "{}: {}  ", f.name(), f.data_type())?;
     }
     writeln!(out)?;
@@ -77,45 +86,44 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<Summary> {
         .parquet_out
         .clone()
         .unwrap_or_else(|| tmp.path().join("clicks.parquet"));
-    timings.phase("write_parquet", || {
-        ml_core::io::write_parquet(&raw, &pq_path)
+    let written = timings.phase("write_parquet", || {
+        ml_core::stream::write_parquet_source(&csv, &pq_path)
     })?;
-    let back = timings.phase("read_parquet", || ml_core::io::read_parquet(&pq_path))?;
-    if back.num_rows() != raw.num_rows() || back.schema().fields() != raw.schema().fields() {
+    let parquet = ParquetSource::new(&pq_path);
+    let back = timings.phase("read_parquet", || -> Result<usize> {
+        // Row count from one projected column; the schema from the file's metadata.
+        let one = ParquetSource::new(&pq_path)
+            .with_options(ParquetReadOptions::new().columns(&["click"]));
+        Ok(ml_core::stream::count_rows(&one)?)
+    })?;
+    if back != written || parquet.schema()?.fields() != raw_schema.fields() {
         return Err(format!(
-            "Parquet round trip changed the table: {} rows before, {} after",
-            raw.num_rows(),
-            back.num_rows()
+            "Parquet round trip changed the table: {written} rows written, {back} read back"
         )
         .into());
     }
     writeln!(
         out,
-        "Parquet round trip: {} ({} rows)",
+        "read {written} impressions; Parquet round trip: {} ({back} rows)",
         pq_path.display(),
-        back.num_rows()
     )?;
-    let hod: Int64Array = back
-        .i64_column("hour")?
-        .iter()
-        .map(|h| h.map(|h| h % 100))
-        .collect();
-    let data = back.with_column("hour_of_day", Arc::new(hod) as ArrayRef)?;
+    let data: Arc<dyn BatchSource> = Arc::new(Prepared { file: parquet });
+    let schema = data.schema()?;
 
     let mut report = Report::new("Ad clicks (Avazu)");
     report.paragraph(&format!(
-        "Input: {} impressions from {} file(s); schema inferred from the CSV, written to Parquet and read back.",
-        data.num_rows(),
+        "Input: {written} impressions from {} file(s); schema inferred from the CSV, written to Parquet and read back.",
         files.len()
     ));
     let sql = Sql::new()?;
-    let profile = timings.phase("sql", || explore(out, &sql, &data, &mut report))?;
+    let (profile, ctr) =
+        timings.phase("sql", || explore(out, &sql, &pq_path, &schema, &mut report))?;
     let indexed: Vec<String> = profile
         .iter()
         .filter(|(_, n)| *n <= args.max_distinct)
         .map(|(c, _)| c.clone())
         .collect();
-    let numeric = numeric_columns(&data);
+    let numeric = numeric_columns(&schema);
     writeln!(
         out,
         "indexed string columns (<= {} distinct): {indexed:?}",
@@ -124,7 +132,16 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<Summary> {
     writeln!(out, "numeric columns: {numeric:?}")?;
 
     let m = timings.phase("model", || {
-        model(out, args, &data, &indexed, &numeric, &profile, &mut report)
+        model(
+            out,
+            args,
+            data,
+            written,
+            &indexed,
+            &numeric,
+            &profile,
+            &mut report,
+        )
     })?;
 
     let index = report.write(&args.common.report_dir("ad_click"))?;
@@ -132,8 +149,8 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<Summary> {
     Ok(Summary::for_example(
         "ad_click",
         json!({
-            "rows": data.num_rows(),
-            "ctr": common::round(mean(&data, "click")?, 4),
+            "rows": written,
+            "ctr": common::round(ctr, 4),
             "indexed_string_cols": indexed,
             "numeric_cols": numeric,
             "max_bins": m.max_bins,
@@ -145,6 +162,49 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<Summary> {
             "seconds": timings.to_json(),
         }),
     ))
+}
+
+/// The Parquet copy as the model reads it, batch by batch: every column, then `hour_of_day`
+/// (`hour % 100`: Avazu's hour is YYMMDDHH) and `label` (`click` as a double).
+#[derive(Debug)]
+struct Prepared {
+    file: ParquetSource,
+}
+
+impl Prepared {
+    fn prepare(batch: RecordBatch) -> ml_core::Result<RecordBatch> {
+        let data = Dataset::new(batch);
+        let hod: Int64Array = data
+            .i64_column("hour")?
+            .iter()
+            .map(|h| h.map(|h| h % 100))
+            .collect();
+        let label: Float64Array = data.numeric_column("click")?;
+        Ok(data
+            .with_column("hour_of_day", Arc::new(hod) as ArrayRef)?
+            .with_column("label", Arc::new(label) as ArrayRef)?
+            .into_batch())
+    }
+}
+
+impl BatchSource for Prepared {
+    fn schema(&self) -> ml_core::Result<SchemaRef> {
+        let mut fields: Vec<Field> = self
+            .file
+            .schema()?
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        fields.push(Field::new("hour_of_day", DataType::Int64, true));
+        fields.push(Field::new("label", DataType::Float64, true));
+        Ok(Arc::new(Schema::new(fields)))
+    }
+    fn open(&self) -> ml_core::Result<BatchIter<'_>> {
+        Ok(Box::new(
+            self.file.open()?.map(|b| b.and_then(Prepared::prepare)),
+        ))
+    }
 }
 
 /// What the model found.
@@ -161,16 +221,16 @@ struct ModelFigures {
 fn model(
     out: &mut dyn Write,
     args: &Args,
-    data: &Dataset,
+    data: Arc<dyn BatchSource>,
+    rows: usize,
     indexed: &[String],
     numeric: &[String],
     profile: &[(String, usize)],
     report: &mut Report,
 ) -> Result<ModelFigures> {
-    let label: Float64Array = data.numeric_column("click")?;
-    let data = data.with_column("label", Arc::new(label) as ArrayRef)?;
-    let parts = data.random_split(&[0.7, 0.3], args.seed)?;
-    let (train, test) = (&parts[0], &parts[1]);
+    let mut parts = ml_core::stream::random_split(data, &[0.7, 0.3], args.seed)?;
+    let test: Arc<dyn BatchSource> = Arc::new(parts.pop().ok_or("split has two parts")?);
+    let train = parts.pop().ok_or("split has two parts")?;
     let idx: Vec<String> = indexed.iter().map(|c| format!("{c}_idx")).collect();
     let inputs: Vec<&str> = idx
         .iter()
@@ -201,19 +261,27 @@ fn model(
         .transformer("assemble", VectorAssembler::new(&inputs, "features"))
         .estimator("gbt", gbt.clone());
     title(out, "Model")?;
+    let bar = common::spinner("training boosted trees");
+    let fitted = pipeline.fit_source(&train)?;
+    bar.finish_and_clear();
+    // The test part scored batch by batch; only the scores and labels are kept.
+    let evaluator = BinaryClassificationEvaluator::new();
+    let keep = [evaluator.raw_prediction_col.as_str(), "label"];
+    let scored: Vec<Dataset> = fitted
+        .transform_source(test)
+        .open()?
+        .map(|b| Dataset::new(b?).select(&keep))
+        .collect::<ml_core::Result<_>>()?;
+    let pred = Dataset::concat(&scored)?;
+    let test_rows = pred.num_rows();
+    let train_rows = rows - test_rows;
+    let auc = evaluator.evaluate(&pred)?;
     writeln!(out,
-        "split 70/30 (seed {}): {} train, {} test; boosted trees: {} rounds, depth 10, eta {}, max_bins {max_bins}",
+        "split 70/30 (seed {}): {train_rows} train, {test_rows} test; boosted trees: {} rounds, depth 10, eta {}, max_bins {max_bins}",
         args.seed,
-        train.num_rows(),
-        test.num_rows(),
         gbt.num_round,
         gbt.eta
     )?;
-    let bar = common::spinner("training boosted trees");
-    let fitted = pipeline.fit(train)?;
-    bar.finish_and_clear();
-    let pred = fitted.transform(test)?;
-    let auc = BinaryClassificationEvaluator::new().evaluate(&pred)?;
     writeln!(out, "test AUC: {auc:.4}")?;
     let trees: &GradientBoostedTreesModel = fitted
         .stage_as::<GradientBoostedTreesModel>("gbt")
@@ -244,8 +312,8 @@ fn model(
         gbt.num_round,
         gbt.eta,
         args.seed,
-        train.num_rows(),
-        test.num_rows()
+        train_rows,
+        test_rows
     ));
     let rows: Vec<Vec<String>> = ranked
         .iter()
@@ -270,8 +338,8 @@ fn model(
     );
     Ok(ModelFigures {
         max_bins,
-        train_rows: train.num_rows(),
-        test_rows: test.num_rows(),
+        train_rows,
+        test_rows,
         auc,
         importances,
     })
@@ -297,9 +365,10 @@ fn click_files(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Reads the click files with one schema, inferred from the first file. The `id` column is read
-/// as a string: Avazu ids go beyond the range of a 64-bit signed integer.
-fn read_clicks(files: &[PathBuf]) -> Result<Dataset> {
+/// The click files as one stream of batches with one schema, inferred from the first file.
+/// The `id` column is read as a string: Avazu ids go beyond the range of a 64-bit signed
+/// integer.
+fn click_sources(files: &[PathBuf]) -> Result<ConcatSource> {
     let inferred = ml_core::io::infer_csv_schema(&files[0], &CsvReadOptions::default())?;
     let fields: Vec<Field> = inferred
         .fields()
@@ -316,39 +385,39 @@ fn read_clicks(files: &[PathBuf]) -> Result<Dataset> {
     let opts = CsvReadOptions::default().schema(schema);
     let parts = files
         .iter()
-        .map(|f| ml_core::io::read_csv(f, &opts))
-        .collect::<std::result::Result<Vec<_>, _>>()?;
-    Ok(Dataset::concat(&parts)?)
+        .map(|f| Ok(Box::new(CsvSource::new(f, &opts)?) as Box<dyn BatchSource>))
+        .collect::<ml_core::Result<Vec<_>>>()?;
+    Ok(ConcatSource::new(parts)?)
 }
 
 /// Integer feature columns: every Int64 column except id, click and hour (hour_of_day stands
 /// in for hour).
-fn numeric_columns(data: &Dataset) -> Vec<String> {
-    data.schema()
+fn numeric_columns(schema: &Schema) -> Vec<String> {
+    schema
         .fields()
         .iter()
         .filter(|f| {
             matches!(f.data_type(), DataType::Int64 | DataType::Float64)
-                && !["id", "click", "hour"].contains(&f.name().as_str())
+                && !["id", "click", "hour", "label"].contains(&f.name().as_str())
         })
         .map(|f| f.name().clone())
         .collect()
 }
 
-fn mean(data: &Dataset, column: &str) -> Result<f64> {
-    let v = data.numeric_column(column)?;
-    Ok(v.iter().flatten().sum::<f64>() / v.len().max(1) as f64)
-}
-
-/// CTR by banner position and by hour of day, and the number of distinct values of each
-/// string column (returned).
+/// CTR by banner position and by hour of day over the Parquet file at `path` (DataFusion
+/// streams it), and the number of distinct values of each string column of `schema` and the
+/// overall CTR (returned).
 fn explore(
     out: &mut dyn Write,
     sql: &Sql,
-    data: &Dataset,
+    path: &Path,
+    schema: &Schema,
     report: &mut Report,
-) -> Result<Vec<(String, usize)>> {
-    sql.register("impressions", data)?;
+) -> Result<(Vec<(String, usize)>, f64)> {
+    sql.register_parquet("clicks", path)?;
+    sql.query(
+        "CREATE OR REPLACE VIEW impressions AS SELECT *, hour % 100 AS hour_of_day FROM clicks",
+    )?;
     title(out, "Exploration (SQL through DataFusion)")?;
     report.heading("Click-through rates (SQL through DataFusion)");
     for (caption, q, x) in [
@@ -371,15 +440,14 @@ fn explore(
         let ctr = common::sql::f64_values(&table, "ctr")?;
         report.svg(&chart::bar_chart(caption, "CTR", &labels, &ctr)?);
     }
-    let strings: Vec<String> = data
-        .schema()
+    let strings: Vec<String> = schema
         .fields()
         .iter()
         .filter(|f| f.data_type() == &DataType::Utf8 && f.name() != "id")
         .map(|f| f.name().clone())
         .collect();
     let q = format!(
-        "SELECT {} FROM impressions",
+        "SELECT avg(click) AS ctr, {} FROM impressions",
         strings
             .iter()
             .map(|c| format!("count(DISTINCT {c}) AS {c}"))
@@ -387,6 +455,7 @@ fn explore(
             .join(", ")
     );
     let counts = sql.query(&q)?;
+    let ctr = common::sql::f64_values(&counts, "ctr")?[0];
     let mut profile = Vec::new();
     for c in &strings {
         let n = common::sql::f64_values(&counts, c)?[0] as usize;
@@ -405,5 +474,5 @@ fn explore(
         &["column", "distinct"],
         &rows,
     );
-    Ok(profile)
+    Ok((profile, ctr))
 }
