@@ -132,16 +132,11 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<Summary> {
     writeln!(out, "numeric columns: {numeric:?}")?;
 
     let m = timings.phase("model", || {
-        model(
-            out,
-            args,
-            data,
-            written,
-            &indexed,
-            &numeric,
-            &profile,
-            &mut report,
-        )
+        let data = Impressions {
+            source: data.clone(),
+            rows: written,
+        };
+        model(out, args, data, &indexed, &numeric, &profile, &mut report)
     })?;
 
     let index = report.write(&args.common.report_dir("ad_click"))?;
@@ -162,6 +157,12 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<Summary> {
             "seconds": timings.to_json(),
         }),
     ))
+}
+
+/// The impressions as the model reads them: a source and its number of rows.
+struct Impressions {
+    source: Arc<dyn BatchSource>,
+    rows: usize,
 }
 
 /// The Parquet copy as the model reads it, batch by batch: every column, then `hour_of_day`
@@ -221,14 +222,14 @@ struct ModelFigures {
 fn model(
     out: &mut dyn Write,
     args: &Args,
-    data: Arc<dyn BatchSource>,
-    rows: usize,
+    data: Impressions,
     indexed: &[String],
     numeric: &[String],
     profile: &[(String, usize)],
     report: &mut Report,
 ) -> Result<ModelFigures> {
-    let mut parts = ml_core::stream::random_split(data, &[0.7, 0.3], args.seed)?;
+    let Impressions { source, rows } = data;
+    let mut parts = ml_core::stream::random_split(source, &[0.7, 0.3], args.seed)?;
     let test: Arc<dyn BatchSource> = Arc::new(parts.pop().ok_or("split has two parts")?);
     let train = parts.pop().ok_or("split has two parts")?;
     let idx: Vec<String> = indexed.iter().map(|c| format!("{c}_idx")).collect();
