@@ -444,3 +444,44 @@ fn chunked_parallel_read_joins_in_order_and_reports_the_first_error() {
         expected_b.as_slice()
     );
 }
+
+/// Two bad fields in one batch, the later column's earlier in the file: the error names the
+/// first in file order (line 6, column `c`), however many threads parse the columns, for the
+/// streaming reader and the whole-file reader alike.
+#[test]
+fn the_first_bad_field_in_file_order_is_reported_at_any_thread_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("two_bad.csv");
+    let mut text = String::from("a,b,c\n");
+    for i in 0..20 {
+        let a = if i == 8 { "x".to_string() } else { i.to_string() };
+        let c = if i == 4 { "y".to_string() } else { (i * 2).to_string() };
+        writeln!(text, "{a},{i},{c}").unwrap();
+    }
+    std::fs::write(&path, text).unwrap();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("a", DataType::Int64, true),
+        Field::new("b", DataType::Int64, true),
+        Field::new("c", DataType::Int64, true),
+    ]));
+    let opts = CsvReadOptions::default().schema(schema).batch_size(100);
+    for threads in [1, 2, 3] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let (streamed, whole) = pool.install(|| {
+            let first = csv_batches(&path, &opts).unwrap().next().unwrap();
+            (first.unwrap_err(), read_csv(&path, &opts).unwrap_err())
+        });
+        for err in [streamed, whole] {
+            match err {
+                MlError::Csv { line, message, .. } => {
+                    assert_eq!(line, 6, "{threads} threads: {message}");
+                    assert!(message.contains("'c'"), "{message}");
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+}

@@ -3,6 +3,7 @@
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::Arc;
 
 use ::csv::{ByteRecord, ReaderBuilder};
@@ -15,7 +16,7 @@ use super::csv_guard::{csv_error_of, next_record, CsvReader, Guard, READ_BUFFER}
 use super::{concat_batches, parse_i64};
 use crate::dataset::Dataset;
 use crate::error::{MlError, Result};
-use rayon::iter::{ParallelBridge, ParallelIterator};
+use rayon::iter::{IntoParallelRefIterator, ParallelBridge, ParallelIterator};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Options for [`read_csv`], [`csv_batches`] and [`infer_csv_schema`].
@@ -652,6 +653,9 @@ impl Parser {
         )
     }
 
+    /// The chunk's projected columns as a record batch, the columns parsed in parallel. On a
+    /// bad field, the error names the first one in row-major order (whatever the thread
+    /// count: each column reports its first bad row, and the smallest (row, column) wins).
     fn parse(&self, chunk: &Chunk) -> Result<RecordBatch> {
         let rows = chunk.lines.len();
         let ncols = self.kinds.len();
@@ -660,53 +664,36 @@ impl Parser {
             let start = if i == 0 { 0 } else { chunk.ends[i - 1] };
             &chunk.data[start..chunk.ends[i]]
         };
-        let mut columns = Vec::with_capacity(self.proj.len());
-        // The first bad field in row-major order: (row, column).
-        let mut first_bad: Option<(usize, usize)> = None;
-        for &c in &self.proj {
-            let kind = &self.kinds[c];
-            let limit = first_bad.map_or(rows, |(r, _)| r);
-            let mut buf = ColBuf::new(kind, rows, chunk.data.len() / ncols.max(1));
-            for r in 0..limit {
-                let f = field(r, c);
-                if self.nulls.contains(f) {
-                    buf.push_null();
-                } else if buf.push(kind, f).is_err() {
-                    first_bad = Some((r, c));
-                    break;
+        // Per projected column: its array, or the row of its first bad field.
+        let parsed: Vec<std::result::Result<Result<ArrayRef>, usize>> = self
+            .proj
+            .par_iter()
+            .map(|&c| {
+                let kind = &self.kinds[c];
+                let mut buf = ColBuf::new(kind, rows, chunk.data.len() / ncols.max(1));
+                for r in 0..rows {
+                    let f = field(r, c);
+                    if self.nulls.contains(f) {
+                        buf.push_null();
+                    } else if buf.push(kind, f).is_err() {
+                        return Err(r);
+                    }
                 }
-            }
-            if first_bad.is_some() {
-                continue;
-            }
-            let array = buf.finish();
-            let array = match kind {
-                Kind::Int { target, .. } | Kind::Float { target } | Kind::Cast { target }
-                    if target != array.data_type() =>
-                {
-                    let options = CastOptions {
-                        safe: false,
-                        ..Default::default()
-                    };
-                    cast_with_options(&array, target, &options).map_err(|e| {
-                        csv_error(
-                            &self.path,
-                            chunk.lines[0],
-                            format!(
-                                "column '{}': cannot convert the values of the {rows} rows starting here to {}: {e}",
-                                self.schema.field(c).name(),
-                                target
-                            ),
-                        )
-                    })?
-                }
-                _ => array,
-            };
-            columns.push(array);
-        }
+                Ok(self.cast_column(c, buf.finish(), chunk, rows))
+            })
+            .collect();
+        let first_bad = parsed
+            .iter()
+            .zip(&self.proj)
+            .filter_map(|(p, &c)| p.as_ref().err().map(|&r| (r, c)))
+            .min();
         if let Some((r, c)) = first_bad {
             return Err(self.parse_error(c, chunk.lines[r], field(r, c)));
         }
+        let columns = parsed
+            .into_iter()
+            .map(|p| p.unwrap_or_else(|_| unreachable!("no bad field")))
+            .collect::<Result<Vec<_>>>()?;
         RecordBatch::try_new(self.out_schema.clone(), columns).map_err(|e| {
             csv_error(
                 &self.path,
@@ -715,14 +702,51 @@ impl Parser {
             )
         })
     }
+
+    /// Column `c`'s parsed values in the column's type (a cast where the parse type differs).
+    fn cast_column(
+        &self,
+        c: usize,
+        array: ArrayRef,
+        chunk: &Chunk,
+        rows: usize,
+    ) -> Result<ArrayRef> {
+        match &self.kinds[c] {
+            Kind::Int { target, .. } | Kind::Float { target } | Kind::Cast { target }
+                if target != array.data_type() =>
+            {
+                let options = CastOptions {
+                    safe: false,
+                    ..Default::default()
+                };
+                cast_with_options(&array, target, &options).map_err(|e| {
+                    csv_error(
+                        &self.path,
+                        chunk.lines[0],
+                        format!(
+                            "column '{}': cannot convert the values of the {rows} rows starting here to {}: {e}",
+                            self.schema.field(c).name(),
+                            target
+                        ),
+                    )
+                })
+            }
+            _ => Ok(array),
+        }
+    }
 }
 
 /// A streaming CSV reader yielding record batches of at most `batch_size` rows; made by
 /// [`csv_batches`].
 ///
-/// After an error the iterator ends.
+/// Splitting the file into records runs one chunk ahead on a thread of its own, while the
+/// calling thread parses the previous chunk's columns (in parallel, on the current rayon
+/// pool); at most two chunks are held. After an error the iterator ends.
 pub struct CsvBatches {
-    tokenizer: Tokenizer,
+    /// Until the first batch is asked for; then it moves to the tokenizer thread.
+    tokenizer: Option<Tokenizer>,
+    /// The tokenizer thread's chunks, once started.
+    ahead: Option<Receiver<Result<Option<Chunk>>>>,
     parser: Parser,
     batch_size: usize,
     done: bool,
@@ -746,6 +770,46 @@ impl CsvBatches {
     }
 }
 
+impl CsvBatches {
+    /// The next chunk of records from the tokenizer thread (started on the first call).
+    fn next_chunk(&mut self) -> Result<Option<Chunk>> {
+        if self.ahead.is_none() {
+            let Some(mut tokenizer) = self.tokenizer.take() else {
+                return Ok(None);
+            };
+            // One chunk in the channel and one being made: memory stays bounded.
+            let (tx, rx) = sync_channel(1);
+            let rows = self.batch_size;
+            std::thread::Builder::new()
+                .name("csv-tokenizer".into())
+                .spawn(move || loop {
+                    let chunk = tokenizer.next_chunk(rows);
+                    let last = !matches!(chunk, Ok(Some(_)));
+                    // A closed channel: the reader was dropped; stop.
+                    if tx.send(chunk).is_err() || last {
+                        break;
+                    }
+                })
+                .map_err(|e| {
+                    csv_error(
+                        &self.parser.path,
+                        0,
+                        format!("cannot start the thread that splits the file into records: {e}"),
+                    )
+                })?;
+            self.ahead = Some(rx);
+        }
+        match self.ahead.as_ref().map(|rx| rx.recv()) {
+            Some(Ok(chunk)) => chunk,
+            _ => Err(csv_error(
+                &self.parser.path,
+                0,
+                "the thread splitting the file into records stopped unexpectedly".to_string(),
+            )),
+        }
+    }
+}
+
 impl Iterator for CsvBatches {
     type Item = Result<RecordBatch>;
 
@@ -754,8 +818,7 @@ impl Iterator for CsvBatches {
             return None;
         }
         let result = self
-            .tokenizer
-            .next_chunk(self.batch_size)
+            .next_chunk()
             .and_then(|chunk| chunk.map(|c| self.parser.parse(&c)).transpose());
         match result {
             Ok(Some(batch)) => Some(Ok(batch)),
@@ -823,13 +886,14 @@ pub fn csv_batches(path: impl AsRef<Path>, opts: &CsvReadOptions) -> Result<CsvB
         schema.clone()
     };
     Ok(CsvBatches {
-        tokenizer: Tokenizer {
+        ahead: None,
+        tokenizer: Some(Tokenizer {
             path: path.to_path_buf(),
             reader,
             record,
             ncols: schema.fields().len(),
             bytes_hint: 1 << 16,
-        },
+        }),
         parser: Parser {
             path: path.to_path_buf(),
             schema,
@@ -856,11 +920,13 @@ pub fn csv_batches(path: impl AsRef<Path>, opts: &CsvReadOptions) -> Result<CsvB
 pub fn read_csv(path: impl AsRef<Path>, opts: &CsvReadOptions) -> Result<Dataset> {
     let path = path.as_ref();
     let CsvBatches {
-        mut tokenizer,
+        tokenizer,
         parser,
         batch_size,
         ..
     } = csv_batches(path, opts)?;
+    let mut tokenizer = tokenizer
+        .ok_or_else(|| csv_error(path, 0, "the reader was already started".to_string()))?;
     // One thread splits records into chunks while the others parse chunks into columns. The
     // result (and which error is reported: the first in file order) does not depend on the
     // number of threads.
