@@ -454,8 +454,16 @@ fn the_first_bad_field_in_file_order_is_reported_at_any_thread_count() {
     let path = dir.path().join("two_bad.csv");
     let mut text = String::from("a,b,c\n");
     for i in 0..20 {
-        let a = if i == 8 { "x".to_string() } else { i.to_string() };
-        let c = if i == 4 { "y".to_string() } else { (i * 2).to_string() };
+        let a = if i == 8 {
+            "x".to_string()
+        } else {
+            i.to_string()
+        };
+        let c = if i == 4 {
+            "y".to_string()
+        } else {
+            (i * 2).to_string()
+        };
         writeln!(text, "{a},{i},{c}").unwrap();
     }
     std::fs::write(&path, text).unwrap();

@@ -107,8 +107,7 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<Summary> {
         "read {written} impressions; Parquet round trip: {} ({back} rows)",
         pq_path.display(),
     )?;
-    let data: Arc<dyn BatchSource> = Arc::new(Prepared { file: parquet });
-    let schema = data.schema()?;
+    let schema = Prepared { file: parquet }.schema()?;
 
     let mut report = Report::new("Ad clicks (Avazu)");
     report.paragraph(&format!(
@@ -133,7 +132,20 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<Summary> {
 
     let m = timings.phase("model", || {
         let data = Impressions {
-            source: data.clone(),
+            // Only the columns the model reads are decoded (not the ids and other
+            // high-cardinality strings).
+            source: Arc::new(Prepared {
+                file: ParquetSource::new(&pq_path).with_options(
+                    ParquetReadOptions::new().columns(
+                        &indexed
+                            .iter()
+                            .chain(numeric.iter().filter(|c| *c != "hour_of_day"))
+                            .map(String::as_str)
+                            .chain(["hour", "click"])
+                            .collect::<Vec<_>>(),
+                    ),
+                ),
+            }),
             rows: written,
         };
         model(out, args, data, &indexed, &numeric, &profile, &mut report)
