@@ -64,7 +64,9 @@ fn fitted() -> ml_core::PipelineModel {
         ),
         (
             "city",
-            Arc::new(StringArray::from(vec!["Oslo", "Rome", "Oslo", "Lima", "Rome", "Oslo"])),
+            Arc::new(StringArray::from(vec![
+                "Oslo", "Rome", "Oslo", "Lima", "Rome", "Oslo",
+            ])),
         ),
         (
             "label",
@@ -79,7 +81,11 @@ fn fitted() -> ml_core::PipelineModel {
         )
         .transformer(
             "bucket",
-            Bucketizer::new("amount_f", "amount_b", vec![f64::NEG_INFINITY, 3.0, f64::INFINITY]),
+            Bucketizer::new(
+                "amount_f",
+                "amount_b",
+                vec![f64::NEG_INFINITY, 3.0, f64::INFINITY],
+            ),
         )
         .estimator(
             "index",
