@@ -1,6 +1,9 @@
 //! Two tiny stages for tests (here and in other crates' tests and doc examples of generic
 //! machinery): [`AddConstant`] (a transformer) and [`MeanCenter`] (an estimator with its
 //! model). Not part of the public API: the module is hidden from the docs and may change.
+//! [`fuzz`] holds what the fuzz targets run.
+
+pub mod fuzz;
 
 use std::sync::Arc;
 

@@ -8,9 +8,13 @@
 //!   `""`, `NA` and `null` are nulls by default. Quoted fields may hold delimiters, newlines and
 //!   doubled quotes (RFC 4180). Without a header the columns are named `_c0, _c1, ...` as Spark
 //!   names them. [`write_csv`] writes a header, quotes where needed, and leaves nulls empty.
+//!   Sizes are bounded: a field longer than [`CsvReadOptions::max_field_bytes`] (1 MiB) or a
+//!   record longer than [`CsvReadOptions::max_record_bytes`] (16 MiB; refused while it is
+//!   read, so a file without line breaks is not loaded whole) is an error naming the line.
 //! * Parquet: [`read_parquet`] reads a file or a directory of part files as Spark writes it
 //!   (`_SUCCESS`, `.crc` and hidden files are ignored; hive `key=value` folders become
-//!   columns), [`parquet_batches`] streams it, [`write_parquet`] writes a Snappy-compressed file.
+//!   columns; a column name that occurs twice is an error naming it), [`parquet_batches`]
+//!   streams it, [`write_parquet`] writes a Snappy-compressed file.
 //!   Field metadata (ML attributes) survives a round trip.
 //!
 //! * Any table: [`read_table`] picks the reader by the path (`.csv`, `.parquet`, a directory

@@ -1,0 +1,131 @@
+//! Replays, on stable, what the fuzz targets in `fuzz/` run (`ml_core::testing::fuzz`) on
+//! their seed corpora (`fuzz/seeds/<target>`) and on every input that once made a target
+//! fail (`fuzz/regressions/<target>`, one file per fixed crash).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Float64Array, StringArray};
+use ml_core::feature::{
+    Bucketizer, HandleInvalid, Imputer, ImputerStrategy, IndexToString, OneHotEncoder,
+    StandardScaler, StringIndexer, VectorAssembler,
+};
+use ml_core::linear::{Family, LogisticRegression};
+use ml_core::testing::fuzz::{csv_bytes, model_bytes};
+use ml_core::{persist, Dataset, Estimator, Pipeline};
+
+fn fuzz_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz")
+}
+
+/// Runs `run` on every file of the target's seeds and regressions; returns how many.
+fn replay(target: &str, run: fn(&[u8])) -> usize {
+    let mut n = 0;
+    for kind in ["seeds", "regressions"] {
+        let dir = fuzz_dir().join(kind).join(target);
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut files: Vec<PathBuf> = entries.map(|e| e.unwrap().path()).collect();
+        files.sort();
+        for f in files {
+            let bytes = std::fs::read(&f).unwrap();
+            eprintln!("{}", f.display());
+            run(&bytes);
+            n += 1;
+        }
+    }
+    n
+}
+
+#[test]
+fn csv_read_inputs_replay_without_a_panic() {
+    assert!(replay("csv_read", csv_bytes) >= 8);
+}
+
+#[test]
+fn model_load_inputs_replay_without_a_panic() {
+    assert!(replay("model_load", model_bytes) >= 8);
+}
+
+/// A fitted pipeline of every ml-core stage kind.
+fn fitted() -> ml_core::PipelineModel {
+    let data = Dataset::from_columns(vec![
+        (
+            "amount",
+            Arc::new(Float64Array::from(vec![
+                Some(1.0),
+                None,
+                Some(4.0),
+                Some(9.0),
+                Some(2.0),
+                Some(7.0),
+            ])) as ArrayRef,
+        ),
+        (
+            "city",
+            Arc::new(StringArray::from(vec![
+                "Oslo", "Rome", "Oslo", "Lima", "Rome", "Oslo",
+            ])),
+        ),
+        (
+            "label",
+            Arc::new(Float64Array::from(vec![0.0, 1.0, 2.0, 0.0, 1.0, 2.0])),
+        ),
+    ])
+    .unwrap();
+    Pipeline::new()
+        .estimator(
+            "impute",
+            Imputer::single("amount", "amount_f").with_strategy(ImputerStrategy::Median),
+        )
+        .transformer(
+            "bucket",
+            Bucketizer::new(
+                "amount_f",
+                "amount_b",
+                vec![f64::NEG_INFINITY, 3.0, f64::INFINITY],
+            ),
+        )
+        .estimator(
+            "index",
+            StringIndexer::new("city", "city_idx").with_handle_invalid(HandleInvalid::Keep),
+        )
+        .transformer("back", IndexToString::new("city_idx", "city_again"))
+        .estimator("onehot", OneHotEncoder::new(&["city_idx"], &["city_vec"]))
+        .transformer(
+            "assemble",
+            VectorAssembler::new(&["amount_f", "amount_b", "city_vec"], "raw"),
+        )
+        .estimator("scale", StandardScaler::new("raw", "features"))
+        .estimator(
+            "lr",
+            LogisticRegression::new()
+                .with_family(Family::Multinomial)
+                .with_max_iter(3),
+        )
+        .fit(&data)
+        .unwrap()
+}
+
+/// Writes the model seeds: the pipeline and each of its stages, in format version 2 and, so
+/// that mutations reach the model itself rather than stop at the checksum, in version 1.
+/// `cargo test -p ml-core --test fuzz_regressions -- --ignored` refreshes them.
+#[test]
+#[ignore]
+fn write_model_seeds() {
+    let dir = fuzz_dir().join("seeds/model_load");
+    std::fs::create_dir_all(&dir).unwrap();
+    let model = fitted();
+    let mut docs = vec![("pipeline".to_string(), persist::to_json(&model).unwrap())];
+    for (name, stage) in model.stages() {
+        docs.push((name.clone(), persist::to_json(stage.as_ref()).unwrap()));
+    }
+    for (name, v2) in docs {
+        let doc: serde_json::Value = serde_json::from_str(&v2).unwrap();
+        let v1 = serde_json::json!({"format": "ml-model", "version": 1, "model": doc["model"]});
+        std::fs::write(dir.join(format!("{name}.v2.json")), &v2).unwrap();
+        std::fs::write(dir.join(format!("{name}.v1.json")), v1.to_string()).unwrap();
+        model_bytes(v2.as_bytes());
+    }
+}

@@ -1,0 +1,6 @@
+//! CSV schema inference and reading, whole and in batches (`ml_core::testing::fuzz::csv_bytes`).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    ml_core::testing::fuzz::csv_bytes(data);
+});
