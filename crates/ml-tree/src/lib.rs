@@ -13,6 +13,8 @@
 //! | `params` | hyper-parameters ([`GradientBoostedTrees`]), defaults and their validation before any work; [`Objective`], [`GrowPolicy`] and [`Metric`] parse from XGBoost's names |
 //! | `sample` | the rows cut points are computed from: the `k` smallest content hashes (every row when there are fewer), mergeable across batches and workers |
 //! | `binning` | every feature cut into at most 255 bins (weighted quantiles of the sample; one bin per category for nominal slots, which the schema marks), held as `u8` matrices (row-major and column-major); features with few bins share joint histogram slots |
+//! | `gather` | training rows taken in batch by batch (labels, weights, the cut sample), then binned straight into the matrices |
+//! | `binned_walk` | a tree walked on a row's bins instead of its values (rows left out by `subsample`) |
 //! | `fixed` | gradients and hessians as fixed-point integers scaled from their global maximum, so sums are exact and order-free; exact sums for the base score |
 //! | `boost` | the boosting loop: per round the objective's gradients, one tree per class, the margins moved by its leaves, the evaluation metric and early stopping |
 //! | `objective` | gradients and hessians of the loss ([`Objective`]) |
@@ -52,6 +54,23 @@
 //!
 //! The rounding of fixed point is far below `f32` gradients' own: a row keeps 30 bits relative
 //! to the largest `|g|` (or `|h|`) of the tree, for up to 2^32 rows.
+//!
+//! ## Data larger than memory
+//!
+//! [`Estimator::fit_source`](ml_core::Estimator::fit_source) trains from a re-readable stream of
+//! record batches ([`ml_core::stream::BatchSource`]: a Parquet file or directory read with
+//! column projection, a CSV file, a pipeline over one), and
+//! [`GradientBoostedTrees::fit_source_with`] does so on each worker of a collective. The
+//! source is read twice: the first pass keeps each row's label (and weight) and offers the
+//! batch to the cut sample; the second bins each batch straight into the `u8` matrices. Only
+//! one batch is ever held as `f64`, and the model is the same bytes as `fit` on the same rows
+//! in memory (tested at batch sizes from 1 row up). What training then holds per row, with `d`
+//! features of which `g` joint groups (see `binning`) and `k` outputs: `2d + 2g` bytes of bins
+//! (row-major, column-major, joint slots), 8 for the label, `8k` for the margins, 16 for the
+//! gradient pair and its fixed-point copy, 8 for the two row-index buffers; 8 more with a
+//! weight column and 8 more with `subsample < 1`. For 23 click-log features that is about
+//! 120 bytes per row; measured: 1.03 GB peak for 8M training rows (`train_gbdt`, which
+//! streams its Parquet input).
 //!
 //! Models save through [`ml_core::persist`] and export to / import from XGBoost's JSON model
 //! format ([`xgboost`]) for numeric splits.
