@@ -262,6 +262,15 @@ fn vector_assembler_row_path_follows_each_handle_invalid() {
         .with_categorical_cols(&["code"])
         .with_handle_invalid(HandleInvalid::Keep);
     assert_eq!(check_row_path(&m, &bad, &["out"]), (0, 0, 1));
+    // Fixed category counts: a code at or above its count (row 0's 2, with 2 categories) is
+    // an error on both paths; with 3 categories every row passes.
+    for (count, expected) in [(2, (3, 0, 1)), (3, (4, 0, 0))] {
+        let fixed = VectorAssembler::new(&["a", "v", "code"], "out")
+            .with_categorical_cols(&["code"])
+            .with_category_counts(&[count])
+            .with_handle_invalid(HandleInvalid::Keep);
+        assert_eq!(check_row_path(&fixed, &data, &["out"]), expected, "{count}");
+    }
 }
 
 #[test]
