@@ -11,8 +11,8 @@ use ml_core::feature::{
     StandardScaler, StringIndexer, VectorAssembler,
 };
 use ml_core::linear::{Family, LogisticRegression};
-use ml_core::testing::fuzz::{csv_bytes, model_bytes};
-use ml_core::{persist, Dataset, Estimator, Pipeline};
+use ml_core::testing::fuzz::{csv_bytes, model_bytes, parquet_bytes};
+use ml_core::{persist, Dataset, Estimator, Pipeline, Transformer};
 
 fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz")
@@ -48,9 +48,77 @@ fn model_load_inputs_replay_without_a_panic() {
     assert!(replay("model_load", model_bytes) >= 8);
 }
 
+#[test]
+fn parquet_read_inputs_replay_without_a_panic() {
+    assert!(replay("parquet_read", parquet_bytes) >= 4);
+}
+
+/// Writes the Parquet seeds: small files of every column type the readers decode (with
+/// nulls, a vector column with ML attributes, a Spark part file). Refreshed with `--ignored`.
+#[test]
+#[ignore]
+fn write_parquet_seeds() {
+    use arrow::array::{BooleanArray, Int64Array};
+    let dir = fuzz_dir().join("seeds/parquet_read");
+    std::fs::create_dir_all(&dir).unwrap();
+    let scalars = Dataset::from_columns(vec![
+        (
+            "id",
+            Arc::new(Int64Array::from(vec![Some(1), None, Some(-3), Some(4)])) as ArrayRef,
+        ),
+        (
+            "x",
+            Arc::new(Float64Array::from(vec![
+                Some(0.5),
+                Some(f64::NAN),
+                None,
+                Some(1e300),
+            ])),
+        ),
+        (
+            "name",
+            Arc::new(StringArray::from(vec![
+                Some("a"),
+                None,
+                Some(""),
+                Some("Doe, Jane"),
+            ])),
+        ),
+        (
+            "ok",
+            Arc::new(BooleanArray::from(vec![
+                Some(true),
+                Some(false),
+                None,
+                Some(true),
+            ])),
+        ),
+    ])
+    .unwrap();
+    ml_core::io::write_parquet(&scalars, dir.join("scalars.parquet")).unwrap();
+    let model = fitted();
+    let out = model.transform(&scalars_for_pipeline()).unwrap();
+    let features = out.select(&["features", "label"]).unwrap().clone();
+    ml_core::io::write_parquet(&features, dir.join("vectors.parquet")).unwrap();
+    let empty = scalars.slice(0, 0);
+    ml_core::io::write_parquet(&empty, dir.join("empty.parquet")).unwrap();
+    let spark = Path::new(env!("CARGO_MANIFEST_DIR")).join(
+        "tests/data/spark_parts/year=2021/region=eu/part-00000-865c49f0-d9f7-44e3-a25e-595c6c550ef4.c000.snappy.parquet",
+    );
+    std::fs::copy(spark, dir.join("spark_part.parquet")).unwrap();
+    for f in std::fs::read_dir(&dir).unwrap() {
+        parquet_bytes(&std::fs::read(f.unwrap().path()).unwrap());
+    }
+}
+
 /// A fitted pipeline of every ml-core stage kind.
 fn fitted() -> ml_core::PipelineModel {
-    let data = Dataset::from_columns(vec![
+    pipeline().fit(&scalars_for_pipeline()).unwrap()
+}
+
+/// The rows [`fitted`] is fitted on.
+fn scalars_for_pipeline() -> Dataset {
+    Dataset::from_columns(vec![
         (
             "amount",
             Arc::new(Float64Array::from(vec![
@@ -73,7 +141,10 @@ fn fitted() -> ml_core::PipelineModel {
             Arc::new(Float64Array::from(vec![0.0, 1.0, 2.0, 0.0, 1.0, 2.0])),
         ),
     ])
-    .unwrap();
+    .unwrap()
+}
+
+fn pipeline() -> Pipeline {
     Pipeline::new()
         .estimator(
             "impute",
@@ -104,8 +175,6 @@ fn fitted() -> ml_core::PipelineModel {
                 .with_family(Family::Multinomial)
                 .with_max_iter(3),
         )
-        .fit(&data)
-        .unwrap()
 }
 
 /// Writes the model seeds: the pipeline and each of its stages, in format version 2 and, so
@@ -127,5 +196,24 @@ fn write_model_seeds() {
         std::fs::write(dir.join(format!("{name}.v2.json")), &v2).unwrap();
         std::fs::write(dir.join(format!("{name}.v1.json")), v1.to_string()).unwrap();
         model_bytes(v2.as_bytes());
+    }
+}
+
+/// Found by `parquet_read`: a file whose embedded Arrow schema holds a field of type NONE made
+/// arrow-ipc panic (`not implemented`) inside the metadata decoding; it is now an error naming
+/// the file.
+#[test]
+fn an_arrow_schema_the_decoder_panics_on_is_a_parquet_error() {
+    let path = fuzz_dir().join("regressions/parquet_read/arrow_schema_type_none");
+    match ml_core::io::read_parquet(&path).unwrap_err() {
+        ml_core::MlError::Parquet { path: p, message } => {
+            assert_eq!(p, path);
+            assert!(
+                message
+                    .contains("the file is corrupt (the Parquet decoder failed: not implemented"),
+                "{message}"
+            );
+        }
+        other => panic!("{other:?}"),
     }
 }

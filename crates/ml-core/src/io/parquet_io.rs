@@ -190,9 +190,29 @@ fn walk(
 
 fn load_metadata(path: &Path) -> Result<(File, ArrowReaderMetadata)> {
     let file = File::open(path).map_err(|e| MlError::io(path, e))?;
-    let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())
-        .map_err(|e| pq_error(path, format!("not a readable Parquet file: {e}")))?;
+    let meta = without_panics(path, "not a readable Parquet file", || {
+        ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())
+            .map_err(|e| pq_error(path, format!("not a readable Parquet file: {e}")))
+    })?;
     Ok((file, meta))
+}
+
+/// Runs `read` (a call into the parquet and arrow crates on the bytes of `path`), turning a
+/// panic of theirs on corrupt input into an [`MlError::Parquet`] naming the file: `what`
+/// and the panic's message. (Fuzzing found such panics, e.g. an unknown type in the Arrow
+/// schema a file embeds; the reader is dropped afterwards, nothing of it is reused.)
+fn without_panics<T>(path: &Path, what: &str, read: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)).unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".into());
+        Err(pq_error(
+            path,
+            format!("{what}: the file is corrupt (the Parquet decoder failed: {message})"),
+        ))
+    })
 }
 
 impl Scan {
@@ -422,6 +442,7 @@ impl Scan {
                 .map_err(|e| pq_error(path, format!("corrupt data: {e}")))?;
             arrow::compute::concat_batches(&out_schema, &batches).map_err(|e| pq_error(path, e))
         };
+        let read = |mask| without_panics(path, "corrupt data", || read(mask));
         let batch = if ncols <= 1 || rows < 50_000 {
             read(self.mask(meta.parquet_schema()))?
         } else {
@@ -516,7 +537,9 @@ impl ParquetBatches {
         loop {
             if let Some((i, reader)) = &mut self.current {
                 let file = &self.scan.files[*i];
-                match reader.next() {
+                let path = &file.path;
+                let next = without_panics(path, "corrupt data", || Ok(reader.next()))?;
+                match next {
                     Some(Ok(batch)) => return self.scan.finish_batch(file, batch).map(Some),
                     Some(Err(e)) => return Err(pq_error(&file.path, format!("corrupt data: {e}"))),
                     None => self.current = None,
@@ -537,7 +560,9 @@ impl ParquetBatches {
             if let Some(mask) = self.scan.mask(builder.parquet_schema()) {
                 builder = builder.with_projection(mask);
             }
-            let reader = builder.build().map_err(|e| pq_error(path, e))?;
+            let reader = without_panics(path, "corrupt data", || {
+                builder.build().map_err(|e| pq_error(path, e))
+            })?;
             self.current = Some((i, reader));
         }
     }

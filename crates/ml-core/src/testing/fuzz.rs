@@ -6,7 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::io::{csv_batches, infer_csv_schema, read_csv, CsvReadOptions};
+use crate::io::{
+    csv_batches, infer_csv_schema, parquet_batches, read_csv, read_parquet, CsvReadOptions,
+};
 use crate::persist;
 
 /// A file in the temporary directory holding `bytes`, removed when dropped.
@@ -95,5 +97,26 @@ pub fn model_bytes(data: &[u8]) {
             saved,
             "a model changes across a save and a load"
         );
+    }
+}
+
+/// Parquet reading: the bytes as a Parquet file, read whole ([`read_parquet`]) and in batches
+/// of 3 rows ([`parquet_batches`]), which must give the same rows or both fail.
+pub fn parquet_bytes(data: &[u8]) {
+    let input = TempInput::new("parquet", data);
+    let whole = read_parquet(&input.0);
+    let streamed = parquet_batches(&input.0, 3).and_then(|batches| {
+        let schema = batches.schema();
+        let parts: Vec<_> = batches.collect::<crate::Result<_>>()?;
+        crate::io::concat_batches(&schema, parts)
+    });
+    match (whole, streamed) {
+        (Ok(w), Ok(s)) => assert_eq!(w.batch(), &s, "read_parquet and parquet_batches disagree"),
+        (Err(_), Err(_)) => {}
+        (w, s) => panic!(
+            "read_parquet and parquet_batches disagree: {:?} vs {:?}",
+            w.map(|d| d.num_rows()),
+            s.map(|b| b.num_rows())
+        ),
     }
 }

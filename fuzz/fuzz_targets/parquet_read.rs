@@ -1,0 +1,14 @@
+//! Parquet reading, whole and in batches (`ml_core::testing::fuzz::parquet_bytes`).
+//!
+//! ml-core turns a panic of the parquet and arrow crates on corrupt input into an error
+//! (`catch_unwind` around the decoder), so the panic hook libfuzzer-sys installs, which aborts
+//! on every panic, is replaced by a silent one: a panic that escapes ml-core still aborts,
+//! through libfuzzer-sys's own `catch_unwind`, and is reported as a crash.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(
+    init: std::panic::set_hook(Box::new(|_| {})),
+    |data: &[u8]| {
+        ml_core::testing::fuzz::parquet_bytes(data);
+    }
+);
