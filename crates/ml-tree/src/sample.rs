@@ -92,7 +92,8 @@ impl CutSampler {
         }
     }
 
-    /// Number of rows held.
+    /// Number of rows held (up to `2k` plus a batch between prunings; the sample is the `k`
+    /// smallest of them).
     pub fn len(&self) -> usize {
         self.hashes.len()
     }
@@ -186,7 +187,12 @@ impl CutSampler {
             self.weights.push(w(i));
             self.values.extend(x.row(i).iter().copied());
         }
-        self.prune();
+        // Pruned once the held rows pass 2k, not at every batch: a stream of batches would
+        // otherwise select and copy k rows per batch. Which rows survive does not depend on
+        // when pruning happens (the k smallest of all rows, in a total order).
+        if self.len() > 2 * self.k {
+            self.prune();
+        }
         Ok(())
     }
 
@@ -210,6 +216,11 @@ impl CutSampler {
     /// The sampler as bytes (little-endian): `k`, `d`, weighted, row count, then hashes,
     /// weights and values.
     pub fn to_bytes(&self) -> Vec<u8> {
+        if self.len() > self.k {
+            let mut pruned = self.clone();
+            pruned.prune();
+            return pruned.to_bytes();
+        }
         let n = self.len();
         let mut out = Vec::with_capacity(25 + n * (16 + 8 * self.d));
         out.extend((self.k as u64).to_le_bytes());
@@ -257,7 +268,8 @@ impl CutSampler {
 
     /// Every worker's sampler merged, on every worker (all-gather; workers merged in rank
     /// order, though the result does not depend on it). With one worker, the sampler itself.
-    pub fn merge_across(self, collective: &dyn Collective) -> Result<Self> {
+    pub fn merge_across(mut self, collective: &dyn Collective) -> Result<Self> {
+        self.prune();
         if collective.world_size() == 1 {
             return Ok(self);
         }
@@ -273,9 +285,10 @@ impl CutSampler {
     /// `categorical` lists `(slot, num_categories)`), computed over the rows in canonical
     /// order (by hash, then content) so that they depend on the sample's content alone.
     pub fn finish(&self, categorical: &[(usize, usize)], max_bin: usize) -> BinMapper {
-        let mut order: Vec<usize> = (0..self.len()).collect();
-        order.sort_unstable_by(|&a, &b| self.cmp_rows(a, b));
         let mut sorted = self.clone();
+        sorted.prune();
+        let mut order: Vec<usize> = (0..sorted.len()).collect();
+        order.sort_unstable_by(|&a, &b| sorted.cmp_rows(a, b));
         sorted.keep(&order);
         let x = ArrayView2::from_shape((sorted.len(), self.d), &sorted.values)
             .expect("values hold rows x features");
