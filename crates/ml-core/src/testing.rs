@@ -1,7 +1,8 @@
 //! Two tiny stages for tests (here and in other crates' tests and doc examples of generic
 //! machinery): [`AddConstant`] (a transformer) and [`MeanCenter`] (an estimator with its
 //! model). Not part of the public API: the module is hidden from the docs and may change.
-//! [`fuzz`] holds what the fuzz targets run.
+//! [`fuzz`] holds what the fuzz targets run; [`assert_invalid_param`] is the check the crates'
+//! parameter-range tests share.
 
 pub mod fuzz;
 
@@ -243,4 +244,18 @@ pub fn check_row_path(
         }
     }
     (scored, dropped, failed)
+}
+
+/// Asserts `e` is [`MlError::InvalidParam`](crate::MlError::InvalidParam) for `param` and its
+/// message contains every one of `words` (panics otherwise: for tests).
+pub fn assert_invalid_param(e: crate::MlError, param: &str, words: &[&str]) {
+    match &e {
+        crate::MlError::InvalidParam { param: p, message } => {
+            assert_eq!(p, param, "{e}");
+            for w in words {
+                assert!(message.contains(w), "'{w}' not in: {e}");
+            }
+        }
+        other => panic!("expected InvalidParam for {param}, got {other:?}"),
+    }
 }

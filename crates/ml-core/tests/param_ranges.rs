@@ -8,7 +8,8 @@ use arrow::array::{ArrayRef, Float64Array};
 use ml_core::dataset::vector_column_from_vec;
 use ml_core::feature::{Bucketizer, HandleInvalid, Imputer, OneHotEncoder};
 use ml_core::linear::LogisticRegression;
-use ml_core::{Dataset, Estimator, MlError, ParamValue, Params, Transformer};
+use ml_core::testing::assert_invalid_param;
+use ml_core::{Dataset, Estimator, ParamValue, Params, Transformer};
 
 /// Four rows, two features, labels 0 1 0 1.
 fn data() -> Dataset {
@@ -27,19 +28,6 @@ fn data() -> Dataset {
         ),
     ])
     .unwrap()
-}
-
-/// Asserts `e` is `InvalidParam` for `param` and its message contains every one of `words`.
-fn assert_invalid(e: MlError, param: &str, words: &[&str]) {
-    match &e {
-        MlError::InvalidParam { param: p, message } => {
-            assert_eq!(p, param, "{e}");
-            for w in words {
-                assert!(message.contains(w), "'{w}' not in: {e}");
-            }
-        }
-        other => panic!("expected InvalidParam for {param}, got {other:?}"),
-    }
 }
 
 #[test]
@@ -105,12 +93,12 @@ fn logistic_regression_refuses_out_of_range_parameters_at_fit() {
     for (set, param, words) in cases {
         let mut lr = LogisticRegression::new();
         set(&mut lr);
-        assert_invalid(lr.fit(&data()).unwrap_err(), param, words);
+        assert_invalid_param(lr.fit(&data()).unwrap_err(), param, words);
     }
     // Through set_param, a refused value leaves the estimator as it was; a negative count
     // does not fit the parameter's type.
     let mut lr = LogisticRegression::new();
-    assert_invalid(
+    assert_invalid_param(
         lr.set_param("regParam", ParamValue::Float(-1.0))
             .unwrap_err(),
         "reg_param",
@@ -133,7 +121,7 @@ fn feature_stages_refuse_out_of_range_parameters_at_fit() {
     for bad in [-0.1, 1.5, f64::NAN] {
         let mut imp = Imputer::single("x", "x_filled");
         imp.relative_error = bad;
-        assert_invalid(
+        assert_invalid_param(
             imp.fit(&data()).unwrap_err(),
             "relative_error",
             &["[0, 1]", &format!("got {bad}")],
@@ -146,7 +134,7 @@ fn feature_stages_refuse_out_of_range_parameters_at_fit() {
     ] {
         let mut b = Bucketizer::new("x", "b", vec![0.0, 1.0, 2.0]);
         b.splits = Some(splits);
-        assert_invalid(b.transform(&data()).unwrap_err(), "splits", words);
+        assert_invalid_param(b.transform(&data()).unwrap_err(), "splits", words);
     }
     let mut ohe = OneHotEncoder::new(&["x"], &["x_vec"]);
     ohe.handle_invalid = HandleInvalid::Skip;

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, Float64Array};
 use ml_core::dataset::vector_column_from_vec;
 use ml_core::linear::LogisticRegression;
-use ml_core::{Dataset, MlError};
+use ml_core::testing::assert_invalid_param;
+use ml_core::Dataset;
 use ml_eval::{
     BinaryClassificationEvaluator, CrossValidator, Evaluator, MulticlassClassificationEvaluator,
     ParamGridBuilder, TrainValidationSplit,
@@ -31,31 +32,19 @@ fn data() -> Dataset {
     .unwrap()
 }
 
-fn assert_invalid(e: MlError, param: &str, words: &[&str]) {
-    match &e {
-        MlError::InvalidParam { param: p, message } => {
-            assert_eq!(p, param, "{e}");
-            for w in words {
-                assert!(message.contains(w), "'{w}' not in: {e}");
-            }
-        }
-        other => panic!("expected InvalidParam for {param}, got {other:?}"),
-    }
-}
-
 #[test]
 fn evaluators_refuse_an_eps_outside_its_range() {
     for eps in [0.0, -1e-9, 0.5, 2.0, f64::NAN] {
         let mut b = BinaryClassificationEvaluator::new();
         b.eps = eps;
-        assert_invalid(
+        assert_invalid_param(
             b.evaluate(&data()).unwrap_err(),
             "eps",
             &["(0, 0.5)", &format!("got {eps}")],
         );
         let mut m = MulticlassClassificationEvaluator::new();
         m.eps = eps;
-        assert_invalid(m.evaluate(&data()).unwrap_err(), "eps", &["(0, 0.5)"]);
+        assert_invalid_param(m.evaluate(&data()).unwrap_err(), "eps", &["(0, 0.5)"]);
     }
     assert!(BinaryClassificationEvaluator::new()
         .evaluate(&data())
@@ -75,14 +64,14 @@ fn tuners_refuse_folds_ratios_and_parallelism_outside_their_ranges() {
         .with_estimator_param_maps(grid.clone())
     };
     for k in [0, 1] {
-        assert_invalid(
+        assert_invalid_param(
             cv().with_num_folds(k).fit(&data()).unwrap_err(),
             "num_folds",
             &["at least 2", &format!("got {k}")],
         );
     }
     for p in [0, 1025, usize::MAX] {
-        assert_invalid(
+        assert_invalid_param(
             cv().with_parallelism(p).fit(&data()).unwrap_err(),
             "parallelism",
             &["[1, 1024]", &format!("got {p}")],
@@ -96,13 +85,13 @@ fn tuners_refuse_folds_ratios_and_parallelism_outside_their_ranges() {
         .with_estimator_param_maps(grid.clone())
     };
     for r in [0.0, 1.0, -0.5, 1.5, f64::NAN] {
-        assert_invalid(
+        assert_invalid_param(
             tvs().with_train_ratio(r).fit(&data()).unwrap_err(),
             "train_ratio",
             &["(0, 1)", &format!("got {r}")],
         );
     }
-    assert_invalid(
+    assert_invalid_param(
         tvs().with_parallelism(0).fit(&data()).unwrap_err(),
         "parallelism",
         &["[1, 1024]"],

@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Int64Builder, ListArray, ListBuilder};
 use arrow::datatypes::Int64Type;
-use ml_core::{Dataset, Estimator, MlError};
+use ml_core::testing::assert_invalid_param;
+use ml_core::{Dataset, Estimator};
 use ml_fpm::{FPGrowth, PrefixSpan};
 
 fn baskets() -> Dataset {
@@ -28,18 +29,6 @@ fn sequences() -> Dataset {
         b.append(true);
     }
     Dataset::from_columns(vec![("sequence", Arc::new(b.finish()) as ArrayRef)]).unwrap()
-}
-
-fn assert_invalid(e: MlError, param: &str, words: &[&str]) {
-    match &e {
-        MlError::InvalidParam { param: p, message } => {
-            assert_eq!(p, param, "{e}");
-            for w in words {
-                assert!(message.contains(w), "'{w}' not in: {e}");
-            }
-        }
-        other => panic!("expected InvalidParam for {param}, got {other:?}"),
-    }
 }
 
 #[test]
@@ -91,7 +80,7 @@ fn fp_growth_refuses_out_of_range_parameters_at_fit() {
     for (set, param, words) in cases {
         let mut fp = FPGrowth::new();
         set(&mut fp);
-        assert_invalid(fp.fit(&baskets()).unwrap_err(), param, words);
+        assert_invalid_param(fp.fit(&baskets()).unwrap_err(), param, words);
     }
     assert_eq!(
         FPGrowth::new()
@@ -130,7 +119,7 @@ fn prefix_span_refuses_out_of_range_parameters() {
     for (set, param, words) in cases {
         let mut ps = PrefixSpan::new();
         set(&mut ps);
-        assert_invalid(
+        assert_invalid_param(
             ps.find_frequent_sequential_patterns(&sequences())
                 .unwrap_err(),
             param,

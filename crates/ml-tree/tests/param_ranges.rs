@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Float64Array};
 use ml_core::dataset::vector_column_from_vec;
-use ml_core::{Dataset, Estimator, MlError, ParamValue, Params};
+use ml_core::testing::assert_invalid_param;
+use ml_core::{Dataset, Estimator, ParamValue, Params};
 use ml_tree::GradientBoostedTrees;
 
 fn data() -> Dataset {
@@ -17,18 +18,6 @@ fn data() -> Dataset {
         ("label", Arc::new(Float64Array::from(y)) as ArrayRef),
     ])
     .unwrap()
-}
-
-fn assert_invalid(e: MlError, param: &str, words: &[&str]) {
-    match &e {
-        MlError::InvalidParam { param: p, message } => {
-            assert_eq!(p, param, "{e}");
-            for w in words {
-                assert!(message.contains(w), "'{w}' not in: {e}");
-            }
-        }
-        other => panic!("expected InvalidParam for {param}, got {other:?}"),
-    }
 }
 
 #[test]
@@ -86,13 +75,13 @@ fn gradient_boosted_trees_refuse_out_of_range_parameters_at_fit() {
         let mut gbt = GradientBoostedTrees::new();
         gbt.num_round = 2;
         set(&mut gbt);
-        assert_invalid(gbt.fit(&data()).unwrap_err(), param, words);
+        assert_invalid_param(gbt.fit(&data()).unwrap_err(), param, words);
     }
     // multi:softmax with fewer than 2 classes.
     let mut gbt = GradientBoostedTrees::new();
     gbt.objective = "multi:softmax".parse().unwrap();
     gbt.num_class = 1;
-    assert_invalid(
+    assert_invalid_param(
         gbt.fit(&data()).unwrap_err(),
         "num_class",
         &[">= 2", "got 1"],
