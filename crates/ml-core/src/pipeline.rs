@@ -43,6 +43,29 @@ impl PipelineStage {
             PipelineStage::Transformer(t) => t.transform_schema(schema),
         }
     }
+    /// The stage fitted on `data` (an estimator), or a copy of it (a transformer).
+    fn fit(&self, data: &Dataset) -> Result<Box<dyn Transformer>> {
+        match self {
+            PipelineStage::Estimator(e) => e.fit_dyn(data),
+            PipelineStage::Transformer(t) => Ok(t.clone()),
+        }
+    }
+    fn is_estimator(&self) -> bool {
+        matches!(self, PipelineStage::Estimator(_))
+    }
+    /// The stage's concrete type.
+    fn type_id(&self) -> std::any::TypeId {
+        match self {
+            PipelineStage::Estimator(e) => (**e).as_any().type_id(),
+            PipelineStage::Transformer(t) => (**t).as_any().type_id(),
+        }
+    }
+    /// Same kind, same type and same parameter values: the two stages fit the same model.
+    fn same_setting(&self, other: &PipelineStage) -> bool {
+        self.is_estimator() == other.is_estimator()
+            && self.type_id() == other.type_id()
+            && self.params().param_values() == other.params().param_values()
+    }
 }
 
 /// A sequence of named stages fitted in order, as Spark ML's `Pipeline`.
@@ -237,6 +260,32 @@ impl Estimator for Pipeline {
         Ok(s)
     }
 
+    /// Fits the stages every variant sets alike once, on the shared rows, and branches where
+    /// they differ: at a stage whose output later stages are fitted on, once per distinct
+    /// setting of it; at the last estimator, through its own
+    /// [`fit_multiple`](Estimator::fit_multiple) over all variants (boosted trees then share
+    /// their bins). Each model is the variant's own [`fit`](Estimator::fit), bit for bit.
+    /// Variants with other stages (names, kinds or types) are fitted each on its own.
+    fn fit_multiple(&self, data: &Dataset, variants: &[Pipeline]) -> Result<Vec<PipelineModel>> {
+        for v in variants {
+            v.validate()?;
+            Estimator::transform_schema(v, &data.schema())?;
+        }
+        let alike = |v: &Pipeline| {
+            v.stages.len() == self.stages.len()
+                && v.stages.iter().zip(&self.stages).all(|((na, a), (nb, b))| {
+                    na == nb && a.is_estimator() == b.is_estimator() && a.type_id() == b.type_id()
+                })
+        };
+        if variants.len() < 2 || !variants.iter().all(alike) {
+            return variants.iter().map(|v| v.fit(data)).collect();
+        }
+        let members: Vec<usize> = (0..variants.len()).collect();
+        let mut out = vec![None; variants.len()];
+        fit_shared(variants, &members, 0, data.clone(), Vec::new(), &mut out)?;
+        Ok(out.into_iter().flatten().collect())
+    }
+
     /// Fits stage by stage over a re-openable source: each estimator reads the source through
     /// the stages fitted before it ([`StagedSource`]), one batch at a time where the estimator
     /// fits in passes ([`Estimator::fit_source`]). Gives the same model as
@@ -296,6 +345,97 @@ impl PipelineModel {
         self.stage(name)
             .and_then(|t| t.as_any().downcast_ref::<T>())
     }
+}
+
+/// Fitted stages of a pipeline model, in order.
+type FittedStages = Vec<(String, Box<dyn Transformer>)>;
+
+/// Fits stages `from..` of the pipelines `members` (indices into `variants`, which have the
+/// same stage names, kinds and types), given that they set the stages before `from` alike:
+/// those are fitted (`prefix`) and `data` is their output. Each member's model goes to
+/// `out[member]`.
+fn fit_shared(
+    variants: &[Pipeline],
+    members: &[usize],
+    from: usize,
+    data: Dataset,
+    prefix: FittedStages,
+    out: &mut [Option<PipelineModel>],
+) -> Result<()> {
+    let stages_of = |m: usize| &variants[m].stages;
+    let first = stages_of(members[0]);
+    let last_estimator = first.iter().rposition(|(_, s)| s.is_estimator());
+    let mut current = data;
+    let mut fitted = prefix;
+    for (i, (name, stage)) in first.iter().enumerate().skip(from) {
+        let later_fits_on_output = last_estimator.is_some_and(|l| i < l);
+        if members
+            .iter()
+            .all(|&m| stage.same_setting(&stages_of(m)[i].1))
+        {
+            let model = stage.fit(&current)?;
+            if later_fits_on_output {
+                current = model.transform(&current)?;
+            }
+            fitted.push((name.clone(), model));
+            continue;
+        }
+        if !later_fits_on_output {
+            // No stage after this one is fitted: the members' own settings of this stage
+            // (one `fit_multiple` when it is an estimator), then their own transformers.
+            let models: Vec<Box<dyn Transformer>> = match stage {
+                PipelineStage::Estimator(e) => {
+                    let own: Vec<&dyn DynEstimator> = members
+                        .iter()
+                        .filter_map(|&m| match &stages_of(m)[i].1 {
+                            PipelineStage::Estimator(e) => Some(e.as_ref()),
+                            PipelineStage::Transformer(_) => None,
+                        })
+                        .collect();
+                    e.fit_multiple_dyn(&current, &own)?
+                }
+                PipelineStage::Transformer(_) => members
+                    .iter()
+                    .map(|&m| stages_of(m)[i].1.fit(&current))
+                    .collect::<Result<_>>()?,
+            };
+            for (&m, model) in members.iter().zip(models) {
+                let mut stages = fitted.clone();
+                stages.push((name.clone(), model));
+                for (later_name, later) in &stages_of(m)[i + 1..] {
+                    stages.push((later_name.clone(), later.fit(&current)?));
+                }
+                out[m] = Some(PipelineModel { stages });
+            }
+            return Ok(());
+        }
+        // Later stages are fitted on this one's output: a branch per distinct setting.
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        for &m in members {
+            let s = &stages_of(m)[i].1;
+            match groups
+                .iter_mut()
+                .find(|g| stages_of(g[0])[i].1.same_setting(s))
+            {
+                Some(g) => g.push(m),
+                None => groups.push(vec![m]),
+            }
+        }
+        for group in groups {
+            let model = stages_of(group[0])[i].1.fit(&current)?;
+            let next = model.transform(&current)?;
+            let mut branch = fitted.clone();
+            branch.push((name.clone(), model));
+            fit_shared(variants, &group, i + 1, next, branch, out)?;
+        }
+        return Ok(());
+    }
+    for &m in members {
+        out[m] = Some(PipelineModel {
+            stages: fitted.clone(),
+        });
+    }
+    Ok(())
 }
 
 impl Params for PipelineModel {

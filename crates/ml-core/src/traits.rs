@@ -65,6 +65,19 @@ pub trait Estimator: Params + Clone + Send + Sync + Debug + 'static {
     fn fit_source(&self, source: &dyn BatchSource) -> Result<Self::Model> {
         self.fit(&crate::stream::collect(source)?)
     }
+    /// Fits one model per variant on the same `data`, in the order of `variants` (Spark's
+    /// `fitMultiple`): what tuning calls for each fold. `variants` are copies of this
+    /// estimator that differ in parameter values only (as
+    /// [`CrossValidator`](https://docs.rs/ml-eval) makes them: one per parameter map).
+    ///
+    /// Each model must be the one `variant.fit(data)` gives, bit for bit; an override only
+    /// shares work between variants. The default fits each variant on its own. Overrides:
+    /// [`Pipeline`](crate::Pipeline) fits the stages that all variants share once, and
+    /// boosted trees bin the rows once and grow the variants that differ only in the number
+    /// of rounds in one run.
+    fn fit_multiple(&self, data: &Dataset, variants: &[Self]) -> Result<Vec<Self::Model>> {
+        variants.iter().map(|v| v.fit(data)).collect()
+    }
 }
 
 /// The object-safe face of an [`Estimator`], for pipelines and tuning over mixed stages.
@@ -78,6 +91,13 @@ pub trait DynEstimator: Params + AsAny + Send + Sync + Debug {
     fn fit_source_dyn(&self, source: &dyn BatchSource) -> Result<Box<dyn Transformer>>;
     /// A boxed copy (with the current parameter values).
     fn clone_dyn(&self) -> Box<dyn DynEstimator>;
+    /// See [`Estimator::fit_multiple`]. Variants of another type than this estimator's are
+    /// fitted each on its own.
+    fn fit_multiple_dyn(
+        &self,
+        data: &Dataset,
+        variants: &[&dyn DynEstimator],
+    ) -> Result<Vec<Box<dyn Transformer>>>;
 }
 
 impl<E: Estimator> DynEstimator for E {
@@ -92,6 +112,24 @@ impl<E: Estimator> DynEstimator for E {
     }
     fn clone_dyn(&self) -> Box<dyn DynEstimator> {
         Box::new(self.clone())
+    }
+    fn fit_multiple_dyn(
+        &self,
+        data: &Dataset,
+        variants: &[&dyn DynEstimator],
+    ) -> Result<Vec<Box<dyn Transformer>>> {
+        let typed: Option<Vec<E>> = variants
+            .iter()
+            .map(|v| (**v).as_any().downcast_ref::<E>().cloned())
+            .collect();
+        match typed {
+            Some(typed) => Ok(self
+                .fit_multiple(data, &typed)?
+                .into_iter()
+                .map(|m| Box::new(m) as Box<dyn Transformer>)
+                .collect()),
+            None => variants.iter().map(|v| v.fit_dyn(data)).collect(),
+        }
     }
 }
 

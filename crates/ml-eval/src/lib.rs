@@ -28,6 +28,7 @@
 
 pub mod confusion;
 pub mod evaluators;
+pub mod folds;
 pub mod metrics;
 pub mod tuning;
 

@@ -34,6 +34,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use arrow::array::Array;
 use arrow::datatypes::Schema;
 use ml_core::dataset::unit_uniform;
 use ml_core::params::{normalize_param_name, unknown_param, ParamSpec};
@@ -44,6 +45,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::evaluators::Evaluator;
+use crate::folds;
 
 /// An ordered list of parameter settings `name -> value` (names as the estimator accepts
 /// them: `max_depth`, or `stage.max_depth` inside a pipeline).
@@ -208,6 +210,9 @@ struct CvSettings {
     seed: u64,
     parallelism: usize,
     collect_sub_models: bool,
+    fold_col: Option<String>,
+    stratify_col: Option<String>,
+    group_col: Option<String>,
 }
 
 impl Default for CvSettings {
@@ -217,6 +222,9 @@ impl Default for CvSettings {
             seed: DEFAULT_SEED,
             parallelism: 1,
             collect_sub_models: false,
+            fold_col: None,
+            stratify_col: None,
+            group_col: None,
         }
     }
 }
@@ -241,14 +249,35 @@ fn validate_cv(s: &CvSettings) -> Result<()> {
         ));
     }
     check_parallelism(s.parallelism)?;
+    let set: Vec<&str> = [
+        ("fold_col", &s.fold_col),
+        ("stratify_col", &s.stratify_col),
+        ("group_col", &s.group_col),
+    ]
+    .iter()
+    .filter(|(_, v)| v.is_some())
+    .map(|(n, _)| *n)
+    .collect();
+    if set.len() > 1 {
+        return Err(MlError::param(
+            set[1],
+            format!(
+                "{} and {} are both set; folds come from one of them",
+                set[0], set[1]
+            ),
+        ));
+    }
     Ok(())
 }
 
 impl_params!(CvSettings {
     num_folds: "Number of folds, >= 2 (default 3).",
     seed: "Seed of the fold assignment.",
-    parallelism: "Number of (fold, map) fits run at once, >= 1 (default 1).",
+    parallelism: "Number of folds fitted at once, >= 1 (default 1).",
     collect_sub_models: "Keep every fold's model (default false).",
+    fold_col: "Integer column giving each row's fold in [0, num_folds) (Spark's foldCol; unset = random folds).",
+    stratify_col: "Column whose classes every fold keeps in proportion (stratified k-fold; unset = random folds).",
+    group_col: "Column whose groups never straddle folds (group k-fold; unset = random folds).",
 } validate = validate_cv);
 
 #[derive(Debug, Clone, PartialEq)]
@@ -355,6 +384,39 @@ impl Tuner {
         parallelism: usize,
         collect: bool,
     ) -> Result<Outcome> {
+        let (metrics, models) = self.evaluate(data, splits, parallelism, collect)?;
+        let estimators = self.estimators()?;
+        let avg = mean_per_map(&metrics);
+        let best_index = best_of(&avg, self.evaluator.is_larger_better());
+        let best_model = estimators[best_index].fit_dyn(data)?;
+        if let Some(cb) = &self.progress {
+            let total = splits.len() * self.maps.len() + 1;
+            cb(&FitProgress {
+                fold: None,
+                map_index: best_index,
+                metric: None,
+                done: total,
+                total,
+            });
+        }
+        Ok(Outcome {
+            metrics,
+            sub_models: collect.then_some(models),
+            best_index,
+            best_model,
+        })
+    }
+
+    /// Fits and evaluates every (split, map): the metrics as `[split][map]` and, when
+    /// `collect`, the models.
+    #[allow(clippy::type_complexity)]
+    fn evaluate(
+        &self,
+        data: &Dataset,
+        splits: &[(Dataset, Dataset)],
+        parallelism: usize,
+        collect: bool,
+    ) -> Result<(Vec<Vec<f64>>, Vec<Vec<Box<dyn Transformer>>>)> {
         let estimators = self.estimators()?;
         // Fail fast on column errors, before any fitting.
         self.estimator.transform_schema_dyn(&data.schema())?;
@@ -376,21 +438,37 @@ impl Tuner {
                 });
             }
         };
-        let run_one = |&(f, m): &(usize, usize)| -> TaskResult {
+        // Per split, every map in one `fit_multiple`: the estimator shares what the maps
+        // have in common (a pipeline's unchanged stages, boosted trees' bins and rounds),
+        // with the same models as separate fits.
+        let variants: Vec<&dyn DynEstimator> = estimators.iter().map(|e| e.as_ref()).collect();
+        let run_split = |f: usize| -> Result<Vec<TaskResult>> {
             let (train, valid) = &splits[f];
-            let model = estimators[m].fit_dyn(train)?;
-            let out = model.transform(valid)?;
-            let metric = self.evaluator.evaluate(&out)?;
-            report(Some(f), m, Some(metric));
-            Ok((metric, collect.then_some(model)))
+            let models = self.estimator.fit_multiple_dyn(train, &variants)?;
+            Ok(models
+                .into_iter()
+                .enumerate()
+                .map(|(m, model)| {
+                    let out = model.transform(valid)?;
+                    let metric = self.evaluator.evaluate(&out)?;
+                    report(Some(f), m, Some(metric));
+                    Ok((metric, collect.then_some(model)))
+                })
+                .collect())
         };
-        let results: Vec<TaskResult> = if parallelism <= 1 {
-            tasks.iter().map(run_one).collect()
+        let per_split: Vec<Result<Vec<TaskResult>>> = if parallelism <= 1 {
+            (0..splits.len()).map(run_split).collect()
         } else {
             // The workspace's one pool helper: the current pool when it has `parallelism`
             // threads, else a kept pool of that size.
-            ml_core::threads::install(parallelism, || tasks.par_iter().map(run_one).collect())?
+            ml_core::threads::install(parallelism, || {
+                (0..splits.len()).into_par_iter().map(run_split).collect()
+            })?
         };
+        let mut results: Vec<TaskResult> = Vec::with_capacity(tasks.len());
+        for r in per_split {
+            results.extend(r?);
+        }
         let mut metrics = vec![vec![0.0; nmaps]; splits.len()];
         let mut models: Vec<Vec<Box<dyn Transformer>>> =
             (0..splits.len()).map(|_| Vec::new()).collect();
@@ -408,16 +486,7 @@ impl Tuner {
                 models[*f].push(model);
             }
         }
-        let avg = mean_per_map(&metrics);
-        let best_index = best_of(&avg, self.evaluator.is_larger_better());
-        let best_model = estimators[best_index].fit_dyn(data)?;
-        report(None, best_index, None);
-        Ok(Outcome {
-            metrics,
-            sub_models: collect.then_some(models),
-            best_index,
-            best_model,
-        })
+        Ok((metrics, models))
     }
 }
 
@@ -599,21 +668,88 @@ impl CrossValidator {
         self
     }
 
-    /// The fold of each row: `floor(unit_uniform(seed, row) * k)`.
-    pub fn fold_of_rows(n: usize, num_folds: usize, seed: u64) -> Vec<usize> {
-        (0..n)
-            .map(|i| {
-                let u = unit_uniform(seed, i as u64);
-                ((u * num_folds as f64) as usize).min(num_folds - 1)
-            })
-            .collect()
+    /// Folds from an integer column of the data (Spark's `foldCol`): each row's fold number,
+    /// in `[0, num_folds)`.
+    pub fn with_fold_col(mut self, col: &str) -> Self {
+        self.settings.fold_col = Some(col.to_string());
+        self
     }
 
-    /// Runs the cross-validation and refits the best map on all of `data`.
-    pub fn fit(&self, data: &Dataset) -> Result<CrossValidatorModel> {
+    /// Stratified folds (scikit-learn's `StratifiedKFold`, shuffled by the seed): each fold
+    /// holds every class of `col` (usually the label) in proportion, within one row.
+    pub fn with_stratify_col(mut self, col: &str) -> Self {
+        self.settings.stratify_col = Some(col.to_string());
+        self
+    }
+
+    /// Group folds (scikit-learn's `GroupKFold`): the rows of one value of `col` (a customer,
+    /// a session) are never split between training and validation.
+    pub fn with_group_col(mut self, col: &str) -> Self {
+        self.settings.group_col = Some(col.to_string());
+        self
+    }
+
+    /// The fold of each row for random folds: `floor(unit_uniform(seed, row) * k)`
+    /// ([`folds::random_folds`]).
+    pub fn fold_of_rows(n: usize, num_folds: usize, seed: u64) -> Vec<usize> {
+        folds::random_folds(n, num_folds, seed)
+    }
+
+    /// The fold of each row of `data` under the current settings: from `fold_col`,
+    /// stratified by `stratify_col`, grouped by `group_col`, or random.
+    pub fn folds_of(&self, data: &Dataset) -> Result<Vec<usize>> {
+        self.settings.validate()?;
+        let s = &self.settings;
+        let k = s.num_folds;
+        if let Some(col) = &s.fold_col {
+            let values = data.numeric_column(col)?;
+            return (0..values.len())
+                .map(|i| {
+                    let v = values.value(i);
+                    if values.is_null(i) || v.fract() != 0.0 || !(0.0..k as f64).contains(&v) {
+                        return Err(MlError::value(
+                            col,
+                            i,
+                            format!("fold {v} is not an integer in [0, {k})"),
+                        ));
+                    }
+                    Ok(v as usize)
+                })
+                .collect();
+        }
+        if let Some(col) = &s.stratify_col {
+            return Ok(folds::stratified_folds(
+                &folds::column_keys(data, col)?,
+                k,
+                s.seed,
+            ));
+        }
+        if let Some(col) = &s.group_col {
+            return folds::group_folds(&folds::column_keys(data, col)?, k);
+        }
+        Ok(Self::fold_of_rows(data.num_rows(), k, s.seed))
+    }
+
+    /// The mean metric per map over the folds, without the refit (successive halving's
+    /// rungs).
+    pub(crate) fn avg_metrics_of(&self, data: &Dataset) -> Result<Vec<f64>> {
+        let splits = self.splits(data)?;
+        let (metrics, _) = self
+            .tuner
+            .evaluate(data, &splits, self.settings.parallelism, false)?;
+        Ok(mean_per_map(&metrics))
+    }
+
+    /// The parameter maps.
+    pub(crate) fn maps(&self) -> &[ParamMap] {
+        &self.tuner.maps
+    }
+
+    /// (training, validation) rows of each fold.
+    fn splits(&self, data: &Dataset) -> Result<Vec<(Dataset, Dataset)>> {
         self.settings.validate()?;
         let k = self.settings.num_folds;
-        let folds = Self::fold_of_rows(data.num_rows(), k, self.settings.seed);
+        let folds = self.folds_of(data)?;
         let mut splits = Vec::with_capacity(k);
         for f in 0..k {
             let (valid, train): (Vec<usize>, Vec<usize>) =
@@ -626,6 +762,12 @@ impl CrossValidator {
             }
             splits.push((data.take(&train)?, data.take(&valid)?));
         }
+        Ok(splits)
+    }
+
+    /// Runs the cross-validation and refits the best map on all of `data`.
+    pub fn fit(&self, data: &Dataset) -> Result<CrossValidatorModel> {
+        let splits = self.splits(data)?;
         let out = self.tuner.run(
             data,
             &splits,

@@ -44,11 +44,28 @@ struct SchemaInfo {
 
 /// A worker's training rows after its local checks: gathered (not yet binned), with the
 /// evaluation inputs, the categorical slots and the feature names.
-struct Checked<'a> {
-    gathered: Gathered,
+pub(crate) struct Checked<'a> {
+    pub gathered: Gathered,
+    pub eval: Option<Inputs<'a>>,
+    pub cats: Vec<(usize, usize)>,
+    pub names: Vec<String>,
+}
+
+/// The rows as every fit with the same binning parameters (`max_bin`, the columns, row keys
+/// for `subsample < 1`) sees them: labels, weights, global counts, cut points and bins.
+pub(crate) struct Prepared<'a> {
+    y: Vec<f64>,
+    w: Option<Vec<f64>>,
+    row_keys: Option<Vec<u64>>,
+    d: usize,
+    /// Training rows over all workers.
+    n_global: u64,
+    /// Sum of weights over all workers (`n_global` without a weight column).
+    sum_w: f64,
+    mapper: BinMapper,
+    bins: BinMatrix,
     eval: Option<Inputs<'a>>,
-    cats: Vec<(usize, usize)>,
-    names: Vec<String>,
+    feature_names: Vec<String>,
 }
 
 /// Adds each leaf's value to the margins of its rows, leaves in parallel. The leaves' row
@@ -376,7 +393,7 @@ impl GradientBoostedTrees {
     /// The local checks: parameters, schema, training and evaluation inputs, categorical
     /// slots and feature names.
     #[allow(clippy::type_complexity)]
-    fn checked_inputs<'a>(
+    pub(crate) fn checked_inputs<'a>(
         &'a self,
         data: &'a Dataset,
         allow_empty: bool,
@@ -437,13 +454,19 @@ impl GradientBoostedTrees {
             }
             None => None,
         };
-        if self.early_stopping_rounds.is_some() && eval.is_none() {
+        self.check_early_stopping(eval.is_some())?;
+        Ok(eval)
+    }
+
+    /// Early stopping needs an evaluation set.
+    pub(crate) fn check_early_stopping(&self, has_eval: bool) -> Result<()> {
+        if self.early_stopping_rounds.is_some() && !has_eval {
             return Err(MlError::param(
                 "early_stopping_rounds",
                 "early stopping needs an evaluation set (with_eval_set)",
             ));
         }
-        Ok(eval)
+        Ok(())
     }
 
     /// A hash of every parameter but `n_threads` (which does not change the model), to check
@@ -468,13 +491,24 @@ impl GradientBoostedTrees {
         bin: impl FnOnce(&BinMapper) -> Result<BinMatrix>,
         c: &dyn Collective,
     ) -> Result<(GradientBoostedTreesModel, Vec<f64>)> {
+        let prepared = self.prepare(checked, bin, c)?;
+        self.boost(&prepared, c)
+    }
+
+    /// Global row counts and weight sum, the cut points (from the sample of all workers'
+    /// rows) and the binned rows: what every fit with the same binning parameters shares.
+    pub(crate) fn prepare<'a>(
+        &self,
+        checked: Checked<'a>,
+        bin: impl FnOnce(&BinMapper) -> Result<BinMatrix>,
+        c: &dyn Collective,
+    ) -> Result<Prepared<'a>> {
         let Checked {
             gathered,
             eval,
             cats,
             names: feature_names,
         } = checked;
-        let eval = eval.as_ref();
         let Gathered {
             sampler,
             y,
@@ -482,12 +516,9 @@ impl GradientBoostedTrees {
             row_keys,
             d,
         } = gathered;
-        let obj = self.objective;
-        let k = self.num_outputs();
         let n = y.len();
-        let w = w.as_deref();
         // Row counts over all workers.
-        let mut counts = [n as i64, eval.map_or(0, |e| e.y.len() as i64)];
+        let mut counts = [n as i64, eval.as_ref().map_or(0, |e| e.y.len() as i64)];
         c.all_reduce_sum_i64(&mut counts)?;
         let n_global = counts[0] as u64;
         if n_global == 0 {
@@ -496,7 +527,7 @@ impl GradientBoostedTrees {
         if eval.is_some() && counts[1] == 0 {
             return Err(MlError::data("the evaluation set has no rows"));
         }
-        let sum_w = match (&self.weight_col, w) {
+        let sum_w = match (&self.weight_col, w.as_deref()) {
             (Some(col), Some(w)) => {
                 let s = exact_sum(w.iter().copied(), n_global, c)?;
                 if s <= 0.0 {
@@ -509,6 +540,44 @@ impl GradientBoostedTrees {
         // Cut points from the sample of all workers' rows, then the rows binned.
         let mapper = sampler.merge_across(c)?.finish(&cats, self.max_bin);
         let bins = bin(&mapper)?;
+        Ok(Prepared {
+            y,
+            w,
+            row_keys,
+            d,
+            n_global,
+            sum_w,
+            mapper,
+            bins,
+            eval,
+            feature_names,
+        })
+    }
+
+    /// Boosts `num_round` rounds on prepared rows.
+    pub(crate) fn boost(
+        &self,
+        p: &Prepared<'_>,
+        c: &dyn Collective,
+    ) -> Result<(GradientBoostedTreesModel, Vec<f64>)> {
+        let Prepared {
+            y,
+            w,
+            row_keys,
+            d,
+            n_global,
+            sum_w,
+            mapper,
+            bins,
+            eval,
+            feature_names,
+        } = p;
+        let (d, n_global, sum_w) = (*d, *n_global, *sum_w);
+        let eval = eval.as_ref();
+        let obj = self.objective;
+        let k = self.num_outputs();
+        let n = y.len();
+        let w = w.as_deref();
 
         let base_score = match self.base_score {
             Some(b) => b,
@@ -696,7 +765,7 @@ impl GradientBoostedTrees {
             num_class: k,
             base_score,
             trees,
-            feature_names,
+            feature_names: feature_names.clone(),
             best_iteration,
             params: self.model_params(),
             forest: Default::default(),
@@ -723,6 +792,18 @@ impl Estimator for GradientBoostedTrees {
     /// [`GradientBoostedTrees::fit_source_with`] with one worker.
     fn fit_source(&self, source: &dyn BatchSource) -> Result<GradientBoostedTreesModel> {
         self.fit_source_with(source, &LocalCollective)
+    }
+
+    /// Fits every variant sharing what they can: the binned rows among variants with the same
+    /// binning parameters, and one boosting run among variants that differ only in
+    /// `num_round` (see the `multi` module). Each model is the same bytes as the variant's own
+    /// [`fit`](Estimator::fit).
+    fn fit_multiple(
+        &self,
+        data: &Dataset,
+        variants: &[GradientBoostedTrees],
+    ) -> Result<Vec<GradientBoostedTreesModel>> {
+        self.fit_variants(data, variants)
     }
 
     fn transform_schema(&self, schema: &Schema) -> Result<Schema> {

@@ -109,6 +109,7 @@ mod grow;
 mod hist;
 mod metric;
 mod model;
+mod multi;
 mod objective;
 mod params;
 mod partition;
