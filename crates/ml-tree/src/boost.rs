@@ -497,6 +497,7 @@ impl GradientBoostedTrees {
     /// categorical slots and the feature names.
     fn checked_schema(&self, schema: &Schema) -> Result<SchemaInfo> {
         self.validate()?;
+        self.loss_params().check(self.objective)?;
         Estimator::transform_schema(self, schema)?;
         let field = field_of(schema, &self.features_col)?;
         let d = match field.data_type() {

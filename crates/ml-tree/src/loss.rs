@@ -175,6 +175,7 @@ pub(crate) fn weighted_pair(
 
 /// The loss of one row at margin `p` (in `f64`; the function [`pair`] differentiates, up to
 /// terms free of `p`): what the finite-difference tests check the gradients against.
+#[cfg(test)]
 pub(crate) fn row_loss(obj: Objective, lp: &LossParams, p: f64, y: f64, class: usize) -> f64 {
     match obj {
         Objective::AbsoluteError => (y - p).abs(),

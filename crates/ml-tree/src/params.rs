@@ -310,7 +310,13 @@ fn check(p: &GradientBoostedTrees) -> Result<()> {
             return bad("base_score", format!("must be > 0 for {obj}, got {b}"));
         }
     }
-    p.loss_params().check(obj)?;
+    // An empty quantile_alpha is checked at fit time, so that the objective and its alphas
+    // can be set one after the other.
+    let mut lp = p.loss_params();
+    if lp.quantile_alpha.is_empty() {
+        lp.quantile_alpha.push(0.5);
+    }
+    lp.check(obj)?;
     if let Some(m) = p.max_delta_step {
         if !(m >= 0.0 && m.is_finite()) {
             return bad(
