@@ -56,7 +56,12 @@ fn read(path: &str) -> Result<(Dataset, ndarray::Array2<f64>)> {
 /// A parameter value from its text: a list `[a,b]`, an integer, a number, or a string.
 fn value(s: &str) -> ParamValue {
     if let Some(inner) = s.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
-        return ParamValue::FloatList(inner.split(',').filter_map(|p| p.trim().parse().ok()).collect());
+        return ParamValue::FloatList(
+            inner
+                .split(',')
+                .filter_map(|p| p.trim().parse().ok())
+                .collect(),
+        );
     }
     if let Ok(i) = s.parse::<i64>() {
         return ParamValue::Int(i);
@@ -70,7 +75,9 @@ fn value(s: &str) -> ParamValue {
 fn run() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.len() < 3 {
-        return Err(MlError::data("usage: fit_csv TRAIN.csv TEST.csv OUT.csv [name=value ...]"));
+        return Err(MlError::data(
+            "usage: fit_csv TRAIN.csv TEST.csv OUT.csv [name=value ...]",
+        ));
     }
     let (train, _) = read(&args[0])?;
     let (_, test_x) = read(&args[1])?;

@@ -327,8 +327,7 @@ impl GradientBoostedTrees {
             if g.n_rows() == 0 && !shard {
                 return Err(MlError::data("the training set has no rows"));
             }
-            if start.is_none() && (self.xgb_model().is_some() || self.base_margin_col.is_some())
-            {
+            if start.is_none() && (self.xgb_model().is_some() || self.base_margin_col.is_some()) {
                 start = Some(Vec::new());
             }
             let eval = self.checked_eval(d, shard)?;
@@ -486,9 +485,11 @@ impl GradientBoostedTrees {
             ));
         }
         if model.best_iteration.is_some() {
-            return bad("the model was early-stopped; continue from its kept rounds only after \
+            return bad(
+                "the model was early-stopped; continue from its kept rounds only after \
                         clearing best_iteration"
-                .into());
+                    .into(),
+            );
         }
         Ok(())
     }
@@ -671,13 +672,7 @@ impl GradientBoostedTrees {
                 (l, resid, w.map_or(1.0, |w| w[i]) as f32)
             })
             .collect();
-        let q = crate::adaptive::group_quantiles(
-            items,
-            tree.nodes.len(),
-            alpha,
-            w.is_some(),
-            c,
-        )?;
+        let q = crate::adaptive::group_quantiles(items, tree.nodes.len(), alpha, w.is_some(), c)?;
         for (node, q) in tree.nodes.iter_mut().zip(q) {
             if node.is_leaf() && !q.is_nan() {
                 node.value = (q * self.eta as f32) as f64;

@@ -70,7 +70,10 @@ impl LossParams {
             {
                 Err(MlError::param(
                     "quantile_alpha",
-                    format!("every quantile must be in [0, 1], got {:?}", self.quantile_alpha),
+                    format!(
+                        "every quantile must be in [0, 1], got {:?}",
+                        self.quantile_alpha
+                    ),
                 ))
             }
             Objective::Poisson
@@ -267,7 +270,12 @@ mod tests {
     #[test]
     fn quantile_gradient_matches_finite_differences_for_each_alpha() {
         for class in 0..3 {
-            check(Objective::QuantileError, class, &[-2.0, 0.0, 0.5, 3.0], false);
+            check(
+                Objective::QuantileError,
+                class,
+                &[-2.0, 0.0, 0.5, 3.0],
+                false,
+            );
         }
     }
 

@@ -275,10 +275,10 @@ impl Metric {
             }
             Metric::Quantile => {
                 let (mut s, mut ws) = (0.0f64, 0.0f64);
-                for i in 0..n {
+                for (i, &y) in labels.iter().enumerate() {
                     for j in 0..k {
                         let a = lp.quantile_alpha.get(j).copied().unwrap_or(0.5) as f32;
-                        let d = labels[i] as f32 - output(i * k + j) as f32;
+                        let d = y as f32 - output(i * k + j) as f32;
                         let sign = (d >= 0.0) as i32 as f32;
                         let l = a * sign * d - (1.0 - a) * (1.0 - sign) * d;
                         s += w(i) * l as f64;
@@ -444,7 +444,10 @@ mod tests {
             msg.contains("'eval_metric'") && msg.contains("ndcg"),
             "{msg}"
         );
-        assert!(msg.contains("auc, logloss, rmse, mlogloss, error, mae"), "{msg}");
+        assert!(
+            msg.contains("auc, logloss, rmse, mlogloss, error, mae"),
+            "{msg}"
+        );
     }
 
     #[test]
@@ -459,13 +462,23 @@ mod tests {
         };
         assert!((e(Metric::Mae, Objective::AbsoluteError, &[2.0, 2.0], 1) - 1.0).abs() < 1e-7);
         // Pinball: row 0 under-predicts at both alphas (y - p = 1), row 1 over (y - p = -1).
-        let q = e(Metric::Quantile, Objective::QuantileError, &[0.0, 0.0, 4.0, 4.0], 2);
+        let q = e(
+            Metric::Quantile,
+            Objective::QuantileError,
+            &[0.0, 0.0, 4.0, 4.0],
+            2,
+        );
         assert!((q - (0.2 + 0.8 + 0.8 + 0.2) / 4.0).abs() < 1e-7, "{q}");
         // Poisson at the mean 1 for label 1: 1 - 0 + ln 1! = 1; for label 3: 1 + ln 3! .
         let p = e(Metric::PoissonNLogLik, Objective::Poisson, &[0.0, 0.0], 1);
         assert!((p - (1.0 + 1.0 + 6f64.ln()) / 2.0).abs() < 1e-6, "{p}");
         assert!((ln_gamma(5.0) - 24f64.ln()).abs() < 1e-12);
-        let g = e(Metric::GammaDeviance, Objective::Gamma, &[0.0, 3f64.ln()], 1);
+        let g = e(
+            Metric::GammaDeviance,
+            Objective::Gamma,
+            &[0.0, 3f64.ln()],
+            1,
+        );
         assert!(g.abs() < 1e-5, "{g}");
         assert_eq!(
             "tweedie-nloglik@1.2".parse::<Metric>().unwrap(),

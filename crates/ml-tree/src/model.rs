@@ -186,7 +186,8 @@ impl GradientBoostedTreesModel {
         k: usize,
         offset: usize,
     ) -> Result<Vec<f64>> {
-        let bad = |i: usize| MlError::value(col, offset + i, "base margin is missing or not finite");
+        let bad =
+            |i: usize| MlError::value(col, offset + i, "base margin is missing or not finite");
         if k == 1 {
             let c = data.numeric_column(col)?;
             let mut out = Vec::with_capacity(c.len());
@@ -352,9 +353,7 @@ impl GradientBoostedTreesModel {
                 }
             }
             Objective::MultiSoftmax => {}
-            _ if k != 1 => {
-                return Err(format!("{} needs num_class 1, found {k}", self.objective))
-            }
+            _ if k != 1 => return Err(format!("{} needs num_class 1, found {k}", self.objective)),
             _ => {}
         }
         if !self.base_scores.is_empty() && self.base_scores.len() != k {
@@ -546,9 +545,9 @@ impl Transformer for GradientBoostedTreesModel {
         let x = data.features(&self.params.features_col)?;
         let n = x.nrows();
         let start = match &self.params.base_margin_col {
-            Some(c) if data.schema().field_with_name(c).is_ok() => Some(
-                Self::read_base_margins(c, data, self.num_class, 0)?,
-            ),
+            Some(c) if data.schema().field_with_name(c).is_ok() => {
+                Some(Self::read_base_margins(c, data, self.num_class, 0)?)
+            }
             _ => None,
         };
         let m = self.predict_margins_from(x, start.as_deref())?;

@@ -530,11 +530,13 @@ impl GradientBoostedTrees {
             gamma: self.gamma,
             eta: self.eta,
             max_cat_to_onehot: self.max_cat_to_onehot,
-            max_delta_step: self.max_delta_step.unwrap_or(if self.objective == Objective::Poisson {
-                0.7
-            } else {
-                0.0
-            }),
+            max_delta_step: self.max_delta_step.unwrap_or(
+                if self.objective == Objective::Poisson {
+                    0.7
+                } else {
+                    0.0
+                },
+            ),
         }
     }
 

@@ -369,7 +369,10 @@ fn parse(json: &str) -> std::result::Result<GradientBoostedTreesModel, String> {
     let m = GradientBoostedTreesModel {
         objective,
         num_features,
-        num_class: if matches!(objective, Objective::MultiSoftmax | Objective::QuantileError) {
+        num_class: if matches!(
+            objective,
+            Objective::MultiSoftmax | Objective::QuantileError
+        ) {
             num_class
         } else {
             1

@@ -380,10 +380,7 @@ fn adaptive_losses_weighted_and_sampled_equal_fit_on_threads() {
         vec![("objective", s("reg:absoluteerror"))],
         vec![
             ("objective", s("reg:quantileerror")),
-            (
-                "quantile_alpha",
-                ParamValue::FloatList(vec![0.1, 0.5, 0.9]),
-            ),
+            ("quantile_alpha", ParamValue::FloatList(vec![0.1, 0.5, 0.9])),
         ],
     ] {
         let mut params = vec![

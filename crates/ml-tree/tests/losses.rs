@@ -99,9 +99,15 @@ fn every_loss_lowers_its_metric_below_the_base_score() {
         let xgb = from_xgboost_json(&to_xgboost_json(&model).unwrap(), "<m>".as_ref()).unwrap();
         assert_eq!(xgb.objective, model.objective);
         assert_eq!(xgb.num_class, model.num_class);
-        let (a, b) = (model.predict(view(&x)).unwrap(), xgb.predict(view(&x)).unwrap());
+        let (a, b) = (
+            model.predict(view(&x)).unwrap(),
+            xgb.predict(view(&x)).unwrap(),
+        );
         for (p, q) in a.iter().zip(&b) {
-            assert!((p - q).abs() <= 1e-5 * p.abs().max(1.0), "{obj}: {p} vs {q}");
+            assert!(
+                (p - q).abs() <= 1e-5 * p.abs().max(1.0),
+                "{obj}: {p} vs {q}"
+            );
         }
     }
 }
@@ -129,7 +135,10 @@ fn quantile_outputs_cover_their_alphas_one_output_per_alpha() {
     for (j, alpha) in [0.1, 0.5, 0.9].into_iter().enumerate() {
         let below = (0..y.len()).filter(|&i| y[i] <= p[i * 3 + j]).count();
         let cover = below as f64 / y.len() as f64;
-        assert!((cover - alpha).abs() < 0.05, "alpha {alpha}: coverage {cover}");
+        assert!(
+            (cover - alpha).abs() < 0.05,
+            "alpha {alpha}: coverage {cover}"
+        );
     }
     // The prediction column holds a vector of the three quantiles per row.
     let out = model.transform(&ds).unwrap();
@@ -215,7 +224,10 @@ fn fifty_rounds_and_fifty_more_equal_a_hundred_rounds_byte_for_byte() {
             .fit(&ds)
             .unwrap();
         assert_eq!(more.num_rounds(), 100);
-        assert!(bytes(&more) == bytes(&whole), "{obj}: 50 + 50 rounds differ from 100");
+        assert!(
+            bytes(&more) == bytes(&whole),
+            "{obj}: 50 + 50 rounds differ from 100"
+        );
         // Continuing from the saved and loaded model is the same.
         let loaded: GradientBoostedTreesModel =
             serde_json::from_str(&serde_json::to_string(&half).unwrap()).unwrap();
@@ -223,7 +235,10 @@ fn fifty_rounds_and_fifty_more_equal_a_hundred_rounds_byte_for_byte() {
             .with_xgb_model(loaded)
             .fit(&ds)
             .unwrap();
-        assert!(bytes(&again) == bytes(&whole), "{obj}: continuing a loaded model differs");
+        assert!(
+            bytes(&again) == bytes(&whole),
+            "{obj}: continuing a loaded model differs"
+        );
     }
 }
 
@@ -253,7 +268,10 @@ fn a_base_margin_column_starts_each_row_from_its_margin() {
     let first = gbt("reg:squarederror", 20).fit(&ds).unwrap();
     let margins = first.predict_margins(view(&x)).unwrap();
     let with_margin = ds
-        .with_column("bm", Arc::new(Float64Array::from(margins.clone())) as ArrayRef)
+        .with_column(
+            "bm",
+            Arc::new(Float64Array::from(margins.clone())) as ArrayRef,
+        )
         .unwrap();
     let from_margin = gbt("reg:squarederror", 10)
         .with_base_margin_col(Some("bm".into()))
@@ -269,7 +287,12 @@ fn a_base_margin_column_starts_each_row_from_its_margin() {
     let p = out.f64_column("prediction").unwrap();
     let want = continued.predict(view(&x)).unwrap();
     for i in [0, 17, 1199] {
-        assert!((p.value(i) - want[i]).abs() < 1e-9, "{} vs {}", p.value(i), want[i]);
+        assert!(
+            (p.value(i) - want[i]).abs() < 1e-9,
+            "{} vs {}",
+            p.value(i),
+            want[i]
+        );
     }
     assert_eq!(
         from_margin.get_param("base_margin_col").unwrap(),
@@ -292,8 +315,7 @@ fn a_base_margin_column_starts_each_row_from_its_margin() {
 fn continuing_an_imported_xgboost_model_adds_rounds_to_it() {
     let (ds, x, _) = data(800, 9, true);
     let ours = gbt("count:poisson", 10).fit(&ds).unwrap();
-    let imported =
-        from_xgboost_json(&to_xgboost_json(&ours).unwrap(), "<m>".as_ref()).unwrap();
+    let imported = from_xgboost_json(&to_xgboost_json(&ours).unwrap(), "<m>".as_ref()).unwrap();
     let more = gbt("count:poisson", 5)
         .with_xgb_model(imported.clone())
         .fit(&ds)
