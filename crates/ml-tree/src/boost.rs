@@ -604,6 +604,23 @@ impl GradientBoostedTrees {
             Objective::BinaryLogistic => vec![mean()?.clamp(1e-6, 1.0 - 1e-6)],
             Objective::SquaredError => vec![mean()?],
             Objective::MultiSoftmax => vec![0.5; k],
+            Objective::Gamma if (self.scale_pos_weight - 1.0).abs() > 1e-6 => {
+                // As XGBoost: one Newton step from margin 0 when label-1 rows are reweighted.
+                let (mut g, mut h) = (Vec::with_capacity(n), Vec::with_capacity(n));
+                for i in 0..n {
+                    let spw = if y[i] == 1.0 {
+                        self.scale_pos_weight
+                    } else {
+                        1.0
+                    };
+                    let [gi, hi] = crate::loss::weighted_pair(obj, lp, 0.0, y[i], wi(i) * spw, 0);
+                    g.push(gi as f64);
+                    h.push(hi as f64);
+                }
+                let g = exact_sum(g.into_iter(), n_global, c)?;
+                let h = exact_sum(h.into_iter(), n_global, c)?;
+                vec![if h > 0.0 { (-g / h).exp() } else { 1.0 }]
+            }
             Objective::Poisson | Objective::Tweedie | Objective::Gamma => {
                 let m = mean()?;
                 if m <= 0.0 {

@@ -303,7 +303,13 @@ pub(crate) fn gradients(
                             ((2.0 * p * (1.0 - p)).max(1e-16) * w) as f32,
                         ]
                     }
-                    other => weighted_pair(other, lp, margins[i * k + class], y, w, class),
+                    other => {
+                        // XGBoost's gamma loss weights label-1 rows by scale_pos_weight too.
+                        if other == Objective::Gamma && y == 1.0 {
+                            w *= scale_pos_weight;
+                        }
+                        weighted_pair(other, lp, margins[i * k + class], y, w, class)
+                    }
                 };
             }
         });

@@ -143,7 +143,8 @@ pub struct GradientBoostedTrees {
     pub subsample: f64,
     /// Fraction of features used per tree.
     pub colsample_bytree: f64,
-    /// Weight multiplier of positive rows (binary).
+    /// Weight multiplier of positive rows (binary; and rows of label 1 for `reg:gamma`, as
+    /// XGBoost).
     pub scale_pos_weight: f64,
     /// Initial prediction (a probability for binary:logistic); `None` estimates it from the
     /// labels (their weighted mean), as XGBoost 2+ does.

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Float64Array};
 use ml_core::dataset::{unit_uniform, vector_column_from_vec};
+use ml_core::stream::MemorySource;
 use ml_core::{Dataset, Estimator, MlError, ParamValue, Params, Transformer};
 use ml_tree::xgboost::{from_xgboost_json, to_xgboost_json};
 use ml_tree::{GradientBoostedTrees, GradientBoostedTreesModel, Metric, Objective};
@@ -309,6 +310,30 @@ fn a_base_margin_column_starts_each_row_from_its_margin() {
         .fit(&bad)
         .unwrap_err();
     assert!(e.to_string().contains("bm"), "{e}");
+}
+
+#[test]
+fn base_margins_and_continued_training_stream_from_batches_to_the_same_model() {
+    let (ds, x, _) = data(700, 10, false);
+    let first = gbt("reg:pseudohubererror", 5).fit(&ds).unwrap();
+    let margins = first.predict_margins(view(&x)).unwrap();
+    let with_margin = ds
+        .with_column("bm", Arc::new(Float64Array::from(margins)) as ArrayRef)
+        .unwrap();
+    let estimators = [
+        gbt("reg:pseudohubererror", 4).with_base_margin_col(Some("bm".into())),
+        gbt("reg:pseudohubererror", 4).with_xgb_model(first),
+    ];
+    for g in estimators {
+        let whole = bytes(&g.fit(&with_margin).unwrap());
+        for rows in [1, 97] {
+            let source = MemorySource::from_dataset(&with_margin, rows).unwrap();
+            assert!(
+                bytes(&g.fit_source(&source).unwrap()) == whole,
+                "batches of {rows}"
+            );
+        }
+    }
 }
 
 #[test]
