@@ -161,7 +161,9 @@ pub struct GradientBoostedTrees {
     /// current pool when it has exactly n, else in a kept pool of n. The model is the same
     /// either way.
     pub n_threads: usize,
-    /// Metric on the evaluation set: `auc`, `logloss`, `rmse`, `mlogloss`, `error`
+    /// Metric on the evaluation set: `auc`, `logloss`, `rmse`, `mlogloss`, `error`, `mae`,
+    /// `mphe`, `quantile`, `poisson-nloglik`, `tweedie-nloglik`, `gamma-nloglik`,
+    /// `gamma-deviance`
     /// (`None` = the objective's default).
     pub eval_metric: Option<Metric>,
     /// Stop when the evaluation metric has not improved for this many rounds (needs an
@@ -365,7 +367,7 @@ impl_params!(GradientBoostedTrees {
     max_cat_to_onehot: "Categorical features with at most this many categories split one-vs-rest.",
     seed: "Seed for row and column sampling.",
     n_threads: "Threads (0 = the current rayon pool; see ml_core::threads).",
-    eval_metric: "auc | logloss | rmse | mlogloss | error (unset = objective default).",
+    eval_metric: "auc | logloss | rmse | mlogloss | error | mae | mphe | quantile | poisson-nloglik | tweedie-nloglik | gamma-nloglik | gamma-deviance (unset = objective default).",
     early_stopping_rounds: "Stop after this many rounds without improvement on the evaluation set.",
     features_col: "Input vector column.",
     label_col: "Label column.",

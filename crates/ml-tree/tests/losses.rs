@@ -351,3 +351,41 @@ fn continuing_an_imported_xgboost_model_adds_rounds_to_it() {
     let nll = |m: &GradientBoostedTreesModel| metric_of(m, Metric::PoissonNLogLik, &x, &y);
     assert!(nll(&more) < nll(&imported));
 }
+
+#[test]
+fn evaluation_metrics_use_xgboost_names_and_rounds_continue_from_the_model() {
+    let (ds, _, _) = data(1500, 11, true);
+    let (ev, _, _) = data(500, 12, true);
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let g = gbt("reg:tweedie", 5)
+        .with_eval_set(ev.clone())
+        .with_callback(move |info| {
+            log.lock()
+                .unwrap()
+                .push((info.round, info.metrics[0].0.clone()));
+            true
+        });
+    let (first, hist) = g.fit_with_history(&ds).unwrap();
+    assert_eq!(hist.len(), 5);
+    assert!(hist[4] < hist[0], "{hist:?}");
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen[0], (0, "eval-tweedie-nloglik@1.5".to_string()));
+    // Continuing with early stopping: rounds are numbered after the model's, and the kept
+    // rounds include the model's.
+    let rounds = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = rounds.clone();
+    let (more, _) = gbt("reg:tweedie", 200)
+        .with_eval_set(ev)
+        .with_early_stopping_rounds(Some(3))
+        .with_xgb_model(first)
+        .with_callback(move |info| {
+            log.lock().unwrap().push(info.round);
+            true
+        })
+        .fit_with_history(&ds)
+        .unwrap();
+    assert_eq!(rounds.lock().unwrap()[0], 5);
+    let best = more.best_iteration.expect("stopped early");
+    assert!(best >= 5 && more.num_rounds() == best + 1, "{best}");
+}
