@@ -2,7 +2,8 @@
 """Trains XGBoost and ml-tree with the same parameters on the same generated data, for each of
 the regression losses of issue 16 (reg:absoluteerror, reg:pseudohubererror,
 reg:quantileerror with three alphas, count:poisson, reg:tweedie, reg:gamma), and compares the
-test-set metrics; then continued training: XGBoost trains 50 rounds, ml-tree imports that model
+test-set metrics, and each side's model scored by the other (exported to / imported from
+XGBoost's JSON format, within 1e-5 relative); then continued training: XGBoost trains 50 rounds, ml-tree imports that model
 (`--xgb-model-in`) and adds 50, against XGBoost's own 50 more.
 
     ~/.cache/ml-peers/venv/bin/python scripts/xgb_losses_check.py [--rows 20000] [--rounds 100]
@@ -16,6 +17,7 @@ A loss passes when its own metric (mae, mphe, quantile, poisson-nloglik, tweedie
 gamma-nloglik) is within --tol (default 1%) of XGBoost's. Exits 0 with "SKIP" without xgboost.
 """
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -151,14 +153,26 @@ def main():
         export_diff = float(np.max(np.abs(back.reshape(mine.shape) - mine) / np.maximum(1.0, np.abs(mine))))
         if export_diff > 1e-5:
             failed.append(f"{obj} export")
+        # XGBoost's model imported here and scored by us.
+        theirs_path = os.path.join(tmp, "theirs.json")
+        booster.save_model(theirs_path)
+        imported = ours(prefix, tmp, train, test, {}, ["--xgb-model-in", theirs_path, "--score-only"])
+        import_diff = float(np.max(np.abs(imported.reshape(theirs.shape) - theirs)
+                                   / np.maximum(1.0, np.abs(theirs))))
+        if import_diff > 1e-5:
+            failed.append(f"{obj} import")
         mt, mo = metrics(obj, yte, theirs), metrics(obj, yte, mine)
+        base = [json.load(open(f))["learner"]["learner_model_param"]["base_score"]
+                for f in (theirs_path, exported)]
         key = MAIN[obj]
         rel = (mo[key] - mt[key]) / abs(mt[key])
         ok = abs(rel) <= args.tol
         if not ok:
             failed.append(obj)
         print(f"\n{obj} ({kind} labels): {'OK' if ok else 'FAIL'} ({key} {rel:+.2%}); "
-              f"our model scored by XGBoost: max relative difference {export_diff:.2g}")
+              f"our model scored by XGBoost: max relative difference {export_diff:.2g}; "
+              f"XGBoost's scored here: {import_diff:.2g}")
+        print(f"  base_score: xgboost {base[0]}, ml-tree {base[1]}")
         print(f"  {'metric':<18}{'xgboost':>12}{'ml-tree':>12}{'diff':>9}")
         for m in mt:
             d = (mo[m] - mt[m]) / abs(mt[m]) if mt[m] else 0.0

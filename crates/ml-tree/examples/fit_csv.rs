@@ -11,8 +11,9 @@
 //! (`objective=reg:quantileerror`, `quantile_alpha=[0.1,0.5,0.9]`, `eta=0.1`, ...).
 //! `--model-out` saves the model (XGBoost's JSON format when the name ends in `.xgb.json`),
 //! `--continue` continues training from a saved model (`--xgb-model-in` from an XGBoost JSON
-//! model). OUT.csv gets one line per test row: its predictions, comma-separated (one per
-//! output).
+//! model). `--score-only` trains nothing and scores with the model given by `--continue` or
+//! `--xgb-model-in` as it is. OUT.csv gets one line per test row: its predictions,
+//! comma-separated (one per output).
 
 use std::sync::Arc;
 
@@ -83,18 +84,19 @@ fn run() -> Result<()> {
     let (_, test_x) = read(&args[1])?;
     let mut gbt = GradientBoostedTrees::new();
     let mut model_out = None;
+    let mut score_only = false;
+    let mut given: Option<GradientBoostedTreesModel> = None;
     let mut rest = args[3..].iter();
     while let Some(a) = rest.next() {
         match a.as_str() {
+            "--score-only" => score_only = true,
             "--continue" | "--xgb-model-in" | "--model-out" => {
                 let p = rest
                     .next()
                     .ok_or_else(|| MlError::data(format!("{a} needs a path")))?;
                 match a.as_str() {
-                    "--continue" => gbt = gbt.with_xgb_model(GradientBoostedTreesModel::load(p)?),
-                    "--xgb-model-in" => {
-                        gbt = gbt.with_xgb_model(ml_tree::xgboost::load_xgboost_json(p)?)
-                    }
+                    "--continue" => given = Some(GradientBoostedTreesModel::load(p)?),
+                    "--xgb-model-in" => given = Some(ml_tree::xgboost::load_xgboost_json(p)?),
                     _ => model_out = Some(p.clone()),
                 }
             }
@@ -106,7 +108,11 @@ fn run() -> Result<()> {
             }
         }
     }
-    let model = gbt.fit(&train)?;
+    let model = match given {
+        Some(m) if score_only => m,
+        Some(m) => gbt.with_xgb_model(m).fit(&train)?,
+        None => gbt.fit(&train)?,
+    };
     if let Some(p) = model_out {
         if p.ends_with(".xgb.json") {
             ml_tree::xgboost::save_xgboost_json(&model, &p)?;

@@ -643,15 +643,25 @@ impl GradientBoostedTrees {
                 let items: Vec<(u32, f32, f32)> =
                     (0..n).map(|i| (0, y[i] as f32, wi(i) as f32)).collect();
                 let all = crate::adaptive::gather_items(items, c)?;
-                let alphas = match obj {
-                    Objective::QuantileError => lp.quantile_alpha.clone(),
-                    _ => vec![0.5],
-                };
                 let mut v: Vec<(f32, f32)> = all.iter().map(|&(_, v, w)| (v, w)).collect();
-                alphas
-                    .iter()
-                    .map(|&a| crate::adaptive::quantile(a, &mut v, w.is_some()) as f64)
-                    .collect()
+                match obj {
+                    // XGBoost's alphas are single precision.
+                    Objective::QuantileError => lp
+                        .quantile_alpha
+                        .iter()
+                        .map(|&a| {
+                            let a = (a as f32) as f64;
+                            crate::adaptive::quantile(a, &mut v, w.is_some()) as f64
+                        })
+                        .collect(),
+                    _ => {
+                        // The median, then XGBoost's weighted average over workers (times
+                        // the weight sum in f32, divided by it again).
+                        let q = crate::adaptive::quantile(0.5, &mut v, w.is_some());
+                        let scaled = (q as f64 * sum_w) as f32;
+                        vec![((scaled as f64) / sum_w) as f32 as f64]
+                    }
+                }
             }
         })
     }
@@ -903,7 +913,7 @@ impl GradientBoostedTrees {
                     // Leaf values refreshed to a quantile of their rows' residuals; the
                     // margins of the rows used then from the leaf each row reaches.
                     let alpha = match obj {
-                        Objective::QuantileError => lp.quantile_alpha[class],
+                        Objective::QuantileError => (lp.quantile_alpha[class] as f32) as f64,
                         _ => 0.5,
                     };
                     let leaf_of = self.refresh_leaves(
