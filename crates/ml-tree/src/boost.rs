@@ -607,13 +607,13 @@ impl GradientBoostedTrees {
             Objective::Gamma if (self.scale_pos_weight - 1.0).abs() > 1e-6 => {
                 // As XGBoost: one Newton step from margin 0 when label-1 rows are reweighted.
                 let (mut g, mut h) = (Vec::with_capacity(n), Vec::with_capacity(n));
-                for i in 0..n {
-                    let spw = if y[i] == 1.0 {
+                for (i, &yi) in y.iter().enumerate() {
+                    let spw = if yi == 1.0 {
                         self.scale_pos_weight
                     } else {
                         1.0
                     };
-                    let [gi, hi] = crate::loss::weighted_pair(obj, lp, 0.0, y[i], wi(i) * spw, 0);
+                    let [gi, hi] = crate::loss::weighted_pair(obj, lp, 0.0, yi, wi(i) * spw, 0);
                     g.push(gi as f64);
                     h.push(hi as f64);
                 }
