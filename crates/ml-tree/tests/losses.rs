@@ -389,3 +389,54 @@ fn evaluation_metrics_use_xgboost_names_and_rounds_continue_from_the_model() {
     let best = more.best_iteration.expect("stopped early");
     assert!(best >= 5 && more.num_rounds() == best + 1, "{best}");
 }
+
+#[test]
+fn max_delta_step_clips_every_leaf_step() {
+    let (ds, _, _) = data(800, 13, false);
+    for (obj, mds, expect) in [
+        ("reg:squarederror", Some(0.05), 0.05),
+        // count:poisson's default, XGBoost's: 0.7.
+        ("count:poisson", None, 0.7),
+    ] {
+        let (ds, eta) = if obj == "count:poisson" {
+            (data(800, 13, true).0, 0.2)
+        } else {
+            (ds.clone(), 0.2)
+        };
+        let m = gbt(obj, 5).with_max_delta_step(mds).fit(&ds).unwrap();
+        let largest = m
+            .trees
+            .iter()
+            .flat_map(|t| t.nodes.iter().filter(|n| n.is_leaf()))
+            .map(|n| n.value.abs())
+            .fold(0.0, f64::max);
+        assert!(
+            largest <= (expect * eta) as f32 as f64 + 1e-12,
+            "{obj}: leaf step {largest} above {expect} * eta"
+        );
+    }
+    // Without it, squared error's first steps are larger.
+    let free = gbt("reg:squarederror", 1).fit(&ds).unwrap();
+    assert!(free.trees[0]
+        .nodes
+        .iter()
+        .any(|n| n.is_leaf() && n.value.abs() > 0.05 * 0.2));
+}
+
+#[test]
+fn gamma_with_scale_pos_weight_starts_from_a_newton_step() {
+    let (ds, _, y) = data(600, 14, true);
+    let m = gbt("reg:gamma", 1)
+        .with_scale_pos_weight(3.0)
+        .fit(&ds)
+        .unwrap();
+    // At margin 0: g = 1 - y, h = y, rows of label 1 weighted 3 (none here: real labels).
+    let g: f64 = y.iter().map(|&v| 1.0 - v).sum();
+    let h: f64 = y.iter().sum();
+    let want = ((-g / h).exp() as f32) as f64;
+    assert!(
+        (m.base_score - want).abs() < 1e-6 * want,
+        "{} vs {want}",
+        m.base_score
+    );
+}
