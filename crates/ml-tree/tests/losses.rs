@@ -440,3 +440,103 @@ fn gamma_with_scale_pos_weight_starts_from_a_newton_step() {
         m.base_score
     );
 }
+
+#[test]
+fn xgboost_models_of_the_losses_import_score_and_continue_as_in_xgboost() {
+    // Fixture written by XGBoost 3.2 (its "provenance" field): per objective a 5-round model,
+    // its predictions, and the predictions of XGBoost's own 5 more rounds (`xgb_model=`).
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/xgboost_losses.json"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let rows = v["x"].as_array().unwrap();
+    let n = rows.len();
+    let x: Vec<f64> = rows
+        .iter()
+        .flat_map(|r| {
+            r.as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c.as_f64().unwrap_or(f64::NAN))
+        })
+        .collect();
+    let xv = ndarray::ArrayView2::from_shape((n, 3), &x).unwrap();
+    let nums = |v: &serde_json::Value| -> Vec<f64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|e| match e.as_array() {
+                Some(a) => a.iter().map(|x| x.as_f64().unwrap()).collect(),
+                None => vec![e.as_f64().unwrap()],
+            })
+            .collect()
+    };
+    for case in v["cases"].as_array().unwrap() {
+        let obj = case["objective"].as_str().unwrap();
+        let model =
+            from_xgboost_json(&case["model"].to_string(), std::path::Path::new(path)).unwrap();
+        assert_eq!(model.objective.name(), obj);
+        let theirs = nums(&case["predictions"]);
+        let ours = model.predict(xv).unwrap();
+        assert_eq!(ours.len(), theirs.len(), "{obj}");
+        for (a, b) in ours.iter().zip(&theirs) {
+            assert!(
+                (a - b).abs() <= 1e-5 * b.abs().max(1.0),
+                "{obj}: {a} vs {b}"
+            );
+        }
+        // Five more rounds here, from the imported model.
+        let y = nums(&case["y"]);
+        let data = Dataset::from_columns(vec![
+            ("features", vector_column_from_vec(x.clone(), n, 3)),
+            ("label", Arc::new(Float64Array::from(y.clone())) as ArrayRef),
+        ])
+        .unwrap();
+        let mut g = GradientBoostedTrees::new();
+        g.set_param("objective", obj.into()).unwrap();
+        if let Some(a) = case["params"].get("quantile_alpha") {
+            g.set_param("quantile_alpha", ParamValue::FloatList(nums(a)))
+                .unwrap();
+        }
+        let g = g
+            .with_num_round(5)
+            .with_max_depth(3)
+            .with_eta(0.3)
+            .with_xgb_model(model.clone());
+        let more = g.fit(&data).unwrap();
+        assert_eq!(more.num_rounds(), 10);
+        let k = more.num_class;
+        let lp = more.loss.clone().unwrap_or_default();
+        let metric = Metric::default_for(more.objective);
+        let theirs_more = nums(&case["continued_predictions"]);
+        let margins_of = |p: &[f64]| -> Vec<f64> {
+            p.iter()
+                .map(|&v| {
+                    if model.objective.has_log_link() {
+                        v.ln()
+                    } else {
+                        v
+                    }
+                })
+                .collect()
+        };
+        let m_ours = metric.evaluate_with(
+            more.objective,
+            &lp,
+            &more.predict_margins(xv).unwrap(),
+            k,
+            &y,
+            None,
+        );
+        let m_theirs =
+            metric.evaluate_with(more.objective, &lp, &margins_of(&theirs_more), k, &y, None);
+        let m_before = metric.evaluate_with(more.objective, &lp, &margins_of(&theirs), k, &y, None);
+        assert!(m_ours < m_before, "{obj}: {m_ours} not below {m_before}");
+        assert!(
+            (m_ours - m_theirs).abs() <= 0.01 * m_theirs.abs(),
+            "{obj}: {metric} {m_ours} after continuing here, XGBoost's {m_theirs}"
+        );
+    }
+}
