@@ -570,7 +570,12 @@ impl GradientBoostedTrees {
                 h = (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);
             }
         }
-        for b in init.unwrap_or_default().bytes() {
+        let custom = if self.custom_objective().is_some() {
+            "custom_objective;"
+        } else {
+            ""
+        };
+        for b in init.unwrap_or_default().bytes().chain(custom.bytes()) {
             h = (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);
         }
         h

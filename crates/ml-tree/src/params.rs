@@ -179,7 +179,7 @@ pub struct GradientBoostedTrees {
     /// `base_margin_col`, xgboost4j-spark's `baseMarginCol`): training starts each row from
     /// it instead of the base score, and the model adds its trees to it when scoring data
     /// that has the column. A number per row, or a vector of one margin per output for
-    /// models with several outputs.
+    /// models with several outputs. An evaluation set must have the column too.
     pub base_margin_col: Option<String>,
     /// Output column of margins.
     pub raw_prediction_col: String,
