@@ -299,6 +299,12 @@ fn a_base_margin_column_starts_each_row_from_its_margin() {
         from_margin.get_param("base_margin_col").unwrap(),
         ParamValue::Str("bm".into())
     );
+    // xgboost4j-spark's spelling sets the same parameter.
+    let mut spark = GradientBoostedTrees::new();
+    spark
+        .set_param("baseMarginCol", ParamValue::Str("bm".into()))
+        .unwrap();
+    assert_eq!(spark.base_margin_col.as_deref(), Some("bm"));
     // A missing margin is an error naming the column.
     let mut bad = margins;
     bad[5] = f64::NAN;
