@@ -686,6 +686,9 @@ mod tests {
         assert_eq!(json["features_col"], "features");
         assert_eq!(json["prediction_col"], "prediction");
         assert!(json.get("params").is_none());
+        // Models of the first three objectives are written as before the regression losses.
+        assert!(json.get("base_scores").is_none() && json.get("loss").is_none());
+        assert!(json.get("base_margin_col").is_none());
         let back: GradientBoostedTreesModel = serde_json::from_value(json).unwrap();
         assert_eq!(back, stump());
     }
