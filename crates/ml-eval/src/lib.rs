@@ -4,7 +4,8 @@
 //! ([`BinaryClassificationEvaluator`], [`MulticlassClassificationEvaluator`],
 //! [`RegressionEvaluator`], all behind the [`Evaluator`] trait), a confusion matrix with money per
 //! cell ([`ConfusionMatrix`], [`BusinessValue`]), and model selection ([`ParamGridBuilder`],
-//! [`CrossValidator`], [`TrainValidationSplit`]) for any ml-core estimator or whole pipeline.
+//! [`RandomSearch`], [`CrossValidator`] with random, stratified or group [`folds`],
+//! [`SuccessiveHalving`], [`TrainValidationSplit`]) for any ml-core estimator or whole pipeline.
 //!
 //! Errors are ml-core's [`MlError`](ml_core::MlError): a bad row is `InvalidValue` (naming the
 //! column and row), data that leaves a metric undefined (a single class, zero total weight, no
@@ -30,6 +31,7 @@ pub mod confusion;
 pub mod evaluators;
 pub mod folds;
 pub mod metrics;
+pub mod search;
 pub mod tuning;
 
 pub use confusion::{BusinessValue, Cell, ConfusionMatrix, ConfusionTable};
@@ -37,6 +39,7 @@ pub use evaluators::{
     BinaryClassificationEvaluator, BinaryMetric, Evaluator, MulticlassClassificationEvaluator,
     MulticlassMetric, RegressionEvaluator, RegressionMetric,
 };
+pub use search::{Distribution, HalvingModel, RandomSearch, Rung, SuccessiveHalving};
 pub use tuning::{
     CrossValidator, CrossValidatorModel, FitProgress, ParamGridBuilder, ParamMap, ProgressFn,
     TrainValidationSplit, TrainValidationSplitModel,

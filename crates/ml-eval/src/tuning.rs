@@ -3,10 +3,19 @@
 //!
 //! Both tuners take any [`Estimator`] (a single stage or a whole [`ml_core::Pipeline`], whose
 //! parameters are addressed `stage.param`) or a boxed [`DynEstimator`], an [`Evaluator`] and a
-//! list of [`ParamMap`]s. They fit one model per (fold, map), evaluate it on the held-out rows,
-//! average the metric per map, pick the best map (the largest metric, or the smallest when the
-//! evaluator says smaller is better: rmse, mse, mae, logLoss; ties go to the first map), and
-//! refit the estimator with the best map on all the data.
+//! list of [`ParamMap`]s (a grid, or drawn by [`crate::RandomSearch`]). For each split they fit
+//! every map through the estimator's [`Estimator::fit_multiple`], evaluate each model on the
+//! held-out rows, average the metric per map, pick the best map (the largest metric, or the
+//! smallest when the evaluator says smaller is better: rmse, mse, mae, logLoss; ties go to the
+//! first map), and refit the estimator with the best map on all the data.
+//!
+//! ## Work shared between maps
+//! `fit_multiple` gives each map the model of its own `fit`, bit for bit, but shares what the
+//! maps have in common: a pipeline fits the stages that no map changes once per split, and
+//! boosted trees (ml-tree) bin the split's rows once and grow the maps that differ only in the
+//! number of rounds in one run, cutting the shorter models from the longer one. So a grid over
+//! `max_depth x eta x num_round` costs one binning per split and one boosting run per
+//! `(max_depth, eta)`.
 //!
 //! ## Folds
 //! Row `i` goes to fold `floor(u * k)` where `u = unit_uniform(seed, i)`
@@ -14,20 +23,21 @@
 //! (through `randomSplit`-style Bernoulli cells), so fold sizes are about `n / k`, and the
 //! assignment depends on the seed and row order only. [`TrainValidationSplit`] puts row `i` in
 //! the training part when `u < train_ratio`.
+//! [`CrossValidator::with_fold_col`] takes the folds from a column (Spark's `foldCol`),
+//! [`CrossValidator::with_stratify_col`] keeps each class's share in every fold (scikit-learn's
+//! `StratifiedKFold`) and [`CrossValidator::with_group_col`] keeps a group's rows in one fold
+//! (`GroupKFold`); see [`crate::folds`].
 //!
 //! ## Threads
-//! With `parallelism = 1` (the default) the (fold, map) fits run one after another on the
-//! calling thread, and each fit may use all the threads it likes (a tree learner's own
-//! `n_threads`, or rayon's global pool). With `parallelism = p > 1` the fits run `p` at a time in
-//! a dedicated rayon pool of `p` threads. Work an estimator hands to rayon from inside that pool
-//! (`par_iter` without a pool of its own) stays inside it, so nothing is oversubscribed. An
-//! estimator that builds its *own* pool of `n_threads` threads would run `p x n_threads` threads:
-//! ml-tree's gradient boosting does (`n_threads`, 0 = all cores), and so does ml-core's
-//! `LogisticRegression` when its `n_threads` is above 0. When `parallelism > 1`, set such a
-//! parameter to 1 yourself (`pipeline.set_param("gbt.n_threads", 1i64.into())`, or
-//! `base_on("gbt.n_threads", 1i64)` in the grid); the tuner does not change it for you. On a
-//! 2-core machine, `parallelism = 1` with the trees using both cores is usually the better choice. Results are
-//! gathered in (fold, map) order and reduced in fold order, so metrics are identical whatever
+//! With `parallelism = 1` (the default) the splits are fitted one after another on the calling
+//! thread, and each fit may use all the threads it likes (a tree learner's own `n_threads`, or
+//! rayon's global pool). With `parallelism = p > 1`, `p` splits are fitted at a time in a rayon
+//! pool of `p` threads; work an estimator hands to rayon from inside that pool stays inside it.
+//! An estimator that builds its *own* pool of `n_threads` threads would run `p x n_threads`
+//! threads; ml-tree's boosting uses the pool it runs in when that pool has `n_threads` threads
+//! (`n_threads = 0`, the default, means the current pool's). On a 2-core machine,
+//! `parallelism = 1` with the trees using both cores is usually the better choice. Results are
+//! gathered in (split, map) order and reduced in split order, so metrics are identical whatever
 //! `parallelism` is (provided the estimator itself is deterministic for a seed).
 
 use std::fmt;
@@ -738,11 +748,6 @@ impl CrossValidator {
             .tuner
             .evaluate(data, &splits, self.settings.parallelism, false)?;
         Ok(mean_per_map(&metrics))
-    }
-
-    /// The parameter maps.
-    pub(crate) fn maps(&self) -> &[ParamMap] {
-        &self.tuner.maps
     }
 
     /// (training, validation) rows of each fold.

@@ -69,6 +69,25 @@ impl BinnedTree {
         BinnedTree { steps }
     }
 
+    /// The index (node number) of the leaf that the row with bins `row` reaches.
+    #[inline]
+    pub fn leaf_index(&self, row: &[u8]) -> usize {
+        let mut i = 0usize;
+        loop {
+            match &self.steps[i] {
+                Step::Leaf(_) => return i,
+                Step::Split {
+                    feature,
+                    left,
+                    children,
+                } => {
+                    let b = row[*feature] as usize;
+                    i = children[(left[b / 64] >> (b % 64) & 1) as usize] as usize;
+                }
+            }
+        }
+    }
+
     /// The value of the leaf that the row with bins `row` reaches.
     #[inline]
     pub fn predict(&self, row: &[u8]) -> f64 {

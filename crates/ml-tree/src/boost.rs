@@ -20,6 +20,7 @@ use crate::forest::row_major;
 use crate::gather::{bin_source, BatchRows, Gathered};
 use crate::grow::{grow_tree, GrowInputs, Leaves};
 use crate::hist::{QPair, RowPair};
+use crate::loss::LossParams;
 use crate::metric::Metric;
 use crate::model::GradientBoostedTreesModel;
 use crate::objective::{gradients, Objective};
@@ -49,6 +50,11 @@ pub(crate) struct Checked<'a> {
     pub eval: Option<Inputs<'a>>,
     pub cats: Vec<(usize, usize)>,
     pub names: Vec<String>,
+    /// Starting margins of the training rows (`n * k`) when they are not the base score's:
+    /// from `base_margin_col` and/or the trees of the model training continues from.
+    pub start: Option<Vec<f64>>,
+    /// The same for the evaluation rows.
+    pub eval_start: Option<Vec<f64>>,
 }
 
 /// The rows as every fit with the same binning parameters (`max_bin`, the columns, row keys
@@ -66,6 +72,9 @@ pub(crate) struct Prepared<'a> {
     bins: BinMatrix,
     eval: Option<Inputs<'a>>,
     feature_names: Vec<String>,
+    /// See [`Checked`].
+    start: Option<Vec<f64>>,
+    eval_start: Option<Vec<f64>>,
 }
 
 /// Adds each leaf's value to the margins of its rows, leaves in parallel. The leaves' row
@@ -180,6 +189,11 @@ impl GradientBoostedTrees {
                         "label is infinite",
                     ))
                 }
+                o if o.is_regression() => {
+                    if let Err(msg) = crate::loss::check_label(o, v) {
+                        return Err(MlError::value(&self.label_col, offset + i, msg));
+                    }
+                }
                 _ => {}
             }
             y.push(v);
@@ -264,12 +278,19 @@ impl GradientBoostedTrees {
                     y: &t.y,
                     w: t.w.as_deref(),
                 })?;
+                let start = self.start_margins(data, &t, 0)?;
+                let eval_start = match (self.eval_set(), &eval) {
+                    (Some(e), Some(ev)) => self.start_margins(e, ev, 0)?,
+                    _ => None,
+                };
                 features = Some(t);
                 Ok(Checked {
                     gathered: g,
                     eval,
                     cats,
                     names,
+                    start,
+                    eval_start,
                 })
             });
         // In memory the rows are binned straight from the (borrowed) feature matrix.
@@ -310,9 +331,13 @@ impl GradientBoostedTrees {
             let schema = source.schema()?;
             let SchemaInfo { d, cats, names } = self.checked_schema(&schema)?;
             let mut g = Gathered::new(d, self.weight_col.is_some(), self.subsample < 1.0);
+            let mut start: Option<Vec<f64>> = None;
             for batch in source.open()? {
                 let data = Dataset::new(batch?);
                 let t = self.inputs_at(&data, "training", true, g.n_rows())?;
+                if let Some(s) = self.start_margins(&data, &t, g.n_rows())? {
+                    start.get_or_insert_with(Vec::new).extend(s);
+                }
                 g.push(&BatchRows {
                     x: t.x.view(),
                     y: &t.y,
@@ -322,12 +347,21 @@ impl GradientBoostedTrees {
             if g.n_rows() == 0 && !shard {
                 return Err(MlError::data("the training set has no rows"));
             }
+            if start.is_none() && (self.xgb_model().is_some() || self.base_margin_col.is_some()) {
+                start = Some(Vec::new());
+            }
             let eval = self.checked_eval(d, shard)?;
+            let eval_start = match (self.eval_set(), &eval) {
+                (Some(e), Some(ev)) => self.start_margins(e, ev, 0)?,
+                _ => None,
+            };
             Ok(Checked {
                 gathered: g,
                 eval,
                 cats,
                 names,
+                start,
+                eval_start,
             })
         })();
         let expected = local.as_ref().map_or(0, |l| l.gathered.n_rows());
@@ -411,10 +445,80 @@ impl GradientBoostedTrees {
         Ok((train, eval, cats, names))
     }
 
+    /// The starting margins of `t`'s rows (`rows * k`, row-major) when they are not the base
+    /// score's: `base_margin_col`'s values (rows whose first row is row `offset` of the
+    /// data), then the trees of the model training continues from, added in their order (the
+    /// order training added them, so the margins are the same bits).
+    pub(crate) fn start_margins(
+        &self,
+        data: &Dataset,
+        t: &Inputs<'_>,
+        offset: usize,
+    ) -> Result<Option<Vec<f64>>> {
+        let k = self.num_outputs();
+        let n = t.y.len();
+        let init = self.xgb_model();
+        let mut m = match (&self.base_margin_col, init) {
+            (Some(c), _) => GradientBoostedTreesModel::read_base_margins(c, data, k, offset)?,
+            (None, Some(model)) => {
+                let b = model.base_margins();
+                (0..n * k).map(|i| b[i % k]).collect()
+            }
+            (None, None) => return Ok(None),
+        };
+        if let Some(model) = init {
+            self.check_init_model(model, t.x.ncols())?;
+            let x =
+                t.x.as_slice()
+                    .ok_or_else(|| MlError::data("features are not contiguous"))?;
+            let d = t.x.ncols();
+            m.par_chunks_mut(k).enumerate().for_each(|(i, row_m)| {
+                let row = &x[i * d..(i + 1) * d];
+                for (ti, tree) in model.trees.iter().enumerate() {
+                    row_m[ti % k] += tree.predict_row(row);
+                }
+            });
+        }
+        Ok(Some(m))
+    }
+
+    /// Checks that training can continue from `model` (parameter `xgb_model`).
+    fn check_init_model(&self, model: &GradientBoostedTreesModel, d: usize) -> Result<()> {
+        let bad = |msg: String| Err(MlError::param("xgb_model", msg));
+        if model.objective != self.objective {
+            return bad(format!(
+                "the model was trained with objective {}, not {}",
+                model.objective, self.objective
+            ));
+        }
+        if model.num_features != d {
+            return bad(format!(
+                "the model has {} features, the training data {d}",
+                model.num_features
+            ));
+        }
+        if model.num_class != self.num_outputs() {
+            return bad(format!(
+                "the model has {} outputs, these parameters {}",
+                model.num_class,
+                self.num_outputs()
+            ));
+        }
+        if model.best_iteration.is_some() {
+            return bad(
+                "the model was early-stopped; continue from its kept rounds only after \
+                        clearing best_iteration"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+
     /// Parameter and schema checks: the number of features (the vector column's width), the
     /// categorical slots and the feature names.
     fn checked_schema(&self, schema: &Schema) -> Result<SchemaInfo> {
         self.validate()?;
+        self.loss_params().check(self.objective)?;
         Estimator::transform_schema(self, schema)?;
         let field = field_of(schema, &self.features_col)?;
         let d = match field.data_type() {
@@ -473,6 +577,17 @@ impl GradientBoostedTrees {
     /// that all workers train with the same ones.
     fn params_hash(&self) -> u64 {
         let mut h = 0xcbf2_9ce4_8422_2325u64;
+        let init = self.xgb_model().map(|m| {
+            format!(
+                "xgb_model={}:{}:{};",
+                m.trees.len(),
+                m.base_score.to_bits(),
+                m.trees
+                    .iter()
+                    .flat_map(|t| t.nodes.iter())
+                    .fold(0u64, |a, n| a.rotate_left(5) ^ n.value.to_bits())
+            )
+        });
         for (name, value) in self.param_values() {
             if name == "n_threads" {
                 continue;
@@ -481,7 +596,147 @@ impl GradientBoostedTrees {
                 h = (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);
             }
         }
+        let custom = if self.custom_objective().is_some() {
+            "custom_objective;"
+        } else {
+            ""
+        };
+        for b in init.unwrap_or_default().bytes().chain(custom.bytes()) {
+            h = (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);
+        }
         h
+    }
+
+    /// The base score of each output estimated from the labels of all workers (before the
+    /// link), as XGBoost 3.2 does: the weighted mean for binary:logistic (clamped),
+    /// squared error and the log-link losses; 0.5 for multi:softmax; the weighted median
+    /// (absolute error) or alpha-quantile (quantile error) of the labels, over all workers'
+    /// labels exactly (see the `adaptive` module); one Newton step from margin 0 for
+    /// pseudo-Huber.
+    #[allow(clippy::too_many_arguments)]
+    fn estimate_base_scores(
+        &self,
+        y: &[f64],
+        w: Option<&[f64]>,
+        n_global: u64,
+        sum_w: f64,
+        lp: &LossParams,
+        k: usize,
+        c: &dyn Collective,
+    ) -> Result<Vec<f64>> {
+        let obj = self.objective;
+        let n = y.len();
+        let wi = |i: usize| w.map_or(1.0, |w| w[i]);
+        let mean = || -> Result<f64> {
+            let wy = (0..n).map(|i| wi(i) * y[i]);
+            Ok(exact_sum(wy, n_global, c)? / sum_w)
+        };
+        Ok(match obj {
+            Objective::BinaryLogistic => vec![mean()?.clamp(1e-6, 1.0 - 1e-6)],
+            Objective::SquaredError => vec![mean()?],
+            Objective::MultiSoftmax => vec![0.5; k],
+            Objective::Gamma if (self.scale_pos_weight - 1.0).abs() > 1e-6 => {
+                // As XGBoost: one Newton step from margin 0 when label-1 rows are reweighted.
+                let (mut g, mut h) = (Vec::with_capacity(n), Vec::with_capacity(n));
+                for (i, &yi) in y.iter().enumerate() {
+                    let spw = if yi == 1.0 {
+                        self.scale_pos_weight
+                    } else {
+                        1.0
+                    };
+                    let [gi, hi] = crate::loss::weighted_pair(obj, lp, 0.0, yi, wi(i) * spw, 0);
+                    g.push(gi as f64);
+                    h.push(hi as f64);
+                }
+                let g = exact_sum(g.into_iter(), n_global, c)?;
+                let h = exact_sum(h.into_iter(), n_global, c)?;
+                vec![if h > 0.0 { (-g / h).exp() } else { 1.0 }]
+            }
+            Objective::Poisson | Objective::Tweedie | Objective::Gamma => {
+                let m = mean()?;
+                if m <= 0.0 {
+                    return Err(MlError::data(format!(
+                        "the labels' mean is {m}, whose log ({obj}'s base margin) is not \
+                         finite; set base_score"
+                    )));
+                }
+                vec![m]
+            }
+            Objective::PseudoHuberError => {
+                let pairs: Vec<[f32; 2]> = (0..n)
+                    .map(|i| crate::loss::weighted_pair(obj, lp, 0.0, y[i], wi(i), 0))
+                    .collect();
+                let g = exact_sum(pairs.iter().map(|p| p[0] as f64), n_global, c)?;
+                let h = exact_sum(pairs.iter().map(|p| p[1] as f64), n_global, c)?;
+                vec![if h > 0.0 { -g / h } else { 0.0 }]
+            }
+            Objective::AbsoluteError | Objective::QuantileError => {
+                let items: Vec<(u32, f32, f32)> =
+                    (0..n).map(|i| (0, y[i] as f32, wi(i) as f32)).collect();
+                let all = crate::adaptive::gather_items(items, c)?;
+                let mut v: Vec<(f32, f32)> = all.iter().map(|&(_, v, w)| (v, w)).collect();
+                match obj {
+                    // XGBoost's alphas are single precision.
+                    Objective::QuantileError => lp
+                        .quantile_alpha
+                        .iter()
+                        .map(|&a| {
+                            let a = (a as f32) as f64;
+                            crate::adaptive::quantile(a, &mut v, w.is_some()) as f64
+                        })
+                        .collect(),
+                    _ => {
+                        // The median, then XGBoost's weighted average over workers (times
+                        // the weight sum in f32, divided by it again).
+                        let q = crate::adaptive::quantile(0.5, &mut v, w.is_some());
+                        let scaled = (q as f64 * sum_w) as f32;
+                        vec![((scaled as f64) / sum_w) as f32 as f64]
+                    }
+                }
+            }
+        })
+    }
+
+    /// Replaces the values of `tree`'s leaves by `eta` times the alpha-quantile of the
+    /// residuals `y - margin` of the rows (of all workers) reaching them (XGBoost's
+    /// `UpdateTreeLeaf`; a leaf no row reaches keeps its value). Returns each used row with
+    /// the node of its leaf.
+    #[allow(clippy::too_many_arguments)]
+    fn refresh_leaves(
+        &self,
+        tree: &mut Tree,
+        mapper: &BinMapper,
+        bins: &BinMatrix,
+        sampled: Option<&[u32]>,
+        (margins, k, class): (&[f64], usize, usize),
+        (y, w): (&[f64], Option<&[f64]>),
+        alpha: f64,
+        c: &dyn Collective,
+    ) -> Result<Vec<(u32, u32)>> {
+        let walk = BinnedTree::new(tree, mapper);
+        let rows: Vec<u32> = match sampled {
+            Some(s) => s.to_vec(),
+            None => (0..y.len() as u32).collect(),
+        };
+        let leaf_of: Vec<(u32, u32)> = rows
+            .par_iter()
+            .map(|&r| (r, walk.leaf_index(bins.row(r as usize)) as u32))
+            .collect();
+        let items: Vec<(u32, f32, f32)> = leaf_of
+            .iter()
+            .map(|&(r, l)| {
+                let i = r as usize;
+                let resid = y[i] as f32 - margins[i * k + class] as f32;
+                (l, resid, w.map_or(1.0, |w| w[i]) as f32)
+            })
+            .collect();
+        let q = crate::adaptive::group_quantiles(items, tree.nodes.len(), alpha, w.is_some(), c)?;
+        for (node, q) in tree.nodes.iter_mut().zip(q) {
+            if node.is_leaf() && !q.is_nan() {
+                node.value = (q * self.eta as f32) as f64;
+            }
+        }
+        Ok(leaf_of)
     }
 
     /// The boosting loop over gathered rows; `bin` bins them once the cut points are known.
@@ -508,6 +763,8 @@ impl GradientBoostedTrees {
             eval,
             cats,
             names: feature_names,
+            start,
+            eval_start,
         } = checked;
         let Gathered {
             sampler,
@@ -551,6 +808,8 @@ impl GradientBoostedTrees {
             bins,
             eval,
             feature_names,
+            start,
+            eval_start,
         })
     }
 
@@ -571,6 +830,8 @@ impl GradientBoostedTrees {
             bins,
             eval,
             feature_names,
+            start,
+            eval_start,
         } = p;
         let (d, n_global, sum_w) = (*d, *n_global, *sum_w);
         let eval = eval.as_ref();
@@ -579,31 +840,56 @@ impl GradientBoostedTrees {
         let n = y.len();
         let w = w.as_deref();
 
-        let base_score = match self.base_score {
-            Some(b) => b,
-            None => match obj {
-                Objective::BinaryLogistic | Objective::SquaredError => {
-                    let wy = (0..n).map(|i| w.map_or(1.0, |w| w[i]) * y[i]);
-                    let m = exact_sum(wy, n_global, c)? / sum_w;
-                    if obj == Objective::BinaryLogistic {
-                        m.clamp(1e-6, 1.0 - 1e-6)
-                    } else {
-                        m
-                    }
+        let lp = self.loss_params();
+        let init = self.xgb_model();
+        // The base score of each output: the model's when continuing, else estimated.
+        let base_scores: Vec<f64> = match (init, self.base_score) {
+            (Some(m), _) => {
+                if m.base_scores.len() == k {
+                    m.base_scores.clone()
+                } else {
+                    vec![m.base_score; k]
                 }
-                Objective::MultiSoftmax => 0.5,
-            },
+            }
+            (None, Some(b)) => vec![(b as f32) as f64; k],
+            (None, None) => self
+                .estimate_base_scores(&y, w, n_global, sum_w, &lp, k, c)?
+                .into_iter()
+                .map(|b| (b as f32) as f64)
+                .collect(),
         };
-        let base_score = (base_score as f32) as f64;
-        let base_margin = match obj {
-            Objective::BinaryLogistic => (base_score / (1.0 - base_score)).ln(),
-            _ => base_score,
+        let base_margins: Vec<f64> = base_scores
+            .iter()
+            .map(|&b| obj.margin_of_score(b))
+            .collect();
+        if base_margins.iter().any(|m| !m.is_finite()) {
+            return Err(MlError::data(format!(
+                "the base score {base_scores:?} has no finite margin under {obj} (set base_score)"
+            )));
+        }
+        let start_margins = |s: Option<Vec<f64>>, rows: usize| -> Result<Vec<f64>> {
+            match s {
+                Some(s) if s.len() == rows * k => Ok(s),
+                Some(s) => Err(MlError::data(format!(
+                    "{} starting margins for {rows} rows of {k} outputs",
+                    s.len()
+                ))),
+                None => Ok((0..rows * k).map(|i| base_margins[i % k]).collect()),
+            }
         };
-        let mut margins = vec![base_margin; n * k];
+        let mut margins = start_margins(start.clone(), n)?;
         let metric = self.eval_metric.unwrap_or_else(|| Metric::default_for(obj));
-        let mut eval_margins = eval.map(|e| vec![base_margin; e.y.len() * k]);
+        let mut eval_margins = match eval {
+            Some(e) => Some(start_margins(eval_start.clone(), e.y.len())?),
+            None => None,
+        };
         let tp = self.tree_params();
-        let mut trees: Vec<Tree> = Vec::with_capacity(self.num_round * k);
+        let first_round = init.map_or(0, |m| m.num_rounds());
+        let mut trees: Vec<Tree> = Vec::with_capacity((first_round + self.num_round) * k);
+        if let Some(m) = init {
+            trees.extend(m.trees.iter().cloned());
+        }
+        let mut custom_gh: Vec<(f64, f64)> = Vec::new();
         let mut gh: Vec<RowPair> = vec![[0.0, 0.0]; n];
         let mut ghq: Vec<QPair> = Vec::with_capacity(n);
         let mut rows: Vec<u32> = Vec::with_capacity(n);
@@ -613,7 +899,7 @@ impl GradientBoostedTrees {
         let n_feat_tree = ((d as f64 * self.colsample_bytree).round() as usize).clamp(1, d);
         // Row sampling decides per row from its content, the seed and the round (never from
         // its position), so it is the same however rows are split between workers.
-        for round in 0..self.num_round {
+        for round in first_round..first_round + self.num_round {
             // Rows of this round.
             let sampled: Option<Vec<u32>> = row_keys.as_ref().map(|keys| {
                 let salt = avalanche(self.seed ^ avalanche(round as u64 ^ 0x5AB5_A3D1));
@@ -630,17 +916,42 @@ impl GradientBoostedTrees {
             } else {
                 n_used[0] = n_global as i64;
             }
+            if let Some(custom) = self.custom_objective() {
+                // All outputs' pairs once per round, from the margins at its start.
+                custom_gh.clear();
+                custom_gh.resize(n * k, (0.0, 0.0));
+                custom.gradients(&margins, &y, k, &mut custom_gh);
+                if let Some(i) = custom_gh
+                    .iter()
+                    .position(|(g, h)| !g.is_finite() || !h.is_finite())
+                {
+                    return Err(MlError::value(
+                        &self.label_col,
+                        i / k,
+                        "the custom objective's gradient or hessian is not finite",
+                    ));
+                }
+            }
             for class in 0..k {
-                gradients(
-                    obj,
-                    &margins,
-                    &y,
-                    w,
-                    self.scale_pos_weight,
-                    k,
-                    class,
-                    &mut gh,
-                );
+                if self.custom_objective().is_some() {
+                    for (i, o) in gh.iter_mut().enumerate() {
+                        let wi = w.map_or(1.0, |w| w[i]);
+                        let (g, h) = custom_gh[i * k + class];
+                        *o = [(g * wi) as f32, (h * wi) as f32];
+                    }
+                } else {
+                    gradients(
+                        obj,
+                        &margins,
+                        &y,
+                        w,
+                        self.scale_pos_weight,
+                        &lp,
+                        k,
+                        class,
+                        &mut gh,
+                    );
+                }
                 let quant = Quantizer::global(&gh, n_global, c)?;
                 quant.quantize_all(&gh, &mut ghq);
                 let tree_no = (round * k + class) as u64;
@@ -677,10 +988,32 @@ impl GradientBoostedTrees {
                     quant: &quant,
                     collective: c,
                 };
-                let (tree, leaves) =
+                let (mut tree, leaves) =
                     grow_tree(&inputs, &mut rows, n_used[0] as u64, identity, &mut scratch)?;
-                // Margins of the rows used, from the leaf each ended in.
-                add_leaf_values(&mut margins, k, class, &rows, &scratch, &leaves, &bins);
+                if obj.has_adaptive_leaves() && self.custom_objective().is_none() {
+                    // Leaf values refreshed to a quantile of their rows' residuals; the
+                    // margins of the rows used then from the leaf each row reaches.
+                    let alpha = match obj {
+                        Objective::QuantileError => (lp.quantile_alpha[class] as f32) as f64,
+                        _ => 0.5,
+                    };
+                    let leaf_of = self.refresh_leaves(
+                        &mut tree,
+                        &mapper,
+                        &bins,
+                        sampled.as_deref(),
+                        (&margins, k, class),
+                        (&y, w),
+                        alpha,
+                        c,
+                    )?;
+                    for (i, l) in leaf_of {
+                        margins[i as usize * k + class] += tree.nodes[l as usize].value;
+                    }
+                } else {
+                    // Margins of the rows used, from the leaf each ended in.
+                    add_leaf_values(&mut margins, k, class, &rows, &scratch, &leaves, &bins);
+                }
                 if let Some(s) = &sampled {
                     // Rows left out of this round: the tree walked on their bins.
                     let mut used = vec![false; n];
@@ -717,9 +1050,9 @@ impl GradientBoostedTrees {
             }
             let mut metrics = Vec::new();
             if let (Some(e), Some(em)) = (eval, eval_margins.as_ref()) {
-                let v = metric.evaluate_global(obj, em, k, &e.y, e.w.as_deref(), c)?;
+                let v = metric.evaluate_global(obj, &lp, em, k, &e.y, e.w.as_deref(), c)?;
                 history.push(v);
-                metrics.push((format!("eval-{}", metric.name()), v));
+                metrics.push((format!("eval-{}", metric.report_name(&lp)), v));
                 let improved = match best {
                     None => true,
                     Some((_, b)) => {
@@ -759,11 +1092,21 @@ impl GradientBoostedTrees {
             trees.truncate((b + 1) * k);
             best_iteration = Some(b);
         }
+        let has_loss_params = !matches!(
+            obj,
+            Objective::BinaryLogistic | Objective::SquaredError | Objective::MultiSoftmax
+        );
         let model = GradientBoostedTreesModel {
             objective: obj,
             num_features: d,
             num_class: k,
-            base_score,
+            base_score: base_scores[0],
+            base_scores: if base_scores.iter().any(|&b| b != base_scores[0]) {
+                base_scores.clone()
+            } else {
+                Vec::new()
+            },
+            loss: has_loss_params.then(|| lp.clone()),
             trees,
             feature_names: feature_names.clone(),
             best_iteration,
@@ -831,6 +1174,8 @@ impl Estimator for GradientBoostedTrees {
             num_features: 0,
             num_class: self.num_outputs(),
             base_score: 0.0,
+            base_scores: Vec::new(),
+            loss: None,
             trees: Vec::new(),
             feature_names: Vec::new(),
             best_iteration: None,

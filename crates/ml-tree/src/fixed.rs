@@ -371,6 +371,7 @@ mod tests {
                 &y,
                 None,
                 1.0,
+                &crate::loss::LossParams::default(),
                 1,
                 0,
                 &mut gh,

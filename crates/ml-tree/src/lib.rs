@@ -18,6 +18,9 @@
 //! | `fixed` | gradients and hessians as fixed-point integers scaled from their global maximum, so sums are exact and order-free; exact sums for the base score |
 //! | `boost` | the boosting loop: per round the objective's gradients, one tree per class, the margins moved by its leaves, the evaluation metric and early stopping |
 //! | `objective` | gradients and hessians of the loss ([`Objective`]) |
+//! | `loss` | the regression losses beyond squared error (absolute, pseudo-Huber, quantile, Poisson, Tweedie, gamma) and their parameters ([`LossParams`]) |
+//! | `adaptive` | XGBoost's quantiles: the base score and the leaf values of absolute and quantile error |
+//! | `custom` | losses of your own ([`CustomObjective`]) |
 //! | `grow` | one tree, depthwise (a level at a time) or lossguide (best leaf first) |
 //! | `hist` | (gradient, hessian) histograms of a node's rows, summed in integers and all-reduced across workers; only the smaller child's is built, the larger one is the parent's minus it |
 //! | `split` | XGBoost's gain with L1/L2 regularization and the best split of a node: numeric thresholds with a learned direction for missing values, nominal slots one-vs-rest for few categories or on subsets ordered by gradient ratio (LightGBM's method) |
@@ -72,6 +75,21 @@
 //! 120 bytes per row; measured: 1.03 GB peak for 8M training rows (`train_gbdt`, which
 //! streams its Parquet input).
 //!
+//! ## Losses, continued training, base margins
+//!
+//! Besides `binary:logistic`, `reg:squarederror` and `multi:softmax`, [`Objective`] has
+//! XGBoost's `reg:absoluteerror`, `reg:pseudohubererror` (`huber_slope`),
+//! `reg:quantileerror` (`quantile_alpha`, one output per alpha), `count:poisson`
+//! (`max_delta_step`), `reg:tweedie` (`tweedie_variance_power`) and `reg:gamma`, with
+//! XGBoost's gradients, base scores (median / quantiles / means through the log link) and, for
+//! absolute and quantile error, leaf values refreshed to quantiles of the leaf's residuals;
+//! [`Metric`] has their metrics. A loss of your own is a [`CustomObjective`].
+//! [`GradientBoostedTrees::with_xgb_model`] continues training from a model (ours or one
+//! imported from XGBoost): `a` rounds then `b` more is the same model, byte for byte, as
+//! `a + b` rounds. `base_margin_col` gives per-row starting margins (XGBoost's
+//! `base_margin`). All of them train through a [`ml_dist::Collective`] to the same bytes as
+//! `fit`: the quantiles gather every worker's values (see the `adaptive` module).
+//!
 //! Models save through [`ml_core::persist`] and export to / import from XGBoost's JSON model
 //! format ([`xgboost`]) for numeric splits.
 //!
@@ -99,14 +117,17 @@
 //! ```
 #![deny(missing_docs)]
 
+mod adaptive;
 mod binned_walk;
 mod binning;
 mod boost;
+mod custom;
 mod fixed;
 mod forest;
 mod gather;
 mod grow;
 mod hist;
+mod loss;
 mod metric;
 mod model;
 mod multi;
@@ -122,6 +143,8 @@ mod testing;
 pub mod tree;
 pub mod xgboost;
 
+pub use custom::CustomObjective;
+pub use loss::LossParams;
 pub use metric::Metric;
 pub use model::{GradientBoostedTreesModel, ImportanceType};
 pub use objective::Objective;

@@ -10,14 +10,20 @@ use ml_core::params::{unsupported_value, ParamType, ParamValue};
 use ml_core::{MlError, Result};
 use ml_dist::Collective;
 
+use crate::loss::LossParams;
 use crate::objective::{argmax, sigmoid, Objective};
 use crate::params::enum_from_param;
 
 /// An evaluation metric, by XGBoost's name (parameter `eval_metric`).
 ///
-/// Parses ([`FromStr`]) from `auc`, `logloss`, `rmse`, `mlogloss` and `error` (`merror` is
-/// read as `error`); any other name is an error naming the parameter and listing the allowed
-/// values.
+/// Parses ([`FromStr`]) from `auc`, `logloss`, `rmse`, `mlogloss`, `error` (`merror` is
+/// read as `error`), `mae`, `mphe`, `quantile`, `poisson-nloglik`, `tweedie-nloglik`
+/// (also `tweedie-nloglik@<rho>`, whose rho must then be `tweedie_variance_power`'s, as the
+/// metric takes its rho from there), `gamma-nloglik` and `gamma-deviance`; any other name is
+/// an error naming the parameter and listing the allowed values. The metrics of the
+/// regression losses are XGBoost's, of `exp(margin)` for the log-link losses; `mphe` uses
+/// `huber_slope`, `quantile` every `quantile_alpha` (the mean pinball loss over rows and
+/// alphas).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Metric {
     /// Area under the ROC curve (binary), higher is better.
@@ -35,16 +41,44 @@ pub enum Metric {
     /// Fraction of wrong predictions (binary at 0.5, or multiclass arg max).
     #[serde(rename = "error", alias = "merror")]
     Error,
+    /// Mean absolute error.
+    #[serde(rename = "mae")]
+    Mae,
+    /// Mean pseudo-Huber error (slope `huber_slope`).
+    #[serde(rename = "mphe")]
+    Mphe,
+    /// Mean pinball loss over the rows and the alphas of `quantile_alpha`.
+    #[serde(rename = "quantile")]
+    Quantile,
+    /// Mean negative Poisson log-likelihood.
+    #[serde(rename = "poisson-nloglik")]
+    PoissonNLogLik,
+    /// Mean negative Tweedie log-likelihood (rho = `tweedie_variance_power`).
+    #[serde(rename = "tweedie-nloglik")]
+    TweedieNLogLik,
+    /// Mean negative gamma log-likelihood (dispersion 1).
+    #[serde(rename = "gamma-nloglik")]
+    GammaNLogLik,
+    /// Gamma deviance (XGBoost's default metric for `reg:gamma`).
+    #[serde(rename = "gamma-deviance")]
+    GammaDeviance,
 }
 
 impl Metric {
     /// Every metric, in the order the allowed values are listed.
-    pub const ALL: [Metric; 5] = [
+    pub const ALL: [Metric; 12] = [
         Metric::Auc,
         Metric::LogLoss,
         Metric::Rmse,
         Metric::MLogLoss,
         Metric::Error,
+        Metric::Mae,
+        Metric::Mphe,
+        Metric::Quantile,
+        Metric::PoissonNLogLik,
+        Metric::TweedieNLogLik,
+        Metric::GammaNLogLik,
+        Metric::GammaDeviance,
     ];
 
     /// The metric used when none is chosen (XGBoost's default for the objective).
@@ -53,6 +87,12 @@ impl Metric {
             Objective::BinaryLogistic => Metric::LogLoss,
             Objective::SquaredError => Metric::Rmse,
             Objective::MultiSoftmax => Metric::MLogLoss,
+            Objective::AbsoluteError => Metric::Mae,
+            Objective::PseudoHuberError => Metric::Mphe,
+            Objective::QuantileError => Metric::Quantile,
+            Objective::Poisson => Metric::PoissonNLogLik,
+            Objective::Tweedie => Metric::TweedieNLogLik,
+            Objective::Gamma => Metric::GammaDeviance,
         }
     }
 
@@ -64,6 +104,22 @@ impl Metric {
             Metric::Rmse => "rmse",
             Metric::MLogLoss => "mlogloss",
             Metric::Error => "error",
+            Metric::Mae => "mae",
+            Metric::Mphe => "mphe",
+            Metric::Quantile => "quantile",
+            Metric::PoissonNLogLik => "poisson-nloglik",
+            Metric::TweedieNLogLik => "tweedie-nloglik",
+            Metric::GammaNLogLik => "gamma-nloglik",
+            Metric::GammaDeviance => "gamma-deviance",
+        }
+    }
+
+    /// The name XGBoost reports the metric by: [`Metric::name`], with `@rho` for
+    /// `tweedie-nloglik`.
+    pub fn report_name(&self, lp: &LossParams) -> String {
+        match self {
+            Metric::TweedieNLogLik => format!("tweedie-nloglik@{}", lp.tweedie_variance_power),
+            m => m.name().to_string(),
         }
     }
 
@@ -78,9 +134,11 @@ impl Metric {
     /// [`Metric::evaluate`], so the value is the same bits however the rows are split or
     /// ordered. (Gathering is simple and exact; it moves `(k + 2) * 8` bytes per evaluation
     /// row per round.)
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn evaluate_global(
         &self,
         obj: Objective,
+        lp: &LossParams,
         margins: &[f64],
         k: usize,
         labels: &[f64],
@@ -131,13 +189,29 @@ impl Metric {
             y.push(rows[i][k]);
             w.push(rows[i][k + 1]);
         }
-        Ok(self.evaluate(obj, &m, k, &y, weights.is_some().then_some(&w[..])))
+        Ok(self.evaluate_with(obj, lp, &m, k, &y, weights.is_some().then_some(&w[..])))
     }
 
-    /// The metric of margins (`n * k`) against labels, weighted when weights are given.
+    /// The metric of margins (`n * k`) against labels, weighted when weights are given,
+    /// with the losses' default parameters ([`Metric::evaluate_with`]).
     pub fn evaluate(
         &self,
         obj: Objective,
+        margins: &[f64],
+        k: usize,
+        labels: &[f64],
+        weights: Option<&[f64]>,
+    ) -> f64 {
+        self.evaluate_with(obj, &LossParams::default(), margins, k, labels, weights)
+    }
+
+    /// The metric of margins (`n * k`) against labels, weighted when weights are given, with
+    /// the losses' parameters `lp` (`huber_slope` for `mphe`, `quantile_alpha` for
+    /// `quantile`, `tweedie_variance_power` for `tweedie-nloglik`).
+    pub fn evaluate_with(
+        &self,
+        obj: Objective,
+        lp: &LossParams,
         margins: &[f64],
         k: usize,
         labels: &[f64],
@@ -148,9 +222,71 @@ impl Metric {
         let wsum: f64 = (0..n).map(w).sum();
         let output = |i: usize| match obj {
             Objective::BinaryLogistic => sigmoid(margins[i]),
-            _ => margins[i],
+            o => o.regression_output(margins[i]),
+        };
+        // The mean over rows of a per-row value of (prediction, label), as XGBoost's
+        // element-wise metrics (in single precision).
+        let mean_of = |f: &dyn Fn(f32, f32) -> f32| -> f64 {
+            let s: f64 = (0..n)
+                .map(|i| w(i) * f(labels[i] as f32, output(i * k) as f32) as f64)
+                .sum();
+            if wsum == 0.0 {
+                s
+            } else {
+                s / wsum
+            }
         };
         match self {
+            Metric::Mae => mean_of(&|y, p| (y - p).abs()),
+            Metric::Mphe => {
+                let s = lp.huber_slope as f32;
+                mean_of(&|y, p| {
+                    let z = p - y;
+                    s * s * ((1.0 + (z / s) * (z / s)).sqrt() - 1.0)
+                })
+            }
+            Metric::PoissonNLogLik => mean_of(&|y, p| {
+                let p = p.max(1e-16);
+                ln_gamma(y as f64 + 1.0) as f32 + p - p.ln() * y
+            }),
+            Metric::TweedieNLogLik => {
+                let r = lp.tweedie_variance_power as f32;
+                mean_of(&|y, p| {
+                    let a = y * ((1.0 - r) * p.ln()).exp() / (1.0 - r);
+                    let b = ((2.0 - r) * p.ln()).exp() / (2.0 - r);
+                    -a + b
+                })
+            }
+            Metric::GammaNLogLik => mean_of(&|y, p| {
+                let p = p.max(1e-6);
+                let theta = -1.0 / p;
+                let b = -(-theta).ln();
+                -(y * theta - b)
+            }),
+            Metric::GammaDeviance => {
+                let eps = 1e-6f32;
+                let s: f64 = (0..n)
+                    .map(|i| {
+                        let (y, p) = (labels[i] as f32 + eps, output(i * k) as f32 + eps);
+                        w(i) * ((p / y).ln() + y / p - 1.0) as f64
+                    })
+                    .sum();
+                2.0 * s / if wsum <= 0.0 { eps as f64 } else { wsum }
+            }
+            Metric::Quantile => {
+                let (mut s, mut ws) = (0.0f64, 0.0f64);
+                for (i, &y) in labels.iter().enumerate() {
+                    for j in 0..k {
+                        let a = lp.quantile_alpha.get(j).copied().unwrap_or(0.5) as f32;
+                        let d = y as f32 - output(i * k + j) as f32;
+                        let sign = (d >= 0.0) as i32 as f32;
+                        let l = a * sign * d - (1.0 - a) * (1.0 - sign) * d;
+                        s += w(i) * l as f64;
+                        ws += w(i);
+                    }
+                }
+                s / ws
+            }
             Metric::Auc => {
                 let scores: Vec<f64> = (0..n)
                     .map(|i| margins[i * k + k.saturating_sub(1)])
@@ -212,12 +348,47 @@ impl Metric {
     }
 }
 
+/// `ln Γ(x)` for `x > 0` (Lanczos, g = 7, nine terms; about 1e-15 relative).
+fn ln_gamma(x: f64) -> f64 {
+    const G: [f64; 9] = [
+        0.999_999_999_999_809_9,
+        676.520_368_121_885_1,
+        -1_259.139_216_722_402_8,
+        771.323_428_777_653_1,
+        -176.615_029_162_140_6,
+        12.507_343_278_686_905,
+        -0.138_571_095_265_720_12,
+        9.984_369_578_019_572e-6,
+        1.505_632_735_149_311_6e-7,
+    ];
+    if x < 0.5 {
+        let pi = std::f64::consts::PI;
+        return (pi / (pi * x).sin()).ln() - ln_gamma(1.0 - x);
+    }
+    let x = x - 1.0;
+    let mut a = G[0];
+    let t = x + 7.5;
+    for (i, g) in G.iter().enumerate().skip(1) {
+        a += g / (x + i as f64);
+    }
+    0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + a.ln()
+}
+
 impl FromStr for Metric {
     type Err = MlError;
 
     fn from_str(name: &str) -> Result<Metric> {
         if name == "merror" {
             return Ok(Metric::Error);
+        }
+        if let Some(rho) = name.strip_prefix("tweedie-nloglik@") {
+            return match rho.parse::<f64>() {
+                Ok(r) if (1.0..2.0).contains(&r) => Ok(Metric::TweedieNLogLik),
+                _ => Err(MlError::param(
+                    "eval_metric",
+                    format!("'{name}': rho must be a number in [1, 2)"),
+                )),
+            };
         }
         Metric::ALL
             .into_iter()
@@ -273,6 +444,46 @@ mod tests {
             msg.contains("'eval_metric'") && msg.contains("ndcg"),
             "{msg}"
         );
-        assert!(msg.contains("auc, logloss, rmse, mlogloss, error"), "{msg}");
+        assert!(
+            msg.contains("auc, logloss, rmse, mlogloss, error, mae"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn regression_metrics_follow_xgboost_definitions() {
+        let lp = LossParams {
+            quantile_alpha: vec![0.2, 0.8],
+            ..LossParams::default()
+        };
+        let y = [1.0, 3.0];
+        let e = |m: Metric, obj: Objective, margins: &[f64], k: usize| {
+            m.evaluate_with(obj, &lp, margins, k, &y, None)
+        };
+        assert!((e(Metric::Mae, Objective::AbsoluteError, &[2.0, 2.0], 1) - 1.0).abs() < 1e-7);
+        // Pinball: row 0 under-predicts at both alphas (y - p = 1), row 1 over (y - p = -1).
+        let q = e(
+            Metric::Quantile,
+            Objective::QuantileError,
+            &[0.0, 0.0, 4.0, 4.0],
+            2,
+        );
+        assert!((q - (0.2 + 0.8 + 0.8 + 0.2) / 4.0).abs() < 1e-7, "{q}");
+        // Poisson at the mean 1 for label 1: 1 - 0 + ln 1! = 1; for label 3: 1 + ln 3! .
+        let p = e(Metric::PoissonNLogLik, Objective::Poisson, &[0.0, 0.0], 1);
+        assert!((p - (1.0 + 1.0 + 6f64.ln()) / 2.0).abs() < 1e-6, "{p}");
+        assert!((ln_gamma(5.0) - 24f64.ln()).abs() < 1e-12);
+        let g = e(
+            Metric::GammaDeviance,
+            Objective::Gamma,
+            &[0.0, 3f64.ln()],
+            1,
+        );
+        assert!(g.abs() < 1e-5, "{g}");
+        assert_eq!(
+            "tweedie-nloglik@1.2".parse::<Metric>().unwrap(),
+            Metric::TweedieNLogLik
+        );
+        assert!("tweedie-nloglik@2.5".parse::<Metric>().is_err());
     }
 }

@@ -15,6 +15,7 @@ use ml_core::params::{ParamSpec, ParamValue, Params};
 use ml_core::{Dataset, MlError, Result, Transformer};
 
 use crate::forest::{add_margins, row_major, ForestCache};
+use crate::loss::LossParams;
 use crate::objective::{argmax, sigmoid, Objective};
 use crate::params::ModelParams;
 use crate::shap::TreeShap;
@@ -57,8 +58,17 @@ pub struct GradientBoostedTreesModel {
     pub num_features: usize,
     /// Outputs per row (1, or the number of classes for multiclass).
     pub num_class: usize,
-    /// Initial prediction (a probability for binary:logistic).
+    /// Initial prediction (a probability for binary:logistic, a mean for the log-link
+    /// losses); of the first output when `base_scores` is set.
     pub base_score: f64,
+    /// Initial prediction of each output, when they differ (`reg:quantileerror` with
+    /// several alphas); empty otherwise (every output starts from `base_score`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub base_scores: Vec<f64>,
+    /// The loss's parameters, for the losses that have them (not written for
+    /// `binary:logistic`, `reg:squarederror` and `multi:softmax`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss: Option<LossParams>,
     /// Trees, round by round; in a round, one per class.
     pub trees: Vec<Tree>,
     /// Feature (slot) names.
@@ -80,6 +90,10 @@ struct ModelFile {
     num_features: usize,
     num_class: usize,
     base_score: f64,
+    #[serde(default)]
+    base_scores: Vec<f64>,
+    #[serde(default)]
+    loss: Option<LossParams>,
     trees: Vec<Tree>,
     feature_names: Vec<String>,
     best_iteration: Option<usize>,
@@ -96,6 +110,8 @@ impl TryFrom<ModelFile> for GradientBoostedTreesModel {
             num_features: f.num_features,
             num_class: f.num_class,
             base_score: f.base_score,
+            base_scores: f.base_scores,
+            loss: f.loss,
             trees: f.trees,
             feature_names: f.feature_names,
             best_iteration: f.best_iteration,
@@ -114,6 +130,8 @@ impl Default for GradientBoostedTreesModel {
             num_features: 0,
             num_class: 1,
             base_score: 0.5,
+            base_scores: Vec::new(),
+            loss: None,
             trees: Vec::new(),
             feature_names: Vec::new(),
             best_iteration: None,
@@ -140,12 +158,63 @@ impl Params for GradientBoostedTreesModel {
 }
 
 impl GradientBoostedTreesModel {
-    /// The margin every row starts from.
+    /// The margin every row starts from (of the first output; see
+    /// [`GradientBoostedTreesModel::base_margins`]).
     pub fn base_margin(&self) -> f64 {
-        match self.objective {
-            Objective::BinaryLogistic => (self.base_score / (1.0 - self.base_score)).ln(),
-            _ => self.base_score,
+        self.objective.margin_of_score(self.base_score)
+    }
+
+    /// The margin every row starts from, per output.
+    pub fn base_margins(&self) -> Vec<f64> {
+        let k = self.num_class.max(1);
+        if self.base_scores.len() == k {
+            self.base_scores
+                .iter()
+                .map(|&b| self.objective.margin_of_score(b))
+                .collect()
+        } else {
+            vec![self.base_margin(); k]
         }
+    }
+
+    /// Per-row starting margins (`rows x num_class`) from the column `col` of `data`: a
+    /// number per row for one output, a vector of `num_class` per row otherwise. Nulls and
+    /// non-finite values are errors naming the column and row.
+    pub(crate) fn read_base_margins(
+        col: &str,
+        data: &Dataset,
+        k: usize,
+        offset: usize,
+    ) -> Result<Vec<f64>> {
+        let bad =
+            |i: usize| MlError::value(col, offset + i, "base margin is missing or not finite");
+        if k == 1 {
+            let c = data.numeric_column(col)?;
+            let mut out = Vec::with_capacity(c.len());
+            for i in 0..c.len() {
+                let v = c.value(i);
+                if arrow::array::Array::is_null(&c, i) || !v.is_finite() {
+                    return Err(bad(i));
+                }
+                out.push(v);
+            }
+            return Ok(out);
+        }
+        let x = data.features(col)?;
+        if x.ncols() != k {
+            return Err(MlError::data(format!(
+                "column '{col}' has {} base margins per row, the model has {k} outputs",
+                x.ncols()
+            )));
+        }
+        let mut out = Vec::with_capacity(x.len());
+        for (i, row) in x.rows().into_iter().enumerate() {
+            if row.iter().any(|v| !v.is_finite()) {
+                return Err(bad(i));
+            }
+            out.extend(row.iter());
+        }
+        Ok(out)
     }
 
     fn check_width(&self, d: usize) -> Result<()> {
@@ -161,6 +230,17 @@ impl GradientBoostedTreesModel {
     /// Margins, `rows x num_class` row-major. The trees' flattened predictor is built on the
     /// first call and reused by later ones while the trees are unchanged.
     pub fn predict_margins(&self, x: ArrayView2<'_, f64>) -> Result<Vec<f64>> {
+        self.predict_margins_from(x, None)
+    }
+
+    /// Margins as [`GradientBoostedTreesModel::predict_margins`], each row starting from
+    /// `start` (`rows x num_class`, XGBoost's `base_margin`) instead of the base margin when
+    /// given.
+    pub fn predict_margins_from(
+        &self,
+        x: ArrayView2<'_, f64>,
+        start: Option<&[f64]>,
+    ) -> Result<Vec<f64>> {
         let (n, d) = x.dim();
         self.check_width(d)?;
         let x = row_major(x);
@@ -168,7 +248,19 @@ impl GradientBoostedTreesModel {
             .as_slice()
             .ok_or_else(|| MlError::data("features are not contiguous"))?;
         let k = self.num_class;
-        let mut out = vec![self.base_margin(); n * k];
+        let mut out = match start {
+            Some(s) if s.len() == n * k => s.to_vec(),
+            Some(s) => {
+                return Err(MlError::data(format!(
+                    "{} base margins for {n} rows of {k} outputs",
+                    s.len()
+                )))
+            }
+            None => {
+                let b = self.base_margins();
+                (0..n * k).map(|i| b[i % k]).collect()
+            }
+        };
         add_margins(
             &self.forest.get(&self.trees),
             &self.trees,
@@ -180,16 +272,22 @@ impl GradientBoostedTreesModel {
         Ok(out)
     }
 
-    /// Predicted probability of class 1 (binary), the value (regression) or the class
-    /// (multiclass), one per row.
+    /// Predicted probability of class 1 (binary), the value (regression; `exp(margin)` for
+    /// the log-link losses) or the class (multiclass), one per row; for
+    /// `reg:quantileerror` with several alphas, one per row and alpha (row-major).
     pub fn predict(&self, x: ArrayView2<'_, f64>) -> Result<Vec<f64>> {
         let m = self.predict_margins(x)?;
         let k = self.num_class;
-        Ok(match self.objective {
+        Ok(self.outputs_of_margins(m, k))
+    }
+
+    /// Predictions from margins (see [`GradientBoostedTreesModel::predict`]).
+    fn outputs_of_margins(&self, m: Vec<f64>, k: usize) -> Vec<f64> {
+        match self.objective {
             Objective::BinaryLogistic => m.into_iter().map(sigmoid).collect(),
-            Objective::SquaredError => m,
             Objective::MultiSoftmax => m.chunks(k).map(|c| argmax(c) as f64).collect(),
-        })
+            o => m.into_iter().map(|v| o.regression_output(v)).collect(),
+        }
     }
 
     /// Feature importances, one per feature slot (0 for unused features).
@@ -245,10 +343,27 @@ impl GradientBoostedTreesModel {
             Objective::MultiSoftmax if k < 2 => {
                 return Err(format!("multi:softmax needs num_class >= 2, found {k}"))
             }
-            Objective::BinaryLogistic | Objective::SquaredError if k != 1 => {
-                return Err(format!("{} needs num_class 1, found {k}", self.objective))
+            Objective::QuantileError => {
+                let alphas = self.loss.as_ref().map_or(0, |l| l.quantile_alpha.len());
+                if alphas != k {
+                    return Err(format!(
+                        "reg:quantileerror with {alphas} quantile_alpha needs num_class {alphas}, \
+                         found {k}"
+                    ));
+                }
             }
+            Objective::MultiSoftmax => {}
+            _ if k != 1 => return Err(format!("{} needs num_class 1, found {k}", self.objective)),
             _ => {}
+        }
+        if !self.base_scores.is_empty() && self.base_scores.len() != k {
+            return Err(format!(
+                "{} base scores for {k} outputs",
+                self.base_scores.len()
+            ));
+        }
+        if let Some(lp) = &self.loss {
+            lp.check(self.objective).map_err(|e| e.to_string())?;
         }
         if !self.trees.len().is_multiple_of(k) {
             return Err(format!(
@@ -256,12 +371,16 @@ impl GradientBoostedTreesModel {
                 self.trees.len()
             ));
         }
-        let b = self.base_score;
-        if !b.is_finite() || (self.objective == Objective::BinaryLogistic && !(b > 0.0 && b < 1.0))
-        {
-            return Err(format!(
-                "base_score {b} is not finite (in (0, 1) for binary:logistic)"
-            ));
+        for &b in std::iter::once(&self.base_score).chain(&self.base_scores) {
+            if !b.is_finite()
+                || (self.objective == Objective::BinaryLogistic && !(b > 0.0 && b < 1.0))
+                || (self.objective.has_log_link() && b <= 0.0)
+            {
+                return Err(format!(
+                    "base_score {b} is not finite (in (0, 1) for binary:logistic, > 0 with a \
+                     log link)"
+                ));
+            }
         }
         if !self.feature_names.is_empty() && self.feature_names.len() != self.num_features {
             return Err(format!(
@@ -351,7 +470,7 @@ impl GradientBoostedTreesModel {
             }
         }
         let mut s = schema.clone();
-        if self.objective != Objective::SquaredError {
+        if !self.objective.is_regression() {
             let k = self.num_class.max(2);
             s = schema_with_field(
                 &s,
@@ -362,10 +481,7 @@ impl GradientBoostedTreesModel {
                 Field::new(&self.params.probability_col, vector_type(k), false),
             )?;
         }
-        s = schema_with_field(
-            &s,
-            Field::new(&self.params.prediction_col, DataType::Float64, false),
-        )?;
+        s = schema_with_field(&s, self.prediction_field())?;
         match &self.params.contrib_prediction_col {
             None => Ok(s),
             Some(c) => schema_with_field(
@@ -373,6 +489,17 @@ impl GradientBoostedTreesModel {
                 Field::new(c, vector_type(self.contributions_width()), false),
             ),
         }
+    }
+
+    /// The prediction column: a number per row, or a vector of one per alpha for
+    /// `reg:quantileerror` with several alphas.
+    fn prediction_field(&self) -> Field {
+        let t = if self.objective.is_regression() && self.num_class > 1 {
+            vector_type(self.num_class)
+        } else {
+            DataType::Float64
+        };
+        Field::new(&self.params.prediction_col, t, false)
     }
 
     /// Values per row of [`GradientBoostedTreesModel::predict_contributions`].
@@ -387,7 +514,7 @@ impl GradientBoostedTreesModel {
             &self.trees,
             self.num_features,
             self.num_class,
-            &[self.base_margin()],
+            &self.base_margins(),
         )
     }
 
@@ -417,10 +544,17 @@ impl Transformer for GradientBoostedTreesModel {
         self.output_schema(&data.schema(), Some(self.num_features))?;
         let x = data.features(&self.params.features_col)?;
         let n = x.nrows();
-        let m = self.predict_margins(x)?;
+        let start = match &self.params.base_margin_col {
+            Some(c) if data.schema().field_with_name(c).is_ok() => {
+                Some(Self::read_base_margins(c, data, self.num_class, 0)?)
+            }
+            _ => None,
+        };
+        let m = self.predict_margins_from(x, start.as_deref())?;
         let mut out = data.clone();
+        let k = self.num_class;
         let pred: Vec<f64> = match self.objective {
-            Objective::SquaredError => m,
+            o if o.is_regression() => self.outputs_of_margins(m, k),
             Objective::BinaryLogistic => {
                 let raw: Vec<f64> = m.iter().flat_map(|&v| [-v, v]).collect();
                 let prob: Vec<f64> = m
@@ -441,7 +575,7 @@ impl Transformer for GradientBoostedTreesModel {
                 )?;
                 pred
             }
-            Objective::MultiSoftmax => {
+            _ => {
                 let k = self.num_class;
                 let mut prob = Vec::with_capacity(n * k);
                 let mut pred = Vec::with_capacity(n);
@@ -462,10 +596,12 @@ impl Transformer for GradientBoostedTreesModel {
                 pred
             }
         };
-        let out = out.with_field(
-            Field::new(&self.params.prediction_col, DataType::Float64, false),
-            Arc::new(Float64Array::from(pred)) as ArrayRef,
-        )?;
+        let pred_col = if self.objective.is_regression() && k > 1 {
+            vector_column_from_vec(pred, n, k)
+        } else {
+            Arc::new(Float64Array::from(pred)) as ArrayRef
+        };
+        let out = out.with_field(self.prediction_field(), pred_col)?;
         match &self.params.contrib_prediction_col {
             None => Ok(out),
             Some(c) => {
@@ -484,10 +620,14 @@ impl Transformer for GradientBoostedTreesModel {
 
     /// The trees walked for one feature vector (and TreeSHAP prepared once when
     /// `contrib_prediction_col` is set); same outputs as `transform`, bit for bit.
+    /// (No row path when the model reads per-row base margins, `base_margin_col`.)
     fn compile_row(
         &self,
         layout: &mut ml_core::row::RowLayout,
     ) -> Result<Option<Box<dyn ml_core::row::RowStage>>> {
+        if self.params.base_margin_col.is_some() {
+            return Ok(None);
+        }
         Ok(Some(Box::new(crate::row::compile(self, layout)?)))
     }
 }
@@ -546,6 +686,9 @@ mod tests {
         assert_eq!(json["features_col"], "features");
         assert_eq!(json["prediction_col"], "prediction");
         assert!(json.get("params").is_none());
+        // Models of the first three objectives are written as before the regression losses.
+        assert!(json.get("base_scores").is_none() && json.get("loss").is_none());
+        assert!(json.get("base_margin_col").is_none());
         let back: GradientBoostedTreesModel = serde_json::from_value(json).unwrap();
         assert_eq!(back, stump());
     }

@@ -23,11 +23,14 @@ use crate::params::GradientBoostedTrees;
 
 impl GradientBoostedTrees {
     /// What the checked and binned rows depend on: variants with equal keys share them.
-    fn binning_key(&self) -> (String, String, Option<String>, usize, bool) {
+    fn binning_key(&self) -> (Vec<Option<String>>, usize, bool) {
         (
-            self.features_col.clone(),
-            self.label_col.clone(),
-            self.weight_col.clone(),
+            vec![
+                Some(self.features_col.clone()),
+                Some(self.label_col.clone()),
+                self.weight_col.clone(),
+                self.base_margin_col.clone(),
+            ],
             self.max_bin,
             self.subsample < 1.0,
         )
@@ -43,9 +46,13 @@ impl GradientBoostedTrees {
     }
 
     /// Whether a model of fewer rounds can be cut from a longer run: not with early stopping
-    /// or a round callback (both act on the rounds that follow).
+    /// or a round callback (both act on the rounds that follow), nor when training continues
+    /// from a model or runs a custom objective (kept simple: each such variant boosts alone).
     fn stageable(&self) -> bool {
-        self.early_stopping_rounds.is_none() && self.callback().is_none()
+        self.early_stopping_rounds.is_none()
+            && self.callback().is_none()
+            && self.xgb_model().is_none()
+            && self.custom_objective().is_none()
     }
 
     /// [`Estimator::fit_multiple`] for boosted trees: shared bins and staged rounds (see the
@@ -94,11 +101,18 @@ fn fit_group(
         y: &t.y,
         w: t.w.as_deref(),
     })?;
+    let start = lead.start_margins(data, &t, 0)?;
+    let eval_start = match (lead.eval_set(), &eval) {
+        (Some(e), Some(ev)) => lead.start_margins(e, ev, 0)?,
+        _ => None,
+    };
     let checked = Checked {
         gathered,
         eval,
         cats,
         names,
+        start,
+        eval_start,
     };
     let prepared = lead.prepare(checked, |mapper| Ok(mapper.transform(t.x.view())), c)?;
     drop(t);

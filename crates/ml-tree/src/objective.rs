@@ -9,14 +9,22 @@ use ml_core::params::{unsupported_value, ParamType, ParamValue};
 use ml_core::{MlError, Result};
 
 use crate::hist::RowPair;
+use crate::loss::{weighted_pair, LossParams};
 use crate::params::enum_from_param;
 
 /// The loss being minimized, by XGBoost's name (parameter `objective`).
 ///
-/// Parses ([`FromStr`]) from `binary:logistic`, `reg:squarederror` and `multi:softmax`
-/// (`multi:softprob` is read as `multi:softmax`); any other name is an error naming the
-/// parameter and listing the allowed values. A saved model writes it by its variant name
-/// (`"BinaryLogistic"`), as models have always been saved.
+/// Parses ([`FromStr`]) from `binary:logistic`, `reg:squarederror`, `multi:softmax`
+/// (`multi:softprob` is read as `multi:softmax`), `reg:absoluteerror`,
+/// `reg:pseudohubererror`, `reg:quantileerror`, `count:poisson`, `reg:tweedie` and
+/// `reg:gamma`; any other name is an error naming the parameter and listing the allowed
+/// values. A saved model writes it by its variant name (`"BinaryLogistic"`), as models have
+/// always been saved.
+///
+/// The losses' own parameters are the estimator's, by XGBoost's names and defaults:
+/// `huber_slope`, `quantile_alpha`, `max_delta_step`, `tweedie_variance_power` (see
+/// [`LossParams`](crate::LossParams)). What each loss computes is in the `loss` module's
+/// docs; a loss of your own is a [`CustomObjective`](crate::CustomObjective).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Objective {
     /// `binary:logistic`: labels in {0, 1}, output a probability.
@@ -25,14 +33,35 @@ pub enum Objective {
     SquaredError,
     /// `multi:softmax`: labels in `0..num_class`, one tree per class per round.
     MultiSoftmax,
+    /// `reg:absoluteerror`: real labels, output the median; leaf values are refreshed to the
+    /// median of their rows' residuals (XGBoost's adaptive leaves).
+    AbsoluteError,
+    /// `reg:pseudohubererror`: real labels, the pseudo-Huber loss of slope `huber_slope`.
+    PseudoHuberError,
+    /// `reg:quantileerror`: real labels, one output per `quantile_alpha` (the pinball loss);
+    /// leaf values are refreshed to the quantile of their rows' residuals.
+    QuantileError,
+    /// `count:poisson`: counts (labels >= 0), log link; output the mean count.
+    Poisson,
+    /// `reg:tweedie`: labels >= 0, log link, Tweedie deviance of power
+    /// `tweedie_variance_power`.
+    Tweedie,
+    /// `reg:gamma`: labels > 0, log link, gamma deviance.
+    Gamma,
 }
 
 impl Objective {
     /// Every objective, in the order the allowed values are listed.
-    pub const ALL: [Objective; 3] = [
+    pub const ALL: [Objective; 9] = [
         Objective::BinaryLogistic,
         Objective::SquaredError,
         Objective::MultiSoftmax,
+        Objective::AbsoluteError,
+        Objective::PseudoHuberError,
+        Objective::QuantileError,
+        Objective::Poisson,
+        Objective::Tweedie,
+        Objective::Gamma,
     ];
 
     /// XGBoost's name.
@@ -41,6 +70,53 @@ impl Objective {
             Objective::BinaryLogistic => "binary:logistic",
             Objective::SquaredError => "reg:squarederror",
             Objective::MultiSoftmax => "multi:softmax",
+            Objective::AbsoluteError => "reg:absoluteerror",
+            Objective::PseudoHuberError => "reg:pseudohubererror",
+            Objective::QuantileError => "reg:quantileerror",
+            Objective::Poisson => "count:poisson",
+            Objective::Tweedie => "reg:tweedie",
+            Objective::Gamma => "reg:gamma",
+        }
+    }
+
+    /// True for the regression losses (everything but `binary:logistic` and
+    /// `multi:softmax`): the model writes only the `prediction` column.
+    pub fn is_regression(&self) -> bool {
+        !matches!(self, Objective::BinaryLogistic | Objective::MultiSoftmax)
+    }
+
+    /// True for the losses with a log link (`count:poisson`, `reg:tweedie`, `reg:gamma`):
+    /// the prediction is `exp(margin)` and the base score is a mean, its log the base margin.
+    pub fn has_log_link(&self) -> bool {
+        matches!(
+            self,
+            Objective::Poisson | Objective::Tweedie | Objective::Gamma
+        )
+    }
+
+    /// True for the losses whose leaf values are refreshed after a tree is grown to a
+    /// quantile of the residuals of the leaf's rows (XGBoost's `UpdateTreeLeaf`):
+    /// `reg:absoluteerror` and `reg:quantileerror`.
+    pub fn has_adaptive_leaves(&self) -> bool {
+        matches!(self, Objective::AbsoluteError | Objective::QuantileError)
+    }
+
+    /// The output of a regression loss for a margin: `exp(m)` with a log link, else `m`.
+    pub fn regression_output(&self, margin: f64) -> f64 {
+        if self.has_log_link() {
+            margin.exp()
+        } else {
+            margin
+        }
+    }
+
+    /// The margin of a base score (a prediction): its logit for `binary:logistic`, its log
+    /// with a log link, else itself.
+    pub fn margin_of_score(&self, base_score: f64) -> f64 {
+        match self {
+            Objective::BinaryLogistic => (base_score / (1.0 - base_score)).ln(),
+            o if o.has_log_link() => base_score.ln(),
+            _ => base_score,
         }
     }
 }
@@ -184,6 +260,7 @@ pub(crate) fn gradients(
     labels: &[f64],
     weights: Option<&[f64]>,
     scale_pos_weight: f64,
+    lp: &LossParams,
     k: usize,
     class: usize,
     out: &mut [RowPair],
@@ -226,6 +303,13 @@ pub(crate) fn gradients(
                             ((2.0 * p * (1.0 - p)).max(1e-16) * w) as f32,
                         ]
                     }
+                    other => {
+                        // XGBoost's gamma loss weights label-1 rows by scale_pos_weight too.
+                        if other == Objective::Gamma && y == 1.0 {
+                            w *= scale_pos_weight;
+                        }
+                        weighted_pair(other, lp, margins[i * k + class], y, w, class)
+                    }
                 };
             }
         });
@@ -262,7 +346,7 @@ mod tests {
             "{msg}"
         );
         assert!(
-            msg.contains("binary:logistic, reg:squarederror, multi:softmax"),
+            msg.contains("binary:logistic, reg:squarederror, multi:softmax, reg:absoluteerror"),
             "{msg}"
         );
     }
@@ -290,6 +374,7 @@ mod tests {
             &[1.0, 0.0],
             None,
             1.0,
+            &LossParams::default(),
             1,
             0,
             &mut out,

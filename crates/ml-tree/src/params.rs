@@ -11,7 +11,10 @@ use serde::{Deserialize, Serialize};
 use ml_core::params::ParamValue;
 use ml_core::{impl_params, Dataset, MlError, Result};
 
+use crate::custom::CustomObjective;
+use crate::loss::LossParams;
 use crate::metric::Metric;
+use crate::model::GradientBoostedTreesModel;
 use crate::objective::Objective;
 
 /// Reads an option with a fixed set of values from a string parameter value; the error names
@@ -98,11 +101,24 @@ impl std::fmt::Debug for RoundCallback {
 /// assert_eq!(pred.value(190), 1.0);
 /// ```
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
 pub struct GradientBoostedTrees {
-    /// The loss: `binary:logistic`, `reg:squarederror` or `multi:softmax` (by name through
+    /// The loss, by XGBoost's name (see [`Objective`]; by name through
     /// [`Params::set_param`](ml_core::Params::set_param), or [`Objective`]'s [`FromStr`](std::str::FromStr)).
     #[serde(with = "crate::objective::by_name")]
     pub objective: Objective,
+    /// `reg:pseudohubererror`'s slope (> 0; default 1).
+    pub huber_slope: f64,
+    /// `reg:quantileerror`'s quantiles, each in `[0, 1]`: the model has one output per alpha
+    /// (as XGBoost's). Must be set for that objective.
+    pub quantile_alpha: Vec<f64>,
+    /// The largest step a leaf may take (before `eta`; XGBoost's `max_delta_step`, >= 0, 0 =
+    /// no limit): leaf weights are clipped to `[-max_delta_step, max_delta_step]` and split
+    /// gains computed at the clipped weights. `None` is XGBoost's default: 0.7 for
+    /// `count:poisson` (whose hessian `e^(p + max_delta_step)` also uses it), 0 otherwise.
+    pub max_delta_step: Option<f64>,
+    /// `reg:tweedie`'s variance power, in `[1, 2)` (default 1.5).
+    pub tweedie_variance_power: f64,
     /// Boosting rounds (Spark: `max_iter`).
     pub num_round: usize,
     /// Learning rate (Spark: `step_size`).
@@ -127,7 +143,8 @@ pub struct GradientBoostedTrees {
     pub subsample: f64,
     /// Fraction of features used per tree.
     pub colsample_bytree: f64,
-    /// Weight multiplier of positive rows (binary).
+    /// Weight multiplier of positive rows (binary; and rows of label 1 for `reg:gamma`, as
+    /// XGBoost).
     pub scale_pos_weight: f64,
     /// Initial prediction (a probability for binary:logistic); `None` estimates it from the
     /// labels (their weighted mean), as XGBoost 2+ does.
@@ -144,7 +161,9 @@ pub struct GradientBoostedTrees {
     /// current pool when it has exactly n, else in a kept pool of n. The model is the same
     /// either way.
     pub n_threads: usize,
-    /// Metric on the evaluation set: `auc`, `logloss`, `rmse`, `mlogloss`, `error`
+    /// Metric on the evaluation set: `auc`, `logloss`, `rmse`, `mlogloss`, `error`, `mae`,
+    /// `mphe`, `quantile`, `poisson-nloglik`, `tweedie-nloglik`, `gamma-nloglik`,
+    /// `gamma-deviance`
     /// (`None` = the objective's default).
     pub eval_metric: Option<Metric>,
     /// Stop when the evaluation metric has not improved for this many rounds (needs an
@@ -156,6 +175,12 @@ pub struct GradientBoostedTrees {
     pub label_col: String,
     /// Optional sample weight column (numeric, >= 0).
     pub weight_col: Option<String>,
+    /// Optional column of per-row starting margins (XGBoost's `base_margin`; xgboost.spark's
+    /// `base_margin_col`, xgboost4j-spark's `baseMarginCol`): training starts each row from
+    /// it instead of the base score, and the model adds its trees to it when scoring data
+    /// that has the column. A number per row, or a vector of one margin per output for
+    /// models with several outputs. An evaluation set must have the column too.
+    pub base_margin_col: Option<String>,
     /// Output column of margins.
     pub raw_prediction_col: String,
     /// Output column of class probabilities.
@@ -166,12 +191,30 @@ pub struct GradientBoostedTrees {
     eval_set: Option<Dataset>,
     #[serde(skip)]
     callback: Option<RoundCallback>,
+    #[serde(skip)]
+    xgb_model: Option<Arc<GradientBoostedTreesModel>>,
+    #[serde(skip)]
+    custom_objective: Option<CustomObjectiveRef>,
+}
+
+/// A shared [`CustomObjective`].
+#[derive(Clone)]
+pub(crate) struct CustomObjectiveRef(pub Arc<dyn CustomObjective>);
+
+impl std::fmt::Debug for CustomObjectiveRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CustomObjective(..)")
+    }
 }
 
 impl Default for GradientBoostedTrees {
     fn default() -> Self {
         GradientBoostedTrees {
             objective: Objective::BinaryLogistic,
+            huber_slope: 1.0,
+            quantile_alpha: Vec::new(),
+            max_delta_step: None,
+            tweedie_variance_power: 1.5,
             num_round: 100,
             eta: 0.3,
             max_depth: 6,
@@ -195,11 +238,14 @@ impl Default for GradientBoostedTrees {
             features_col: "features".into(),
             label_col: "label".into(),
             weight_col: None,
+            base_margin_col: None,
             raw_prediction_col: "rawPrediction".into(),
             probability_col: "probability".into(),
             prediction_col: "prediction".into(),
             eval_set: None,
             callback: None,
+            xgb_model: None,
+            custom_objective: None,
         }
     }
 }
@@ -263,6 +309,24 @@ fn check(p: &GradientBoostedTrees) -> Result<()> {
                 format!("must be finite (in (0, 1) for binary:logistic), got {b}"),
             );
         }
+        if obj.has_log_link() && b <= 0.0 {
+            return bad("base_score", format!("must be > 0 for {obj}, got {b}"));
+        }
+    }
+    // An empty quantile_alpha is checked at fit time, so that the objective and its alphas
+    // can be set one after the other.
+    let mut lp = p.loss_params();
+    if lp.quantile_alpha.is_empty() {
+        lp.quantile_alpha.push(0.5);
+    }
+    lp.check(obj)?;
+    if let Some(m) = p.max_delta_step {
+        if !(m >= 0.0 && m.is_finite()) {
+            return bad(
+                "max_delta_step",
+                format!("must be a finite number >= 0, got {m}"),
+            );
+        }
     }
     if obj == Objective::MultiSoftmax && p.num_class < 2 {
         return bad(
@@ -280,7 +344,11 @@ fn check(p: &GradientBoostedTrees) -> Result<()> {
 }
 
 impl_params!(GradientBoostedTrees {
-    objective: "binary:logistic | reg:squarederror | multi:softmax.",
+    objective: "binary:logistic | reg:squarederror | multi:softmax | reg:absoluteerror | reg:pseudohubererror | reg:quantileerror | count:poisson | reg:tweedie | reg:gamma.",
+    huber_slope: "reg:pseudohubererror's slope (> 0).",
+    quantile_alpha: "reg:quantileerror's quantiles, each in [0, 1] (one output per alpha).",
+    max_delta_step: "Largest leaf step before eta (>= 0, 0 = none; unset = 0.7 for count:poisson, else 0).",
+    tweedie_variance_power: "reg:tweedie's variance power, in [1, 2).",
     num_round: "Number of boosting rounds (>= 1).",
     eta: "Learning rate (> 0).",
     max_depth: "Maximum tree depth (0 = unlimited, lossguide only).",
@@ -299,11 +367,12 @@ impl_params!(GradientBoostedTrees {
     max_cat_to_onehot: "Categorical features with at most this many categories split one-vs-rest.",
     seed: "Seed for row and column sampling.",
     n_threads: "Threads (0 = the current rayon pool; see ml_core::threads).",
-    eval_metric: "auc | logloss | rmse | mlogloss | error (unset = objective default).",
+    eval_metric: "auc | logloss | rmse | mlogloss | error | mae | mphe | quantile | poisson-nloglik | tweedie-nloglik | gamma-nloglik | gamma-deviance (unset = objective default).",
     early_stopping_rounds: "Stop after this many rounds without improvement on the evaluation set.",
     features_col: "Input vector column.",
     label_col: "Label column.",
     weight_col: "Optional sample weight column.",
+    base_margin_col: "Optional column of per-row starting margins (XGBoost's base_margin).",
     raw_prediction_col: "Output margin column.",
     probability_col: "Output probability column.",
     prediction_col: "Output prediction column.",
@@ -338,6 +407,10 @@ macro_rules! builders {
 
 builders!(
     with_objective => objective: Objective,
+    with_huber_slope => huber_slope: f64,
+    with_quantile_alpha => quantile_alpha: Vec<f64>,
+    with_max_delta_step => max_delta_step: Option<f64>,
+    with_tweedie_variance_power => tweedie_variance_power: f64,
     with_num_round => num_round: usize,
     with_eta => eta: f64,
     with_max_depth => max_depth: usize,
@@ -361,6 +434,7 @@ builders!(
     with_features_col => features_col: String,
     with_label_col => label_col: String,
     with_weight_col => weight_col: Option<String>,
+    with_base_margin_col => base_margin_col: Option<String>,
     with_raw_prediction_col => raw_prediction_col: String,
     with_probability_col => probability_col: String,
     with_prediction_col => prediction_col: String,
@@ -386,6 +460,47 @@ impl GradientBoostedTrees {
         self
     }
 
+    /// Continues training from `model` (XGBoost's `xgb_model` argument): the new model is
+    /// `model`'s trees followed by `num_round` more rounds, starting from `model`'s base
+    /// score and margins. `model` may be one of ours or one imported from XGBoost
+    /// ([`crate::xgboost`]); it must have this objective, the training data's number of
+    /// features and the same number of outputs. With the same data and parameters, training
+    /// `a` rounds and then `b` more gives the same model, byte for byte, as `a + b` rounds at
+    /// once (row and column sampling continue from round `a`).
+    pub fn with_xgb_model(mut self, model: GradientBoostedTreesModel) -> Self {
+        self.xgb_model = Some(Arc::new(model));
+        self
+    }
+
+    /// Trains on the gradients and hessians of a loss of your own instead of
+    /// `objective`'s (see [`CustomObjective`]). `objective` still says how the model's
+    /// margins become predictions (`reg:squarederror`: the margin itself), the number of
+    /// outputs and, unless `base_score` is set, how the base score is estimated.
+    pub fn with_custom_objective(mut self, objective: impl CustomObjective + 'static) -> Self {
+        self.custom_objective = Some(CustomObjectiveRef(Arc::new(objective)));
+        self
+    }
+
+    /// The model training continues from, if one was given.
+    pub(crate) fn xgb_model(&self) -> Option<&GradientBoostedTreesModel> {
+        self.xgb_model.as_deref()
+    }
+
+    /// The custom objective, if one was given.
+    pub(crate) fn custom_objective(&self) -> Option<&dyn CustomObjective> {
+        self.custom_objective.as_ref().map(|c| &*c.0)
+    }
+
+    /// The losses' parameters.
+    pub(crate) fn loss_params(&self) -> LossParams {
+        LossParams {
+            huber_slope: self.huber_slope,
+            quantile_alpha: self.quantile_alpha.clone(),
+            max_delta_step: self.max_delta_step.unwrap_or(0.7),
+            tweedie_variance_power: self.tweedie_variance_power,
+        }
+    }
+
     /// The evaluation set, if one was given.
     pub(crate) fn eval_set(&self) -> Option<&Dataset> {
         self.eval_set.as_ref()
@@ -396,12 +511,13 @@ impl GradientBoostedTrees {
         self.callback.as_ref()
     }
 
-    /// Outputs per row: the number of classes for `multi:softmax`, else 1.
+    /// Outputs per row: the number of classes for `multi:softmax`, of alphas for
+    /// `reg:quantileerror`, else 1.
     pub(crate) fn num_outputs(&self) -> usize {
-        if self.objective == Objective::MultiSoftmax {
-            self.num_class
-        } else {
-            1
+        match self.objective {
+            Objective::MultiSoftmax => self.num_class,
+            Objective::QuantileError => self.quantile_alpha.len().max(1),
+            _ => 1,
         }
     }
 
@@ -417,6 +533,13 @@ impl GradientBoostedTrees {
             gamma: self.gamma,
             eta: self.eta,
             max_cat_to_onehot: self.max_cat_to_onehot,
+            max_delta_step: self.max_delta_step.unwrap_or(
+                if self.objective == Objective::Poisson {
+                    0.7
+                } else {
+                    0.0
+                },
+            ),
         }
     }
 
@@ -428,6 +551,7 @@ impl GradientBoostedTrees {
             probability_col: self.probability_col.clone(),
             prediction_col: self.prediction_col.clone(),
             contrib_prediction_col: None,
+            base_margin_col: self.base_margin_col.clone(),
         }
     }
 }
@@ -444,6 +568,8 @@ pub(crate) struct TreeParams {
     pub gamma: f64,
     pub eta: f64,
     pub max_cat_to_onehot: usize,
+    /// Leaf weights clipped to this magnitude (0 = no limit).
+    pub max_delta_step: f64,
 }
 
 /// The parameters of a fitted [`GradientBoostedTreesModel`](crate::GradientBoostedTreesModel):
@@ -466,6 +592,10 @@ pub struct ModelParams {
     /// Unset by default: no column.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contrib_prediction_col: Option<String>,
+    /// Column of per-row starting margins (XGBoost's `base_margin`): when set and the data
+    /// has it, each row's margins start from it instead of the base score. Unset by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_margin_col: Option<String>,
 }
 
 impl Default for ModelParams {
@@ -476,6 +606,7 @@ impl Default for ModelParams {
             probability_col: "probability".into(),
             prediction_col: "prediction".into(),
             contrib_prediction_col: None,
+            base_margin_col: None,
         }
     }
 }
@@ -486,6 +617,7 @@ impl_params!(ModelParams {
     probability_col: "Output probability column.",
     prediction_col: "Output prediction column.",
     contrib_prediction_col: "Output column of the TreeSHAP contributions (unset: none).",
+    base_margin_col: "Column of per-row starting margins (unset: the base score).",
 });
 
 #[cfg(test)]
@@ -519,7 +651,7 @@ mod tests {
             "{msg}"
         );
         assert!(
-            msg.contains("binary:logistic, reg:squarederror, multi:softmax"),
+            msg.contains("binary:logistic, reg:squarederror, multi:softmax, reg:absoluteerror"),
             "{msg}"
         );
         assert_eq!(gbt.objective, Objective::SquaredError, "unchanged");

@@ -23,7 +23,7 @@ pub(crate) struct TreesRow {
     objective: Objective,
     num_class: usize,
     num_features: usize,
-    base_margin: f64,
+    base_margins: Vec<f64>,
     raw: Option<usize>,
     probability: Option<usize>,
     prediction: usize,
@@ -38,7 +38,7 @@ pub(crate) fn compile(
     let p = &model.params;
     let input = layout.input(&p.features_col, ColumnKind::Vector)?;
     layout.advance(model)?;
-    let (raw, probability) = if model.objective == Objective::SquaredError {
+    let (raw, probability) = if model.objective.is_regression() {
         (None, None)
     } else {
         (
@@ -58,7 +58,7 @@ pub(crate) fn compile(
         objective: model.objective,
         num_class: model.num_class,
         num_features: model.num_features,
-        base_margin: model.base_margin(),
+        base_margins: model.base_margins(),
         raw,
         probability,
         prediction,
@@ -73,7 +73,7 @@ impl RowStage for TreesRow {
             .ok_or_else(|| null_features(&self.name, index))?;
         let k = self.num_class;
         // As the batch path: every margin starts at the base margin, trees add in order.
-        let mut m = vec![self.base_margin; k];
+        let mut m = self.base_margins.clone();
         for (t, tree) in self.trees.iter().enumerate() {
             m[t % k] += tree.predict_row(x);
         }
@@ -86,7 +86,15 @@ impl RowStage for TreesRow {
             None => None,
         };
         let pred = match self.objective {
-            Objective::SquaredError => m[0],
+            o if o.is_regression() && k > 1 => {
+                row[self.prediction] =
+                    RowValue::Vector(m.iter().map(|&v| o.regression_output(v)).collect());
+                if let Some((slot, c)) = contributions {
+                    row[slot] = RowValue::Vector(c);
+                }
+                return Ok(RowStep::Keep);
+            }
+            o if o.is_regression() => o.regression_output(m[0]),
             Objective::BinaryLogistic => {
                 let v = m[0];
                 let p = sigmoid(v);
@@ -98,7 +106,7 @@ impl RowStage for TreesRow {
                     0.0
                 }
             }
-            Objective::MultiSoftmax => {
+            _ => {
                 let mx = m.iter().copied().fold(f64::NEG_INFINITY, f64::max);
                 let z: f64 = m.iter().map(|v| (v - mx).exp()).sum();
                 let prob: Vec<f64> = m.iter().map(|v| (v - mx).exp() / z).collect();

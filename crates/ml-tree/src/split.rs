@@ -19,17 +19,43 @@ impl TreeParams {
         }
     }
 
-    /// XGBoost's gain of a node: `T(G)^2 / (H + lambda)`.
+    /// XGBoost's gain of a node: `T(G)^2 / (H + lambda)`; with `max_delta_step`, the gain
+    /// at the clipped weight `w`: `-(2 G w + (H + lambda) w^2) + alpha |w|`.
     #[inline]
     pub fn score(&self, s: GradPair) -> f64 {
+        if self.max_delta_step != 0.0 {
+            if s[1] < self.min_child_weight || s[1] <= 0.0 {
+                return 0.0;
+            }
+            let w = self.weight(s);
+            return -(2.0 * s[0] * w + (s[1] + self.lambda) * w * w) + self.alpha * w.abs();
+        }
         let t = self.threshold_l1(s[0]);
         t * t / (s[1] + self.lambda)
     }
 
-    /// The node weight `-T(G) / (H + lambda)`, times eta, rounded to f32 as XGBoost stores it.
-    pub fn leaf_value(&self, s: GradPair) -> f64 {
+    /// The node weight `-T(G) / (H + lambda)`, clipped to `max_delta_step` when set (and 0
+    /// for a node lighter than `min_child_weight` then, as XGBoost's `CalcWeight`).
+    #[inline]
+    fn weight(&self, s: GradPair) -> f64 {
         let w = -self.threshold_l1(s[0]) / (s[1] + self.lambda);
-        ((w * self.eta) as f32) as f64
+        if self.max_delta_step == 0.0 {
+            return w;
+        }
+        if s[1] < self.min_child_weight || s[1] <= 0.0 {
+            return 0.0;
+        }
+        if w.abs() > self.max_delta_step {
+            self.max_delta_step.copysign(w)
+        } else {
+            w
+        }
+    }
+
+    /// The node weight ([`TreeParams::weight`]), times eta, rounded to f32 as XGBoost stores
+    /// it.
+    pub fn leaf_value(&self, s: GradPair) -> f64 {
+        ((self.weight(s) * self.eta) as f32) as f64
     }
 
     /// Loss reduction of splitting `parent` into `left` and `right`, if both children are
@@ -64,6 +90,17 @@ impl TreeParams {
         parent_score: f64,
         out: &mut [f64],
     ) {
+        if self.max_delta_step != 0.0 {
+            // Gains at clipped weights: the plain loop.
+            for ((o, &g), &h) in out.iter_mut().zip(lg).zip(lh) {
+                let l = [g + extra[0], h + extra[1]];
+                let r = [parent[0] - l[0], parent[1] - l[1]];
+                *o = self
+                    .split_gain(l, r, parent_score)
+                    .unwrap_or(f64::NEG_INFINITY);
+            }
+            return;
+        }
         let (a, lambda, mcw) = (self.alpha, self.lambda, self.min_child_weight);
         // T(g) of `threshold_l1` as two selects (alpha >= 0, so at most one is non-zero).
         let t = |g: f64| {

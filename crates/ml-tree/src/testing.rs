@@ -29,6 +29,7 @@ pub(crate) fn params(max_depth: usize) -> TreeParams {
         gamma: 0.0,
         eta: 0.3,
         max_cat_to_onehot: 4,
+        max_delta_step: 0.0,
     }
 }
 

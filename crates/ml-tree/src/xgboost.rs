@@ -12,8 +12,10 @@
 //!   one-hot encoded) for a model meant for XGBoost. [`from_xgboost_json`] likewise refuses
 //!   trees with categorical splits.
 //! * Objectives `binary:logistic`, `reg:squarederror`, `multi:softmax`/`multi:softprob`
-//!   (import). Export of `multi:softmax` is refused (XGBoost 3's per-class intercepts are not
-//!   written here).
+//!   (import), and the regression losses `reg:absoluteerror`, `reg:pseudohubererror`,
+//!   `reg:quantileerror` (one output per alpha: `num_target` outputs, a base score each),
+//!   `count:poisson`, `reg:tweedie`, `reg:gamma` with their parameters. Export of
+//!   `multi:softmax` is refused (XGBoost 3's per-class intercepts are not written here).
 //! * `gbtree` boosters with one tree per class and round (no `dart`, no `num_parallel_tree`).
 //! * Feature names are not written, so XGBoost accepts a plain numeric matrix.
 //!
@@ -52,6 +54,28 @@ const ROOT_PARENT: i64 = 2147483647;
 
 fn fmt_f32(v: f64) -> String {
     format!("{:E}", v as f32)
+}
+
+/// A parameter value as XGBoost writes it (shortest `f32` form).
+fn fmt_num(v: f64) -> String {
+    format!("{}", v as f32)
+}
+
+/// The numbers of a string like `"[0.1,0.5]"` or `"0.5"`.
+fn num_list(v: &Value, what: &str) -> std::result::Result<Vec<f64>, String> {
+    match v {
+        Value::String(s) => s
+            .trim_matches(|c| c == '[' || c == ']')
+            .split(',')
+            .filter(|p| !p.trim().is_empty())
+            .map(|p| {
+                p.trim()
+                    .parse::<f64>()
+                    .map_err(|_| format!("bad number '{p}' in {what}"))
+            })
+            .collect(),
+        other => num_str(other, what).map(|v| vec![v]),
+    }
 }
 
 /// The model as XGBoost's JSON model document.
@@ -99,12 +123,40 @@ pub fn to_xgboost_json(model: &GradientBoostedTreesModel) -> Result<String> {
         }));
     }
     let n_trees = trees.len();
+    let lp = model.loss.clone().unwrap_or_default();
     let objective = match model.objective {
         Objective::BinaryLogistic => {
             json!({"name": "binary:logistic", "reg_loss_param": {"scale_pos_weight": "1"}})
         }
+        Objective::AbsoluteError => json!({"name": "reg:absoluteerror"}),
+        Objective::PseudoHuberError => json!({"name": "reg:pseudohubererror",
+            "pseudo_huber_param": {"huber_slope": fmt_num(lp.huber_slope)}}),
+        Objective::QuantileError => json!({"name": "reg:quantileerror",
+            "quantile_loss_param": {"quantile_alpha": format!("[{}]",
+                lp.quantile_alpha.iter().map(|&a| fmt_num(a)).collect::<Vec<_>>().join(","))}}),
+        Objective::Poisson => json!({"name": "count:poisson",
+            "poisson_regression_param": {"max_delta_step": fmt_num(lp.max_delta_step)}}),
+        Objective::Tweedie => json!({"name": "reg:tweedie",
+            "tweedie_regression_param": {"tweedie_variance_power": fmt_num(lp.tweedie_variance_power)}}),
+        Objective::Gamma => {
+            json!({"name": "reg:gamma", "reg_loss_param": {"scale_pos_weight": "1"}})
+        }
         _ => json!({"name": "reg:squarederror", "reg_loss_param": {"scale_pos_weight": "1"}}),
     };
+    let k = model.num_class.max(1);
+    let base_scores = if model.base_scores.len() == k {
+        model.base_scores.clone()
+    } else {
+        vec![model.base_score; k]
+    };
+    let base_score = format!(
+        "[{}]",
+        base_scores
+            .iter()
+            .map(|&b| fmt_f32(b))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
     let doc = json!({
         "learner": {
             "attributes": {},
@@ -114,18 +166,18 @@ pub fn to_xgboost_json(model: &GradientBoostedTreesModel) -> Result<String> {
                 "model": {
                     "cats": {"enc": [], "feature_segments": [], "sorted_idx": []},
                     "gbtree_model_param": {"num_parallel_tree": "1", "num_trees": n_trees.to_string()},
-                    "iteration_indptr": (0..=n_trees).collect::<Vec<_>>(),
-                    "tree_info": vec![0; n_trees],
+                    "iteration_indptr": (0..=n_trees / k).map(|r| r * k).collect::<Vec<_>>(),
+                    "tree_info": (0..n_trees).map(|t| t % k).collect::<Vec<_>>(),
                     "trees": trees
                 },
                 "name": "gbtree"
             },
             "learner_model_param": {
-                "base_score": format!("[{}]", fmt_f32(model.base_score)),
+                "base_score": base_score,
                 "boost_from_average": "1",
                 "num_class": "0",
                 "num_feature": model.num_features.to_string(),
-                "num_target": "1"
+                "num_target": k.to_string()
             },
             "objective": objective
         },
@@ -207,15 +259,35 @@ fn parse(json: &str) -> std::result::Result<GradientBoostedTreesModel, String> {
     }
     let obj_name = get(learner, &["objective", "name"])?.as_str().unwrap_or("");
     let objective = match obj_name {
-        "binary:logistic" => Objective::BinaryLogistic,
-        "reg:squarederror" => Objective::SquaredError,
-        "multi:softmax" | "multi:softprob" => Objective::MultiSoftmax,
-        other => return Err(format!("objective '{other}' is not supported")),
+        "multi:softprob" => Objective::MultiSoftmax,
+        other => other
+            .parse::<Objective>()
+            .map_err(|_| format!("objective '{other}' is not supported"))?,
     };
+    let obj = get(learner, &["objective"])?;
+    let param = |block: &str, key: &str| obj.get(block).and_then(|b| b.get(key));
+    let mut lp = crate::loss::LossParams::default();
+    if let Some(v) = param("pseudo_huber_param", "huber_slope") {
+        lp.huber_slope = num_str(v, "huber_slope")?;
+    }
+    if let Some(v) = param("quantile_loss_param", "quantile_alpha") {
+        lp.quantile_alpha = num_list(v, "quantile_alpha")?;
+    }
+    if let Some(v) = param("poisson_regression_param", "max_delta_step") {
+        lp.max_delta_step = num_str(v, "max_delta_step")?;
+    }
+    if let Some(v) = param("tweedie_regression_param", "tweedie_variance_power") {
+        lp.tweedie_variance_power = num_str(v, "tweedie_variance_power")?;
+    }
     let lmp = get(learner, &["learner_model_param"])?;
-    let base_score = num_str(get(lmp, &["base_score"])?, "base_score")?;
+    let base_scores = num_list(get(lmp, &["base_score"])?, "base_score")?;
+    let base_score = *base_scores.first().ok_or("base_score is empty")?;
     let num_features = num_str(get(lmp, &["num_feature"])?, "num_feature")? as usize;
-    let num_class = (num_str(get(lmp, &["num_class"])?, "num_class")? as usize).max(1);
+    let num_class = if objective == Objective::QuantileError {
+        lp.quantile_alpha.len().max(1)
+    } else {
+        (num_str(get(lmp, &["num_class"])?, "num_class")? as usize).max(1)
+    };
     let model = get(booster, &["model"])?;
     if let Ok(p) = get(model, &["gbtree_model_param", "num_parallel_tree"]) {
         if num_str(p, "num_parallel_tree")? as usize > 1 {
@@ -297,12 +369,24 @@ fn parse(json: &str) -> std::result::Result<GradientBoostedTreesModel, String> {
     let m = GradientBoostedTreesModel {
         objective,
         num_features,
-        num_class: if objective == Objective::MultiSoftmax {
+        num_class: if matches!(
+            objective,
+            Objective::MultiSoftmax | Objective::QuantileError
+        ) {
             num_class
         } else {
             1
         },
         base_score,
+        base_scores: if objective == Objective::QuantileError
+            && base_scores.len() == num_class
+            && num_class > 1
+        {
+            base_scores
+        } else {
+            Vec::new()
+        },
+        loss: (objective.is_regression() && objective != Objective::SquaredError).then_some(lp),
         trees,
         feature_names: (0..num_features).map(|i| format!("f{i}")).collect(),
         ..Default::default()

@@ -28,6 +28,8 @@ enum Label {
     Binary,
     Real,
     Classes(usize),
+    /// Positive reals (for the log-link losses).
+    Positive,
 }
 
 /// Rows of 5 features (slot 2 with ~12% NaN, slot 3 integer codes 0..100, slot 4 a code of 9
@@ -61,6 +63,7 @@ impl Rows {
             y.push(match label {
                 Label::Binary => (u(6) < 1.0 / (1.0 + (-z).exp())) as i32 as f64,
                 Label::Real => z + u(6) - 0.5,
+                Label::Positive => (0.4 * z).exp() * (0.5 + u(6)),
                 Label::Classes(m) => ((z + 3.0 + u(6)).max(0.0) as usize).min(m - 1) as f64,
             });
             w.push(if i % 5 == 3 { 0.0 } else { 0.25 + 2.0 * u(7) });
@@ -258,7 +261,17 @@ fn check_matrix(
     worlds: &[usize],
     shardings: &[Sharding],
 ) {
-    let gbt = estimator(params);
+    check_matrix_of(rows, &estimator(params), kind, worlds, shardings)
+}
+
+/// [`check_matrix`] for an estimator built by the caller (one continuing a model, say).
+fn check_matrix_of(
+    rows: &Rows,
+    gbt: &GradientBoostedTrees,
+    kind: Kind,
+    worlds: &[usize],
+    shardings: &[Sharding],
+) {
     let expected = model_bytes(&gbt.fit(&rows.all()).unwrap());
     let shuffled = rows.dataset(&permutation(rows.len(), 7));
     assert!(
@@ -356,6 +369,66 @@ fn weighted_regression_with_few_bins_equals_fit_on_threads() {
         ("min_child_weight", float(3.0)),
     ];
     check_matrix(&rows, &params, Kind::Threads, &[2, 4], &SHARDINGS);
+}
+
+#[test]
+fn adaptive_losses_weighted_and_sampled_equal_fit_on_threads() {
+    // Absolute and quantile error: base scores and leaf values are quantiles over every
+    // worker's rows, exactly.
+    let rows = Rows::new(700, 5, Label::Real, true);
+    for obj in [
+        vec![("objective", s("reg:absoluteerror"))],
+        vec![
+            ("objective", s("reg:quantileerror")),
+            ("quantile_alpha", ParamValue::FloatList(vec![0.1, 0.5, 0.9])),
+        ],
+    ] {
+        let mut params = vec![
+            ("num_round", int(3)),
+            ("max_depth", int(4)),
+            ("weight_col", s("w")),
+            ("subsample", float(0.8)),
+            ("seed", int(3)),
+        ];
+        params.extend(obj);
+        check_matrix(&rows, &params, Kind::Threads, &[1, 2, 3], &SHARDINGS);
+        // Unweighted too (interpolated quantiles).
+        params.retain(|(n, _)| *n != "weight_col");
+        check_matrix(&rows, &params, Kind::Threads, &[2, 3], &SHARDINGS[..2]);
+    }
+}
+
+#[test]
+fn smooth_regression_losses_equal_fit_on_threads() {
+    let rows = Rows::new(600, 6, Label::Positive, false);
+    for obj in [
+        "reg:pseudohubererror",
+        "count:poisson",
+        "reg:tweedie",
+        "reg:gamma",
+    ] {
+        let params = [
+            ("num_round", int(3)),
+            ("max_depth", int(3)),
+            ("objective", s(obj)),
+            ("weight_col", s("w")),
+        ];
+        check_matrix(&rows, &params, Kind::Threads, &[2, 3], &SHARDINGS[..3]);
+    }
+}
+
+#[test]
+fn continued_training_equals_fit_on_threads() {
+    let rows = Rows::new(600, 8, Label::Real, true);
+    let params = [
+        ("num_round", int(2)),
+        ("max_depth", int(3)),
+        ("objective", s("reg:absoluteerror")),
+        ("subsample", float(0.8)),
+    ];
+    let first = estimator(&params).fit(&rows.all()).unwrap();
+    let gbt = estimator(&params).with_xgb_model(first);
+    check_matrix_of(&rows, &gbt, Kind::Threads, &[2, 3], &SHARDINGS[..2]);
 }
 
 #[test]

@@ -8,7 +8,7 @@ use arrow::array::{ArrayRef, Float64Array};
 use ml_core::dataset::vector_column_from_vec;
 use ml_core::testing::assert_invalid_param;
 use ml_core::{Dataset, Estimator, ParamValue, Params};
-use ml_tree::GradientBoostedTrees;
+use ml_tree::{GradientBoostedTrees, Objective};
 
 fn data() -> Dataset {
     let x: Vec<f64> = (0..16).map(|i| i as f64).collect();
@@ -69,6 +69,48 @@ fn gradient_boosted_trees_refuse_out_of_range_parameters_at_fit() {
             |g| g.n_threads = 4096,
             "n_threads",
             &["[0, 1024]", "got 4096"],
+        ),
+        (
+            |g| {
+                g.objective = Objective::PseudoHuberError;
+                g.huber_slope = 0.0;
+            },
+            "huber_slope",
+            &["> 0", "got 0"],
+        ),
+        (
+            |g| {
+                g.objective = Objective::QuantileError;
+                g.quantile_alpha = vec![0.5, 1.5];
+            },
+            "quantile_alpha",
+            &["[0, 1]", "1.5"],
+        ),
+        (
+            |g| g.objective = Objective::QuantileError,
+            "quantile_alpha",
+            &["at least one"],
+        ),
+        (
+            |g| g.max_delta_step = Some(-1.0),
+            "max_delta_step",
+            &[">= 0", "got -1"],
+        ),
+        (
+            |g| {
+                g.objective = Objective::Tweedie;
+                g.tweedie_variance_power = 2.5;
+            },
+            "tweedie_variance_power",
+            &["[1, 2)", "got 2.5"],
+        ),
+        (
+            |g| {
+                g.objective = Objective::Poisson;
+                g.base_score = Some(0.0);
+            },
+            "base_score",
+            &["> 0", "got 0"],
         ),
     ];
     for (set, param, words) in cases {

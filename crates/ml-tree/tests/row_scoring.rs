@@ -1,5 +1,5 @@
 //! The boosted trees' row path against `transform`, bit for bit: binary, multiclass and
-//! regression models, categorical splits (a nominal slot), missing values, TreeSHAP
+//! regression models (squared error, two quantiles, Poisson), categorical splits (a nominal slot), missing values, TreeSHAP
 //! contributions, and the trees' flattened predictor kept between calls.
 
 use std::sync::Arc;
@@ -55,6 +55,8 @@ fn trees_score_rows_as_transform_for_every_objective_with_categorical_splits_and
         Objective::BinaryLogistic,
         Objective::MultiSoftmax,
         Objective::SquaredError,
+        Objective::QuantileError,
+        Objective::Poisson,
     ] {
         let mut gbt = GradientBoostedTrees::new().with_objective(objective);
         gbt.num_round = 6;
@@ -62,6 +64,8 @@ fn trees_score_rows_as_transform_for_every_objective_with_categorical_splits_and
         if objective == Objective::MultiSoftmax {
             gbt.num_class = 3;
         }
+        // Two outputs: a vector prediction per row.
+        gbt.quantile_alpha = vec![0.2, 0.8];
         let labels = if objective == Objective::BinaryLogistic {
             // Binary labels: class 2 folds into 1.
             let y: Float64Array = train
@@ -96,7 +100,7 @@ fn trees_score_rows_as_transform_for_every_objective_with_categorical_splits_and
             .estimator("trees", gbt)
             .fit(&labels)
             .unwrap();
-        let outs: &[&str] = if objective == Objective::SquaredError {
+        let outs: &[&str] = if objective.is_regression() {
             &["prediction"]
         } else {
             &["rawPrediction", "probability", "prediction"]
