@@ -330,6 +330,13 @@ impl GradientBoostedTrees {
         let local = (|| {
             let schema = source.schema()?;
             let SchemaInfo { d, cats, names } = self.checked_schema(&schema)?;
+            if self.validation_indicator_col.is_some() {
+                return Err(MlError::param(
+                    "validation_indicator_col",
+                    "is not supported when training from a stream of batches; pass the \
+                     evaluation rows with with_eval_set",
+                ));
+            }
             let mut g = Gathered::new(d, self.weight_col.is_some(), self.subsample < 1.0);
             let mut start: Option<Vec<f64>> = None;
             for batch in source.open()? {
@@ -438,11 +445,56 @@ impl GradientBoostedTrees {
         Vec<String>,
     )> {
         let cats = self.checked_schema(&data.schema())?.cats;
-        let train = self.inputs(data, "training", allow_empty)?;
         let field = field_of(&data.schema(), &self.features_col)?;
+        if let Some(col) = &self.validation_indicator_col {
+            let (train, eval) = self.split_by_indicator(data, col, allow_empty)?;
+            let names = ml_core::attributes::slot_names(&field, train.x.ncols());
+            return Ok((train, Some(eval), cats, names));
+        }
+        let train = self.inputs(data, "training", allow_empty)?;
         let names = ml_core::attributes::slot_names(&field, train.x.ncols());
         let eval = self.checked_eval(train.x.ncols(), allow_empty)?;
         Ok((train, eval, cats, names))
+    }
+
+    /// The training and evaluation rows of `data` by `validation_indicator_col` (`col`):
+    /// rows marked true (non-zero) are evaluated on, the others trained on.
+    fn split_by_indicator<'b>(
+        &self,
+        data: &Dataset,
+        col: &str,
+        allow_empty: bool,
+    ) -> Result<(Inputs<'b>, Inputs<'b>)> {
+        let refuse = |with: &str| {
+            Err(MlError::param(
+                "validation_indicator_col",
+                format!("cannot be combined with {with}; use one or the other"),
+            ))
+        };
+        if self.eval_set().is_some() {
+            return refuse("an evaluation set (with_eval_set)");
+        }
+        if self.base_margin_col.is_some() {
+            return refuse("base_margin_col");
+        }
+        if self.xgb_model().is_some() {
+            return refuse("continued training (with_xgb_model)");
+        }
+        let flags =
+            ml_core::dataset::column_to_f64(data, col, ml_core::dataset::NullPolicy::Error)?;
+        let (eval_rows, train_rows): (Vec<usize>, Vec<usize>) =
+            (0..data.num_rows()).partition(|&i| flags.value(i) != 0.0);
+        let owned = |d: &Dataset, what: &str| -> Result<Inputs<'b>> {
+            let i = self.inputs(d, what, allow_empty)?;
+            Ok(Inputs {
+                x: CowArray::from(i.x.into_owned()),
+                y: i.y,
+                w: i.w,
+            })
+        };
+        let train = owned(&data.take(&train_rows)?, "training")?;
+        let eval = owned(&data.take(&eval_rows)?, "evaluation")?;
+        Ok((train, eval))
     }
 
     /// The starting margins of `t`'s rows (`rows * k`, row-major) when they are not the base

@@ -175,6 +175,13 @@ pub struct GradientBoostedTrees {
     pub label_col: String,
     /// Optional sample weight column (numeric, >= 0).
     pub weight_col: Option<String>,
+    /// Optional boolean (or 0/1) column marking the rows to evaluate on instead of training
+    /// on (Spark's and xgboost.spark's `validationIndicatorCol`): those rows are the
+    /// evaluation set for `eval_metric` and early stopping, so a fit inside a
+    /// CrossValidator fold evaluates on rows of that fold. Not with an evaluation set
+    /// ([`GradientBoostedTrees::with_eval_set`]), `base_margin_col`, continued training, or
+    /// training from a stream of batches.
+    pub validation_indicator_col: Option<String>,
     /// Optional column of per-row starting margins (XGBoost's `base_margin`; xgboost.spark's
     /// `base_margin_col`, xgboost4j-spark's `baseMarginCol`): training starts each row from
     /// it instead of the base score, and the model adds its trees to it when scoring data
@@ -238,6 +245,7 @@ impl Default for GradientBoostedTrees {
             features_col: "features".into(),
             label_col: "label".into(),
             weight_col: None,
+            validation_indicator_col: None,
             base_margin_col: None,
             raw_prediction_col: "rawPrediction".into(),
             probability_col: "probability".into(),
@@ -372,6 +380,7 @@ impl_params!(GradientBoostedTrees {
     features_col: "Input vector column.",
     label_col: "Label column.",
     weight_col: "Optional sample weight column.",
+    validation_indicator_col: "Optional boolean column: rows marked true are the evaluation set (Spark's validationIndicatorCol).",
     base_margin_col: "Optional column of per-row starting margins (XGBoost's base_margin).",
     raw_prediction_col: "Output margin column.",
     probability_col: "Output probability column.",
@@ -434,6 +443,7 @@ builders!(
     with_features_col => features_col: String,
     with_label_col => label_col: String,
     with_weight_col => weight_col: Option<String>,
+    with_validation_indicator_col => validation_indicator_col: Option<String>,
     with_base_margin_col => base_margin_col: Option<String>,
     with_raw_prediction_col => raw_prediction_col: String,
     with_probability_col => probability_col: String,

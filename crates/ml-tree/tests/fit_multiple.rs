@@ -194,3 +194,65 @@ fn cross_validation_sub_models_and_metrics_equal_separate_fits() {
         }
     }
 }
+
+#[test]
+fn early_stopping_inside_cross_validation_folds_by_validation_indicator() {
+    // A tenth of the rows are marked for evaluation; each fold's fit early-stops on the
+    // marked rows of its own training part.
+    let mut data = data(3000, 8);
+    let marks: Vec<bool> = (0..data.num_rows())
+        .map(|i| unit_uniform(77, i as u64) < 0.2)
+        .collect();
+    data = data
+        .with_column(
+            "is_val",
+            Arc::new(arrow::array::BooleanArray::from(marks.clone())) as ArrayRef,
+        )
+        .unwrap();
+    let mut base = trees();
+    base.validation_indicator_col = Some("is_val".into());
+    base.early_stopping_rounds = Some(3);
+    base.eta = 0.8;
+    base.num_round = 60;
+    // The same as an explicit evaluation set of the marked rows.
+    let (val_rows, train_rows): (Vec<usize>, Vec<usize>) =
+        (0..data.num_rows()).partition(|&i| marks[i]);
+    let mut explicit = trees().with_eval_set(data.take(&val_rows).unwrap());
+    explicit.early_stopping_rounds = Some(3);
+    explicit.eta = 0.8;
+    explicit.num_round = 60;
+    let by_col = base.fit(&data).unwrap();
+    let by_set = explicit.fit(&data.take(&train_rows).unwrap()).unwrap();
+    assert_eq!(by_col.trees, by_set.trees);
+    assert!(
+        by_col.best_iteration.is_some_and(|b| b < 59),
+        "stopped early"
+    );
+    // Inside CrossValidator: each fold's model stopped on its own rows.
+    let cvm = CrossValidator::new(base.clone(), BinaryClassificationEvaluator::new())
+        .with_num_folds(3)
+        .with_collect_sub_models(true)
+        .fit(&data)
+        .unwrap();
+    let best: Vec<Option<usize>> = cvm.sub_models().unwrap()[..]
+        .iter()
+        .map(|fold| {
+            fold[0]
+                .as_any()
+                .downcast_ref::<GradientBoostedTreesModel>()
+                .unwrap()
+                .best_iteration
+        })
+        .collect();
+    assert!(best.iter().all(|b| b.is_some()), "{best:?}");
+    // Refused combinations name the parameter.
+    let err = base
+        .clone()
+        .with_eval_set(data.clone())
+        .fit(&data)
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("validation_indicator_col"),
+        "{err}"
+    );
+}
