@@ -18,6 +18,7 @@ use crate::binning::{BinMapper, BinMatrix};
 use crate::fixed::{exact_sum, Quantizer};
 use crate::forest::row_major;
 use crate::gather::{bin_source, BatchRows, Gathered};
+use crate::constraints::Constraints;
 use crate::grow::{grow_tree, GrowInputs, Leaves};
 use crate::hist::{QPair, RowPair};
 use crate::loss::LossParams;
@@ -539,7 +540,18 @@ impl GradientBoostedTrees {
         }
         let cats = categorical_slots(&field);
         let names = ml_core::attributes::slot_names(&field, d);
+        self.constraints(&names, d)?;
         Ok(SchemaInfo { d, cats, names })
+    }
+
+    /// The monotone and interaction constraints resolved for `d` features named `names`.
+    pub(crate) fn constraints(&self, names: &[String], d: usize) -> Result<Constraints> {
+        Constraints::parse(
+            &self.monotone_constraints,
+            &self.interaction_constraints,
+            names,
+            d,
+        )
     }
 
     /// The evaluation set's inputs (when one is set), checked against `d` training features,
@@ -884,6 +896,7 @@ impl GradientBoostedTrees {
             None => None,
         };
         let tp = self.tree_params();
+        let cons = self.constraints(feature_names, d)?;
         let first_round = init.map_or(0, |m| m.num_rounds());
         let mut trees: Vec<Tree> = Vec::with_capacity((first_round + self.num_round) * k);
         if let Some(m) = init {
@@ -987,6 +1000,7 @@ impl GradientBoostedTrees {
                     gh: &ghq,
                     quant: &quant,
                     collective: c,
+                    constraints: &cons,
                 };
                 let (mut tree, leaves) =
                     grow_tree(&inputs, &mut rows, n_used[0] as u64, identity, &mut scratch)?;
