@@ -166,6 +166,10 @@ pub(crate) fn parse_monotone(s: &str, names: &[String], d: usize) -> Result<Vec<
             out.push(entry(v, &format!("entry {i}"))?);
         }
     }
+    if d == usize::MAX {
+        // Syntax check only (the number of features is not known yet).
+        return Ok(out);
+    }
     if out.len() > d {
         return Err(MlError::param(
             MONOTONE,

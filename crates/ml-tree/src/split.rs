@@ -229,6 +229,7 @@ pub(crate) struct NodeRule<'a> {
     pub allowed: Option<&'a [bool]>,
 }
 
+#[cfg(test)]
 impl NodeRule<'_> {
     /// No constraints.
     pub const NONE: NodeRule<'static> = NodeRule {
