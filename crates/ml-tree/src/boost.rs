@@ -15,10 +15,10 @@ use ml_dist::{Collective, LocalCollective};
 
 use crate::binned_walk::BinnedTree;
 use crate::binning::{BinMapper, BinMatrix};
+use crate::constraints::Constraints;
 use crate::fixed::{exact_sum, Quantizer};
 use crate::forest::row_major;
 use crate::gather::{bin_source, BatchRows, Gathered};
-use crate::constraints::Constraints;
 use crate::grow::{grow_tree, GrowInputs, Leaves};
 use crate::hist::{QPair, RowPair};
 use crate::loss::LossParams;

@@ -126,8 +126,8 @@ pub(crate) fn parse_monotone(s: &str, names: &[String], d: usize) -> Result<Vec<
         }
     };
     if t.starts_with('{') {
-        let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(t)
-            .map_err(|e| {
+        let map: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(t).map_err(|e| {
                 MlError::param(
                     MONOTONE,
                     format!("'{s}' is not a JSON object of feature name to -1/0/1: {e}"),
@@ -334,7 +334,14 @@ mod tests {
             parse_monotone(r#"{"c": -1, "a": 1}"#, &n, 3).unwrap(),
             vec![1, 0, -1]
         );
-        for bad in ["(1,0,-1,1)", "(1,x)", "(2)", r#"{"z": 1}"#, r#"{"a": "up"}"#, "{"] {
+        for bad in [
+            "(1,0,-1,1)",
+            "(1,x)",
+            "(2)",
+            r#"{"z": 1}"#,
+            r#"{"a": "up"}"#,
+            "{",
+        ] {
             match parse_monotone(bad, &n, 3) {
                 Err(MlError::InvalidParam { param, .. }) => assert_eq!(param, MONOTONE, "{bad}"),
                 other => panic!("{bad}: {other:?}"),
@@ -353,7 +360,14 @@ mod tests {
             parse_interaction(r#"[["c","a"]]"#, &n, 3).unwrap(),
             vec![vec![0, 2]]
         );
-        for bad in ["[[0,3]]", "[0,1]", "[[0,-1]]", "[[\"z\"]]", "((0,1))", "[[0.5]]"] {
+        for bad in [
+            "[[0,3]]",
+            "[0,1]",
+            "[[0,-1]]",
+            "[[\"z\"]]",
+            "((0,1))",
+            "[[0.5]]",
+        ] {
             match parse_interaction(bad, &n, 3) {
                 Err(MlError::InvalidParam { param, .. }) => {
                     assert_eq!(param, INTERACTION, "{bad}")
@@ -385,9 +399,15 @@ mod tests {
     #[test]
     fn bounds_follow_the_midpoint_rule() {
         let (l, r) = Bounds::NONE.children(1, -1.0, 3.0);
-        assert_eq!((l.lower, l.upper, r.lower, r.upper), (f64::MIN, 1.0, 1.0, f64::MAX));
+        assert_eq!(
+            (l.lower, l.upper, r.lower, r.upper),
+            (f64::MIN, 1.0, 1.0, f64::MAX)
+        );
         let (l, r) = l.children(-1, 0.0, -2.0);
-        assert_eq!((l.lower, l.upper, r.lower, r.upper), (-1.0, 1.0, f64::MIN, -1.0));
+        assert_eq!(
+            (l.lower, l.upper, r.lower, r.upper),
+            (-1.0, 1.0, f64::MIN, -1.0)
+        );
         assert_eq!(r.clamp(0.5), -1.0);
     }
 }

@@ -150,7 +150,15 @@ impl Grower<'_> {
             root_gain,
             allowed: allowed.as_deref(),
         };
-        find_best_split(&hf, self.mapper, self.bins, self.features, sum, self.p, &rule)
+        find_best_split(
+            &hf,
+            self.mapper,
+            self.bins,
+            self.features,
+            sum,
+            self.p,
+            &rule,
+        )
     }
 
     /// The value of a child with sums `s` of a node with bounds `b`.
@@ -175,10 +183,7 @@ impl Grower<'_> {
             Vec::new()
         };
         if !self.cons.has_monotone() {
-            return [
-                (Bounds::NONE, 0.0, path.clone()),
-                (Bounds::NONE, 0.0, path),
-            ];
+            return [(Bounds::NONE, 0.0, path.clone()), (Bounds::NONE, 0.0, path)];
         }
         let b = &o.bounds;
         let (wl, wr) = (

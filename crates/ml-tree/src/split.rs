@@ -316,7 +316,10 @@ pub(crate) fn find_best_split(
     let (mut lg, mut lh) = ([0.0f64; HIST_SLOTS], [0.0f64; HIST_SLOTS]);
     let (mut gain_r, mut gain_l) = ([0.0f64; HIST_SLOTS], [0.0f64; HIST_SLOTS]);
     for &f in features {
-        if rule.allowed.is_some_and(|a| !a.get(f).copied().unwrap_or(false)) {
+        if rule
+            .allowed
+            .is_some_and(|a| !a.get(f).copied().unwrap_or(false))
+        {
             continue;
         }
         let cuts = &mapper.features[f];
@@ -499,17 +502,16 @@ mod tests {
         let mut hist = new_histogram(&bins);
         build_histogram(&bins, &[0], None, &gq, &mut hist);
         let total = sum(&(0..n).collect::<Vec<_>>(), &gh);
-        let c =
-            find_best_split(
-                &q.histogram_to_f64(&hist),
-                &mapper,
-                &bins,
-                &[0],
-                total,
-                &p,
-                &NodeRule::NONE,
-            )
-            .unwrap();
+        let c = find_best_split(
+            &q.histogram_to_f64(&hist),
+            &mapper,
+            &bins,
+            &[0],
+            total,
+            &p,
+            &NodeRule::NONE,
+        )
+        .unwrap();
         let mut best = f64::MIN;
         for mask in 1u32..(1 << (k - 1)) {
             let l: Vec<usize> = (0..n)

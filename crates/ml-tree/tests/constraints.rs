@@ -7,8 +7,8 @@
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Float64Array};
-use ml_core::attributes::{with_vector_attributes, Attribute};
 use arrow::datatypes::{DataType, Field};
+use ml_core::attributes::{with_vector_attributes, Attribute};
 use ml_core::dataset::{unit_uniform, vector_column_from_vec, vector_type};
 use ml_core::{Dataset, Estimator, MlError, ParamValue, Params};
 use ml_tree::tree::Tree;
@@ -146,7 +146,8 @@ fn predictions_are_monotone_along_every_constrained_feature_on_a_grid_of_1000_ro
 fn monotone_constraints_by_feature_name_equal_the_tuple_form() {
     let (train, _) = data(2000, 2, true, true);
     let mut g = gbt("binary:logistic", "depthwise");
-    g.set_param("monotone_constraints", "(1,-1)".into()).unwrap();
+    g.set_param("monotone_constraints", "(1,-1)".into())
+        .unwrap();
     let a = g.fit(&train).unwrap();
     g.set_param("monotone_constraints", r#"{"x1": -1, "x0": 1}"#.into())
         .unwrap();
@@ -195,15 +196,22 @@ fn no_split_path_mixes_features_from_different_interaction_sets() {
         for policy in ["depthwise", "lossguide"] {
             let mut g = gbt("binary:logistic", policy);
             let free = g.fit(&train).unwrap();
-            assert!(mixed_paths(&free, &sets) > 0, "unconstrained trees mix sets");
+            assert!(
+                mixed_paths(&free, &sets) > 0,
+                "unconstrained trees mix sets"
+            );
             g.set_param("interaction_constraints", "[[0,1],[2,3,4]]".into())
                 .unwrap();
             let model = g.fit(&train).unwrap();
             assert_eq!(mixed_paths(&model, &sets), 0, "{policy} nominal={nominal}");
             // Feature 5 is in no set: on any path that uses it, it is alone.
             let alone = |m: &GradientBoostedTreesModel, f: usize| {
-                let p: Vec<Vec<usize>> =
-                    m.trees.iter().flat_map(paths).filter(|p| p.contains(&f)).collect();
+                let p: Vec<Vec<usize>> = m
+                    .trees
+                    .iter()
+                    .flat_map(paths)
+                    .filter(|p| p.contains(&f))
+                    .collect();
                 (p.len(), p.iter().all(|p| p.iter().all(|&g| g == f)))
             };
             assert!(alone(&model, 5).1);
@@ -218,7 +226,8 @@ fn no_split_path_mixes_features_from_different_interaction_sets() {
             }
             assert!((2..D).any(|f| alone(&only, f).0 > 0));
             // With monotone constraints as well.
-            g.set_param("monotone_constraints", "(1,-1)".into()).unwrap();
+            g.set_param("monotone_constraints", "(1,-1)".into())
+                .unwrap();
             let both = g.fit(&train).unwrap();
             assert_eq!(mixed_paths(&both, &sets), 0);
             assert_eq!(violations(&grid_margins(&both, 0, 7), 1), 0);
@@ -238,9 +247,7 @@ fn bad_constraint_strings_are_typed_errors_naming_the_parameter() {
     };
     let mut g = GradientBoostedTrees::new();
     for bad in ["(1,up)", "(1,2)", "{\"x0\": 1", "(1,,0)"] {
-        let e = g
-            .set_param("monotone_constraints", bad.into())
-            .unwrap_err();
+        let e = g.set_param("monotone_constraints", bad.into()).unwrap_err();
         named(e, "monotone_constraints");
     }
     for bad in ["[[0,1]", "[0,1]", "[[0,-1]]", "[[0.5]]", "((0,1))"] {
