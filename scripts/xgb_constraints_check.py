@@ -105,7 +105,7 @@ def run_ours(path, policy, mono, inter, threads, rounds, tmp):
     if inter:
         cmd += ["--interaction-constraints", inter]
     subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-    return np.loadtxt(out, delimiter=",", ndmin=1)
+    return np.loadtxt(out, delimiter=",", skiprows=1, ndmin=1)
 
 
 def wrong_way(predict, Xte, feats, rng):
