@@ -865,7 +865,7 @@ impl GradientBoostedTrees {
             }
             (None, Some(b)) => vec![(b as f32) as f64; k],
             (None, None) => self
-                .estimate_base_scores(&y, w, n_global, sum_w, &lp, k, c)?
+                .estimate_base_scores(y, w, n_global, sum_w, &lp, k, c)?
                 .into_iter()
                 .map(|b| (b as f32) as f64)
                 .collect(),
@@ -933,7 +933,7 @@ impl GradientBoostedTrees {
                 // All outputs' pairs once per round, from the margins at its start.
                 custom_gh.clear();
                 custom_gh.resize(n * k, (0.0, 0.0));
-                custom.gradients(&margins, &y, k, &mut custom_gh);
+                custom.gradients(&margins, y, k, &mut custom_gh);
                 if let Some(i) = custom_gh
                     .iter()
                     .position(|(g, h)| !g.is_finite() || !h.is_finite())
@@ -956,7 +956,7 @@ impl GradientBoostedTrees {
                     gradients(
                         obj,
                         &margins,
-                        &y,
+                        y,
                         w,
                         self.scale_pos_weight,
                         &lp,
@@ -993,8 +993,8 @@ impl GradientBoostedTrees {
                     }
                 };
                 let inputs = GrowInputs {
-                    bins: &bins,
-                    mapper: &mapper,
+                    bins,
+                    mapper,
                     features: &features,
                     params: &tp,
                     gh: &ghq,
@@ -1013,11 +1013,11 @@ impl GradientBoostedTrees {
                     };
                     let leaf_of = self.refresh_leaves(
                         &mut tree,
-                        &mapper,
-                        &bins,
+                        mapper,
+                        bins,
                         sampled.as_deref(),
                         (&margins, k, class),
-                        (&y, w),
+                        (y, w),
                         alpha,
                         c,
                     )?;
@@ -1026,7 +1026,7 @@ impl GradientBoostedTrees {
                     }
                 } else {
                     // Margins of the rows used, from the leaf each ended in.
-                    add_leaf_values(&mut margins, k, class, &rows, &scratch, &leaves, &bins);
+                    add_leaf_values(&mut margins, k, class, &rows, &scratch, &leaves, bins);
                 }
                 if let Some(s) = &sampled {
                     // Rows left out of this round: the tree walked on their bins.
@@ -1034,7 +1034,7 @@ impl GradientBoostedTrees {
                     for &r in s {
                         used[r as usize] = true;
                     }
-                    let walk = BinnedTree::new(&tree, &mapper);
+                    let walk = BinnedTree::new(&tree, mapper);
                     margins
                         .par_chunks_mut(k * 4096)
                         .enumerate()

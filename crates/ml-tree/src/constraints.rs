@@ -86,7 +86,7 @@ impl Constraints {
 }
 
 /// Strips one pair of enclosing brackets `open`/`close` (after trimming).
-fn strip<'a>(s: &'a str, open: char, close: char) -> Option<&'a str> {
+fn strip(s: &str, open: char, close: char) -> Option<&str> {
     s.strip_prefix(open).and_then(|r| r.strip_suffix(close))
 }
 
