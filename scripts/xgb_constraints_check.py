@@ -90,6 +90,36 @@ def run_xgb(data, policy, mono, inter, threads, rounds):
     return bst, bst.predict(xgb.DMatrix(Xte, nthread=threads))
 
 
+def run_fit_csv(data, policy, mono, inter, threads, rounds, tmp):
+    """ml-tree through `-p ml-tree --example fit_csv` (FIT_CSV_BIN) on the same rows as CSV:
+    the light build (no DataFusion / tract) for when train_gbdt is not built."""
+    Xtr, ytr, Xte, yte, feats = data
+    files = []
+    for name, X, y in (("train", Xtr, ytr), ("test", Xte, yte)):
+        f = os.path.join(tmp, name + ".csv")
+        if not os.path.exists(f):
+            df = pd.DataFrame(X.astype(np.float64), columns=feats)
+            df.insert(0, "label", y.astype(np.float64))
+            df.to_csv(f, index=False, na_rep="", float_format="%.9g")
+        files.append(f)
+    out = os.path.join(tmp, "pred_fit_csv.csv")
+    prefix = ([os.environ["FIT_CSV_BIN"]] if os.environ.get("FIT_CSV_BIN")
+              else ["cargo", "run", "--quiet", "--release", "-p", "ml-tree", "--example",
+                    "fit_csv", "--"])
+    params = {"objective": "binary:logistic", "num_round": rounds, "eta": 0.1, "max_bin": 256,
+              "n_threads": threads, **shape(policy)}
+    if policy == "lossguide":
+        params = {k: v for k, v in params.items() if k != "max_depth"}
+        params["max_depth"] = 0
+    if mono:
+        params["monotone_constraints"] = mono
+    if inter:
+        params["interaction_constraints"] = inter
+    cmd = prefix + files + [out] + [f"{k}={v}" for k, v in params.items()]
+    subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    return np.loadtxt(out, delimiter=",", ndmin=1)
+
+
 def run_ours(path, policy, mono, inter, threads, rounds, tmp):
     prefix = ([os.environ["GBDT_BIN"]] if os.environ.get("GBDT_BIN")
               else ["cargo", "run", "--quiet", "--release", "--example", "train_gbdt", "--"])
@@ -132,6 +162,9 @@ def main():
     ap.add_argument("--rounds", type=int, default=100)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--tol", type=float, default=0.002)
+    ap.add_argument("--runner", choices=["train_gbdt", "fit_csv"], default="train_gbdt",
+                    help="ml-tree side: the train_gbdt tool on the Parquet file (default), or "
+                         "ml-tree's fit_csv example on the same rows written as CSV")
     a = ap.parse_args()
     if not os.path.exists(a.data):
         print(f"SKIP: {a.data} missing (run the peers' gen_data.py loans and features)")
@@ -139,7 +172,8 @@ def main():
     data = load(a.data)
     feats = data[4]
     mono, inter, (mono_names, inter_names) = strings(feats)
-    print(f"xgboost {xgb.__version__}; {len(data[1])} train / {len(data[3])} test rows; "
+    print(f"xgboost {xgb.__version__}; ml-tree via {a.runner}; "
+          f"{len(data[1])} train / {len(data[3])} test rows; "
           f"features {feats}")
     print(f"monotone_constraints {mono}  interaction_constraints {inter}")
     rows, failed = [], False
@@ -149,7 +183,10 @@ def main():
             for name, m, i in (("none", "", ""), ("monotone", mono, ""),
                                ("interaction", "", inter), ("both", mono, inter)):
                 bst, px = run_xgb(data, policy, m, i, a.threads, a.rounds)
-                po = run_ours(a.data, policy, m, i, a.threads, a.rounds, tmp)
+                if a.runner == "fit_csv":
+                    po = run_fit_csv(data, policy, m, i, a.threads, a.rounds, tmp)
+                else:
+                    po = run_ours(a.data, policy, m, i, a.threads, a.rounds, tmp)
                 ax, ao = auc(data[3], px), auc(data[3], po)
                 ok = abs(ax - ao) <= a.tol
                 failed |= not ok
@@ -157,7 +194,7 @@ def main():
                 if m:
                     wx = wrong_way(lambda X: bst.predict(xgb.DMatrix(X)), data[2], feats, rng)
                     note = f"xgb rows going the wrong way: {wx}"
-                    if name == "both":
+                    if name == "both" and a.runner == "train_gbdt":
                         pn = run_ours(a.data, policy, mono_names, inter_names, a.threads,
                                       a.rounds, tmp)
                         same = np.array_equal(pn, po)
