@@ -5,8 +5,13 @@
 //!     [--exclude COL,...] [--categorical COL,...] [--split-col is_test]
 //!     [--objective binary:logistic] [--num-round 100] [--max-depth 6] [--eta 0.3]
 //!     [--max-bin 256] [--threads 2] [--seed 0] [--model-out PATH] [--predictions-out PATH.csv]
-//!     [--contribs-out PATH.csv]
+//!     [--contribs-out PATH.csv] [--grow-policy depthwise] [--max-leaves 0]
+//!     [--monotone-constraints "(1,0,-1)"] [--interaction-constraints "[[0,1],[2,3,4]]"]
 //! ```
+//!
+//! `--monotone-constraints` and `--interaction-constraints` take XGBoost's string syntax, by
+//! feature position (features in file order) or by column name: `'{"int_rate": 1}'`,
+//! `'[["grade","int_rate"],["dti"]]'`.
 //!
 //! Every column that is not the label, the split column or excluded is a feature (numeric; the
 //! ones named in `--categorical` hold integer category codes, NaN = missing). `--test` may be the
@@ -95,6 +100,18 @@ pub struct Args {
     /// `bias`).
     #[arg(long)]
     pub contribs_out: Option<PathBuf>,
+    /// depthwise or lossguide.
+    #[arg(long, default_value = "depthwise")]
+    pub grow_policy: String,
+    /// Maximum leaves per tree (0 = unlimited).
+    #[arg(long, default_value_t = 0)]
+    pub max_leaves: usize,
+    /// XGBoost's monotone_constraints: "(1,0,-1)" by feature position, or '{"col": 1}'.
+    #[arg(long, default_value = "", allow_hyphen_values = true)]
+    pub monotone_constraints: String,
+    /// XGBoost's interaction_constraints: "[[0,1],[2,3,4]]", or by column name.
+    #[arg(long, default_value = "")]
+    pub interaction_constraints: String,
 }
 
 /// Rows per Parquet batch while reading.
@@ -290,6 +307,10 @@ fn train_and_score(args: &Args) -> Result<Summary> {
     gbt.max_bin = args.max_bin;
     gbt.n_threads = args.threads;
     gbt.seed = args.seed;
+    gbt.grow_policy = args.grow_policy.parse()?;
+    gbt.max_leaves = args.max_leaves;
+    gbt.monotone_constraints = args.monotone_constraints.clone();
+    gbt.interaction_constraints = args.interaction_constraints.clone();
     if args.objective.starts_with("multi:") {
         // Classes 0..k-1: counted as category codes of the label over the training rows.
         gbt.num_class = category_counts(&train_part, &[args.label.as_str()])?[0];

@@ -110,6 +110,50 @@ fn gbdt_args<'a>(file: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
 }
 
 #[test]
+fn train_gbdt_takes_constraints_in_xgboost_syntax_by_position_or_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = category_table(tmp.path());
+    let file = path_str(&file);
+    let pred = |extra: &[&str]| {
+        let p = tmp.path().join("pred.csv");
+        let mut e = vec![
+            "--max-depth",
+            "3",
+            "--num-round",
+            "3",
+            "--predictions-out",
+            path_str(&p),
+        ];
+        e.extend_from_slice(extra);
+        // The later --max-depth / --num-round override gbdt_args'.
+        run_tool(train_gbdt::run, &gbdt_args(file, &e));
+        read_predictions(&p)
+    };
+    // Features in file order: x, cat, n.
+    let by_pos = pred(&[
+        "--monotone-constraints",
+        "(-1,0,1)",
+        "--interaction-constraints",
+        "[[0],[1,2]]",
+    ]);
+    let by_name = pred(&[
+        "--monotone-constraints",
+        r#"{"n": 1, "x": -1}"#,
+        "--interaction-constraints",
+        r#"[["x"],["cat","n"]]"#,
+    ]);
+    assert_eq!(by_pos, by_name);
+    assert_eq!(by_pos.len(), 100);
+    // Four constraints for three features: an error naming the parameter.
+    let args =
+        train_gbdt::Args::try_parse_from(gbdt_args(file, &["--monotone-constraints", "(1,0,0,1)"]))
+            .unwrap();
+    let err = train_gbdt::run(&args, &mut Vec::new()).unwrap_err();
+    let line = ml_examples::error_line(err.as_ref());
+    assert!(line.contains("monotone_constraints"), "{line}");
+}
+
+#[test]
 fn train_gbdt_splits_a_nominal_column_on_a_category_subset() {
     let tmp = tempfile::tempdir().unwrap();
     let file = category_table(tmp.path());

@@ -54,9 +54,14 @@ fn read(path: &str) -> Result<(Dataset, ndarray::Array2<f64>)> {
     Ok((data, xs))
 }
 
-/// A parameter value from its text: a list `[a,b]`, an integer, a number, or a string.
+/// A parameter value from its text: a list `[a,b]`, an integer, a number, or a string (a
+/// nested list such as `interaction_constraints=[[0,1],[2,3]]` stays a string).
 fn value(s: &str) -> ParamValue {
-    if let Some(inner) = s.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+    if let Some(inner) = s
+        .strip_prefix('[')
+        .and_then(|r| r.strip_suffix(']'))
+        .filter(|r| !r.contains('['))
+    {
         return ParamValue::FloatList(
             inner
                 .split(',')

@@ -15,6 +15,7 @@ use ml_dist::{Collective, LocalCollective};
 
 use crate::binned_walk::BinnedTree;
 use crate::binning::{BinMapper, BinMatrix};
+use crate::constraints::Constraints;
 use crate::fixed::{exact_sum, Quantizer};
 use crate::forest::row_major;
 use crate::gather::{bin_source, BatchRows, Gathered};
@@ -591,7 +592,18 @@ impl GradientBoostedTrees {
         }
         let cats = categorical_slots(&field);
         let names = ml_core::attributes::slot_names(&field, d);
+        self.constraints(&names, d)?;
         Ok(SchemaInfo { d, cats, names })
+    }
+
+    /// The monotone and interaction constraints resolved for `d` features named `names`.
+    pub(crate) fn constraints(&self, names: &[String], d: usize) -> Result<Constraints> {
+        Constraints::parse(
+            &self.monotone_constraints,
+            &self.interaction_constraints,
+            names,
+            d,
+        )
     }
 
     /// The evaluation set's inputs (when one is set), checked against `d` training features,
@@ -905,7 +917,7 @@ impl GradientBoostedTrees {
             }
             (None, Some(b)) => vec![(b as f32) as f64; k],
             (None, None) => self
-                .estimate_base_scores(&y, w, n_global, sum_w, &lp, k, c)?
+                .estimate_base_scores(y, w, n_global, sum_w, &lp, k, c)?
                 .into_iter()
                 .map(|b| (b as f32) as f64)
                 .collect(),
@@ -936,6 +948,7 @@ impl GradientBoostedTrees {
             None => None,
         };
         let tp = self.tree_params();
+        let cons = self.constraints(feature_names, d)?;
         let first_round = init.map_or(0, |m| m.num_rounds());
         let mut trees: Vec<Tree> = Vec::with_capacity((first_round + self.num_round) * k);
         if let Some(m) = init {
@@ -972,7 +985,7 @@ impl GradientBoostedTrees {
                 // All outputs' pairs once per round, from the margins at its start.
                 custom_gh.clear();
                 custom_gh.resize(n * k, (0.0, 0.0));
-                custom.gradients(&margins, &y, k, &mut custom_gh);
+                custom.gradients(&margins, y, k, &mut custom_gh);
                 if let Some(i) = custom_gh
                     .iter()
                     .position(|(g, h)| !g.is_finite() || !h.is_finite())
@@ -995,7 +1008,7 @@ impl GradientBoostedTrees {
                     gradients(
                         obj,
                         &margins,
-                        &y,
+                        y,
                         w,
                         self.scale_pos_weight,
                         &lp,
@@ -1032,13 +1045,14 @@ impl GradientBoostedTrees {
                     }
                 };
                 let inputs = GrowInputs {
-                    bins: &bins,
-                    mapper: &mapper,
+                    bins,
+                    mapper,
                     features: &features,
                     params: &tp,
                     gh: &ghq,
                     quant: &quant,
                     collective: c,
+                    constraints: &cons,
                 };
                 let (mut tree, leaves) =
                     grow_tree(&inputs, &mut rows, n_used[0] as u64, identity, &mut scratch)?;
@@ -1051,11 +1065,11 @@ impl GradientBoostedTrees {
                     };
                     let leaf_of = self.refresh_leaves(
                         &mut tree,
-                        &mapper,
-                        &bins,
+                        mapper,
+                        bins,
                         sampled.as_deref(),
                         (&margins, k, class),
-                        (&y, w),
+                        (y, w),
                         alpha,
                         c,
                     )?;
@@ -1064,7 +1078,7 @@ impl GradientBoostedTrees {
                     }
                 } else {
                     // Margins of the rows used, from the leaf each ended in.
-                    add_leaf_values(&mut margins, k, class, &rows, &scratch, &leaves, &bins);
+                    add_leaf_values(&mut margins, k, class, &rows, &scratch, &leaves, bins);
                 }
                 if let Some(s) = &sampled {
                     // Rows left out of this round: the tree walked on their bins.
@@ -1072,7 +1086,7 @@ impl GradientBoostedTrees {
                     for &r in s {
                         used[r as usize] = true;
                     }
-                    let walk = BinnedTree::new(&tree, &mapper);
+                    let walk = BinnedTree::new(&tree, mapper);
                     margins
                         .par_chunks_mut(k * 4096)
                         .enumerate()

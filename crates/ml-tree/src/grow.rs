@@ -19,6 +19,7 @@ use ml_dist::Collective;
 use rayon::prelude::*;
 
 use crate::binning::{BinMapper, BinMatrix, FeatureCuts, HIST_SLOTS};
+use crate::constraints::{Bounds, Constraints};
 use crate::fixed::Quantizer;
 use crate::hist::{
     all_reduce_histograms, build_histograms, new_histogram, subtract_histogram, GradPair, IntPair,
@@ -26,7 +27,7 @@ use crate::hist::{
 };
 use crate::params::{GrowPolicy, TreeParams};
 use crate::partition::{carve, partition};
-use crate::split::{find_best_split, left_table, Candidate, SplitKind};
+use crate::split::{find_best_split, left_table, Candidate, NodeRule, SplitKind};
 use crate::tree::{CategorySet, Node, Tree};
 
 /// A node that may still be split.
@@ -41,6 +42,13 @@ struct Open {
     in_b: bool,
     hist: Option<Vec<IntPair>>,
     best: Option<Candidate>,
+    /// Monotone state: bounds on the children's weights.
+    bounds: Bounds,
+    /// Monotone state: the node's gain at its bounded weight.
+    root_gain: f64,
+    /// Features split on above the node (sorted, distinct; kept with interaction
+    /// constraints only).
+    path: Vec<usize>,
 }
 
 /// Rows of the training set that ended in each leaf: `(start, end, leaf value, in_b)` ranges
@@ -113,6 +121,7 @@ struct Grower<'a> {
     gh: &'a [QPair],
     quant: &'a Quantizer,
     collective: &'a dyn Collective,
+    cons: &'a Constraints,
 }
 
 impl Grower<'_> {
@@ -123,20 +132,85 @@ impl Grower<'_> {
             && s[1] >= 2.0 * self.p.min_child_weight
     }
 
-    /// The best split of a node from its (global) integer histogram.
-    fn best_split(&self, h: &[IntPair], sum: GradPair) -> Option<Candidate> {
+    /// The best split of a node from its (global) integer histogram, under its constraints:
+    /// monotone bounds and gain, and the features its path allows.
+    fn best_split(
+        &self,
+        h: &[IntPair],
+        sum: GradPair,
+        bounds: Bounds,
+        root_gain: f64,
+        path: &[usize],
+    ) -> Option<Candidate> {
         let hf = self.quant.histogram_to_f64(h);
-        find_best_split(&hf, self.mapper, self.bins, self.features, sum, self.p)
+        let allowed = self.cons.allowed(path, self.bins.n_features());
+        let rule = NodeRule {
+            monotone: &self.cons.monotone,
+            bounds,
+            root_gain,
+            allowed: allowed.as_deref(),
+        };
+        find_best_split(
+            &hf,
+            self.mapper,
+            self.bins,
+            self.features,
+            sum,
+            self.p,
+            &rule,
+        )
+    }
+
+    /// The value of a child with sums `s` of a node with bounds `b`.
+    fn child_value(&self, s: GradPair, b: &Bounds) -> f64 {
+        if self.cons.has_monotone() {
+            self.p.bounded_leaf_value(s, b)
+        } else {
+            self.p.leaf_value(s)
+        }
+    }
+
+    /// The monotone state and path of the two children of `o` split by `c`:
+    /// `[(bounds, root_gain, path); 2]`.
+    fn child_states(&self, o: &Open, c: &Candidate) -> [(Bounds, f64, Vec<usize>); 2] {
+        let path = if self.cons.has_interaction() {
+            let mut p = o.path.clone();
+            if let Err(i) = p.binary_search(&c.feature) {
+                p.insert(i, c.feature);
+            }
+            p
+        } else {
+            Vec::new()
+        };
+        if !self.cons.has_monotone() {
+            return [(Bounds::NONE, 0.0, path.clone()), (Bounds::NONE, 0.0, path)];
+        }
+        let b = &o.bounds;
+        let (wl, wr) = (
+            self.p.bounded_weight(c.left_sum, b),
+            self.p.bounded_weight(c.right_sum, b),
+        );
+        let (lb, rb) = b.children(self.cons.monotone_of(c.feature), wl, wr);
+        // As XGBoost: a child's own gain is taken at its weight bounded by its parent's
+        // bounds.
+        [
+            (lb, self.p.bounded_gain(c.left_sum, b), path.clone()),
+            (rb, self.p.bounded_gain(c.right_sum, b), path),
+        ]
     }
 
     /// Writes the split of `o` into the tree and appends its two children as leaves.
     fn record_split(&self, tree: &mut Tree, o: &Open, c: &Candidate) -> usize {
         let missing_bin = self.bins.missing_bins()[c.feature];
         let li = tree.nodes.len();
-        tree.nodes
-            .push(Node::leaf(self.p.leaf_value(c.left_sum), c.left_sum[1]));
-        tree.nodes
-            .push(Node::leaf(self.p.leaf_value(c.right_sum), c.right_sum[1]));
+        tree.nodes.push(Node::leaf(
+            self.child_value(c.left_sum, &o.bounds),
+            c.left_sum[1],
+        ));
+        tree.nodes.push(Node::leaf(
+            self.child_value(c.right_sum, &o.bounds),
+            c.right_sum[1],
+        ));
         let cuts = &self.mapper.features[c.feature];
         let node = &mut tree.nodes[o.node];
         node.feature = c.feature as u32;
@@ -302,6 +376,7 @@ impl Grower<'_> {
             sum: GradPair,
             can: bool,
             hist: Option<Vec<IntPair>>,
+            state: (Bounds, f64, Vec<usize>),
         }
         let mut children: Vec<Child> = Vec::with_capacity(2 * nodes.len());
         for ((((mut o, c, li), pl), sm), &in_b) in
@@ -318,6 +393,7 @@ impl Grower<'_> {
                 }
             }
             let d = o.depth + 1;
+            let [ls, rs] = self.child_states(&o, &c);
             children.push(Child {
                 node: li,
                 start: o.start,
@@ -328,6 +404,7 @@ impl Grower<'_> {
                 sum: c.left_sum,
                 can: pl.left_can,
                 hist: lh,
+                state: ls,
             });
             children.push(Child {
                 node: li + 1,
@@ -339,11 +416,13 @@ impl Grower<'_> {
                 sum: c.right_sum,
                 can: pl.right_can,
                 hist: rh,
+                state: rs,
             });
         }
         let opened: Vec<Open> = children
             .into_par_iter()
             .map(|ch| {
+                let (bounds, root_gain, path) = ch.state;
                 let mut o = Open {
                     node: ch.node,
                     start: ch.start,
@@ -353,10 +432,13 @@ impl Grower<'_> {
                     in_b: ch.in_b,
                     hist: None,
                     best: None,
+                    bounds,
+                    root_gain,
+                    path,
                 };
                 if ch.can {
                     if let Some(h) = ch.hist {
-                        o.best = self.best_split(&h, ch.sum);
+                        o.best = self.best_split(&h, ch.sum, o.bounds, o.root_gain, &o.path);
                         if o.best.is_some() {
                             o.hist = Some(h);
                         }
@@ -394,6 +476,8 @@ pub(crate) struct GrowInputs<'a> {
     pub quant: &'a Quantizer,
     /// The workers training together.
     pub collective: &'a dyn Collective,
+    /// Monotone and interaction constraints.
+    pub constraints: &'a Constraints,
 }
 
 /// Grows one tree. `rows` holds this worker's rows used (0..n in order when `identity_rows`),
@@ -415,6 +499,7 @@ pub(crate) fn grow_tree(
         gh,
         quant,
         collective,
+        constraints,
     } = *inputs;
     // The second row buffer nodes are partitioned into, kept across trees so a large buffer
     // is not allocated (and faulted in) again for every tree.
@@ -430,6 +515,7 @@ pub(crate) fn grow_tree(
         gh,
         quant,
         collective,
+        cons: constraints,
     };
     let n = rows.len();
     // The root's histogram (over all workers) gives its sums: every row is in exactly one slot
@@ -474,9 +560,12 @@ pub(crate) fn grow_tree(
         in_b: false,
         hist: None,
         best: None,
+        bounds: Bounds::NONE,
+        root_gain: p.bounded_gain(root_sum, &Bounds::NONE),
+        path: Vec::new(),
     };
     if let (true, Some(h)) = (g.can_split(0, root_sum, n_global), root_hist) {
-        root.best = g.best_split(&h, root_sum);
+        root.best = g.best_split(&h, root_sum, root.bounds, root.root_gain, &root.path);
         root.hist = Some(h);
     }
     let mut open: Vec<Open> = Vec::new();
@@ -565,6 +654,7 @@ mod tests {
             gh: &q,
             quant: &quant,
             collective: &LocalCollective,
+            constraints: &Constraints::default(),
         };
         grow_tree(&inputs, rows, n, true, scratch).unwrap()
     }

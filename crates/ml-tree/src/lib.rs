@@ -23,6 +23,7 @@
 //! | `custom` | losses of your own ([`CustomObjective`]) |
 //! | `grow` | one tree, depthwise (a level at a time) or lossguide (best leaf first) |
 //! | `hist` | (gradient, hessian) histograms of a node's rows, summed in integers and all-reduced across workers; only the smaller child's is built, the larger one is the parent's minus it |
+//! | `constraints` | monotone and interaction constraints: their string syntax, bounds on node weights (mid-point rule), the features a node may use |
 //! | `split` | XGBoost's gain with L1/L2 regularization and the best split of a node: numeric thresholds with a learned direction for missing values, nominal slots one-vs-rest for few categories or on subsets ordered by gradient ratio (LightGBM's method) |
 //! | `partition` | a split sends its node's rows to the children: each node's rows are a contiguous range of one of two index buffers, partitioned into the other |
 //! | `metric` | evaluation metrics ([`Metric`]) |
@@ -90,6 +91,30 @@
 //! `base_margin`). All of them train through a [`ml_dist::Collective`] to the same bytes as
 //! `fit`: the quantiles gather every worker's values (see the `adaptive` module).
 //!
+//! ## Constraints
+//!
+//! `monotone_constraints` and `interaction_constraints` take XGBoost's string syntax
+//! (`"(1,0,-1)"`, `"[[0,1],[2,3,4]]"`, or features by name: `{"int_rate": 1}`,
+//! `[["grade","int_rate"]]`) and its semantics, for both grow policies:
+//!
+//! - monotone (XGBoost's `TreeEvaluator`): every node carries bounds on its children's
+//!   weights (none at the root); child weights are clamped to them, a split on a `+1` feature
+//!   whose left weight exceeds its right is rejected (`-1`: the reverse), gains are taken at the
+//!   clamped weights, and after a split on a constrained feature the mid-point of the two child
+//!   weights becomes the left child's upper and the right child's lower bound (`-1`: the
+//!   reverse). So predictions never go the wrong way along a constrained feature. As in
+//!   XGBoost, giving the parameter at all switches to that bounded evaluation, and a
+//!   constraint on a categorical slot only orders the two children's weights (left: the split's
+//!   categories), which does not make predictions monotone in the category code. The leaves of
+//!   `reg:absoluteerror` / `reg:quantileerror`, refreshed to residual quantiles after growth, are
+//!   not clamped again.
+//! - interaction (XGBoost's `FeatureInteractionConstraintHost`): the root may split on any
+//!   feature; below it, a node may use the features already on its path and those of every
+//!   allowed set that contains all of them, so a feature in no set is used only with itself.
+//!
+//! Both act on the all-reduced histograms, so constrained training through a
+//! [`ml_dist::Collective`] gives the same bytes as `fit` too.
+//!
 //! Models save through [`ml_core::persist`] and export to / import from XGBoost's JSON model
 //! format ([`xgboost`]) for numeric splits.
 //!
@@ -121,6 +146,7 @@ mod adaptive;
 mod binned_walk;
 mod binning;
 mod boost;
+mod constraints;
 mod custom;
 mod fixed;
 mod forest;

@@ -154,6 +154,18 @@ pub struct GradientBoostedTrees {
     /// Categorical features with at most this many categories are split one category against
     /// the rest; larger ones on sorted-gradient subsets.
     pub max_cat_to_onehot: usize,
+    /// XGBoost's `monotone_constraints`, in its string syntax: one of -1, 0, 1 per feature
+    /// in order, `"(1,0,-1)"` (shorter lists are padded with 0), or by feature name as a
+    /// JSON object, `{"int_rate": 1}`. Predictions then never decrease (1) or increase (-1)
+    /// as that feature grows (XGBoost's bounds and mid-point rule; the crate docs'
+    /// "Constraints" section).
+    /// Empty (the default): none.
+    pub monotone_constraints: String,
+    /// XGBoost's `interaction_constraints`: a JSON list of the sets of features allowed to
+    /// interact, by index `"[[0,1],[2,3,4]]"` or by name `[["grade","int_rate"]]`. Every
+    /// root-to-leaf path then splits only on features of one set (a feature in no set only
+    /// with itself). Empty (the default): none.
+    pub interaction_constraints: String,
     /// Seed for row and column sampling.
     pub seed: u64,
     /// Threads, as [`ml_core::threads`] defines them for every stage: 0 = the current rayon
@@ -238,6 +250,8 @@ impl Default for GradientBoostedTrees {
             base_score: None,
             num_class: 0,
             max_cat_to_onehot: 4,
+            monotone_constraints: String::new(),
+            interaction_constraints: String::new(),
             seed: 0,
             n_threads: 0,
             eval_metric: None,
@@ -348,6 +362,7 @@ fn check(p: &GradientBoostedTrees) -> Result<()> {
             "must be >= 1 (or unset), got 0".into(),
         );
     }
+    crate::constraints::check_syntax(&p.monotone_constraints, &p.interaction_constraints)?;
     ml_core::threads::check_n_threads("n_threads", p.n_threads)
 }
 
@@ -373,6 +388,8 @@ impl_params!(GradientBoostedTrees {
     base_score: "Initial prediction; unset = estimated from the labels.",
     num_class: "Number of classes (multi:softmax).",
     max_cat_to_onehot: "Categorical features with at most this many categories split one-vs-rest.",
+    monotone_constraints: "Per-feature monotone constraints, XGBoost's syntax: \"(1,0,-1)\" or {\"name\": 1} (empty = none).",
+    interaction_constraints: "Allowed feature interaction sets, XGBoost's syntax: \"[[0,1],[2,3,4]]\" or by name (empty = none).",
     seed: "Seed for row and column sampling.",
     n_threads: "Threads (0 = the current rayon pool; see ml_core::threads).",
     eval_metric: "auc | logloss | rmse | mlogloss | error | mae | mphe | quantile | poisson-nloglik | tweedie-nloglik | gamma-nloglik | gamma-deviance (unset = objective default).",
@@ -436,6 +453,8 @@ builders!(
     with_base_score => base_score: Option<f64>,
     with_num_class => num_class: usize,
     with_max_cat_to_onehot => max_cat_to_onehot: usize,
+    with_monotone_constraints => monotone_constraints: String,
+    with_interaction_constraints => interaction_constraints: String,
     with_seed => seed: u64,
     with_n_threads => n_threads: usize,
     with_eval_metric => eval_metric: Option<Metric>,

@@ -4,6 +4,7 @@
 //! sends left.
 
 use crate::binning::{BinMapper, BinMatrix, FeatureCuts, HIST_SLOTS};
+use crate::constraints::Bounds;
 use crate::hist::GradPair;
 use crate::params::TreeParams;
 
@@ -70,6 +71,70 @@ impl TreeParams {
             return None;
         }
         Some(self.score(left) + self.score(right) - parent_score)
+    }
+
+    /// XGBoost's `CalcWeight`: [`TreeParams::weight`], and 0 for a node lighter than
+    /// `min_child_weight`.
+    #[inline]
+    fn weight_checked(&self, s: GradPair) -> f64 {
+        if s[1] < self.min_child_weight || s[1] <= 0.0 {
+            0.0
+        } else {
+            self.weight(s)
+        }
+    }
+
+    /// The weight of a node whose parent has bounds `b` (monotone constraints).
+    #[inline]
+    pub(crate) fn bounded_weight(&self, s: GradPair, b: &Bounds) -> f64 {
+        b.clamp(self.weight_checked(s))
+    }
+
+    /// XGBoost's gain at a given weight, `-(2 G w + (H + lambda) w^2)` (0 without hessian).
+    #[inline]
+    fn gain_given_weight(&self, s: GradPair, w: f64) -> f64 {
+        if s[1] <= 0.0 {
+            0.0
+        } else {
+            -(2.0 * s[0] * w + (s[1] + self.lambda) * w * w)
+        }
+    }
+
+    /// The gain of a node whose parent has bounds `b`, at its bounded weight.
+    #[inline]
+    pub(crate) fn bounded_gain(&self, s: GradPair, b: &Bounds) -> f64 {
+        self.gain_given_weight(s, self.bounded_weight(s, b))
+    }
+
+    /// A leaf's value under bounds `b`: the bounded weight times eta, rounded to f32.
+    pub(crate) fn bounded_leaf_value(&self, s: GradPair, b: &Bounds) -> f64 {
+        ((self.bounded_weight(s, b) * self.eta) as f32) as f64
+    }
+
+    /// The loss reduction of a split of a node with bounds `b` and gain `root_gain` on a
+    /// feature with monotone constraint `c`: `None` when a child is too light or the
+    /// children's bounded weights go the wrong way (XGBoost's `CalcSplitGain`).
+    #[inline]
+    fn bounded_split_gain(
+        &self,
+        left: GradPair,
+        right: GradPair,
+        b: &Bounds,
+        c: i8,
+        root_gain: f64,
+    ) -> Option<f64> {
+        if left[1] < self.min_child_weight
+            || right[1] < self.min_child_weight
+            || left[1] <= 0.0
+            || right[1] <= 0.0
+        {
+            return None;
+        }
+        let (wl, wr) = (self.bounded_weight(left, b), self.bounded_weight(right, b));
+        if (c > 0 && wl > wr) || (c < 0 && wl < wr) {
+            return None;
+        }
+        Some(self.gain_given_weight(left, wl) + self.gain_given_weight(right, wr) - root_gain)
     }
 
     /// True when a split with this gain is taken.
@@ -150,6 +215,31 @@ pub(crate) fn sub(a: GradPair, b: GradPair) -> GradPair {
     [a[0] - b[0], a[1] - b[1]]
 }
 
+/// What constrains the split of one node (see [`crate::constraints`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NodeRule<'a> {
+    /// Per-feature monotone constraints; empty: XGBoost's unconstrained evaluation.
+    pub monotone: &'a [i8],
+    /// Bounds on the node's children's weights.
+    pub bounds: Bounds,
+    /// The node's own gain (at its weight bounded by its parent's bounds), used when
+    /// `monotone` is not empty.
+    pub root_gain: f64,
+    /// The features the node may split on; `None`: all.
+    pub allowed: Option<&'a [bool]>,
+}
+
+#[cfg(test)]
+impl NodeRule<'_> {
+    /// No constraints.
+    pub const NONE: NodeRule<'static> = NodeRule {
+        monotone: &[],
+        bounds: Bounds::NONE,
+        root_gain: 0.0,
+        allowed: None,
+    };
+}
+
 /// Keeps the better of `best` and a new split (strictly greater gain wins, so the first found
 /// wins ties: features in order, then bins in order, missing-right before missing-left).
 struct Best<'a> {
@@ -157,6 +247,8 @@ struct Best<'a> {
     parent: GradPair,
     parent_score: f64,
     best: Option<Candidate>,
+    /// Monotone constraints (bounded evaluation), if any.
+    rule: Option<NodeRule<'a>>,
 }
 
 impl Best<'_> {
@@ -176,7 +268,17 @@ impl Best<'_> {
         kind: impl FnOnce() -> SplitKind,
     ) {
         let right = sub(self.parent, left);
-        if let Some(g) = self.p.split_gain(left, right, self.parent_score) {
+        let gain = match &self.rule {
+            None => self.p.split_gain(left, right, self.parent_score),
+            Some(r) => self.p.bounded_split_gain(
+                left,
+                right,
+                &r.bounds,
+                r.monotone.get(feature).copied().unwrap_or(0),
+                r.root_gain,
+            ),
+        };
+        if let Some(g) = gain {
             if self.p.accept(g) && self.best.as_ref().is_none_or(|b| g > b.gain) {
                 self.best = Some(Candidate {
                     feature,
@@ -191,7 +293,8 @@ impl Best<'_> {
     }
 }
 
-/// Searches every listed feature's histogram for the best split of a node with sums `parent`.
+/// Searches every listed feature's histogram for the best split of a node with sums `parent`,
+/// under the node's constraints `rule`.
 pub(crate) fn find_best_split(
     hist: &[GradPair],
     mapper: &BinMapper,
@@ -199,17 +302,26 @@ pub(crate) fn find_best_split(
     features: &[usize],
     parent: GradPair,
     p: &TreeParams,
+    rule: &NodeRule<'_>,
 ) -> Option<Candidate> {
+    let bounded = !rule.monotone.is_empty();
     let mut best = Best {
         p,
         parent,
         parent_score: p.score(parent),
         best: None,
+        rule: bounded.then_some(*rule),
     };
     // Per numeric feature: left sums and gains of each candidate (rewritten per feature).
     let (mut lg, mut lh) = ([0.0f64; HIST_SLOTS], [0.0f64; HIST_SLOTS]);
     let (mut gain_r, mut gain_l) = ([0.0f64; HIST_SLOTS], [0.0f64; HIST_SLOTS]);
     for &f in features {
+        if rule
+            .allowed
+            .is_some_and(|a| !a.get(f).copied().unwrap_or(false))
+        {
+            continue;
+        }
         let cuts = &mapper.features[f];
         let nb = cuts.n_bins();
         let Some(h) = hist.get(bins.slots(f)) else {
@@ -234,6 +346,19 @@ pub(crate) fn find_best_split(
                     acc = add(acc, slot);
                     lg[b] = acc[0];
                     lh[b] = acc[1];
+                }
+                if bounded {
+                    // Bounded weights: every candidate through `offer`, in the same order.
+                    for b in 0..nc {
+                        let acc = [lg[b], lh[b]];
+                        let right = sub(parent, acc);
+                        let dl = !has_missing && acc[1] >= right[1];
+                        best.offer(f, acc, dl, || SplitKind::Numeric(b as u8));
+                        if has_missing {
+                            best.offer(f, add(acc, miss), true, || SplitKind::Numeric(b as u8));
+                        }
+                    }
+                    continue;
                 }
                 p.gains(
                     &lg[..nc],
@@ -377,8 +502,16 @@ mod tests {
         let mut hist = new_histogram(&bins);
         build_histogram(&bins, &[0], None, &gq, &mut hist);
         let total = sum(&(0..n).collect::<Vec<_>>(), &gh);
-        let c =
-            find_best_split(&q.histogram_to_f64(&hist), &mapper, &bins, &[0], total, &p).unwrap();
+        let c = find_best_split(
+            &q.histogram_to_f64(&hist),
+            &mapper,
+            &bins,
+            &[0],
+            total,
+            &p,
+            &NodeRule::NONE,
+        )
+        .unwrap();
         let mut best = f64::MIN;
         for mask in 1u32..(1 << (k - 1)) {
             let l: Vec<usize> = (0..n)

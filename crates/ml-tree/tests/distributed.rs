@@ -3,7 +3,8 @@
 //! world sizes 1-4 on threads and 2-3 on a TCP ring over 127.0.0.1; shards contiguous,
 //! round-robin, shuffled, or with an empty one; each odd-ranked worker streaming its shard in
 //! batches (`fit_source_with`), the others fitting it in memory; one process streaming all
-//! rows in batches of 1, 97 or all rows; depthwise and lossguide, categorical slots, missing values, weights, row and
+//! rows in batches of 1, 97 or all rows; depthwise and lossguide, monotone and interaction
+//! constraints, categorical slots, missing values, weights, row and
 //! column sampling, multiclass, an evaluation set with early stopping. And a worker that drops
 //! out midway makes the others fail within the timeout instead of hanging.
 
@@ -344,6 +345,23 @@ fn lossguide_categorical_weighted_sampled_equals_fit_on_threads() {
         ("seed", int(11)),
     ];
     check_matrix(&rows, &params, Kind::Threads, &[1, 2, 3, 4], &SHARDINGS);
+}
+
+#[test]
+fn monotone_and_interaction_constrained_equals_fit_on_threads() {
+    let rows = Rows::new(800, 5, Label::Binary, true);
+    for policy in ["depthwise", "lossguide"] {
+        let params = [
+            ("num_round", int(4)),
+            ("grow_policy", s(policy)),
+            ("max_leaves", int(9)),
+            ("max_depth", int(4)),
+            ("weight_col", s("w")),
+            ("monotone_constraints", s("(1,-1,0,1)")),
+            ("interaction_constraints", s("[[0,1,4],[2,3]]")),
+        ];
+        check_matrix(&rows, &params, Kind::Threads, &[1, 2, 3], &SHARDINGS);
+    }
 }
 
 #[test]

@@ -175,13 +175,13 @@ fn cross_validation_sub_models_and_metrics_equal_separate_fits() {
             .unwrap();
         let folds = CrossValidator::fold_of_rows(data.num_rows(), 3, 9);
         let sub = cvm.sub_models().unwrap();
-        for f in 0..3 {
+        for (f, sub_f) in sub.iter().enumerate().take(3) {
             let (valid, train): (Vec<usize>, Vec<usize>) =
                 (0..data.num_rows()).partition(|&i| folds[i] == f);
             let (train, valid) = (data.take(&train).unwrap(), data.take(&valid).unwrap());
             for (m, v) in variants(&base, &maps).iter().enumerate() {
                 let alone = v.fit(&train).unwrap();
-                assert_eq!(bytes(sub[f][m].as_ref()), bytes(&alone), "fold {f} map {m}");
+                assert_eq!(bytes(sub_f[m].as_ref()), bytes(&alone), "fold {f} map {m}");
                 let metric =
                     ml_eval::Evaluator::evaluate(&evaluator, &alone.transform(&valid).unwrap())
                         .unwrap();
