@@ -125,8 +125,16 @@ fn train_gbdt_takes_constraints_in_xgboost_syntax_by_position_or_name() {
             path_str(&p),
         ];
         e.extend_from_slice(extra);
-        // The later --max-depth / --num-round override gbdt_args'.
-        run_tool(train_gbdt::run, &gbdt_args(file, &e));
+        // Deeper trees and more rounds than gbdt_args' (clap takes each flag once).
+        let mut argv = gbdt_args(file, &e);
+        for flag in ["--num-round", "--max-depth"] {
+            let at = argv
+                .iter()
+                .position(|a| *a == flag)
+                .expect("gbdt_args sets it");
+            argv.drain(at..at + 2);
+        }
+        run_tool(train_gbdt::run, &argv);
         read_predictions(&p)
     };
     // Features in file order: x, cat, n.
