@@ -24,15 +24,8 @@ pub fn random_folds(n: usize, num_folds: usize, seed: u64) -> Vec<usize> {
 /// starting at the fold after the one the previous class ended on. So every fold holds each
 /// class's count divided by `k`, within one row, and fold sizes differ by at most one row.
 pub fn stratified_folds(classes: &[Option<String>], num_folds: usize, seed: u64) -> Vec<usize> {
-    let mut by_class: Vec<(&Option<String>, Vec<usize>)> = Vec::new();
-    let mut index = std::collections::HashMap::new();
-    for (i, c) in classes.iter().enumerate() {
-        let slot = *index.entry(c).or_insert_with(|| {
-            by_class.push((c, Vec::new()));
-            by_class.len() - 1
-        });
-        by_class[slot].1.push(i);
-    }
+    let (keys, members) = rows_by_key(classes);
+    let mut by_class: Vec<(&Option<String>, Vec<usize>)> = keys.into_iter().zip(members).collect();
     // Classes in sorted order, so the assignment does not depend on which comes first.
     by_class.sort_by(|a, b| a.0.cmp(b.0));
     let mut fold = vec![0; classes.len()];
@@ -56,17 +49,7 @@ pub fn stratified_folds(classes: &[Option<String>], num_folds: usize, seed: u64)
 /// each goes to the fold with the fewest rows so far (ties: the lowest fold), as
 /// scikit-learn's `GroupKFold` (without shuffling). Needs at least `num_folds` groups.
 pub fn group_folds(groups: &[Option<String>], num_folds: usize) -> Result<Vec<usize>> {
-    let mut members: Vec<Vec<usize>> = Vec::new();
-    let mut keys: Vec<&Option<String>> = Vec::new();
-    let mut index = std::collections::HashMap::new();
-    for (i, g) in groups.iter().enumerate() {
-        let slot = *index.entry(g).or_insert_with(|| {
-            members.push(Vec::new());
-            keys.push(g);
-            members.len() - 1
-        });
-        members[slot].push(i);
-    }
+    let (keys, members) = rows_by_key(groups);
     if members.len() < num_folds {
         return Err(MlError::data(format!(
             "{} groups are too few for {num_folds} folds: each fold needs a group",
@@ -92,6 +75,22 @@ pub fn group_folds(groups: &[Option<String>], num_folds: usize) -> Result<Vec<us
         }
     }
     Ok(fold)
+}
+
+/// The distinct keys in order of first appearance, and the rows of each.
+fn rows_by_key(keys: &[Option<String>]) -> (Vec<&Option<String>>, Vec<Vec<usize>>) {
+    let mut distinct: Vec<&Option<String>> = Vec::new();
+    let mut rows: Vec<Vec<usize>> = Vec::new();
+    let mut index = std::collections::HashMap::new();
+    for (i, k) in keys.iter().enumerate() {
+        let slot = *index.entry(k).or_insert_with(|| {
+            distinct.push(k);
+            rows.push(Vec::new());
+            rows.len() - 1
+        });
+        rows[slot].push(i);
+    }
+    (distinct, rows)
 }
 
 /// The values of column `name` as text (numbers as Arrow prints them), nulls as `None`: the

@@ -394,8 +394,8 @@ impl Tuner {
         parallelism: usize,
         collect: bool,
     ) -> Result<Outcome> {
-        let (metrics, models) = self.evaluate(data, splits, parallelism, collect)?;
         let estimators = self.estimators()?;
+        let (metrics, models) = self.evaluate(&estimators, data, splits, parallelism, collect)?;
         let avg = mean_per_map(&metrics);
         let best_index = best_of(&avg, self.evaluator.is_larger_better());
         let best_model = estimators[best_index].fit_dyn(data)?;
@@ -422,12 +422,12 @@ impl Tuner {
     #[allow(clippy::type_complexity)]
     fn evaluate(
         &self,
+        estimators: &[Box<dyn DynEstimator>],
         data: &Dataset,
         splits: &[(Dataset, Dataset)],
         parallelism: usize,
         collect: bool,
     ) -> Result<(Vec<Vec<f64>>, Vec<Vec<Box<dyn Transformer>>>)> {
-        let estimators = self.estimators()?;
         // Fail fast on column errors, before any fitting.
         self.estimator.transform_schema_dyn(&data.schema())?;
         let nmaps = estimators.len();
@@ -744,9 +744,10 @@ impl CrossValidator {
     /// rungs).
     pub(crate) fn avg_metrics_of(&self, data: &Dataset) -> Result<Vec<f64>> {
         let splits = self.splits(data)?;
-        let (metrics, _) = self
-            .tuner
-            .evaluate(data, &splits, self.settings.parallelism, false)?;
+        let estimators = self.tuner.estimators()?;
+        let (metrics, _) =
+            self.tuner
+                .evaluate(&estimators, data, &splits, self.settings.parallelism, false)?;
         Ok(mean_per_map(&metrics))
     }
 

@@ -91,19 +91,9 @@ impl BinnedTree {
     /// The value of the leaf that the row with bins `row` reaches.
     #[inline]
     pub fn predict(&self, row: &[u8]) -> f64 {
-        let mut i = 0usize;
-        loop {
-            match &self.steps[i] {
-                Step::Leaf(v) => return *v,
-                Step::Split {
-                    feature,
-                    left,
-                    children,
-                } => {
-                    let b = row[*feature] as usize;
-                    i = children[(left[b / 64] >> (b % 64) & 1) as usize] as usize;
-                }
-            }
+        match &self.steps[self.leaf_index(row)] {
+            Step::Leaf(v) => *v,
+            Step::Split { .. } => unreachable!("leaf_index stops at a leaf"),
         }
     }
 }
