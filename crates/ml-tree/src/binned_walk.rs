@@ -50,7 +50,8 @@ impl BinnedTree {
                     FeatureCuts::Categorical { code_of_bin, .. } => {
                         let set = n.category_split.map(|i| &tree.categories[i as usize]);
                         for (b, &code) in code_of_bin.iter().enumerate() {
-                            goes_left[b] = set.is_some_and(|s| s.contains(code as usize));
+                            goes_left[b] = set
+                                .is_some_and(|s| s.code_goes_left(code as usize, n.default_left));
                         }
                     }
                 }

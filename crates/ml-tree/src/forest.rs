@@ -9,7 +9,6 @@ use ml_core::hash::FxHasher;
 use ndarray::{ArrayView2, CowArray, Ix2};
 use rayon::prelude::*;
 
-use crate::binning::category_code;
 use crate::tree::{CategorySet, Tree};
 
 /// The matrix as contiguous row-major rows.
@@ -321,11 +320,7 @@ impl FlatForest {
             // Branch-free: NaN compares false, then takes the default direction.
             (v < nd.x) | (v.is_nan() & dl)
         } else {
-            let set = &self.sets[nd.x.to_bits() as usize];
-            match category_code(row[f], set.num_categories as usize) {
-                Some(c) => set.contains(c),
-                None => dl,
-            }
+            self.sets[nd.x.to_bits() as usize].goes_left(row[f], dl)
         };
         (if left { nd.left } else { nd.right }) as usize
     }

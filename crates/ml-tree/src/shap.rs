@@ -41,7 +41,6 @@ use rayon::prelude::*;
 
 use ml_core::{MlError, Result};
 
-use crate::binning::category_code;
 use crate::tree::{CategorySet, Tree};
 
 /// Deepest tree explained (the recursive algorithm's recursion depth).
@@ -318,11 +317,7 @@ impl ShapTree {
                 v < n.threshold
             }
         } else {
-            let set = &self.sets[n.category_set as usize];
-            match category_code(v, set.num_categories as usize) {
-                Some(c) => set.contains(c),
-                None => n.default_left,
-            }
+            self.sets[n.category_set as usize].goes_left(v, n.default_left)
         }
     }
 

@@ -57,12 +57,23 @@ impl Node {
 }
 
 /// The categories sent left by a categorical split.
+///
+/// A value is a category code when it is a whole number in `0..num_categories`; such a code
+/// goes left when it is in the set. NaN goes the node's default direction, and so does any
+/// other value (a code the training data never had, a negative or fractional value) unless
+/// [`CategorySet::unknown_left`] says otherwise.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CategorySet {
-    /// Number of categories of the feature; codes outside `0..num_categories` are missing.
+    /// Number of categories of the feature; codes outside `0..num_categories` are unknown.
     pub num_categories: u32,
     /// Bit `c` set when category `c` goes left.
     pub bits: Vec<u64>,
+    /// Where values that are neither NaN nor a code in `0..num_categories` go: `None` (the
+    /// trees trained here) sends them the node's default direction, as missing values;
+    /// `Some(left)` sends them left or right whatever the default. XGBoost sends every value
+    /// outside its set one way and NaN possibly the other; an imported split keeps that here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unknown_left: Option<bool>,
 }
 
 impl CategorySet {
@@ -71,6 +82,7 @@ impl CategorySet {
         CategorySet {
             num_categories: num_categories as u32,
             bits: vec![0; num_categories.div_ceil(64)],
+            unknown_left: None,
         }
     }
 
@@ -79,10 +91,35 @@ impl CategorySet {
         self.bits[c / 64] |= 1 << (c % 64);
     }
 
-    /// True when category `c` goes left.
+    /// True when category `c` is in the set (false for any `c` past the bits).
     #[inline]
     pub fn contains(&self, c: usize) -> bool {
-        self.bits[c / 64] >> (c % 64) & 1 == 1
+        self.bits
+            .get(c / 64)
+            .is_some_and(|w| w >> (c % 64) & 1 == 1)
+    }
+
+    /// True when feature value `v` goes left at a node with this set whose default direction
+    /// (for NaN) is `default_left`.
+    #[inline]
+    pub fn goes_left(&self, v: f64, default_left: bool) -> bool {
+        if v.is_nan() {
+            return default_left;
+        }
+        match category_code(v, self.num_categories as usize) {
+            Some(c) => self.contains(c),
+            None => self.unknown_left.unwrap_or(default_left),
+        }
+    }
+
+    /// True when category code `c` (a whole number, possibly past `num_categories`) goes left.
+    #[inline]
+    pub fn code_goes_left(&self, c: usize, default_left: bool) -> bool {
+        if c < self.num_categories as usize {
+            self.contains(c)
+        } else {
+            self.unknown_left.unwrap_or(default_left)
+        }
     }
 
     /// The categories in the set, increasing.
@@ -124,13 +161,7 @@ impl Tree {
                         v < n.threshold
                     }
                 }
-                Some(s) => {
-                    let set = &self.categories[s as usize];
-                    match category_code(v, set.num_categories as usize) {
-                        Some(c) => set.contains(c),
-                        None => n.default_left,
-                    }
-                }
+                Some(s) => self.categories[s as usize].goes_left(v, n.default_left),
             };
             i = if left { n.left } else { n.right } as usize;
         }

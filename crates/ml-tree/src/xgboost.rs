@@ -5,12 +5,16 @@
 //! thresholds, so predictions agree to float rounding of the leaf sums.
 //!
 //! Limits:
-//! * Numeric splits only. A model with categorical (subset) splits is refused by
-//!   [`to_xgboost_json`]: XGBoost's format stores categories per node too, but its encoding of
-//!   the categories (and of unknown codes) depends on the DMatrix's categorical feature types,
-//!   which a plain numeric matrix does not carry; train with the slots marked numeric (or
-//!   one-hot encoded) for a model meant for XGBoost. [`from_xgboost_json`] likewise refuses
-//!   trees with categorical splits.
+//! * Categorical (subset) splits are written and read as XGBoost 3 stores them
+//!   (`split_type` 1, `categories_nodes`, `categories_segments`, `categories_sizes`,
+//!   `categories`), and the categorical slots as `feature_types` `"c"`: XGBoost scores such a
+//!   model on a plain numeric matrix of category codes, or with the same feature types and
+//!   `enable_categorical`. XGBoost sends a split's set right and every other value left
+//!   (codes it never saw, negative values), NaN the default way; the export orients each split
+//!   so that it sends each value where ours does, and the import keeps XGBoost's directions
+//!   ([`CategorySet::unknown_left`]). One difference is left: XGBoost truncates a fractional
+//!   code (2.5 is category 2), here it is an unknown code. A model of numeric splits is written
+//!   as before, byte for byte.
 //! * Objectives `binary:logistic`, `reg:squarederror`, `multi:softmax`/`multi:softprob`
 //!   (import), and the regression losses `reg:absoluteerror`, `reg:pseudohubererror`,
 //!   `reg:quantileerror` (one output per alpha: `num_target` outputs, a base score each),
@@ -48,7 +52,7 @@ use ml_core::{MlError, Result};
 
 use crate::model::GradientBoostedTreesModel;
 use crate::objective::Objective;
-use crate::tree::{Node, Tree, LEAF};
+use crate::tree::{CategorySet, Node, Tree, LEAF};
 
 const ROOT_PARENT: i64 = 2147483647;
 
@@ -78,6 +82,60 @@ fn num_list(v: &Value, what: &str) -> std::result::Result<Vec<f64>, String> {
     }
 }
 
+/// A tree's children, default directions and category sets as XGBoost writes them.
+///
+/// XGBoost's categorical split sends the categories of its set right and every other value
+/// left (codes it never saw, negative values), NaN the default way. Ours sends its set left
+/// and unknown codes the unknown direction ([`CategorySet::unknown_left`], by default the
+/// node's default). So a split is written with XGBoost's left child where ours sends unknown
+/// codes, and XGBoost's set is the known codes that go the other way.
+struct XgbTree {
+    left: Vec<i64>,
+    right: Vec<i64>,
+    default_left: Vec<i32>,
+    categories: Vec<u32>,
+    categories_nodes: Vec<usize>,
+    categories_segments: Vec<usize>,
+    categories_sizes: Vec<usize>,
+}
+
+impl XgbTree {
+    fn of(t: &Tree) -> XgbTree {
+        let m = t.nodes.len();
+        let mut x = XgbTree {
+            left: vec![-1; m],
+            right: vec![-1; m],
+            default_left: vec![0; m],
+            categories: Vec::new(),
+            categories_nodes: Vec::new(),
+            categories_segments: Vec::new(),
+            categories_sizes: Vec::new(),
+        };
+        for (i, n) in t.nodes.iter().enumerate() {
+            if n.is_leaf() {
+                continue;
+            }
+            let (mut l, mut r, mut dl) = (n.left, n.right, n.default_left);
+            if let Some(s) = n.category_split {
+                let set = &t.categories[s as usize];
+                let unknown_left = set.unknown_left.unwrap_or(n.default_left);
+                if !unknown_left {
+                    (l, r, dl) = (r, l, !dl);
+                }
+                let begin = x.categories.len();
+                x.categories.extend(
+                    (0..set.num_categories).filter(|&c| set.contains(c as usize) != unknown_left),
+                );
+                x.categories_nodes.push(i);
+                x.categories_segments.push(begin);
+                x.categories_sizes.push(x.categories.len() - begin);
+            }
+            (x.left[i], x.right[i], x.default_left[i]) = (l as i64, r as i64, dl as i32);
+        }
+        x
+    }
+}
+
 /// The model as XGBoost's JSON model document.
 pub fn to_xgboost_json(model: &GradientBoostedTreesModel) -> Result<String> {
     let refuse = |m: &str| Err(MlError::data(format!("XGBoost export: {m}")));
@@ -86,33 +144,31 @@ pub fn to_xgboost_json(model: &GradientBoostedTreesModel) -> Result<String> {
     }
     let mut trees = Vec::with_capacity(model.trees.len());
     for (id, t) in model.trees.iter().enumerate() {
-        if t.nodes.iter().any(|n| n.category_split.is_some()) {
-            return refuse(
-                "the model has categorical (subset) splits, which this export does not write; \
-                 train with numeric slots for a model meant for XGBoost",
-            );
-        }
+        let x = XgbTree::of(t);
         let m = t.nodes.len();
         let mut parents = vec![ROOT_PARENT; m];
-        for (i, n) in t.nodes.iter().enumerate() {
-            if !n.is_leaf() {
-                parents[n.left as usize] = i as i64;
-                parents[n.right as usize] = i as i64;
+        for i in 0..m {
+            if x.left[i] >= 0 {
+                parents[x.left[i] as usize] = i as i64;
+                parents[x.right[i] as usize] = i as i64;
             }
         }
         let leaf = |n: &Node| n.is_leaf();
         trees.push(json!({
             "base_weights": t.nodes.iter().map(|n| n.value as f32).collect::<Vec<_>>(),
-            "categories": [], "categories_nodes": [], "categories_segments": [], "categories_sizes": [],
-            "default_left": t.nodes.iter().map(|n| n.default_left as i32).collect::<Vec<_>>(),
+            "categories": x.categories,
+            "categories_nodes": x.categories_nodes,
+            "categories_segments": x.categories_segments,
+            "categories_sizes": x.categories_sizes,
+            "default_left": x.default_left,
             "id": id,
-            "left_children": t.nodes.iter().map(|n| if leaf(n) { -1 } else { n.left as i64 }).collect::<Vec<_>>(),
-            "right_children": t.nodes.iter().map(|n| if leaf(n) { -1 } else { n.right as i64 }).collect::<Vec<_>>(),
+            "left_children": x.left,
+            "right_children": x.right,
             "loss_changes": t.nodes.iter().map(|n| n.gain as f32).collect::<Vec<_>>(),
             "parents": parents,
-            "split_conditions": t.nodes.iter().map(|n| if leaf(n) { n.value as f32 } else { n.threshold }).collect::<Vec<_>>(),
+            "split_conditions": t.nodes.iter().map(|n| if leaf(n) { n.value as f32 } else if n.category_split.is_some() { 0.0 } else { n.threshold }).collect::<Vec<_>>(),
             "split_indices": t.nodes.iter().map(|n| if leaf(n) { 0 } else { n.feature }).collect::<Vec<_>>(),
-            "split_type": vec![0; m],
+            "split_type": t.nodes.iter().map(|n| n.category_split.is_some() as i32).collect::<Vec<_>>(),
             "sum_hessian": t.nodes.iter().map(|n| n.cover as f32).collect::<Vec<_>>(),
             "tree_param": {
                 "num_deleted": "0",
@@ -161,7 +217,7 @@ pub fn to_xgboost_json(model: &GradientBoostedTreesModel) -> Result<String> {
         "learner": {
             "attributes": {},
             "feature_names": [],
-            "feature_types": [],
+            "feature_types": feature_types(model),
             "gradient_booster": {
                 "model": {
                     "cats": {"enc": [], "feature_segments": [], "sorted_idx": []},
@@ -184,6 +240,25 @@ pub fn to_xgboost_json(model: &GradientBoostedTreesModel) -> Result<String> {
         "version": [3, 2, 0]
     });
     serde_json::to_string(&doc).map_err(|e| MlError::data(format!("XGBoost export: {e}")))
+}
+
+/// XGBoost's `feature_types` of the model: empty for a model of numeric splits (its file
+/// stays as before), else `"c"` for each slot some categorical split tests and `"q"` for the
+/// others.
+fn feature_types(model: &GradientBoostedTreesModel) -> Vec<&'static str> {
+    let categorical: std::collections::BTreeSet<u32> = model
+        .trees
+        .iter()
+        .flat_map(|t| &t.nodes)
+        .filter(|n| n.category_split.is_some())
+        .map(|n| n.feature)
+        .collect();
+    if categorical.is_empty() {
+        return Vec::new();
+    }
+    (0..model.num_features as u32)
+        .map(|f| if categorical.contains(&f) { "c" } else { "q" })
+        .collect()
 }
 
 /// Writes the model as an XGBoost JSON model file (atomic write).
@@ -239,6 +314,65 @@ fn nums(t: &Value, key: &str, m: usize) -> std::result::Result<Vec<f64>, String>
         ));
     }
     a.iter().map(|v| num_str(v, key)).collect()
+}
+
+/// Largest category code XGBoost accepts (its `OutOfRangeCat`, 2^24), plus one.
+const MAX_CATEGORY: f64 = 16_777_216.0;
+
+/// The category sets of a tree's categorical splits, by node: XGBoost's set (the codes it
+/// sends right) becomes ours as the codes below its largest one that go left, with every
+/// other value (codes past it included) going left too, as in XGBoost.
+fn categorical_splits(
+    t: &Value,
+    m: usize,
+) -> std::result::Result<std::collections::HashMap<usize, CategorySet>, String> {
+    let list = |key: &str| -> std::result::Result<Vec<f64>, String> {
+        match t.get(key) {
+            None => Ok(Vec::new()),
+            Some(_) => nums(t, key, array(t, key)?.len()),
+        }
+    };
+    let (nodes, segments, sizes, codes) = (
+        list("categories_nodes")?,
+        list("categories_segments")?,
+        list("categories_sizes")?,
+        list("categories")?,
+    );
+    if segments.len() != nodes.len() || sizes.len() != nodes.len() {
+        return Err(
+            "categories_nodes, categories_segments and categories_sizes differ in length".into(),
+        );
+    }
+    let mut sets = std::collections::HashMap::new();
+    for ((&node, &begin), &size) in nodes.iter().zip(&segments).zip(&sizes) {
+        let (node, begin, size) = (node as usize, begin as usize, size as usize);
+        let right = codes
+            .get(begin..begin.saturating_add(size))
+            .ok_or_else(|| format!("node {node}: category segment past the categories"))?;
+        if node >= m {
+            return Err(format!("categorical node {node} out of range"));
+        }
+        if let Some(bad) = right
+            .iter()
+            .find(|&&c| !(0.0..MAX_CATEGORY).contains(&c) || c.fract() != 0.0)
+        {
+            return Err(format!(
+                "node {node}: category {bad} is not a code XGBoost accepts"
+            ));
+        }
+        let k = right.iter().map(|&c| c as usize + 1).max().unwrap_or(0);
+        let mut set = CategorySet::new(k);
+        set.unknown_left = Some(true);
+        let mut goes_right = vec![false; k];
+        for &c in right {
+            goes_right[c as usize] = true;
+        }
+        for (c, _) in goes_right.iter().enumerate().filter(|(_, &r)| !r) {
+            set.insert(c);
+        }
+        sets.insert(node, set);
+    }
+    Ok(sets)
 }
 
 /// Parses an XGBoost JSON model document; `origin` names the source in errors.
@@ -320,13 +454,9 @@ fn parse(json: &str) -> std::result::Result<GradientBoostedTreesModel, String> {
         let dl = nums(t, "default_left", m)?;
         let loss = nums(t, "loss_changes", m).unwrap_or_else(|_| vec![0.0; m]);
         let hess = nums(t, "sum_hessian", m).unwrap_or_else(|_| vec![0.0; m]);
-        if let Ok(st) = nums(t, "split_type", m) {
-            if st.iter().any(|&s| s != 0.0) {
-                return Err(format!(
-                    "tree {ti} has categorical splits, which are not supported"
-                ));
-            }
-        }
+        let split_type = nums(t, "split_type", m).unwrap_or_else(|_| vec![0.0; m]);
+        let mut cats = categorical_splits(t, m).map_err(|e| format!("tree {ti}: {e}"))?;
+        let mut categories = Vec::new();
         let mut nodes = Vec::with_capacity(m);
         for i in 0..m {
             if lc[i] < 0.0 {
@@ -342,13 +472,30 @@ fn parse(json: &str) -> std::result::Result<GradientBoostedTreesModel, String> {
                         idx[i]
                     ));
                 }
+                let category_split = match split_type[i] {
+                    0.0 => None,
+                    1.0 => {
+                        let set = cats.remove(&i).ok_or_else(|| {
+                            format!("tree {ti}, node {i}: categorical split without categories")
+                        })?;
+                        categories.push(set);
+                        Some(categories.len() as u32 - 1)
+                    }
+                    other => {
+                        return Err(format!("tree {ti}, node {i}: unknown split_type {other}"))
+                    }
+                };
                 nodes.push(Node {
                     feature: idx[i] as u32,
-                    threshold: cond[i] as f32,
+                    threshold: if category_split.is_some() {
+                        0.0
+                    } else {
+                        cond[i] as f32
+                    },
                     left: l as u32,
                     right: r as u32,
                     default_left: dl[i] != 0.0,
-                    category_split: None,
+                    category_split,
                     value: 0.0,
                     gain: loss[i],
                     cover: hess[i],
@@ -361,10 +508,12 @@ fn parse(json: &str) -> std::result::Result<GradientBoostedTreesModel, String> {
         debug_assert!(nodes
             .iter()
             .all(|n| n.feature == LEAF || n.feature < u32::MAX));
-        trees.push(Tree {
-            nodes,
-            categories: Vec::new(),
-        });
+        if let Some(i) = cats.keys().next() {
+            return Err(format!(
+                "tree {ti}: node {i} has categories but is not a categorical split"
+            ));
+        }
+        trees.push(Tree { nodes, categories });
     }
     let m = GradientBoostedTreesModel {
         objective,
