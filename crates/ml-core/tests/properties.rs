@@ -9,7 +9,7 @@
 //!   expected indicator vector.
 //! * `Dataset::random_split` partitions the rows: every row lands in exactly one part, in order,
 //!   the part its `(seed, row)` draw picks against the normalised weights; zero-weight parts
-//!   stay empty.
+//!   stay empty; `stream::random_split` over the same rows in batches gives the same parts.
 //! * ROC AUC equals the brute-force count of correctly ordered (positive, negative) pairs (ties
 //!   half, weighted), is unchanged by strictly increasing maps of the scores and becomes
 //!   `1 - AUC` under strictly decreasing ones.
@@ -25,6 +25,7 @@ use ml_core::feature::{
     HandleInvalid, IndexToString, OneHotEncoder, StringIndexer, StringOrderType,
 };
 use ml_core::metrics::roc_auc;
+use ml_core::stream::{self, BatchSource, MemorySource};
 use ml_core::{Dataset, Estimator, Transformer};
 use proptest::prelude::*;
 
@@ -234,6 +235,7 @@ proptest! {
             1..5,
         ),
         seed in any::<u64>(),
+        batch_rows in 1usize..50,
     ) {
         prop_assume!(weights.iter().sum::<f64>() > 0.0);
         let ids: Vec<u64> = (0..n as u64).collect();
@@ -269,6 +271,25 @@ proptest! {
             }
         }
         prop_assert!(seen.iter().all(|&c| c == 1), "every row in exactly one part");
+        // The streamed split of the same rows, read in batches of `batch_rows`, gives each part
+        // the same rows.
+        let batches: Vec<_> = (0..n)
+            .step_by(batch_rows)
+            .map(|s| data.batch().slice(s, batch_rows.min(n - s)))
+            .collect();
+        let source = MemorySource::new(data.batch().schema(), batches).unwrap();
+        let streamed = stream::random_split(Arc::new(source), &weights, seed).unwrap();
+        for (k, (part, table)) in streamed.iter().zip(&parts).enumerate() {
+            let mut ids: Vec<u64> = vec![];
+            for b in part.open().unwrap() {
+                let b = b.unwrap();
+                let col = b.column(0).as_any().downcast_ref::<UInt64Array>().unwrap();
+                ids.extend(col.values().iter());
+            }
+            let col = table.column("id").unwrap();
+            let want = col.as_any().downcast_ref::<UInt64Array>().unwrap().values().to_vec();
+            prop_assert_eq!(ids, want, "streamed part {}", k);
+        }
     }
 
     #[test]
