@@ -428,7 +428,11 @@ pub fn vector_column_from_vec(values: Vec<f64>, rows: usize, width: usize) -> Ar
     debug_assert_eq!(values.len(), rows * width);
     let item = Arc::new(Field::new("item", DataType::Float64, false));
     let values = Arc::new(Float64Array::from(values));
-    Arc::new(FixedSizeListArray::new(item, width as i32, values, None))
+    // With the length given: a width-0 column (a one-hot encoding of one category with
+    // `drop_last`) still has `rows` rows, where `FixedSizeListArray::new` would make it empty.
+    let list = FixedSizeListArray::try_new_with_length(item, width as i32, values, None, rows)
+        .expect("values.len() == rows * width");
+    Arc::new(list)
 }
 
 /// The data type of a vector column of the given width.
