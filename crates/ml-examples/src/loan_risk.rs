@@ -192,26 +192,26 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<Summary> {
     let index = report.write(&args.common.report_dir("loan_risk"))?;
     writeln!(out, "\nreport: {}", index.display())?;
     let mut figures = json!({
-            "input": path.display().to_string(),
-            "rows_read": raw.num_rows(),
-            "rows_completed": loans.num_rows(),
-            "bad_loans": n_bad as u64,
-            "train_rows": m.train_rows,
-            "test_rows": m.test_rows,
-            "n_features": m.n_features,
-            "auc": common::round(m.auc, 4),
-            "auc_cv": common::round(m.auc_cv, 4),
-            "cv_best": m.cv_best,
-            "cv_avg_metrics": m.cv_avg.iter().map(|v| common::round(*v, 4)).collect::<Vec<_>>(),
-            "num_folds": m.num_folds,
-            "money_rule": format!("{rule:?}"),
-            "confusion": m.confusion,
-            "net_test_total": common::round(m.net_test_total, 2),
-            "value_musd": common::round(m.value / 1e6, 4),
-            "threshold": m.threshold,
-            "saved_at_threshold_musd": common::round(m.saved_at_threshold / 1e6, 4),
-            "report": index.display().to_string(),
-            "seconds": timings.to_json(),
+        "input": path.display().to_string(),
+        "rows_read": raw.num_rows(),
+        "rows_completed": loans.num_rows(),
+        "bad_loans": n_bad as u64,
+        "train_rows": m.train_rows,
+        "test_rows": m.test_rows,
+        "n_features": m.n_features,
+        "auc": common::round(m.auc, 4),
+        "auc_cv": common::round(m.auc_cv, 4),
+        "cv_best": m.cv_best,
+        "cv_avg_metrics": m.cv_avg.iter().map(|v| common::round(*v, 4)).collect::<Vec<_>>(),
+        "num_folds": m.num_folds,
+        "money_rule": format!("{rule:?}"),
+        "confusion": m.confusion,
+        "net_test_total": common::round(m.net_test_total, 2),
+        "value_musd": common::round(m.value / 1e6, 4),
+        "threshold": m.threshold,
+        "saved_at_threshold_musd": common::round(m.saved_at_threshold / 1e6, 4),
+        "report": index.display().to_string(),
+        "seconds": timings.to_json(),
     });
     if let Value::Object(keys) = &mut figures {
         keys.extend(m.extra);
@@ -567,6 +567,8 @@ fn with_threshold(scored: &Dataset, threshold: f64) -> Result<Dataset> {
 const REASONS: usize = 3;
 /// Refused loans listed (riskiest first).
 const LISTED: usize = 10;
+/// Bars between the bias and the margin in the waterfall (the smallest columns summed).
+const WATERFALL_STEPS: usize = 10;
 /// Test rows walked along the `int_rate` grid by the monotone check.
 const CHECK_ROWS: usize = 5;
 /// Points of the `int_rate` grid of the monotone check.
@@ -826,8 +828,7 @@ fn shap_charts(report: &mut Report, f: &Fitted, r: &Refusals) -> Result<()> {
         return Ok(());
     };
     let e = r.explained.get(row).ok_or("explained rows out of step")?;
-    let mut steps: Vec<(String, f64)> = columns.iter().cloned().zip(e.by_column.clone()).collect();
-    steps.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
+    let steps = waterfall_steps(columns, &e.by_column, WATERFALL_STEPS);
     let bars = chart::waterfall_bars(("bias (expected margin)", e.bias), &steps, "margin");
     report.svg(&chart::waterfall_chart(
         &format!(
@@ -837,6 +838,23 @@ fn shap_charts(report: &mut Report, f: &Fitted, r: &Refusals) -> Result<()> {
         &bars,
     )?);
     Ok(())
+}
+
+/// The columns of a waterfall: the `keep - 1` largest contributions by size, and the others
+/// summed into one step (all of them when there are at most `keep`).
+fn waterfall_steps(columns: &[String], contributions: &[f64], keep: usize) -> Vec<(String, f64)> {
+    let mut steps: Vec<(String, f64)> = columns
+        .iter()
+        .cloned()
+        .zip(contributions.iter().copied())
+        .collect();
+    steps.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
+    if steps.len() > keep.max(1) {
+        let rest = steps.split_off(keep.max(1) - 1);
+        let sum = rest.iter().map(|(_, c)| c).sum();
+        steps.push((format!("{} other columns", rest.len()), sum));
+    }
+    steps
 }
 
 /// The tuned parameters refitted with P(bad) constrained to rise with `int_rate`, when the
@@ -1136,4 +1154,27 @@ fn explore(
         tables.insert(key.to_string(), table);
     }
     Ok(tables)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waterfall_steps_keep_the_largest_and_sum_the_rest() {
+        let columns: Vec<String> = ["a", "b", "c", "d"].map(String::from).to_vec();
+        let steps = waterfall_steps(&columns, &[0.1, -0.5, 0.02, 0.3], 3);
+        assert_eq!(
+            steps,
+            vec![
+                ("b".to_string(), -0.5),
+                ("d".to_string(), 0.3),
+                ("2 other columns".to_string(), 0.1 + 0.02),
+            ]
+        );
+        assert_eq!(
+            waterfall_steps(&columns, &[0.1, -0.5, 0.02, 0.3], 4).len(),
+            4
+        );
+    }
 }
