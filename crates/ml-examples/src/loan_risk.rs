@@ -27,11 +27,21 @@
 //! loans predicted bad, net of the profit forfeited: `-(loss avoided + profit forfeited)`. Few
 //! loans reach P(bad) > 0.5, so the table is also given at the threshold that saves the most on
 //! the training part (searched in steps of 0.01), applied unchanged to the test part.
+//!
+//! The loans refused at that threshold are explained: TreeSHAP contributions of the tuned
+//! trees on the test rows, summed from feature slots back to input columns ([`explain`]), give
+//! each refused loan its three reasons (the columns pushing P(bad) up most), a summary chart
+//! (mean |contribution| per column) and a waterfall of the riskiest loan. Credit treats a
+//! higher `int_rate` as more risk, so where the file has `int_rate` one more model is fitted
+//! with the tuned parameters and a monotone constraint (+1) on its slot, and both test AUCs are
+//! reported with a check that the constrained P(bad) never falls along an `int_rate` grid.
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
+
+pub mod explain;
 
 use crate::common::data::{leading_number, parse_emp_length, parse_percent, to_f64};
 use crate::common::{self, chart, title, CommonArgs, Report, Result, Sql, Timings};
@@ -44,10 +54,13 @@ use ml_core::feature::{
 };
 use ml_core::{Dataset, Estimator, Pipeline, Transformer};
 use ml_eval::{
-    BinaryClassificationEvaluator, BusinessValue, CrossValidator, Evaluator, ParamGridBuilder,
+    BinaryClassificationEvaluator, BusinessValue, CrossValidator, CrossValidatorModel, Evaluator,
+    ParamGridBuilder,
 };
-use ml_tree::GradientBoostedTrees;
-use serde_json::json;
+use ml_tree::{GradientBoostedTrees, GradientBoostedTreesModel};
+use serde_json::{json, Value};
+
+use explain::{ColumnSlots, Explanation};
 
 /// Categorical features, used when present.
 const CATS: &[&str] = &[
@@ -178,31 +191,32 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<Summary> {
 
     let index = report.write(&args.common.report_dir("loan_risk"))?;
     writeln!(out, "\nreport: {}", index.display())?;
-    Ok(Summary::for_example(
-        "loan_risk",
-        json!({
-            "input": path.display().to_string(),
-            "rows_read": raw.num_rows(),
-            "rows_completed": loans.num_rows(),
-            "bad_loans": n_bad as u64,
-            "train_rows": m.train_rows,
-            "test_rows": m.test_rows,
-            "n_features": m.n_features,
-            "auc": common::round(m.auc, 4),
-            "auc_cv": common::round(m.auc_cv, 4),
-            "cv_best": m.cv_best,
-            "cv_avg_metrics": m.cv_avg.iter().map(|v| common::round(*v, 4)).collect::<Vec<_>>(),
-            "num_folds": m.num_folds,
-            "money_rule": format!("{rule:?}"),
-            "confusion": m.confusion,
-            "net_test_total": common::round(m.net_test_total, 2),
-            "value_musd": common::round(m.value / 1e6, 4),
-            "threshold": m.threshold,
-            "saved_at_threshold_musd": common::round(m.saved_at_threshold / 1e6, 4),
-            "report": index.display().to_string(),
-            "seconds": timings.to_json(),
-        }),
-    ))
+    let mut figures = json!({
+        "input": path.display().to_string(),
+        "rows_read": raw.num_rows(),
+        "rows_completed": loans.num_rows(),
+        "bad_loans": n_bad as u64,
+        "train_rows": m.train_rows,
+        "test_rows": m.test_rows,
+        "n_features": m.n_features,
+        "auc": common::round(m.auc, 4),
+        "auc_cv": common::round(m.auc_cv, 4),
+        "cv_best": m.cv_best,
+        "cv_avg_metrics": m.cv_avg.iter().map(|v| common::round(*v, 4)).collect::<Vec<_>>(),
+        "num_folds": m.num_folds,
+        "money_rule": format!("{rule:?}"),
+        "confusion": m.confusion,
+        "net_test_total": common::round(m.net_test_total, 2),
+        "value_musd": common::round(m.value / 1e6, 4),
+        "threshold": m.threshold,
+        "saved_at_threshold_musd": common::round(m.saved_at_threshold / 1e6, 4),
+        "report": index.display().to_string(),
+        "seconds": timings.to_json(),
+    });
+    if let Value::Object(keys) = &mut figures {
+        keys.extend(m.extra);
+    }
+    Ok(Summary::for_example("loan_risk", figures))
 }
 
 /// What the modelling part found.
@@ -220,6 +234,8 @@ struct ModelFigures {
     value: f64,
     threshold: f64,
     saved_at_threshold: f64,
+    /// Summary keys added by the explanation and the monotone constraint.
+    extra: serde_json::Map<String, Value>,
 }
 
 /// 80/20 split, preprocessing fitted on the training part, boosted trees, AUC, CrossValidator,
@@ -281,10 +297,13 @@ fn model(
         );
     let prep = timings.phase("preprocess_fit", || prep.fit(train))?;
     let keep = ["bad_loan", "net", "features"];
-    let (tr, te) = timings.phase("preprocess_transform", || -> Result<_> {
+    let (tr, te, slots) = timings.phase("preprocess_transform", || -> Result<_> {
+        let tr = prep.transform(train)?;
+        let slots = column_slots(&tr, &cats, &ohe, &nums)?;
         Ok((
-            prep.transform(train)?.select(&keep)?,
+            tr.select(&keep)?,
             prep.transform(test)?.select(&keep)?,
+            slots,
         ))
     })?;
     let n_features = tr.vector_size("features")?;
@@ -477,6 +496,20 @@ fn model(
         .map(|((c, n), v)| json!({"cell": c, "n": n, "net_musd": common::round(v / 1e6, 4)}))
         .collect::<Vec<_>>());
     let net_test_total = te.f64_column("net")?.iter().flatten().sum::<f64>();
+    let explain_from = Fitted {
+        gbt: &gbt,
+        cv: &cvm,
+        evaluator: &evaluator,
+        slots: &slots,
+        tr: &tr,
+        te: &te,
+        tuned: &tuned,
+        test,
+        auc_cv,
+        threshold,
+    };
+    let mut extra = explain_refusals(out, timings, report, &explain_from)?;
+    extra.extend(monotone_int_rate(out, timings, report, &explain_from)?);
     Ok(ModelFigures {
         train_rows: train.num_rows(),
         test_rows: test.num_rows(),
@@ -491,6 +524,7 @@ fn model(
         value: business.value,
         threshold,
         saved_at_threshold: saved_t,
+        extra,
     })
 }
 
@@ -527,6 +561,385 @@ fn with_threshold(scored: &Dataset, threshold: f64) -> Result<Dataset> {
         .map(|p| Some(if p >= threshold { 1.0 } else { 0.0 }))
         .collect();
     Ok(scored.with_column("decision", Arc::new(d))?)
+}
+
+/// Reasons given per refused loan.
+const REASONS: usize = 3;
+/// Refused loans listed (riskiest first).
+const LISTED: usize = 10;
+/// Bars between the bias and the margin in the waterfall (the smallest columns summed).
+const WATERFALL_STEPS: usize = 10;
+/// Test rows walked along the `int_rate` grid by the monotone check.
+const CHECK_ROWS: usize = 5;
+/// Points of the `int_rate` grid of the monotone check.
+const CHECK_GRID: usize = 25;
+
+/// What the explanation and the monotone constraint work from: the tuned model, the data it
+/// saw, and the threshold its decisions use.
+struct Fitted<'a> {
+    /// The estimator the cross-validation tuned.
+    gbt: &'a GradientBoostedTrees,
+    /// The tuned model and its best parameters.
+    cv: &'a CrossValidatorModel,
+    evaluator: &'a BinaryClassificationEvaluator,
+    /// Feature slots per input column.
+    slots: &'a ColumnSlots,
+    /// Training and test features (with `bad_loan`).
+    tr: &'a Dataset,
+    te: &'a Dataset,
+    /// The test features scored by the tuned model.
+    tuned: &'a Dataset,
+    /// The test split's input columns, row for row with `te`.
+    test: &'a Dataset,
+    /// The tuned model's test AUC.
+    auc_cv: f64,
+    /// Loans with P(bad) at or above it are refused.
+    threshold: f64,
+}
+
+/// Which input column each slot of the assembled features came from: every one-hot column's
+/// slots, then one slot per numeric column, the order of VectorAssembler's inputs.
+fn column_slots(
+    data: &Dataset,
+    cats: &[&str],
+    ohe: &[String],
+    nums: &[&str],
+) -> Result<ColumnSlots> {
+    let mut parts = Vec::with_capacity(cats.len() + nums.len());
+    for (c, o) in cats.iter().zip(ohe) {
+        parts.push((c.to_string(), data.vector_size(o)?));
+    }
+    parts.extend(nums.iter().map(|n| (n.to_string(), 1)));
+    Ok(ColumnSlots::new(&parts))
+}
+
+/// The test split explained by the tuned model.
+struct Refusals {
+    /// Every test row's explanation.
+    explained: Vec<Explanation>,
+    /// `(test row, P(bad))` of the refused loans, riskiest first.
+    refused: Vec<(usize, f64)>,
+    /// Mean |contribution| per input column over the test rows.
+    mean_abs: Vec<f64>,
+}
+
+/// TreeSHAP on the test rows with the tuned trees, and the loans refused at the threshold.
+fn refusals(f: &Fitted) -> Result<Refusals> {
+    let model =
+        f.cv.best_model_as::<GradientBoostedTreesModel>()
+            .ok_or("the tuned model is not a GradientBoostedTreesModel")?;
+    let explained = explain::explain(model, f.te.features("features")?, f.slots)?;
+    let mut refused: Vec<(usize, f64)> = p_bad(f.tuned)?
+        .into_iter()
+        .enumerate()
+        .filter(|(_, p)| *p >= f.threshold)
+        .collect();
+    refused.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mean_abs = explain::mean_abs(&explained, f.slots.columns().len());
+    Ok(Refusals {
+        explained,
+        refused,
+        mean_abs,
+    })
+}
+
+/// One reason a loan was refused.
+struct Reason {
+    /// The input column.
+    column: String,
+    /// Its contribution to the margin (log-odds of bad).
+    contribution: f64,
+    /// The loan's value of the column.
+    value: String,
+}
+
+impl Reason {
+    /// `int_rate +0.420 (15.27)`.
+    fn text(&self) -> String {
+        format!("{} {:+.3} ({})", self.column, self.contribution, self.value)
+    }
+
+    /// The reason as JSON.
+    fn json(&self) -> Value {
+        json!({"column": self.column, "contribution": self.contribution, "value": self.value})
+    }
+}
+
+/// The top reasons of test row `row`: the columns pushing its margin up most, with its values.
+fn reasons_of(e: &Explanation, f: &Fitted, row: usize) -> Result<Vec<Reason>> {
+    e.top_reasons(REASONS)
+        .into_iter()
+        .map(|c| {
+            let column = f.slots.columns()[c].clone();
+            let value = raw_value(f.test, &column, row)?;
+            Ok(Reason {
+                column,
+                contribution: e.by_column[c],
+                value,
+            })
+        })
+        .collect()
+}
+
+/// A cell of an input column as text: "missing" for null, whole numbers without a fraction.
+fn raw_value(data: &Dataset, column: &str, row: usize) -> Result<String> {
+    let array = data.column(column)?;
+    if row >= array.len() {
+        return Err(format!("row {row} of column '{column}' ({} rows)", array.len()).into());
+    }
+    if array.is_null(row) {
+        return Ok("missing".into());
+    }
+    if let Some(v) = array.as_any().downcast_ref::<Float64Array>() {
+        let v = v.value(row);
+        return Ok(if v.fract() == 0.0 && v.abs() < 1e15 {
+            format!("{v:.0}")
+        } else {
+            format!("{v}")
+        });
+    }
+    let opts = arrow::util::display::FormatOptions::default();
+    let fmt = arrow::util::display::ArrayFormatter::try_new(array.as_ref(), &opts)?;
+    Ok(fmt.value(row).to_string())
+}
+
+/// A refused loan's line of the summary: its P(bad), margin, bias, every column's
+/// contribution and its reasons.
+fn refused_json(f: &Fitted, e: &Explanation, row: usize, p: f64, reasons: &[Reason]) -> Value {
+    let contributions: serde_json::Map<String, Value> = f
+        .slots
+        .columns()
+        .iter()
+        .zip(&e.by_column)
+        .map(|(c, v)| (c.clone(), json!(v)))
+        .collect();
+    json!({
+        "row": row,
+        "p_bad": p,
+        "margin": e.margin,
+        "bias": e.bias,
+        "contributions": contributions,
+        "reasons": reasons.iter().map(Reason::json).collect::<Vec<_>>(),
+    })
+}
+
+/// Explains the refused test loans: a table of the riskiest with their three reasons (text and
+/// report), a chart of mean |contribution| per column, and a waterfall of the riskiest loan.
+/// Returns the summary keys `refused_test`, `refused_explained` and `shap_mean_abs`.
+fn explain_refusals(
+    out: &mut dyn Write,
+    timings: &mut Timings,
+    report: &mut Report,
+    f: &Fitted,
+) -> Result<serde_json::Map<String, Value>> {
+    let r = timings.phase("explain", || refusals(f))?;
+    let mut rows = Vec::new();
+    let mut listed = Vec::new();
+    for (rank, &(row, p)) in r.refused.iter().take(LISTED).enumerate() {
+        let e = r.explained.get(row).ok_or("explained rows out of step")?;
+        let reasons = reasons_of(e, f, row)?;
+        let mut cells = vec![(rank + 1).to_string(), row.to_string(), format!("{p:.3}")];
+        cells.extend(reasons.iter().map(Reason::text));
+        rows.push(cells);
+        listed.push(refused_json(f, e, row, p, &reasons));
+    }
+    let heading = "Why loans are refused (TreeSHAP, tuned model, test split)";
+    let intro = format!(
+        "{} of {} test loans are refused at P(bad) >= {:.2}. The {} riskiest, with the {REASONS} \
+         input columns pushing their P(bad) up most: TreeSHAP contributions to the margin \
+         (log-odds of a bad loan; one-hot slots summed into their column), with the loan's value.",
+        r.refused.len(),
+        r.explained.len(),
+        f.threshold,
+        rows.len()
+    );
+    title(out, heading)?;
+    writeln!(out, "{intro}")?;
+    let header = [
+        "#", "test row", "P(bad)", "reason 1", "reason 2", "reason 3",
+    ];
+    write_reasons_table(out, &header, &rows)?;
+    report.heading(heading);
+    report.paragraph(&intro);
+    report.string_table("Refused loans, riskiest first", &header, &rows);
+    shap_charts(report, f, &r)?;
+    let mean_abs: serde_json::Map<String, Value> = f
+        .slots
+        .columns()
+        .iter()
+        .zip(&r.mean_abs)
+        .map(|(c, v)| (c.clone(), json!(common::round(*v, 4))))
+        .collect();
+    let mut keys = serde_json::Map::new();
+    keys.insert("refused_test".into(), json!(r.refused.len()));
+    keys.insert("refused_explained".into(), Value::Array(listed));
+    keys.insert("shap_mean_abs".into(), Value::Object(mean_abs));
+    Ok(keys)
+}
+
+/// The reasons table on the terminal, in aligned columns.
+fn write_reasons_table(out: &mut dyn Write, header: &[&str], rows: &[Vec<String>]) -> Result<()> {
+    let widths: Vec<usize> = (0..header.len())
+        .map(|k| {
+            rows.iter()
+                .filter_map(|r| r.get(k))
+                .map(|c| c.chars().count())
+                .chain([header[k].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: Vec<&str>| {
+        cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+    };
+    writeln!(out, "  {}", line(header.to_vec()).trim_end())?;
+    for r in rows {
+        writeln!(
+            out,
+            "  {}",
+            line(r.iter().map(String::as_str).collect()).trim_end()
+        )?;
+    }
+    Ok(())
+}
+
+/// The SHAP summary chart (mean |contribution| per column, largest first) and the waterfall of
+/// the riskiest refused loan (bias, each column's contribution, the margin).
+fn shap_charts(report: &mut Report, f: &Fitted, r: &Refusals) -> Result<()> {
+    let columns = f.slots.columns();
+    let mut order: Vec<usize> = (0..columns.len()).collect();
+    order.sort_by(|&a, &b| r.mean_abs[b].total_cmp(&r.mean_abs[a]));
+    report.svg(&chart::bar_chart(
+        "Mean |TreeSHAP contribution| per input column (test split)",
+        "mean |contribution| to the log-odds of bad",
+        &order
+            .iter()
+            .map(|&c| columns[c].clone())
+            .collect::<Vec<_>>(),
+        &order.iter().map(|&c| r.mean_abs[c]).collect::<Vec<_>>(),
+    )?);
+    let Some(&(row, p)) = r.refused.first() else {
+        report.paragraph("No test loan is refused at this threshold: no waterfall to draw.");
+        return Ok(());
+    };
+    let e = r.explained.get(row).ok_or("explained rows out of step")?;
+    let steps = waterfall_steps(columns, &e.by_column, WATERFALL_STEPS);
+    let bars = chart::waterfall_bars(("bias (expected margin)", e.bias), &steps, "margin");
+    report.svg(&chart::waterfall_chart(
+        &format!(
+            "Riskiest refused loan (test row {row}, P(bad) {p:.3}): from the bias to its margin"
+        ),
+        "log-odds of a bad loan",
+        &bars,
+    )?);
+    Ok(())
+}
+
+/// The columns of a waterfall: the `keep - 1` largest contributions by size, and the others
+/// summed into one step (all of them when there are at most `keep`).
+fn waterfall_steps(columns: &[String], contributions: &[f64], keep: usize) -> Vec<(String, f64)> {
+    let mut steps: Vec<(String, f64)> = columns
+        .iter()
+        .cloned()
+        .zip(contributions.iter().copied())
+        .collect();
+    steps.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
+    if steps.len() > keep.max(1) {
+        let rest = steps.split_off(keep.max(1) - 1);
+        let sum = rest.iter().map(|(_, c)| c).sum();
+        steps.push((format!("{} other columns", rest.len()), sum));
+    }
+    steps
+}
+
+/// The tuned parameters refitted with P(bad) constrained to rise with `int_rate`, when the
+/// file has that column: both test AUCs (text and report) and a check that the constrained
+/// P(bad) never falls along an `int_rate` grid. Returns the summary keys
+/// `auc_monotone_int_rate` and `monotone_int_rate` (null without `int_rate`).
+fn monotone_int_rate(
+    out: &mut dyn Write,
+    timings: &mut Timings,
+    report: &mut Report,
+    f: &Fitted,
+) -> Result<serde_json::Map<String, Value>> {
+    let mut keys = serde_json::Map::new();
+    title(out, "Monotone constraint: P(bad) rises with int_rate")?;
+    report.heading("Monotone constraint: P(bad) rises with int_rate");
+    let Some(slot) = f.slots.first_slot("int_rate") else {
+        let note = "This file has no int_rate column: no constrained model was fitted.";
+        writeln!(out, "{note}")?;
+        report.paragraph(note);
+        keys.insert("auc_monotone_int_rate".into(), Value::Null);
+        keys.insert("monotone_int_rate".into(), Value::Null);
+        return Ok(keys);
+    };
+    let constrained = timings.phase("monotone_fit", || fit_monotone(f, slot))?;
+    let auc = timings.phase("monotone_predict_auc", || -> Result<f64> {
+        Ok(f.evaluator.evaluate(&constrained.transform(f.te)?)?)
+    })?;
+    let (violations, free_violations, grid_len) =
+        timings.phase("monotone_check", || check_monotone(f, &constrained, slot))?;
+    let rows = CHECK_ROWS.min(f.te.num_rows());
+    let text = format!(
+        "Same parameters as the tuned model ({}) with monotone_constraints +1 on int_rate \
+         (feature slot {slot} of {}): test AUC {auc:.4} with the constraint, {:.4} without. \
+         Along a grid of {grid_len} int_rate values for {rows} test rows, P(bad) falls {violations} \
+         times with the constraint and {free_violations} times without.",
+        f.cv.best_param_map(),
+        f.slots.num_slots(),
+        f.auc_cv
+    );
+    writeln!(out, "{text}")?;
+    report.paragraph(&text);
+    keys.insert("auc_monotone_int_rate".into(), json!(common::round(auc, 4)));
+    keys.insert(
+        "monotone_int_rate".into(),
+        json!({
+            "slot": slot,
+            "rows": rows,
+            "grid": grid_len,
+            "violations": violations,
+            "violations_unconstrained": free_violations,
+        }),
+    );
+    Ok(keys)
+}
+
+/// The tuned estimator's best parameters with `monotone_constraints` +1 on `slot` (XGBoost's
+/// "(0,...,0,1)" syntax, the slots after it left at 0), fitted on the training split.
+fn fit_monotone(f: &Fitted, slot: usize) -> Result<GradientBoostedTreesModel> {
+    let mut gbt = f.gbt.clone();
+    f.cv.best_param_map().apply(&mut gbt)?;
+    let signs: Vec<&str> = (0..=slot)
+        .map(|k| if k == slot { "1" } else { "0" })
+        .collect();
+    gbt = gbt.with_monotone_constraints(format!("({})", signs.join(",")));
+    Ok(gbt.fit(f.tr)?)
+}
+
+/// Falls of P(bad) along an `int_rate` grid (the test rows' range of the slot) for the first
+/// test rows: `(constrained model, tuned model, grid points)`.
+fn check_monotone(
+    f: &Fitted,
+    constrained: &GradientBoostedTreesModel,
+    slot: usize,
+) -> Result<(usize, usize, usize)> {
+    let x = f.te.features("features")?;
+    let grid = explain::grid(x.column(slot).iter().copied(), CHECK_GRID);
+    let rows: Vec<usize> = (0..CHECK_ROWS.min(x.nrows())).collect();
+    let tuned =
+        f.cv.best_model_as::<GradientBoostedTreesModel>()
+            .ok_or("the tuned model is not a GradientBoostedTreesModel")?;
+    Ok((
+        explain::monotone_violations(constrained, x, &rows, slot, &grid)?,
+        explain::monotone_violations(tuned, x, &rows, slot, &grid)?,
+        grid.len(),
+    ))
 }
 
 /// Borrowed views of owned column names.
@@ -741,4 +1154,27 @@ fn explore(
         tables.insert(key.to_string(), table);
     }
     Ok(tables)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waterfall_steps_keep_the_largest_and_sum_the_rest() {
+        let columns: Vec<String> = ["a", "b", "c", "d"].map(String::from).to_vec();
+        let steps = waterfall_steps(&columns, &[0.1, -0.5, 0.02, 0.3], 3);
+        assert_eq!(
+            steps,
+            vec![
+                ("b".to_string(), -0.5),
+                ("d".to_string(), 0.3),
+                ("2 other columns".to_string(), 0.1 + 0.02),
+            ]
+        );
+        assert_eq!(
+            waterfall_steps(&columns, &[0.1, -0.5, 0.02, 0.3], 4).len(),
+            4
+        );
+    }
 }

@@ -180,3 +180,175 @@ pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) 
     }
     Ok(svg)
 }
+
+/// What a bar of a [`waterfall_chart`] stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaterfallKind {
+    /// The starting value, drawn from 0.
+    Base,
+    /// A step up or down from where the previous bar ended.
+    Step,
+    /// The final value, drawn from 0.
+    Total,
+}
+
+/// One bar of a [`waterfall_chart`]: it spans `start..end` (`end < start` for a step down).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WaterfallBar {
+    /// Axis label.
+    pub label: String,
+    /// Where the bar starts.
+    pub start: f64,
+    /// Where the bar ends.
+    pub end: f64,
+    /// Base, step or total.
+    pub kind: WaterfallKind,
+}
+
+/// The bars of a waterfall: `base` from 0, then each step from where the previous bar ended,
+/// then `total_label` from 0 to where the last step ended (`base` plus every step).
+pub fn waterfall_bars(
+    base: (&str, f64),
+    steps: &[(String, f64)],
+    total_label: &str,
+) -> Vec<WaterfallBar> {
+    let mut bars = vec![WaterfallBar {
+        label: base.0.to_string(),
+        start: 0.0,
+        end: base.1,
+        kind: WaterfallKind::Base,
+    }];
+    let mut at = base.1;
+    for (label, step) in steps {
+        bars.push(WaterfallBar {
+            label: label.clone(),
+            start: at,
+            end: at + step,
+            kind: WaterfallKind::Step,
+        });
+        at += step;
+    }
+    bars.push(WaterfallBar {
+        label: total_label.to_string(),
+        start: 0.0,
+        end: at,
+        kind: WaterfallKind::Total,
+    });
+    bars
+}
+
+/// A horizontal waterfall chart of `bars` (from [`waterfall_bars`]), first bar on top: the
+/// base and the total in grey, steps up in red, steps down in blue, each labelled with its
+/// signed size. For a SHAP explanation: the bias, each column's contribution, the margin.
+pub fn waterfall_chart(title: &str, value_label: &str, bars: &[WaterfallBar]) -> Result<String> {
+    let n = bars.len().max(1);
+    let ends = bars.iter().flat_map(|b| [b.start, b.end]);
+    let finite: Vec<f64> = ends.filter(|v| v.is_finite()).chain([0.0]).collect();
+    let lo = finite.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = finite.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let pad = ((hi - lo) * 0.12).max(1e-9);
+    let (lo, hi) = (lo - pad, hi + pad);
+    let long = bars
+        .iter()
+        .map(|b| b.label.chars().count())
+        .max()
+        .unwrap_or(0);
+    let label_px = (long as u32 * 9).clamp(60, 320);
+    let height = (70 + 28 * n as u32).max(200);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 26))
+            .margin(14)
+            .x_label_area_size(40)
+            .y_label_area_size(label_px)
+            .build_cartesian_2d(lo..hi, (0..n).into_segmented())?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .y_labels(n)
+            .y_label_formatter(&|v| match v {
+                SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => n
+                    .checked_sub(1 + *i)
+                    .and_then(|k| bars.get(k))
+                    .map(|b| b.label.clone())
+                    .unwrap_or_default(),
+                SegmentValue::Last => String::new(),
+            })
+            .x_desc(value_label)
+            .label_style(("sans-serif", 16))
+            .axis_desc_style(("sans-serif", 18))
+            .draw()?;
+        let color = |b: &WaterfallBar| match b.kind {
+            WaterfallKind::Base | WaterfallKind::Total => RGBColor(130, 130, 130),
+            WaterfallKind::Step if b.end >= b.start => RGBColor(200, 60, 50),
+            WaterfallKind::Step => RGBColor(40, 110, 180),
+        };
+        chart.draw_series(bars.iter().enumerate().map(|(i, b)| {
+            let y = n - 1 - i;
+            let mut r = Rectangle::new(
+                [
+                    (b.start.min(b.end), SegmentValue::Exact(y)),
+                    (b.start.max(b.end), SegmentValue::Exact(y + 1)),
+                ],
+                color(b).mix(0.85).filled(),
+            );
+            r.set_margin(4, 4, 0, 0);
+            r
+        }))?;
+        chart.draw_series(bars.iter().enumerate().map(|(i, b)| {
+            let text = match b.kind {
+                WaterfallKind::Step => format!(" {:+.3}", b.end - b.start),
+                _ => format!(" {:.3}", b.end),
+            };
+            Text::new(
+                text,
+                (b.start.max(b.end), SegmentValue::CenterOf(n - 1 - i)),
+                ("sans-serif", 15),
+            )
+        }))?;
+        root.present()?;
+    }
+    Ok(svg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waterfall_steps_chain_and_end_at_the_total() {
+        let steps = [
+            ("int_rate".to_string(), 0.42),
+            ("annual_inc".to_string(), -0.1),
+            ("term".to_string(), 0.25),
+        ];
+        let bars = waterfall_bars(("bias", -1.5), &steps, "margin");
+        assert_eq!(bars.len(), 5);
+        assert_eq!((bars[0].start, bars[0].end), (0.0, -1.5));
+        for w in bars[..4].windows(2) {
+            assert_eq!(w[1].start, w[0].end, "{w:?}");
+        }
+        let margin = -1.5 + 0.42 - 0.1 + 0.25;
+        assert!((bars[3].end - margin).abs() < 1e-12);
+        assert_eq!(bars[4].kind, WaterfallKind::Total);
+        assert_eq!((bars[4].start, bars[4].end), (0.0, bars[3].end));
+
+        let svg = waterfall_chart("Why", "margin", &bars).unwrap();
+        for label in [
+            "bias",
+            "int_rate",
+            "annual_inc",
+            "term",
+            "margin",
+            "+0.420",
+            "-0.100",
+        ] {
+            assert!(svg.contains(label), "{label} missing");
+        }
+        // One rectangle per bar, besides the background.
+        assert_eq!(svg.matches("<rect").count(), 1 + bars.len(), "{svg}");
+    }
+}
