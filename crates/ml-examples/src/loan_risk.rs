@@ -499,6 +499,9 @@ fn model(
     let explain_from = Fitted {
         gbt: &gbt,
         cv: &cvm,
+        model: cvm
+            .best_model_as::<GradientBoostedTreesModel>()
+            .ok_or("the tuned model is not a GradientBoostedTreesModel")?,
         evaluator: &evaluator,
         slots: &slots,
         tr: &tr,
@@ -581,6 +584,8 @@ struct Fitted<'a> {
     gbt: &'a GradientBoostedTrees,
     /// The tuned model and its best parameters.
     cv: &'a CrossValidatorModel,
+    /// The tuned trees (the cross-validation's best model).
+    model: &'a GradientBoostedTreesModel,
     evaluator: &'a BinaryClassificationEvaluator,
     /// Feature slots per input column.
     slots: &'a ColumnSlots,
@@ -625,10 +630,7 @@ struct Refusals {
 
 /// TreeSHAP on the test rows with the tuned trees, and the loans refused at the threshold.
 fn refusals(f: &Fitted) -> Result<Refusals> {
-    let model =
-        f.cv.best_model_as::<GradientBoostedTreesModel>()
-            .ok_or("the tuned model is not a GradientBoostedTreesModel")?;
-    let explained = explain::explain(model, f.te.features("features")?, f.slots)?;
+    let explained = explain::explain(f.model, f.te.features("features")?, f.slots)?;
     let mut refused: Vec<(usize, f64)> = p_bad(f.tuned)?
         .into_iter()
         .enumerate()
@@ -932,12 +934,9 @@ fn check_monotone(
     let x = f.te.features("features")?;
     let grid = explain::grid(x.column(slot).iter().copied(), CHECK_GRID);
     let rows: Vec<usize> = (0..CHECK_ROWS.min(x.nrows())).collect();
-    let tuned =
-        f.cv.best_model_as::<GradientBoostedTreesModel>()
-            .ok_or("the tuned model is not a GradientBoostedTreesModel")?;
     Ok((
         explain::monotone_violations(constrained, x, &rows, slot, &grid)?,
-        explain::monotone_violations(tuned, x, &rows, slot, &grid)?,
+        explain::monotone_violations(f.model, x, &rows, slot, &grid)?,
         grid.len(),
     ))
 }

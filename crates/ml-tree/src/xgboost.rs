@@ -319,12 +319,18 @@ fn nums(t: &Value, key: &str, m: usize) -> std::result::Result<Vec<f64>, String>
 /// Largest category code XGBoost accepts (its `OutOfRangeCat`, 2^24), plus one.
 const MAX_CATEGORY: f64 = 16_777_216.0;
 
+/// Most 64-bit words the category sets of one model may take (32 MiB): a set is as wide as
+/// its largest code, so a few bytes of a hostile file could otherwise ask for megabytes each.
+const MAX_CATEGORY_WORDS: usize = 1 << 22;
+
 /// The category sets of a tree's categorical splits, by node: XGBoost's set (the codes it
 /// sends right) becomes ours as the codes below its largest one that go left, with every
 /// other value (codes past it included) going left too, as in XGBoost.
+/// `words_left` is what remains of [`MAX_CATEGORY_WORDS`] for the model's sets.
 fn categorical_splits(
     t: &Value,
     m: usize,
+    words_left: &mut usize,
 ) -> std::result::Result<std::collections::HashMap<usize, CategorySet>, String> {
     let list = |key: &str| -> std::result::Result<Vec<f64>, String> {
         match t.get(key) {
@@ -361,6 +367,13 @@ fn categorical_splits(
             ));
         }
         let k = right.iter().map(|&c| c as usize + 1).max().unwrap_or(0);
+        *words_left = words_left.checked_sub(k.div_ceil(64)).ok_or_else(|| {
+            format!(
+                "node {node}: the category sets need more than {} MiB (codes up to {})",
+                MAX_CATEGORY_WORDS * 8 >> 20,
+                k - 1
+            )
+        })?;
         let mut set = CategorySet::new(k);
         set.unknown_left = Some(true);
         let mut goes_right = vec![false; k];
@@ -438,6 +451,7 @@ fn parse(json: &str) -> std::result::Result<GradientBoostedTreesModel, String> {
         return Err("tree_info and trees differ in length".into());
     }
     let mut trees = Vec::with_capacity(jtrees.len());
+    let mut words_left = MAX_CATEGORY_WORDS;
     for (ti, t) in jtrees.iter().enumerate() {
         let class = num_str(&tree_info[ti], "tree_info")? as usize;
         if class != ti % num_class {
@@ -455,7 +469,8 @@ fn parse(json: &str) -> std::result::Result<GradientBoostedTreesModel, String> {
         let loss = nums(t, "loss_changes", m).unwrap_or_else(|_| vec![0.0; m]);
         let hess = nums(t, "sum_hessian", m).unwrap_or_else(|_| vec![0.0; m]);
         let split_type = nums(t, "split_type", m).unwrap_or_else(|_| vec![0.0; m]);
-        let mut cats = categorical_splits(t, m).map_err(|e| format!("tree {ti}: {e}"))?;
+        let mut cats =
+            categorical_splits(t, m, &mut words_left).map_err(|e| format!("tree {ti}: {e}"))?;
         let mut categories = Vec::new();
         let mut nodes = Vec::with_capacity(m);
         for i in 0..m {

@@ -670,6 +670,30 @@ fn an_xgboost_categorical_model_scores_the_same_here() {
 }
 
 #[test]
+fn category_sets_of_hostile_size_are_refused() {
+    // Every split's set widened to XGBoost's largest code: 32 sets of 2 MiB each, past the
+    // 32 MiB the import allows for a model's category sets.
+    let path = format!(
+        "{}/tests/data/xgboost_categorical.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    for t in v["model"]["learner"]["gradient_booster"]["model"]["trees"]
+        .as_array_mut()
+        .unwrap()
+    {
+        for c in t["categories"].as_array_mut().unwrap() {
+            *c = serde_json::json!(16_777_215);
+        }
+    }
+    let err = from_xgboost_json(&v["model"].to_string(), std::path::Path::new("big.json"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("MiB") && err.contains("big.json"), "{err}");
+}
+
+#[test]
 fn fast_prediction_equals_walking_each_tree() {
     // The flat 16-byte-node predictor against the plain per-tree walk, on a model with
     // categorical splits (general walk) or only numeric ones (branch-free 8-row walk) and

@@ -3,6 +3,8 @@
 //! plotters scales SVG font sizes by 1/1.24, so the sizes asked for here are larger than the
 //! sizes wanted on screen.
 
+use plotters::coord::ranged1d::SegmentedCoord;
+use plotters::coord::types::{RangedCoordf64, RangedCoordusize};
 use plotters::prelude::*;
 
 use super::Result;
@@ -68,40 +70,22 @@ pub fn bar_chart(
         }
     } else {
         let height = (60 + 26 * n as u32).max(200);
-        let label_px = (long as u32 * 9).clamp(60, 320);
-        {
-            let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
-            root.fill(&WHITE)?;
-            let mut chart = ChartBuilder::on(&root)
-                .caption(title, ("sans-serif", 26))
-                .margin(14)
-                .x_label_area_size(40)
-                .y_label_area_size(label_px)
-                .build_cartesian_2d(lo..hi, (0..n).into_segmented())?;
-            chart
-                .configure_mesh()
-                .disable_y_mesh()
-                .y_labels(n)
-                .y_label_formatter(&|v| match v {
-                    SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => n
-                        .checked_sub(1 + *i)
-                        .and_then(|k| labels.get(k))
-                        .cloned()
-                        .unwrap_or_default(),
-                    SegmentValue::Last => String::new(),
-                })
-                .x_desc(value_label)
-                .label_style(("sans-serif", 16))
-                .axis_desc_style(("sans-serif", 18))
-                .draw()?;
-            chart.draw_series(
-                Histogram::horizontal(&chart)
-                    .style(BLUE.mix(0.75).filled())
-                    .margin(3)
-                    .data(values.iter().enumerate().map(|(i, v)| (n - 1 - i, *v))),
-            )?;
-            root.present()?;
-        }
+        horizontal_frame(
+            &mut svg,
+            (title, value_label),
+            labels,
+            (lo, hi),
+            height,
+            |chart| {
+                chart.draw_series(
+                    Histogram::horizontal(chart)
+                        .style(BLUE.mix(0.75).filled())
+                        .margin(3)
+                        .data(values.iter().enumerate().map(|(i, v)| (n - 1 - i, *v))),
+                )?;
+                Ok(())
+            },
+        )?;
     }
     Ok(svg)
 }
@@ -248,71 +232,96 @@ pub fn waterfall_chart(title: &str, value_label: &str, bars: &[WaterfallBar]) ->
     let hi = finite.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let pad = ((hi - lo) * 0.12).max(1e-9);
     let (lo, hi) = (lo - pad, hi + pad);
-    let long = bars
-        .iter()
-        .map(|b| b.label.chars().count())
-        .max()
-        .unwrap_or(0);
-    let label_px = (long as u32 * 9).clamp(60, 320);
+    let labels: Vec<String> = bars.iter().map(|b| b.label.clone()).collect();
     let height = (70 + 28 * n as u32).max(200);
     let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
-        root.fill(&WHITE)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 26))
-            .margin(14)
-            .x_label_area_size(40)
-            .y_label_area_size(label_px)
-            .build_cartesian_2d(lo..hi, (0..n).into_segmented())?;
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .y_labels(n)
-            .y_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => n
-                    .checked_sub(1 + *i)
-                    .and_then(|k| bars.get(k))
-                    .map(|b| b.label.clone())
-                    .unwrap_or_default(),
-                SegmentValue::Last => String::new(),
-            })
-            .x_desc(value_label)
-            .label_style(("sans-serif", 16))
-            .axis_desc_style(("sans-serif", 18))
-            .draw()?;
-        let color = |b: &WaterfallBar| match b.kind {
-            WaterfallKind::Base | WaterfallKind::Total => RGBColor(130, 130, 130),
-            WaterfallKind::Step if b.end >= b.start => RGBColor(200, 60, 50),
-            WaterfallKind::Step => RGBColor(40, 110, 180),
-        };
-        chart.draw_series(bars.iter().enumerate().map(|(i, b)| {
-            let y = n - 1 - i;
-            let mut r = Rectangle::new(
-                [
-                    (b.start.min(b.end), SegmentValue::Exact(y)),
-                    (b.start.max(b.end), SegmentValue::Exact(y + 1)),
-                ],
-                color(b).mix(0.85).filled(),
-            );
-            r.set_margin(4, 4, 0, 0);
-            r
-        }))?;
-        chart.draw_series(bars.iter().enumerate().map(|(i, b)| {
-            let text = match b.kind {
-                WaterfallKind::Step => format!(" {:+.3}", b.end - b.start),
-                _ => format!(" {:.3}", b.end),
+    horizontal_frame(
+        &mut svg,
+        (title, value_label),
+        &labels,
+        (lo, hi),
+        height,
+        |chart| {
+            let color = |b: &WaterfallBar| match b.kind {
+                WaterfallKind::Base | WaterfallKind::Total => RGBColor(130, 130, 130),
+                WaterfallKind::Step if b.end >= b.start => RGBColor(200, 60, 50),
+                WaterfallKind::Step => RGBColor(40, 110, 180),
             };
-            Text::new(
-                text,
-                (b.start.max(b.end), SegmentValue::CenterOf(n - 1 - i)),
-                ("sans-serif", 15),
-            )
-        }))?;
-        root.present()?;
-    }
+            chart.draw_series(bars.iter().enumerate().map(|(i, b)| {
+                let y = n - 1 - i;
+                let mut r = Rectangle::new(
+                    [
+                        (b.start.min(b.end), SegmentValue::Exact(y)),
+                        (b.start.max(b.end), SegmentValue::Exact(y + 1)),
+                    ],
+                    color(b).mix(0.85).filled(),
+                );
+                r.set_margin(4, 4, 0, 0);
+                r
+            }))?;
+            chart.draw_series(bars.iter().enumerate().map(|(i, b)| {
+                let text = match b.kind {
+                    WaterfallKind::Step => format!(" {:+.3}", b.end - b.start),
+                    _ => format!(" {:.3}", b.end),
+                };
+                Text::new(
+                    text,
+                    (b.start.max(b.end), SegmentValue::CenterOf(n - 1 - i)),
+                    ("sans-serif", 15),
+                )
+            }))?;
+            Ok(())
+        },
+    )?;
     Ok(svg)
 }
+
+/// The axes of a horizontal chart: `labels` down the left side (the first on top, row
+/// `n - 1 - i` of the segmented axis for label `i`), values `lo..hi` along the bottom, drawn
+/// into `svg` at `height` pixels; `draw` adds the series.
+fn horizontal_frame(
+    svg: &mut String,
+    (title, value_label): (&str, &str),
+    labels: &[String],
+    (lo, hi): (f64, f64),
+    height: u32,
+    draw: impl FnOnce(&mut HorizontalChart<'_, '_>) -> Result<()>,
+) -> Result<()> {
+    let n = labels.len().max(1);
+    let long = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+    let label_px = (long as u32 * 9).clamp(60, 320);
+    let root = SVGBackend::with_string(svg, (WIDTH, height)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 26))
+        .margin(14)
+        .x_label_area_size(40)
+        .y_label_area_size(label_px)
+        .build_cartesian_2d(lo..hi, (0..n).into_segmented())?;
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .y_labels(n)
+        .y_label_formatter(&|v| match v {
+            SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => n
+                .checked_sub(1 + *i)
+                .and_then(|k| labels.get(k))
+                .cloned()
+                .unwrap_or_default(),
+            SegmentValue::Last => String::new(),
+        })
+        .x_desc(value_label)
+        .label_style(("sans-serif", 16))
+        .axis_desc_style(("sans-serif", 18))
+        .draw()?;
+    draw(&mut chart)?;
+    root.present()?;
+    Ok(())
+}
+
+/// The chart [`horizontal_frame`] hands to its series.
+type HorizontalChart<'a, 'b> =
+    ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, SegmentedCoord<RangedCoordusize>>>;
 
 #[cfg(test)]
 mod tests {
