@@ -370,7 +370,7 @@ fn categorical_splits(
         *words_left = words_left.checked_sub(k.div_ceil(64)).ok_or_else(|| {
             format!(
                 "node {node}: the category sets need more than {} MiB (codes up to {})",
-                MAX_CATEGORY_WORDS * 8 >> 20,
+                (MAX_CATEGORY_WORDS * 8) >> 20,
                 k - 1
             )
         })?;
