@@ -293,8 +293,8 @@ impl Dataset {
             .batch
             .columns()
             .iter()
-            .map(|c| compute::take(c.as_ref(), &idx, None))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
+            .map(|c| take_column(c, &idx, indices))
+            .collect::<Result<Vec<_>>>()?;
         Ok(Dataset {
             batch: RecordBatch::try_new(self.batch.schema(), columns)?,
         })
@@ -701,6 +701,36 @@ pub fn schema_with_field(schema: &Schema, field: Field) -> Result<Schema> {
     Ok(Schema::new_with_metadata(fields, schema.metadata().clone()))
 }
 
+/// Rows `indices` (checked in range, also as `idx`) of one column. A vector column (a
+/// fixed-size list of `f64` without nulls, as the assemblers and scalers write) is copied one
+/// row's slice at a time, which is several times faster than Arrow's generic `take` (it
+/// expands every row into one index per element); the result is the same array.
+fn take_column(c: &ArrayRef, idx: &UInt32Array, indices: &[usize]) -> Result<ArrayRef> {
+    if let (Some(list), DataType::FixedSizeList(item, width)) = (
+        c.as_any().downcast_ref::<FixedSizeListArray>(),
+        c.data_type(),
+    ) {
+        let values = list.values().as_any().downcast_ref::<Float64Array>();
+        if let Some(values) = values.filter(|v| v.null_count() == 0 && list.null_count() == 0) {
+            let w = *width as usize;
+            let vals = values.values();
+            let mut out: Vec<f64> = Vec::with_capacity(indices.len() * w);
+            for &i in indices {
+                let start = list.value_offset(i) as usize;
+                out.extend_from_slice(&vals[start..start + w]);
+            }
+            let child = Float64Array::new(out.into(), None);
+            return Ok(Arc::new(FixedSizeListArray::try_new(
+                item.clone(),
+                *width,
+                Arc::new(child),
+                None,
+            )?));
+        }
+    }
+    Ok(compute::take(c.as_ref(), idx, None)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -708,6 +738,46 @@ mod tests {
     fn sample(n: usize) -> Dataset {
         let x: Vec<f64> = (0..n).map(|i| i as f64).collect();
         Dataset::from_columns(vec![("x", Arc::new(Float64Array::from(x)) as ArrayRef)]).unwrap()
+    }
+
+    /// The row-slice copy of vector columns against Arrow's own `take`, on a sliced column,
+    /// with repeated and reversed indices; a column with a null row goes through Arrow's.
+    #[test]
+    fn take_copies_vector_columns_as_arrow_take_does() {
+        let width = 3;
+        let item = Arc::new(Field::new("item", DataType::Float64, true));
+        let values = Float64Array::from((0..30).map(|i| i as f64 * 0.5).collect::<Vec<_>>());
+        let full = FixedSizeListArray::new(item.clone(), width, Arc::new(values.clone()), None);
+        let sliced: ArrayRef = Arc::new(full.slice(2, 6));
+        let with_null: ArrayRef = Arc::new(FixedSizeListArray::new(
+            item,
+            width,
+            Arc::new(values),
+            Some(vec![true, false, true, true, true, true, true, true, true, true].into()),
+        ));
+        let ds = Dataset::from_columns(vec![("v", sliced.clone()), ("n", with_null.slice(2, 6))])
+            .unwrap();
+        let rows = [5usize, 0, 0, 3, 2];
+        let got = ds.take(&rows).unwrap();
+        let idx = UInt32Array::from(rows.iter().map(|&r| r as u32).collect::<Vec<_>>());
+        for (name, col) in [("v", &sliced), ("n", &with_null.slice(2, 6))] {
+            let expect = compute::take(col.as_ref(), &idx, None).unwrap();
+            assert_eq!(
+                got.column(name).unwrap().to_data(),
+                expect.to_data(),
+                "{name}"
+            );
+        }
+        assert_eq!(
+            got.column("v")
+                .unwrap()
+                .as_fixed_size_list()
+                .value(0)
+                .as_primitive::<Float64Type>()
+                .values(),
+            &[10.5, 11.0, 11.5]
+        );
+        assert!(ds.take(&[6]).is_err());
     }
 
     #[test]

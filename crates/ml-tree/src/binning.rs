@@ -161,12 +161,9 @@ impl BinMapper {
                             .map(sortable_bits)
                             .collect();
                         keys.sort_unstable();
-                        let vals: Vec<(f32, f64)> = keys
-                            .into_iter()
-                            .map(|k| (from_sortable_bits(k), 1.0))
-                            .collect();
+                        let vals = keys.into_iter().map(|k| (from_sortable_bits(k), 1.0));
                         FeatureCuts::Numeric {
-                            thresholds: numeric_thresholds(&vals, max_bins),
+                            thresholds: numeric_thresholds(vals, max_bins),
                         }
                     }
                     None => {
@@ -182,7 +179,7 @@ impl BinMapper {
                         // pairs, so the weights of equal values are summed in one order.
                         vals.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
                         FeatureCuts::Numeric {
-                            thresholds: numeric_thresholds(&vals, max_bins),
+                            thresholds: numeric_thresholds(vals.into_iter(), max_bins),
                         }
                     }
                 }
@@ -209,15 +206,16 @@ impl BinMapper {
         let start_len = out.len();
         out.resize(start_len + n * d, 0);
         let data = &mut out[start_len..];
-        // Numeric thresholds padded with NaN to 256 entries, for a fixed 8-step search.
-        let padded: Vec<Option<Box<[f32; HIST_SLOTS]>>> = self
+        // Numeric thresholds padded with NaN to 256 entries, for a search of at most 8
+        // halving steps (as few as the number of thresholds needs: one for a 0/1 column).
+        let padded: Vec<Option<(Box<[f32; HIST_SLOTS]>, usize)>> = self
             .features
             .iter()
             .map(|c| match c {
                 FeatureCuts::Numeric { thresholds } if thresholds.len() < HIST_SLOTS => {
                     let mut t = Box::new([f32::NAN; HIST_SLOTS]);
                     t[..thresholds.len()].copy_from_slice(thresholds);
-                    Some(t)
+                    Some((t, first_step(thresholds.len())))
                 }
                 _ => None,
             })
@@ -233,7 +231,9 @@ impl BinMapper {
                             row_out.iter_mut().zip(&self.features).zip(&padded).zip(row)
                         {
                             *o = match fast {
-                                Some(t) => search_padded(t, v as f32, cuts.n_bins() as u8),
+                                Some((t, first)) => {
+                                    search_padded(t, *first, v as f32, cuts.n_bins() as u8)
+                                }
                                 None => cuts.bin(v),
                             };
                         }
@@ -243,15 +243,24 @@ impl BinMapper {
     }
 }
 
+/// The first step of the halving search over `len` thresholds (`len < 256`): the largest
+/// power of two at most `len` (1 when there are none), so that the steps from it down to 1
+/// reach every threshold.
+fn first_step(len: usize) -> usize {
+    (len + 1).next_power_of_two() / 2
+}
+
 /// The bin of `v` (the number of thresholds `<= v`, or `missing` for NaN) among thresholds
-/// padded with NaN to 256 entries: eight halving steps without branches, the same result as
-/// [`FeatureCuts::bin`].
+/// padded with NaN to 256 entries: halving steps from `first` (see [`first_step`]) down to 1,
+/// without branches on the data, the same result as [`FeatureCuts::bin`].
 #[inline(always)]
-fn search_padded(t: &[f32; HIST_SLOTS], v: f32, missing: u8) -> u8 {
+fn search_padded(t: &[f32; HIST_SLOTS], first: usize, v: f32, missing: u8) -> u8 {
     let mut i = 0usize;
-    for step in [128, 64, 32, 16, 8, 4, 2, 1] {
+    let mut step = first;
+    while step > 0 {
         // NaN padding compares false, so the thresholds `<= v` stay a prefix.
         i += if t[i + step - 1] <= v { step } else { 0 };
+        step /= 2;
     }
     if v.is_nan() {
         missing
@@ -262,10 +271,10 @@ fn search_padded(t: &[f32; HIST_SLOTS], v: f32, missing: u8) -> u8 {
 
 /// Thresholds for sorted `(value, weight)` pairs: one bin per distinct value when they fit,
 /// weighted quantiles otherwise.
-fn numeric_thresholds(sorted: &[(f32, f64)], max_bins: usize) -> Vec<f32> {
+fn numeric_thresholds(sorted: impl Iterator<Item = (f32, f64)>, max_bins: usize) -> Vec<f32> {
     let mut dv: Vec<f32> = Vec::new();
     let mut dw: Vec<f64> = Vec::new();
-    for &(v, w) in sorted {
+    for (v, w) in sorted {
         if dv.last() == Some(&v) {
             *dw.last_mut().unwrap_or(&mut 0.0) += w;
         } else {
@@ -362,6 +371,9 @@ pub struct JointSlots {
     pub groups: Vec<Vec<usize>>,
     /// First joint slot of each group, then the total number of joint slots.
     pub base: Vec<usize>,
+    /// Slot count of each feature in the joint index (`sizes[f]`): its bins, with its
+    /// missing bin only when some row is missing.
+    pub sizes: Vec<usize>,
     /// Row-major joint slots: `slots[r * groups.len() + g]` is row `r`'s slot in group `g`,
     /// `base[g] + bin(f0) + n0 * (bin(f1) + n1 * ...)` with `n_i` the slot count of member `i`.
     pub slots: Vec<u16>,
@@ -371,12 +383,19 @@ impl JointSlots {
     /// Packs features into groups (fewest slots first, while the product of slot counts stays
     /// within [`MAX_GROUP_SLOTS`]) and fills the joint slots of every row. Falls back to one
     /// group per feature when the groups would take more than 65,536 slots, and gives `None`
-    /// when even that does not fit.
-    fn new(n_features: usize, data: &[u8], missing_bin: &[u8]) -> Option<JointSlots> {
+    /// when even that does not fit. A feature no row is missing in (`has_missing[f]` false)
+    /// takes no slot for its missing bin, so that, for instance, ten 0/1 columns share one
+    /// group of 1,024 slots rather than six of 729.
+    fn new(
+        n_features: usize,
+        data: &[u8],
+        missing_bin: &[u8],
+        has_missing: &[bool],
+    ) -> Option<JointSlots> {
         if n_features == 0 {
             return None;
         }
-        let size = |f: usize| missing_bin[f] as usize + 1;
+        let size = |f: usize| (missing_bin[f] as usize + has_missing[f] as usize).max(1);
         let mut order: Vec<usize> = (0..n_features).collect();
         order.sort_by_key(|&f| (size(f), f));
         let mut groups: Vec<Vec<usize>> = Vec::new();
@@ -443,6 +462,7 @@ impl JointSlots {
         Some(JointSlots {
             groups,
             base,
+            sizes: (0..n_features).map(size).collect(),
             slots,
         })
     }
@@ -505,7 +525,15 @@ impl BinMatrix {
                     }
                 });
         }
-        let joint = JointSlots::new(n_features, &data, &missing_bin);
+        // Features with a row in their missing bin.
+        let mut has_missing = vec![false; n_features];
+        if n_rows > 0 {
+            cols.par_chunks(n_rows)
+                .zip(&missing_bin)
+                .map(|(c, m)| c.contains(m))
+                .collect_into_vec(&mut has_missing);
+        }
+        let joint = JointSlots::new(n_features, &data, &missing_bin, &has_missing);
         BinMatrix {
             n_rows,
             n_features,
@@ -653,9 +681,11 @@ mod tests {
         // stay alone.
         let missing = vec![3u8, 2, 255, 1, 8, 199];
         let (n, d) = (50, missing.len());
-        let data: Vec<u8> = (0..n * d)
+        let mut data: Vec<u8> = (0..n * d)
             .map(|i| ((i * 7 + i / d) % (missing[i % d] as usize + 1)) as u8)
             .collect();
+        // Row 0 missing everywhere: every feature keeps its missing slot.
+        data[..d].copy_from_slice(&missing);
         let b = BinMatrix::new(n, d, data, missing.clone());
         let j = b.joint().expect("joint slots");
         assert_eq!(j.groups, vec![vec![3, 1, 0, 4], vec![5], vec![2]]);
@@ -686,11 +716,46 @@ mod tests {
         t2[..2].copy_from_slice(&[1.0, 2.5]);
         for i in -700..700 {
             let v = i as f32 * 0.13;
-            assert_eq!(search_padded(&t, v, 255), cuts.bin(v as f64), "{v}");
-            assert_eq!(search_padded(&t2, v, 3), few.bin(v as f64), "{v}");
+            assert_eq!(
+                search_padded(&t, first_step(254), v, 255),
+                cuts.bin(v as f64),
+                "{v}"
+            );
+            assert_eq!(
+                search_padded(&t2, first_step(2), v, 3),
+                few.bin(v as f64),
+                "{v}"
+            );
+            // The full 8 steps give the same bins as the shortened search.
+            assert_eq!(search_padded(&t2, 128, v, 3), few.bin(v as f64), "{v}");
         }
         for v in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, -0.0, 0.0] {
-            assert_eq!(search_padded(&t, v, 255), cuts.bin(v as f64), "{v}");
+            assert_eq!(
+                search_padded(&t, first_step(254), v, 255),
+                cuts.bin(v as f64),
+                "{v}"
+            );
+        }
+        // Every threshold count from 0 to 255: the shortened search against a linear count.
+        for len in 0..HIST_SLOTS {
+            let th: Vec<f32> = (0..len).map(|i| i as f32).collect();
+            let mut tp = [f32::NAN; HIST_SLOTS];
+            tp[..len].copy_from_slice(&th);
+            for v in [
+                -1.0f32,
+                0.0,
+                0.5,
+                len as f32 / 2.0,
+                len as f32 - 1.0,
+                len as f32 + 3.0,
+            ] {
+                let linear = th.iter().filter(|&&x| x <= v).count() as u8;
+                assert_eq!(
+                    search_padded(&tp, first_step(len), v, 255),
+                    linear,
+                    "{len} {v}"
+                );
+            }
         }
         let mut vals = [
             3.5f32,
@@ -712,12 +777,41 @@ mod tests {
         );
     }
 
+    /// Ten 0/1 features never missing share one group of 1,024 slots (with their missing
+    /// slots they would need two groups), and the histograms unfolded from it equal direct
+    /// per-feature sums, missing slots zero.
+    #[test]
+    fn features_never_missing_take_no_joint_slot_for_the_missing_bin() {
+        let (n, d) = (200, 10);
+        let data: Vec<u8> = (0..n * d).map(|i| ((i * 31 + i / 7) % 2) as u8).collect();
+        let b = BinMatrix::new(n, d, data, vec![2; d]);
+        let j = b.joint().expect("joint slots");
+        assert_eq!(j.groups.len(), 1);
+        assert_eq!(j.len(), 1024);
+        let gh: Vec<crate::hist::QPair> = (0..n as i32).map(|i| [i - 50, 1 + i % 3]).collect();
+        let all: Vec<usize> = (0..d).collect();
+        let mut h = crate::hist::new_histogram(&b);
+        crate::hist::build_histogram(&b, &all, None, &gh, &mut h);
+        let mut direct = crate::hist::new_histogram(&b);
+        for r in 0..n {
+            for f in 0..d {
+                let e = &mut direct[b.slots(f).start + b.get(r, f) as usize];
+                e[0] += gh[r][0] as i64;
+                e[1] += gh[r][1] as i64;
+            }
+        }
+        assert_eq!(h, direct);
+    }
+
     #[test]
     fn joint_slots_fall_back_to_single_features_when_groups_overflow_u16() {
         // 300 features of 32 slots: pairs would take 150 x 1,024 slots, more than u16 holds;
         // one group per feature takes 9,600.
         let (n, d) = (3, 300);
-        let b = BinMatrix::new(n, d, vec![5; n * d], vec![31; d]);
+        // Row 0 in every feature's missing bin, so each takes all 32 slots.
+        let mut data = vec![5; n * d];
+        data[..d].fill(31);
+        let b = BinMatrix::new(n, d, data, vec![31; d]);
         let j = b.joint().expect("single-feature groups fit");
         assert_eq!(j.n_groups(), d);
         assert_eq!(j.len(), b.hist_len());

@@ -273,12 +273,17 @@ impl GradientBoostedTrees {
         let local = self
             .checked_inputs(data, shard)
             .and_then(|(t, eval, cats, names)| {
-                let mut g = Gathered::new(t.x.ncols(), t.w.is_some(), self.subsample < 1.0);
-                g.push(&BatchRows {
-                    x: t.x.view(),
-                    y: &t.y,
-                    w: t.w.as_deref(),
-                })?;
+                let g = Gathered::in_memory(
+                    &BatchRows {
+                        x: t.x.view(),
+                        y: &t.y,
+                        w: t.w.as_deref(),
+                    },
+                    self.subsample < 1.0,
+                    &cats,
+                    self.max_bin,
+                    collective.world_size(),
+                )?;
                 let start = self.start_margins(data, &t, 0)?;
                 let eval_start = match (self.eval_set(), &eval) {
                     (Some(e), Some(ev)) => self.start_margins(e, ev, 0)?,
@@ -831,7 +836,7 @@ impl GradientBoostedTrees {
             eval_start,
         } = checked;
         let Gathered {
-            sampler,
+            cuts: sample,
             y,
             w,
             row_keys,
@@ -859,7 +864,7 @@ impl GradientBoostedTrees {
             _ => n_global as f64,
         };
         // Cut points from the sample of all workers' rows, then the rows binned.
-        let mapper = sampler.merge_across(c)?.finish(&cats, self.max_bin);
+        let mapper = sample.finish(&cats, self.max_bin, c)?;
         let bins = bin(&mapper)?;
         Ok(Prepared {
             y,

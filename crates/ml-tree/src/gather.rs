@@ -31,10 +31,34 @@ pub(crate) struct BatchRows<'a> {
     pub w: Option<&'a [f64]>,
 }
 
+/// Where the cut points come from.
+pub(crate) enum Cuts {
+    /// The cut sample ([`CutSampler`]), offered every row with positive weight; merged over
+    /// workers before the cuts are computed.
+    Sample(CutSampler),
+    /// Cut points computed already from every row: see [`Gathered::in_memory`].
+    Exact(BinMapper),
+}
+
+impl Cuts {
+    /// The cut points: the sample merged over the workers of `c`, or the exact ones.
+    pub fn finish(
+        self,
+        categorical: &[(usize, usize)],
+        max_bin: usize,
+        c: &dyn ml_dist::Collective,
+    ) -> Result<BinMapper> {
+        match self {
+            Cuts::Sample(s) => Ok(s.merge_across(c)?.finish(categorical, max_bin)),
+            Cuts::Exact(m) => Ok(m),
+        }
+    }
+}
+
 /// What one pass over the training rows keeps: the per-row values and the cut sample.
 pub(crate) struct Gathered {
-    /// Offered every row with positive weight.
-    pub sampler: CutSampler,
+    /// Where the cut points come from.
+    pub cuts: Cuts,
     /// Labels, in row order.
     pub y: Vec<f64>,
     /// Weights, with a weight column.
@@ -49,7 +73,7 @@ impl Gathered {
     /// Nothing gathered yet, for rows of `d` features.
     pub fn new(d: usize, weighted: bool, with_row_keys: bool) -> Self {
         Gathered {
-            sampler: CutSampler::new(d, CUT_SAMPLE_ROWS, weighted),
+            cuts: Cuts::Sample(CutSampler::new(d, CUT_SAMPLE_ROWS, weighted)),
             y: Vec::new(),
             w: weighted.then(Vec::new),
             row_keys: with_row_keys.then(Vec::new),
@@ -64,8 +88,42 @@ impl Gathered {
 
     /// Takes in one batch.
     pub fn push(&mut self, b: &BatchRows<'_>) -> Result<()> {
+        self.check_shape(b)?;
+        if let Cuts::Sample(s) = &mut self.cuts {
+            s.push(b.x, b.w)?;
+        }
+        self.keep_rows(b);
+        Ok(())
+    }
+
+    /// Every training row of one worker at once, in memory. When that worker is the only one,
+    /// the rows are unweighted and they fit in the cut sample (at most 200,000), the sample
+    /// would be every row: the cut points are then computed from the rows directly, without
+    /// hashing, copying and sorting them into a sample first. They are the same cuts (the cuts
+    /// depend on the multiset of values alone when rows are unweighted; see
+    /// [`BinMapper::from_sample`]), so the same model.
+    pub fn in_memory(
+        b: &BatchRows<'_>,
+        with_row_keys: bool,
+        categorical: &[(usize, usize)],
+        max_bin: usize,
+        world_size: usize,
+    ) -> Result<Self> {
+        let d = b.x.ncols();
+        let mut g = Gathered::new(d, b.w.is_some(), with_row_keys);
+        if world_size == 1 && b.w.is_none() && b.y.len() <= CUT_SAMPLE_ROWS {
+            g.check_shape(b)?;
+            g.cuts = Cuts::Exact(BinMapper::from_sample(b.x, None, categorical, max_bin));
+            g.keep_rows(b);
+        } else {
+            g.push(b)?;
+        }
+        Ok(g)
+    }
+
+    fn check_shape(&self, b: &BatchRows<'_>) -> Result<()> {
         let n = b.y.len();
-        if b.x.dim() != (n, self.d) {
+        if b.x.dim() != (n, self.d) || b.w.is_some_and(|w| w.len() != n) {
             return Err(MlError::data(format!(
                 "a batch of {} rows x {} features where {n} rows x {} features were expected",
                 b.x.nrows(),
@@ -73,7 +131,12 @@ impl Gathered {
                 self.d
             )));
         }
-        self.sampler.push(b.x, b.w)?;
+        Ok(())
+    }
+
+    /// Keeps the per-row values of a batch: labels, weights, row keys.
+    fn keep_rows(&mut self, b: &BatchRows<'_>) {
+        let n = b.y.len();
         self.y.extend_from_slice(b.y);
         if let (Some(w), Some(bw)) = (self.w.as_mut(), b.w) {
             w.extend_from_slice(bw);
@@ -86,7 +149,6 @@ impl Gathered {
                 row_hash(b.x.row(i).iter().copied(), wi) ^ avalanche(b.y[i].to_bits())
             }));
         }
-        Ok(())
     }
 }
 

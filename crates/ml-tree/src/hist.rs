@@ -174,11 +174,12 @@ pub fn build_histograms(
 fn unfold_joint(bins: &BinMatrix, joint: &JointSlots, acc: &[IntPair]) -> Vec<IntPair> {
     let mut h = new_histogram(bins);
     let offsets = bins.offsets();
-    let missing = bins.missing_bins();
+    let sizes = &joint.sizes;
     for (g, members) in joint.groups.iter().enumerate() {
         let part = &acc[joint.base[g]..joint.base[g + 1]];
         if let [f] = members[..] {
-            h[bins.slots(f)].copy_from_slice(part);
+            // A feature without missing rows has no joint slot for its missing bin (zero).
+            h[offsets[f]..offsets[f] + part.len()].copy_from_slice(part);
             continue;
         }
         // Mixed-radix digits of the joint index: the bin of each member.
@@ -191,7 +192,7 @@ fn unfold_joint(bins: &BinMatrix, joint: &JointSlots, acc: &[IntPair]) -> Vec<In
             }
             for (m, &f) in members.iter().enumerate() {
                 digit[m] += 1;
-                if digit[m] <= missing[f] as usize {
+                if digit[m] < sizes[f] {
                     break;
                 }
                 digit[m] = 0;

@@ -14,7 +14,7 @@
 //! `tests/fit_multiple.rs`).
 
 use ml_core::{Dataset, Estimator, ParamValue, Params, Result};
-use ml_dist::LocalCollective;
+use ml_dist::{Collective, LocalCollective};
 
 use crate::boost::Checked;
 use crate::gather::{BatchRows, Gathered};
@@ -95,12 +95,17 @@ fn fit_group(
     for &v in group {
         variants[v].check_early_stopping(eval.is_some())?;
     }
-    let mut gathered = Gathered::new(t.x.ncols(), t.w.is_some(), lead.subsample < 1.0);
-    gathered.push(&BatchRows {
-        x: t.x.view(),
-        y: &t.y,
-        w: t.w.as_deref(),
-    })?;
+    let gathered = Gathered::in_memory(
+        &BatchRows {
+            x: t.x.view(),
+            y: &t.y,
+            w: t.w.as_deref(),
+        },
+        lead.subsample < 1.0,
+        &cats,
+        lead.max_bin,
+        c.world_size(),
+    )?;
     let start = lead.start_margins(data, &t, 0)?;
     let eval_start = match (lead.eval_set(), &eval) {
         (Some(e), Some(ev)) => lead.start_margins(e, ev, 0)?,
