@@ -19,6 +19,9 @@ pub const MAX_VALUE_BINS: usize = 255;
 pub const HIST_SLOTS: usize = 256;
 /// Rows per block when filling the bin matrix.
 const BIN_BLOCK: usize = 8192;
+/// Features whose columns are copied out together when cut points are computed.
+const FEATURE_BLOCK: usize = 8;
+
 /// Largest joint histogram of a feature group: the product of its members' slot counts.
 const MAX_GROUP_SLOTS: usize = 1024;
 
@@ -146,10 +149,22 @@ impl BinMapper {
                 cat_of[slot] = Some(k);
             }
         }
-        let features = (0..d)
+        // Features in blocks: each block's columns are copied out row by row (reading a
+        // row-major column directly would touch one cache line per value), then each column's
+        // cuts are computed from its contiguous copy.
+        let features = (0..d.div_ceil(FEATURE_BLOCK))
             .into_par_iter()
-            .map(|f| {
-                let col = x.column(f);
+            .flat_map_iter(|b| {
+                let fs = b * FEATURE_BLOCK..((b + 1) * FEATURE_BLOCK).min(d);
+                let mut cols: Vec<Vec<f64>> = fs.clone().map(|_| Vec::with_capacity(n)).collect();
+                for row in x.rows() {
+                    for (c, f) in cols.iter_mut().zip(fs.clone()) {
+                        c.push(row[f]);
+                    }
+                }
+                fs.zip(cols)
+            })
+            .map(|(f, col)| {
                 match cat_of[f] {
                     Some(k) => categorical_cuts(&sample, |i| col[i], weights, k, max_bins),
                     None if weights.is_none() => {
