@@ -11,7 +11,7 @@ use ml_core::feature::{
     StandardScaler, StringIndexer, VectorAssembler,
 };
 use ml_core::linear::{Family, LogisticRegression};
-use ml_core::testing::fuzz::{csv_bytes, model_bytes, parquet_bytes};
+use ml_core::testing::fuzz::{csv_bytes, model_bytes, parquet_bytes, parquet_dir_bytes};
 use ml_core::{persist, Dataset, Estimator, Pipeline, Transformer};
 
 fn fuzz_dir() -> PathBuf {
@@ -51,6 +51,38 @@ fn model_load_inputs_replay_without_a_panic() {
 #[test]
 fn parquet_read_inputs_replay_without_a_panic() {
     assert!(replay("parquet_read", parquet_bytes) >= 4);
+}
+
+#[test]
+fn parquet_dir_inputs_replay_without_a_panic() {
+    assert!(replay("parquet_dir", parquet_dir_bytes) >= 4);
+}
+
+/// Writes the part-file directory seeds from the Parquet seeds (run `write_parquet_seeds`
+/// first): a flag byte (see `parquet_dir_bytes`) and one to three whole files concatenated,
+/// which the target splits at `PAR1PAR1`. Refreshed with `--ignored`.
+#[test]
+#[ignore]
+fn write_parquet_dir_seeds() {
+    let src = fuzz_dir().join("seeds/parquet_read");
+    let file = |name: &str| std::fs::read(src.join(name)).unwrap();
+    let dir = fuzz_dir().join("seeds/parquet_dir");
+    std::fs::create_dir_all(&dir).unwrap();
+    let seeds: [(&str, u8, Vec<Vec<u8>>); 5] = [
+        ("one_part_success", 0x01, vec![file("scalars.parquet")]),
+        ("two_parts_crc", 0x13, vec![file("scalars.parquet"), file("scalars.parquet")]),
+        ("three_parts_hive", 0x25, vec![file("scalars.parquet"), file("empty.parquet"), file("scalars.parquet")]),
+        ("schemas_differ", 0x19, vec![file("scalars.parquet"), file("vectors.parquet")]),
+        ("spark_parts", 0x17, vec![file("spark_part.parquet"), file("spark_part.parquet")]),
+    ];
+    for (name, flags, parts) in seeds {
+        let mut bytes = vec![flags];
+        for p in parts {
+            bytes.extend_from_slice(&p);
+        }
+        std::fs::write(dir.join(name), &bytes).unwrap();
+        parquet_dir_bytes(&bytes);
+    }
 }
 
 /// Writes the Parquet seeds: small files of every column type the readers decode (with

@@ -164,8 +164,8 @@ mod row;
 mod sample;
 pub mod shap;
 mod split;
-#[cfg(test)]
-mod testing;
+#[doc(hidden)]
+pub mod testing;
 pub mod tree;
 pub mod xgboost;
 

@@ -1,12 +1,21 @@
-//! Helpers shared by the unit tests: a small generator and default tree parameters.
+//! Helpers shared by the unit tests (a small generator and default tree parameters), and
+//! [`fuzz`], what the fuzz targets in `fuzz/` run. Not part of the public API: the module is
+//! hidden from the docs and may change.
 
+pub mod fuzz;
+
+#[cfg(test)]
 use crate::hist::{GradPair, RowPair};
+#[cfg(test)]
 use crate::params::{GrowPolicy, TreeParams};
+#[cfg(test)]
 use crate::split::add;
 
+#[cfg(test)]
 /// A small deterministic generator (xorshift) for test data.
 pub(crate) struct Rng(pub u64);
 
+#[cfg(test)]
 impl Rng {
     /// A uniform value in [0, 1).
     pub fn next(&mut self) -> f64 {
@@ -17,6 +26,7 @@ impl Rng {
     }
 }
 
+#[cfg(test)]
 /// XGBoost's defaults, depthwise, with the given depth.
 pub(crate) fn params(max_depth: usize) -> TreeParams {
     TreeParams {
@@ -33,6 +43,7 @@ pub(crate) fn params(max_depth: usize) -> TreeParams {
     }
 }
 
+#[cfg(test)]
 /// The (grad, hess) sums of some rows, in f64.
 pub(crate) fn sum(rows: &[usize], gh: &[RowPair]) -> GradPair {
     rows.iter().fold([0.0, 0.0], |a, &r| {

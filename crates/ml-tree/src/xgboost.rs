@@ -388,7 +388,34 @@ fn categorical_splits(
     Ok(sets)
 }
 
+/// Most features an imported model may have (2^22): the import allocates per feature.
+pub const MAX_FEATURES: usize = 1 << 22;
+
+/// Most classes (outputs) an imported model may have (2^16).
+pub const MAX_CLASSES: usize = 1 << 16;
+
+/// A count read from the file: a whole number in `0..=max`, checked before anything is
+/// allocated for it.
+fn count(v: f64, what: &str, max: usize) -> std::result::Result<usize, String> {
+    if v >= 0.0 && v <= max as f64 && v.fract() == 0.0 {
+        Ok(v as usize)
+    } else {
+        Err(format!("{what} {v} is out of range (a whole number in 0..={max})"))
+    }
+}
+
+/// `v` as XGBoost stores it (`f32`), when that is finite.
+fn finite_f32(v: f64) -> Option<f32> {
+    let f = v as f32;
+    f.is_finite().then_some(f)
+}
+
 /// Parses an XGBoost JSON model document; `origin` names the source in errors.
+///
+/// Refused with [`MlError::Persistence`] naming `origin`: `num_feature` above
+/// [`MAX_FEATURES`], `num_class` above [`MAX_CLASSES`], split conditions and leaf values that
+/// are not finite `f32` values (XGBoost stores both as `f32`), and every structural fault.
+/// Base scores are rounded to `f32`, as XGBoost keeps them.
 pub fn from_xgboost_json(json: &str, origin: &Path) -> Result<GradientBoostedTreesModel> {
     parse(json).map_err(|message| MlError::Persistence {
         path: origin.to_path_buf(),
@@ -413,27 +440,52 @@ fn parse(json: &str) -> std::result::Result<GradientBoostedTreesModel, String> {
     };
     let obj = get(learner, &["objective"])?;
     let param = |block: &str, key: &str| obj.get(block).and_then(|b| b.get(key));
+    // XGBoost keeps these parameters as f32, and the export writes them so: rounded here,
+    // so that a value beyond f32 is refused now rather than written as "inf".
+    let f32_of = |v: f64| v as f32 as f64;
     let mut lp = crate::loss::LossParams::default();
     if let Some(v) = param("pseudo_huber_param", "huber_slope") {
-        lp.huber_slope = num_str(v, "huber_slope")?;
+        lp.huber_slope = f32_of(num_str(v, "huber_slope")?);
     }
     if let Some(v) = param("quantile_loss_param", "quantile_alpha") {
-        lp.quantile_alpha = num_list(v, "quantile_alpha")?;
+        lp.quantile_alpha = num_list(v, "quantile_alpha")?
+            .into_iter()
+            .map(f32_of)
+            .collect();
     }
     if let Some(v) = param("poisson_regression_param", "max_delta_step") {
-        lp.max_delta_step = num_str(v, "max_delta_step")?;
+        lp.max_delta_step = f32_of(num_str(v, "max_delta_step")?);
     }
     if let Some(v) = param("tweedie_regression_param", "tweedie_variance_power") {
-        lp.tweedie_variance_power = num_str(v, "tweedie_variance_power")?;
+        lp.tweedie_variance_power = f32_of(num_str(v, "tweedie_variance_power")?);
     }
     let lmp = get(learner, &["learner_model_param"])?;
-    let base_scores = num_list(get(lmp, &["base_score"])?, "base_score")?;
+    // XGBoost keeps base scores as f32: rounded here as it reads them, so that a model
+    // exported again (as f32) imports back to the same predictions.
+    let base_scores: Vec<f64> = num_list(get(lmp, &["base_score"])?, "base_score")?
+        .into_iter()
+        .map(|b| b as f32 as f64)
+        .collect();
     let base_score = *base_scores.first().ok_or("base_score is empty")?;
-    let num_features = num_str(get(lmp, &["num_feature"])?, "num_feature")? as usize;
+    let num_features = count(
+        num_str(get(lmp, &["num_feature"])?, "num_feature")?,
+        "num_feature",
+        MAX_FEATURES,
+    )?;
     let num_class = if objective == Objective::QuantileError {
-        lp.quantile_alpha.len().max(1)
+        count(
+            lp.quantile_alpha.len() as f64,
+            "quantile_alpha (its length)",
+            MAX_CLASSES,
+        )?
+        .max(1)
     } else {
-        (num_str(get(lmp, &["num_class"])?, "num_class")? as usize).max(1)
+        count(
+            num_str(get(lmp, &["num_class"])?, "num_class")?,
+            "num_class",
+            MAX_CLASSES,
+        )?
+        .max(1)
     };
     let model = get(booster, &["model"])?;
     if let Ok(p) = get(model, &["gbtree_model_param", "num_parallel_tree"]) {
@@ -475,13 +527,15 @@ fn parse(json: &str) -> std::result::Result<GradientBoostedTreesModel, String> {
         let mut nodes = Vec::with_capacity(m);
         for i in 0..m {
             if lc[i] < 0.0 {
-                nodes.push(Node::leaf(cond[i] as f32 as f64, hess[i]));
+                let value = finite_f32(cond[i])
+                    .ok_or_else(|| format!("tree {ti}, node {i}: leaf value {} is not a finite f32", cond[i]))?;
+                nodes.push(Node::leaf(value as f64, hess[i]));
             } else {
                 let (l, r) = (lc[i] as usize, rc[i] as usize);
                 if l <= i || r <= i || l >= m || r >= m {
                     return Err(format!("tree {ti}, node {i}: child index out of range"));
                 }
-                if idx[i] < 0.0 || idx[i] as usize >= num_features.max(1) {
+                if !(idx[i] >= 0.0 && idx[i] < num_features as f64) || idx[i].fract() != 0.0 {
                     return Err(format!(
                         "tree {ti}, node {i}: feature {} out of range",
                         idx[i]
@@ -500,13 +554,18 @@ fn parse(json: &str) -> std::result::Result<GradientBoostedTreesModel, String> {
                         return Err(format!("tree {ti}, node {i}: unknown split_type {other}"))
                     }
                 };
+                let threshold = match category_split {
+                    Some(_) => 0.0,
+                    None => finite_f32(cond[i]).ok_or_else(|| {
+                        format!(
+                            "tree {ti}, node {i}: split condition {} is not a finite f32",
+                            cond[i]
+                        )
+                    })?,
+                };
                 nodes.push(Node {
                     feature: idx[i] as u32,
-                    threshold: if category_split.is_some() {
-                        0.0
-                    } else {
-                        cond[i] as f32
-                    },
+                    threshold,
                     left: l as u32,
                     right: r as u32,
                     default_left: dl[i] != 0.0,

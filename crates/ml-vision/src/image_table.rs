@@ -136,6 +136,22 @@ fn check_jpeg_complete(path: &Path, bytes: &[u8]) -> Result<()> {
     }
 }
 
+/// Most bytes one decoded image may take (512 MiB, the `image` crate's default limit): a
+/// file that claims more (a PNG header saying 20000 x 20000) is an [`VisionError::ImageDecode`]
+/// naming it, refused before the pixels are allocated.
+pub const MAX_IMAGE_BYTES: usize = 512 << 20;
+
+#[cfg(feature = "libjpeg-turbo")]
+fn too_large(path: &Path, width: usize, height: usize, bytes: usize) -> VisionError {
+    VisionError::decode(
+        path,
+        format!(
+            "the image claims {width}x{height} pixels ({bytes} bytes decoded), more than the \
+             limit of {MAX_IMAGE_BYTES} bytes"
+        ),
+    )
+}
+
 /// Decoded pixels before conversion to Spark's layout: 1 (gray), 3 (RGB) or 4 (RGBA) channels.
 struct Decoded {
     width: usize,
@@ -160,7 +176,11 @@ fn decode_jpeg_turbo(path: &Path, bytes: &[u8]) -> Result<Option<Decoded>> {
         _ => return Ok(None),
     };
     let (width, height) = (header.width, header.height);
-    let mut data = vec![0u8; width * height * channels];
+    let bytes_needed = crate::preprocess::image_bytes(width, height, channels)?;
+    if bytes_needed > MAX_IMAGE_BYTES {
+        return Err(too_large(path, width, height, bytes_needed));
+    }
+    let mut data = vec![0u8; bytes_needed];
     dec.decompress(
         bytes,
         Image {
@@ -193,8 +213,14 @@ fn load_image(path: &Path) -> Result<Decoded> {
             return Ok(d);
         }
     }
-    let img =
-        image::load_from_memory(&bytes).map_err(|e| VisionError::decode(path, e.to_string()))?;
+    let derr = |e: image::ImageError| VisionError::decode(path, e.to_string());
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(&bytes))
+        .with_guessed_format()
+        .map_err(|e| VisionError::io(path, e))?;
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(MAX_IMAGE_BYTES as u64);
+    reader.limits(limits);
+    let img = reader.decode().map_err(derr)?;
     let (width, height) = (img.width() as usize, img.height() as usize);
     let (channels, data) = match img {
         image::DynamicImage::ImageLuma8(g) => (1, g.into_raw()),

@@ -50,6 +50,8 @@ pub mod image_table;
 mod kernels;
 pub mod model;
 pub mod preprocess;
+#[doc(hidden)]
+pub mod testing;
 mod tract_graph;
 #[cfg(feature = "video")]
 pub mod video;

@@ -21,6 +21,20 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, VisionError};
 
+/// The bytes of a `width x height` image of `channels` 8-bit channels; an error (naming the
+/// sizes) when the product overflows `usize`, as sizes read from a file or a table may.
+pub(crate) fn image_bytes(width: usize, height: usize, channels: usize) -> Result<usize> {
+    width
+        .checked_mul(height)
+        .and_then(|p| p.checked_mul(channels))
+        .ok_or_else(|| {
+            VisionError::param(
+                "image",
+                format!("{width}x{height} with {channels} channels is too large to address"),
+            )
+        })
+}
+
 /// An 8-bit RGB image, rows top to bottom, pixels interleaved `RGBRGB...`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RgbPixels {
@@ -32,12 +46,12 @@ pub struct RgbPixels {
 impl RgbPixels {
     /// Wraps interleaved RGB bytes; `data.len()` must be `width * height * 3`.
     pub fn new(width: usize, height: usize, data: Vec<u8>) -> Result<Self> {
-        if data.len() != width * height * 3 || width == 0 || height == 0 {
+        let needed = image_bytes(width, height, 3)?;
+        if data.len() != needed || width == 0 || height == 0 {
             return Err(VisionError::param(
                 "image",
                 format!(
-                    "{width}x{height} RGB needs {} bytes (and non-zero sides), got {}",
-                    width * height * 3,
+                    "{width}x{height} RGB needs {needed} bytes (and non-zero sides), got {}",
                     data.len()
                 ),
             ));
@@ -57,12 +71,12 @@ impl RgbPixels {
         channels: usize,
         data: &[u8],
     ) -> Result<Self> {
-        if data.len() != width * height * channels {
+        let needed = image_bytes(width, height, channels)?;
+        if data.len() != needed {
             return Err(VisionError::param(
                 "image",
                 format!(
-                    "{width}x{height} with {channels} channels needs {} bytes, got {}",
-                    width * height * channels,
+                    "{width}x{height} with {channels} channels needs {needed} bytes, got {}",
                     data.len()
                 ),
             ));
@@ -125,13 +139,25 @@ impl RgbPixels {
 
 const PRECISION_BITS: u32 = 32 - 8 - 2;
 
-/// Fixed-point filter taps for one axis, as Pillow's `precompute_coeffs` computes them.
+/// Fixed-point filter taps for some output indices of one axis, as Pillow's
+/// `precompute_coeffs` computes them.
 struct Taps {
-    /// (first input index, number of taps) per output index.
+    /// The first output index the taps are for.
+    first: usize,
+    /// (first input index, number of taps) per output index from `first`.
     bounds: Vec<(usize, usize)>,
     ksize: usize,
-    /// `ksize` fixed-point weights per output index.
+    /// `ksize` fixed-point weights per output index from `first`.
     k: Vec<i32>,
+}
+
+impl Taps {
+    /// The first input index and the weights of output index `x`.
+    fn of(&self, x: usize) -> (usize, &[i32]) {
+        let i = x - self.first;
+        let (xmin, n) = self.bounds[i];
+        (xmin, &self.k[i * self.ksize..i * self.ksize + n])
+    }
 }
 
 fn bilinear_filter(x: f64) -> f64 {
@@ -143,20 +169,28 @@ fn bilinear_filter(x: f64) -> f64 {
     }
 }
 
-fn precompute_taps(in_size: usize, out_size: usize) -> Taps {
+/// The taps of output indices `first..first + count` of a resize from `in_size` to
+/// `out_size` (each output's taps depend on its own index only, so a range is bit-exact
+/// with the same range of the whole axis). Memory is `count` times the filter width, whatever
+/// `out_size` is.
+fn precompute_taps(in_size: usize, out_size: usize, first: usize, count: usize) -> Taps {
+    debug_assert!(first + count <= out_size);
     let scale = in_size as f64 / out_size as f64;
     let filterscale = scale.max(1.0);
     let support = 1.0 * filterscale;
-    let ksize = support.ceil() as usize * 2 + 1;
-    let mut bounds = Vec::with_capacity(out_size);
-    let mut k = vec![0i32; out_size * ksize];
+    // The filter never reaches past the input: no more taps than input indices.
+    let ksize = (support.ceil() as usize * 2 + 1).min(in_size + 1);
+    let mut bounds = Vec::with_capacity(count);
+    let mut k = vec![0i32; count * ksize];
     let mut w = vec![0f64; ksize];
-    for xx in 0..out_size {
+    for (i, xx) in (first..first + count).enumerate() {
         let center = (xx as f64 + 0.5) * scale;
         let ss = 1.0 / filterscale;
         // C's (int) cast truncates toward zero, as `as i64` does.
-        let xmin = ((center - support + 0.5) as i64).max(0) as usize;
-        let xmax = ((center + support + 0.5) as i64).min(in_size as i64) as usize - xmin;
+        let xmin = ((center - support + 0.5) as i64).clamp(0, in_size as i64) as usize;
+        let xmax = (((center + support + 0.5) as i64).min(in_size as i64) as usize)
+            .saturating_sub(xmin)
+            .min(ksize);
         let mut ww = 0.0;
         for (x, wx) in w.iter_mut().enumerate().take(xmax) {
             *wx = bilinear_filter((x as f64 + xmin as f64 - center + 0.5) * ss);
@@ -165,7 +199,7 @@ fn precompute_taps(in_size: usize, out_size: usize) -> Taps {
         for x in 0..xmax {
             let v = if ww != 0.0 { w[x] / ww } else { w[x] };
             let f = v * (1u32 << PRECISION_BITS) as f64;
-            k[xx * ksize + x] = if v < 0.0 {
+            k[i * ksize + x] = if v < 0.0 {
                 (-0.5 + f) as i32
             } else {
                 (0.5 + f) as i32
@@ -173,7 +207,12 @@ fn precompute_taps(in_size: usize, out_size: usize) -> Taps {
         }
         bounds.push((xmin, xmax));
     }
-    Taps { bounds, ksize, k }
+    Taps {
+        first,
+        bounds,
+        ksize,
+        k,
+    }
 }
 
 #[inline]
@@ -203,12 +242,15 @@ pub fn resize_bilinear_pil_window(
     assert!(left + win_w <= out_w && top + win_h <= out_h);
     let (w, h) = (img.width, img.height);
     let half = 1i32 << (PRECISION_BITS - 1);
-    let vtaps = (out_h != h).then(|| precompute_taps(h, out_h));
+    // Taps of the window's rows and columns only: a 1 x 4,000,000 image resized so that its
+    // shorter side is 256 is 1.024e9 rows tall, of which the crop needs 224.
+    let vtaps = (out_h != h).then(|| precompute_taps(h, out_h, top, win_h));
     // Source rows the vertical pass reads (all the window's rows when there is none).
     let (row0, row1) = match &vtaps {
         Some(t) => {
-            let first = t.bounds[top].0;
-            let last = t.bounds[top..top + win_h]
+            let first = t.bounds[0].0;
+            let last = t
+                .bounds
                 .iter()
                 .map(|&(ymin, n)| ymin + n)
                 .max()
@@ -221,12 +263,11 @@ pub fn resize_bilinear_pil_window(
     let stride = win_w * 3;
     let mut horiz = vec![0u8; (row1 - row0) * stride];
     if out_w != w {
-        let taps = precompute_taps(w, out_w);
+        let taps = precompute_taps(w, out_w, left, win_w);
         for (y, orow) in (row0..row1).zip(horiz.chunks_exact_mut(stride)) {
             let row = &img.data[y * w * 3..(y + 1) * w * 3];
             for (x, o) in (left..left + win_w).zip(orow.chunks_exact_mut(3)) {
-                let (xmin, n) = taps.bounds[x];
-                let k = &taps.k[x * taps.ksize..x * taps.ksize + n];
+                let (xmin, k) = taps.of(x);
                 let (mut s0, mut s1, mut s2) = (half, half, half);
                 for (i, &kk) in k.iter().enumerate() {
                     let p = &row[(xmin + i) * 3..(xmin + i) * 3 + 3];
@@ -255,8 +296,7 @@ pub fn resize_bilinear_pil_window(
     let mut out = vec![0u8; win_w * win_h * 3];
     let mut acc = vec![0i32; stride];
     for (y, orow) in (top..top + win_h).zip(out.chunks_exact_mut(stride)) {
-        let (ymin, n) = taps.bounds[y];
-        let k = &taps.k[y * taps.ksize..y * taps.ksize + n];
+        let (ymin, k) = taps.of(y);
         acc.iter_mut().for_each(|a| *a = half);
         for (i, &kk) in k.iter().enumerate() {
             let r = ymin + i - row0;
@@ -329,16 +369,25 @@ impl Preprocessing {
         Ok(())
     }
 
+    /// The size the image is resized to before the centre crop (`resize_shorter > 0`): the
+    /// shorter side becomes `resize_shorter`, the other keeps the aspect ratio (rounded half
+    /// to even), neither below `input_size`.
+    pub fn resized_size(&self, img: &RgbPixels) -> (usize, usize) {
+        let s = self.input_size;
+        let (w, h) = (img.width as f64, img.height as f64);
+        let scale = self.resize_shorter as f64 / w.min(h);
+        let nw = ((w * scale).round_ties_even() as usize).max(s);
+        let nh = ((h * scale).round_ties_even() as usize).max(s);
+        (nw, nh)
+    }
+
     /// The resized and cropped RGB image (`input_size` square), before normalization.
     pub fn resize_and_crop(&self, img: &RgbPixels) -> RgbPixels {
         let s = self.input_size;
         if self.resize_shorter == 0 {
             return resize_bilinear_pil(img, s, s);
         }
-        let (w, h) = (img.width as f64, img.height as f64);
-        let scale = self.resize_shorter as f64 / w.min(h);
-        let nw = ((w * scale).round_ties_even() as usize).max(s);
-        let nh = ((h * scale).round_ties_even() as usize).max(s);
+        let (nw, nh) = self.resized_size(img);
         // Only the centre crop is computed (bit-exact with resizing then cropping).
         resize_bilinear_pil_window(img, nw, nh, (nw - s) / 2, (nh - s) / 2, s, s)
     }

@@ -59,6 +59,7 @@ pub enum FrameFormat {
 #[derive(Debug, Clone)]
 pub struct FrameExtractor {
     interval_ms: u64,
+    max_frames: Option<usize>,
     output_dir: Option<PathBuf>,
     format: FrameFormat,
 }
@@ -67,6 +68,7 @@ impl Default for FrameExtractor {
     fn default() -> Self {
         FrameExtractor {
             interval_ms: 1000,
+            max_frames: None,
             output_dir: None,
             format: FrameFormat::Jpeg(90),
         }
@@ -90,6 +92,12 @@ impl FrameExtractor {
     /// Keeps one frame per `ms` milliseconds of presentation time (> 0).
     pub fn interval_ms(mut self, ms: u64) -> Self {
         self.interval_ms = ms;
+        self
+    }
+
+    /// Stops after `n` kept frames (> 0; by default every frame at the interval is kept).
+    pub fn max_frames(mut self, n: usize) -> Self {
+        self.max_frames = Some(n);
         self
     }
 
@@ -127,6 +135,10 @@ impl FrameExtractor {
         if self.interval_ms == 0 {
             return Err(VisionError::param("interval_ms", "must be > 0"));
         }
+        let max_frames = self.max_frames.unwrap_or(usize::MAX);
+        if max_frames == 0 {
+            return Err(VisionError::param("max_frames", "must be > 0"));
+        }
         if let FrameFormat::Jpeg(q) = self.format {
             if !(1..=100).contains(&q) {
                 return Err(VisionError::param("jpeg_quality", "must be in 1..=100"));
@@ -157,7 +169,7 @@ impl FrameExtractor {
         } else {
             0.0
         };
-        let interval = self.interval_ms as i64;
+        let interval = i64::try_from(self.interval_ms).unwrap_or(i64::MAX);
         let mut state = KeepState {
             next_ms: i64::MIN,
             decoded: 0,
@@ -167,18 +179,22 @@ impl FrameExtractor {
         };
         let process = |decoder: &mut ffmpeg::decoder::Video, state: &mut KeepState| -> Result<()> {
             let mut decoded = ffmpeg::util::frame::video::Video::empty();
-            while decoder.receive_frame(&mut decoded).is_ok() {
+            while state.frames.len() < max_frames && decoder.receive_frame(&mut decoded).is_ok() {
                 let n = state.decoded;
                 state.decoded += 1;
                 let t_ms = match decoded.timestamp().or(decoded.pts()) {
+                    // Float to integer casts saturate: a damaged timestamp cannot overflow.
                     Some(ts) if tb.1 > 0.0 => (ts as f64 * tb.0 * 1000.0 / tb.1).round() as i64,
                     _ if fps > 0.0 => (n as f64 * 1000.0 / fps).round() as i64,
-                    _ => n as i64 * interval,
+                    _ => (n as i64).saturating_mul(interval),
                 };
                 if t_ms < state.next_ms {
                     continue;
                 }
-                state.next_ms = (t_ms.div_euclid(interval) + 1) * interval;
+                state.next_ms = t_ms
+                    .div_euclid(interval)
+                    .saturating_add(1)
+                    .saturating_mul(interval);
                 let image = to_rgb(path, &decoded, &mut state.scaler)?;
                 state.frames.push(Frame {
                     source: path.to_path_buf(),
@@ -190,6 +206,9 @@ impl FrameExtractor {
             Ok(())
         };
         for (s, packet) in ictx.packets() {
+            if state.frames.len() >= max_frames {
+                break;
+            }
             if s.index() != stream_index {
                 continue;
             }
@@ -200,8 +219,10 @@ impl FrameExtractor {
             }
             process(&mut decoder, &mut state)?;
         }
-        let _ = decoder.send_eof();
-        process(&mut decoder, &mut state)?;
+        if state.frames.len() < max_frames {
+            let _ = decoder.send_eof();
+            process(&mut decoder, &mut state)?;
+        }
         if state.frames.is_empty() {
             return Err(VisionError::video(
                 path,

@@ -120,3 +120,102 @@ pub fn parquet_bytes(data: &[u8]) {
         ),
     }
 }
+
+/// A fresh directory in the temporary directory, removed with its contents when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> TempDir {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "ml-fuzz-dir-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&path).expect("creating the fuzz directory");
+        TempDir(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Where [`parquet_dir_bytes`] splits its input into part files: between the closing magic
+/// of one Parquet file and the opening magic of the next, so that concatenated files (the
+/// seeds) come apart into whole files.
+const PART_BOUNDARY: &[u8] = b"PAR1PAR1";
+
+/// The parts of `body`: split after the first `PAR1` of each [`PART_BOUNDARY`], at most
+/// `max` parts (the last keeps the rest).
+fn split_parts(body: &[u8], max: usize) -> Vec<&[u8]> {
+    let mut parts = Vec::new();
+    let mut rest = body;
+    while parts.len() + 1 < max {
+        let Some(i) = rest
+            .windows(PART_BOUNDARY.len())
+            .position(|w| w == PART_BOUNDARY)
+        else {
+            break;
+        };
+        parts.push(&rest[..i + 4]);
+        rest = &rest[i + 4..];
+    }
+    parts.push(rest);
+    parts
+}
+
+/// Parquet reading of a Spark-style directory of part files: the first byte picks what goes
+/// beside the parts (bit 0: a `_SUCCESS` marker, bit 1: `.crc` files, bit 2: hive-style
+/// `part=<i>` folders, bit 3: a stray `_committed` file with the bytes, bits 4-5: how many
+/// parts at most, 1 to 3); the rest is split into part files at each `PAR1PAR1` (the end of
+/// one file, the start of the next). The directory is read whole ([`read_parquet`]) and in
+/// batches of 3 rows ([`parquet_batches`]), which must give the same rows or both fail.
+pub fn parquet_dir_bytes(data: &[u8]) {
+    let Some((&flags, body)) = data.split_first() else {
+        return;
+    };
+    let max_parts = 1 + ((flags >> 4) & 3) as usize % 3;
+    let dir = TempDir::new();
+    for (i, part) in split_parts(body, max_parts).into_iter().enumerate() {
+        let folder = if flags & 4 != 0 {
+            dir.0.join(format!("part={i}"))
+        } else {
+            dir.0.clone()
+        };
+        std::fs::create_dir_all(&folder).expect("creating a partition folder");
+        let name = format!("part-{i:05}-fuzz.c000.snappy.parquet");
+        std::fs::write(folder.join(&name), part).expect("writing a part file");
+        if flags & 2 != 0 {
+            std::fs::write(folder.join(format!(".{name}.crc")), b"crc\0\x01")
+                .expect("writing a crc file");
+        }
+    }
+    if flags & 1 != 0 {
+        std::fs::write(dir.0.join("_SUCCESS"), b"").expect("writing _SUCCESS");
+    }
+    if flags & 8 != 0 {
+        std::fs::write(dir.0.join("_committed_0"), body).expect("writing _committed");
+    }
+    let whole = read_parquet(&dir.0);
+    let streamed = parquet_batches(&dir.0, 3).and_then(|batches| {
+        let schema = batches.schema();
+        let parts: Vec<_> = batches.collect::<crate::Result<_>>()?;
+        crate::io::concat_batches(&schema, parts)
+    });
+    match (whole, streamed) {
+        (Ok(w), Ok(s)) => assert_eq!(
+            w.batch(),
+            &s,
+            "read_parquet and parquet_batches disagree on a directory"
+        ),
+        (Err(_), Err(_)) => {}
+        (w, s) => panic!(
+            "read_parquet and parquet_batches disagree on a directory: {:?} vs {:?}",
+            w.map(|d| d.num_rows()),
+            s.map(|b| b.num_rows())
+        ),
+    }
+}

@@ -1,0 +1,257 @@
+//! Replays, on stable, what the fuzz targets `image_decode`, `featurizer_preprocess` and
+//! `video_open` in `fuzz/` run (`ml_vision::testing::fuzz`) on their seed corpora
+//! (`fuzz/seeds/<target>`) and on every input that once made a target fail
+//! (`fuzz/regressions/<target>`, one file per fixed crash), and checks the limits those
+//! inputs led to.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::path::{Path, PathBuf};
+
+use ml_vision::image_table::{decode_rgb, read_images, ImageReadOptions, MAX_IMAGE_BYTES};
+use ml_vision::preprocess::{Preprocessing, RgbPixels};
+use ml_vision::testing::fuzz::{image_bytes, preprocess, preprocess_bytes, PreprocessInput};
+use ml_vision::VisionError;
+
+/// Counts the bytes the current thread has allocated and not freed, and their peak, so that
+/// a test can bound what one call allocates (other tests run on other threads).
+struct Counting;
+
+thread_local! {
+    static LIVE: Cell<isize> = const { Cell::new(0) };
+    static PEAK: Cell<isize> = const { Cell::new(0) };
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            let _ = LIVE.try_with(|l| {
+                l.set(l.get() + layout.size() as isize);
+                let _ = PEAK.try_with(|p| p.set(p.get().max(l.get())));
+            });
+        }
+        p
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) };
+        let _ = LIVE.try_with(|l| l.set(l.get() - layout.size() as isize));
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+/// The result of `f` and the most bytes it had allocated at once on this thread.
+fn peak_bytes<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    let start = LIVE.with(|l| l.get());
+    PEAK.with(|p| p.set(start));
+    let out = f();
+    let peak = PEAK.with(|p| p.get()) - start;
+    (out, peak.max(0) as usize)
+}
+
+fn fuzz_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz")
+}
+
+/// Runs `run` on every file of the target's seeds and regressions; returns how many.
+fn replay(target: &str, run: fn(&[u8])) -> usize {
+    let mut n = 0;
+    for kind in ["seeds", "regressions"] {
+        let dir = fuzz_dir().join(kind).join(target);
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut files: Vec<PathBuf> = entries.map(|e| e.unwrap().path()).collect();
+        files.sort();
+        for f in files {
+            let bytes = std::fs::read(&f).unwrap();
+            eprintln!("{}", f.display());
+            run(&bytes);
+            n += 1;
+        }
+    }
+    n
+}
+
+#[test]
+fn image_decode_inputs_replay_without_a_panic() {
+    assert!(replay("image_decode", image_bytes) >= 6);
+}
+
+#[test]
+fn featurizer_preprocess_inputs_replay_without_a_panic() {
+    assert!(replay("featurizer_preprocess", preprocess_bytes) >= 4);
+}
+
+#[cfg(feature = "video")]
+#[test]
+fn video_open_inputs_replay_without_a_panic() {
+    assert!(replay("video_open", ml_vision::testing::fuzz::video_bytes) >= 3);
+}
+
+/// A PNG whose header claims `w x h` RGB pixels, with a tiny (invalid) image data chunk.
+fn png_claiming(w: u32, h: u32) -> Vec<u8> {
+    fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        out.extend_from_slice(kind);
+        out.extend_from_slice(data);
+        let mut crc = 0xFFFF_FFFFu32;
+        for &b in kind.iter().chain(data) {
+            crc ^= b as u32;
+            for _ in 0..8 {
+                crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            }
+        }
+        out.extend_from_slice(&(!crc).to_be_bytes());
+    }
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&w.to_be_bytes());
+    ihdr.extend_from_slice(&h.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    chunk(&mut png, b"IHDR", &ihdr);
+    chunk(&mut png, b"IDAT", &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]);
+    chunk(&mut png, b"IEND", &[]);
+    png
+}
+
+/// Issue 19: a PNG that claims 20000 x 20000 pixels (1.2 GB decoded) is refused, naming the
+/// file, within 100 MB.
+#[test]
+fn a_png_claiming_20000_by_20000_is_refused_within_100_mb() {
+    assert!(20000usize * 20000 * 3 > MAX_IMAGE_BYTES);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huge.png");
+    std::fs::write(&path, png_claiming(20000, 20000)).unwrap();
+    let (res, peak) = peak_bytes(|| decode_rgb(&path));
+    match res.unwrap_err() {
+        VisionError::ImageDecode { path: p, message } => {
+            assert_eq!(p, path);
+            assert!(message.contains("limit"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(peak < 100 << 20, "{peak} bytes");
+    let opts = ImageReadOptions::default().with_n_threads(1);
+    let (res, peak) = peak_bytes(|| read_images(&path, &opts));
+    assert!(matches!(res, Err(VisionError::ImageDecode { .. })));
+    assert!(peak < 100 << 20, "{peak} bytes");
+}
+
+/// Found by `featurizer_preprocess`: sizes whose product overflows `usize` (as an image
+/// table's Int32 width, height and channels can) panicked in debug builds and wrapped in
+/// release; they are an error naming the sizes.
+#[test]
+fn image_sizes_that_overflow_are_errors() {
+    let big = usize::MAX / 2;
+    let e = RgbPixels::new(big, 3, vec![0; 12]).unwrap_err();
+    assert!(e.to_string().contains("too large to address"), "{e}");
+    let e = RgbPixels::from_bgr_channels(1 << 31, 1 << 31, 1 << 31, &[0; 3]).unwrap_err();
+    assert!(e.to_string().contains("too large to address"), "{e}");
+}
+
+/// Found by the lost `featurizer_preprocess` run: a 1 x 4,000,000 image, resized so that its
+/// shorter side is 256 (1.024e9 rows), computed the resize taps of every row, ~64 GB. Only the
+/// centre crop's taps are computed now: the preprocessing takes a few times the image.
+#[test]
+fn a_one_pixel_wide_tall_image_preprocesses_in_bounded_memory() {
+    let (w, h) = (1, 4_000_000);
+    let img = RgbPixels::new(w, h, (0..w * h * 3).map(|i| (i % 251) as u8).collect()).unwrap();
+    let p = Preprocessing::efficientnet_lite();
+    let (tensor, peak) = peak_bytes(|| p.to_tensor(&img));
+    assert_eq!(tensor.len(), 3 * 224 * 224);
+    assert!(peak < 100 << 20, "{peak} bytes");
+    // The same in the other orientation.
+    let img = RgbPixels::new(h, w, img.into_data()).unwrap();
+    let (tensor, peak) = peak_bytes(|| p.to_tensor(&img));
+    assert_eq!(tensor.len(), 3 * 224 * 224);
+    assert!(peak < 100 << 20, "{peak} bytes");
+}
+
+/// The preprocessing of extreme shapes, directly (the fuzz target's checks included).
+#[test]
+fn extreme_aspect_ratios_preprocess() {
+    for (width, height, input_size, resize_shorter) in [
+        (1, 4_000_000, 224, 256),
+        (4_000_000, 1, 224, 256),
+        (1, 1, 224, 256),
+        (3, 1000, 1, 4096),
+        (1000, 3, 1024, 0),
+        (u32::MAX, u32::MAX, 7, 9),
+    ] {
+        preprocess(&PreprocessInput {
+            width,
+            height,
+            channels: 3,
+            input_size,
+            resize_shorter,
+            mean: [127.0; 3],
+            std: [128.0; 3],
+            pixels: vec![1, 2, 3, 200, 100, 50, 7],
+        });
+    }
+}
+
+/// Writes the image seeds (tiny PNGs of each pixel format and JPEGs, gray and colour) and the
+/// preprocessing seeds. Refreshed with
+/// `cargo test -p ml-vision --test fuzz_regressions -- --ignored`.
+#[test]
+#[ignore]
+fn write_seeds() {
+    use image::{DynamicImage, ImageBuffer, ImageFormat};
+    let dir = fuzz_dir().join("seeds/image_decode");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (w, h) = (5u32, 3u32);
+    let px = |x: u32, y: u32, c: u32| ((x * 50 + y * 80 + c * 30) % 256) as u8;
+    let rgb = ImageBuffer::from_fn(w, h, |x, y| image::Rgb([px(x, y, 0), px(x, y, 1), px(x, y, 2)]));
+    let images = [
+        ("gray", DynamicImage::ImageLuma8(ImageBuffer::from_fn(w, h, |x, y| image::Luma([px(x, y, 0)])))),
+        ("rgb", DynamicImage::ImageRgb8(rgb.clone())),
+        ("rgba", DynamicImage::ImageRgba8(ImageBuffer::from_fn(w, h, |x, y| image::Rgba([px(x, y, 0), px(x, y, 1), px(x, y, 2), px(x, y, 3)])))),
+        ("gray_alpha", DynamicImage::ImageLumaA8(ImageBuffer::from_fn(w, h, |x, y| image::LumaA([px(x, y, 0), px(x, y, 1)])))),
+        ("rgb16", DynamicImage::ImageRgb16(ImageBuffer::from_fn(w, h, |x, y| image::Rgb([px(x, y, 0) as u16 * 257, 7, 65535])))),
+    ];
+    for (name, img) in &images {
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, ImageFormat::Png).unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), out.into_inner()).unwrap();
+    }
+    for (name, img) in [("gray", &images[0].1), ("rgb", &images[1].1)] {
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, ImageFormat::Jpeg).unwrap();
+        std::fs::write(dir.join(format!("{name}.jpg")), out.into_inner()).unwrap();
+    }
+    std::fs::write(dir.join("huge_claim.png"), png_claiming(20000, 20000)).unwrap();
+    for f in std::fs::read_dir(&dir).unwrap() {
+        image_bytes(&std::fs::read(f.unwrap().path()).unwrap());
+    }
+
+    // Preprocessing: the layout `arbitrary` reads (fields in order, the pixels the rest).
+    let dir = fuzz_dir().join("seeds/featurizer_preprocess");
+    std::fs::create_dir_all(&dir).unwrap();
+    let seed = |w: u32, h: u32, size: u16, shorter: u16, pixels: &[u8]| {
+        let mut b = Vec::new();
+        b.extend_from_slice(&w.to_le_bytes());
+        b.extend_from_slice(&h.to_le_bytes());
+        b.push(3);
+        b.extend_from_slice(&size.to_le_bytes());
+        b.extend_from_slice(&shorter.to_le_bytes());
+        for v in [127.0f32, 127.0, 127.0, 128.0, 128.0, 128.0] {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        b.extend_from_slice(pixels);
+        b
+    };
+    for (name, bytes) in [
+        ("efficientnet_320x240", seed(320, 240, 224, 256, &[10, 20, 30, 250, 1, 128])),
+        ("direct_17x5", seed(17, 5, 8, 0, &[0, 255, 7])),
+        ("tall_1x4000000", seed(1, 4_000_000, 224, 256, &[1, 2, 3, 4])),
+        ("wide_3000x2", seed(3000, 2, 16, 40, &[9; 9])),
+        ("one_pixel", seed(1, 1, 1, 1, &[200, 100, 0])),
+    ] {
+        std::fs::write(dir.join(name), &bytes).unwrap();
+        preprocess_bytes(&bytes);
+    }
+}
