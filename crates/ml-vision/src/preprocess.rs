@@ -242,29 +242,13 @@ pub fn resize_bilinear_pil_window(
     assert!(left + win_w <= out_w && top + win_h <= out_h);
     let (w, h) = (img.width, img.height);
     let half = 1i32 << (PRECISION_BITS - 1);
+    let stride = win_w * 3;
     // Taps of the window's rows and columns only: a 1 x 4,000,000 image resized so that its
     // shorter side is 256 is 1.024e9 rows tall, of which the crop needs 224.
-    let vtaps = (out_h != h).then(|| precompute_taps(h, out_h, top, win_h));
-    // Source rows the vertical pass reads (all the window's rows when there is none).
-    let (row0, row1) = match &vtaps {
-        Some(t) => {
-            let first = t.bounds[0].0;
-            let last = t
-                .bounds
-                .iter()
-                .map(|&(ymin, n)| ymin + n)
-                .max()
-                .unwrap_or(first);
-            (first, last.max(first + 1))
-        }
-        None => (top, top + win_h),
-    };
-    // Horizontal pass over those rows, window columns only.
-    let stride = win_w * 3;
-    let mut horiz = vec![0u8; (row1 - row0) * stride];
-    if out_w != w {
-        let taps = precompute_taps(w, out_w, left, win_w);
-        for (y, orow) in (row0..row1).zip(horiz.chunks_exact_mut(stride)) {
+    let htaps = (out_w != w).then(|| precompute_taps(w, out_w, left, win_w));
+    // The horizontal pass of source row `y`, window columns only.
+    let horizontal = |y: usize, orow: &mut [u8]| match &htaps {
+        Some(taps) => {
             let row = &img.data[y * w * 3..(y + 1) * w * 3];
             for (x, o) in (left..left + win_w).zip(orow.chunks_exact_mut(3)) {
                 let (xmin, k) = taps.of(x);
@@ -280,27 +264,41 @@ pub fn resize_bilinear_pil_window(
                 o[2] = clip8(s2);
             }
         }
-    } else {
-        for (y, orow) in (row0..row1).zip(horiz.chunks_exact_mut(stride)) {
-            orow.copy_from_slice(&img.data[(y * w + left) * 3..(y * w + left + win_w) * 3]);
+        None => orow.copy_from_slice(&img.data[(y * w + left) * 3..(y * w + left + win_w) * 3]),
+    };
+    let mut out = vec![0u8; win_w * win_h * 3];
+    if out_h == h {
+        for (y, orow) in (top..top + win_h).zip(out.chunks_exact_mut(stride)) {
+            horizontal(y, orow);
         }
-    }
-    let Some(taps) = vtaps else {
         return RgbPixels {
             width: win_w,
             height: win_h,
-            data: horiz,
+            data: out,
         };
-    };
-    // Vertical pass.
-    let mut out = vec![0u8; win_w * win_h * 3];
+    }
+    // Vertical pass. The source rows an output row reads (`ymin..ymin + n`) move forward with
+    // it, so the horizontal pass runs once per source row, as Pillow's does, into a ring of
+    // as many rows as the widest filter: memory is the filter's height times the window's
+    // width, not the source's height (a 1 x 4,000,000 image resized straight to 1024 x 1024
+    // would otherwise hold 4,000,000 rows of 1024 pixels).
+    let taps = precompute_taps(h, out_h, top, win_h);
+    let cap = taps.bounds.iter().map(|&(_, n)| n).max().unwrap_or(1).max(1);
+    let mut ring = vec![0u8; cap * stride];
+    let mut next_row = 0;
     let mut acc = vec![0i32; stride];
     for (y, orow) in (top..top + win_h).zip(out.chunks_exact_mut(stride)) {
         let (ymin, k) = taps.of(y);
+        next_row = next_row.max(ymin);
+        while next_row < ymin + k.len() {
+            let slot = next_row % cap;
+            horizontal(next_row, &mut ring[slot * stride..(slot + 1) * stride]);
+            next_row += 1;
+        }
         acc.iter_mut().for_each(|a| *a = half);
         for (i, &kk) in k.iter().enumerate() {
-            let r = ymin + i - row0;
-            let row = &horiz[r * stride..(r + 1) * stride];
+            let slot = (ymin + i) % cap;
+            let row = &ring[slot * stride..(slot + 1) * stride];
             for (a, &p) in acc.iter_mut().zip(row) {
                 *a += p as i32 * kk;
             }

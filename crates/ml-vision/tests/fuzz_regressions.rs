@@ -170,6 +170,29 @@ fn a_one_pixel_wide_tall_image_preprocesses_in_bounded_memory() {
     assert!(peak < 100 << 20, "{peak} bytes");
 }
 
+/// Found by `featurizer_preprocess` (`regressions/featurizer_preprocess/
+/// direct_resize_17x98309_to_672`, a timeout): a resize straight to the input size
+/// (`resize_shorter` 0) kept the horizontal pass of every source row, `source height x
+/// input_size` pixels (17 x 98309 to 672: 198 MB; 1 x 4,000,000 to 1024: 12 GB). The pass now
+/// runs into a ring as tall as the vertical filter, with the same pixels.
+#[test]
+fn a_direct_resize_of_a_tall_image_keeps_only_the_filter_rows() {
+    let (w, h) = (1, 500_000);
+    let img = RgbPixels::new(w, h, (0..w * h * 3).map(|i| (i % 253) as u8).collect()).unwrap();
+    let p = Preprocessing {
+        input_size: 64,
+        resize_shorter: 0,
+        mean: [0.0; 3],
+        std: [1.0; 3],
+    };
+    let (crop, peak) = peak_bytes(|| p.resize_and_crop(&img));
+    assert_eq!((crop.width(), crop.height()), (64, 64));
+    assert!(peak < 40 << 20, "{peak} bytes");
+    // Same pixels as the window of the full resize computed a row band at a time.
+    let band = ml_vision::preprocess::resize_bilinear_pil_window(&img, 64, 64, 0, 10, 64, 5);
+    assert_eq!(band.data(), &crop.data()[10 * 64 * 3..15 * 64 * 3]);
+}
+
 /// The preprocessing of extreme shapes, directly (the fuzz target's checks included).
 #[test]
 fn extreme_aspect_ratios_preprocess() {
