@@ -70,10 +70,30 @@ fn write_parquet_dir_seeds() {
     std::fs::create_dir_all(&dir).unwrap();
     let seeds: [(&str, u8, Vec<Vec<u8>>); 5] = [
         ("one_part_success", 0x01, vec![file("scalars.parquet")]),
-        ("two_parts_crc", 0x13, vec![file("scalars.parquet"), file("scalars.parquet")]),
-        ("three_parts_hive", 0x25, vec![file("scalars.parquet"), file("empty.parquet"), file("scalars.parquet")]),
-        ("schemas_differ", 0x19, vec![file("scalars.parquet"), file("vectors.parquet")]),
-        ("spark_parts", 0x17, vec![file("spark_part.parquet"), file("spark_part.parquet")]),
+        (
+            "two_parts_crc",
+            0x13,
+            vec![file("scalars.parquet"), file("scalars.parquet")],
+        ),
+        (
+            "three_parts_hive",
+            0x25,
+            vec![
+                file("scalars.parquet"),
+                file("empty.parquet"),
+                file("scalars.parquet"),
+            ],
+        ),
+        (
+            "schemas_differ",
+            0x19,
+            vec![file("scalars.parquet"), file("vectors.parquet")],
+        ),
+        (
+            "spark_parts",
+            0x17,
+            vec![file("spark_part.parquet"), file("spark_part.parquet")],
+        ),
     ];
     for (name, flags, parts) in seeds {
         let mut bytes = vec![flags];

@@ -400,7 +400,9 @@ fn count(v: f64, what: &str, max: usize) -> std::result::Result<usize, String> {
     if v >= 0.0 && v <= max as f64 && v.fract() == 0.0 {
         Ok(v as usize)
     } else {
-        Err(format!("{what} {v} is out of range (a whole number in 0..={max})"))
+        Err(format!(
+            "{what} {v} is out of range (a whole number in 0..={max})"
+        ))
     }
 }
 
@@ -527,8 +529,12 @@ fn parse(json: &str) -> std::result::Result<GradientBoostedTreesModel, String> {
         let mut nodes = Vec::with_capacity(m);
         for i in 0..m {
             if lc[i] < 0.0 {
-                let value = finite_f32(cond[i])
-                    .ok_or_else(|| format!("tree {ti}, node {i}: leaf value {} is not a finite f32", cond[i]))?;
+                let value = finite_f32(cond[i]).ok_or_else(|| {
+                    format!(
+                        "tree {ti}, node {i}: leaf value {} is not a finite f32",
+                        cond[i]
+                    )
+                })?;
                 nodes.push(Node::leaf(value as f64, hess[i]));
             } else {
                 let (l, r) = (lc[i] as usize, rc[i] as usize);

@@ -63,13 +63,19 @@ fn num_feature_and_num_class_are_bounded_before_anything_is_allocated() {
     let mut doc = small_model();
     doc["learner"]["learner_model_param"]["num_feature"] = "1e18".into();
     let m = import_error(&doc);
-    assert!(m.contains("num_feature 1000000000000000000 is out of range"), "{m}");
+    assert!(
+        m.contains("num_feature 1000000000000000000 is out of range"),
+        "{m}"
+    );
     doc["learner"]["learner_model_param"]["num_feature"] = "-3".into();
     assert!(import_error(&doc).contains("num_feature -3 is out of range"));
     let mut doc = small_model();
     doc["learner"]["learner_model_param"]["num_class"] = "4294967296".into();
     let m = import_error(&doc);
-    assert!(m.contains("num_class 4294967296 is out of range (a whole number in 0..=65536)"), "{m}");
+    assert!(
+        m.contains("num_class 4294967296 is out of range (a whole number in 0..=65536)"),
+        "{m}"
+    );
 }
 
 #[test]
@@ -91,7 +97,8 @@ fn split_conditions_and_leaves_must_be_finite_f32_values() {
         };
         let m = import_error(&doc);
         assert!(
-            m.contains(&format!("tree 0, node {node}: {what}")) && m.contains("is not a finite f32"),
+            m.contains(&format!("tree 0, node {node}: {what}"))
+                && m.contains("is not a finite f32"),
             "{m}"
         );
     }

@@ -283,7 +283,13 @@ pub fn resize_bilinear_pil_window(
     // width, not the source's height (a 1 x 4,000,000 image resized straight to 1024 x 1024
     // would otherwise hold 4,000,000 rows of 1024 pixels).
     let taps = precompute_taps(h, out_h, top, win_h);
-    let cap = taps.bounds.iter().map(|&(_, n)| n).max().unwrap_or(1).max(1);
+    let cap = taps
+        .bounds
+        .iter()
+        .map(|&(_, n)| n)
+        .max()
+        .unwrap_or(1)
+        .max(1);
     let mut ring = vec![0u8; cap * stride];
     let mut next_row = 0;
     let mut acc = vec![0i32; stride];

@@ -101,7 +101,11 @@ fn png_claiming(w: u32, h: u32) -> Vec<u8> {
         for &b in kind.iter().chain(data) {
             crc ^= b as u32;
             for _ in 0..8 {
-                crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+                crc = if crc & 1 != 0 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
             }
         }
         out.extend_from_slice(&(!crc).to_be_bytes());
@@ -112,7 +116,11 @@ fn png_claiming(w: u32, h: u32) -> Vec<u8> {
     ihdr.extend_from_slice(&h.to_be_bytes());
     ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
     chunk(&mut png, b"IHDR", &ihdr);
-    chunk(&mut png, b"IDAT", &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]);
+    chunk(
+        &mut png,
+        b"IDAT",
+        &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01],
+    );
     chunk(&mut png, b"IEND", &[]);
     png
 }
@@ -228,13 +236,35 @@ fn write_seeds() {
     std::fs::create_dir_all(&dir).unwrap();
     let (w, h) = (5u32, 3u32);
     let px = |x: u32, y: u32, c: u32| ((x * 50 + y * 80 + c * 30) % 256) as u8;
-    let rgb = ImageBuffer::from_fn(w, h, |x, y| image::Rgb([px(x, y, 0), px(x, y, 1), px(x, y, 2)]));
+    let rgb = ImageBuffer::from_fn(w, h, |x, y| {
+        image::Rgb([px(x, y, 0), px(x, y, 1), px(x, y, 2)])
+    });
     let images = [
-        ("gray", DynamicImage::ImageLuma8(ImageBuffer::from_fn(w, h, |x, y| image::Luma([px(x, y, 0)])))),
+        (
+            "gray",
+            DynamicImage::ImageLuma8(ImageBuffer::from_fn(w, h, |x, y| {
+                image::Luma([px(x, y, 0)])
+            })),
+        ),
         ("rgb", DynamicImage::ImageRgb8(rgb.clone())),
-        ("rgba", DynamicImage::ImageRgba8(ImageBuffer::from_fn(w, h, |x, y| image::Rgba([px(x, y, 0), px(x, y, 1), px(x, y, 2), px(x, y, 3)])))),
-        ("gray_alpha", DynamicImage::ImageLumaA8(ImageBuffer::from_fn(w, h, |x, y| image::LumaA([px(x, y, 0), px(x, y, 1)])))),
-        ("rgb16", DynamicImage::ImageRgb16(ImageBuffer::from_fn(w, h, |x, y| image::Rgb([px(x, y, 0) as u16 * 257, 7, 65535])))),
+        (
+            "rgba",
+            DynamicImage::ImageRgba8(ImageBuffer::from_fn(w, h, |x, y| {
+                image::Rgba([px(x, y, 0), px(x, y, 1), px(x, y, 2), px(x, y, 3)])
+            })),
+        ),
+        (
+            "gray_alpha",
+            DynamicImage::ImageLumaA8(ImageBuffer::from_fn(w, h, |x, y| {
+                image::LumaA([px(x, y, 0), px(x, y, 1)])
+            })),
+        ),
+        (
+            "rgb16",
+            DynamicImage::ImageRgb16(ImageBuffer::from_fn(w, h, |x, y| {
+                image::Rgb([px(x, y, 0) as u16 * 257, 7, 65535])
+            })),
+        ),
     ];
     for (name, img) in &images {
         let mut out = std::io::Cursor::new(Vec::new());
@@ -268,13 +298,45 @@ fn write_seeds() {
         b
     };
     for (name, bytes) in [
-        ("efficientnet_320x240", seed(320, 240, 224, 256, &[10, 20, 30, 250, 1, 128])),
+        (
+            "efficientnet_320x240",
+            seed(320, 240, 224, 256, &[10, 20, 30, 250, 1, 128]),
+        ),
         ("direct_17x5", seed(17, 5, 8, 0, &[0, 255, 7])),
-        ("tall_1x4000000", seed(1, 4_000_000, 224, 256, &[1, 2, 3, 4])),
+        (
+            "tall_1x4000000",
+            seed(1, 4_000_000, 224, 256, &[1, 2, 3, 4]),
+        ),
         ("wide_3000x2", seed(3000, 2, 16, 40, &[9; 9])),
         ("one_pixel", seed(1, 1, 1, 1, &[200, 100, 0])),
     ] {
         std::fs::write(dir.join(name), &bytes).unwrap();
         preprocess_bytes(&bytes);
     }
+}
+
+/// `video_open` takes at most 2 frames: `max_frames` stops decoding there (0 is refused,
+/// naming the parameter).
+#[cfg(feature = "video")]
+#[test]
+fn max_frames_stops_the_extraction() {
+    use ml_vision::video::FrameExtractor;
+    let video = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/data/video/vtest.avi");
+    let frames = FrameExtractor::new()
+        .interval_ms(1000)
+        .max_frames(2)
+        .extract(&video)
+        .unwrap();
+    assert_eq!(
+        frames.iter().map(|f| f.timestamp_ms).collect::<Vec<_>>(),
+        vec![0, 1000]
+    );
+    let e = FrameExtractor::new()
+        .max_frames(0)
+        .extract(&video)
+        .unwrap_err();
+    assert!(
+        matches!(&e, VisionError::Param { param, .. } if param == "max_frames"),
+        "{e:?}"
+    );
 }

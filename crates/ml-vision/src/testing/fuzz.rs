@@ -156,8 +156,18 @@ pub fn preprocess(input: &PreprocessInput) {
     // with `input_size`, as it should; inputs beyond this budget are left out so that the
     // instrumented build stays within the timeout (memory is checked by the tests on stable
     // with a 1 x 4,000,000 image).
-    let filter = |from: usize, to: usize| if from == to { 1 } else { 2 * from.div_ceil(to) + 1 };
-    let rows_read = if nh == h { s } else { (s * h / nh + 2 * h.div_ceil(nh) + 1).min(h) };
+    let filter = |from: usize, to: usize| {
+        if from == to {
+            1
+        } else {
+            2 * from.div_ceil(to) + 1
+        }
+    };
+    let rows_read = if nh == h {
+        s
+    } else {
+        (s * h / nh + 2 * h.div_ceil(nh) + 1).min(h)
+    };
     let work = rows_read * s * filter(w, nw) + s * s * filter(h, nh);
     if work > MAX_FUZZ_WORK {
         return;
