@@ -35,7 +35,7 @@ fn replay(target: &str, run: fn(&[u8])) -> usize {
 
 #[test]
 fn xgboost_import_inputs_replay_without_a_panic() {
-    assert!(replay("xgboost_import", xgboost_bytes) >= 8);
+    assert!(replay("xgboost_import", xgboost_bytes) >= 5);
 }
 
 /// The small XGBoost model of the test data, as a JSON value to edit.
