@@ -123,7 +123,7 @@ class FPGrowth(Estimator, _FPGrowthParams):
                                            max_itemsets)
                 except Exception as e:  # noqa: BLE001
                     raise RuntimeError(tagged(e)) from None
-                yield from out.to_batches(max_chunksize=65536)
+                yield from pa.Table.from_batches([out]).to_batches(max_chunksize=65536)
 
             cond_schema = StructType(
                 [StructField("group", IntegerType(), False),

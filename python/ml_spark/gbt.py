@@ -19,6 +19,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import time
 import uuid
 
@@ -108,6 +109,12 @@ def _task_cpus(spark):
         return 1
 
 
+# Errors that only echo another worker's failure.
+_SECONDARY = re.compile(
+    r"another worker|closed the connection|collective unusable|timed out after|no connection from"
+)
+
+
 def _train_task(cfg):
     """The function each barrier task runs (captures only plain values)."""
 
@@ -164,6 +171,10 @@ def _train_task(cfg):
         except ValueError as e:
             raise ValueError(tagged(e, rank, world)) from None
         except Exception as e:  # noqa: BLE001 - every failure goes to the driver, tagged
+            if _SECONDARY.search(str(e)):
+                # Spark reports the first task that fails: give the worker that failed first
+                # (whose error this one only echoes) the time to be that task.
+                time.sleep(cfg["echo_delay"])
             raise RuntimeError(tagged(e, rank, world)) from None
         yield pa.RecordBatch.from_pydict(
             {"rank": [rank], "rows": [rows], "model": [model]},
@@ -257,6 +268,7 @@ class _GBTEstimator(Estimator, _GBTParams):
             "bind_host": self.getOrDefault(self.bindHost),
             "schema": to_arrow_schema(data.schema),
             "exit_hook": self._exit_hook,
+            "echo_delay": 3.0,
         }
         attempts = max(1, self.getOrDefault(self.maxAttempts))
         t0 = time.perf_counter()
