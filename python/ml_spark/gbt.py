@@ -124,11 +124,15 @@ def _train_task(cfg):
 
         from ml_spark import _native as native
 
+        t0 = time.perf_counter()
         ctx = BarrierTaskContext.get()
         rank = ctx.partitionId()
         infos = ctx.getTaskInfos()
         world = len(infos)
         host = infos[rank].address.rsplit(":", 1)[0]
+        # The partition's batches, as pyarrow holds them (Rust imports them without copying).
+        held = list(batches)
+        t_read = time.perf_counter()
         try:
             listener = native.Listener(cfg["bind_host"])
         except Exception as e:  # still meet the others in allGather, then fail
@@ -137,15 +141,10 @@ def _train_task(cfg):
         addresses = ctx.allGather(f"{host}:{listener.port if listener else 0}")
         if listener is None:
             raise RuntimeError(tagged(failure, rank, world)) from failure
-        first = next(batches, None)
-        if first is None:
-            reader = pa.RecordBatchReader.from_batches(cfg["schema"], iter(()))
-        else:
-            def chain():
-                yield first
-                yield from batches
-
-            reader = pa.RecordBatchReader.from_batches(first.schema, chain())
+        t_gather = time.perf_counter()
+        schema = held[0].schema if held else cfg["schema"]
+        reader = pa.RecordBatchReader.from_batches(schema, iter(held))
+        del held
         exit_at = None
         hook = cfg.get("exit_hook")
         if hook and hook["rank"] == rank and cfg["attempt"] in hook.get("attempts", [1]):
@@ -176,10 +175,15 @@ def _train_task(cfg):
                 # (whose error this one only echoes) the time to be that task.
                 time.sleep(cfg["echo_delay"])
             raise RuntimeError(tagged(e, rank, world)) from None
+        t_end = time.perf_counter()
         yield pa.RecordBatch.from_pydict(
-            {"rank": [rank], "rows": [rows], "model": [model]},
+            {"rank": [rank], "rows": [rows], "model": [model],
+             "read_s": [t_read - t0], "gather_s": [t_gather - t_read],
+             "train_s": [t_end - t_gather]},
             schema=pa.schema(
-                [("rank", pa.int32()), ("rows", pa.int64()), ("model", pa.binary())]
+                [("rank", pa.int32()), ("rows", pa.int64()), ("model", pa.binary()),
+                 ("read_s", pa.float64()), ("gather_s", pa.float64()),
+                 ("train_s", pa.float64())]
             ),
         )
 
@@ -191,6 +195,9 @@ _TRAIN_SCHEMA = StructType(
         StructField("rank", IntegerType()),
         StructField("rows", LongType()),
         StructField("model", BinaryType()),
+        StructField("read_s", DoubleType()),
+        StructField("gather_s", DoubleType()),
+        StructField("train_s", DoubleType()),
     ]
 )
 
@@ -253,8 +260,13 @@ class _GBTEstimator(Estimator, _GBTParams):
         threads = self.getOrDefault(self.n_threads) or _task_cpus(spark)
         cols = features + [label] + ([weight] if weight else [])
         data = dataset.select(*cols)
-        if self.getOrDefault(self.force_repartition) or data.rdd.getNumPartitions() != n:
+        # The model does not depend on how the rows are split, so more partitions than workers
+        # are merged without a shuffle; only fewer partitions than workers need one.
+        parts = data.rdd.getNumPartitions()
+        if self.getOrDefault(self.force_repartition) or parts < n:
             data = data.repartition(n)
+        elif parts > n:
+            data = data.coalesce(n)
         cfg = {
             "params": params,
             "label": label,
@@ -294,6 +306,11 @@ class _GBTEstimator(Estimator, _GBTParams):
             "workers": n,
             "attempts": attempt,
             "fit_s": time.perf_counter() - t0,
+            # Per rank (in rank order): seconds reading the partition's batches (Spark's
+            # stages before the fit's, the shuffle, the transfer to Python), waiting for the
+            # other workers (allGather), and training (ring, binning, boosting, model bytes).
+            **{k: [r[k] for r in sorted(rows, key=lambda r: r["rank"])]
+               for k in ("read_s", "gather_s", "train_s")},
         }
         self._copyValues(model)
         return model

@@ -369,12 +369,15 @@ impl Model {
                 }
                 if let Some(c) = prob_col {
                     // ml-tree's sigmoid, the same expression.
-                    let p: Float64Array = margins.iter().map(|&v| 1.0 / (1.0 + (-v).exp())).collect();
+                    let p: Float64Array =
+                        margins.iter().map(|&v| 1.0 / (1.0 + (-v).exp())).collect();
                     cols.push((c, Arc::new(p)));
                 }
                 if let Some(c) = pred_col {
-                    let p: Float64Array =
-                        margins.iter().map(|&v| if v > 0.0 { 1.0 } else { 0.0 }).collect();
+                    let p: Float64Array = margins
+                        .iter()
+                        .map(|&v| if v > 0.0 { 1.0 } else { 0.0 })
+                        .collect();
                     cols.push((c, Arc::new(p)));
                 }
             }

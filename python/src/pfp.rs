@@ -64,7 +64,11 @@ fn baskets(batch: &RecordBatch, column: &str, text: bool) -> Result<ListArray, M
     let col = batch
         .column_by_name(column)
         .ok_or_else(|| MlError::data(format!("no column '{column}' in the baskets")))?;
-    let item = if text { DataType::Utf8 } else { DataType::Int64 };
+    let item = if text {
+        DataType::Utf8
+    } else {
+        DataType::Int64
+    };
     let target = DataType::List(Arc::new(Field::new("item", item, true)));
     let list = cast(col, &target).map_err(|e| {
         MlError::data(format!(
@@ -145,8 +149,7 @@ fn conditional(
         }
         conditional_transactions(&basket, num_groups, &mut |g, t| {
             groups.append_value(g as i32);
-            txs.values()
-                .extend(t.iter().map(|&r| Some(r as i32)));
+            txs.values().extend(t.iter().map(|&r| Some(r as i32)));
             txs.append(true);
         });
     }
@@ -184,7 +187,16 @@ pub fn pfp_mine(
         .map_err(|e| PyRuntimeError::new_err(format!("reading the task's Arrow batches: {e}")))?;
     let freq = make_array(freq_items.0);
     let out = py
-        .detach(|| mine(&batches, &freq, num_groups, min_count, max_len, max_itemsets))
+        .detach(|| {
+            mine(
+                &batches,
+                &freq,
+                num_groups,
+                min_count,
+                max_len,
+                max_itemsets,
+            )
+        })
         .map_err(py_err)?;
     Ok(PyArrowType(out))
 }

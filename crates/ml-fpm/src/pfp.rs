@@ -215,7 +215,9 @@ mod tests {
 
     /// A deterministic pseudo-random basket set over `n_items` items.
     fn baskets(n: usize, n_items: u64, seed: u64) -> Vec<Vec<i64>> {
-        let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let mut s = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let mut next = move || {
             s ^= s << 13;
             s ^= s >> 7;
@@ -260,7 +262,8 @@ mod tests {
             let p = PfpGroup::new(g, num_groups, freq.len(), min_count);
             let found = mine_group(&p, txs.iter().map(Vec::as_slice)).unwrap();
             for k in 0..found.len() {
-                let mut items: Vec<i64> = found.get(k).iter().map(|&r| freq[r as usize].0).collect();
+                let mut items: Vec<i64> =
+                    found.get(k).iter().map(|&r| freq[r as usize].0).collect();
                 items.sort_unstable();
                 out.push((items, found.freq[k]));
             }
