@@ -342,7 +342,7 @@ struct Prepared {
 }
 
 /// Transaction indices in lexicographic order of their rank lists.
-fn sorted_order(tx: &Transactions, parallel: bool) -> Vec<u32> {
+pub(crate) fn sorted_order(tx: &Transactions, parallel: bool) -> Vec<u32> {
     let mut order: Vec<u32> = (0..tx.len() as u32)
         .filter(|&t| tx.offsets[t as usize + 1] > tx.offsets[t as usize])
         .collect();

@@ -6,6 +6,8 @@
 //!   integers), association rules (confidence, lift, support) and basket recommendations.
 //! * [`PrefixSpan`]: frequent sequential patterns of sequences of itemsets.
 //! * [`group_baskets`]: baskets from a table of (basket, item) rows, as order lines are stored.
+//! * [`pfp`]: the pieces of parallel FP-growth (Spark's PFP) that each task of a cluster runs:
+//!   conditional transactions per item group, and one FP tree mined per group.
 //!
 //! FP-growth is built for speed: items are interned to dense ranks by descending frequency, the
 //! FP tree lives in flat arrays built from sorted transactions, conditional trees reuse per-depth
@@ -37,6 +39,7 @@
 mod baskets;
 mod encode;
 mod fpgrowth;
+pub mod pfp;
 mod prefixspan;
 mod tree;
 
