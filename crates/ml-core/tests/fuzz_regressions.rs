@@ -2,7 +2,7 @@
 //! their seed corpora (`fuzz/seeds/<target>`) and on every input that once made a target
 //! fail (`fuzz/regressions/<target>`, one file per fixed crash).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Float64Array, StringArray};
@@ -11,32 +11,10 @@ use ml_core::feature::{
     StandardScaler, StringIndexer, VectorAssembler,
 };
 use ml_core::linear::{Family, LogisticRegression};
-use ml_core::testing::fuzz::{csv_bytes, model_bytes, parquet_bytes, parquet_dir_bytes};
+use ml_core::testing::fuzz::{
+    csv_bytes, fuzz_dir, model_bytes, parquet_bytes, parquet_dir_bytes, replay,
+};
 use ml_core::{persist, Dataset, Estimator, Pipeline, Transformer};
-
-fn fuzz_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz")
-}
-
-/// Runs `run` on every file of the target's seeds and regressions; returns how many.
-fn replay(target: &str, run: fn(&[u8])) -> usize {
-    let mut n = 0;
-    for kind in ["seeds", "regressions"] {
-        let dir = fuzz_dir().join(kind).join(target);
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        let mut files: Vec<PathBuf> = entries.map(|e| e.unwrap().path()).collect();
-        files.sort();
-        for f in files {
-            let bytes = std::fs::read(&f).unwrap();
-            eprintln!("{}", f.display());
-            run(&bytes);
-            n += 1;
-        }
-    }
-    n
-}
 
 #[test]
 fn csv_read_inputs_replay_without_a_panic() {

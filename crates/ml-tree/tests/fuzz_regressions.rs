@@ -3,35 +3,12 @@
 //! and on every input that once made it fail (`fuzz/regressions/xgboost_import`, one file per
 //! fixed crash), and checks the limits those inputs led to.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use ml_core::testing::fuzz::{fuzz_dir, replay};
 use ml_core::MlError;
 use ml_tree::testing::fuzz::xgboost_bytes;
 use ml_tree::xgboost::{from_xgboost_json, to_xgboost_json};
-
-fn fuzz_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz")
-}
-
-/// Runs `run` on every file of the target's seeds and regressions; returns how many.
-fn replay(target: &str, run: fn(&[u8])) -> usize {
-    let mut n = 0;
-    for kind in ["seeds", "regressions"] {
-        let dir = fuzz_dir().join(kind).join(target);
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        let mut files: Vec<PathBuf> = entries.map(|e| e.unwrap().path()).collect();
-        files.sort();
-        for f in files {
-            let bytes = std::fs::read(&f).unwrap();
-            eprintln!("{}", f.display());
-            run(&bytes);
-            n += 1;
-        }
-    }
-    n
-}
 
 #[test]
 fn xgboost_import_inputs_replay_without_a_panic() {

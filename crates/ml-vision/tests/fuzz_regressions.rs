@@ -6,8 +6,8 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::path::{Path, PathBuf};
 
+use ml_core::testing::fuzz::{fuzz_dir, replay};
 use ml_vision::image_table::{decode_rgb, read_images, ImageReadOptions, MAX_IMAGE_BYTES};
 use ml_vision::preprocess::{Preprocessing, RgbPixels};
 use ml_vision::testing::fuzz::{image_bytes, preprocess, preprocess_bytes, PreprocessInput};
@@ -49,30 +49,6 @@ fn peak_bytes<T>(f: impl FnOnce() -> T) -> (T, usize) {
     let out = f();
     let peak = PEAK.with(|p| p.get()) - start;
     (out, peak.max(0) as usize)
-}
-
-fn fuzz_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz")
-}
-
-/// Runs `run` on every file of the target's seeds and regressions; returns how many.
-fn replay(target: &str, run: fn(&[u8])) -> usize {
-    let mut n = 0;
-    for kind in ["seeds", "regressions"] {
-        let dir = fuzz_dir().join(kind).join(target);
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        let mut files: Vec<PathBuf> = entries.map(|e| e.unwrap().path()).collect();
-        files.sort();
-        for f in files {
-            let bytes = std::fs::read(&f).unwrap();
-            eprintln!("{}", f.display());
-            run(&bytes);
-            n += 1;
-        }
-    }
-    n
 }
 
 #[test]
@@ -321,7 +297,8 @@ fn write_seeds() {
 #[test]
 fn max_frames_stops_the_extraction() {
     use ml_vision::video::FrameExtractor;
-    let video = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/data/video/vtest.avi");
+    let video = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/data/video/vtest.avi");
     let frames = FrameExtractor::new()
         .interval_ms(1000)
         .max_frames(2)

@@ -219,3 +219,34 @@ pub fn parquet_dir_bytes(data: &[u8]) {
         ),
     }
 }
+
+/// The repository's `fuzz/` directory (seed corpora, regressions), found from this crate's
+/// source directory.
+pub fn fuzz_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz")
+}
+
+/// Runs `run` on every file of a fuzz target's seed corpus (`fuzz/seeds/<target>`) and of its
+/// regressions (`fuzz/regressions/<target>`), in file-name order, printing each path first (so
+/// that a failing input is named); returns how many files ran. The crates' `fuzz_regressions`
+/// tests replay their targets with it on stable.
+pub fn replay(target: &str, run: fn(&[u8])) -> usize {
+    let fuzz = fuzz_dir();
+    let mut n = 0;
+    for kind in ["seeds", "regressions"] {
+        let Ok(entries) = std::fs::read_dir(fuzz.join(kind).join(target)) else {
+            continue;
+        };
+        let mut files: Vec<PathBuf> = entries
+            .map(|e| e.expect("listing a fuzz corpus").path())
+            .collect();
+        files.sort();
+        for f in files {
+            let bytes = std::fs::read(&f).expect("reading a fuzz input");
+            eprintln!("{}", f.display());
+            run(&bytes);
+            n += 1;
+        }
+    }
+    n
+}
