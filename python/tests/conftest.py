@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,11 @@ def spark():
         pytest.skip(f"PySpark tests skipped: {why}")
     from pyspark.sql import SparkSession
 
+    # Spark starts its Python workers with `python3` from PATH unless told otherwise; that is
+    # not this interpreter when pytest runs from a virtualenv that is not activated (as in
+    # .ci/run), and the workers could then not import ml_spark.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     session = (
         SparkSession.builder.master("local[2]")
         .appName("ml_spark tests")
