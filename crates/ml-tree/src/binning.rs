@@ -175,11 +175,22 @@ impl BinMapper {
                             .filter(|v| !v.is_nan())
                             .map(sortable_bits)
                             .collect();
-                        keys.sort_unstable();
-                        let vals = keys.into_iter().map(|k| (from_sortable_bits(k), 1.0));
-                        FeatureCuts::Numeric {
-                            thresholds: numeric_thresholds(vals, max_bins),
-                        }
+                        // A column of few distinct values (a one-hot slot, a flag) is counted
+                        // instead of sorted: the same (value, weight) runs, so the same cuts.
+                        let thresholds = match distinct_counts(&keys, FEW_DISTINCT) {
+                            Some(counts) => numeric_thresholds(
+                                counts
+                                    .into_iter()
+                                    .map(|(k, n)| (from_sortable_bits(k), n as f64)),
+                                max_bins,
+                            ),
+                            None => {
+                                keys.sort_unstable();
+                                let vals = keys.into_iter().map(|k| (from_sortable_bits(k), 1.0));
+                                numeric_thresholds(vals, max_bins)
+                            }
+                        };
+                        FeatureCuts::Numeric { thresholds }
                     }
                     None => {
                         let mut vals: Vec<(f32, f64)> = sample
@@ -286,6 +297,27 @@ fn search_padded(t: &[f32; HIST_SLOTS], first: usize, v: f32, missing: u8) -> u8
 
 /// Thresholds for sorted `(value, weight)` pairs: one bin per distinct value when they fit,
 /// weighted quantiles otherwise.
+/// Up to this many distinct values, a column's cut points are found by counting its values
+/// rather than sorting them.
+const FEW_DISTINCT: usize = 8;
+
+/// The distinct keys of `keys` in ascending order with their counts, or `None` when there are
+/// more than `limit` of them.
+fn distinct_counts(keys: &[u32], limit: usize) -> Option<Vec<(u32, u64)>> {
+    let mut seen: Vec<(u32, u64)> = Vec::with_capacity(limit);
+    for &k in keys {
+        if let Some((_, n)) = seen.iter_mut().find(|(s, _)| *s == k) {
+            *n += 1;
+        } else if seen.len() < limit {
+            seen.push((k, 1));
+        } else {
+            return None;
+        }
+    }
+    seen.sort_unstable_by_key(|&(k, _)| k);
+    Some(seen)
+}
+
 fn numeric_thresholds(sorted: impl Iterator<Item = (f32, f64)>, max_bins: usize) -> Vec<f32> {
     let mut dv: Vec<f32> = Vec::new();
     let mut dw: Vec<f64> = Vec::new();
@@ -653,6 +685,53 @@ impl BinMatrix {
 mod tests {
     use super::*;
     use ndarray::Array2;
+
+    /// The cut points of a column as the sorting path computes them: every value sorted,
+    /// one run per distinct value.
+    fn sorted_cuts(col: &[f64], max_bins: usize) -> Vec<f32> {
+        let mut v: Vec<f32> = col.iter().map(|&x| x as f32).filter(|x| !x.is_nan()).collect();
+        v.sort_by(f32::total_cmp);
+        numeric_thresholds(v.into_iter().map(|x| (x, 1.0)), max_bins)
+    }
+
+    #[test]
+    fn columns_of_few_values_are_counted_into_the_cuts_sorting_gives() {
+        // A small deterministic generator (splitmix64) for the columns.
+        let mut state = 7u64;
+        let mut next = move || {
+            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        };
+        // 1 to 12 distinct values (the counting path takes up to FEW_DISTINCT), with -0.0
+        // beside 0.0 and missing values among them, at several max_bin.
+        for k in 1..=12usize {
+            let pool: Vec<f64> = (0..k)
+                .map(|i| match i {
+                    0 => 0.0,
+                    1 => -0.0,
+                    2 => f64::NAN,
+                    _ => (next() % 6_000) as f64 / 1_000.0 - 3.0,
+                })
+                .collect();
+            let col: Vec<f64> = (0..2_000).map(|_| pool[next() as usize % k]).collect();
+            let x = Array2::from_shape_vec((col.len(), 1), col.clone()).unwrap();
+            for max_bin in [2, 3, 256] {
+                let m = BinMapper::from_sample(x.view(), None, &[], max_bin);
+                assert_eq!(
+                    m.features[0],
+                    FeatureCuts::Numeric {
+                        thresholds: sorted_cuts(&col, max_bin.clamp(2, MAX_VALUE_BINS))
+                    },
+                    "{k} distinct values, max_bin {max_bin}"
+                );
+            }
+        }
+        assert_eq!(distinct_counts(&[5, 1, 5, 9, 1, 5], 3), Some(vec![(1, 2), (5, 3), (9, 1)]));
+        assert_eq!(distinct_counts(&[5, 1, 5, 9, 1, 5], 2), None);
+    }
 
     #[test]
     fn distinct_values_get_one_bin_each_and_nan_goes_to_the_missing_bin() {
