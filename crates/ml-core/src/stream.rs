@@ -43,7 +43,7 @@ use arrow::record_batch::RecordBatch;
 
 use crate::dataset::Dataset;
 use crate::error::{MlError, Result};
-use crate::io::{csv_batches, infer_csv_schema, parquet_batches_with, CsvReadOptions};
+use crate::io::{csv_batches_inferred, infer_csv_schema, parquet_batches_with, CsvReadOptions};
 use crate::io::{ParquetReadOptions, ReadOptions};
 use crate::traits::Transformer;
 
@@ -219,6 +219,9 @@ impl BatchSource for ParquetSource {
 pub struct CsvSource {
     path: PathBuf,
     options: CsvReadOptions,
+    /// Whether the schema in `options` was inferred here, and from how many rows (`None`:
+    /// the caller gave it), for the error messages.
+    inferred: Option<Option<usize>>,
 }
 
 impl CsvSource {
@@ -226,21 +229,30 @@ impl CsvSource {
     pub fn new(path: impl AsRef<Path>, options: &CsvReadOptions) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         let mut options = options.clone();
+        let inferred = options.schema.is_none().then_some(options.infer_rows);
         if options.schema.is_none() {
             let mut full = options.clone();
             full.columns = None;
             options.schema = Some(infer_csv_schema(&path, &full)?);
         }
-        Ok(CsvSource { path, options })
+        Ok(CsvSource {
+            path,
+            options,
+            inferred,
+        })
     }
 }
 
 impl BatchSource for CsvSource {
     fn schema(&self) -> Result<SchemaRef> {
-        Ok(csv_batches(&self.path, &self.options)?.schema())
+        Ok(csv_batches_inferred(&self.path, &self.options, self.inferred)?.schema())
     }
     fn open(&self) -> Result<BatchIter<'_>> {
-        Ok(Box::new(csv_batches(&self.path, &self.options)?))
+        Ok(Box::new(csv_batches_inferred(
+            &self.path,
+            &self.options,
+            self.inferred,
+        )?))
     }
 }
 

@@ -850,7 +850,18 @@ impl Iterator for CsvBatches {
 /// assert_eq!(sizes, vec![2, 2, 1]);
 /// ```
 pub fn csv_batches(path: impl AsRef<Path>, opts: &CsvReadOptions) -> Result<CsvBatches> {
-    let path = path.as_ref();
+    let inferred = opts.schema.is_none().then_some(opts.infer_rows);
+    csv_batches_inferred(path.as_ref(), opts, inferred)
+}
+
+/// [`csv_batches`] with a schema in `opts` that was itself inferred from the first
+/// `inferred` rows (`Some(None)`: the whole file; `None`: the caller's explicit schema), so
+/// that a value the schema does not admit is reported with where its type came from.
+pub(crate) fn csv_batches_inferred(
+    path: &Path,
+    opts: &CsvReadOptions,
+    inferred: Option<Option<usize>>,
+) -> Result<CsvBatches> {
     if opts.batch_size == 0 {
         return Err(MlError::param("batch_size", "must be at least 1"));
     }
@@ -901,11 +912,7 @@ pub fn csv_batches(path: impl AsRef<Path>, opts: &CsvReadOptions) -> Result<CsvB
             out_schema,
             kinds,
             nulls: NullSet::new(&opts.null_values),
-            inferred: if opts.schema.is_some() {
-                None
-            } else {
-                Some(opts.infer_rows)
-            },
+            inferred,
         },
         batch_size: opts.batch_size,
         done: false,

@@ -73,6 +73,7 @@ pub use csv_read::{
     DEFAULT_MAX_RECORD_BYTES,
 };
 pub use csv_write::{write_csv, write_values_csv};
+pub(crate) use csv_read::csv_batches_inferred;
 pub(crate) use parquet_io::write_parquet_batches;
 pub use parquet_io::{
     parquet_batches, parquet_batches_with, read_parquet, read_parquet_with, write_parquet,
