@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import re
+import threading
 import time
 import uuid
 
@@ -130,15 +131,33 @@ def _train_task(cfg):
         infos = ctx.getTaskInfos()
         world = len(infos)
         host = infos[rank].address.rsplit(":", 1)[0]
-        # The partition's batches, as pyarrow holds them (Rust imports them without copying).
-        held = list(batches)
-        t_read = time.perf_counter()
+        failure = None
         try:
             listener = native.Listener(cfg["bind_host"])
         except Exception as e:  # still meet the others in allGather, then fail
             listener = None
             failure = e
-        addresses = ctx.allGather(f"{host}:{listener.port if listener else 0}")
+        # Spark's allGather checks for the others once a second, so it costs at least a
+        # second: it runs in a thread while this task reads its partition.
+        gathered = {}
+
+        def gather():
+            try:
+                gathered["addresses"] = ctx.allGather(
+                    f"{host}:{listener.port if listener else 0}"
+                )
+            except BaseException as e:  # noqa: BLE001 - re-raised in the task below
+                gathered["error"] = e
+
+        meeting = threading.Thread(target=gather, name="ml_spark-allGather", daemon=True)
+        meeting.start()
+        # The partition's batches, as pyarrow holds them (Rust imports them without copying).
+        held = list(batches)
+        t_read = time.perf_counter()
+        meeting.join()
+        if "error" in gathered:
+            raise gathered["error"]
+        addresses = gathered["addresses"]
         if listener is None:
             raise RuntimeError(tagged(failure, rank, world)) from failure
         t_gather = time.perf_counter()
