@@ -30,7 +30,11 @@ fn a_malformed_row_in_batch_7_of_10_names_the_file_and_line_and_writes_nothing()
     // column. The schema is inferred from the first 100 rows, so the column is Int64.
     let mut text = String::from("id,hour,site\n");
     for i in 0..1_000 {
-        let hour = if i == 650 { "ten".to_string() } else { (i % 24).to_string() };
+        let hour = if i == 650 {
+            "ten".to_string()
+        } else {
+            (i % 24).to_string()
+        };
         text.push_str(&format!("{i},{hour},s{}\n", i % 7));
     }
     fs::write(&input, text).unwrap();
@@ -53,8 +57,15 @@ fn a_malformed_row_in_batch_7_of_10_names_the_file_and_line_and_writes_nothing()
     assert!(message.contains("clicks.csv"), "{message}");
     assert!(message.contains("652"), "{message}");
     // Where the column's type came from: the first 100 rows the source inferred it from.
-    assert!(message.contains("inferred from the first 100 rows"), "{message}");
-    assert!(files_in(&out_dir).is_empty(), "left behind: {:?}", files_in(&out_dir));
+    assert!(
+        message.contains("inferred from the first 100 rows"),
+        "{message}"
+    );
+    assert!(
+        files_in(&out_dir).is_empty(),
+        "left behind: {:?}",
+        files_in(&out_dir)
+    );
 }
 
 #[test]
@@ -66,7 +77,9 @@ fn a_part_file_with_another_schema_names_the_part_and_writes_nothing() {
         let ids: ArrayRef = Arc::new(Int64Array::from_iter_values(p * 100..(p + 1) * 100));
         // Part 7 has `value` as text instead of a number.
         let value: ArrayRef = if p == 7 {
-            Arc::new(StringArray::from_iter_values((0..100).map(|i| format!("v{i}"))))
+            Arc::new(StringArray::from_iter_values(
+                (0..100).map(|i| format!("v{i}")),
+            ))
         } else {
             Arc::new(Float64Array::from_iter_values((0..100).map(|i| i as f64)))
         };
@@ -85,5 +98,9 @@ fn a_part_file_with_another_schema_names_the_part_and_writes_nothing() {
     let message = err.to_string();
     assert!(message.contains("part-00007.parquet"), "{message}");
     assert!(message.contains("value"), "{message}");
-    assert!(files_in(&out_dir).is_empty(), "left behind: {:?}", files_in(&out_dir));
+    assert!(
+        files_in(&out_dir).is_empty(),
+        "left behind: {:?}",
+        files_in(&out_dir)
+    );
 }

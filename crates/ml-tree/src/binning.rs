@@ -689,7 +689,11 @@ mod tests {
     /// The cut points of a column as the sorting path computes them: every value sorted,
     /// one run per distinct value.
     fn sorted_cuts(col: &[f64], max_bins: usize) -> Vec<f32> {
-        let mut v: Vec<f32> = col.iter().map(|&x| x as f32).filter(|x| !x.is_nan()).collect();
+        let mut v: Vec<f32> = col
+            .iter()
+            .map(|&x| x as f32)
+            .filter(|x| !x.is_nan())
+            .collect();
         v.sort_by(f32::total_cmp);
         numeric_thresholds(v.into_iter().map(|x| (x, 1.0)), max_bins)
     }
@@ -729,7 +733,10 @@ mod tests {
                 );
             }
         }
-        assert_eq!(distinct_counts(&[5, 1, 5, 9, 1, 5], 3), Some(vec![(1, 2), (5, 3), (9, 1)]));
+        assert_eq!(
+            distinct_counts(&[5, 1, 5, 9, 1, 5], 3),
+            Some(vec![(1, 2), (5, 3), (9, 1)])
+        );
         assert_eq!(distinct_counts(&[5, 1, 5, 9, 1, 5], 2), None);
     }
 

@@ -68,12 +68,12 @@ mod table;
 pub(crate) use atomic::{kind_of, write_file_atomic};
 #[cfg(test)]
 pub(crate) use atomic::{tests::FailAfter, write_file_atomic_via};
+pub(crate) use csv_read::csv_batches_inferred;
 pub use csv_read::{
     csv_batches, infer_csv_schema, read_csv, CsvBatches, CsvReadOptions, DEFAULT_MAX_FIELD_BYTES,
     DEFAULT_MAX_RECORD_BYTES,
 };
 pub use csv_write::{write_csv, write_values_csv};
-pub(crate) use csv_read::csv_batches_inferred;
 pub(crate) use parquet_io::write_parquet_batches;
 pub use parquet_io::{
     parquet_batches, parquet_batches_with, read_parquet, read_parquet_with, write_parquet,
