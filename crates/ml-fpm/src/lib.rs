@@ -39,6 +39,7 @@
 mod baskets;
 mod encode;
 mod fpgrowth;
+mod order;
 pub mod pfp;
 mod prefixspan;
 mod tree;
