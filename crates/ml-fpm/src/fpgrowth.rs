@@ -235,7 +235,10 @@ impl FPGrowth {
         } else {
             1
         };
-        let tree = GlobalTree::from_sorted(enc.tx, &order, &enc.support, parts);
+        let sorted = enc.tx.permuted(&order);
+        drop(order);
+        drop(enc.tx);
+        let tree = GlobalTree::from_sorted(sorted, &enc.support, parts);
         let t2 = std::time::Instant::now();
         Ok((
             Prepared {

@@ -180,8 +180,10 @@ pub fn mine_group<'a>(
     }
     let min_count = u32::try_from(params.min_count.max(1)).unwrap_or(u32::MAX);
     let order = sorted_order(&tx, false);
-    let tree = GlobalTree::from_sorted(tx, &order, &support, 1);
+    let sorted = tx.permuted(&order);
     drop(order);
+    drop(tx);
+    let tree = GlobalTree::from_sorted(sorted, &support, 1);
     // The group's items that are frequent here (every basket holding one sent its prefix here,
     // so this is their global count).
     let items: Vec<usize> = (params.group..n_items)

@@ -136,6 +136,20 @@ impl Transactions {
     pub fn get(&self, t: usize) -> &[u32] {
         &self.items[self.offsets[t]..self.offsets[t + 1]]
     }
+
+    /// The transactions `order` lists, copied in that order (so that a lexicographic order
+    /// makes the tree building and the reads of the paths sequential).
+    pub fn permuted(&self, order: &[u32]) -> Transactions {
+        let mut offsets = Vec::with_capacity(order.len() + 1);
+        offsets.push(0);
+        let total = order.iter().map(|&t| self.get(t as usize).len()).sum();
+        let mut items = Vec::with_capacity(total);
+        for &t in order {
+            items.extend_from_slice(self.get(t as usize));
+            offsets.push(items.len());
+        }
+        Transactions { offsets, items }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -179,15 +193,16 @@ struct LocalNodes {
     max_depth: usize,
 }
 
-fn build_local(tx: &Transactions, order: &[u32]) -> LocalNodes {
-    let mut nodes: Vec<PrefixNode> = Vec::with_capacity(order.len() * 4);
-    let mut items: Vec<u32> = Vec::with_capacity(order.len() * 4);
+/// The nodes of the sorted transactions `range` of `tx`.
+fn build_local(tx: &Transactions, range: std::ops::Range<usize>) -> LocalNodes {
+    let mut nodes: Vec<PrefixNode> = Vec::with_capacity(range.len() * 4);
+    let mut items: Vec<u32> = Vec::with_capacity(range.len() * 4);
     let mut path: Vec<u32> = Vec::new();
     let mut prev: &[u32] = &[];
     let mut first: Option<&[u32]> = None;
     let mut max_depth = 0;
-    for &t in order {
-        let cur = tx.get(t as usize);
+    for t in range {
+        let cur = tx.get(t);
         if cur.is_empty() {
             continue;
         }
@@ -198,7 +213,7 @@ fn build_local(tx: &Transactions, order: &[u32]) -> LocalNodes {
         }
         path.truncate(l);
         max_depth = max_depth.max(cur.len());
-        let start = tx.offsets[t as usize];
+        let start = tx.offsets[t];
         for (d, &it) in cur.iter().enumerate().skip(l) {
             path.push(nodes.len() as u32);
             nodes.push(PrefixNode {
@@ -245,23 +260,22 @@ impl GlobalTree {
         self.support.len()
     }
 
-    /// Builds the tree of the transactions `tx` (ranks `< support.len()`), visiting them in
-    /// `order` (a lexicographic sort of the transactions), from `parts` chunks in parallel.
-    pub fn from_sorted(
-        tx: Transactions,
-        order: &[u32],
-        support: &[u32],
-        parts: usize,
-    ) -> GlobalTree {
+    /// Builds the tree of the transactions `tx` (ranks `< support.len()`), which must be in
+    /// lexicographic order ([`Transactions::permuted`] by
+    /// [`sorted_order`](crate::order::sorted_order)), from `parts` chunks in parallel.
+    pub fn from_sorted(tx: Transactions, support: &[u32], parts: usize) -> GlobalTree {
         let n_items = support.len();
-        let parts = parts.clamp(1, order.len().max(1));
-        let chunk = order.len().div_ceil(parts).max(1);
-        // Each chunk of the sorted order lists its nodes in parallel; a chunk's first path shares
-        // its first nodes with the previous chunk's last path (the only nodes two sorted chunks
-        // can share): those are dropped and their counts added to the earlier nodes.
-        let mut locals: Vec<LocalNodes> = order
-            .par_chunks(chunk)
-            .map(|c| build_local(&tx, c))
+        let n = tx.len();
+        let parts = parts.clamp(1, n.max(1));
+        let chunk = n.div_ceil(parts).max(1);
+        // Each chunk of the sorted transactions lists its nodes in parallel; a chunk's first path
+        // shares its first nodes with the previous chunk's last path (the only nodes two sorted
+        // chunks can share): those are dropped and their counts added to the earlier nodes.
+        let ranges: Vec<std::ops::Range<usize>> =
+            (0..n).step_by(chunk).map(|s| s..(s + chunk).min(n)).collect();
+        let mut locals: Vec<LocalNodes> = ranges
+            .into_par_iter()
+            .map(|r| build_local(&tx, r))
             .collect();
         let skip = merge_boundaries(&mut locals);
         let max_depth = locals.iter().map(|l| l.max_depth).max().unwrap_or(0);
@@ -519,6 +533,8 @@ struct ScratchBufs {
     counts: Vec<u32>,
     /// The source items with a non-zero count.
     touched: Vec<u32>,
+    /// The frequent ones among them.
+    frequent: Vec<u32>,
     /// Source item -> conditional item (`NONE` outside `touched`).
     map: Vec<u32>,
     /// The pattern base, gathered by the first pass so the second does not walk the source again.
@@ -544,39 +560,36 @@ impl ScratchBufs {
             self.counts.resize(m, 0);
             self.map.resize(m, NONE);
         }
-        self.touched.clear();
         self.base.items.clear();
         self.base.ends.clear();
         self.base.counts.clear();
     }
 
-    /// Counts the items of the path just appended to `base.items` (from `start`) and closes it.
+    /// Closes the path appended to `base.items` since `start`, unless it is empty.
     fn close_path(&mut self, start: usize, count: u32) {
-        let path = &self.base.items[start..];
-        if path.is_empty() {
-            return;
+        if self.base.items.len() > start {
+            self.base.ends.push(self.base.items.len());
+            self.base.counts.push(count);
         }
-        for &it in path {
-            let c = &mut self.counts[it as usize];
-            if *c == 0 {
-                self.touched.push(it);
-            }
-            *c += count;
-        }
-        self.base.ends.push(self.base.items.len());
-        self.base.counts.push(count);
     }
 
-    /// Gathers (and counts) the pattern base of `item` of the global tree.
+    /// Gathers (and counts) the pattern base of `item` of the global tree. The paths are copied
+    /// first, in a loop of independent reads whose cache misses overlap, then counted from the
+    /// copy.
     fn gather_global(&mut self, tree: &GlobalTree, item: usize) {
         self.start(tree.num_items());
-        for node in tree.header(item) {
+        let hdr = tree.header(item);
+        let total: usize = hdr.iter().map(|n| n.depth as usize).sum();
+        self.base.items.reserve(total);
+        for node in hdr {
             let start = self.base.items.len();
-            self.base
-                .items
-                .extend_from_slice(node.path(&tree.items));
+            // A loop rather than a memcpy call: the paths are a few items long.
+            for &it in node.path(&tree.items) {
+                self.base.items.push(it);
+            }
             self.close_path(start, node.count);
         }
+        self.count_base();
     }
 
     /// Gathers (and counts) the pattern base of `item` of a conditional tree.
@@ -593,22 +606,45 @@ impl ScratchBufs {
             self.base.items[start..].reverse();
             self.close_path(start, tree.nodes[n as usize].count);
         }
+        self.count_base();
+    }
+
+    /// Counts the items of the gathered paths into `counts` and lists them in `touched`.
+    fn count_base(&mut self) {
+        self.touched.clear();
+        let mut start = 0;
+        for (&end, &c) in self.base.ends.iter().zip(&self.base.counts) {
+            for &it in &self.base.items[start..end] {
+                let slot = &mut self.counts[it as usize];
+                if *slot == 0 {
+                    self.touched.push(it);
+                }
+                *slot += c;
+            }
+            start = end;
+        }
     }
 
     /// Builds the conditional tree of the gathered pattern base into `dst`: its frequent items
     /// (`to_global` maps a source item to its global rank) and the frequent part of every path.
     /// Returns false (and leaves `dst` stale) when no item is frequent.
     fn build(&mut self, to_global: impl Fn(u32) -> u32, min_count: u32, dst: &mut FpTree) -> bool {
-        self.touched.sort_unstable();
+        // The frequent items, in source order (only they are sorted: the touched items of a
+        // large pattern base are many, its frequent ones few).
+        self.frequent.clear();
+        self.frequent.extend(
+            self.touched
+                .iter()
+                .copied()
+                .filter(|&it| self.counts[it as usize] >= min_count),
+        );
+        self.frequent.sort_unstable();
         dst.global.clear();
         dst.support.clear();
-        for &it in &self.touched {
-            let c = self.counts[it as usize];
-            if c >= min_count {
-                self.map[it as usize] = dst.global.len() as u32;
-                dst.global.push(to_global(it));
-                dst.support.push(c);
-            }
+        for &it in &self.frequent {
+            self.map[it as usize] = dst.global.len() as u32;
+            dst.global.push(to_global(it));
+            dst.support.push(self.counts[it as usize]);
         }
         let m = dst.global.len();
         if m > 0 {
