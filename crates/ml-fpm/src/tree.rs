@@ -1,17 +1,24 @@
-//! The FP-growth engine: an arena-backed FP tree over dense item ranks and the mining recursion.
+//! The FP-growth engine: the global FP tree, arena-backed conditional trees over dense item ranks
+//! and the mining recursion.
 //!
 //! Items are ranks `0..n` ordered by descending support (rank 0 = most frequent). Every
 //! transaction is a sorted slice of ranks, so a root-to-leaf path lists items in ascending rank.
 //!
-//! * The global tree is built from lexicographically sorted transactions: each transaction shares
-//!   a prefix with the previous one and new nodes are appended for the rest, so no child lookup is
-//!   ever needed and nodes are laid out in depth-first order (parents close to children).
-//! * The header table is a CSR array (`hdr_start`, `hdr_nodes`) listing, per item, its nodes in
-//!   depth-first order.
+//! * The transactions are copied into lexicographic order ([`crate::order`]), so each shares a
+//!   prefix with the previous one: the global tree's nodes are the new suffixes, met in
+//!   depth-first order. The global tree ([`GlobalTree`]) is kept as its header table only: per
+//!   item, its nodes in depth-first order, each a count and a reference to its path inside the
+//!   sorted transactions. Reading the prefix paths of an item is then a loop of independent,
+//!   contiguous reads in ascending address order, where a pointer tree chases parent links
+//!   (dependent cache misses: most of the mining time on large sparse data).
+//! * Building a conditional tree gathers the item's pattern base into flat buffers once (paths
+//!   root first, with their counts), counts its items from there, and inserts the frequent part
+//!   of each path from there too (no second walk of the source).
 //! * Conditional trees reuse per-depth arenas (`Vec`s cleared, never freed), so mining allocates
 //!   nothing per node. Consecutive prefix paths of an item share long prefixes (depth-first order),
 //!   so insertion walks the previous path first and searches children only past the divergence.
-//! * A tree that is a single path emits all combinations of its items directly.
+//! * A tree that is a single path emits all combinations of its items directly; a pattern base
+//!   with one frequent item makes a one-node tree without reading its paths again.
 //! * Mining of the global tree runs in parallel over the header table (one task per item); outputs
 //!   are concatenated in item order, so the result is identical at any thread count.
 
@@ -162,7 +169,7 @@ struct Node {
 /// A node of the global tree, kept as a reference into the transactions it was built from: the
 /// transaction that created it holds the node's item at `end` of the flat item array and the
 /// node's path from the root (exclusive) just before it, `items[end - depth..end]`.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 struct PrefixNode {
     end: usize,
     depth: u32,
@@ -267,6 +274,16 @@ impl GlobalTree {
         let n_items = support.len();
         let n = tx.len();
         let parts = parts.clamp(1, n.max(1));
+        if parts == 1 {
+            let (hdr_start, hdr, max_depth) = header_direct(&tx, n_items);
+            return GlobalTree {
+                items: tx.items,
+                hdr_start,
+                hdr,
+                support: support.to_vec(),
+                max_depth,
+            };
+        }
         let chunk = n.div_ceil(parts).max(1);
         // Each chunk of the sorted transactions lists its nodes in parallel; a chunk's first path
         // shares its first nodes with the previous chunk's last path (the only nodes two sorted
@@ -292,6 +309,66 @@ impl GlobalTree {
     fn header(&self, item: usize) -> &[PrefixNode] {
         &self.hdr[self.hdr_start[item]..self.hdr_start[item + 1]]
     }
+}
+
+/// The header table of the sorted transactions `tx`, built in place by one thread (no list of
+/// nodes in creation order to copy from): a first pass counts the nodes of each item (a
+/// transaction adds one for each of its items past the prefix it shares with the previous
+/// transaction), a second writes them, setting a node's count when it leaves the current path
+/// (the number of transactions since it was created). Returns the header as CSR and the
+/// longest transaction. The same nodes, in the same order, as the chunked build.
+fn header_direct(tx: &Transactions, n_items: usize) -> (Vec<usize>, Vec<PrefixNode>, usize) {
+    let mut start = vec![0usize; n_items + 1];
+    let mut prev: &[u32] = &[];
+    let mut max_depth = 0;
+    for t in 0..tx.len() {
+        let cur = tx.get(t);
+        if cur.is_empty() {
+            continue;
+        }
+        for &it in &cur[common_prefix(prev, cur)..] {
+            start[it as usize + 1] += 1;
+        }
+        max_depth = max_depth.max(cur.len());
+        prev = cur;
+    }
+    for i in 0..n_items {
+        start[i + 1] += start[i];
+    }
+    let mut nodes = vec![PrefixNode::default(); start[n_items]];
+    let mut cursor: Vec<usize> = start[..n_items].to_vec();
+    // The current path: (header index, transactions seen before the node was created).
+    let mut path: Vec<(usize, u32)> = Vec::new();
+    let mut prev: &[u32] = &[];
+    let mut seen = 0u32;
+    for t in 0..tx.len() {
+        let cur = tx.get(t);
+        if cur.is_empty() {
+            continue;
+        }
+        let l = common_prefix(prev, cur);
+        for &(k, since) in &path[l..] {
+            nodes[k].count = seen - since;
+        }
+        path.truncate(l);
+        let off = tx.offsets[t];
+        for (d, &it) in cur.iter().enumerate().skip(l) {
+            let k = cursor[it as usize];
+            cursor[it as usize] += 1;
+            nodes[k] = PrefixNode {
+                end: off + d,
+                depth: d as u32,
+                count: 0,
+            };
+            path.push((k, seen));
+        }
+        seen += 1;
+        prev = cur;
+    }
+    for &(k, since) in &path {
+        nodes[k].count = seen - since;
+    }
+    (start, nodes, max_depth)
 }
 
 /// Merges the nodes each chunk shares with the previous chunks' last path into those nodes;
@@ -610,19 +687,26 @@ impl ScratchBufs {
     }
 
     /// Counts the items of the gathered paths into `counts` and lists them in `touched`.
+    ///
+    /// Branch-free: every item is written at the end of `touched`, which only grows when the
+    /// item was new (many are, in an unpredictable pattern, on sparse data).
     fn count_base(&mut self) {
+        // At most one entry per gathered item, plus the slot written past the last new one.
+        let bound = self.base.items.len().min(self.counts.len()) + 1;
         self.touched.clear();
+        self.touched.resize(bound, 0);
+        let mut n = 0;
         let mut start = 0;
         for (&end, &c) in self.base.ends.iter().zip(&self.base.counts) {
             for &it in &self.base.items[start..end] {
                 let slot = &mut self.counts[it as usize];
-                if *slot == 0 {
-                    self.touched.push(it);
-                }
+                self.touched[n] = it;
+                n += usize::from(*slot == 0);
                 *slot += c;
             }
             start = end;
         }
+        self.touched.truncate(n);
     }
 
     /// Builds the conditional tree of the gathered pattern base into `dst`: its frequent items
@@ -860,7 +944,70 @@ pub(crate) fn mine_items(
 
 #[cfg(test)]
 mod tests {
-    use super::single_path_count;
+    use super::{single_path_count, GlobalTree, Transactions};
+    use crate::order::sorted_order;
+
+    /// Deterministic ascending rank lists of 0..10 items below `n_items`, many sharing prefixes.
+    fn random_transactions(seed: u64, n: usize, n_items: u32) -> Vec<Vec<u32>> {
+        let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        (0..n)
+            .map(|_| {
+                let len = (next() % 11) as usize;
+                let mut r: Vec<u32> = (0..len)
+                    .map(|_| (next() % n_items as u64).min(next() % n_items as u64) as u32)
+                    .collect();
+                r.sort_unstable();
+                r.dedup();
+                r
+            })
+            .collect()
+    }
+
+    #[test]
+    fn direct_and_chunked_builds_give_the_same_nodes_with_brute_force_counts() {
+        for (seed, n, n_items) in [(1u64, 3000usize, 6u32), (2, 2000, 30), (3, 40, 4), (4, 1, 3)] {
+            let rows = random_transactions(seed, n, n_items);
+            let mut tx = Transactions {
+                offsets: vec![0],
+                items: Vec::new(),
+            };
+            for r in &rows {
+                tx.items.extend_from_slice(r);
+                tx.offsets.push(tx.items.len());
+            }
+            let sorted = tx.permuted(&sorted_order(&tx, false));
+            let support = vec![0u32; n_items as usize];
+            let one = GlobalTree::from_sorted(sorted.clone(), &support, 1);
+            for parts in [2, 3, 7] {
+                let t = GlobalTree::from_sorted(sorted.clone(), &support, parts);
+                assert_eq!(t.hdr_start, one.hdr_start, "seed {seed} parts {parts}");
+                assert_eq!(t.hdr, one.hdr, "seed {seed} parts {parts}");
+                assert_eq!(t.max_depth, one.max_depth);
+            }
+            // One node per distinct prefix, counting the transactions that start with it.
+            let mut prefixes = std::collections::BTreeSet::new();
+            for r in &rows {
+                for k in 1..=r.len() {
+                    prefixes.insert(&r[..k]);
+                }
+            }
+            assert_eq!(one.hdr.len(), prefixes.len(), "seed {seed}");
+            for i in 0..n_items as usize {
+                for node in one.header(i) {
+                    let prefix = &one.items[node.end - node.depth as usize..=node.end];
+                    assert_eq!(prefix.last(), Some(&(i as u32)));
+                    let c = rows.iter().filter(|r| r.starts_with(prefix)).count();
+                    assert_eq!(node.count as usize, c, "seed {seed} prefix {prefix:?}");
+                }
+            }
+        }
+    }
 
     /// Counts by enumeration: for each deepest node `d`, the subsets of the `d` nodes above it
     /// whose size with the deepest node and the prefix is at most `max_len`.
