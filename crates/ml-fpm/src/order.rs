@@ -135,7 +135,12 @@ mod tests {
 
     #[test]
     fn radix_order_is_the_lexicographic_order_of_the_nonempty_transactions() {
-        for (seed, n, n_items) in [(1u64, 2000usize, 5u32), (2, 3000, 40), (3, 500, 3000), (4, 50, 1)] {
+        for (seed, n, n_items) in [
+            (1u64, 2000usize, 5u32),
+            (2, 3000, 40),
+            (3, 500, 3000),
+            (4, 50, 1),
+        ] {
             let rows = random_rows(seed, n, n_items);
             let tx = transactions(&rows);
             let mut expected: Vec<&Vec<u32>> = rows.iter().filter(|r| !r.is_empty()).collect();

@@ -288,8 +288,10 @@ impl GlobalTree {
         // Each chunk of the sorted transactions lists its nodes in parallel; a chunk's first path
         // shares its first nodes with the previous chunk's last path (the only nodes two sorted
         // chunks can share): those are dropped and their counts added to the earlier nodes.
-        let ranges: Vec<std::ops::Range<usize>> =
-            (0..n).step_by(chunk).map(|s| s..(s + chunk).min(n)).collect();
+        let ranges: Vec<std::ops::Range<usize>> = (0..n)
+            .step_by(chunk)
+            .map(|s| s..(s + chunk).min(n))
+            .collect();
         let mut locals: Vec<LocalNodes> = ranges
             .into_par_iter()
             .map(|r| build_local(&tx, r))
@@ -408,7 +410,11 @@ fn merge_boundaries(locals: &mut [LocalNodes]) -> Vec<usize> {
 
 /// The header table of the chunks' nodes (without the `skip` first of each): per item, its
 /// nodes in depth-first order, as CSR (`start`, `nodes`).
-fn header_of(locals: &[LocalNodes], skip: &[usize], n_items: usize) -> (Vec<usize>, Vec<PrefixNode>) {
+fn header_of(
+    locals: &[LocalNodes],
+    skip: &[usize],
+    n_items: usize,
+) -> (Vec<usize>, Vec<PrefixNode>) {
     let mut start = vec![0usize; n_items + 1];
     for (local, &s) in locals.iter().zip(skip) {
         for &it in &local.items[s..] {
@@ -971,7 +977,12 @@ mod tests {
 
     #[test]
     fn direct_and_chunked_builds_give_the_same_nodes_with_brute_force_counts() {
-        for (seed, n, n_items) in [(1u64, 3000usize, 6u32), (2, 2000, 30), (3, 40, 4), (4, 1, 3)] {
+        for (seed, n, n_items) in [
+            (1u64, 3000usize, 6u32),
+            (2, 2000, 30),
+            (3, 40, 4),
+            (4, 1, 3),
+        ] {
             let rows = random_transactions(seed, n, n_items);
             let mut tx = Transactions {
                 offsets: vec![0],
