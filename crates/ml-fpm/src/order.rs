@@ -77,7 +77,7 @@ fn radix_sort(v: &mut Vec<u64>, lo: u32, hi: u32) {
         for &x in v.iter() {
             start[((x >> shift) & mask) as usize + 1] += 1;
         }
-        if start.iter().any(|&c| c == v.len()) {
+        if start.contains(&v.len()) {
             // Every key has the same digit here: nothing moves.
             shift += DIGIT_BITS;
             continue;
