@@ -281,27 +281,32 @@ pub(crate) fn encode(
         )
     };
     // Each worker folds into its own count vector and remembers its first repeated-item row; the
-    // smallest such row is reported, whatever the thread count.
+    // smallest such row is reported, whatever the thread count. A repeat is found by stamping
+    // each item with the last row (+ 1) it was seen in, with no per-basket sort.
     let (counts, first_dup) = chunks
         .par_iter()
         .fold(
-            || (vec![0u32; n_keys], None::<usize>, Vec::<u32>::new()),
-            |(mut counts, mut first_dup, mut buf), &(s, e)| {
+            || (vec![0u32; n_keys], None::<usize>, vec![0u32; n_keys]),
+            |(mut counts, mut first_dup, mut seen), &(s, e)| {
                 for row in s..e {
-                    buf.clear();
-                    buf.extend_from_slice(&ids[offs[row]..offs[row + 1]]);
-                    buf.sort_unstable();
-                    let before = buf.len();
-                    buf.dedup();
-                    if buf.len() != before && !dedup {
-                        first_dup = Some(first_dup.map_or(row, |d: usize| d.min(row)));
-                        break;
-                    }
-                    for &x in &buf {
+                    // n <= u32::MAX (checked above), so row + 1 fits.
+                    let stamp = row as u32 + 1;
+                    for &x in &ids[offs[row]..offs[row + 1]] {
+                        if seen[x as usize] == stamp {
+                            if !dedup {
+                                first_dup = Some(first_dup.map_or(row, |d: usize| d.min(row)));
+                                break;
+                            }
+                            continue;
+                        }
+                        seen[x as usize] = stamp;
                         counts[x as usize] += 1;
                     }
+                    if first_dup.is_some() {
+                        break;
+                    }
                 }
-                (counts, first_dup, buf)
+                (counts, first_dup, seen)
             },
         )
         .map(|(c, d, _)| (c, d))

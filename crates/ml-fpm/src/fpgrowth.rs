@@ -11,7 +11,8 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::encode::{canonical_list, canonical_list_type, encode, FxMap, ItemVocab};
-use crate::tree::{mine_items, FpTree, ItemsetBuf, MineLimits, Transactions};
+use crate::order::sorted_order;
+use crate::tree::{mine_items, GlobalTree, ItemsetBuf, MineLimits};
 
 /// FP-growth frequent itemset mining (Han et al. 2000), as Spark MLlib's `FPGrowth`.
 ///
@@ -234,7 +235,10 @@ impl FPGrowth {
         } else {
             1
         };
-        let tree = FpTree::from_sorted(&enc.tx, &order, &enc.support, parts);
+        let sorted = enc.tx.permuted(&order);
+        drop(order);
+        drop(enc.tx);
+        let tree = GlobalTree::from_sorted(sorted, &enc.support, parts);
         let t2 = std::time::Instant::now();
         Ok((
             Prepared {
@@ -337,22 +341,8 @@ struct Prepared {
     support: Vec<u32>,
     num_transactions: usize,
     num_distinct: usize,
-    tree: FpTree,
+    tree: GlobalTree,
     min_count: u32,
-}
-
-/// Transaction indices in lexicographic order of their rank lists.
-pub(crate) fn sorted_order(tx: &Transactions, parallel: bool) -> Vec<u32> {
-    let mut order: Vec<u32> = (0..tx.len() as u32)
-        .filter(|&t| tx.offsets[t as usize + 1] > tx.offsets[t as usize])
-        .collect();
-    let cmp = |a: &u32, b: &u32| tx.get(*a as usize).cmp(tx.get(*b as usize));
-    if parallel {
-        order.par_sort_unstable_by(cmp);
-    } else {
-        order.sort_unstable_by(cmp);
-    }
-    order
 }
 
 fn itemsets_dataset(vocab: &ItemVocab, buf: &ItemsetBuf) -> Result<Dataset> {

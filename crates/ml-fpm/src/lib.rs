@@ -10,10 +10,11 @@
 //!   conditional transactions per item group, and one FP tree mined per group.
 //!
 //! FP-growth is built for speed: items are interned to dense ranks by descending frequency, the
-//! FP tree lives in flat arrays built from sorted transactions, conditional trees reuse per-depth
-//! arenas (no allocation per node), single-path trees are enumerated directly, and the header
-//! table is mined in parallel with rayon and merged in a fixed order (identical output at any
-//! thread count). [`FPGrowth::stream_itemsets`] hands itemsets out in batches, so memory is bounded
+//! transactions are radix-sorted and copied into lexicographic order, the global FP tree is a
+//! header table of nodes referencing their paths in those sorted transactions (contiguous reads,
+//! no parent pointers to chase), conditional trees reuse per-depth arenas (no allocation per
+//! node), single-path trees are enumerated directly, and the header table is mined in parallel
+//! with rayon and merged in a fixed order (identical output at any thread count). [`FPGrowth::stream_itemsets`] hands itemsets out in batches, so memory is bounded
 //! by the tree.
 //!
 //! ```
@@ -39,6 +40,7 @@
 mod baskets;
 mod encode;
 mod fpgrowth;
+mod order;
 pub mod pfp;
 mod prefixspan;
 mod tree;

@@ -37,8 +37,8 @@
 
 use ml_core::{MlError, Result};
 
-use crate::fpgrowth::sorted_order;
-use crate::tree::{mine_items, FpTree, MineLimits, Transactions};
+use crate::order::sorted_order;
+use crate::tree::{mine_items, GlobalTree, MineLimits, Transactions};
 use crate::DEFAULT_MAX_ITEMSETS;
 
 /// The group of the frequent item of rank `rank` among `num_groups` groups.
@@ -180,9 +180,10 @@ pub fn mine_group<'a>(
     }
     let min_count = u32::try_from(params.min_count.max(1)).unwrap_or(u32::MAX);
     let order = sorted_order(&tx, false);
-    let tree = FpTree::from_sorted(&tx, &order, &support, 1);
+    let sorted = tx.permuted(&order);
     drop(order);
     drop(tx);
+    let tree = GlobalTree::from_sorted(sorted, &support, 1);
     // The group's items that are frequent here (every basket holding one sent its prefix here,
     // so this is their global count).
     let items: Vec<usize> = (params.group..n_items)

@@ -1,17 +1,24 @@
-//! The FP-growth engine: an arena-backed FP tree over dense item ranks and the mining recursion.
+//! The FP-growth engine: the global FP tree, arena-backed conditional trees over dense item ranks
+//! and the mining recursion.
 //!
 //! Items are ranks `0..n` ordered by descending support (rank 0 = most frequent). Every
 //! transaction is a sorted slice of ranks, so a root-to-leaf path lists items in ascending rank.
 //!
-//! * The global tree is built from lexicographically sorted transactions: each transaction shares
-//!   a prefix with the previous one and new nodes are appended for the rest, so no child lookup is
-//!   ever needed and nodes are laid out in depth-first order (parents close to children).
-//! * The header table is a CSR array (`hdr_start`, `hdr_nodes`) listing, per item, its nodes in
-//!   depth-first order.
+//! * The transactions are copied into lexicographic order ([`crate::order`]), so each shares a
+//!   prefix with the previous one: the global tree's nodes are the new suffixes, met in
+//!   depth-first order. The global tree ([`GlobalTree`]) is kept as its header table only: per
+//!   item, its nodes in depth-first order, each a count and a reference to its path inside the
+//!   sorted transactions. Reading the prefix paths of an item is then a loop of independent,
+//!   contiguous reads in ascending address order, where a pointer tree chases parent links
+//!   (dependent cache misses: most of the mining time on large sparse data).
+//! * Building a conditional tree gathers the item's pattern base into flat buffers once (paths
+//!   root first, with their counts), counts its items from there, and inserts the frequent part
+//!   of each path from there too (no second walk of the source).
 //! * Conditional trees reuse per-depth arenas (`Vec`s cleared, never freed), so mining allocates
 //!   nothing per node. Consecutive prefix paths of an item share long prefixes (depth-first order),
 //!   so insertion walks the previous path first and searches children only past the divergence.
-//! * A tree that is a single path emits all combinations of its items directly.
+//! * A tree that is a single path emits all combinations of its items directly; a pattern base
+//!   with one frequent item makes a one-node tree without reading its paths again.
 //! * Mining of the global tree runs in parallel over the header table (one task per item); outputs
 //!   are concatenated in item order, so the result is identical at any thread count.
 
@@ -136,6 +143,20 @@ impl Transactions {
     pub fn get(&self, t: usize) -> &[u32] {
         &self.items[self.offsets[t]..self.offsets[t + 1]]
     }
+
+    /// The transactions `order` lists, copied in that order (so that a lexicographic order
+    /// makes the tree building and the reads of the paths sequential).
+    pub fn permuted(&self, order: &[u32]) -> Transactions {
+        let mut offsets = Vec::with_capacity(order.len() + 1);
+        offsets.push(0);
+        let total = order.iter().map(|&t| self.get(t as usize).len()).sum();
+        let mut items = Vec::with_capacity(total);
+        for &t in order {
+            items.extend_from_slice(self.get(t as usize));
+            offsets.push(items.len());
+        }
+        Transactions { offsets, items }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -145,58 +166,274 @@ struct Node {
     count: u32,
 }
 
-/// A tree built from one chunk of the sorted transactions (node 0 is its root).
-struct LocalTree {
-    nodes: Vec<Node>,
+/// A node of the global tree, kept as a reference into the transactions it was built from: the
+/// transaction that created it holds the node's item at `end` of the flat item array and the
+/// node's path from the root (exclusive) just before it, `items[end - depth..end]`.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct PrefixNode {
+    end: usize,
+    depth: u32,
+    count: u32,
+}
+
+impl PrefixNode {
+    /// The items on the path from the root to this node (exclusive), root first.
+    fn path<'a>(&self, items: &'a [u32]) -> &'a [u32] {
+        &items[self.end - self.depth as usize..self.end]
+    }
+}
+
+/// The length of the common prefix of two slices.
+fn common_prefix(a: &[u32], b: &[u32]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
+/// The nodes created by one chunk of the sorted transactions, in creation (depth-first) order.
+struct LocalNodes {
+    nodes: Vec<PrefixNode>,
+    /// The item of each node.
+    items: Vec<u32>,
     first_items: Vec<u32>,
     last_items: Vec<u32>,
+    /// The nodes of the chunk's last path, root first.
     last_nodes: Vec<u32>,
     max_depth: usize,
 }
 
-fn build_local(tx: &Transactions, order: &[u32]) -> LocalTree {
-    let mut nodes = Vec::with_capacity(order.len() * 4 + 1);
-    nodes.push(Node {
-        item: NONE,
-        parent: NONE,
-        count: 0,
-    });
+/// The nodes of the sorted transactions `range` of `tx`.
+fn build_local(tx: &Transactions, range: std::ops::Range<usize>) -> LocalNodes {
+    let mut nodes: Vec<PrefixNode> = Vec::with_capacity(range.len() * 4);
+    let mut items: Vec<u32> = Vec::with_capacity(range.len() * 4);
     let mut path: Vec<u32> = Vec::new();
     let mut prev: &[u32] = &[];
     let mut first: Option<&[u32]> = None;
     let mut max_depth = 0;
-    for &t in order {
-        let cur = tx.get(t as usize);
+    for t in range {
+        let cur = tx.get(t);
         if cur.is_empty() {
             continue;
         }
         first.get_or_insert(cur);
-        let l = prev.iter().zip(cur).take_while(|(a, b)| a == b).count();
+        let l = common_prefix(prev, cur);
         for &n in &path[..l] {
             nodes[n as usize].count += 1;
         }
         path.truncate(l);
         max_depth = max_depth.max(cur.len());
-        let mut parent = if l == 0 { 0 } else { path[l - 1] };
-        for &it in &cur[l..] {
-            let id = nodes.len() as u32;
-            nodes.push(Node {
-                item: it,
-                parent,
+        let start = tx.offsets[t];
+        for (d, &it) in cur.iter().enumerate().skip(l) {
+            path.push(nodes.len() as u32);
+            nodes.push(PrefixNode {
+                end: start + d,
+                depth: d as u32,
                 count: 1,
             });
-            path.push(id);
-            parent = id;
+            items.push(it);
         }
         prev = cur;
     }
-    LocalTree {
+    LocalNodes {
         nodes,
+        items,
         first_items: first.unwrap_or(&[]).to_vec(),
         last_items: prev.to_vec(),
         last_nodes: path,
         max_depth,
     }
+}
+
+/// The global FP tree, kept as its header table: for each item, its nodes in depth-first order,
+/// each a count and a reference to its path inside the transactions' flat item array.
+///
+/// Mining an item reads the paths of its nodes: each is one contiguous read at an address known
+/// up front, where a pointer tree chases parent links (a chain of dependent cache misses, most of
+/// the mining time on large sparse data). The nodes are those of the pointer tree (one per
+/// distinct transaction prefix), so the counts are the same.
+#[derive(Debug, Default)]
+pub(crate) struct GlobalTree {
+    /// The transactions' items (ascending ranks per transaction).
+    items: Vec<u32>,
+    hdr_start: Vec<usize>,
+    hdr: Vec<PrefixNode>,
+    /// Support of each item.
+    support: Vec<u32>,
+    /// Longest transaction (bounds the recursion depth).
+    max_depth: usize,
+}
+
+impl GlobalTree {
+    /// Number of items (header-table entries).
+    pub fn num_items(&self) -> usize {
+        self.support.len()
+    }
+
+    /// Builds the tree of the transactions `tx` (ranks `< support.len()`), which must be in
+    /// lexicographic order ([`Transactions::permuted`] by
+    /// [`sorted_order`](crate::order::sorted_order)), from `parts` chunks in parallel.
+    pub fn from_sorted(tx: Transactions, support: &[u32], parts: usize) -> GlobalTree {
+        let n_items = support.len();
+        let n = tx.len();
+        let parts = parts.clamp(1, n.max(1));
+        if parts == 1 {
+            let (hdr_start, hdr, max_depth) = header_direct(&tx, n_items);
+            return GlobalTree {
+                items: tx.items,
+                hdr_start,
+                hdr,
+                support: support.to_vec(),
+                max_depth,
+            };
+        }
+        let chunk = n.div_ceil(parts).max(1);
+        // Each chunk of the sorted transactions lists its nodes in parallel; a chunk's first path
+        // shares its first nodes with the previous chunk's last path (the only nodes two sorted
+        // chunks can share): those are dropped and their counts added to the earlier nodes.
+        let ranges: Vec<std::ops::Range<usize>> = (0..n)
+            .step_by(chunk)
+            .map(|s| s..(s + chunk).min(n))
+            .collect();
+        let mut locals: Vec<LocalNodes> = ranges
+            .into_par_iter()
+            .map(|r| build_local(&tx, r))
+            .collect();
+        let skip = merge_boundaries(&mut locals);
+        let max_depth = locals.iter().map(|l| l.max_depth).max().unwrap_or(0);
+        let (hdr_start, hdr) = header_of(&locals, &skip, n_items);
+        GlobalTree {
+            items: tx.items,
+            hdr_start,
+            hdr,
+            support: support.to_vec(),
+            max_depth,
+        }
+    }
+
+    fn header(&self, item: usize) -> &[PrefixNode] {
+        &self.hdr[self.hdr_start[item]..self.hdr_start[item + 1]]
+    }
+}
+
+/// The header table of the sorted transactions `tx`, built in place by one thread (no list of
+/// nodes in creation order to copy from): a first pass counts the nodes of each item (a
+/// transaction adds one for each of its items past the prefix it shares with the previous
+/// transaction), a second writes them, setting a node's count when it leaves the current path
+/// (the number of transactions since it was created). Returns the header as CSR and the
+/// longest transaction. The same nodes, in the same order, as the chunked build.
+fn header_direct(tx: &Transactions, n_items: usize) -> (Vec<usize>, Vec<PrefixNode>, usize) {
+    let mut start = vec![0usize; n_items + 1];
+    let mut prev: &[u32] = &[];
+    let mut max_depth = 0;
+    for t in 0..tx.len() {
+        let cur = tx.get(t);
+        if cur.is_empty() {
+            continue;
+        }
+        for &it in &cur[common_prefix(prev, cur)..] {
+            start[it as usize + 1] += 1;
+        }
+        max_depth = max_depth.max(cur.len());
+        prev = cur;
+    }
+    for i in 0..n_items {
+        start[i + 1] += start[i];
+    }
+    let mut nodes = vec![PrefixNode::default(); start[n_items]];
+    let mut cursor: Vec<usize> = start[..n_items].to_vec();
+    // The current path: (header index, transactions seen before the node was created).
+    let mut path: Vec<(usize, u32)> = Vec::new();
+    let mut prev: &[u32] = &[];
+    let mut seen = 0u32;
+    for t in 0..tx.len() {
+        let cur = tx.get(t);
+        if cur.is_empty() {
+            continue;
+        }
+        let l = common_prefix(prev, cur);
+        for &(k, since) in &path[l..] {
+            nodes[k].count = seen - since;
+        }
+        path.truncate(l);
+        let off = tx.offsets[t];
+        for (d, &it) in cur.iter().enumerate().skip(l) {
+            let k = cursor[it as usize];
+            cursor[it as usize] += 1;
+            nodes[k] = PrefixNode {
+                end: off + d,
+                depth: d as u32,
+                count: 0,
+            };
+            path.push((k, seen));
+        }
+        seen += 1;
+        prev = cur;
+    }
+    for &(k, since) in &path {
+        nodes[k].count = seen - since;
+    }
+    (start, nodes, max_depth)
+}
+
+/// Merges the nodes each chunk shares with the previous chunks' last path into those nodes;
+/// returns, per chunk, how many of its first nodes are such duplicates.
+fn merge_boundaries(locals: &mut [LocalNodes]) -> Vec<usize> {
+    let mut skip = vec![0usize; locals.len()];
+    // (chunk, node) of each node of the last path so far, root first.
+    let mut last: Vec<(usize, u32)> = Vec::new();
+    let mut last_items: Vec<u32> = Vec::new();
+    for k in 0..locals.len() {
+        if locals[k].nodes.is_empty() {
+            continue;
+        }
+        // The first transaction of a chunk created its nodes 0..len at depths 0..len.
+        let l = common_prefix(&last_items, &locals[k].first_items);
+        for (j, &(pk, pn)) in last.iter().enumerate().take(l) {
+            let c = locals[k].nodes[j].count;
+            locals[pk].nodes[pn as usize].count += c;
+        }
+        skip[k] = l;
+        let local = &locals[k];
+        last = local
+            .last_nodes
+            .iter()
+            .map(|&j| {
+                if (j as usize) < l {
+                    last[j as usize]
+                } else {
+                    (k, j)
+                }
+            })
+            .collect();
+        last_items.clone_from(&local.last_items);
+    }
+    skip
+}
+
+/// The header table of the chunks' nodes (without the `skip` first of each): per item, its
+/// nodes in depth-first order, as CSR (`start`, `nodes`).
+fn header_of(
+    locals: &[LocalNodes],
+    skip: &[usize],
+    n_items: usize,
+) -> (Vec<usize>, Vec<PrefixNode>) {
+    let mut start = vec![0usize; n_items + 1];
+    for (local, &s) in locals.iter().zip(skip) {
+        for &it in &local.items[s..] {
+            start[it as usize + 1] += 1;
+        }
+    }
+    for i in 0..n_items {
+        start[i + 1] += start[i];
+    }
+    let mut nodes = vec![PrefixNode::default(); start[n_items]];
+    let mut cursor: Vec<usize> = start[..n_items].to_vec();
+    for (local, &s) in locals.iter().zip(skip) {
+        for (node, &it) in local.nodes[s..].iter().zip(&local.items[s..]) {
+            let c = &mut cursor[it as usize];
+            nodes[*c] = *node;
+            *c += 1;
+        }
+    }
+    (start, nodes)
 }
 
 /// An FP tree. Node 0 is the root. Local item ids `0..m` map to global ranks through `global`.
@@ -213,8 +450,6 @@ pub(crate) struct FpTree {
     /// Local item id -> global rank.
     global: Vec<u32>,
     single_path: bool,
-    /// Longest root-to-leaf path (global tree only; bounds the recursion depth).
-    max_depth: usize,
 }
 
 impl FpTree {
@@ -237,74 +472,6 @@ impl FpTree {
         self.root_child.clear();
         self.root_child.resize(m, NONE);
         self.single_path = true;
-    }
-
-    /// Builds the global tree from transactions (ranks `< n_items`), visiting them in `order`
-    /// (a lexicographic sort of the transactions).
-    pub fn from_sorted(tx: &Transactions, order: &[u32], support: &[u32], parts: usize) -> FpTree {
-        let n_items = support.len();
-        let parts = parts.clamp(1, order.len().max(1));
-        let chunk = order.len().div_ceil(parts).max(1);
-        // Each chunk of the sorted order builds its own tree in parallel; the chunks are then
-        // appended in order, merging the nodes a chunk's first path shares with the previous
-        // chunk's last path (the only nodes two sorted chunks can share).
-        let locals: Vec<LocalTree> = order
-            .par_chunks(chunk)
-            .map(|c| build_local(tx, c))
-            .collect();
-        let total: usize = locals.iter().map(|l| l.nodes.len()).sum();
-        let mut nodes: Vec<Node> = Vec::with_capacity(total + 1);
-        nodes.push(Node {
-            item: NONE,
-            parent: NONE,
-            count: 0,
-        });
-        let mut last_items: Vec<u32> = Vec::new();
-        let mut last_nodes: Vec<u32> = Vec::new();
-        let mut max_depth = 0;
-        let mut map: Vec<u32> = Vec::new();
-        for local in &locals {
-            if local.nodes.len() <= 1 {
-                continue;
-            }
-            max_depth = max_depth.max(local.max_depth);
-            let l = last_items
-                .iter()
-                .zip(&local.first_items)
-                .take_while(|(a, b)| a == b)
-                .count();
-            let base = nodes.len() as u32;
-            map.clear();
-            map.push(0);
-            for j in 1..local.nodes.len() {
-                let n = local.nodes[j];
-                if j <= l {
-                    let g = last_nodes[j - 1];
-                    nodes[g as usize].count += n.count;
-                    map.push(g);
-                } else {
-                    map.push(base + (j - l - 1) as u32);
-                    nodes.push(Node {
-                        item: n.item,
-                        parent: map[n.parent as usize],
-                        count: n.count,
-                    });
-                }
-            }
-            last_items.clone_from(&local.last_items);
-            last_nodes.clear();
-            last_nodes.extend(local.last_nodes.iter().map(|&j| map[j as usize]));
-        }
-        let mut tree = FpTree {
-            nodes,
-            support: support.to_vec(),
-            global: (0..n_items as u32).collect(),
-            single_path: false,
-            max_depth,
-            ..Default::default()
-        };
-        tree.build_header(n_items);
-        tree
     }
 
     fn build_header(&mut self, m: usize) {
@@ -436,122 +603,198 @@ impl ItemsetBuf {
 #[derive(Default)]
 pub(crate) struct Scratch {
     levels: Vec<FpTree>,
-    counts: Vec<u32>,
-    touched: Vec<u32>,
-    map: Vec<u32>,
-    path: Vec<u32>,
-    prev_items: Vec<u32>,
-    prev_nodes: Vec<u32>,
+    bufs: ScratchBufs,
     prefix: Vec<u32>,
     combo: Vec<u32>,
 }
 
-/// Builds the conditional tree of `item` of `src` into `dst`. Returns false if it is empty.
-fn build_conditional(
-    src: &FpTree,
-    item: usize,
-    min_count: u32,
-    dst: &mut FpTree,
-    s: &mut ScratchBufs<'_>,
-) -> bool {
-    let m_src = src.num_items();
-    if s.counts.len() < m_src {
-        s.counts.resize(m_src, 0);
-        s.map.resize(m_src, NONE);
-    }
-    s.touched.clear();
-    let hdr = src.header(item);
-    // Pass 1: support of every item in the conditional pattern base.
-    for &n in hdr {
-        let c = src.nodes[n as usize].count;
-        let mut p = src.nodes[n as usize].parent;
-        while p != 0 {
-            let node = &src.nodes[p as usize];
-            let it = node.item as usize;
-            if s.counts[it] == 0 {
-                s.touched.push(it as u32);
-            }
-            s.counts[it] += c;
-            p = node.parent;
-        }
-    }
-    s.touched.sort_unstable();
-    dst.global.clear();
-    dst.support.clear();
-    for &it in s.touched.iter() {
-        let c = s.counts[it as usize];
-        if c >= min_count {
-            s.map[it as usize] = dst.global.len() as u32;
-            dst.global.push(src.global[it as usize]);
-            dst.support.push(c);
-        } else {
-            s.map[it as usize] = NONE;
-        }
-    }
-    let m = dst.global.len();
-    if m == 0 {
-        for &it in s.touched.iter() {
-            s.counts[it as usize] = 0;
-        }
-        return false;
-    }
-    dst.reset(m);
-    s.prev_items.clear();
-    s.prev_nodes.clear();
-    // Pass 2: insert the frequent part of every prefix path.
-    for &n in hdr {
-        let c = src.nodes[n as usize].count;
-        s.path.clear();
-        let mut p = src.nodes[n as usize].parent;
-        while p != 0 {
-            let node = &src.nodes[p as usize];
-            let mapped = s.map[node.item as usize];
-            if mapped != NONE {
-                s.path.push(mapped);
-            }
-            p = node.parent;
-        }
-        if s.path.is_empty() {
-            continue;
-        }
-        s.path.reverse();
-        dst.insert(s.path, c, s.prev_items, s.prev_nodes);
-    }
-    for &it in s.touched.iter() {
-        s.counts[it as usize] = 0;
-        s.map[it as usize] = NONE;
-    }
-    dst.build_header(m);
-    true
+/// The buffers of a conditional-tree construction (apart from the levels, so that a level can
+/// be borrowed beside them).
+#[derive(Default)]
+struct ScratchBufs {
+    /// Support of each source item in the pattern base (zero outside `touched`).
+    counts: Vec<u32>,
+    /// The source items with a non-zero count.
+    touched: Vec<u32>,
+    /// The frequent ones among them.
+    frequent: Vec<u32>,
+    /// Source item -> conditional item (`NONE` outside `touched`).
+    map: Vec<u32>,
+    /// The pattern base, gathered by the first pass so the second does not walk the source again.
+    base: PatternBase,
+    path: Vec<u32>,
+    prev_items: Vec<u32>,
+    prev_nodes: Vec<u32>,
 }
 
-/// Borrowed scratch buffers (split from [`Scratch`] so the levels can be borrowed separately).
-struct ScratchBufs<'a> {
-    counts: &'a mut Vec<u32>,
-    touched: &'a mut Vec<u32>,
-    map: &'a mut Vec<u32>,
-    path: &'a mut Vec<u32>,
-    prev_items: &'a mut Vec<u32>,
-    prev_nodes: &'a mut Vec<u32>,
+/// The conditional pattern base of an item: path `k` (root first, source item ids) is
+/// `items[ends[k - 1]..ends[k]]` (from 0 for `k = 0`), with count `counts[k]`.
+#[derive(Default)]
+struct PatternBase {
+    items: Vec<u32>,
+    ends: Vec<usize>,
+    counts: Vec<u32>,
 }
 
-/// Emits every non-empty combination of the single path `path` (root first, counts
-/// non-increasing) joined with `prefix`, of at most `max_len` items; the support of a
+impl ScratchBufs {
+    /// Empties the pattern base and sizes the counters for `m` source items.
+    fn start(&mut self, m: usize) {
+        if self.counts.len() < m {
+            self.counts.resize(m, 0);
+            self.map.resize(m, NONE);
+        }
+        self.base.items.clear();
+        self.base.ends.clear();
+        self.base.counts.clear();
+    }
+
+    /// Closes the path appended to `base.items` since `start`, unless it is empty.
+    fn close_path(&mut self, start: usize, count: u32) {
+        if self.base.items.len() > start {
+            self.base.ends.push(self.base.items.len());
+            self.base.counts.push(count);
+        }
+    }
+
+    /// Gathers (and counts) the pattern base of `item` of the global tree. The paths are copied
+    /// first, in a loop of independent reads whose cache misses overlap, then counted from the
+    /// copy.
+    fn gather_global(&mut self, tree: &GlobalTree, item: usize) {
+        self.start(tree.num_items());
+        let hdr = tree.header(item);
+        let total: usize = hdr.iter().map(|n| n.depth as usize).sum();
+        self.base.items.reserve(total);
+        for node in hdr {
+            let start = self.base.items.len();
+            // A loop rather than a memcpy call: the paths are a few items long.
+            for &it in node.path(&tree.items) {
+                self.base.items.push(it);
+            }
+            self.close_path(start, node.count);
+        }
+        self.count_base();
+    }
+
+    /// Gathers (and counts) the pattern base of `item` of a conditional tree.
+    fn gather_tree(&mut self, tree: &FpTree, item: usize) {
+        self.start(tree.num_items());
+        for &n in tree.header(item) {
+            let start = self.base.items.len();
+            let mut p = tree.nodes[n as usize].parent;
+            while p != 0 {
+                let node = &tree.nodes[p as usize];
+                self.base.items.push(node.item);
+                p = node.parent;
+            }
+            self.base.items[start..].reverse();
+            self.close_path(start, tree.nodes[n as usize].count);
+        }
+        self.count_base();
+    }
+
+    /// Counts the items of the gathered paths into `counts` and lists them in `touched`.
+    ///
+    /// Branch-free: every item is written at the end of `touched`, which only grows when the
+    /// item was new (many are, in an unpredictable pattern, on sparse data).
+    fn count_base(&mut self) {
+        // At most one entry per gathered item, plus the slot written past the last new one.
+        let bound = self.base.items.len().min(self.counts.len()) + 1;
+        self.touched.clear();
+        self.touched.resize(bound, 0);
+        let mut n = 0;
+        let mut start = 0;
+        for (&end, &c) in self.base.ends.iter().zip(&self.base.counts) {
+            for &it in &self.base.items[start..end] {
+                let slot = &mut self.counts[it as usize];
+                self.touched[n] = it;
+                n += usize::from(*slot == 0);
+                *slot += c;
+            }
+            start = end;
+        }
+        self.touched.truncate(n);
+    }
+
+    /// Builds the conditional tree of the gathered pattern base into `dst`: its frequent items
+    /// (`to_global` maps a source item to its global rank) and the frequent part of every path.
+    /// Returns false (and leaves `dst` stale) when no item is frequent.
+    fn build(&mut self, to_global: impl Fn(u32) -> u32, min_count: u32, dst: &mut FpTree) -> bool {
+        // The frequent items, in source order (only they are sorted: the touched items of a
+        // large pattern base are many, its frequent ones few).
+        self.frequent.clear();
+        self.frequent.extend(
+            self.touched
+                .iter()
+                .copied()
+                .filter(|&it| self.counts[it as usize] >= min_count),
+        );
+        self.frequent.sort_unstable();
+        dst.global.clear();
+        dst.support.clear();
+        for &it in &self.frequent {
+            self.map[it as usize] = dst.global.len() as u32;
+            dst.global.push(to_global(it));
+            dst.support.push(self.counts[it as usize]);
+        }
+        let m = dst.global.len();
+        if m > 0 {
+            dst.reset(m);
+            self.prev_items.clear();
+            self.prev_nodes.clear();
+            if m == 1 {
+                // One frequent item: a single node holding its support.
+                let support = dst.support[0];
+                dst.insert(&[0], support, &mut self.prev_items, &mut self.prev_nodes);
+            } else {
+                self.insert_paths(dst);
+            }
+            dst.build_header(m);
+        }
+        for &it in &self.touched {
+            self.counts[it as usize] = 0;
+            self.map[it as usize] = NONE;
+        }
+        m > 0
+    }
+
+    /// Inserts the frequent part of every gathered path into `dst`.
+    fn insert_paths(&mut self, dst: &mut FpTree) {
+        let mut start = 0;
+        for (k, &end) in self.base.ends.iter().enumerate() {
+            self.path.clear();
+            self.path.extend(
+                self.base.items[start..end]
+                    .iter()
+                    .map(|&it| self.map[it as usize])
+                    .filter(|&x| x != NONE),
+            );
+            start = end;
+            if !self.path.is_empty() {
+                dst.insert(
+                    &self.path,
+                    self.base.counts[k],
+                    &mut self.prev_items,
+                    &mut self.prev_nodes,
+                );
+            }
+        }
+    }
+}
+
+/// Emits every non-empty combination of the single-path tree `tree` (nodes `1..`, root first,
+/// counts non-increasing) joined with `prefix`, of at most `max_len` items; the support of a
 /// combination is the count of its deepest node. Nothing is emitted when the combinations
 /// would exceed the itemset budget.
 fn emit_single_path(
     tree: &FpTree,
-    path: &[u32],
     prefix: &[u32],
     combo: &mut Vec<u32>,
     budget: &mut Budget<'_>,
     out: &mut ItemsetBuf,
 ) {
-    // Iterate combinations by their deepest node d: all subsets of path[..d] plus path[d].
-    #[allow(clippy::too_many_arguments)]
+    // Iterate combinations by their deepest node d: all subsets of the nodes above it plus d.
     fn rec(
         tree: &FpTree,
-        path: &[u32],
         upto: usize,
         support: u32,
         prefix: &[u32],
@@ -563,29 +806,29 @@ fn emit_single_path(
         if prefix.len() + combo.len() >= max_len {
             return;
         }
-        for k in (0..upto).rev() {
-            let node = &tree.nodes[path[k] as usize];
-            combo.push(tree.global[node.item as usize]);
-            rec(tree, path, k, support, prefix, combo, max_len, out);
+        for k in (1..upto).rev() {
+            combo.push(tree.global[tree.nodes[k].item as usize]);
+            rec(tree, k, support, prefix, combo, max_len, out);
             combo.pop();
         }
     }
+    let len = tree.nodes.len() - 1;
     let max_len = budget.max_len();
-    if !budget.take(single_path_count(path.len(), prefix.len(), max_len)) {
+    if !budget.take(single_path_count(len, prefix.len(), max_len)) {
         return;
     }
-    for d in 0..path.len() {
-        let node = &tree.nodes[path[d] as usize];
+    for d in 1..=len {
+        let node = &tree.nodes[d];
         combo.clear();
         combo.push(tree.global[node.item as usize]);
-        rec(tree, path, d, node.count, prefix, combo, max_len, out);
+        rec(tree, d, node.count, prefix, combo, max_len, out);
     }
 }
 
 /// Mines `levels[0]` (a tree whose itemsets all extend `prefix`) recursively.
 fn mine_level(
     levels: &mut [FpTree],
-    bufs: &mut ScratchBufs<'_>,
+    bufs: &mut ScratchBufs,
     prefix: &mut Vec<u32>,
     combo: &mut Vec<u32>,
     min_count: u32,
@@ -595,9 +838,7 @@ fn mine_level(
     let (head, rest) = levels.split_first_mut().expect("levels");
     let tree: &FpTree = head;
     if tree.single_path {
-        // The nodes 1.. of a single-path tree are the path, root first.
-        let path: Vec<u32> = (1..tree.nodes.len() as u32).collect();
-        emit_single_path(tree, &path, prefix, combo, budget, out);
+        emit_single_path(tree, prefix, combo, budget, out);
         return;
     }
     // Itemsets here have prefix.len() + 1 items; longer ones come from the conditional trees.
@@ -611,7 +852,8 @@ fn mine_level(
             continue;
         }
         let (next, _) = rest.split_first_mut().expect("levels");
-        if build_conditional(tree, i, min_count, next, bufs) {
+        bufs.gather_tree(tree, i);
+        if bufs.build(|it| tree.global[it as usize], min_count, next) {
             prefix.push(tree.global[i]);
             mine_level(rest, bufs, prefix, combo, min_count, budget, out);
             prefix.pop();
@@ -629,7 +871,7 @@ impl Scratch {
     /// Mines every itemset whose least frequent item is `item` of the global tree.
     pub fn mine_item(
         &mut self,
-        global: &FpTree,
+        global: &GlobalTree,
         item: usize,
         min_count: u32,
         limits: &MineLimits,
@@ -642,7 +884,7 @@ impl Scratch {
 
     fn mine_item_within(
         &mut self,
-        global: &FpTree,
+        global: &GlobalTree,
         item: usize,
         min_count: u32,
         budget: &mut Budget<'_>,
@@ -651,7 +893,7 @@ impl Scratch {
         if !budget.take(1) {
             return;
         }
-        out.push(&[], &[global.global[item]], global.support[item]);
+        out.push(&[], &[item as u32], global.support[item]);
         if item == 0 || budget.max_len() < 2 {
             return;
         }
@@ -659,27 +901,15 @@ impl Scratch {
         self.ensure_depth(item.min(global.max_depth) + 2);
         let Scratch {
             levels,
-            counts,
-            touched,
-            map,
-            path,
-            prev_items,
-            prev_nodes,
+            bufs,
             prefix,
             combo,
         } = self;
-        let mut bufs = ScratchBufs {
-            counts,
-            touched,
-            map,
-            path,
-            prev_items,
-            prev_nodes,
-        };
-        if build_conditional(global, item, min_count, &mut levels[0], &mut bufs) {
+        bufs.gather_global(global, item);
+        if bufs.build(|it| it, min_count, &mut levels[0]) {
             prefix.clear();
-            prefix.push(global.global[item]);
-            mine_level(levels, &mut bufs, prefix, combo, min_count, budget, out);
+            prefix.push(item as u32);
+            mine_level(levels, bufs, prefix, combo, min_count, budget, out);
         }
     }
 }
@@ -688,7 +918,7 @@ impl Scratch {
 /// returns their itemsets concatenated in the order of `items`. When the run goes over
 /// `limits`' itemset budget ([`MineLimits::exceeded`]) the result is incomplete.
 pub(crate) fn mine_items(
-    tree: &FpTree,
+    tree: &GlobalTree,
     items: &[usize],
     min_count: u32,
     parallel: bool,
@@ -720,7 +950,75 @@ pub(crate) fn mine_items(
 
 #[cfg(test)]
 mod tests {
-    use super::single_path_count;
+    use super::{single_path_count, GlobalTree, Transactions};
+    use crate::order::sorted_order;
+
+    /// Deterministic ascending rank lists of 0..10 items below `n_items`, many sharing prefixes.
+    fn random_transactions(seed: u64, n: usize, n_items: u32) -> Vec<Vec<u32>> {
+        let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        (0..n)
+            .map(|_| {
+                let len = (next() % 11) as usize;
+                let mut r: Vec<u32> = (0..len)
+                    .map(|_| (next() % n_items as u64).min(next() % n_items as u64) as u32)
+                    .collect();
+                r.sort_unstable();
+                r.dedup();
+                r
+            })
+            .collect()
+    }
+
+    #[test]
+    fn direct_and_chunked_builds_give_the_same_nodes_with_brute_force_counts() {
+        for (seed, n, n_items) in [
+            (1u64, 3000usize, 6u32),
+            (2, 2000, 30),
+            (3, 40, 4),
+            (4, 1, 3),
+        ] {
+            let rows = random_transactions(seed, n, n_items);
+            let mut tx = Transactions {
+                offsets: vec![0],
+                items: Vec::new(),
+            };
+            for r in &rows {
+                tx.items.extend_from_slice(r);
+                tx.offsets.push(tx.items.len());
+            }
+            let sorted = tx.permuted(&sorted_order(&tx, false));
+            let support = vec![0u32; n_items as usize];
+            let one = GlobalTree::from_sorted(sorted.clone(), &support, 1);
+            for parts in [2, 3, 7] {
+                let t = GlobalTree::from_sorted(sorted.clone(), &support, parts);
+                assert_eq!(t.hdr_start, one.hdr_start, "seed {seed} parts {parts}");
+                assert_eq!(t.hdr, one.hdr, "seed {seed} parts {parts}");
+                assert_eq!(t.max_depth, one.max_depth);
+            }
+            // One node per distinct prefix, counting the transactions that start with it.
+            let mut prefixes = std::collections::BTreeSet::new();
+            for r in &rows {
+                for k in 1..=r.len() {
+                    prefixes.insert(&r[..k]);
+                }
+            }
+            assert_eq!(one.hdr.len(), prefixes.len(), "seed {seed}");
+            for i in 0..n_items as usize {
+                for node in one.header(i) {
+                    let prefix = &one.items[node.end - node.depth as usize..=node.end];
+                    assert_eq!(prefix.last(), Some(&(i as u32)));
+                    let c = rows.iter().filter(|r| r.starts_with(prefix)).count();
+                    assert_eq!(node.count as usize, c, "seed {seed} prefix {prefix:?}");
+                }
+            }
+        }
+    }
 
     /// Counts by enumeration: for each deepest node `d`, the subsets of the `d` nodes above it
     /// whose size with the deepest node and the prefix is at most `max_len`.
