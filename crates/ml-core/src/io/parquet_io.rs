@@ -17,6 +17,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::{RecordBatch, RecordBatchReader};
 use rayon::prelude::*;
 
+use super::parquet_check::check_column_chunks;
 use super::{parse_i64, write_file_atomic};
 use crate::dataset::Dataset;
 use crate::error::{MlError, Result};
@@ -414,11 +415,12 @@ impl Scan {
     /// Reads one whole file, decoding columns in parallel.
     fn read_file(&self, file: &PartFile) -> Result<RecordBatch> {
         let path = &file.path;
-        let (_, meta) = load_metadata(path)?;
+        let (handle, meta) = load_metadata(path)?;
         let schema = meta.schema().clone();
         if self.is_dir {
             self.check_schema(path, &schema)?;
         }
+        check_column_chunks(path, &handle, meta.metadata(), self.read_cols.as_deref())?;
         let rows = meta.metadata().file_metadata().num_rows().max(0) as usize;
         let cols: Vec<usize> = match &self.read_cols {
             Some(c) => c.clone(),
@@ -555,6 +557,7 @@ impl ParquetBatches {
             if self.scan.is_dir {
                 self.scan.check_schema(path, meta.schema())?;
             }
+            check_column_chunks(path, &handle, meta.metadata(), self.scan.read_cols.as_deref())?;
             let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(handle, meta)
                 .with_batch_size(self.batch_size);
             if let Some(mask) = self.scan.mask(builder.parquet_schema()) {
