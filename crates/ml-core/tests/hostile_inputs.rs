@@ -14,8 +14,8 @@ use ml_core::io::{
     csv_batches, infer_csv_schema, parquet_batches, read_csv, read_parquet, write_parquet,
     CsvReadOptions, DEFAULT_MAX_FIELD_BYTES,
 };
-use ml_core::testing::fuzz::fuzz_dir;
 use ml_core::linear::LogisticRegression;
+use ml_core::testing::fuzz::fuzz_dir;
 use ml_core::{Dataset, Estimator, MlError};
 
 /// Writes a Parquet file whose schema names column `x` twice.
@@ -100,7 +100,10 @@ fn a_page_header_claiming_more_than_the_chunk_holds_names_file_row_group_and_col
             message.starts_with("row group 0, column 'x': the page header at byte "),
             "{message}"
         );
-        assert!(message.contains("the file is corrupt or truncated"), "{message}");
+        assert!(
+            message.contains("the file is corrupt or truncated"),
+            "{message}"
+        );
         // Milliseconds now; the loop took seconds even in a debug build.
         assert!(start.elapsed().as_secs_f64() < 2.0, "{:?}", start.elapsed());
     }
@@ -111,10 +114,15 @@ fn a_page_header_claiming_more_than_the_chunk_holds_names_file_row_group_and_col
 #[test]
 fn a_column_chunk_beyond_the_data_of_the_file_names_file_row_group_and_column() {
     let ds = Dataset::from_columns(vec![
-        ("id", Arc::new(Int64Array::from_iter_values(0..1000)) as ArrayRef),
+        (
+            "id",
+            Arc::new(Int64Array::from_iter_values(0..1000)) as ArrayRef,
+        ),
         (
             "x",
-            Arc::new(Float64Array::from_iter_values((0..1000).map(|i| i as f64 * 0.5))),
+            Arc::new(Float64Array::from_iter_values(
+                (0..1000).map(|i| i as f64 * 0.5),
+            )),
         ),
     ])
     .unwrap();

@@ -220,7 +220,13 @@ impl Decoder<'_> {
     }
 
     /// Skips `size` elements of the types in `each` (one for a list, key and value for a map).
-    fn skip_elements(&mut self, size: usize, each: &[u8], depth: u8, what: &str) -> HeaderResult<()> {
+    fn skip_elements(
+        &mut self,
+        size: usize,
+        each: &[u8],
+        depth: u8,
+        what: &str,
+    ) -> HeaderResult<()> {
         if size == 0 {
             return Ok(());
         }
