@@ -18,6 +18,10 @@
 //!   must fit in the bytes left and a list of booleans, which the crate cannot skip, is
 //!   refused.
 //!
+//! - checks each page's uncompressed size is one its codec can reach from its compressed
+//!   bytes (the crate allocates and zeroes the claimed size before decompressing: 2 GB for a
+//!   page of a few bytes otherwise).
+//!
 //! A file that passes costs the crate's decoder time in proportion to its bytes; one that does
 //! not is an [`MlError::Parquet`] naming the file, the row group, the column, the byte offset
 //! and what is wrong. The walk reads only the headers (a few KB per page), not the page data.
@@ -26,6 +30,7 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
+use ::parquet::basic::Compression;
 use ::parquet::file::metadata::{ColumnChunkMetaData, ParquetMetaData};
 
 use crate::error::{MlError, Result};
@@ -60,6 +65,8 @@ struct PageHeaderInfo {
     len: usize,
     /// The page's data bytes after the header.
     compressed_page_size: i32,
+    /// The page's size once decompressed, which the crate allocates before decompressing.
+    uncompressed_page_size: i32,
 }
 
 /// A Thrift compact protocol decoder over the bytes of a page header, consuming exactly what
@@ -340,6 +347,7 @@ impl Decoder<'_> {
         Ok(PageHeaderInfo {
             len: self.pos,
             compressed_page_size: compressed,
+            uncompressed_page_size: uncompressed,
         })
     }
 
@@ -420,9 +428,28 @@ fn chunk_range(
     }
 }
 
+/// The most a page of `codec` can grow when decompressed, as (times the compressed size,
+/// plus bytes): Snappy's densest element is a 3-byte copy of 64 bytes; a Zstandard block
+/// holds at most 128 KiB and takes at least 4 bytes (an RLE block). `None`: no bound (no
+/// decompression, or a codec this build cannot read, which the crate refuses).
+fn max_expansion(codec: Compression) -> Option<(u64, u64)> {
+    match codec {
+        Compression::SNAPPY => Some((32, 64)),
+        Compression::ZSTD(_) => Some((32 * 1024, 128 * 1024)),
+        _ => None,
+    }
+}
+
 /// Walks the pages of one column chunk: each header decoded within the chunk, each page's
-/// data inside it, the last page ending where the chunk does.
-fn check_pages(file: &File, start: u64, len: u64, name: &ChunkName) -> Result<()> {
+/// data inside it, the last page ending where the chunk does; a page's uncompressed size (which
+/// the crate allocates and zeroes before decompressing) must be one `codec` can reach.
+fn check_pages(
+    file: &File,
+    start: u64,
+    len: u64,
+    codec: Compression,
+    name: &ChunkName,
+) -> Result<()> {
     let io = |e: std::io::Error| MlError::io(name.path, e);
     let (mut offset, mut remaining) = (start, len);
     while remaining > 0 {
@@ -452,6 +479,16 @@ fn check_pages(file: &File, start: u64, len: u64, name: &ChunkName) -> Result<()
                 "the page at byte {offset} claims {data} bytes of data but only {remaining} \
                  bytes of the column chunk are left"
             )));
+        }
+        let uncompressed = header.uncompressed_page_size as u64;
+        if let Some((times, plus)) = max_expansion(codec) {
+            if uncompressed > data * times + plus {
+                return Err(name.error(format!(
+                    "the page at byte {offset} claims {uncompressed} bytes once decompressed \
+                     from {data} bytes of {codec:?} data, which can expand to {} at most",
+                    data * times + plus
+                )));
+            }
         }
         remaining -= data;
         offset += header_len + data;
@@ -501,7 +538,7 @@ pub(super) fn check_column_chunks(
                 column: chunk.column_path().string(),
             };
             let (start, len) = chunk_range(chunk, data_end, file_len, &name)?;
-            check_pages(file, start, len, &name)?;
+            check_pages(file, start, len, chunk.compression(), &name)?;
         }
     }
     Ok(())
@@ -597,6 +634,70 @@ mod tests {
         extra.extend(std::iter::repeat_n(0x00, 71));
         let m = corrupt_message(&header(&extra));
         assert!(m.contains("nested more than 64 deep"), "{m}");
+    }
+
+    /// The unsigned LEB128 bytes of `v` zig-zag encoded, as Thrift writes an i32.
+    fn zig_zag_vlq(v: i64) -> Vec<u8> {
+        let mut z = ((v << 1) ^ (v >> 63)) as u64;
+        let mut out = Vec::new();
+        loop {
+            let b = (z & 0x7f) as u8;
+            z >>= 7;
+            if z == 0 {
+                out.push(b);
+                return out;
+            }
+            out.push(b | 0x80);
+        }
+    }
+
+    #[test]
+    fn an_uncompressed_size_the_codec_cannot_reach_is_refused_before_allocating() {
+        let mut chunk = vec![0x15, 0x00, 0x15];
+        chunk.extend(zig_zag_vlq(1_000_000));
+        chunk.extend([
+            0x15, 0x14, 0x2c, 0x15, 0x02, 0x15, 0x00, 0x15, 0x00, 0x15, 0x00, 0x00,
+        ]);
+        chunk.push(0x00);
+        chunk.extend([0u8; 10]);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chunk.parquet");
+        std::fs::write(&path, &chunk).unwrap();
+        let file = File::open(&path).unwrap();
+        let name = ChunkName {
+            path: &path,
+            row_group: 2,
+            column: "x".into(),
+        };
+        let len = chunk.len() as u64;
+        let check = |codec| check_pages(&file, 0, len, codec, &name);
+        match check(Compression::SNAPPY).unwrap_err() {
+            MlError::Parquet { path: p, message } => {
+                assert_eq!(p, path);
+                assert!(
+                    message.starts_with(
+                        "row group 2, column 'x': the page at byte 0 claims 1000000 bytes once \
+                         decompressed from 10 bytes of SNAPPY data, which can expand to 384 at most"
+                    ),
+                    "{message}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        // Zstandard reaches 10 * 32768 + 131072 = 458752 bytes at most.
+        let err = check(Compression::ZSTD(Default::default())).unwrap_err();
+        assert!(
+            err.to_string().contains("can expand to 458752 at most"),
+            "{err}"
+        );
+        assert!(check(Compression::UNCOMPRESSED).is_ok());
+        // A page whose data runs past the chunk.
+        let err = check_pages(&file, 0, len - 1, Compression::UNCOMPRESSED, &name).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("claims 10 bytes of data but only 9 bytes"),
+            "{err}"
+        );
     }
 
     #[test]
