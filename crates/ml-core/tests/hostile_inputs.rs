@@ -96,11 +96,12 @@ fn a_page_header_claiming_more_than_the_chunk_holds_names_file_row_group_and_col
         let start = std::time::Instant::now();
         let (file, message) = parquet_errors(path);
         assert_eq!(file, bad);
-        // Sets nested six deep in an unknown field, the innermost a list of 10,256,347 UUIDs.
+        // An unknown field of sets nested six deep runs on past the chunk, into bytes where
+        // the crate met a list of 10,256,347 UUIDs.
         assert!(
             message.starts_with(
-                "row group 0, column 'x': the page header at byte 106: a list of 10256347 \
-                 elements but only "
+                "row group 0, column 'x': the page header at byte 106: it runs past the end of \
+                 the column chunk, which ends "
             ),
             "{message}"
         );

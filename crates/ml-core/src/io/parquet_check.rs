@@ -80,10 +80,11 @@ struct Decoder<'a> {
 }
 
 impl Decoder<'_> {
-    fn out_of_bytes<T>(&self, what: &str) -> HeaderResult<T> {
+    fn out_of_bytes<T>(&self) -> HeaderResult<T> {
         if self.to_chunk_end {
             corrupt(format!(
-                "the page header runs past the end of the column chunk ({what})"
+                "it runs past the end of the column chunk, which ends {} bytes after it starts",
+                self.buf.len()
             ))
         } else {
             Err(HeaderError::NeedMore)
@@ -96,7 +97,7 @@ impl Decoder<'_> {
                 self.pos += 1;
                 Ok(b)
             }
-            None => self.out_of_bytes("a field"),
+            None => self.out_of_bytes(),
         }
     }
 
