@@ -1,6 +1,6 @@
-//! Hostile inputs to the readers and learners: duplicate column names, category codes and
-//! class labels far beyond the data's size, and CSV fields and records beyond the stated
-//! limits. Each is a typed error naming the file, line, column or row, raised before the
+//! Hostile inputs to the readers and learners: duplicate column names, Parquet column chunks
+//! and page headers that claim more than the file holds, category codes and class labels far
+//! beyond the data's size, and CSV fields and records beyond the stated limits. Each is a typed error naming the file, line, column or row, raised before the
 //! allocation the value asks for.
 
 use std::sync::Arc;
@@ -11,9 +11,11 @@ use arrow::record_batch::RecordBatch;
 use ml_core::dataset::vector_column_from_vec;
 use ml_core::feature::OneHotEncoder;
 use ml_core::io::{
-    csv_batches, infer_csv_schema, read_csv, read_parquet, CsvReadOptions, DEFAULT_MAX_FIELD_BYTES,
+    csv_batches, infer_csv_schema, parquet_batches, read_csv, read_parquet, write_parquet,
+    CsvReadOptions, DEFAULT_MAX_FIELD_BYTES,
 };
 use ml_core::linear::LogisticRegression;
+use ml_core::testing::fuzz::fuzz_dir;
 use ml_core::{Dataset, Estimator, MlError};
 
 /// Writes a Parquet file whose schema names column `x` twice.
@@ -58,6 +60,95 @@ fn parquet_with_a_column_name_twice_is_an_error_naming_it() {
             other => panic!("{other:?}"),
         }
     }
+}
+
+/// The error of `read_parquet` and of `parquet_batches` (collected) on `path`, which must be
+/// the same [`MlError::Parquet`]: its file and message.
+fn parquet_errors(path: &std::path::Path) -> (std::path::PathBuf, String) {
+    let whole = read_parquet(path).unwrap_err();
+    let streamed = parquet_batches(path, 3)
+        .and_then(|b| b.collect::<ml_core::Result<Vec<_>>>())
+        .unwrap_err();
+    assert_eq!(whole.to_string(), streamed.to_string());
+    match whole {
+        MlError::Parquet { path, message } => (path, message),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// The part file fuzzing found (`fuzz/regressions/parquet_dir/page_header_loop`, a mutated
+/// `scalars.parquet` beside an intact one): a page header of column `x` holds a list whose
+/// skipping made the parquet crate read the file byte by byte past its end for ~44 s under
+/// ASan (~4 s a read in a debug build). It is refused before the crate decodes a page, with
+/// the file, row group, column and byte named.
+#[test]
+fn a_page_header_claiming_more_than_the_chunk_holds_names_file_row_group_and_column() {
+    let input = std::fs::read(fuzz_dir().join("regressions/parquet_dir/page_header_loop")).unwrap();
+    let body = &input[1..];
+    let cut = body.windows(8).position(|w| w == b"PAR1PAR1").unwrap() + 4;
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("table");
+    std::fs::create_dir(&table).unwrap();
+    let bad = table.join("part-00000.parquet");
+    std::fs::write(&bad, &body[..cut]).unwrap();
+    std::fs::write(table.join("part-00001.parquet"), &body[cut..]).unwrap();
+    for path in [&table, &bad] {
+        let start = std::time::Instant::now();
+        let (file, message) = parquet_errors(path);
+        assert_eq!(file, bad);
+        // An unknown field of sets nested six deep runs on past the chunk, into bytes where
+        // the crate met a list of 10,256,347 UUIDs.
+        assert!(
+            message.starts_with(
+                "row group 0, column 'x': the page header at byte 106: it runs past the end of \
+                 the column chunk, which ends "
+            ),
+            "{message}"
+        );
+        assert!(
+            message.contains("the file is corrupt or truncated"),
+            "{message}"
+        );
+        // Milliseconds now; the loop took seconds even in a debug build.
+        assert!(start.elapsed().as_secs_f64() < 2.0, "{:?}", start.elapsed());
+    }
+}
+
+/// A part file that lost part of its data but kept its footer: the metadata places column
+/// chunks past the data the file holds, which is refused before any page is read.
+#[test]
+fn a_column_chunk_beyond_the_data_of_the_file_names_file_row_group_and_column() {
+    let ds = Dataset::from_columns(vec![
+        (
+            "id",
+            Arc::new(Int64Array::from_iter_values(0..1000)) as ArrayRef,
+        ),
+        (
+            "x",
+            Arc::new(Float64Array::from_iter_values(
+                (0..1000).map(|i| i as f64 * 0.5),
+            )),
+        ),
+    ])
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cut.parquet");
+    write_parquet(&ds, &path).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let n = bytes.len();
+    let meta_len = u32::from_le_bytes(bytes[n - 8..n - 4].try_into().unwrap()) as usize;
+    let data_end = n - 8 - meta_len;
+    // Keep the magic, the first 100 bytes of data and the whole footer.
+    let mut cut = bytes[..104].to_vec();
+    cut.extend_from_slice(&bytes[data_end..]);
+    std::fs::write(&path, &cut).unwrap();
+    let (file, message) = parquet_errors(&path);
+    assert_eq!(file, path);
+    assert!(message.starts_with("row group 0, column '"), "{message}");
+    assert!(
+        message.contains("but the file's data lies in bytes 4..104"),
+        "{message}"
+    );
 }
 
 #[test]

@@ -17,6 +17,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::{RecordBatch, RecordBatchReader};
 use rayon::prelude::*;
 
+use super::parquet_check::check_column_chunks;
 use super::{parse_i64, write_file_atomic};
 use crate::dataset::Dataset;
 use crate::error::{MlError, Result};
@@ -414,11 +415,12 @@ impl Scan {
     /// Reads one whole file, decoding columns in parallel.
     fn read_file(&self, file: &PartFile) -> Result<RecordBatch> {
         let path = &file.path;
-        let (_, meta) = load_metadata(path)?;
+        let (handle, meta) = load_metadata(path)?;
         let schema = meta.schema().clone();
         if self.is_dir {
             self.check_schema(path, &schema)?;
         }
+        check_column_chunks(path, &handle, meta.metadata(), self.read_cols.as_deref())?;
         let rows = meta.metadata().file_metadata().num_rows().max(0) as usize;
         let cols: Vec<usize> = match &self.read_cols {
             Some(c) => c.clone(),
@@ -469,8 +471,14 @@ impl Scan {
 /// as an integer, else `Utf8`; `__HIVE_DEFAULT_PARTITION__` is null). Columns are decoded in
 /// parallel. Field metadata stored in the file (ML attributes) is kept.
 ///
-/// Errors: a missing path ([`MlError::Io`]); a truncated or non-Parquet file, or part files
-/// whose schemas differ ([`MlError::Parquet`] naming the file).
+/// Before a file's pages are decoded, the column chunks read are checked against the file:
+/// each lies in the file's data, and its page headers decode within it in time proportional
+/// to their bytes (a corrupt header could otherwise keep the parquet crate's decoder busy for
+/// minutes on a file of a few KB).
+///
+/// Errors: a missing path ([`MlError::Io`]); a truncated or non-Parquet file, part files
+/// whose schemas differ, or a column chunk or page header that claims more than the file
+/// holds ([`MlError::Parquet`] naming the file, and the row group and column where it applies).
 pub fn read_parquet(path: impl AsRef<Path>) -> Result<Dataset> {
     read_parquet_with(path, &ParquetReadOptions::default())
 }
@@ -555,6 +563,12 @@ impl ParquetBatches {
             if self.scan.is_dir {
                 self.scan.check_schema(path, meta.schema())?;
             }
+            check_column_chunks(
+                path,
+                &handle,
+                meta.metadata(),
+                self.scan.read_cols.as_deref(),
+            )?;
             let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(handle, meta)
                 .with_batch_size(self.batch_size);
             if let Some(mask) = self.scan.mask(builder.parquet_schema()) {
