@@ -52,7 +52,7 @@ use ml_core::feature::{
     HandleInvalid, Imputer, ImputerStrategy, OneHotEncoder, StandardScaler, StringIndexer,
     VectorAssembler,
 };
-use ml_core::{Dataset, Estimator, Pipeline, Transformer};
+use ml_core::{Dataset, Estimator, MlError, Pipeline, Transformer};
 use ml_eval::{
     BinaryClassificationEvaluator, BusinessValue, CrossValidator, CrossValidatorModel, Evaluator,
     ParamGridBuilder,
@@ -146,6 +146,9 @@ impl MoneyRule {
 /// Runs the use case: progress and tables go to `out`, the report to `--report-dir`; returns the
 /// key figures (the closing JSON line).
 pub fn run(args: &Args, out: &mut dyn Write) -> Result<Summary> {
+    for p in args.model_out.iter().chain(&args.rows_out) {
+        ml_core::io::check_output_path(p)?;
+    }
     let mut timings = Timings::new();
     let path = input_file(args)?;
     writeln!(out, "Loan risk on {}", path.display())?;
@@ -350,13 +353,20 @@ fn model(
             ml_core::traits::CloneTransformer::clone_transformer(cvm.best_model()),
         ));
         let pipeline = ml_core::PipelineModel::new(stages);
+        // Both outputs are written together: a failure leaves both as they were.
+        let mut files = ml_core::io::OutputFiles::new();
         if let Some(p) = &args.model_out {
-            ml_core::persist::save(&pipeline, p)?;
+            files.bytes(p, ml_core::persist::to_json(&pipeline)?.as_bytes())?;
+        }
+        let inputs: Vec<&str> = cats.iter().chain(&nums).copied().collect();
+        if let Some(p) = &args.rows_out {
+            files.csv(&test.select(&inputs)?, p)?;
+        }
+        files.commit()?;
+        if let Some(p) = &args.model_out {
             writeln!(out, "fitted pipeline saved to {}", p.display())?;
         }
         if let Some(p) = &args.rows_out {
-            let inputs: Vec<&str> = cats.iter().chain(&nums).copied().collect();
-            ml_core::io::write_csv(&test.select(&inputs)?, p)?;
             writeln!(
                 out,
                 "{} test rows (model inputs) written to {}",
@@ -1075,8 +1085,43 @@ fn etl(raw: &Dataset) -> Result<(Dataset, MoneyRule)> {
         };
         (net, rule)
     };
+    let kept_rows: Vec<usize> = keep
+        .iter()
+        .enumerate()
+        .filter(|(_, k)| *k == Some(true))
+        .map(|(i, _)| i)
+        .collect();
+    check_money(&net, rule, &kept_rows)?;
     data = data.with_column("net", Arc::new(net))?;
     Ok((data, rule))
+}
+
+/// Largest amount of money (in dollars, either sign) one loan may gain or lose: far above any
+/// real loan, and small enough that sums over millions of loans stay finite.
+const MAX_LOAN_MONEY: f64 = 1e12;
+
+/// Refuses a money amount that is not finite or beyond [`MAX_LOAN_MONEY`] (a column holding
+/// 1e308 would make every total `inf`), naming the columns it comes from and the row of the
+/// input file (`kept_rows`: the file's row of each kept loan).
+fn check_money(net: &Float64Array, rule: MoneyRule, kept_rows: &[usize]) -> Result<()> {
+    let columns = match rule {
+        MoneyRule::Net => "total_pymnt - funded_amnt",
+        MoneyRule::StandInRate | MoneyRule::StandInAssumed => "loan_amnt",
+    };
+    for (i, v) in net.iter().enumerate() {
+        if let Some(v) = v.filter(|v| !(v.abs() <= MAX_LOAN_MONEY)) {
+            return Err(MlError::value(
+                columns,
+                kept_rows.get(i).copied().unwrap_or(i),
+                format!(
+                    "money per loan {v} is not a finite amount of at most {MAX_LOAN_MONEY:e} \
+                     dollars either way; fix the value or leave the row out"
+                ),
+            )
+            .into());
+        }
+    }
+    Ok(())
 }
 
 /// Total interest paid on a fully amortised loan of 1 at `annual_rate` over `months`.
