@@ -100,7 +100,8 @@ fn with_features(data: &Dataset, skip: &[String]) -> ml_core::Result<(Dataset, u
     {
         return Err(ml_core::dataset::type_error(
             f.name(),
-            "a numeric type (leave the column out with --exclude)",
+            "a numeric type (a CSV column with text in the rows its type is inferred from \
+             is read as strings; leave the column out with --exclude)",
             f.data_type(),
         ));
     }
