@@ -82,6 +82,32 @@ pub fn finish(result: crate::Result<Summary>) -> ExitCode {
     }
 }
 
+/// The flags of an example's `main`, or the exit code to return at once: `--help` and
+/// `--version` print as clap prints them (exit code 0); a flag clap refuses is one line on
+/// stderr, clap's first (`error: invalid value '-1' for '--num-round <NUM_ROUND>': ...`),
+/// without the usage and tips that follow it, and exit code 2.
+pub fn parse_args<A: clap::Parser>() -> Result<A, ExitCode> {
+    A::try_parse().map_err(|e| {
+        if e.use_stderr() {
+            eprintln!("{}", clap_error_line(&e));
+            ExitCode::from(2)
+        } else {
+            let _ = e.print();
+            ExitCode::SUCCESS
+        }
+    })
+}
+
+/// The first line of clap's message for `e` (`error: ...`), without colours.
+pub fn clap_error_line(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    text.lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("error: invalid command line")
+        .trim_end()
+        .to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,6 +140,20 @@ mod tests {
             error_line(&Wrapped(io(), true)),
             "cannot read 'x.csv': no such file"
         );
+    }
+
+    #[test]
+    fn a_refused_flag_is_one_line_naming_it() {
+        #[derive(clap::Parser, Debug)]
+        struct Flags {
+            #[arg(long)]
+            num_round: usize,
+        }
+        let e = <Flags as clap::Parser>::try_parse_from(["t", "--num-round=-1"]).unwrap_err();
+        let line = clap_error_line(&e);
+        assert!(line.starts_with("error: ") && line.contains("--num-round"), "{line}");
+        assert!(e.render().to_string().lines().count() > 1, "clap's own text has more lines");
+        assert!(!line.contains('\n'));
     }
 
     #[test]
