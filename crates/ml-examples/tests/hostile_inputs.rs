@@ -4,8 +4,9 @@
 //! column or parameter at fault. The tools run in-process, as their `main` runs them, on tiny
 //! inputs this test writes into a temporary directory.
 //!
-//! The vision tools (featurize_images, suspicious_video) are not covered here; feature_pipeline
-//! takes no input flags (it reads the shipped sample).
+//! featurize_images is covered on images (not video, which needs the `video` feature);
+//! suspicious_video is not covered here; feature_pipeline takes no input flags (it reads the
+//! shipped sample).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -17,9 +18,10 @@ use arrow::record_batch::RecordBatch;
 use std::os::unix::fs::FileTypeExt;
 
 use clap::Parser;
+use ml_examples::common::repo_path;
 use ml_examples::{
-    ad_click, error_line, loan_risk, market_basket, mine_itemsets, train_gbdt, train_logreg,
-    Summary,
+    ad_click, error_line, featurize_images, loan_risk, market_basket, mine_itemsets, train_gbdt,
+    train_logreg, Summary,
 };
 
 type RunFn<A> = fn(&A, &mut dyn std::io::Write) -> ml_examples::Result<Summary>;
@@ -712,4 +714,55 @@ fn loan_risk_refuses_each_hostile_input_in_one_line() {
         argv.extend([flag, s(&sub)]);
         refused(run, &argv, &[s(&sub), "it is a directory"]);
     }
+}
+
+#[test]
+fn featurize_images_refuses_each_hostile_input_in_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let run = featurize_images::run;
+    let model = repo_path("examples/data/models/efficientnet-lite0-imagenet.onnx");
+    let images = d.join("images");
+    std::fs::create_dir(&images).unwrap();
+    std::fs::copy(
+        repo_path("examples/data/models/test_baboon.jpg"),
+        images.join("a_baboon.jpg"),
+    )
+    .unwrap();
+    // A JPEG cut after its first 300 bytes, and a "PNG" that is text.
+    let jpeg = std::fs::read(images.join("a_baboon.jpg")).unwrap();
+    std::fs::write(images.join("b_cut.jpg"), &jpeg[..300]).unwrap();
+    let out = d.join("features.parquet");
+    let base = [
+        "featurize_images",
+        "--images",
+        s(&images),
+        "--model",
+        s(&model),
+        "--threads",
+        "1",
+        "--out",
+        s(&out),
+    ];
+    refused(run, &base, &["b_cut.jpg"]);
+    std::fs::remove_file(images.join("b_cut.jpg")).unwrap();
+    std::fs::write(images.join("c_text.png"), "not a PNG").unwrap();
+    refused(run, &base, &["c_text.png"]);
+    assert!(!out.exists(), "nothing written on failure");
+
+    // A model file that is not ONNX, and one that is missing.
+    let fake = d.join("fake.onnx");
+    std::fs::write(&fake, b"\x08\x07garbage").unwrap();
+    refused(run, &with(&base, "--model", s(&fake)), &["fake.onnx"]);
+    let missing = d.join("missing.onnx");
+    refused(run, &with(&base, "--model", s(&missing)), &["missing.onnx"]);
+
+    // The output is a directory or a FIFO (refused before the model is loaded), zero threads.
+    let sub = d.join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    refused(run, &with(&base, "--out", s(&sub)), &[s(&sub), "it is a directory"]);
+    let pipe = d.join("pipe.parquet");
+    fifo(&pipe);
+    refused(run, &with(&base, "--out", s(&pipe)), &[s(&pipe), "it is a FIFO"]);
+    refused(run, &with(&base, "--threads", "0"), &["--threads"]);
 }
