@@ -145,6 +145,7 @@ mod tests {
     #[test]
     fn a_refused_flag_is_one_line_naming_it() {
         #[derive(clap::Parser, Debug)]
+        #[allow(dead_code)]
         struct Flags {
             #[arg(long)]
             num_round: usize,

@@ -428,13 +428,13 @@ fn train_and_score(args: &Args) -> Result<Summary> {
 /// `--split-col`, the trainer counts only the training rows, so its row `k` is the file's
 /// `k`-th row whose split flag is not 1. Other errors pass through.
 fn in_training_file(args: &Args, e: MlError) -> MlError {
-    let MlError::InvalidValue {
-        column,
-        row,
-        message,
-    } = e
-    else {
-        return e;
+    let (column, row, message) = match e {
+        MlError::InvalidValue {
+            column,
+            row,
+            message,
+        } => (column, row, message),
+        other => return other,
     };
     let file = args.train.display();
     let Some(split) = &args.split_col else {
