@@ -665,6 +665,19 @@ fn ad_click_refuses_each_hostile_input_in_one_line() {
     argv[2] = s(&good);
     argv.extend(["--parquet-out", s(&sub)]);
     refused(run, &argv, &[s(&sub), "directory"]);
+
+    // A click label of 2 in row 5: named by its row in the file, before the split.
+    let two = d.join("two");
+    std::fs::create_dir(&two).unwrap();
+    let mut text = String::from("id,click,hour,site\n");
+    for i in 0..20 {
+        let click = if i == 5 { 2 } else { i % 2 };
+        text.push_str(&format!("{i},{click},14102100,s{}\n", i % 3));
+    }
+    std::fs::write(two.join("clicks.csv"), text).unwrap();
+    let mut argv = base.to_vec();
+    argv[2] = s(&two);
+    refused(run, &argv, &["'click'", "row 5", "clicks.csv", "not 0 or 1"]);
 }
 
 #[test]
