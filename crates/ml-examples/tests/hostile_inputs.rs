@@ -233,7 +233,16 @@ fn train_gbdt_refuses_each_hostile_input_in_one_line() {
         &["'label'", "row 9", "not 0 or 1", "bad_label.parquet"],
     );
 
-    // A missing label, column, and a text column that is not excluded.
+    // A missing label (NaN) in row 13 (training row 9: rows 0, 4, 8 and 12 are test rows).
+    let no_label = d.join("no_label.parquet");
+    table(&no_label, |_, _, label| label[13] = f64::NAN);
+    refused(
+        run,
+        &gbdt(s(&no_label), &[]),
+        &["'label'", "row 13", "missing label", "training row 9"],
+    );
+
+    // A missing label column or feature column, and a text column that is not excluded.
     refused(run, &with(&gbdt(good, &[]), "--label", "nope"), &["nope"]);
     refused(run, &gbdt(good, &["--categorical", "nope"]), &["nope"]);
     let text = d.join("text.parquet");
