@@ -788,3 +788,70 @@ fn featurize_images_refuses_each_hostile_input_in_one_line() {
     refused(run, &with(&base, "--out", s(&pipe)), &[s(&pipe), "it is a FIFO"]);
     refused(run, &with(&base, "--threads", "0"), &["--threads"]);
 }
+
+/// Model files that are not a saved pipeline: empty, cut short, foreign JSON, a directory,
+/// missing. Each is `(path, the words the error must hold)`.
+fn broken_models(d: &Path) -> Vec<(PathBuf, &'static str)> {
+    let empty = d.join("empty.json");
+    std::fs::write(&empty, "").unwrap();
+    let cut = d.join("cut.json");
+    std::fs::write(&cut, r#"{"format":"ml-model","version":2,"checksum":"crc32:0000"#).unwrap();
+    let foreign = d.join("foreign.json");
+    std::fs::write(&foreign, r#"{"hello": "world"}"#).unwrap();
+    let dir = d.join("model_dir.json");
+    std::fs::create_dir(&dir).unwrap();
+    vec![
+        (empty, "empty.json"),
+        (cut, "cut.json"),
+        (foreign, "foreign.json"),
+        (dir, "model_dir.json"),
+        (d.join("missing.json"), "missing.json"),
+    ]
+}
+
+#[test]
+fn score_service_and_score_bench_refuse_broken_model_files_in_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let rows = d.join("rows.csv");
+    std::fs::write(&rows, "x\n1\n").unwrap();
+    for (model, name) in broken_models(d) {
+        refused(
+            ml_examples::score_service::run,
+            &[
+                "score_service",
+                "--model",
+                s(&model),
+                "--addr",
+                "127.0.0.1:0",
+                "--threads",
+                "1",
+            ],
+            &[name],
+        );
+        refused(
+            ml_examples::score_bench::run,
+            &["score_bench", "--model", s(&model), "--data", s(&rows)],
+            &[name],
+        );
+    }
+    let model = d.join("missing.json");
+    refused(
+        ml_examples::score_service::run,
+        &[
+            "score_service",
+            "--model",
+            s(&model),
+            "--addr",
+            "127.0.0.1:0",
+            "--threads",
+            "100000",
+        ],
+        &["--threads"],
+    );
+    refused(
+        ml_examples::score_bench::run,
+        &["score_bench", "--model", s(&model), "--data", s(&rows), "--threads", "0"],
+        &["--threads"],
+    );
+}
