@@ -1114,7 +1114,7 @@ fn check_money(net: &Float64Array, rule: MoneyRule, kept_rows: &[usize]) -> Resu
                 columns,
                 kept_rows.get(i).copied().unwrap_or(i),
                 format!(
-                    "money per loan {v} is not a finite amount of at most {MAX_LOAN_MONEY:e} \
+                    "money per loan {v:e} is not a finite amount of at most {MAX_LOAN_MONEY:e} \
                      dollars either way; fix the value or leave the row out"
                 ),
             )

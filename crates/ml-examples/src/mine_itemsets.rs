@@ -117,7 +117,14 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<Summary> {
     }
     let t = Instant::now();
     let raw = read_table(&args.baskets, &ReadOptions::new())?;
-    let data = baskets(&raw)?;
+    let data = baskets(&raw).map_err(|e| match e {
+        MlError::InvalidData(m) => MlError::data(format!(
+            "'{}': {m}; its columns: {}",
+            args.baskets.display(),
+            raw.column_names().join(", ")
+        )),
+        other => other,
+    })?;
     drop(raw);
     let load_s = t.elapsed().as_secs_f64();
     writeln!(
