@@ -176,16 +176,13 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<Summary> {
 /// split, so that a bad value is named by its row in the input (the trainer counts only the
 /// rows of the training split).
 fn check_clicks(pq_path: &Path, files: &[PathBuf]) -> Result<()> {
-    let source = ParquetSource::new(pq_path)
-        .with_options(ParquetReadOptions::new().columns(&["click"]));
+    let source =
+        ParquetSource::new(pq_path).with_options(ParquetReadOptions::new().columns(&["click"]));
     let mut offset = 0;
     for batch in source.open()? {
         let data = Dataset::new(batch?);
-        let clicks = ml_core::dataset::column_to_f64(
-            &data,
-            "click",
-            ml_core::dataset::NullPolicy::Keep,
-        )?;
+        let clicks =
+            ml_core::dataset::column_to_f64(&data, "click", ml_core::dataset::NullPolicy::Keep)?;
         for (i, v) in clicks.iter().enumerate() {
             if v == Some(0.0) || v == Some(1.0) {
                 continue;

@@ -476,7 +476,8 @@ fn check_order_ids(data: &Dataset, path: &Path) -> Result<()> {
     if !col.data_type().is_numeric() && !col.data_type().is_null() {
         return Ok(());
     }
-    let ids = ml_core::dataset::column_to_f64(data, "order_id", ml_core::dataset::NullPolicy::Keep)?;
+    let ids =
+        ml_core::dataset::column_to_f64(data, "order_id", ml_core::dataset::NullPolicy::Keep)?;
     for (row, id) in ids.iter().enumerate() {
         let problem = match id {
             None => "is missing".to_string(),

@@ -152,8 +152,14 @@ mod tests {
         }
         let e = <Flags as clap::Parser>::try_parse_from(["t", "--num-round=-1"]).unwrap_err();
         let line = clap_error_line(&e);
-        assert!(line.starts_with("error: ") && line.contains("--num-round"), "{line}");
-        assert!(e.render().to_string().lines().count() > 1, "clap's own text has more lines");
+        assert!(
+            line.starts_with("error: ") && line.contains("--num-round"),
+            "{line}"
+        );
+        assert!(
+            e.render().to_string().lines().count() > 1,
+            "clap's own text has more lines"
+        );
         assert!(!line.contains('\n'));
     }
 

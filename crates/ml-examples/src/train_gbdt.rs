@@ -267,7 +267,9 @@ impl BatchSource for Part {
 /// measure as before training streamed, when the file was read whole beforehand.
 pub fn run(args: &Args, _out: &mut dyn Write) -> crate::Result<Summary> {
     let threads = crate::common::check_threads(args.threads)?;
-    Ok(ml_core::threads::install(threads, || train_and_score(args))??)
+    Ok(ml_core::threads::install(threads, || {
+        train_and_score(args)
+    })??)
 }
 
 /// The number of categories of each `--categorical` column over every row of `path`.

@@ -123,7 +123,9 @@ fn with_features(data: &Dataset, skip: &[String]) -> ml_core::Result<(Dataset, u
 /// threads ([`ml_core::threads::install`]).
 pub fn run(args: &Args, _out: &mut dyn Write) -> crate::Result<Summary> {
     let threads = crate::common::check_threads(args.threads)?;
-    Ok(ml_core::threads::install(threads, || fit_and_evaluate(args))??)
+    Ok(ml_core::threads::install(threads, || {
+        fit_and_evaluate(args)
+    })??)
 }
 
 /// An [`MlError::InvalidValue`] about row `row` of the rows a step saw, told as the row of

@@ -50,10 +50,16 @@ fn refused<A: Parser>(run: RunFn<A>, argv: &[&str], names: &[&str]) -> String {
         "bug report",
         "panicked",
     ] {
-        assert!(!line.contains(dump), "{argv:?}: a Debug dump ({dump}): {line}");
+        assert!(
+            !line.contains(dump),
+            "{argv:?}: a Debug dump ({dump}): {line}"
+        );
     }
     for n in names {
-        assert!(line.contains(n), "{argv:?}: the error does not name {n:?}: {line}");
+        assert!(
+            line.contains(n),
+            "{argv:?}: the error does not name {n:?}: {line}"
+        );
     }
     line
 }
@@ -249,9 +255,18 @@ fn train_gbdt_refuses_each_hostile_input_in_one_line() {
     write_pq(
         &text,
         vec![
-            ("x", Arc::new(Float64Array::from(vec![1.0, 2.0])) as ArrayRef),
-            ("name", Arc::new(StringArray::from(vec!["a", "b"])) as ArrayRef),
-            ("label", Arc::new(Float64Array::from(vec![0.0, 1.0])) as ArrayRef),
+            (
+                "x",
+                Arc::new(Float64Array::from(vec![1.0, 2.0])) as ArrayRef,
+            ),
+            (
+                "name",
+                Arc::new(StringArray::from(vec!["a", "b"])) as ArrayRef,
+            ),
+            (
+                "label",
+                Arc::new(Float64Array::from(vec![0.0, 1.0])) as ArrayRef,
+            ),
         ],
     );
     let text_args = [
@@ -274,7 +289,11 @@ fn train_gbdt_refuses_each_hostile_input_in_one_line() {
         ("--threads", "0", "--threads"),
         ("--threads", "100000", "--threads"),
         ("--objective", "binary:nonsense", "binary:nonsense"),
-        ("--monotone-constraints", "(1,0,0,0,1)", "monotone_constraints"),
+        (
+            "--monotone-constraints",
+            "(1,0,0,0,1)",
+            "monotone_constraints",
+        ),
     ] {
         refused(run, &with(&gbdt(good, &[]), flag, value), &[name]);
     }
@@ -283,7 +302,9 @@ fn train_gbdt_refuses_each_hostile_input_in_one_line() {
     argv.drain(9..11);
     assert_eq!(argv.iter().filter(|a| **a == "--num-round").count(), 0);
     argv.push("--num-round=-1");
-    let e = train_gbdt::Args::try_parse_from(argv).unwrap_err().to_string();
+    let e = train_gbdt::Args::try_parse_from(argv)
+        .unwrap_err()
+        .to_string();
     assert!(e.lines().next().unwrap().contains("--num-round"), "{e}");
 
     // Outputs: a directory, a FIFO, a link to a device. Each is refused before training and
@@ -310,7 +331,10 @@ fn train_gbdt_refuses_each_hostile_input_in_one_line() {
         let argv = gbdt(good, &["--contribs-out", s(out)]);
         refused(run, &argv, &[s(out), what]);
     }
-    assert!(std::fs::symlink_metadata(&pipe).unwrap().file_type().is_fifo());
+    assert!(std::fs::symlink_metadata(&pipe)
+        .unwrap()
+        .file_type()
+        .is_fifo());
 }
 
 fn logreg<'a>(file: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
@@ -377,7 +401,11 @@ fn train_logreg_refuses_each_hostile_input_in_one_line() {
     // A class label of 1e9: refused before the per-class tables are sized by it.
     let big = d.join("big_label.csv");
     std::fs::write(&big, table_csv(|l| l[6] = "3,2,1000000000,0".into())).unwrap();
-    refused(run, &logreg(s(&big), &[]), &["'label'", "row 6", "big_label.csv"]);
+    refused(
+        run,
+        &logreg(s(&big), &[]),
+        &["'label'", "row 6", "big_label.csv"],
+    );
 
     // A fractional label in row 6 with --split-col: the file's row is named, not the row
     // among the training rows (rows 0 and 4 are test rows).
@@ -520,7 +548,11 @@ fn mine_itemsets_refuses_each_hostile_input_in_one_line() {
     refused(run, &mine(s(&short), &[]), &["short.csv", "line 3"]);
     let no_item = d.join("no_item.csv");
     std::fs::write(&no_item, "order_id,sku\n1,5\n").unwrap();
-    refused(run, &mine(s(&no_item), &[]), &["product_id", "no_item.csv", "sku"]);
+    refused(
+        run,
+        &mine(s(&no_item), &[]),
+        &["product_id", "no_item.csv", "sku"],
+    );
     let (garbage, truncated) = broken_parquet(d);
     refused(run, &mine(s(&garbage), &[]), &["garbage.parquet"]);
     refused(run, &mine(s(&truncated), &[]), &["truncated.parquet"]);
@@ -528,7 +560,11 @@ fn mine_itemsets_refuses_each_hostile_input_in_one_line() {
     let ids: ArrayRef = Arc::new(Int64Array::from(vec![1, 1]));
     write_pq(
         &dup,
-        vec![("order_id", ids.clone()), ("product_id", ids.clone()), ("order_id", ids)],
+        vec![
+            ("order_id", ids.clone()),
+            ("product_id", ids.clone()),
+            ("order_id", ids),
+        ],
     );
     refused(run, &mine(s(&dup), &[]), &["dup.parquet", "'order_id'"]);
 
@@ -557,7 +593,14 @@ fn mine_itemsets_refuses_each_hostile_input_in_one_line() {
             run,
             &mine(
                 forty,
-                &["--max-len", "2", "--itemsets-out", s(&sets), "--rules-out", s(out)],
+                &[
+                    "--max-len",
+                    "2",
+                    "--itemsets-out",
+                    s(&sets),
+                    "--rules-out",
+                    s(out),
+                ],
             ),
             &[s(out), what],
         );
@@ -569,7 +612,14 @@ fn mine_itemsets_refuses_each_hostile_input_in_one_line() {
         run,
         &mine(
             forty,
-            &["--max-len", "2", "--itemsets-out", s(&sets), "--rules-out", s(&rules)],
+            &[
+                "--max-len",
+                "2",
+                "--itemsets-out",
+                s(&sets),
+                "--rules-out",
+                s(&rules),
+            ],
         ),
     );
     assert_eq!(std::fs::read_to_string(&sets).unwrap().lines().count(), 821);
@@ -622,7 +672,12 @@ fn market_basket_refuses_each_hostile_input_in_one_line() {
     refused(
         run,
         &shop_args,
-        &["order_id", "row 1", "order_products__prior.csv", "whole number"],
+        &[
+            "order_id",
+            "row 1",
+            "order_products__prior.csv",
+            "whole number",
+        ],
     );
     // Without a products table.
     std::fs::remove_file(shop.join("products.csv")).unwrap();
@@ -686,7 +741,11 @@ fn ad_click_refuses_each_hostile_input_in_one_line() {
     std::fs::write(two.join("clicks.csv"), text).unwrap();
     let mut argv = base.to_vec();
     argv[2] = s(&two);
-    refused(run, &argv, &["'click'", "row 5", "clicks.csv", "not 0 or 1"]);
+    refused(
+        run,
+        &argv,
+        &["'click'", "row 5", "clicks.csv", "not 0 or 1"],
+    );
 }
 
 #[test]
@@ -783,10 +842,18 @@ fn featurize_images_refuses_each_hostile_input_in_one_line() {
     // The output is a directory or a FIFO (refused before the model is loaded), zero threads.
     let sub = d.join("sub");
     std::fs::create_dir(&sub).unwrap();
-    refused(run, &with(&base, "--out", s(&sub)), &[s(&sub), "it is a directory"]);
+    refused(
+        run,
+        &with(&base, "--out", s(&sub)),
+        &[s(&sub), "it is a directory"],
+    );
     let pipe = d.join("pipe.parquet");
     fifo(&pipe);
-    refused(run, &with(&base, "--out", s(&pipe)), &[s(&pipe), "it is a FIFO"]);
+    refused(
+        run,
+        &with(&base, "--out", s(&pipe)),
+        &[s(&pipe), "it is a FIFO"],
+    );
     refused(run, &with(&base, "--threads", "0"), &["--threads"]);
 }
 
@@ -796,7 +863,11 @@ fn broken_models(d: &Path) -> Vec<(PathBuf, &'static str)> {
     let empty = d.join("empty.json");
     std::fs::write(&empty, "").unwrap();
     let cut = d.join("cut.json");
-    std::fs::write(&cut, r#"{"format":"ml-model","version":2,"checksum":"crc32:0000"#).unwrap();
+    std::fs::write(
+        &cut,
+        r#"{"format":"ml-model","version":2,"checksum":"crc32:0000"#,
+    )
+    .unwrap();
     let foreign = d.join("foreign.json");
     std::fs::write(&foreign, r#"{"hello": "world"}"#).unwrap();
     let dir = d.join("model_dir.json");
@@ -852,7 +923,15 @@ fn score_service_and_score_bench_refuse_broken_model_files_in_one_line() {
     );
     refused(
         ml_examples::score_bench::run,
-        &["score_bench", "--model", s(&model), "--data", s(&rows), "--threads", "0"],
+        &[
+            "score_bench",
+            "--model",
+            s(&model),
+            "--data",
+            s(&rows),
+            "--threads",
+            "0",
+        ],
         &["--threads"],
     );
 }

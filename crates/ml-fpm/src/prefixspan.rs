@@ -738,13 +738,21 @@ mod tests {
                 .find_frequent_sequential_patterns(&data)
                 .unwrap_err()
                 .to_string();
-            assert!(e.contains("'max_patterns'") && e.contains("max_pattern_length"), "{e}");
+            assert!(
+                e.contains("'max_patterns'") && e.contains("max_pattern_length"),
+                "{e}"
+            );
         }
         // Patterns of at most 2 items: 40 + 780 (ordered pairs i < j in sequence order).
         let two = PrefixSpan::new()
             .with_min_support(1.0)
             .with_max_pattern_length(2);
-        assert_eq!(two.find_frequent_sequential_patterns(&data).unwrap().num_rows(), 820);
+        assert_eq!(
+            two.find_frequent_sequential_patterns(&data)
+                .unwrap()
+                .num_rows(),
+            820
+        );
         // The limit is exact: 820 is allowed at 820, refused at 819, at any thread count.
         for threads in [1, 2] {
             let at = |limit| {

@@ -227,7 +227,9 @@ impl OutputFiles {
         values: &[f64],
     ) -> Result<()> {
         let path = path.as_ref();
-        self.add(path, |w| super::csv_write::values_into(path, column, values, w))
+        self.add(path, |w| {
+            super::csv_write::values_into(path, column, values, w)
+        })
     }
 
     /// Renames every output into place, in the order they were added. A target that has

@@ -79,15 +79,13 @@ impl<'a> CsvCells<'a> {
                 DataType::Float32 => Cell::F32(column.as_primitive::<Float32Type>()),
                 DataType::Utf8 => Cell::Str(column.as_string::<i32>()),
                 DataType::LargeUtf8 => Cell::LargeStr(column.as_string::<i64>()),
-                _ => Cell::Other(
-                    ArrayFormatter::try_new(column.as_ref(), &options).map_err(|e| {
-                        MlError::ColumnType {
-                            column: field.name().clone(),
-                            expected: "a type that can be written as CSV text".into(),
-                            found: format!("{} ({e})", column.data_type()),
-                        }
-                    })?,
-                ),
+                _ => Cell::Other(ArrayFormatter::try_new(column.as_ref(), &options).map_err(
+                    |e| MlError::ColumnType {
+                        column: field.name().clone(),
+                        expected: "a type that can be written as CSV text".into(),
+                        found: format!("{} ({e})", column.data_type()),
+                    },
+                )?),
             };
             cells.push((cell, column));
         }

@@ -68,8 +68,8 @@ mod parquet_check;
 mod parquet_io;
 mod table;
 
-pub(crate) use atomic::{kind_of, write_file_atomic};
 pub use atomic::{check_output_path, OutputFiles};
+pub(crate) use atomic::{kind_of, write_file_atomic};
 #[cfg(test)]
 pub(crate) use atomic::{tests::FailAfter, write_file_atomic_via};
 pub(crate) use csv_read::csv_batches_inferred;

@@ -119,17 +119,19 @@ impl Sql {
 
     /// Runs a query and collects its answer into one dataset.
     pub fn query(&self, sql: &str) -> Result<Dataset> {
-        let batches: Vec<RecordBatch> = self.runtime.block_on(async {
-            let df = self.ctx.sql(sql).await?;
-            let schema = Arc::new(df.schema().as_arrow().clone());
-            let batches = df.collect().await?;
-            Ok::<_, datafusion::error::DataFusionError>(if batches.is_empty() {
-                vec![RecordBatch::new_empty(schema)]
-            } else {
-                batches
+        let batches: Vec<RecordBatch> = self
+            .runtime
+            .block_on(async {
+                let df = self.ctx.sql(sql).await?;
+                let schema = Arc::new(df.schema().as_arrow().clone());
+                let batches = df.collect().await?;
+                Ok::<_, datafusion::error::DataFusionError>(if batches.is_empty() {
+                    vec![RecordBatch::new_empty(schema)]
+                } else {
+                    batches
+                })
             })
-        })
-        .map_err(|e| SqlError::new(format!("SQL query `{}`", query_text(sql)), &e))?;
+            .map_err(|e| SqlError::new(format!("SQL query `{}`", query_text(sql)), &e))?;
         let schema = batches[0].schema();
         let batch = concat_batches(&schema, &batches)?;
         Ok(Dataset::new(batch))
@@ -193,9 +195,15 @@ mod tests {
             .query("SELECT  x\n FROM no_such_table")
             .unwrap_err()
             .to_string();
-        assert!(e.starts_with("SQL query `SELECT x FROM no_such_table`: "), "{e}");
+        assert!(
+            e.starts_with("SQL query `SELECT x FROM no_such_table`: "),
+            "{e}"
+        );
         assert!(e.contains("no_such_table") && !e.contains('\n'), "{e}");
         let e = sql.query("SELEC 1").unwrap_err().to_string();
-        assert!(e.contains("SQL syntax") && !e.contains("ParserError("), "{e}");
+        assert!(
+            e.contains("SQL syntax") && !e.contains("ParserError("),
+            "{e}"
+        );
     }
 }
