@@ -1109,7 +1109,7 @@ fn check_money(net: &Float64Array, rule: MoneyRule, kept_rows: &[usize]) -> Resu
         MoneyRule::StandInRate | MoneyRule::StandInAssumed => "loan_amnt",
     };
     for (i, v) in net.iter().enumerate() {
-        if let Some(v) = v.filter(|v| !(v.abs() <= MAX_LOAN_MONEY)) {
+        if let Some(v) = v.filter(|v| v.is_nan() || v.abs() > MAX_LOAN_MONEY) {
             return Err(MlError::value(
                 columns,
                 kept_rows.get(i).copied().unwrap_or(i),
