@@ -123,6 +123,15 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<Summary> {
             args.baskets.display(),
             raw.column_names().join(", ")
         )),
+        MlError::InvalidValue {
+            column,
+            row,
+            message,
+        } => MlError::value(
+            column,
+            row,
+            format!("{message} (in '{}')", args.baskets.display()),
+        ),
         other => other,
     })?;
     drop(raw);

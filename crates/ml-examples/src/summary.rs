@@ -98,14 +98,21 @@ pub fn parse_args<A: clap::Parser>() -> Result<A, ExitCode> {
     })
 }
 
-/// The first line of clap's message for `e` (`error: ...`), without colours.
+/// Clap's message for `e` on one line: its first paragraph (`error: ...`, with the list that
+/// follows it for missing arguments), without the usage and tips after it, and without colours.
 pub fn clap_error_line(e: &clap::Error) -> String {
     let text = e.render().to_string();
-    text.lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("error: invalid command line")
-        .trim_end()
-        .to_string()
+    let parts: Vec<&str> = text
+        .lines()
+        .skip_while(|l| l.trim().is_empty())
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    if parts.is_empty() {
+        "error: invalid command line".to_string()
+    } else {
+        parts.join(" ")
+    }
 }
 
 #[cfg(test)]
@@ -161,6 +168,14 @@ mod tests {
             "clap's own text has more lines"
         );
         assert!(!line.contains('\n'));
+        // A missing flag: the line names it (clap lists it on the next line).
+        let e = <Flags as clap::Parser>::try_parse_from(["t"]).unwrap_err();
+        let line = clap_error_line(&e);
+        assert!(
+            line.contains("required") && line.contains("--num-round"),
+            "{line}"
+        );
+        assert!(!line.contains("Usage") && !line.contains('\n'), "{line}");
     }
 
     #[test]

@@ -540,7 +540,11 @@ fn mine_itemsets_refuses_each_hostile_input_in_one_line() {
     // Fractional order ids (1.2 and 1.7 were merged into order 1).
     let frac = d.join("frac.csv");
     std::fs::write(&frac, "order_id,product_id\n1,5\n1.2,6\n1.7,7\n").unwrap();
-    refused(run, &mine(s(&frac), &[]), &["order_id", "row 1"]);
+    refused(
+        run,
+        &mine(s(&frac), &[]),
+        &["order_id", "row 1", "frac.csv"],
+    );
 
     // A malformed row, a missing column, broken Parquet.
     let short = d.join("short.csv");
