@@ -470,8 +470,12 @@ fn explore_instacart(
 }
 
 /// Order ids must be whole numbers (or strings): a fractional id (1.2 and 1.7 would be two
-/// orders, or one once rounded) or a missing one is an error naming the file and row.
+/// orders, or one once rounded) or a missing one is an error naming the file and row, and so is
+/// a file without rows.
 fn check_order_ids(data: &Dataset, path: &Path) -> Result<()> {
+    if data.num_rows() == 0 {
+        return Err(format!("'{}' has no order lines (only a header)", path.display()).into());
+    }
     let col = data.column("order_id")?;
     if !col.data_type().is_numeric() && !col.data_type().is_null() {
         return Ok(());

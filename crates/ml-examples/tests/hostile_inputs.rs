@@ -683,6 +683,17 @@ fn market_basket_refuses_each_hostile_input_in_one_line() {
             "whole number",
         ],
     );
+    // Order lines that are only a header.
+    std::fs::write(
+        shop.join("order_products__prior.csv"),
+        "order_id,product_id\n",
+    )
+    .unwrap();
+    refused(
+        run,
+        &shop_args,
+        &["order_products__prior.csv", "no order lines"],
+    );
     // Without a products table.
     std::fs::remove_file(shop.join("products.csv")).unwrap();
     refused(run, &shop_args, &["products", s(&shop)]);
