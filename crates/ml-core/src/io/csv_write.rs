@@ -95,13 +95,16 @@ impl<'a> CsvCells<'a> {
     /// Writes the header and the rows to `out`; `path` names the file in errors.
     pub(crate) fn write(&self, path: &Path, out: &mut dyn Write) -> Result<()> {
         let batch = self.batch;
-        let io_err = |e: ::csv::Error| match e.into_kind() {
-            ::csv::ErrorKind::Io(io) => MlError::io(path, io),
-            other => MlError::Csv {
-                path: path.to_path_buf(),
-                line: 0,
-                message: format!("{other:?}"),
-            },
+        let io_err = |e: ::csv::Error| {
+            let message = e.to_string();
+            match e.into_kind() {
+                ::csv::ErrorKind::Io(io) => MlError::io(path, io),
+                _ => MlError::Csv {
+                    path: path.to_path_buf(),
+                    line: 0,
+                    message,
+                },
+            }
         };
         let mut writer = WriterBuilder::new()
             .quote_style(QuoteStyle::Necessary)
