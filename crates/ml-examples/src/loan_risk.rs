@@ -43,7 +43,7 @@ use std::sync::Arc;
 
 pub mod explain;
 
-use crate::common::data::{leading_number, parse_emp_length, parse_percent, to_f64};
+use crate::common::data::{leading_number, parse_emp_length, parse_percent, to_f64, unparsable};
 use crate::common::{self, chart, title, CommonArgs, Report, Result, Sql, Timings};
 use crate::Summary;
 use arrow::array::{Array, BooleanArray, Float64Array};
@@ -165,7 +165,11 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<Summary> {
         raw.num_rows(),
         raw.num_columns()
     )?;
-    let (loans, rule) = timings.phase("etl", || etl(&raw))?;
+    let mut warnings = Vec::new();
+    let (loans, rule) = timings.phase("etl", || etl(&raw, &mut warnings))?;
+    for w in &warnings {
+        writeln!(out, "warning: {w}")?;
+    }
     let n_bad = loans.f64_column("bad_loan")?.values().iter().sum::<f64>();
     writeln!(
         out,
@@ -186,6 +190,9 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<Summary> {
         100.0 * n_bad / loans.num_rows().max(1) as f64,
         rule.describe()
     ));
+    for w in &warnings {
+        report.paragraph(&format!("Warning: {w}."));
+    }
 
     let sql = Sql::new()?;
     timings.phase("sql", || explore(out, &sql, &loans, &mut report))?;
@@ -986,7 +993,7 @@ fn input_file(args: &Args) -> Result<PathBuf> {
 
 /// Keeps completed loans, labels bad ones, parses term / emp_length / revol_util / int_rate to
 /// numbers, and adds `net` (money per loan).
-fn etl(raw: &Dataset) -> Result<(Dataset, MoneyRule)> {
+fn etl(raw: &Dataset, warnings: &mut Vec<String>) -> Result<(Dataset, MoneyRule)> {
     let status = common::data::strings(raw, "loan_status")?;
     let keep: BooleanArray = status
         .iter()
@@ -998,6 +1005,13 @@ fn etl(raw: &Dataset) -> Result<(Dataset, MoneyRule)> {
         })
         .collect();
     let mut data = raw.filter(&keep)?;
+    // The input file's row of each kept loan, for messages.
+    let kept_rows: Vec<usize> = keep
+        .iter()
+        .enumerate()
+        .filter(|(_, k)| *k == Some(true))
+        .map(|(i, _)| i)
+        .collect();
     let bad: Float64Array = common::data::strings(&data, "loan_status")?
         .iter()
         .map(|s| {
@@ -1026,6 +1040,16 @@ fn etl(raw: &Dataset) -> Result<(Dataset, MoneyRule)> {
     }
     for name in NUMS {
         if data.has_column(name) && data.column(name)?.data_type() != &DataType::Float64 {
+            // Text in a column of numbers made it a string column: the values that are not
+            // numbers become missing, and the user is told which.
+            if let Some((count, row, text)) = unparsable(&data, name, parse_percent)? {
+                warnings.push(format!(
+                    "column '{name}' holds text, so it was read as strings: {count} value(s) \
+                     that are not numbers are read as missing (the first in row {} of the \
+                     file: \"{text}\")",
+                    kept_rows.get(row).copied().unwrap_or(row)
+                ));
+            }
             let parsed = to_f64(&data, name, parse_percent)?;
             data =
                 data.replace_column(Field::new(*name, DataType::Float64, true), Arc::new(parsed))?;
@@ -1085,12 +1109,6 @@ fn etl(raw: &Dataset) -> Result<(Dataset, MoneyRule)> {
         };
         (net, rule)
     };
-    let kept_rows: Vec<usize> = keep
-        .iter()
-        .enumerate()
-        .filter(|(_, k)| *k == Some(true))
-        .map(|(i, _)| i)
-        .collect();
     check_money(&net, rule, &kept_rows)?;
     data = data.with_column("net", Arc::new(net))?;
     Ok((data, rule))
