@@ -5,8 +5,8 @@
 //! inputs this test writes into a temporary directory.
 //!
 //! featurize_images is covered on images (not video, which needs the `video` feature);
-//! suspicious_video is not covered here; feature_pipeline takes no input flags (it reads the
-//! shipped sample).
+//! suspicious_video only for its flags and a directory without frames; feature_pipeline takes
+//! no input flags (it reads the shipped sample).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -20,8 +20,8 @@ use std::os::unix::fs::FileTypeExt;
 use clap::Parser;
 use ml_examples::common::repo_path;
 use ml_examples::{
-    ad_click, error_line, featurize_images, loan_risk, market_basket, mine_itemsets, train_gbdt,
-    train_logreg, Summary,
+    ad_click, error_line, featurize_images, loan_risk, market_basket, mine_itemsets,
+    suspicious_video, train_gbdt, train_logreg, Summary,
 };
 
 type RunFn<A> = fn(&A, &mut dyn std::io::Write) -> ml_examples::Result<Summary>;
@@ -979,4 +979,27 @@ fn score_service_and_score_bench_refuse_broken_model_files_in_one_line() {
         ],
         &["--threads"],
     );
+}
+
+#[test]
+fn suspicious_video_refuses_bad_folds_and_an_empty_directory_in_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let report = d.join("report");
+    let empty = d.join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let base = [
+        "suspicious_video",
+        "--data",
+        s(&empty),
+        "--report-dir",
+        s(&report),
+        "--quick",
+    ];
+    let run = suspicious_video::run;
+    // The fold count is checked first (usize::MAX folds overflowed `folds * 2` in a debug build).
+    for folds in ["0", "1", "18446744073709551615"] {
+        refused(run, &with(&base, "--folds", folds), &["--folds", folds]);
+    }
+    refused(run, &base, &[s(&empty)]);
 }
