@@ -33,10 +33,12 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use ml_examples::loan_risk::{run, Args};
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args = match ml_examples::parse_args::<Args>() {
+        Ok(args) => args,
+        Err(code) => return code,
+    };
     ml_examples::finish(run(&args, &mut std::io::stdout()))
 }

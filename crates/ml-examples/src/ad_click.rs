@@ -102,6 +102,7 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<Summary> {
         )
         .into());
     }
+    check_clicks(&pq_path, &files)?;
     writeln!(
         out,
         "read {written} impressions; Parquet round trip: {} ({back} rows)",
@@ -169,6 +170,38 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<Summary> {
             "seconds": timings.to_json(),
         }),
     ))
+}
+
+/// The label must be 0 or 1 in every row. It is checked over the whole table, before the
+/// split, so that a bad value is named by its row in the input (the trainer counts only the
+/// rows of the training split).
+fn check_clicks(pq_path: &Path, files: &[PathBuf]) -> Result<()> {
+    let source =
+        ParquetSource::new(pq_path).with_options(ParquetReadOptions::new().columns(&["click"]));
+    let mut offset = 0;
+    for batch in source.open()? {
+        let data = Dataset::new(batch?);
+        let clicks =
+            ml_core::dataset::column_to_f64(&data, "click", ml_core::dataset::NullPolicy::Keep)?;
+        for (i, v) in clicks.iter().enumerate() {
+            if v == Some(0.0) || v == Some(1.0) {
+                continue;
+            }
+            let what = v.map_or("missing".to_string(), |v| format!("{v}"));
+            let place = match files {
+                [one] => format!("in '{}'", one.display()),
+                _ => "counting the rows of the CSV files in the order listed".to_string(),
+            };
+            return Err(ml_core::MlError::value(
+                "click",
+                offset + i,
+                format!("the click label {what} is not 0 or 1 ({place}, the header not counted)"),
+            )
+            .into());
+        }
+        offset += data.num_rows();
+    }
+    Ok(())
 }
 
 /// The impressions as the model reads them: a source and its number of rows.

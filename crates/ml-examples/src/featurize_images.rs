@@ -68,9 +68,9 @@ pub struct Args {
 /// "decode_s", "featurize_s", "feature_dim"}` (keys in that order). Progress goes to stderr;
 /// nothing is written to `out`.
 pub fn run(args: &Args, _out: &mut dyn Write) -> Result<Summary> {
-    if args.threads == 0 {
-        return Err("--threads must be >= 1".into());
-    }
+    crate::common::check_threads(args.threads)?;
+    // A path that cannot take the output is refused before the model is loaded.
+    ml_core::io::check_output_path(&args.out)?;
     let mut featurizer = DeepImageFeaturizer::new(args.model.to_string_lossy());
     featurizer.n_threads = args.threads;
     let t = Instant::now();

@@ -47,4 +47,4 @@ pub mod train_logreg;
 mod summary;
 
 pub use common::{BoxError, Result};
-pub use summary::{error_line, finish, Summary};
+pub use summary::{clap_error_line, error_line, finish, parse_args, Summary};

@@ -43,7 +43,7 @@ use std::sync::Arc;
 
 pub mod explain;
 
-use crate::common::data::{leading_number, parse_emp_length, parse_percent, to_f64};
+use crate::common::data::{leading_number, parse_emp_length, parse_percent, to_f64, unparsable};
 use crate::common::{self, chart, title, CommonArgs, Report, Result, Sql, Timings};
 use crate::Summary;
 use arrow::array::{Array, BooleanArray, Float64Array};
@@ -52,7 +52,7 @@ use ml_core::feature::{
     HandleInvalid, Imputer, ImputerStrategy, OneHotEncoder, StandardScaler, StringIndexer,
     VectorAssembler,
 };
-use ml_core::{Dataset, Estimator, Pipeline, Transformer};
+use ml_core::{Dataset, Estimator, MlError, Pipeline, Transformer};
 use ml_eval::{
     BinaryClassificationEvaluator, BusinessValue, CrossValidator, CrossValidatorModel, Evaluator,
     ParamGridBuilder,
@@ -146,6 +146,9 @@ impl MoneyRule {
 /// Runs the use case: progress and tables go to `out`, the report to `--report-dir`; returns the
 /// key figures (the closing JSON line).
 pub fn run(args: &Args, out: &mut dyn Write) -> Result<Summary> {
+    for p in args.model_out.iter().chain(&args.rows_out) {
+        ml_core::io::check_output_path(p)?;
+    }
     let mut timings = Timings::new();
     let path = input_file(args)?;
     writeln!(out, "Loan risk on {}", path.display())?;
@@ -162,7 +165,11 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<Summary> {
         raw.num_rows(),
         raw.num_columns()
     )?;
-    let (loans, rule) = timings.phase("etl", || etl(&raw))?;
+    let mut warnings = Vec::new();
+    let (loans, rule) = timings.phase("etl", || etl(&raw, &mut warnings))?;
+    for w in &warnings {
+        writeln!(out, "warning: {w}")?;
+    }
     let n_bad = loans.f64_column("bad_loan")?.values().iter().sum::<f64>();
     writeln!(
         out,
@@ -183,6 +190,9 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<Summary> {
         100.0 * n_bad / loans.num_rows().max(1) as f64,
         rule.describe()
     ));
+    for w in &warnings {
+        report.paragraph(&format!("Warning: {w}."));
+    }
 
     let sql = Sql::new()?;
     timings.phase("sql", || explore(out, &sql, &loans, &mut report))?;
@@ -350,13 +360,20 @@ fn model(
             ml_core::traits::CloneTransformer::clone_transformer(cvm.best_model()),
         ));
         let pipeline = ml_core::PipelineModel::new(stages);
+        // Both outputs are written together: a failure leaves both as they were.
+        let mut files = ml_core::io::OutputFiles::new();
         if let Some(p) = &args.model_out {
-            ml_core::persist::save(&pipeline, p)?;
+            files.bytes(p, ml_core::persist::to_json(&pipeline)?.as_bytes())?;
+        }
+        let inputs: Vec<&str> = cats.iter().chain(&nums).copied().collect();
+        if let Some(p) = &args.rows_out {
+            files.csv(&test.select(&inputs)?, p)?;
+        }
+        files.commit()?;
+        if let Some(p) = &args.model_out {
             writeln!(out, "fitted pipeline saved to {}", p.display())?;
         }
         if let Some(p) = &args.rows_out {
-            let inputs: Vec<&str> = cats.iter().chain(&nums).copied().collect();
-            ml_core::io::write_csv(&test.select(&inputs)?, p)?;
             writeln!(
                 out,
                 "{} test rows (model inputs) written to {}",
@@ -976,7 +993,7 @@ fn input_file(args: &Args) -> Result<PathBuf> {
 
 /// Keeps completed loans, labels bad ones, parses term / emp_length / revol_util / int_rate to
 /// numbers, and adds `net` (money per loan).
-fn etl(raw: &Dataset) -> Result<(Dataset, MoneyRule)> {
+fn etl(raw: &Dataset, warnings: &mut Vec<String>) -> Result<(Dataset, MoneyRule)> {
     let status = common::data::strings(raw, "loan_status")?;
     let keep: BooleanArray = status
         .iter()
@@ -988,6 +1005,13 @@ fn etl(raw: &Dataset) -> Result<(Dataset, MoneyRule)> {
         })
         .collect();
     let mut data = raw.filter(&keep)?;
+    // The input file's row of each kept loan, for messages.
+    let kept_rows: Vec<usize> = keep
+        .iter()
+        .enumerate()
+        .filter(|(_, k)| *k == Some(true))
+        .map(|(i, _)| i)
+        .collect();
     let bad: Float64Array = common::data::strings(&data, "loan_status")?
         .iter()
         .map(|s| {
@@ -1016,6 +1040,16 @@ fn etl(raw: &Dataset) -> Result<(Dataset, MoneyRule)> {
     }
     for name in NUMS {
         if data.has_column(name) && data.column(name)?.data_type() != &DataType::Float64 {
+            // Text in a column of numbers made it a string column: the values that are not
+            // numbers become missing, and the user is told which.
+            if let Some((count, row, text)) = unparsable(&data, name, parse_percent)? {
+                warnings.push(format!(
+                    "column '{name}' holds text, so it was read as strings: {count} value(s) \
+                     that are not numbers are read as missing (the first in row {} of the \
+                     file: \"{text}\")",
+                    kept_rows.get(row).copied().unwrap_or(row)
+                ));
+            }
             let parsed = to_f64(&data, name, parse_percent)?;
             data =
                 data.replace_column(Field::new(*name, DataType::Float64, true), Arc::new(parsed))?;
@@ -1075,8 +1109,37 @@ fn etl(raw: &Dataset) -> Result<(Dataset, MoneyRule)> {
         };
         (net, rule)
     };
+    check_money(&net, rule, &kept_rows)?;
     data = data.with_column("net", Arc::new(net))?;
     Ok((data, rule))
+}
+
+/// Largest amount of money (in dollars, either sign) one loan may gain or lose: far above any
+/// real loan, and small enough that sums over millions of loans stay finite.
+const MAX_LOAN_MONEY: f64 = 1e12;
+
+/// Refuses a money amount that is not finite or beyond [`MAX_LOAN_MONEY`] (a column holding
+/// 1e308 would make every total `inf`), naming the columns it comes from and the row of the
+/// input file (`kept_rows`: the file's row of each kept loan).
+fn check_money(net: &Float64Array, rule: MoneyRule, kept_rows: &[usize]) -> Result<()> {
+    let columns = match rule {
+        MoneyRule::Net => "total_pymnt - funded_amnt",
+        MoneyRule::StandInRate | MoneyRule::StandInAssumed => "loan_amnt",
+    };
+    for (i, v) in net.iter().enumerate() {
+        if let Some(v) = v.filter(|v| v.is_nan() || v.abs() > MAX_LOAN_MONEY) {
+            return Err(MlError::value(
+                columns,
+                kept_rows.get(i).copied().unwrap_or(i),
+                format!(
+                    "money per loan {v:e} is not a finite amount of at most {MAX_LOAN_MONEY:e} \
+                     dollars either way; fix the value or leave the row out"
+                ),
+            )
+            .into());
+        }
+    }
+    Ok(())
 }
 
 /// Total interest paid on a fully amortised loan of 1 at `annual_rate` over `months`.

@@ -44,6 +44,12 @@ pub struct Args {
     /// confident rule).
     #[arg(long)]
     pub basket: Option<String>,
+    /// Longest itemset mined (mlxtend's max_len; default: no limit).
+    #[arg(long)]
+    pub max_len: Option<usize>,
+    /// Most itemsets mined before the run stops with an error naming this limit.
+    #[arg(long, default_value_t = ml_fpm::DEFAULT_MAX_ITEMSETS)]
+    pub max_itemsets: usize,
 }
 
 /// The order tables of the Instacart layout found in a directory.
@@ -131,9 +137,11 @@ fn mine(
     timings: &mut Timings,
     report: &mut Report,
 ) -> Result<Mined> {
-    let fp = FPGrowth::new()
+    let mut fp = FPGrowth::new()
         .with_min_support(args.min_support)
-        .with_min_confidence(args.min_confidence);
+        .with_min_confidence(args.min_confidence)
+        .with_max_itemsets(args.max_itemsets);
+    fp.max_len = args.max_len;
     let bar = common::spinner("FP-growth");
     let model = timings.phase("fpgrowth", || fp.fit(baskets))?;
     bar.finish_and_clear();
@@ -360,7 +368,12 @@ fn explore_instacart(
     let parts = t
         .order_products
         .iter()
-        .map(|p| read(p).and_then(|d| Ok(d.select(&["order_id", "product_id"])?)))
+        .map(|p| {
+            read(p).and_then(|d| {
+                check_order_ids(&d, p)?;
+                Ok(d.select(&["order_id", "product_id"])?)
+            })
+        })
         .collect::<Result<Vec<_>>>()?;
     let order_products = Dataset::concat(&parts)?;
     writeln!(
@@ -454,6 +467,37 @@ fn explore_instacart(
         }
     }
     Ok(baskets)
+}
+
+/// Order ids must be whole numbers (or strings): a fractional id (1.2 and 1.7 would be two
+/// orders, or one once rounded) or a missing one is an error naming the file and row, and so is
+/// a file without rows.
+fn check_order_ids(data: &Dataset, path: &Path) -> Result<()> {
+    if data.num_rows() == 0 {
+        return Err(format!("'{}' has no order lines (only a header)", path.display()).into());
+    }
+    let col = data.column("order_id")?;
+    if !col.data_type().is_numeric() && !col.data_type().is_null() {
+        return Ok(());
+    }
+    let ids =
+        ml_core::dataset::column_to_f64(data, "order_id", ml_core::dataset::NullPolicy::Keep)?;
+    for (row, id) in ids.iter().enumerate() {
+        let problem = match id {
+            None => "is missing".to_string(),
+            Some(v) if !(v.is_finite() && v.fract() == 0.0) => {
+                format!("{v} is not a whole number")
+            }
+            Some(_) => continue,
+        };
+        return Err(ml_core::MlError::value(
+            "order_id",
+            row,
+            format!("the order id {problem} (in '{}')", path.display()),
+        )
+        .into());
+    }
+    Ok(())
 }
 
 /// One basket per line, items separated by commas; duplicates within a line are dropped.

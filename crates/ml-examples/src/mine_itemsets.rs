@@ -3,7 +3,12 @@
 //! ```text
 //! cargo run --release --example mine_itemsets -- --baskets PATH --min-support S \
 //!     [--min-confidence C] [--threads T] [--itemsets-out PATH.csv] [--rules-out PATH.csv]
+//!     [--max-len N] [--max-itemsets N]
 //! ```
+//!
+//! A run that would find more than `--max-itemsets` (10,000,000) itemsets stops with an error
+//! naming the limit (raise it, raise the support, or cap `--max-len`). The output files are
+//! written together ([`OutputFiles`]): a failure leaves both as they were.
 //!
 //! PATH is a CSV or Parquet file (or a directory of Parquet part files) with one row per
 //! (order_id, item), as Instacart's `order_products*.csv` and the peers harness's
@@ -25,7 +30,7 @@ use std::time::Instant;
 
 use arrow::array::{AsArray, ListArray};
 use arrow::datatypes::{DataType, Int64Type};
-use ml_core::io::{read_table, write_csv, ReadOptions};
+use ml_core::io::{check_output_path, read_table, OutputFiles, ReadOptions};
 use ml_core::{Dataset, MlError};
 use ml_fpm::{group_baskets, FPGrowth};
 
@@ -54,6 +59,13 @@ pub struct Args {
     /// Write the association rules to this CSV file.
     #[arg(long)]
     pub rules_out: Option<PathBuf>,
+    /// Longest itemset mined (mlxtend's max_len; default: no limit).
+    #[arg(long)]
+    pub max_len: Option<usize>,
+    /// Most itemsets mined before the run stops with an error naming this limit
+    /// (FP-growth's max_itemsets).
+    #[arg(long, default_value_t = ml_fpm::DEFAULT_MAX_ITEMSETS)]
+    pub max_itemsets: usize,
 }
 
 /// The baskets: the `items` list column (or the one list column) when the file has one, else
@@ -100,9 +112,28 @@ fn list_text(list: &ListArray, row: usize) -> String {
 /// Mines the baskets, writing the summary tables to `out`; returns `{"transactions", "items",
 /// "itemsets", "rules", "load_s", "mine_s", "rules_s"}`.
 pub fn run(args: &Args, out: &mut dyn Write) -> Result<Summary> {
+    for p in args.itemsets_out.iter().chain(&args.rules_out) {
+        check_output_path(p)?;
+    }
     let t = Instant::now();
     let raw = read_table(&args.baskets, &ReadOptions::new())?;
-    let data = baskets(&raw)?;
+    let data = baskets(&raw).map_err(|e| match e {
+        MlError::InvalidData(m) => MlError::data(format!(
+            "'{}': {m}; its columns: {}",
+            args.baskets.display(),
+            raw.column_names().join(", ")
+        )),
+        MlError::InvalidValue {
+            column,
+            row,
+            message,
+        } => MlError::value(
+            column,
+            row,
+            format!("{message} (in '{}')", args.baskets.display()),
+        ),
+        other => other,
+    })?;
     drop(raw);
     let load_s = t.elapsed().as_secs_f64();
     writeln!(
@@ -114,8 +145,10 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<Summary> {
 
     let mut fp = FPGrowth::new()
         .with_min_support(args.min_support)
-        .with_min_confidence(args.min_confidence);
-    fp.n_threads = args.threads;
+        .with_min_confidence(args.min_confidence)
+        .with_max_itemsets(args.max_itemsets);
+    fp.max_len = args.max_len;
+    fp.n_threads = args.threads.map(crate::common::check_threads).transpose()?;
     let t = Instant::now();
     let (model, timings) = fp.fit_timed(&data)?;
     let mine_s = t.elapsed().as_secs_f64();
@@ -166,12 +199,15 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<Summary> {
         )?;
     }
 
+    let mut files = OutputFiles::new();
     if let Some(p) = &args.itemsets_out {
-        write_csv(&sets, p)?;
-        writeln!(out, "wrote {}", p.display())?;
+        files.csv(&sets, p)?;
     }
     if let Some(p) = &args.rules_out {
-        write_csv(&rules, p)?;
+        files.csv(&rules, p)?;
+    }
+    files.commit()?;
+    for p in args.itemsets_out.iter().chain(&args.rules_out) {
         writeln!(out, "wrote {}", p.display())?;
     }
     Ok(Summary::new(serde_json::json!({

@@ -53,6 +53,7 @@ pub struct Args {
 
 /// Runs the benchmark; the closing JSON line holds the figures.
 pub fn run(args: &Args, out: &mut dyn Write) -> Result<Summary> {
+    crate::common::check_threads(args.threads)?;
     let model: PipelineModel = ml_core::persist::load_as(&args.model)?;
     let data = ml_core::io::read_table(&args.data, &ml_core::io::ReadOptions::new())?;
     if data.num_rows() == 0 {

@@ -82,6 +82,39 @@ pub fn finish(result: crate::Result<Summary>) -> ExitCode {
     }
 }
 
+/// The flags of an example's `main`, or the exit code to return at once: `--help` and
+/// `--version` print as clap prints them (exit code 0); a flag clap refuses is one line on
+/// stderr, clap's first (`error: invalid value '-1' for '--num-round <NUM_ROUND>': ...`),
+/// without the usage and tips that follow it, and exit code 2.
+pub fn parse_args<A: clap::Parser>() -> Result<A, ExitCode> {
+    A::try_parse().map_err(|e| {
+        if e.use_stderr() {
+            eprintln!("{}", clap_error_line(&e));
+            ExitCode::from(2)
+        } else {
+            let _ = e.print();
+            ExitCode::SUCCESS
+        }
+    })
+}
+
+/// Clap's message for `e` on one line: its first paragraph (`error: ...`, with the list that
+/// follows it for missing arguments), without the usage and tips after it, and without colours.
+pub fn clap_error_line(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let parts: Vec<&str> = text
+        .lines()
+        .skip_while(|l| l.trim().is_empty())
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    if parts.is_empty() {
+        "error: invalid command line".to_string()
+    } else {
+        parts.join(" ")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,6 +147,35 @@ mod tests {
             error_line(&Wrapped(io(), true)),
             "cannot read 'x.csv': no such file"
         );
+    }
+
+    #[test]
+    fn a_refused_flag_is_one_line_naming_it() {
+        #[derive(clap::Parser, Debug)]
+        #[allow(dead_code)]
+        struct Flags {
+            #[arg(long)]
+            num_round: usize,
+        }
+        let e = <Flags as clap::Parser>::try_parse_from(["t", "--num-round=-1"]).unwrap_err();
+        let line = clap_error_line(&e);
+        assert!(
+            line.starts_with("error: ") && line.contains("--num-round"),
+            "{line}"
+        );
+        assert!(
+            e.render().to_string().lines().count() > 1,
+            "clap's own text has more lines"
+        );
+        assert!(!line.contains('\n'));
+        // A missing flag: the line names it (clap lists it on the next line).
+        let e = <Flags as clap::Parser>::try_parse_from(["t"]).unwrap_err();
+        let line = clap_error_line(&e);
+        assert!(
+            line.contains("required") && line.contains("--num-round"),
+            "{line}"
+        );
+        assert!(!line.contains("Usage") && !line.contains('\n'), "{line}");
     }
 
     #[test]

@@ -60,6 +60,14 @@ struct Frames {
 /// Runs the use case: progress and tables go to `out`, the report (with the frames' thumbnails)
 /// to `--report-dir`; returns the key figures (the closing JSON line).
 pub fn run(args: &Args, out: &mut dyn Write) -> Result<Summary> {
+    // Checked before the frames are decoded and featurized (the slow part).
+    if !(2..=1000).contains(&args.folds) {
+        return Err(ml_core::MlError::param(
+            "--folds",
+            format!("must be in [2, 1000], got {}", args.folds),
+        )
+        .into());
+    }
     let mut timings = Timings::new();
     let dir = args.common.data_path("video");
     let report_dir = args.common.report_dir("suspicious_video");
@@ -109,7 +117,7 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<Summary> {
         out,
         "{n} labelled frames, {positives} with someone on the lawn"
     )?;
-    if n < args.folds * 2 {
+    if n / 2 < args.folds {
         return Err(format!("only {n} labelled frames: too few for {} folds", args.folds).into());
     }
 

@@ -20,7 +20,9 @@
 //! ml-core's format, or XGBoost's JSON format when the name ends in `.xgb.json`.
 //! `--predictions-out` writes one prediction (the probability of class 1 for binary) per test
 //! row, in row order. `--contribs-out` writes the test rows' TreeSHAP contributions (one column
-//! per feature, then `bias`; they sum to the margin). The last line of output is one JSON object:
+//! per feature, then `bias`; they sum to the margin). The output paths are checked before
+//! training, and the outputs are written together ([`OutputFiles`]): a failure leaves every
+//! one of them as it was. The last line of output is one JSON object:
 //! `{"rows_train", "rows_test", "features", "train_s", "predict_s", "auc"}`.
 //!
 //! Example with the bundled-free peers data (see /work/shared/peers):
@@ -39,7 +41,7 @@ use arrow::record_batch::RecordBatch;
 use indicatif::{ProgressBar, ProgressStyle};
 use ml_core::dataset::{column_to_f64, index_of, numeric_columns_except, NullPolicy};
 use ml_core::feature::{HandleInvalid, VectorAssembler};
-use ml_core::io::{write_values_csv, ParquetReadOptions};
+use ml_core::io::{check_output_path, OutputFiles, ParquetReadOptions};
 use ml_core::stream::{category_counts, BatchIter, BatchSource, ParquetSource};
 use ml_core::{Dataset, Estimator, MlError, Result, Transformer};
 use ml_eval::{BinaryClassificationEvaluator, Evaluator};
@@ -264,7 +266,8 @@ impl BatchSource for Part {
 /// rows), `predict_s` the time of scoring the test rows without reading them: the same
 /// measure as before training streamed, when the file was read whole beforehand.
 pub fn run(args: &Args, _out: &mut dyn Write) -> crate::Result<Summary> {
-    Ok(ml_core::threads::install(args.threads.max(1), || {
+    let threads = crate::common::check_threads(args.threads)?;
+    Ok(ml_core::threads::install(threads, || {
         train_and_score(args)
     })??)
 }
@@ -284,6 +287,13 @@ fn categorical_counts(args: &Args, path: &Path) -> Result<Vec<usize>> {
 }
 
 fn train_and_score(args: &Args) -> Result<Summary> {
+    // An output path that cannot be written is refused before the training, not after it.
+    for p in [&args.model_out, &args.predictions_out, &args.contribs_out]
+        .into_iter()
+        .flatten()
+    {
+        check_output_path(p)?;
+    }
     let schema = ParquetSource::new(&args.train).schema()?;
     let features = feature_columns(args, &schema)?;
     let d = features.len();
@@ -313,7 +323,8 @@ fn train_and_score(args: &Args) -> Result<Summary> {
     gbt.interaction_constraints = args.interaction_constraints.clone();
     if args.objective.starts_with("multi:") {
         // Classes 0..k-1: counted as category codes of the label over the training rows.
-        gbt.num_class = category_counts(&train_part, &[args.label.as_str()])?[0];
+        gbt.num_class = category_counts(&train_part, &[args.label.as_str()])
+            .map_err(|e| in_training_file(args, e))?[0];
     }
     let bar = std::io::stderr().is_terminal().then(|| {
         let b = ProgressBar::new(args.num_round as u64);
@@ -331,7 +342,9 @@ fn train_and_score(args: &Args) -> Result<Summary> {
     }
     // Training time as before streaming: without the time spent reading the batches.
     let (t0, read0) = (Instant::now(), train_part.read_seconds());
-    let model = gbt.fit_source(&train_part)?;
+    let model = gbt
+        .fit_source(&train_part)
+        .map_err(|e| in_training_file(args, e))?;
     let train_s = t0.elapsed().as_secs_f64() - (train_part.read_seconds() - read0);
     if let Some(b) = bar {
         b.finish_and_clear();
@@ -386,19 +399,23 @@ fn train_and_score(args: &Args) -> Result<Summary> {
     } else {
         serde_json::Value::Null
     };
+    // The outputs are written together: a failure leaves every one of them as it was.
+    let mut files = OutputFiles::new();
     if let Some(path) = &args.model_out {
-        if path.to_string_lossy().ends_with(".xgb.json") {
-            ml_tree::xgboost::save_xgboost_json(&model, path)?;
+        let json = if path.to_string_lossy().ends_with(".xgb.json") {
+            ml_tree::xgboost::to_xgboost_json(&model)?
         } else {
-            model.save(path)?;
-        }
+            ml_core::persist::to_json(&model)?
+        };
+        files.bytes(path, json.as_bytes())?;
     }
     if let Some(path) = &args.predictions_out {
-        write_values_csv(path, "prediction", &pred)?;
+        files.values_csv(path, "prediction", &pred)?;
     }
     if let (Some(path), Some(text)) = (&args.contribs_out, contribs) {
-        ml_core::persist::write_atomic(path, text.as_bytes())?;
+        files.bytes(path, text.as_bytes())?;
     }
+    files.commit()?;
     Ok(Summary::new(serde_json::json!({
         "rows_train": rows_train,
         "rows_test": rows_test,
@@ -407,6 +424,60 @@ fn train_and_score(args: &Args) -> Result<Summary> {
         "predict_s": (predict_s * 1e3).round() / 1e3,
         "auc": auc,
     })))
+}
+
+/// An error about a value of the training rows, with the row as `--train` counts it: with
+/// `--split-col`, the trainer counts only the training rows, so its row `k` is the file's
+/// `k`-th row whose split flag is not 1. Other errors pass through.
+fn in_training_file(args: &Args, e: MlError) -> MlError {
+    let (column, row, message) = match e {
+        MlError::InvalidValue {
+            column,
+            row,
+            message,
+        } => (column, row, message),
+        other => return other,
+    };
+    let file = args.train.display();
+    let Some(split) = &args.split_col else {
+        return MlError::value(column, row, format!("{message} (in '{file}')"));
+    };
+    match training_row_in_file(&args.train, split, row) {
+        Ok(Some(file_row)) => MlError::value(
+            column,
+            file_row,
+            format!("{message} (in '{file}'; training row {row}, '{split}' not 1)"),
+        ),
+        _ => MlError::value(
+            column,
+            row,
+            format!("{message} (in '{file}', counting only the rows where '{split}' is not 1)"),
+        ),
+    }
+}
+
+/// The row of `path` that is its `k`-th training row (split flag not 1), if there is one.
+fn training_row_in_file(path: &Path, split: &str, k: usize) -> Result<Option<usize>> {
+    let source = ParquetSource::new(path).with_options(
+        ParquetReadOptions::new()
+            .columns(&[split])
+            .batch_size(BATCH_ROWS),
+    );
+    let (mut seen, mut offset) = (0usize, 0usize);
+    for batch in source.open()? {
+        let batch = Dataset::new(batch?);
+        let flags = column_to_f64(&batch, split, NullPolicy::NullAsNaN)?;
+        for (i, &v) in flags.values().iter().enumerate() {
+            if v != 1.0 {
+                if seen == k {
+                    return Ok(Some(offset + i));
+                }
+                seen += 1;
+            }
+        }
+        offset += batch.num_rows();
+    }
+    Ok(None)
 }
 
 /// The header line of the TreeSHAP contributions file: one column per feature, then `bias`

@@ -7,7 +7,8 @@
 //! ```
 //!
 //! Features are the one list column (`FixedSizeList<Float64>`, e.g. CNN embeddings) or else all
-//! other numeric columns. With `--split-col`, rows where that column is non-zero are the test
+//! other columns, which must be numeric (a text column is an error naming it: leave it out with
+//! `--exclude`). With `--split-col`, rows where that column is non-zero are the test
 //! set (the peers' `is_test`). AUC is computed on the test set (or on the training set when there
 //! is none) with a rank-based formula (ties get their average rank). The last line printed is
 //! one JSON object: `{"rows_train", "features", "iterations", "objective", "nonzero", "train_s",
@@ -17,14 +18,14 @@
 //! `--train lr.parquet --label label --split-col is_test --max-iter 20 --reg 0.05 --elastic-net 0.3`.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use arrow::array::BooleanArray;
 use arrow::datatypes::DataType;
 use ml_core::dataset::numeric_columns_except;
 use ml_core::feature::VectorAssembler;
-use ml_core::io::{read_table, ReadOptions};
+use ml_core::io::{check_output_path, read_table, ReadOptions};
 use ml_core::linear::LogisticRegression;
 use ml_core::{Dataset, Estimator, MlError, Transformer};
 use ml_eval::{BinaryClassificationEvaluator, Evaluator};
@@ -90,6 +91,20 @@ fn with_features(data: &Dataset, skip: &[String]) -> ml_core::Result<(Dataset, u
     }
     let skip: Vec<&str> = skip.iter().map(String::as_str).collect();
     let cols = numeric_columns_except(&schema, &skip)?;
+    // A column that is not numeric (text in a CSV column makes it a string column) is not
+    // dropped without a word.
+    if let Some(f) = schema
+        .fields()
+        .iter()
+        .find(|f| !skip.contains(&f.name().as_str()) && !cols.contains(f.name()))
+    {
+        return Err(ml_core::dataset::type_error(
+            f.name(),
+            "a numeric type (a CSV column with text in the rows its type is inferred from \
+             is read as strings; leave the column out with --exclude)",
+            f.data_type(),
+        ));
+    }
     if cols.is_empty() {
         return Err(MlError::data("no numeric feature columns left"));
     }
@@ -107,12 +122,45 @@ fn with_features(data: &Dataset, skip: &[String]) -> ml_core::Result<(Dataset, u
 /// ml-eval's [`BinaryClassificationEvaluator`]; everything runs on one pool of `--threads`
 /// threads ([`ml_core::threads::install`]).
 pub fn run(args: &Args, _out: &mut dyn Write) -> crate::Result<Summary> {
-    Ok(ml_core::threads::install(args.threads.max(1), || {
+    let threads = crate::common::check_threads(args.threads)?;
+    Ok(ml_core::threads::install(threads, || {
         fit_and_evaluate(args)
     })??)
 }
 
+/// An [`MlError::InvalidValue`] about row `row` of the rows a step saw, told as the row of
+/// `file`: `rows` maps the step's rows to the file's (`None`: the same rows). Other errors
+/// pass through.
+fn in_file(file: &Path, rows: Option<&[usize]>, e: MlError) -> MlError {
+    match e {
+        MlError::InvalidValue {
+            column,
+            row,
+            message,
+        } => {
+            let file = file.display();
+            match rows.map(|r| r.get(row)) {
+                None => MlError::value(column, row, format!("{message} (in '{file}')")),
+                Some(Some(&file_row)) => MlError::value(
+                    column,
+                    file_row,
+                    format!("{message} (in '{file}'; row {row} of the training rows)"),
+                ),
+                Some(None) => MlError::value(
+                    column,
+                    row,
+                    format!("{message} (in '{file}', counting only the training rows)"),
+                ),
+            }
+        }
+        other => other,
+    }
+}
+
 fn fit_and_evaluate(args: &Args) -> ml_core::Result<Summary> {
+    if let Some(p) = &args.predictions_out {
+        check_output_path(p)?;
+    }
     let t0 = Instant::now();
     let data = read_table(&args.train, &ReadOptions::new())?;
     let mut skip = args.exclude.clone();
@@ -120,18 +168,29 @@ fn fit_and_evaluate(args: &Args) -> ml_core::Result<Summary> {
     if let Some(s) = &args.split_col {
         skip.push(s.clone());
     }
-    let (data, width) = with_features(&data, &skip)?;
+    let (data, width) = with_features(&data, &skip).map_err(|e| in_file(&args.train, None, e))?;
+    // The file's row of each training row, when the training rows are a part of the file.
+    let mut train_rows: Option<Vec<usize>> = None;
     let (train, test) = match (&args.split_col, &args.test) {
         (Some(col), _) => {
             let flag = data.numeric_column(col)?;
             let is_test: BooleanArray =
                 flag.iter().map(|v| Some(v.unwrap_or(0.0) != 0.0)).collect();
             let is_train: BooleanArray = is_test.iter().map(|v| v.map(|b| !b)).collect();
+            train_rows = Some(
+                is_train
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, t)| *t == Some(true))
+                    .map(|(i, _)| i)
+                    .collect(),
+            );
             (data.filter(&is_train)?, Some(data.filter(&is_test)?))
         }
         (None, Some(path)) => {
             let t = read_table(path, &ReadOptions::new())?;
-            (data, Some(with_features(&t, &skip)?.0))
+            let t = with_features(&t, &skip).map_err(|e| in_file(path, None, e))?;
+            (data, Some(t.0))
         }
         (None, None) => (data, None),
     };
@@ -147,7 +206,9 @@ fn fit_and_evaluate(args: &Args) -> ml_core::Result<Summary> {
         .with_elastic_net_param(args.elastic_net)
         .with_n_threads(args.threads);
     let t1 = Instant::now();
-    let model = lr.fit(&train)?;
+    let model = lr
+        .fit(&train)
+        .map_err(|e| in_file(&args.train, train_rows.as_deref(), e))?;
     let train_s = t1.elapsed().as_secs_f64();
     eprintln!(
         "trained in {train_s:.3}s: {} iterations ({:?}), objective {:.10}",

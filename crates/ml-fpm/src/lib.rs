@@ -48,4 +48,4 @@ mod tree;
 pub use baskets::group_baskets;
 pub use encode::ItemVocab;
 pub use fpgrowth::{FPGrowth, FPGrowthModel, FitTimings, DEFAULT_MAX_ITEMSETS};
-pub use prefixspan::PrefixSpan;
+pub use prefixspan::{PrefixSpan, DEFAULT_MAX_PATTERNS};

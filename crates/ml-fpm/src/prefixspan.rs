@@ -59,6 +59,19 @@ pub struct PrefixSpan {
     pub max_local_proj_db_size: usize,
     /// Threads (`None`: rayon's global pool).
     pub n_threads: Option<usize>,
+    /// Most patterns mined before the run stops with an [`MlError::InvalidParam`] naming
+    /// `max_patterns` (raise it, raise `min_support` or lower `max_pattern_length`); default
+    /// [`DEFAULT_MAX_PATTERNS`]. One sequence of 40 distinct items holds over a billion
+    /// patterns of at most 10 items, so without a limit a tiny file could exhaust memory.
+    #[serde(default = "default_max_patterns")]
+    pub max_patterns: usize,
+}
+
+/// The default of [`PrefixSpan::max_patterns`] (as FP-growth's `max_itemsets`).
+pub const DEFAULT_MAX_PATTERNS: usize = 10_000_000;
+
+fn default_max_patterns() -> usize {
+    DEFAULT_MAX_PATTERNS
 }
 
 impl Default for PrefixSpan {
@@ -69,6 +82,7 @@ impl Default for PrefixSpan {
             max_pattern_length: 10,
             max_local_proj_db_size: 32_000_000,
             n_threads: None,
+            max_patterns: DEFAULT_MAX_PATTERNS,
         }
     }
 }
@@ -82,6 +96,9 @@ fn validate(p: &PrefixSpan) -> Result<()> {
     }
     if p.max_pattern_length == 0 {
         return Err(MlError::param("max_pattern_length", "must be at least 1"));
+    }
+    if p.max_patterns == 0 {
+        return Err(MlError::param("max_patterns", "must be at least 1, got 0"));
     }
     if p.max_local_proj_db_size == 0 {
         return Err(MlError::param(
@@ -108,6 +125,7 @@ impl_params!(PrefixSpan {
     max_pattern_length: "Maximum number of items in a pattern.",
     max_local_proj_db_size: "Projected databases larger than this (items) are explored in parallel.",
     n_threads: "Threads (none: rayon's global pool).",
+    max_patterns: "Most patterns mined before the run stops with an error naming this limit.",
 } validate = validate);
 
 /// A projected sequence (Spark's `Postfix`): the sequence `items` (0-delimited itemsets of
@@ -128,6 +146,9 @@ struct Miner<'a> {
     min_count: u64,
     max_len: usize,
     par_threshold: usize,
+    /// Patterns found so far (over all threads), and the limit past which mining stops.
+    found: std::sync::atomic::AtomicUsize,
+    max_patterns: usize,
 }
 
 /// Output: patterns flattened, one `Vec<Ext>` per pattern, with its count.
@@ -232,8 +253,25 @@ impl Miner<'_> {
             .sum()
     }
 
+    /// Counts `n` more patterns; false once the total is past the limit (mining then stops:
+    /// whether it does depends only on the total, not on the order threads find them).
+    fn count(&self, n: usize) -> bool {
+        use std::sync::atomic::Ordering;
+        self.found.fetch_add(n, Ordering::Relaxed) + n <= self.max_patterns
+    }
+
+    fn over_limit(&self) -> bool {
+        self.found.load(std::sync::atomic::Ordering::Relaxed) > self.max_patterns
+    }
+
     fn grow(&self, prefix: &mut Vec<Ext>, db: &[Postfix], out: &mut Found) {
+        if self.over_limit() {
+            return;
+        }
         let exts = self.extensions(db);
+        if !self.count(exts.len()) {
+            return;
+        }
         if prefix.len() + 1 == self.max_len || self.db_size(db) <= self.par_threshold {
             for (e, c) in exts {
                 prefix.push(e);
@@ -293,6 +331,12 @@ impl PrefixSpan {
         self.max_local_proj_db_size = n;
         self
     }
+    /// Stops with an error past `n` patterns (`max_patterns`).
+    pub fn with_max_patterns(mut self, n: usize) -> Self {
+        self.max_patterns = n;
+        self
+    }
+
     /// Sets the number of threads.
     pub fn with_n_threads(mut self, n: usize) -> Self {
         self.n_threads = Some(n);
@@ -460,6 +504,8 @@ impl PrefixSpan {
             min_count,
             max_len: self.max_pattern_length,
             par_threshold: self.max_local_proj_db_size,
+            found: std::sync::atomic::AtomicUsize::new(0),
+            max_patterns: self.max_patterns,
         };
         let db: Vec<Postfix> = (0..seqs.len() as u32)
             .filter(|&s| seqs[s as usize].len() > 1)
@@ -474,6 +520,17 @@ impl PrefixSpan {
             miner.grow(&mut Vec::new(), &db, &mut out);
             out
         })?;
+        if miner.over_limit() {
+            return Err(MlError::param(
+                "max_patterns",
+                format!(
+                    "more than {} frequent sequential patterns at min_support {} ({} \
+                     sequences); raise max_patterns, raise min_support or lower \
+                     max_pattern_length",
+                    self.max_patterns, self.min_support, n
+                ),
+            ));
+        }
         patterns_dataset(&vocab, &found)
     }
 }
@@ -664,6 +721,54 @@ mod tests {
                 assert_eq!(patterns(&p), expected, "supp {supp} threads {threads}");
             }
         }
+    }
+
+    #[test]
+    fn a_sequence_of_forty_items_stops_at_max_patterns_not_out_of_memory() {
+        // One sequence of 40 one-item itemsets: every subsequence is frequent, over a billion
+        // of at most 10 items.
+        let one: Vec<Vec<i64>> = (1..=40).map(|i| vec![i]).collect();
+        let data = dataset(&[one]);
+        for threads in [1, 2] {
+            let e = PrefixSpan::new()
+                .with_min_support(1.0)
+                .with_max_patterns(100_000)
+                .with_max_local_proj_db_size(8)
+                .with_n_threads(threads)
+                .find_frequent_sequential_patterns(&data)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("'max_patterns'") && e.contains("max_pattern_length"),
+                "{e}"
+            );
+        }
+        // Patterns of at most 2 items: 40 + 780 (ordered pairs i < j in sequence order).
+        let two = PrefixSpan::new()
+            .with_min_support(1.0)
+            .with_max_pattern_length(2);
+        assert_eq!(
+            two.find_frequent_sequential_patterns(&data)
+                .unwrap()
+                .num_rows(),
+            820
+        );
+        // The limit is exact: 820 is allowed at 820, refused at 819, at any thread count.
+        for threads in [1, 2] {
+            let at = |limit| {
+                two.clone()
+                    .with_max_patterns(limit)
+                    .with_max_local_proj_db_size(8)
+                    .with_n_threads(threads)
+                    .find_frequent_sequential_patterns(&data)
+            };
+            assert_eq!(at(820).unwrap().num_rows(), 820);
+            assert!(at(819).unwrap_err().to_string().contains("max_patterns"));
+        }
+        assert!(PrefixSpan::new()
+            .with_max_patterns(0)
+            .find_frequent_sequential_patterns(&data)
+            .is_err());
     }
 
     #[test]

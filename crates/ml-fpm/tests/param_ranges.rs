@@ -115,6 +115,7 @@ fn prefix_span_refuses_out_of_range_parameters() {
         ),
         (|p| p.n_threads = Some(0), "n_threads", &["[1, 1024]"]),
         (|p| p.n_threads = Some(5000), "n_threads", &["got 5000"]),
+        (|p| p.max_patterns = 0, "max_patterns", &["at least 1"]),
     ];
     for (set, param, words) in cases {
         let mut ps = PrefixSpan::new();

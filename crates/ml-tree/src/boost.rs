@@ -161,7 +161,7 @@ impl GradientBoostedTrees {
             if labels.is_null(i) || labels.value(i).is_nan() {
                 return Err(MlError::value(
                     &self.label_col,
-                    i,
+                    offset + i,
                     "missing label (null or NaN)",
                 ));
             }

@@ -197,6 +197,27 @@ fn streamed_training_names_the_row_of_the_source_and_refuses_a_changing_source()
         }
         other => panic!("{other:?}"),
     }
+    // A missing label in row 250 too (it was counted within its batch: row 56).
+    let mut ys: Vec<f64> = data.f64_column("label").unwrap().values().to_vec();
+    ys[250] = f64::NAN;
+    let missing = data
+        .replace_column(
+            Field::new("label", DataType::Float64, true),
+            Arc::new(Float64Array::from(ys)) as ArrayRef,
+        )
+        .unwrap();
+    let source = ml_core::stream::MemorySource::from_dataset(&missing, 97).unwrap();
+    match gbt.fit_source(&source) {
+        Err(MlError::InvalidValue {
+            column,
+            row,
+            message,
+        }) => {
+            assert_eq!((column.as_str(), row), ("label", 250), "{message}");
+            assert!(message.contains("missing label"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
     let batches = ml_core::stream::MemorySource::from_dataset(&data, 100)
         .unwrap()
         .open()

@@ -38,43 +38,279 @@ where
     W: Write + Send + IntoFile,
     F: FnOnce(&mut AtomicSink<'_>) -> Result<()>,
 {
+    stage_via(path, wrap, write)?.commit()
+}
+
+/// A temporary file written, flushed and synced beside its target, not yet renamed over it.
+/// Dropped without [`Staged::commit`], it removes the temporary file.
+#[derive(Debug)]
+pub(crate) struct Staged {
+    /// The path as the caller gave it (for messages).
+    path: PathBuf,
+    /// The file the rename replaces (the path, or the regular file a link names).
+    target: PathBuf,
+    tmp: PathBuf,
+    done: bool,
+}
+
+impl Staged {
+    /// Renames the temporary file over the target.
+    pub(crate) fn commit(mut self) -> Result<()> {
+        let r = fs::rename(&self.tmp, &self.target).map_err(|e| MlError::io(&self.path, e));
+        self.done = r.is_ok();
+        r
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// A name beside `target` that no other write of this process uses: `.<name>.<what>-<pid>-<n>`.
+fn sibling_name(target: &Path, what: &str) -> PathBuf {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let dir = target
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
+    dir.join(format!(
+        ".{name}.{what}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ))
+}
+
+/// Everything of an atomic write but the rename: checks the target, fills and syncs the
+/// temporary file (with the permissions of the file it will replace).
+pub(crate) fn stage_via<W, F>(
+    path: &Path,
+    wrap: impl FnOnce(File) -> io::Result<W>,
+    write: F,
+) -> Result<Staged>
+where
+    W: Write + Send + IntoFile,
+    F: FnOnce(&mut AtomicSink<'_>) -> Result<()>,
+{
     let target = writable_target(path)?;
     let dir = target
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(|e| MlError::io(dir, e))?;
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "out".into());
-    let tmp = dir.join(format!(
-        ".{name}.tmp-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
+    let tmp = sibling_name(&target, "tmp");
     let file = File::create(&tmp).map_err(|e| MlError::io(&tmp, e))?;
-    let result = (|| {
-        let inner = wrap(file).map_err(|e| MlError::io(path, e))?;
-        let mut writer = BufWriter::with_capacity(1 << 20, inner);
-        write(&mut writer)?;
-        let file = writer
-            .into_inner()
-            .map_err(|e| MlError::io(path, e.into_error()))?
-            .into_file()
-            .map_err(|e| MlError::io(path, e))?;
-        file.sync_all().map_err(|e| MlError::io(path, e))?;
-        if let Ok(previous) = fs::metadata(&target) {
-            fs::set_permissions(&tmp, previous.permissions()).map_err(|e| MlError::io(&tmp, e))?;
-        }
-        drop(file);
-        fs::rename(&tmp, &target).map_err(|e| MlError::io(path, e))
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+    let staged = Staged {
+        path: path.to_path_buf(),
+        target,
+        tmp,
+        done: false,
+    };
+    let inner = wrap(file).map_err(|e| MlError::io(path, e))?;
+    let mut writer = BufWriter::with_capacity(1 << 20, inner);
+    write(&mut writer)?;
+    let file = writer
+        .into_inner()
+        .map_err(|e| MlError::io(path, e.into_error()))?
+        .into_file()
+        .map_err(|e| MlError::io(path, e))?;
+    file.sync_all().map_err(|e| MlError::io(path, e))?;
+    if let Ok(previous) = fs::metadata(&staged.target) {
+        fs::set_permissions(&staged.tmp, previous.permissions())
+            .map_err(|e| MlError::io(&staged.tmp, e))?;
     }
-    result
+    Ok(staged)
+}
+
+/// Checks that `path` can take an output: it is a regular file, a symbolic link to one, or
+/// absent. A directory, FIFO, device, socket or dangling link is an [`MlError::Io`] naming
+/// `path` and what it is. Call it before long work whose result goes to `path`.
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// assert!(ml_core::io::check_output_path(&dir.path().join("new.csv")).is_ok());
+/// let e = ml_core::io::check_output_path(dir.path()).unwrap_err().to_string();
+/// assert!(e.contains("it is a directory"), "{e}");
+/// ```
+pub fn check_output_path(path: impl AsRef<Path>) -> Result<()> {
+    writable_target(path.as_ref()).map(drop)
+}
+
+/// Several output files of one command, committed together: each is written to a temporary
+/// file beside its target as it is added (so a failure while writing any of them, or a target
+/// that cannot be replaced, leaves every target untouched), and [`OutputFiles::commit`]
+/// renames them all into place. Should a rename fail, the outputs renamed before it are put
+/// back as they were (the replaced files are kept as hard links until every rename is done).
+/// Dropped without a commit, the temporary files are removed and nothing is replaced.
+///
+/// ```
+/// use ml_core::io::OutputFiles;
+/// let dir = tempfile::tempdir().unwrap();
+/// let (a, b) = (dir.path().join("model.json"), dir.path().join("pred.csv"));
+/// std::fs::write(&a, "old model").unwrap();
+/// let mut out = OutputFiles::new();
+/// out.bytes(&a, b"new model").unwrap();
+/// // The second output is a directory: refused, and the first is not replaced.
+/// assert!(out.bytes(dir.path(), b"x").is_err());
+/// drop(out);
+/// assert_eq!(std::fs::read_to_string(&a).unwrap(), "old model");
+///
+/// let mut out = OutputFiles::new();
+/// out.bytes(&a, b"new model").unwrap();
+/// out.values_csv(&b, "prediction", &[0.5]).unwrap();
+/// out.commit().unwrap();
+/// assert_eq!(std::fs::read_to_string(&a).unwrap(), "new model");
+/// assert_eq!(std::fs::read_to_string(&b).unwrap(), "prediction\n0.5\n");
+/// ```
+#[derive(Debug, Default)]
+pub struct OutputFiles {
+    staged: Vec<Staged>,
+}
+
+impl OutputFiles {
+    /// No outputs yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds an output whose contents `write` produces (written to its temporary file now).
+    pub(crate) fn add(
+        &mut self,
+        path: &Path,
+        write: impl FnOnce(&mut AtomicSink<'_>) -> Result<()>,
+    ) -> Result<()> {
+        let staged = stage_via(path, Ok, write)?;
+        if let Some(other) = self.staged.iter().find(|s| s.target == staged.target) {
+            return Err(MlError::io(
+                path,
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!(
+                        "the same file as the output '{}'; give each output its own path",
+                        other.path.display()
+                    ),
+                ),
+            ));
+        }
+        self.staged.push(staged);
+        Ok(())
+    }
+
+    /// Adds an output holding `bytes`.
+    pub fn bytes(&mut self, path: impl AsRef<Path>, bytes: &[u8]) -> Result<()> {
+        let path = path.as_ref();
+        self.add(path, |w| {
+            w.write_all(bytes).map_err(|e| MlError::io(path, e))
+        })
+    }
+
+    /// Adds a CSV output of `data`, as [`write_csv`](crate::io::write_csv) writes it.
+    pub fn csv(&mut self, data: &crate::Dataset, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        let cells = super::csv_write::CsvCells::new(data)?;
+        self.add(path, |w| cells.write(path, w))
+    }
+
+    /// Adds a one-column CSV output, as [`write_values_csv`](crate::io::write_values_csv)
+    /// writes it.
+    pub fn values_csv(
+        &mut self,
+        path: impl AsRef<Path>,
+        column: &str,
+        values: &[f64],
+    ) -> Result<()> {
+        let path = path.as_ref();
+        self.add(path, |w| {
+            super::csv_write::values_into(path, column, values, w)
+        })
+    }
+
+    /// Renames every output into place, in the order they were added. A target that has
+    /// become something else than a regular file since it was added is refused before any
+    /// rename; a failed rename puts back the outputs already renamed.
+    pub fn commit(mut self) -> Result<()> {
+        for s in &self.staged {
+            writable_target(&s.path)?;
+        }
+        // The files about to be replaced, kept under a second name until every rename is done.
+        let mut previous: Vec<Previous> = Vec::with_capacity(self.staged.len());
+        for s in &self.staged {
+            previous.push(if fs::symlink_metadata(&s.target).is_err() {
+                Previous::Absent
+            } else {
+                let b = sibling_name(&s.target, "prev");
+                match fs::hard_link(&s.target, &b) {
+                    Ok(()) => Previous::Kept(b),
+                    Err(_) => Previous::NotKept,
+                }
+            });
+        }
+        let staged = std::mem::take(&mut self.staged);
+        let mut renamed: Vec<(PathBuf, Previous)> = Vec::new();
+        let mut failure = None;
+        let mut previous = previous.into_iter();
+        for s in staged {
+            let prev = previous.next().unwrap_or(Previous::NotKept);
+            let target = s.target.clone();
+            match s.commit() {
+                Ok(()) => renamed.push((target, prev)),
+                Err(e) => {
+                    prev.discard();
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        // Outputs never reached: their temporaries went with their Staged, drop the backups.
+        previous.for_each(Previous::discard);
+        match failure {
+            None => {
+                for (_, prev) in renamed {
+                    prev.discard();
+                }
+                Ok(())
+            }
+            Some(e) => {
+                for (target, prev) in renamed {
+                    match prev {
+                        Previous::Kept(b) => {
+                            let _ = fs::rename(b, &target);
+                        }
+                        Previous::Absent => {
+                            let _ = fs::remove_file(&target);
+                        }
+                        Previous::NotKept => {}
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+/// What stood at an output's target before [`OutputFiles::commit`].
+enum Previous {
+    /// Nothing: undoing the rename removes the output.
+    Absent,
+    /// A file, hard-linked here: undoing the rename puts it back.
+    Kept(PathBuf),
+    /// A file that could not be linked (a file system without hard links): it stays replaced.
+    NotKept,
+}
+
+impl Previous {
+    fn discard(self) {
+        if let Previous::Kept(b) = self {
+            let _ = fs::remove_file(b);
+        }
+    }
 }
 
 /// A writer that hands back the [`File`] it wraps once everything is written to it.
@@ -327,5 +563,65 @@ pub(crate) mod tests {
             "{:?}",
             names(d)
         );
+    }
+
+    #[test]
+    fn several_outputs_are_committed_together_or_not_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let (a, b) = (d.join("model.json"), d.join("pred.csv"));
+        fs::write(&a, b"old model").unwrap();
+        fs::write(&b, b"old pred").unwrap();
+
+        // The second output cannot be written (a directory): the first is not replaced.
+        fs::create_dir(d.join("sub")).unwrap();
+        let mut out = OutputFiles::new();
+        out.bytes(&a, b"new model").unwrap();
+        let e = out.bytes(d.join("sub"), b"x").unwrap_err().to_string();
+        assert!(e.contains("sub") && e.contains("it is a directory"), "{e}");
+        drop(out);
+        assert_eq!(fs::read(&a).unwrap(), b"old model");
+        assert_eq!(names(d), ["model.json", "pred.csv", "sub"]);
+
+        // A target that turns into a directory after it was added: refused before any rename.
+        let c = d.join("later.csv");
+        let mut out = OutputFiles::new();
+        out.bytes(&a, b"new model").unwrap();
+        out.bytes(&c, b"c").unwrap();
+        fs::create_dir(&c).unwrap();
+        let e = out.commit().unwrap_err().to_string();
+        assert!(e.contains("later.csv") && e.contains("directory"), "{e}");
+        assert_eq!(fs::read(&a).unwrap(), b"old model");
+        fs::remove_dir(&c).unwrap();
+
+        // The second rename fails (its temporary file is gone): the first is put back, and a
+        // third output that did not exist before is not left behind.
+        let mut out = OutputFiles::new();
+        out.bytes(&c, b"c").unwrap();
+        out.bytes(&a, b"new model").unwrap();
+        out.bytes(&b, b"new pred").unwrap();
+        fs::remove_file(&out.staged[1].tmp).unwrap();
+        let e = out.commit().unwrap_err().to_string();
+        assert!(e.contains("model.json"), "{e}");
+        assert_eq!(fs::read(&a).unwrap(), b"old model");
+        assert_eq!(fs::read(&b).unwrap(), b"old pred");
+        assert!(!c.exists());
+        assert_eq!(names(d), ["model.json", "pred.csv", "sub"]);
+
+        // Two outputs to one file are refused.
+        let mut out = OutputFiles::new();
+        out.bytes(&a, b"1").unwrap();
+        let e = out.bytes(&a, b"2").unwrap_err().to_string();
+        assert!(e.contains("the same file"), "{e}");
+        drop(out);
+
+        // All written: every target replaced, no temporary or backup left.
+        let mut out = OutputFiles::new();
+        out.bytes(&a, b"new model").unwrap();
+        out.values_csv(&b, "prediction", &[0.25, 1.0]).unwrap();
+        out.commit().unwrap();
+        assert_eq!(fs::read(&a).unwrap(), b"new model");
+        assert_eq!(fs::read(&b).unwrap(), b"prediction\n0.25\n1\n");
+        assert_eq!(names(d), ["model.json", "pred.csv", "sub"]);
     }
 }

@@ -57,12 +57,24 @@ fn write_float(out: &mut Vec<u8>, v: f64) {
 /// ```
 pub fn write_csv(data: &Dataset, path: impl AsRef<Path>) -> Result<()> {
     let path = path.as_ref();
-    let batch = data.batch();
-    let options = FormatOptions::default().with_null("");
-    let mut cells = Vec::with_capacity(batch.num_columns());
-    for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
-        let cell =
-            match column.data_type() {
+    let cells = CsvCells::new(data)?;
+    write_file_atomic(path, |out| cells.write(path, out))
+}
+
+/// A dataset's columns ready to be written as CSV text (types checked before any file is
+/// opened).
+pub(crate) struct CsvCells<'a> {
+    batch: &'a arrow::record_batch::RecordBatch,
+    cells: Vec<(Cell<'a>, &'a arrow::array::ArrayRef)>,
+}
+
+impl<'a> CsvCells<'a> {
+    pub(crate) fn new(data: &'a Dataset) -> Result<Self> {
+        let batch = data.batch();
+        let options = FormatOptions::default().with_null("");
+        let mut cells = Vec::with_capacity(batch.num_columns());
+        for (field, column) in batch.schema_ref().fields().iter().zip(batch.columns()) {
+            let cell = match column.data_type() {
                 DataType::Float64 => Cell::F64(column.as_primitive::<Float64Type>()),
                 DataType::Float32 => Cell::F32(column.as_primitive::<Float32Type>()),
                 DataType::Utf8 => Cell::Str(column.as_string::<i32>()),
@@ -75,16 +87,24 @@ pub fn write_csv(data: &Dataset, path: impl AsRef<Path>) -> Result<()> {
                     },
                 )?),
             };
-        cells.push((cell, column));
+            cells.push((cell, column));
+        }
+        Ok(CsvCells { batch, cells })
     }
-    write_file_atomic(path, |out| {
-        let io_err = |e: ::csv::Error| match e.into_kind() {
-            ::csv::ErrorKind::Io(io) => MlError::io(path, io),
-            other => MlError::Csv {
-                path: path.to_path_buf(),
-                line: 0,
-                message: format!("{other:?}"),
-            },
+
+    /// Writes the header and the rows to `out`; `path` names the file in errors.
+    pub(crate) fn write(&self, path: &Path, out: &mut dyn Write) -> Result<()> {
+        let batch = self.batch;
+        let io_err = |e: ::csv::Error| {
+            let message = e.to_string();
+            match e.into_kind() {
+                ::csv::ErrorKind::Io(io) => MlError::io(path, io),
+                _ => MlError::Csv {
+                    path: path.to_path_buf(),
+                    line: 0,
+                    message,
+                },
+            }
         };
         let mut writer = WriterBuilder::new()
             .quote_style(QuoteStyle::Necessary)
@@ -100,7 +120,7 @@ pub fn write_csv(data: &Dataset, path: impl AsRef<Path>) -> Result<()> {
         let mut scratch: Vec<u8> = Vec::with_capacity(64);
         for row in 0..batch.num_rows() {
             record.clear();
-            for (cell, column) in &cells {
+            for (cell, column) in &self.cells {
                 if column.is_null(row) {
                     record.push_field(b"");
                     continue;
@@ -140,8 +160,9 @@ pub fn write_csv(data: &Dataset, path: impl AsRef<Path>) -> Result<()> {
         }
         writer.flush().map_err(|e| MlError::io(path, e))?;
         Ok(())
-    })
+    }
 }
+
 /// Writes one column of numbers as a CSV file, atomically: a header line `column`, then one
 /// value per line in row order, in Rust's `Display` format (the shortest digits that read
 /// back as the same `f64`, in plain decimal notation: `1`, `0.25`, `0.0000001`; `NaN`, `inf`,
@@ -156,17 +177,24 @@ pub fn write_csv(data: &Dataset, path: impl AsRef<Path>) -> Result<()> {
 /// ```
 pub fn write_values_csv(path: impl AsRef<Path>, column: &str, values: &[f64]) -> Result<()> {
     let path = path.as_ref();
-    let needs_quotes = column.contains([',', '"', '\n', '\r']);
-    write_file_atomic(path, |out| {
-        let header = if needs_quotes {
-            format!("\"{}\"", column.replace('"', "\"\""))
-        } else {
-            column.to_string()
-        };
-        writeln!(out, "{header}").map_err(|e| MlError::io(path, e))?;
-        for v in values {
-            writeln!(out, "{v}").map_err(|e| MlError::io(path, e))?;
-        }
-        Ok(())
-    })
+    write_file_atomic(path, |out| values_into(path, column, values, out))
+}
+
+/// The text of [`write_values_csv`] written to `out`; `path` names the file in errors.
+pub(crate) fn values_into(
+    path: &Path,
+    column: &str,
+    values: &[f64],
+    out: &mut dyn Write,
+) -> Result<()> {
+    let header = if column.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", column.replace('"', "\"\""))
+    } else {
+        column.to_string()
+    };
+    writeln!(out, "{header}").map_err(|e| MlError::io(path, e))?;
+    for v in values {
+        writeln!(out, "{v}").map_err(|e| MlError::io(path, e))?;
+    }
+    Ok(())
 }

@@ -26,8 +26,10 @@
 //! Every write goes to a temporary file in the target directory that is renamed into place, so
 //! a crash or a full disk never leaves a half-written file; only a regular file (or nothing) is
 //! replaced: a directory, FIFO or device as the output path is an error, and a symbolic link is
-//! followed to the regular file it names (a dangling link is refused). Every error names the
-//! file, and for CSV the line and column at fault.
+//! followed to the regular file it names (a dangling link is refused). Several outputs of one
+//! command go through [`OutputFiles`]: all are written before any is renamed into place, so a
+//! failure leaves every target as it was; [`check_output_path`] checks a path before the work
+//! whose result it takes. Every error names the file, and for CSV the line and column at fault.
 //!
 //! ```
 //! use ml_core::io::{read_csv, read_parquet, write_parquet, CsvReadOptions};
@@ -66,6 +68,7 @@ mod parquet_check;
 mod parquet_io;
 mod table;
 
+pub use atomic::{check_output_path, OutputFiles};
 pub(crate) use atomic::{kind_of, write_file_atomic};
 #[cfg(test)]
 pub(crate) use atomic::{tests::FailAfter, write_file_atomic_via};

@@ -29,6 +29,36 @@ pub fn to_f64(
     }
 }
 
+/// In a string column, the non-empty values `parse` cannot read: how many, and the first one's
+/// row and text (`None`: every value parsed, or the column is not a string column). What
+/// [`to_f64`] would turn into nulls without a word.
+pub fn unparsable(
+    data: &Dataset,
+    column: &str,
+    parse: impl Fn(&str) -> Option<f64>,
+) -> Result<Option<(usize, usize, String)>> {
+    let col = data.column(column)?;
+    if !matches!(
+        col.data_type(),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+    ) {
+        return Ok(None);
+    }
+    let strings = arrow::compute::cast(col, &DataType::Utf8)?;
+    let mut count = 0;
+    let mut first = None;
+    for (row, s) in strings.as_string::<i32>().iter().enumerate() {
+        let Some(t) = s.map(str::trim).filter(|t| !t.is_empty()) else {
+            continue;
+        };
+        if parse(t).is_none() {
+            count += 1;
+            first.get_or_insert_with(|| (row, t.to_string()));
+        }
+    }
+    Ok(first.map(|(row, text)| (count, row, text)))
+}
+
 /// Parses a number, ignoring a trailing `%` and surrounding spaces ("83.70%" -> 83.7).
 pub fn parse_percent(s: &str) -> Option<f64> {
     s.trim().trim_end_matches('%').trim().parse().ok()

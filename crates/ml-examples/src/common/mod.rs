@@ -177,3 +177,20 @@ pub fn files_with_suffix(dir: &Path, suffix: &str) -> Result<Vec<PathBuf>> {
     out.sort();
     Ok(out)
 }
+
+/// Checks a tool's `--threads`: 1 up to [`ml_core::threads::MAX_THREADS`] (the library's 0,
+/// "the current pool", means nothing on a command line, so it is refused rather than read as
+/// 1 or as every core).
+pub fn check_threads(threads: usize) -> ml_core::Result<usize> {
+    if (1..=ml_core::threads::MAX_THREADS).contains(&threads) {
+        Ok(threads)
+    } else {
+        Err(ml_core::MlError::param(
+            "--threads",
+            format!(
+                "must be in [1, {}], got {threads}",
+                ml_core::threads::MAX_THREADS
+            ),
+        ))
+    }
+}

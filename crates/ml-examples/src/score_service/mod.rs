@@ -141,6 +141,16 @@ impl Drop for Service {
 }
 
 fn runtime(threads: usize) -> Result<tokio::runtime::Runtime> {
+    if threads > ml_core::threads::MAX_THREADS {
+        return Err(ml_core::MlError::param(
+            "--threads",
+            format!(
+                "must be in [0, {}] (0 = one per core), got {threads}",
+                ml_core::threads::MAX_THREADS
+            ),
+        )
+        .into());
+    }
     let mut b = tokio::runtime::Builder::new_multi_thread();
     if threads > 0 {
         b.worker_threads(threads);
