@@ -41,15 +41,18 @@ impl Drop for TempInput {
     }
 }
 
-/// Most pixels of an image [`image_bytes`] decodes (4 Mi). A header claiming more, within
-/// [`MAX_IMAGE_BYTES`], is legitimate work linear in the image (a 447-byte JPEG claiming
-/// 4864 x 32367 gray pixels decodes to 157 MB, seconds under ASan per decode): such inputs
-/// are skipped, as [`preprocess`] bounds its work. Headers claiming more than the byte limit
-/// still run: they must be refused before anything is allocated.
+/// Most pixels of an image [`image_bytes`] decodes (4 Mi). A header claiming more, whose
+/// decoded bytes are within [`MAX_IMAGE_BYTES`], is legitimate work linear in the image (a
+/// 447-byte JPEG claiming 4864 x 32367 gray pixels decodes to 157 MB, seconds under ASan per
+/// decode; one claiming 10752 x 18761 decodes to 202 MB, and the target's four decodes and
+/// their RGB conversions passed 2 GB): such inputs are skipped, as [`preprocess`] bounds its
+/// work. Headers claiming more than the byte limit still run: they must be refused before
+/// anything is allocated.
 pub const MAX_DECODE_PIXELS: u64 = 1 << 22;
 
 /// Whether the header of `data` (read without decoding pixels) claims an image of more than
-/// [`MAX_DECODE_PIXELS`] pixels whose decoded bytes are within [`MAX_IMAGE_BYTES`].
+/// [`MAX_DECODE_PIXELS`] pixels whose decoded bytes (in its own pixel format) are within
+/// [`MAX_IMAGE_BYTES`].
 fn large_but_allowed(data: &[u8]) -> bool {
     use image::ImageDecoder;
     let Ok(reader) = image::ImageReader::new(std::io::Cursor::new(data)).with_guessed_format()
@@ -61,8 +64,8 @@ fn large_but_allowed(data: &[u8]) -> bool {
     };
     let (w, h) = decoder.dimensions();
     let pixels = w as u64 * h as u64;
-    // RGBA is the widest layout the decoded image is converted to.
-    pixels > MAX_DECODE_PIXELS && pixels.saturating_mul(4) <= MAX_IMAGE_BYTES as u64
+    // The decoded bytes in the file's own pixel format, as the byte limit counts them.
+    pixels > MAX_DECODE_PIXELS && decoder.total_bytes() <= MAX_IMAGE_BYTES as u64
 }
 
 /// Image decoding: the bytes as an image file, read into an image table ([`read_images`] on
