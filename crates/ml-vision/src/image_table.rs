@@ -220,7 +220,7 @@ fn load_image(path: &Path) -> Result<Decoded> {
     let mut limits = image::Limits::default();
     limits.max_alloc = Some(MAX_IMAGE_BYTES as u64);
     reader.limits(limits);
-    let img = reader.decode().map_err(derr)?;
+    let img = decode_without_panics(path, || reader.decode().map_err(derr))?;
     let (width, height) = (img.width() as usize, img.height() as usize);
     let (channels, data) = match img {
         image::DynamicImage::ImageLuma8(g) => (1, g.into_raw()),
@@ -234,6 +234,25 @@ fn load_image(path: &Path) -> Result<Decoded> {
         height,
         channels,
         data,
+    })
+}
+
+/// Runs `decode` (a call into the `image` crate's decoders on the bytes of `path`), turning a
+/// panic of theirs on corrupt input into a [`VisionError::ImageDecode`] naming the file and
+/// the panic's message. (Fuzzing found one: zune-jpeg 0.5.15 unwraps a missing coefficient
+/// block in its AVX2 IDCT on a crafted baseline JPEG; the decoder is dropped afterwards,
+/// nothing of it is reused.)
+fn decode_without_panics<T>(path: &Path, decode: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode)).unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".into());
+        Err(VisionError::decode(
+            path,
+            format!("the file is corrupt (the image decoder failed: {message})"),
+        ))
     })
 }
 

@@ -317,3 +317,29 @@ fn max_frames_stops_the_extraction() {
         "{e:?}"
     );
 }
+
+/// Found by `image_decode` (`regressions/image_decode/jpeg_zune_idct_unwrap_panic`): the
+/// `image` crate's JPEG decoder (zune-jpeg) panics on this crafted baseline JPEG; reading it
+/// is an error naming the file, on every path, not a panic.
+#[test]
+fn a_jpeg_that_makes_the_decoder_panic_is_an_error_naming_the_file() {
+    let bytes = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../fuzz/regressions/image_decode/jpeg_zune_idct_unwrap_panic"),
+    )
+    .expect("the regression input");
+    let dir = std::env::temp_dir().join(format!("ml-vision-zune-panic-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("bad.jpg");
+    std::fs::write(&path, &bytes).unwrap();
+    let err = decode_rgb(&path).expect_err("a corrupt JPEG");
+    let text = err.to_string();
+    assert!(text.contains("bad.jpg"), "{text}");
+    #[cfg(not(feature = "libjpeg-turbo"))]
+    assert!(text.contains("the image decoder failed"), "{text}");
+    let opts = ImageReadOptions::default().with_n_threads(1);
+    assert!(read_images(&path, &opts).is_err());
+    let dropped = read_images(&dir, &opts.with_drop_invalid(true)).expect("drop_invalid");
+    assert_eq!(dropped.num_rows(), 0);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
