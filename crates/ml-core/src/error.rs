@@ -152,3 +152,19 @@ impl MlError {
         }
     }
 }
+
+/// The message of a caught panic (`catch_unwind`'s payload): its `&str` or `String`, or "no
+/// message". Readers that run a third-party decoder under `catch_unwind` put it in the error
+/// they return.
+///
+/// ```
+/// let payload = std::panic::catch_unwind(|| panic!("bad block {}", 3)).unwrap_err();
+/// assert_eq!(ml_core::error::panic_message(payload.as_ref()), "bad block 3");
+/// ```
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".into())
+}

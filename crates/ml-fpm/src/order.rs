@@ -95,11 +95,14 @@ fn radix_sort(v: &mut Vec<u64>, lo: u32, hi: u32) {
     }
 }
 
+/// Transactions for the tests of this module and of the tree: built from rank lists, and
+/// random rank lists with many shared prefixes.
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(crate) mod test_rows {
+    use crate::tree::Transactions;
 
-    fn transactions(rows: &[Vec<u32>]) -> Transactions {
+    /// The transactions holding `rows`, in that order.
+    pub(crate) fn transactions(rows: &[Vec<u32>]) -> Transactions {
         let mut tx = Transactions {
             offsets: vec![0],
             items: Vec::new(),
@@ -111,8 +114,9 @@ mod tests {
         tx
     }
 
-    /// Deterministic ascending rank lists of 0..8 items below `n_items`, many sharing prefixes.
-    fn random_rows(seed: u64, n: usize, n_items: u32) -> Vec<Vec<u32>> {
+    /// Deterministic ascending rank lists of 0..=`max_len` items below `n_items`, many sharing
+    /// prefixes.
+    pub(crate) fn random_rows(seed: u64, n: usize, n_items: u32, max_len: u64) -> Vec<Vec<u32>> {
         let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
         let mut next = move || {
             state ^= state << 13;
@@ -122,7 +126,7 @@ mod tests {
         };
         (0..n)
             .map(|_| {
-                let len = (next() % 9) as usize;
+                let len = (next() % (max_len + 1)) as usize;
                 let mut r: Vec<u32> = (0..len)
                     .map(|_| (next() % n_items as u64).min(next() % n_items as u64) as u32)
                     .collect();
@@ -132,6 +136,12 @@ mod tests {
             })
             .collect()
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_rows::{random_rows, transactions};
+    use super::*;
 
     #[test]
     fn radix_order_is_the_lexicographic_order_of_the_nonempty_transactions() {
@@ -141,7 +151,7 @@ mod tests {
             (3, 500, 3000),
             (4, 50, 1),
         ] {
-            let rows = random_rows(seed, n, n_items);
+            let rows = random_rows(seed, n, n_items, 8);
             let tx = transactions(&rows);
             let mut expected: Vec<&Vec<u32>> = rows.iter().filter(|r| !r.is_empty()).collect();
             expected.sort();

@@ -950,30 +950,9 @@ pub(crate) fn mine_items(
 
 #[cfg(test)]
 mod tests {
-    use super::{single_path_count, GlobalTree, Transactions};
+    use super::{single_path_count, GlobalTree};
     use crate::order::sorted_order;
-
-    /// Deterministic ascending rank lists of 0..10 items below `n_items`, many sharing prefixes.
-    fn random_transactions(seed: u64, n: usize, n_items: u32) -> Vec<Vec<u32>> {
-        let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
-        (0..n)
-            .map(|_| {
-                let len = (next() % 11) as usize;
-                let mut r: Vec<u32> = (0..len)
-                    .map(|_| (next() % n_items as u64).min(next() % n_items as u64) as u32)
-                    .collect();
-                r.sort_unstable();
-                r.dedup();
-                r
-            })
-            .collect()
-    }
+    use crate::order::test_rows::{random_rows, transactions};
 
     #[test]
     fn direct_and_chunked_builds_give_the_same_nodes_with_brute_force_counts() {
@@ -983,15 +962,8 @@ mod tests {
             (3, 40, 4),
             (4, 1, 3),
         ] {
-            let rows = random_transactions(seed, n, n_items);
-            let mut tx = Transactions {
-                offsets: vec![0],
-                items: Vec::new(),
-            };
-            for r in &rows {
-                tx.items.extend_from_slice(r);
-                tx.offsets.push(tx.items.len());
-            }
+            let rows = random_rows(seed, n, n_items, 10);
+            let tx = transactions(&rows);
             let sorted = tx.permuted(&sorted_order(&tx, false));
             let support = vec![0u32; n_items as usize];
             let one = GlobalTree::from_sorted(sorted.clone(), &support, 1);

@@ -244,11 +244,7 @@ fn load_image(path: &Path) -> Result<Decoded> {
 /// nothing of it is reused.)
 fn decode_without_panics<T>(path: &Path, decode: impl FnOnce() -> Result<T>) -> Result<T> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode)).unwrap_or_else(|panic| {
-        let message = panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "no message".into());
+        let message = ml_core::error::panic_message(panic.as_ref());
         Err(VisionError::decode(
             path,
             format!("the file is corrupt (the image decoder failed: {message})"),

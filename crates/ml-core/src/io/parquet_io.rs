@@ -204,11 +204,7 @@ fn load_metadata(path: &Path) -> Result<(File, ArrowReaderMetadata)> {
 /// schema a file embeds; the reader is dropped afterwards, nothing of it is reused.)
 fn without_panics<T>(path: &Path, what: &str, read: impl FnOnce() -> Result<T>) -> Result<T> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)).unwrap_or_else(|panic| {
-        let message = panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "no message".into());
+        let message = crate::error::panic_message(panic.as_ref());
         Err(pq_error(
             path,
             format!("{what}: the file is corrupt (the Parquet decoder failed: {message})"),
