@@ -168,6 +168,7 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<Summary> {
             "importances": m.importances,
             "report": index.display().to_string(),
             "seconds": timings.to_json(),
+            "peak_rss_mb": timings.peak_rss_json(),
         }),
     ))
 }
@@ -398,10 +399,7 @@ fn click_files(dir: &Path) -> Result<Vec<PathBuf>> {
     }
     let mut files = Vec::new();
     for p in common::files_with_suffix(dir, ".csv")? {
-        let head = std::fs::read(&p).map_err(|e| format!("cannot read '{}': {e}", p.display()))?;
-        let first = head.split(|b| *b == b'\n').next().unwrap_or_default();
-        let first = String::from_utf8_lossy(first);
-        if first.trim_end().split(',').any(|c| c == "click") {
+        if header_line(&p)?.split(',').any(|c| c == "click") {
             files.push(p);
         }
     }
@@ -409,6 +407,21 @@ fn click_files(dir: &Path) -> Result<Vec<PathBuf>> {
         return Err(format!("no CSV file with a 'click' column in '{}'", dir.display()).into());
     }
     Ok(files)
+}
+
+/// The first line of the file at `path` without its line ending, read alone: the files are
+/// the size of the data set (Avazu's is 6 GB) and must not be read whole to look at a header.
+/// A header longer than 1 MiB is cut there (it cannot be the header of a click file).
+fn header_line(path: &Path) -> Result<String> {
+    use std::io::{BufRead, Read};
+    let file =
+        std::fs::File::open(path).map_err(|e| format!("cannot read '{}': {e}", path.display()))?;
+    let mut first = Vec::new();
+    std::io::BufReader::new(file)
+        .take(1 << 20)
+        .read_until(b'\n', &mut first)
+        .map_err(|e| format!("cannot read '{}': {e}", path.display()))?;
+    Ok(String::from_utf8_lossy(&first).trim_end().to_string())
 }
 
 /// The click files as one stream of batches with one schema, inferred from the first file.

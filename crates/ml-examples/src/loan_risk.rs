@@ -222,6 +222,7 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<Summary> {
         "saved_at_threshold_musd": common::round(m.saved_at_threshold / 1e6, 4),
         "report": index.display().to_string(),
         "seconds": timings.to_json(),
+        "peak_rss_mb": timings.peak_rss_json(),
     });
     if let Value::Object(keys) = &mut figures {
         keys.extend(m.extra);

@@ -114,6 +114,7 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<Summary> {
             "suggestions": m.suggestions,
             "report": index.display().to_string(),
             "seconds": timings.to_json(),
+            "peak_rss_mb": timings.peak_rss_json(),
         }),
     ))
 }

@@ -71,7 +71,17 @@ pub fn repo_path(rel: &str) -> PathBuf {
 #[derive(Debug, Default)]
 pub struct Timings {
     phases: Vec<(String, Duration)>,
+    peaks: Vec<Option<u64>>,
     start: Option<Instant>,
+}
+
+/// The process's peak resident set size so far, in bytes (`VmHWM` in `/proc/self/status`);
+/// `None` where the system does not report it (not Linux).
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
 }
 
 impl Timings {
@@ -79,18 +89,47 @@ impl Timings {
     pub fn new() -> Self {
         Timings {
             phases: Vec::new(),
+            peaks: Vec::new(),
             start: Some(Instant::now()),
         }
     }
 
-    /// Runs `f` and records its wall time under `name` (also logged to stderr).
+    /// Runs `f` and records its wall time under `name`, and the process's peak RSS at its end
+    /// (both logged to stderr).
     pub fn phase<T>(&mut self, name: &str, f: impl FnOnce() -> T) -> T {
         let t0 = Instant::now();
         let out = f();
         let dt = t0.elapsed();
-        eprintln!("[{name}: {:.3} s]", dt.as_secs_f64());
+        let peak = peak_rss_bytes();
+        match peak {
+            Some(b) => eprintln!(
+                "[{name}: {:.3} s, peak RSS so far {:.0} MB]",
+                dt.as_secs_f64(),
+                b as f64 / 1e6
+            ),
+            None => eprintln!("[{name}: {:.3} s]", dt.as_secs_f64()),
+        }
         self.phases.push((name.to_string(), dt));
+        self.peaks.push(peak);
         out
+    }
+
+    /// The process's peak RSS in MB (10^6 bytes) at the end of each phase, as a JSON object
+    /// `{name: MB}`, plus `total` (the peak at the time of the call); empty where the system does
+    /// not report it. The peak only grows, so the phase where it jumps is the one that used
+    /// the memory.
+    pub fn peak_rss_json(&self) -> serde_json::Value {
+        let mb = |b: u64| serde_json::json!(round(b as f64 / 1e6, 1));
+        let mut m = serde_json::Map::new();
+        for ((name, _), peak) in self.phases.iter().zip(&self.peaks) {
+            if let Some(b) = peak {
+                m.insert(name.clone(), mb(*b));
+            }
+        }
+        if let Some(b) = peak_rss_bytes() {
+            m.insert("total".into(), mb(b));
+        }
+        serde_json::Value::Object(m)
     }
 
     /// Seconds since `new`.
