@@ -120,7 +120,7 @@ fn add_leaf_values(
                 let f = &leaves.splits[t - leaves.ranges.len()];
                 let col = bins.column(f.feature);
                 for &r in &bufs[f.in_b as usize][f.start..f.end] {
-                    let left = f.table[col[r as usize] as usize];
+                    let left = f.table[col.get(r as usize) as usize];
                     add(r, if left { f.values[0] } else { f.values[1] });
                 }
             }
@@ -300,11 +300,11 @@ impl GradientBoostedTrees {
                 })
             });
         // In memory the rows are binned straight from the (borrowed) feature matrix.
-        let bin = |mapper: &BinMapper| -> Result<BinMatrix> {
+        let bin = |mapper: &BinMapper, compact: bool| -> Result<BinMatrix> {
             let t = features
                 .as_ref()
                 .expect("binned only after the checks passed");
-            Ok(mapper.transform(t.x.view()))
+            Ok(mapper.transform_with_layout(t.x.view(), compact))
         };
         self.fit_checked(local, bin, collective)
     }
@@ -378,8 +378,8 @@ impl GradientBoostedTrees {
             })
         })();
         let expected = local.as_ref().map_or(0, |l| l.gathered.n_rows());
-        let bin = |mapper: &BinMapper| {
-            bin_source(source, mapper, expected, |data, offset| {
+        let bin = |mapper: &BinMapper, compact: bool| {
+            bin_source(source, mapper, expected, compact, |data, offset| {
                 let t = self.inputs_at(&data, "training", true, offset)?;
                 Ok(t.x.into_owned())
             })
@@ -392,7 +392,7 @@ impl GradientBoostedTrees {
     fn fit_checked(
         &self,
         local: Result<Checked<'_>>,
-        bin: impl FnOnce(&BinMapper) -> Result<BinMatrix> + Send,
+        bin: impl FnOnce(&BinMapper, bool) -> Result<BinMatrix> + Send,
         collective: &dyn Collective,
     ) -> Result<(GradientBoostedTreesModel, Vec<f64>)> {
         let shard = collective.world_size() > 1;
@@ -642,7 +642,7 @@ impl GradientBoostedTrees {
         Ok(())
     }
 
-    /// A hash of every parameter but `n_threads` (which does not change the model), to check
+    /// A hash of every parameter but `n_threads` and `bin_layout` (which do not change the model), to check
     /// that all workers train with the same ones.
     fn params_hash(&self) -> u64 {
         let mut h = 0xcbf2_9ce4_8422_2325u64;
@@ -658,7 +658,8 @@ impl GradientBoostedTrees {
             )
         });
         for (name, value) in self.param_values() {
-            if name == "n_threads" {
+            // Neither changes the model.
+            if name == "n_threads" || name == "bin_layout" {
                 continue;
             }
             for b in format!("{name}={value:?};").bytes() {
@@ -812,7 +813,7 @@ impl GradientBoostedTrees {
     fn train(
         &self,
         checked: Checked<'_>,
-        bin: impl FnOnce(&BinMapper) -> Result<BinMatrix>,
+        bin: impl FnOnce(&BinMapper, bool) -> Result<BinMatrix>,
         c: &dyn Collective,
     ) -> Result<(GradientBoostedTreesModel, Vec<f64>)> {
         let prepared = self.prepare(checked, bin, c)?;
@@ -824,7 +825,7 @@ impl GradientBoostedTrees {
     pub(crate) fn prepare<'a>(
         &self,
         checked: Checked<'a>,
-        bin: impl FnOnce(&BinMapper) -> Result<BinMatrix>,
+        bin: impl FnOnce(&BinMapper, bool) -> Result<BinMatrix>,
         c: &dyn Collective,
     ) -> Result<Prepared<'a>> {
         let Checked {
@@ -863,9 +864,10 @@ impl GradientBoostedTrees {
             }
             _ => n_global as f64,
         };
-        // Cut points from the sample of all workers' rows, then the rows binned.
+        // Cut points from the sample of all workers' rows, then the rows binned (in the
+        // layout `bin_layout` asks for at this worker's size: the model is the same).
         let mapper = sample.finish(&cats, self.max_bin, c)?;
-        let bins = bin(&mapper)?;
+        let bins = bin(&mapper, self.bin_layout.is_compact(n, d))?;
         Ok(Prepared {
             y,
             w,

@@ -180,25 +180,33 @@ impl<'m> BinAppender<'m> {
         self.n_rows
     }
 
-    /// The matrix of every row appended.
-    pub fn finish(self) -> BinMatrix {
+    /// The matrix of every row appended, in the compact layout or the fast one (see
+    /// [`BinMatrix`]).
+    pub fn finish(self, compact: bool) -> BinMatrix {
         let missing = self
             .mapper
             .features
             .iter()
             .map(|c| c.n_bins() as u8)
             .collect();
-        BinMatrix::new(self.n_rows, self.mapper.features.len(), self.data, missing)
+        BinMatrix::with_layout(
+            self.n_rows,
+            self.mapper.features.len(),
+            self.data,
+            missing,
+            compact,
+        )
     }
 }
 
 /// Reads `source` again and bins every batch's rows; `features_of` turns a batch into its
 /// features (given the row number of its first row, for errors), `expected` is the first
-/// pass's row count.
+/// pass's row count, `compact` the layout of the matrix (see [`BinMatrix`]).
 pub(crate) fn bin_source(
     source: &dyn BatchSource,
     mapper: &BinMapper,
     expected: usize,
+    compact: bool,
     mut features_of: impl FnMut(ml_core::Dataset, usize) -> Result<ndarray::Array2<f64>>,
 ) -> Result<BinMatrix> {
     let changed = |second: String| {
@@ -220,5 +228,5 @@ pub(crate) fn bin_source(
     if out.n_rows() != expected {
         return Err(changed(out.n_rows().to_string()));
     }
-    Ok(out.finish())
+    Ok(out.finish(compact))
 }

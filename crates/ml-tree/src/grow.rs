@@ -99,7 +99,7 @@ impl Leaves {
         for f in &self.splits {
             if (f.start..f.end).contains(&pos) {
                 let r = bufs[f.in_b as usize][pos];
-                let b = bins.column(f.feature)[r as usize];
+                let b = bins.column(f.feature).get(r as usize);
                 let v = if f.table[b as usize] {
                     f.values[0]
                 } else {
@@ -690,13 +690,19 @@ mod tests {
         for f in 0..bins.n_features() {
             let col = bins.column(f);
             let mb = bins.missing_bins()[f];
-            let has_missing = rows.iter().any(|&r| col[r] == mb);
+            let has_missing = rows.iter().any(|&r| col.get(r) == mb);
             for b in 0..mb.saturating_sub(1) {
                 for miss_left in [false, true] {
                     if miss_left && !has_missing {
                         continue;
                     }
-                    let goes_left = |r: usize| if col[r] == mb { miss_left } else { col[r] <= b };
+                    let goes_left = |r: usize| {
+                        if col.get(r) == mb {
+                            miss_left
+                        } else {
+                            col.get(r) <= b
+                        }
+                    };
                     let l: Vec<usize> = rows.iter().copied().filter(|&r| goes_left(r)).collect();
                     let rr: Vec<usize> = rows.iter().copied().filter(|&r| !goes_left(r)).collect();
                     let (ls, rs) = (sum(&l, gh), sum(&rr, gh));
@@ -719,10 +725,10 @@ mod tests {
         let col = bins.column(feature);
         let mb = bins.missing_bins()[feature];
         let goes_left = |r: usize| {
-            if col[r] == mb {
+            if col.get(r) == mb {
                 default_left
             } else {
-                col[r] <= bin
+                col.get(r) <= bin
             }
         };
         let l: Vec<usize> = rows.iter().copied().filter(|&r| goes_left(r)).collect();

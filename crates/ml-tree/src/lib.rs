@@ -69,12 +69,15 @@
 //! batch to the cut sample; the second bins each batch straight into the `u8` matrices. Only
 //! one batch is ever held as `f64`, and the model is the same bytes as `fit` on the same rows
 //! in memory (tested at batch sizes from 1 row up). What training then holds per row, with `d`
-//! features of which `g` joint groups (see `binning`) and `k` outputs: `2d + 2g` bytes of bins
-//! (row-major, column-major, joint slots), 8 for the label, `8k` for the margins, 16 for the
-//! gradient pair and its fixed-point copy, 8 for the two row-index buffers; 8 more with a
-//! weight column and 8 more with `subsample < 1`. For 23 click-log features that is about
-//! 120 bytes per row; measured: 1.03 GB peak for 8M training rows (`train_gbdt`, which
-//! streams its Parquet input).
+//! features of which `g` joint groups (see `binning`) and `k` outputs: the bins, 8 bytes for
+//! the label, `8k` for the margins, 16 for the gradient pair and its fixed-point copy, 8 for
+//! the two row-index buffers; 8 more with a weight column and 8 more with `subsample < 1`. The
+//! bins take `2d + 2g` bytes in the fast layout (row-major, column-major, joint slots) and `d`
+//! in the compact one (row-major alone; [`BinLayout`], parameter `bin_layout`: by default
+//! compact above [`COMPACT_ABOVE_BINS`] rows x features, the same model either way, slower
+//! training). For 23 click-log features that is about 120 bytes per row fast and 63
+//! compact; measured with `train_gbdt`, which streams its Parquet input: 1.03 GB peak for 8M
+//! training rows (fast).
 //!
 //! ## Losses, continued training, base margins
 //!
@@ -174,7 +177,10 @@ pub use loss::LossParams;
 pub use metric::Metric;
 pub use model::{GradientBoostedTreesModel, ImportanceType};
 pub use objective::Objective;
-pub use params::{GradientBoostedTrees, GrowPolicy, ModelParams, RoundCallback, RoundInfo};
+pub use params::{
+    BinLayout, GradientBoostedTrees, GrowPolicy, ModelParams, RoundCallback, RoundInfo,
+    COMPACT_ABOVE_BINS,
+};
 
 /// Internals the benchmarks in `benches/` drive directly; not part of the API.
 #[doc(hidden)]

@@ -119,7 +119,11 @@ fn fit_group(
         start,
         eval_start,
     };
-    let prepared = lead.prepare(checked, |mapper| Ok(mapper.transform(t.x.view())), c)?;
+    let prepared = lead.prepare(
+        checked,
+        |mapper, compact| Ok(mapper.transform_with_layout(t.x.view(), compact)),
+        c,
+    )?;
     drop(t);
     let mut out: Vec<Option<GradientBoostedTreesModel>> = vec![None; group.len()];
     let positions: Vec<usize> = (0..group.len()).collect();

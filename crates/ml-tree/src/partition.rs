@@ -4,7 +4,7 @@
 
 use rayon::prelude::*;
 
-use crate::binning::{BinMatrix, HIST_SLOTS};
+use crate::binning::{BinColumn, BinMatrix, HIST_SLOTS};
 
 /// Rows per task when partitioning a large node in parallel.
 const PARTITION_CHUNK: usize = 1 << 15;
@@ -14,16 +14,21 @@ const PARTITION_CHUNK: usize = 1 << 15;
 /// each row is stored once, at the position its direction selects. Returns the number going
 /// left.
 #[inline]
-fn split_rows(src: &[u32], col: &[u8], table: &[bool; HIST_SLOTS], dst: &mut [u32]) -> usize {
+fn split_rows(
+    src: &[u32],
+    col: BinColumn<'_>,
+    table: &[bool; HIST_SLOTS],
+    dst: &mut [u32],
+) -> usize {
     let n = src.len();
     debug_assert_eq!(dst.len(), n);
     // Lefts are written at `w`, rights at `k - 1`; `w + (n - k)` rows are placed, so `w < k`.
     let (mut w, mut k) = (0usize, n);
     for (i, &r) in src.iter().enumerate() {
         if let Some(&ahead) = src.get(i + 16) {
-            crate::hist::prefetch(col.as_ptr().wrapping_add(ahead as usize));
+            crate::hist::prefetch(col.ptr(ahead as usize));
         }
-        let l = table[col[r as usize] as usize];
+        let l = table[col.get(r as usize) as usize];
         let pos = if l { w } else { k - 1 };
         dst[pos] = r;
         w += l as usize;

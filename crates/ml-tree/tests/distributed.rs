@@ -3,7 +3,8 @@
 //! world sizes 1-4 on threads and 2-3 on a TCP ring over 127.0.0.1; shards contiguous,
 //! round-robin, shuffled, or with an empty one; each odd-ranked worker streaming its shard in
 //! batches (`fit_source_with`), the others fitting it in memory; one process streaming all
-//! rows in batches of 1, 97 or all rows; depthwise and lossguide, monotone and interaction
+//! rows in batches of 1, 97 or all rows; the bins in the compact layout and the fast one
+//! (`bin_layout`); depthwise and lossguide, monotone and interaction
 //! constraints, categorical slots, missing values, weights, row and
 //! column sampling, multiclass, an evaluation set with early stopping. And a worker that drops
 //! out midway makes the others fail within the timeout instead of hanging.
@@ -21,7 +22,7 @@ use ml_core::dataset::{unit_uniform, vector_column_from_vec, vector_type};
 use ml_core::stream::MemorySource;
 use ml_core::{Dataset, Estimator, MlError, ParamValue, Params};
 use ml_dist::{Collective, DistError, TcpRing, TcpRingConfig, ThreadCollective};
-use ml_tree::GradientBoostedTrees;
+use ml_tree::{BinLayout, GradientBoostedTrees};
 
 /// What a label is made of.
 #[derive(Clone, Copy)]
@@ -284,6 +285,19 @@ fn check_matrix_of(
         assert!(
             model_bytes(&gbt.fit_source(&source).unwrap()) == expected,
             "fit_source in batches of {batch_rows} rows differs from fit"
+        );
+    }
+    // The compact layout of the bins (no column-major copy, no joint slots) and the fast one.
+    for layout in [BinLayout::Compact, BinLayout::Fast] {
+        let gbt = gbt.clone().with_bin_layout(layout);
+        assert!(
+            model_bytes(&gbt.fit(&rows.all()).unwrap()) == expected,
+            "fit with bin_layout {layout} differs from fit"
+        );
+        let source = MemorySource::from_dataset(&rows.all(), STREAM_BATCH).unwrap();
+        assert!(
+            model_bytes(&gbt.fit_source(&source).unwrap()) == expected,
+            "fit_source with bin_layout {layout} differs from fit"
         );
     }
     for &world in worlds {
