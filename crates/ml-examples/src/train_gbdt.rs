@@ -114,6 +114,10 @@ pub struct Args {
     /// XGBoost's interaction_constraints: "[[0,1],[2,3,4]]", or by column name.
     #[arg(long, default_value = "")]
     pub interaction_constraints: String,
+    /// How the training bins are held in memory: auto, fast or compact (the row-major bins
+    /// alone: less memory, slower training; the same model).
+    #[arg(long, default_value = "auto")]
+    pub bin_layout: String,
 }
 
 /// Rows per Parquet batch while reading.
@@ -321,6 +325,7 @@ fn train_and_score(args: &Args) -> Result<Summary> {
     gbt.max_leaves = args.max_leaves;
     gbt.monotone_constraints = args.monotone_constraints.clone();
     gbt.interaction_constraints = args.interaction_constraints.clone();
+    gbt.bin_layout = args.bin_layout.parse()?;
     if args.objective.starts_with("multi:") {
         // Classes 0..k-1: counted as category codes of the label over the training rows.
         gbt.num_class = category_counts(&train_part, &[args.label.as_str()])
