@@ -23,6 +23,7 @@ use std::sync::Arc;
 use crate::common::{self, chart, title, CommonArgs, Report, Result, Sql, Timings};
 use crate::Summary;
 use arrow::array::{Array, ArrayRef, AsArray, Int64Array, ListBuilder, StringBuilder};
+use arrow::datatypes::DataType;
 use ml_core::{Dataset, Estimator, Transformer};
 use ml_fpm::FPGrowth;
 use serde_json::json;
@@ -67,33 +68,26 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<Summary> {
     let path = args.common.data_path("baskets/instacart");
     let sql = Sql::new()?;
     let mut report = Report::new("Market basket analysis");
-    let (baskets, source) = if path.is_file() {
+    let (basket_data, source) = if path.is_file() {
         let b = timings.phase("read_baskets", || read_basket_lines(&path))?;
-        (b, "groceries")
+        let data = timings.phase("basket_table", || baskets_dataset(&b))?;
+        (data, "groceries")
     } else {
         let tables = find_tables(&path)?;
-        let b = timings.phase("sql_and_baskets", || {
+        let data = timings.phase("sql_and_baskets", || {
             explore_instacart(out, &sql, &tables, &mut report)
         })?;
-        (b, "instacart")
+        (data, "instacart")
     };
-    let n_items: usize = baskets.iter().flatten().collect::<BTreeSet<_>>().len();
-    let avg = baskets.iter().map(Vec::len).sum::<usize>() as f64 / baskets.len().max(1) as f64;
+    let (n_baskets, n_items, avg) = timings.phase("basket_stats", || basket_stats(&basket_data))?;
     writeln!(
         out,
-        "\n{} baskets, {} distinct items, {:.2} items per basket",
-        baskets.len(),
-        n_items,
-        avg
+        "\n{n_baskets} baskets, {n_items} distinct items, {avg:.2} items per basket"
     )?;
     report.paragraph(&format!(
-        "Input: {} ({source}). {} baskets, {} distinct items, {:.2} items per basket.",
+        "Input: {} ({source}). {n_baskets} baskets, {n_items} distinct items, {avg:.2} items per basket.",
         path.display(),
-        baskets.len(),
-        n_items,
-        avg
     ));
-    let basket_data = timings.phase("basket_table", || baskets_dataset(&baskets))?;
     let m = mine(out, args, &sql, &basket_data, &mut timings, &mut report)?;
 
     let report_dir = args.common.report_dir("market_basket");
@@ -103,7 +97,7 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<Summary> {
         "market_basket",
         json!({
             "source": source,
-            "transactions": baskets.len(),
+            "transactions": n_baskets,
             "items": n_items,
             "min_support": args.min_support,
             "min_count": m.min_count,
@@ -350,13 +344,14 @@ fn find_tables(dir: &Path) -> Result<Tables> {
     })
 }
 
-/// The notebook's SQL, then baskets = distinct product names per order (ordered by order id).
+/// The notebook's SQL, then baskets = distinct product names per order (ordered by order id),
+/// as a basket table (see [`baskets_dataset`]).
 fn explore_instacart(
     out: &mut dyn Write,
     sql: &Sql,
     t: &Tables,
     report: &mut Report,
-) -> Result<Vec<Vec<String>>> {
+) -> Result<Dataset> {
     title(out, "Exploration (SQL through DataFusion)")?;
     report.heading("Exploration (SQL through DataFusion)");
     let read = |p: &Path| {
@@ -453,21 +448,47 @@ fn explore_instacart(
          JOIN products p ON op.product_id = p.product_id \
          ORDER BY op.order_id, p.product_name",
     )?;
+    // The (order, name) rows, ordered by order, straight into the basket column (no string
+    // per item: 35M order lines at Instacart's size).
     let ids = common::sql::f64_values(&lines, "order_id")?;
-    let names = common::data::strings(&lines, "product_name")?;
-    let mut baskets: Vec<Vec<String>> = Vec::new();
-    let mut last = f64::NAN;
-    for (id, name) in ids.iter().zip(names) {
+    let names = arrow::compute::cast(lines.column("product_name")?, &DataType::Utf8)?;
+    drop(lines);
+    let names = names.as_string::<i32>();
+    let mut builder = ListBuilder::new(StringBuilder::new());
+    let mut last: Option<f64> = None;
+    for (id, name) in ids.iter().zip(names.iter()) {
         let Some(name) = name else { continue };
-        if *id != last {
-            baskets.push(Vec::new());
-            last = *id;
+        if last != Some(*id) {
+            if last.is_some() {
+                builder.append(true);
+            }
+            last = Some(*id);
         }
-        if let Some(b) = baskets.last_mut() {
-            b.push(name);
-        }
+        builder.values().append_value(name);
     }
-    Ok(baskets)
+    if last.is_some() {
+        builder.append(true);
+    }
+    let items: ArrayRef = Arc::new(builder.finish());
+    Ok(Dataset::from_columns(vec![("items", items)])?)
+}
+
+/// The number of baskets, of distinct items and the mean basket size of a basket table (an
+/// `items` column of string lists).
+fn basket_stats(data: &Dataset) -> Result<(usize, usize, f64)> {
+    let col = data.column("items")?;
+    let list = col
+        .as_list_opt::<i32>()
+        .ok_or("the basket table's items column is not a list")?;
+    let values = arrow::compute::cast(list.values(), &DataType::Utf8)?;
+    let values = values.as_string::<i32>();
+    let n_items = values
+        .iter()
+        .flatten()
+        .collect::<std::collections::HashSet<&str>>()
+        .len();
+    let n = list.len();
+    Ok((n, n_items, values.len() as f64 / n.max(1) as f64))
 }
 
 /// Order ids must be whole numbers (or strings): a fractional id (1.2 and 1.7 would be two
