@@ -83,25 +83,18 @@ impl Quantizer {
     /// `gh`, takes their global maximum through `collective`, and sizes the scale for
     /// `n_global` rows.
     pub fn global(gh: &[RowPair], n_global: u64, collective: &dyn Collective) -> Result<Self> {
-        // One pass: the largest magnitudes, and whether any value is NaN or infinite (all
-        // exponent bits set), which `f32::max` would hide.
-        let (max, bad) = gh
+        // One pass: the largest magnitudes as bit patterns. With the sign bit cleared, a
+        // finite `f32`'s bits sort as its magnitude does, and NaN and the infinities (all
+        // exponent bits set) sort above every finite value, so an integer maximum gives both
+        // the largest magnitude and whether any value is not finite (which `f32::max` would
+        // hide), and it vectorizes.
+        let bits = gh
             .par_chunks(1 << 16)
-            .map(|c| {
-                c.iter().fold(([0f32; 2], 0u32), |(m, bad), p| {
-                    let nonfinite = ((p[0].to_bits() & 0x7F80_0000) == 0x7F80_0000) as u32
-                        | ((p[1].to_bits() & 0x7F80_0000) == 0x7F80_0000) as u32;
-                    (
-                        [m[0].max(p[0].abs()), m[1].max(p[1].abs())],
-                        bad | nonfinite,
-                    )
-                })
-            })
-            .reduce(
-                || ([0f32; 2], 0),
-                |a, b| ([a.0[0].max(b.0[0]), a.0[1].max(b.0[1])], a.1 | b.1),
-            );
-        let max = if bad != 0 { [f32::INFINITY; 2] } else { max };
+            .map(max_magnitude_bits)
+            .reduce(|| [0u32; 2], |a, b| [a[0].max(b[0]), a[1].max(b[1])]);
+        let bad = bits.iter().any(|&b| b >= 0x7F80_0000);
+        let max = [f32::from_bits(bits[0]), f32::from_bits(bits[1])];
+        let max = if bad { [f32::INFINITY; 2] } else { max };
         let mut m = [max[0] as f64, max[1] as f64];
         collective.all_reduce_max_f64(&mut m)?;
         Self::from_max(m, n_global)
@@ -139,15 +132,7 @@ impl Quantizer {
         let scale = [2f64.powi(self.shift[0]), 2f64.powi(self.shift[1])];
         out.par_chunks_mut(1 << 14)
             .zip(gh.par_chunks(1 << 14))
-            .for_each(|(o, g)| {
-                for (o, p) in o.iter_mut().zip(g) {
-                    let q = round_small(p[1] as f64 * scale[1]) as i32;
-                    *o = [
-                        round_small(p[0] as f64 * scale[0]) as i32,
-                        q + (q == 0 && p[1] > 0.0) as i32,
-                    ];
-                }
-            });
+            .for_each(|(o, g)| quantize_chunk(scale, g, o));
     }
 
     /// An integer sum back in `f64`: `s * 2^-shift` (exact while `|s| < 2^53`, and the same
@@ -160,6 +145,74 @@ impl Quantizer {
     /// A whole histogram back in `f64`.
     pub fn histogram_to_f64(&self, h: &[IntPair]) -> Vec<GradPair> {
         h.iter().map(|&s| self.dequantize(s)).collect()
+    }
+}
+
+/// The largest `|gradient|` and `|hessian|` of `gh` as the bits of the `f32` magnitudes
+/// (sign bit cleared), `[0, 0]` when empty; a value whose bits are `0x7F80_0000` or more is
+/// infinite or NaN. With AVX2 where the CPU has it (an integer maximum: the same result).
+fn max_magnitude_bits(gh: &[RowPair]) -> [u32; 2] {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2 (checked just above).
+        return unsafe { max_magnitude_bits_avx2(gh) };
+    }
+    max_magnitude_bits_any(gh)
+}
+
+/// [`max_magnitude_bits`] compiled for AVX2.
+///
+/// # Safety
+/// The CPU must have AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn max_magnitude_bits_avx2(gh: &[RowPair]) -> [u32; 2] {
+    max_magnitude_bits_any(gh)
+}
+
+#[inline(always)]
+fn max_magnitude_bits_any(gh: &[RowPair]) -> [u32; 2] {
+    // Magnitudes are below 2^31 as integers, so a signed maximum is the unsigned one (and
+    // has a vector instruction on more CPUs).
+    gh.iter()
+        .fold([0i32; 2], |m, p| {
+            [
+                m[0].max((p[0].to_bits() & 0x7FFF_FFFF) as i32),
+                m[1].max((p[1].to_bits() & 0x7FFF_FFFF) as i32),
+            ]
+        })
+        .map(|b| b as u32)
+}
+
+/// Rows' pairs in fixed point: `out[i]` from `gh[i]` at the scales `scale` (powers of two),
+/// with AVX2 where the CPU has it (the same operations, so the same results).
+fn quantize_chunk(scale: [f64; 2], gh: &[RowPair], out: &mut [QPair]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2 (checked just above).
+        return unsafe { quantize_chunk_avx2(scale, gh, out) };
+    }
+    quantize_chunk_any(scale, gh, out)
+}
+
+/// [`quantize_chunk`] compiled for AVX2.
+///
+/// # Safety
+/// The CPU must have AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn quantize_chunk_avx2(scale: [f64; 2], gh: &[RowPair], out: &mut [QPair]) {
+    quantize_chunk_any(scale, gh, out)
+}
+
+#[inline(always)]
+fn quantize_chunk_any(scale: [f64; 2], gh: &[RowPair], out: &mut [QPair]) {
+    for (o, p) in out.iter_mut().zip(gh) {
+        let q = round_small(p[1] as f64 * scale[1]) as i32;
+        *o = [
+            round_small(p[0] as f64 * scale[0]) as i32,
+            q + (q == 0 && p[1] > 0.0) as i32,
+        ];
     }
 }
 

@@ -11,7 +11,8 @@
 //! Bytes per training row held by the boosting loop, `d` features and `g` joint feature
 //! groups (see [`BinMatrix`]): the bins `2d + 2g` (row-major, column-major and joint slots),
 //! the label 8, the margin `8k` (`k` outputs), the gradient pair 8 and its fixed-point copy 8,
-//! two row-index buffers 8; with a weight column 8 more, with `subsample < 1` a row key of 8.
+//! two row-index buffers 8, the leaf index of the margin update 1 (2 beyond 254 leaves); with
+//! a weight column 8 more, with `subsample < 1` a row key of 8.
 
 use ndarray::ArrayView2;
 

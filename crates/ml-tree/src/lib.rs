@@ -71,11 +71,12 @@
 //! in memory (tested at batch sizes from 1 row up). What training then holds per row, with `d`
 //! features of which `g` joint groups (see `binning`) and `k` outputs: the bins, 8 bytes for
 //! the label, `8k` for the margins, 16 for the gradient pair and its fixed-point copy, 8 for
-//! the two row-index buffers; 8 more with a weight column and 8 more with `subsample < 1`. The
-//! bins take `2d + 2g` bytes in the fast layout (row-major, column-major, joint slots) and `d`
-//! in the compact one (row-major alone; [`BinLayout`], parameter `bin_layout`: by default
+//! the two row-index buffers, 1 for the leaf index of the margin update (2 for trees of more
+//! than 254 leaves); 8 more with a weight column and 8 more with `subsample < 1`. The bins
+//! take `2d + 2g` bytes in the fast layout (row-major, column-major, joint slots) and `d` in
+//! the compact one (row-major alone; [`BinLayout`], parameter `bin_layout`: by default
 //! compact above [`COMPACT_ABOVE_BINS`] rows x features, the same model either way, slower
-//! training). For 23 click-log features that is about 120 bytes per row fast and 63
+//! training). For 23 click-log features that is about 120 bytes per row fast and 64
 //! compact; measured with `train_gbdt`, which streams its Parquet input: 1.03 GB peak for 8M
 //! training rows (fast).
 //!
