@@ -59,7 +59,7 @@ ml_core::param_enum! {
         Fast => "fast",
         /// `compact`: the row-major bins alone, `d` bytes per row; histograms update one slot
         /// per feature and partitions read a feature with a stride, so training is slower
-        /// (about 1.3x on the clicks features).
+        /// (about 1.4x on the clicks medium features, 2 threads; `benches/larger_than_memory.md`).
         Compact => "compact",
     }
 }
