@@ -131,7 +131,7 @@ fn add_leaf_values(
         );
     } else {
         // More leaves than a u16 counts: the values added where the rows are.
-        let shared = SharedMargins(margins.as_mut_ptr(), margins.len());
+        let shared = SharedSlice(margins.as_mut_ptr(), margins.len());
         scatter_ids(
             &shared,
             [rows, rows_b],
@@ -144,15 +144,15 @@ fn add_leaf_values(
 }
 
 /// A slice written by several threads at disjoint indices.
-struct SharedMargins<T>(*mut T, usize);
+struct SharedSlice<T>(*mut T, usize);
 // SAFETY: every index is written by exactly one task (see `scatter_ids`).
-unsafe impl<T> Sync for SharedMargins<T> {}
+unsafe impl<T> Sync for SharedSlice<T> {}
 
 /// For every row of every leaf, `apply(&mut out[index(row)], value index)` with the index of
 /// the leaf's value (for a last-level split, that of the child the row's bin goes to),
 /// leaves in parallel.
 fn scatter_ids<T>(
-    out: &SharedMargins<T>,
+    out: &SharedSlice<T>,
     bufs: [&[u32]; 2],
     leaves: &Leaves,
     bins: &BinMatrix,
@@ -208,7 +208,7 @@ fn leaf_ids<T>(
 {
     ids.clear();
     ids.resize(n, T::MAX);
-    let shared = SharedMargins(ids.as_mut_ptr(), ids.len());
+    let shared = SharedSlice(ids.as_mut_ptr(), ids.len());
     scatter_ids(
         &shared,
         bufs,

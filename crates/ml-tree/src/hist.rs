@@ -97,8 +97,7 @@ pub fn build_histograms(
     gh: &[QPair],
 ) -> Vec<Vec<IntPair>> {
     let n_rows = bins.n_rows();
-    let all =
-        features.len() == bins.n_features() && features.iter().enumerate().all(|(i, &f)| i == f);
+    let all = every_feature(features, bins.n_features());
     // One task per (node, block), in node order then block order.
     let tasks: Vec<(usize, usize, usize)> = nodes
         .iter()
@@ -223,6 +222,11 @@ pub fn build_histogram(
     }
 }
 
+/// Whether `features` lists every one of `d` features, in order.
+fn every_feature(features: &[usize], d: usize) -> bool {
+    features.len() == d && features.iter().enumerate().all(|(i, &f)| i == f)
+}
+
 /// Sums rows into `h`, one row at a time: into the joint slots of `joint` when given (`h`
 /// then has [`JointSlots::len`] slots), else into every listed feature's slots.
 #[inline]
@@ -255,7 +259,7 @@ fn accumulate(
     let data = bins.data();
     let offsets = &bins.offsets()[..d];
     assert_eq!(h.len(), bins.hist_len(), "histogram size");
-    if features.len() == d && features.iter().enumerate().all(|(i, &f)| i == f) {
+    if every_feature(features, d) {
         // Every feature, in order (the compact layout's every histogram): the row's bins
         // zipped with the features' first slots, without bounds checks.
         for r in rows {

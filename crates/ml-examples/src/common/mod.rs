@@ -67,11 +67,11 @@ pub fn repo_path(rel: &str) -> PathBuf {
         .join(rel)
 }
 
-/// Wall-clock seconds per named phase, in the order they ran.
+/// Wall-clock seconds and peak RSS per named phase, in the order they ran.
 #[derive(Debug, Default)]
 pub struct Timings {
-    phases: Vec<(String, Duration)>,
-    peaks: Vec<Option<u64>>,
+    /// Each phase's name, wall time and the peak RSS at its end.
+    phases: Vec<(String, Duration, Option<u64>)>,
     start: Option<Instant>,
 }
 
@@ -89,7 +89,6 @@ impl Timings {
     pub fn new() -> Self {
         Timings {
             phases: Vec::new(),
-            peaks: Vec::new(),
             start: Some(Instant::now()),
         }
     }
@@ -109,8 +108,7 @@ impl Timings {
             ),
             None => eprintln!("[{name}: {:.3} s]", dt.as_secs_f64()),
         }
-        self.phases.push((name.to_string(), dt));
-        self.peaks.push(peak);
+        self.phases.push((name.to_string(), dt, peak));
         out
     }
 
@@ -121,7 +119,7 @@ impl Timings {
     pub fn peak_rss_json(&self) -> serde_json::Value {
         let mb = |b: u64| serde_json::json!(round(b as f64 / 1e6, 1));
         let mut m = serde_json::Map::new();
-        for ((name, _), peak) in self.phases.iter().zip(&self.peaks) {
+        for (name, _, peak) in &self.phases {
             if let Some(b) = peak {
                 m.insert(name.clone(), mb(*b));
             }
@@ -140,7 +138,7 @@ impl Timings {
     /// The phases as a JSON object `{name: seconds}` (rounded to ms), plus `total`.
     pub fn to_json(&self) -> serde_json::Value {
         let mut m = serde_json::Map::new();
-        for (name, d) in &self.phases {
+        for (name, d, _) in &self.phases {
             m.insert(name.clone(), serde_json::json!(round(d.as_secs_f64(), 3)));
         }
         m.insert("total".into(), serde_json::json!(round(self.total(), 3)));
@@ -151,7 +149,7 @@ impl Timings {
     pub fn rows(&self) -> Vec<(String, f64)> {
         self.phases
             .iter()
-            .map(|(n, d)| (n.clone(), d.as_secs_f64()))
+            .map(|(n, d, _)| (n.clone(), d.as_secs_f64()))
             .collect()
     }
 }
