@@ -19,6 +19,10 @@ pub const MAX_VALUE_BINS: usize = 255;
 pub const HIST_SLOTS: usize = 256;
 /// Rows per block when filling the bin matrix.
 const BIN_BLOCK: usize = 8192;
+/// Columns of the column-major copy of the bins filled together from the row-major bins.
+const TRANSPOSE_COLUMNS: usize = 8;
+/// Rows of the row-major bins read together when the column-major copy is filled.
+const TRANSPOSE_ROWS: usize = 1024;
 /// Features whose columns are copied out together when cut points are computed.
 const FEATURE_BLOCK: usize = 8;
 
@@ -152,16 +156,12 @@ impl BinMapper {
         // Features in blocks: each block's columns are copied out row by row (reading a
         // row-major column directly would touch one cache line per value), then each column's
         // cuts are computed from its contiguous copy.
+        let flat = row_major(x);
         let features = (0..d.div_ceil(FEATURE_BLOCK))
             .into_par_iter()
             .flat_map_iter(|b| {
                 let fs = b * FEATURE_BLOCK..((b + 1) * FEATURE_BLOCK).min(d);
-                let mut cols: Vec<Vec<f64>> = fs.clone().map(|_| Vec::with_capacity(n)).collect();
-                for row in x.rows() {
-                    for (c, f) in cols.iter_mut().zip(fs.clone()) {
-                        c.push(row[f]);
-                    }
-                }
+                let cols = copy_columns(&flat, n, d, fs.clone());
                 fs.zip(cols)
             })
             .map(|(f, col)| {
@@ -169,9 +169,9 @@ impl BinMapper {
                     Some(k) => categorical_cuts(&sample, |i| col[i], weights, k, max_bins),
                     None if weights.is_none() => {
                         // Unweighted: sort the values alone (4-byte keys), then count runs.
-                        let mut keys: Vec<u32> = sample
+                        let mut keys: Vec<u32> = col
                             .iter()
-                            .map(|&i| col[i] as f32)
+                            .map(|&v| v as f32)
                             .filter(|v| !v.is_nan())
                             .map(sortable_bits)
                             .collect();
@@ -254,26 +254,91 @@ impl BinMapper {
                 _ => None,
             })
             .collect();
-        if d > 0 {
-            data.par_chunks_mut(BIN_BLOCK * d)
-                .enumerate()
-                .for_each(|(b, out)| {
-                    let start = b * BIN_BLOCK;
-                    for (i, row_out) in out.chunks_exact_mut(d).enumerate() {
-                        let row = x.row(start + i);
-                        for (((o, cuts), fast), &v) in
-                            row_out.iter_mut().zip(&self.features).zip(&padded).zip(row)
-                        {
-                            *o = match fast {
-                                Some((t, first)) => {
-                                    search_padded(t, *first, v as f32, cuts.n_bins() as u8)
-                                }
-                                None => cuts.bin(v),
-                            };
+        if d == 0 {
+            return;
+        }
+        let flat = row_major(x);
+        // Tiles of rows small enough to stay in the first-level cache, binned a feature at a
+        // time: each feature's search runs with its own number of steps over the whole tile.
+        data.par_chunks_mut(BIN_BLOCK * d)
+            .zip(flat.par_chunks(BIN_BLOCK * d))
+            .for_each(|(out, x)| {
+                for (out, x) in out.chunks_mut(BIN_TILE * d).zip(x.chunks(BIN_TILE * d)) {
+                    for (f, (cuts, fast)) in self.features.iter().zip(&padded).enumerate() {
+                        let cells = out.chunks_exact_mut(d).zip(x.chunks_exact(d));
+                        match fast {
+                            Some((t, first)) => {
+                                bin_tile_column(t, *first, cuts.n_bins() as u8, f, cells)
+                            }
+                            None => cells.for_each(|(o, x)| o[f] = cuts.bin(x[f])),
                         }
                     }
-                });
+                }
+            });
+    }
+}
+
+/// Rows binned together, a feature at a time (64 rows of 100 features are 50 KB of `f64`).
+const BIN_TILE: usize = 64;
+
+/// The values of `x` in row-major order: `x` itself when it is laid out so, else a copy.
+fn row_major<'a>(x: ArrayView2<'a, f64>) -> std::borrow::Cow<'a, [f64]> {
+    match x.to_slice() {
+        Some(s) => std::borrow::Cow::Borrowed(s),
+        None => std::borrow::Cow::Owned(x.iter().copied().collect()),
+    }
+}
+
+/// Columns `fs` of the `n x d` row-major values `flat`, each copied out contiguously. Rows are
+/// read in tiles, and each tile a column at a time, so that every cache line of the rows is
+/// loaded once for the whole block of columns.
+fn copy_columns(flat: &[f64], n: usize, d: usize, fs: std::ops::Range<usize>) -> Vec<Vec<f64>> {
+    let mut cols: Vec<Vec<f64>> = fs.clone().map(|_| vec![0.0; n]).collect();
+    if d == 0 {
+        return cols;
+    }
+    for (t, rows) in flat.chunks(BIN_TILE * d).enumerate() {
+        let r0 = t * BIN_TILE;
+        for (c, f) in cols.iter_mut().zip(fs.clone()) {
+            for (v, row) in c[r0..].iter_mut().zip(rows.chunks_exact(d)) {
+                *v = row[f];
+            }
         }
+    }
+    cols
+}
+
+/// Writes the bin of feature `f` of every `(output row, input row)` pair in `cells`, with
+/// [`search_padded`] specialised to the number of halving steps `first` needs (the loop then
+/// has no data-dependent branch and a fixed trip count).
+fn bin_tile_column<'a>(
+    t: &[f32; HIST_SLOTS],
+    first: usize,
+    missing: u8,
+    f: usize,
+    cells: impl Iterator<Item = (&'a mut [u8], &'a [f64])>,
+) {
+    fn run<'a, const FIRST: usize>(
+        t: &[f32; HIST_SLOTS],
+        missing: u8,
+        f: usize,
+        cells: impl Iterator<Item = (&'a mut [u8], &'a [f64])>,
+    ) {
+        for (o, x) in cells {
+            o[f] = search_padded(t, FIRST, x[f] as f32, missing);
+        }
+    }
+    match first {
+        0 => run::<0>(t, missing, f, cells),
+        1 => run::<1>(t, missing, f, cells),
+        2 => run::<2>(t, missing, f, cells),
+        4 => run::<4>(t, missing, f, cells),
+        8 => run::<8>(t, missing, f, cells),
+        16 => run::<16>(t, missing, f, cells),
+        32 => run::<32>(t, missing, f, cells),
+        64 => run::<64>(t, missing, f, cells),
+        // 128, the most any padded search needs (more steps than needed find the same bin).
+        _ => run::<128>(t, missing, f, cells),
     }
 }
 
@@ -630,12 +695,22 @@ impl BinMatrix {
             };
         }
         let mut cols = vec![0u8; data.len()];
-        if n_features > 0 {
-            cols.par_chunks_mut(n_rows.max(1))
+        if n_features > 0 && n_rows > 0 {
+            // Blocks of columns, each filled from tiles of rows read once per column of the
+            // block while they are in cache (a column read alone would load a cache line per
+            // row, for every column).
+            cols.par_chunks_mut(n_rows * TRANSPOSE_COLUMNS)
                 .enumerate()
-                .for_each(|(f, c)| {
-                    for (r, v) in c.iter_mut().enumerate() {
-                        *v = data[r * n_features + f];
+                .for_each(|(b, block)| {
+                    let f0 = b * TRANSPOSE_COLUMNS;
+                    for (t, rows) in data.chunks(TRANSPOSE_ROWS * n_features).enumerate() {
+                        let r0 = t * TRANSPOSE_ROWS;
+                        for (j, c) in block.chunks_exact_mut(n_rows).enumerate() {
+                            let f = f0 + j;
+                            for (v, row) in c[r0..].iter_mut().zip(rows.chunks_exact(n_features)) {
+                                *v = row[f];
+                            }
+                        }
                     }
                 });
         }
@@ -913,6 +988,61 @@ mod tests {
             assert_eq!(s, expect, "row {r}");
             assert_eq!(j.slots[r * 3 + 1] as usize, 216 + b.get(r, 5) as usize);
             assert_eq!(j.slots[r * 3 + 2] as usize, 416 + b.get(r, 2) as usize);
+        }
+    }
+
+    /// The tiled binning (a feature at a time over tiles of rows, specialised searches), the
+    /// tiled column copy of the cut-point search and the blocked column-major copy give what
+    /// `FeatureCuts::bin` gives value by value: features with 0 to 254 thresholds and a
+    /// categorical one, NaN, a row count that is no multiple of the tiles, and the input both
+    /// row-major and as a transposed (column-major) view.
+    #[test]
+    fn tiled_binning_equals_binning_each_value() {
+        let (n, d) = (3 * BIN_TILE + 2 * TRANSPOSE_ROWS / 3 + 5, 12);
+        let mut rng = crate::testing::Rng(5);
+        let mut values: Vec<f64> = (0..n * d)
+            .map(|i| match i % d {
+                0 => (rng.next() * 2.0).floor(),       // a 0/1 column: one threshold
+                1 => (rng.next() * 5.0).floor(),       // few values
+                3 => (rng.next() * 9.0).floor() - 1.0, // categorical codes, -1 invalid
+                _ => rng.next() * 100.0 - 50.0,
+            })
+            .collect();
+        for i in (0..n * d).step_by(17) {
+            values[i] = f64::NAN;
+        }
+        let x = Array2::from_shape_vec((n, d), values).expect("n x d");
+        let max_bins = [255, 255, 255, 255, 2, 3, 4, 5, 9, 17, 64, 200];
+        let mappers: Vec<BinMapper> = max_bins
+            .iter()
+            .map(|&m| BinMapper::from_sample(x.view(), None, &[(3, 6)], m))
+            .collect();
+        // One mapper whose features have many different threshold counts.
+        let features: Vec<FeatureCuts> = (0..d).map(|f| mappers[f].features[f].clone()).collect();
+        let mapper = BinMapper { features };
+        let counts: Vec<usize> = (0..d).map(|f| mapper.features[f].n_bins()).collect();
+        assert!(counts.iter().any(|&c| c <= 3) && counts.iter().any(|&c| c > 100));
+        let expected: Vec<u8> = (0..n * d)
+            .map(|i| mapper.features[i % d].bin(x[[i / d, i % d]]))
+            .collect();
+        let mut row_major = Vec::new();
+        mapper.bin_rows_into(x.view(), &mut row_major);
+        assert_eq!(row_major, expected);
+        // A column-major input, seen through a transposed view.
+        let t = x.t().to_owned();
+        let mut from_view = Vec::new();
+        mapper.bin_rows_into(t.t(), &mut from_view);
+        assert_eq!(from_view, expected);
+        // The cut points do not depend on the layout either.
+        let again = BinMapper::from_sample(t.t(), None, &[(3, 6)], 17);
+        assert_eq!(again, mappers[9]);
+        // The column-major copy of the fast layout.
+        let b = mapper.transform_with_layout(x.view(), false);
+        for f in 0..d {
+            let want: Vec<u8> = (0..n)
+                .map(|r| expected[r * d + f].min(counts[f] as u8))
+                .collect();
+            assert_eq!(column(&b, f), want, "feature {f}");
         }
     }
 
