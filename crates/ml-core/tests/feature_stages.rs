@@ -831,3 +831,80 @@ fn missing_columns_and_wrong_types_are_typed_errors_before_any_work() {
         MlError::InvalidParam { .. }
     ));
 }
+
+/// Many rows (several tiles and blocks of the scalar writer, and a sliced batch), scalar
+/// columns of three kinds and a vector between them: every cell equals the input value read
+/// one at a time (null as NaN), with `keep`; with `skip` exactly the rows without an invalid
+/// value remain, in order.
+#[test]
+fn vector_assembler_places_every_cell_of_a_large_table() {
+    let n = 2 * 16 * 256 + 37;
+    let a: Vec<Option<f64>> = (0..n)
+        .map(|i| (i % 97 != 5).then_some(i as f64 * 0.5))
+        .collect();
+    let b: Vec<Option<i64>> = (0..n).map(|i| Some(i as i64 * 3 - 7)).collect();
+    let c: Vec<Option<f64>> = (0..n)
+        .map(|i| Some(if i % 211 == 3 { f64::NAN } else { -(i as f64) }))
+        .collect();
+    let v: Vec<f64> = (0..2 * n).map(|k| k as f64 + 0.25).collect();
+    let full = ds(vec![
+        ("a", f64_col(a.clone())),
+        (
+            "v",
+            vector_column(&Array2::from_shape_vec((n, 2), v.clone()).unwrap()) as ArrayRef,
+        ),
+        ("b", Arc::new(Int64Array::from(b.clone())) as ArrayRef),
+        ("c", f64_col(c.clone())),
+    ]);
+    // A slice of the table, so the columns start at an offset.
+    let off = 11;
+    let data = Dataset::new(full.batch().slice(off, n - off));
+    let rows = n - off;
+    let expected = |r: usize| -> [f64; 5] {
+        let i = r + off;
+        [
+            a[i].unwrap_or(f64::NAN),
+            v[2 * i],
+            v[2 * i + 1],
+            b[i].unwrap() as f64,
+            c[i].unwrap(),
+        ]
+    };
+    let keep = VectorAssembler::new(&["a", "v", "b", "c"], "f")
+        .with_handle_invalid(HandleInvalid::Keep)
+        .transform(&data)
+        .unwrap();
+    let m = keep.features("f").unwrap();
+    assert_eq!(m.dim(), (rows, 5));
+    for r in 0..rows {
+        for (j, want) in expected(r).iter().enumerate() {
+            let got = m[[r, j]];
+            assert!(
+                got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()),
+                "row {r} slot {j}: {got} != {want}"
+            );
+        }
+    }
+    let skip = VectorAssembler::new(&["a", "v", "b", "c"], "f")
+        .with_handle_invalid(HandleInvalid::Skip)
+        .transform(&data)
+        .unwrap();
+    let kept: Vec<usize> = (0..rows)
+        .filter(|&r| expected(r).iter().all(|x| !x.is_nan()))
+        .collect();
+    let s = skip.features("f").unwrap();
+    assert_eq!(s.nrows(), kept.len());
+    for (k, &r) in kept.iter().enumerate() {
+        assert_eq!(s.row(k).to_vec(), expected(r).to_vec(), "kept row {k}");
+    }
+    // The first invalid cell in input order is the error (column c, its first NaN).
+    let e = VectorAssembler::new(&["c", "a"], "f")
+        .transform(&data)
+        .unwrap_err();
+    match &e {
+        MlError::InvalidValue { column, row, .. } => {
+            assert_eq!((column.as_str(), *row), ("c", 211 + 3 - off));
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -2,8 +2,9 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, FixedSizeListArray};
+use arrow::array::{Array, ArrayRef, AsArray, FixedSizeListArray, Float64Array};
 use arrow::datatypes::{DataType, Field, Float64Type, Schema};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::{append_fields, filter_rows, HandleInvalid};
@@ -296,31 +297,32 @@ impl Transformer for VectorAssembler {
         let mode = self.handle_invalid;
         let mut keep_rows: Option<Vec<bool>> = (mode == HandleInvalid::Skip).then(|| vec![true; n]);
         let mut out = vec![0.0f64; n * width];
+        // Scalar columns are checked here, in input order, and written together below.
+        let mut scalars: Vec<(usize, Float64Array)> = Vec::new();
         let mut offset = 0;
         for (c, part) in self.input_cols.iter().zip(&parts) {
             match part {
                 Part::Scalar => {
                     let arr = column_to_f64(data, c, NullPolicy::Keep)?;
-                    let vals = arr.values();
-                    let has_nulls = arr.null_count() > 0;
-                    for (row, &v) in vals.iter().enumerate() {
-                        let null = has_nulls && arr.is_null(row);
-                        let v = if null { f64::NAN } else { v };
-                        if v.is_nan() {
-                            match mode {
-                                HandleInvalid::Keep => {}
-                                HandleInvalid::Skip => {
-                                    if let Some(k) = keep_rows.as_mut() {
-                                        k[row] = false;
+                    if mode != HandleInvalid::Keep {
+                        let has_nulls = arr.null_count() > 0;
+                        for (row, &v) in arr.values().iter().enumerate() {
+                            let null = has_nulls && arr.is_null(row);
+                            if null || v.is_nan() {
+                                match keep_rows.as_mut() {
+                                    Some(k) => k[row] = false,
+                                    None => {
+                                        return Err(invalid(
+                                            c,
+                                            row,
+                                            if null { "null" } else { "NaN" },
+                                        ))
                                     }
-                                }
-                                _ => {
-                                    return Err(invalid(c, row, if null { "null" } else { "NaN" }))
                                 }
                             }
                         }
-                        out[row * width + offset] = v;
                     }
+                    scalars.push((offset, arr));
                     offset += 1;
                 }
                 Part::Vector(w) => {
@@ -360,6 +362,7 @@ impl Transformer for VectorAssembler {
                 }
             }
         }
+        write_scalars(&mut out, width, &scalars);
         let mut columns = data.batch().columns().to_vec();
         columns.push(vector_column_from_vec(out, n, width) as ArrayRef);
         let ds = Dataset::new(arrow::record_batch::RecordBatch::try_new(
@@ -420,6 +423,36 @@ impl Transformer for VectorAssembler {
         );
         append_fields(schema, vec![field])
     }
+}
+
+/// Rows written together by [`write_scalars`]: a tile of the output stays in cache while every
+/// scalar column writes its slot of it.
+const SCALAR_TILE: usize = 256;
+
+/// Writes each `(slot, column)` of `scalars` into slot `slot` of every row of the row-major
+/// `out` (`width` values per row), null as NaN: in tiles of rows, in parallel over blocks of
+/// tiles (each value is written once, so the result does not depend on the threads).
+fn write_scalars(out: &mut [f64], width: usize, scalars: &[(usize, Float64Array)]) {
+    if width == 0 || scalars.is_empty() {
+        return;
+    }
+    out.par_chunks_mut(16 * SCALAR_TILE * width)
+        .enumerate()
+        .for_each(|(b, block)| {
+            for (t, tile) in block.chunks_mut(SCALAR_TILE * width).enumerate() {
+                let r0 = (b * 16 + t) * SCALAR_TILE;
+                for (slot, arr) in scalars {
+                    let rows = tile.chunks_exact_mut(width).zip(&arr.values()[r0..]);
+                    if arr.null_count() == 0 {
+                        rows.for_each(|(row, &v)| row[*slot] = v);
+                    } else {
+                        for (i, (row, &v)) in rows.enumerate() {
+                            row[*slot] = if arr.is_null(r0 + i) { f64::NAN } else { v };
+                        }
+                    }
+                }
+            }
+        });
 }
 
 /// One input of [`AssemblerRow`]: a scalar (`width` `None`) or a vector.
