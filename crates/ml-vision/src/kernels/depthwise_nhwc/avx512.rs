@@ -48,7 +48,7 @@ impl Block {
             ch,
             m: masks(n),
             vectors: n.div_ceil(16),
-            masked: n % 16 != 0,
+            masked: !n.is_multiple_of(16),
         }
     }
 
