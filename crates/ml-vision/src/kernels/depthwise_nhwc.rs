@@ -1,6 +1,6 @@
 //! The channels-last depthwise convolution kernel (one `kh x kw` filter per channel, channels
 //! as the vector lanes), run by [`ChannelsLastConv`](crate::channels_last::ChannelsLastConv): a
-//! portable path and an AVX2 + FMA path. Not to be confused with [`crate::depthwise_op`], the
+//! portable path, an AVX2 + FMA path and an AVX-512F path ([`avx512`]). Not to be confused with [`crate::depthwise_op`], the
 //! tract operator for depthwise convolutions left channels-first. See the
 //! [family overview](super).
 
@@ -8,6 +8,9 @@
 use std::arch::x86_64::*;
 
 use super::{has_avx2_fma, ConvGeometry, Epilogue};
+
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 
 /// Output pixels computed together by the depthwise kernel.
 const DW_PIXELS: usize = 6;
@@ -50,6 +53,13 @@ impl DepthwiseWeights {
         let g = &self.geo;
         assert_eq!(x.len(), g.h * g.w * self.c);
         assert_eq!(out.len(), g.oh * g.ow * self.c);
+        #[cfg(target_arch = "x86_64")]
+        if avx512::has_avx512f() {
+            // SAFETY: the CPU has AVX-512F (checked above); all indices are bounded by the
+            // geometry, which the asserts tie to the slice lengths.
+            unsafe { self.run_avx512(x, ep, out) };
+            return;
+        }
         #[cfg(target_arch = "x86_64")]
         if has_avx2_fma() {
             // SAFETY: the CPU has AVX2 and FMA (checked above); all indices are bounded by the
@@ -111,29 +121,11 @@ impl DepthwiseWeights {
         if c8 < c {
             self.channels_portable(x, c8, ep, out);
         }
-        let pad_bottom = ((g.oh - 1) * g.sh + g.kh).saturating_sub(g.h + g.pad_top);
-        let pad_right = ((g.ow - 1) * g.sw + g.kw).saturating_sub(g.w + g.pad_left);
+        let (pad_bottom, pad_right) = far_padding(&g);
         let padded = g.pad_top + g.pad_left + pad_bottom + pad_right > 0;
+        let out_ptr = out.as_mut_ptr();
         let row = |src: *const f32, xs: usize, geo: ConvGeometry, ch: usize, oy: usize| {
-            let ky0 = geo.pad_top.saturating_sub(oy * geo.sh).min(geo.kh);
-            let ky1 = (geo.h + geo.pad_top)
-                .saturating_sub(oy * geo.sh)
-                .min(geo.kh)
-                .max(ky0);
-            DwRow {
-                x: src,
-                xs,
-                taps: self.taps.as_ptr().add(ch),
-                bias: self.bias.as_ptr().add(ch),
-                out: out.as_ptr().add(oy * geo.ow * c + ch) as *mut f32,
-                c,
-                g: geo,
-                oy,
-                ky0,
-                ky1,
-                lo,
-                hi,
-            }
+            self.row(src, xs, geo, ch, oy, out_ptr, (lo, hi))
         };
         if !(padded && g.h * g.w <= SMALL_PLANE) {
             let (ilo, ihi) = g.interior_cols();
@@ -141,16 +133,7 @@ impl DepthwiseWeights {
                 let mut ox = 0;
                 while ox < g.ow {
                     let group = ox >= ilo && ox + DW_PIXELS <= ihi;
-                    let (kx0, kx1) = if group {
-                        (0, g.kw)
-                    } else {
-                        let kx0 = g.pad_left.saturating_sub(ox * g.sw).min(g.kw);
-                        let kx1 = (g.w + g.pad_left)
-                            .saturating_sub(ox * g.sw)
-                            .min(g.kw)
-                            .max(kx0);
-                        (kx0, kx1)
-                    };
+                    let (kx0, kx1) = if group { (0, g.kw) } else { tap_cols(&g, ox) };
                     let mut ch = 0;
                     while ch < c8 {
                         let r = row(x.as_ptr().add(ch), c, g, ch, oy);
@@ -228,6 +211,61 @@ impl DepthwiseWeights {
 
 /// Input planes up to this many pixels get a zero-padded copy per channel block.
 const SMALL_PLANE: usize = 32 * 32;
+
+/// Zero rows below and zero columns right of the image that the outputs read.
+fn far_padding(g: &ConvGeometry) -> (usize, usize) {
+    let pad_bottom = ((g.oh - 1) * g.sh + g.kh).saturating_sub(g.h + g.pad_top);
+    let pad_right = ((g.ow - 1) * g.sw + g.kw).saturating_sub(g.w + g.pad_left);
+    (pad_bottom, pad_right)
+}
+
+/// Tap columns `[kx0, kx1)` of output column `ox` that fall inside the image.
+fn tap_cols(g: &ConvGeometry, ox: usize) -> (usize, usize) {
+    let kx0 = g.pad_left.saturating_sub(ox * g.sw).min(g.kw);
+    let kx1 = (g.w + g.pad_left)
+        .saturating_sub(ox * g.sw)
+        .min(g.kw)
+        .max(kx0);
+    (kx0, kx1)
+}
+
+#[cfg(target_arch = "x86_64")]
+impl DepthwiseWeights {
+    /// The [`DwRow`] of output row `oy` for the channel block starting at `ch`, reading the
+    /// block's input at `src` (pixel stride `xs`, geometry `geo`) and writing into `out`.
+    #[allow(clippy::too_many_arguments)]
+    fn row(
+        &self,
+        src: *const f32,
+        xs: usize,
+        geo: ConvGeometry,
+        ch: usize,
+        oy: usize,
+        out: *mut f32,
+        (lo, hi): (f32, f32),
+    ) -> DwRow {
+        let ky0 = geo.pad_top.saturating_sub(oy * geo.sh).min(geo.kh);
+        let ky1 = (geo.h + geo.pad_top)
+            .saturating_sub(oy * geo.sh)
+            .min(geo.kh)
+            .max(ky0);
+        let c = self.c;
+        DwRow {
+            x: src,
+            xs,
+            taps: self.taps.as_ptr().wrapping_add(ch),
+            bias: self.bias.as_ptr().wrapping_add(ch),
+            out: out.wrapping_add(oy * geo.ow * c + ch),
+            c,
+            g: geo,
+            oy,
+            ky0,
+            ky1,
+            lo,
+            hi,
+        }
+    }
+}
 
 /// One output row of one channel block, for the depthwise groups.
 #[cfg(target_arch = "x86_64")]

@@ -12,7 +12,8 @@
 //! - [`depthwise_nhwc`]: one `kh x kw` filter per channel; channels are the vector lanes (16 at
 //!   a time), 6 output pixels (7 in rows of 7) share each weight load. On large planes rows out
 //!   of the image are skipped and border columns take a per-pixel path with their valid tap
-//!   range; small padded planes are copied per channel block into a zero-padded plane. (The
+//!   range; small padded planes are copied per channel block into a zero-padded plane. With
+//!   AVX-512F, blocks of 32 channels in 16-lane vectors and a masked last block. (The
 //!   channels-first depthwise *tract operator* is a different thing: [`crate::depthwise_op`].)
 //! - [`im2col`]: a general convolution (the stem: 3x3, stride 2, 3 input channels) gathers each
 //!   output pixel's patch (`im2col`, zero padding) and runs the pointwise kernel on the patches.
