@@ -289,23 +289,33 @@ fn row_major<'a>(x: ArrayView2<'a, f64>) -> std::borrow::Cow<'a, [f64]> {
     }
 }
 
-/// Columns `fs` of the `n x d` row-major values `flat`, each copied out contiguously. Rows are
-/// read in tiles, and each tile a column at a time, so that every cache line of the rows is
-/// loaded once for the whole block of columns.
+/// Columns `fs` of the `n x d` row-major values `flat`, each copied out contiguously.
 fn copy_columns(flat: &[f64], n: usize, d: usize, fs: std::ops::Range<usize>) -> Vec<Vec<f64>> {
     let mut cols: Vec<Vec<f64>> = fs.clone().map(|_| vec![0.0; n]).collect();
-    if d == 0 {
-        return cols;
+    if d > 0 {
+        fill_columns(flat, d, fs.start, BIN_TILE, &mut cols);
     }
-    for (t, rows) in flat.chunks(BIN_TILE * d).enumerate() {
-        let r0 = t * BIN_TILE;
-        for (c, f) in cols.iter_mut().zip(fs.clone()) {
-            for (v, row) in c[r0..].iter_mut().zip(rows.chunks_exact(d)) {
-                *v = row[f];
+    cols
+}
+
+/// Fills `cols[j]` with column `f0 + j` of the row-major values `flat` (`d > 0` per row).
+/// Rows are read `tile` at a time, and each tile a column at a time, so that every cache line
+/// of the rows is loaded once for the whole block of columns.
+fn fill_columns<T: Copy, C: AsMut<[T]>>(
+    flat: &[T],
+    d: usize,
+    f0: usize,
+    tile: usize,
+    cols: &mut [C],
+) {
+    for (t, rows) in flat.chunks(tile * d).enumerate() {
+        let r0 = t * tile;
+        for (j, c) in cols.iter_mut().enumerate() {
+            for (v, row) in c.as_mut()[r0..].iter_mut().zip(rows.chunks_exact(d)) {
+                *v = row[f0 + j];
             }
         }
     }
-    cols
 }
 
 /// Writes the bin of feature `f` of every `(output row, input row)` pair in `cells`, with
@@ -702,16 +712,9 @@ impl BinMatrix {
             cols.par_chunks_mut(n_rows * TRANSPOSE_COLUMNS)
                 .enumerate()
                 .for_each(|(b, block)| {
+                    let mut block: Vec<&mut [u8]> = block.chunks_exact_mut(n_rows).collect();
                     let f0 = b * TRANSPOSE_COLUMNS;
-                    for (t, rows) in data.chunks(TRANSPOSE_ROWS * n_features).enumerate() {
-                        let r0 = t * TRANSPOSE_ROWS;
-                        for (j, c) in block.chunks_exact_mut(n_rows).enumerate() {
-                            let f = f0 + j;
-                            for (v, row) in c[r0..].iter_mut().zip(rows.chunks_exact(n_features)) {
-                                *v = row[f];
-                            }
-                        }
-                    }
+                    fill_columns(&data, n_features, f0, TRANSPOSE_ROWS, &mut block);
                 });
         }
         // Features with a row in their missing bin.

@@ -428,6 +428,8 @@ impl Transformer for VectorAssembler {
 /// Rows written together by [`write_scalars`]: a tile of the output stays in cache while every
 /// scalar column writes its slot of it.
 const SCALAR_TILE: usize = 256;
+/// Tiles written by one parallel task of [`write_scalars`].
+const SCALAR_TILES_PER_TASK: usize = 16;
 
 /// Writes each `(slot, column)` of `scalars` into slot `slot` of every row of the row-major
 /// `out` (`width` values per row), null as NaN: in tiles of rows, in parallel over blocks of
@@ -436,11 +438,11 @@ fn write_scalars(out: &mut [f64], width: usize, scalars: &[(usize, Float64Array)
     if width == 0 || scalars.is_empty() {
         return;
     }
-    out.par_chunks_mut(16 * SCALAR_TILE * width)
+    out.par_chunks_mut(SCALAR_TILES_PER_TASK * SCALAR_TILE * width)
         .enumerate()
         .for_each(|(b, block)| {
             for (t, tile) in block.chunks_mut(SCALAR_TILE * width).enumerate() {
-                let r0 = (b * 16 + t) * SCALAR_TILE;
+                let r0 = (b * SCALAR_TILES_PER_TASK + t) * SCALAR_TILE;
                 for (slot, arr) in scalars {
                     let rows = tile.chunks_exact_mut(width).zip(&arr.values()[r0..]);
                     if arr.null_count() == 0 {

@@ -335,27 +335,43 @@ mod tests {
     use super::*;
     use crate::kernels::reference::{close, data, geometry, reference_conv};
 
-    #[test]
-    fn depthwise_equals_the_direct_definition_on_strides_and_paddings() {
-        // (c, h, w, k, stride, pads top/left/bottom/right)
-        let cases = [
-            (16, 9, 11, 3, 1, (1, 1, 1, 1)),
-            (24, 12, 12, 3, 2, (0, 0, 1, 1)),
-            (32, 14, 13, 5, 2, (1, 1, 2, 2)),
-            (48, 7, 7, 5, 1, (2, 2, 2, 2)),
-            (8, 6, 8, 3, 1, (0, 0, 0, 0)),
-            (19, 17, 15, 3, 3, (1, 0, 1, 2)),
-            (3, 5, 5, 5, 1, (2, 2, 2, 2)),
-            (16, 3, 3, 5, 1, (2, 2, 2, 2)),
-            // Small padded planes in rows of 7 (16- and 8-channel blocks, scalar remainder).
-            (24, 14, 14, 5, 1, (2, 2, 2, 2)),
-            (19, 7, 7, 3, 1, (1, 1, 1, 1)),
-            // Large planes (more than SMALL_PLANE pixels): row-outer path with borders.
-            (24, 40, 36, 3, 2, (0, 0, 1, 1)),
-            (40, 34, 33, 5, 1, (2, 2, 2, 2)),
-            (12, 33, 35, 3, 1, (1, 1, 1, 1)),
-        ];
-        for (c, h, w, k, s, pads) in cases {
+    /// A depthwise case: channels, height, width, kernel size, stride, pads top/left/bottom/right.
+    pub(super) type Case = (
+        usize,
+        usize,
+        usize,
+        usize,
+        usize,
+        (usize, usize, usize, usize),
+    );
+
+    /// Shapes every depthwise path is checked on.
+    pub(super) const CASES: [Case; 13] = [
+        (16, 9, 11, 3, 1, (1, 1, 1, 1)),
+        (24, 12, 12, 3, 2, (0, 0, 1, 1)),
+        (32, 14, 13, 5, 2, (1, 1, 2, 2)),
+        (48, 7, 7, 5, 1, (2, 2, 2, 2)),
+        (8, 6, 8, 3, 1, (0, 0, 0, 0)),
+        (19, 17, 15, 3, 3, (1, 0, 1, 2)),
+        (3, 5, 5, 5, 1, (2, 2, 2, 2)),
+        (16, 3, 3, 5, 1, (2, 2, 2, 2)),
+        // Small padded planes in rows of 7 (16- and 8-channel blocks, scalar remainder).
+        (24, 14, 14, 5, 1, (2, 2, 2, 2)),
+        (19, 7, 7, 3, 1, (1, 1, 1, 1)),
+        // Large planes (more than SMALL_PLANE pixels): row-outer path with borders.
+        (24, 40, 36, 3, 2, (0, 0, 1, 1)),
+        (40, 34, 33, 5, 1, (2, 2, 2, 2)),
+        (12, 33, 35, 3, 1, (1, 1, 1, 1)),
+    ];
+
+    /// Runs `kernel` on each case, without and with a clip, against the direct definition;
+    /// `label` names the kernel in failures.
+    pub(super) fn check_against_reference(
+        cases: &[Case],
+        label: &str,
+        kernel: impl Fn(&DepthwiseWeights, &[f32], Epilogue, &mut [f32]),
+    ) {
+        for &(c, h, w, k, s, pads) in cases {
             let g = geometry(h, w, k, s, pads);
             let x = data(h * w * c, 0.13);
             let wt = data(c * k * k, 0.29);
@@ -364,16 +380,21 @@ mod tests {
             for clip in [None, Some((0.0, 0.6))] {
                 let want = reference_conv(&x, c, c, true, &wt, &bias, &g, clip);
                 let mut got = vec![f32::NAN; g.oh * g.ow * c];
-                packed.run(&x, Epilogue { clip }, &mut got);
+                kernel(&packed, &x, Epilogue { clip }, &mut got);
                 close(
                     &got,
                     &want,
-                    &format!("depthwise c{c} {h}x{w} k{k} s{s} {pads:?}"),
+                    &format!("{label} c{c} {h}x{w} k{k} s{s} {pads:?}"),
                 );
-                let mut portable = vec![f32::NAN; g.oh * g.ow * c];
-                packed.run_portable(&x, Epilogue { clip }, &mut portable);
-                close(&portable, &want, "portable depthwise");
             }
         }
+    }
+
+    #[test]
+    fn depthwise_equals_the_direct_definition_on_strides_and_paddings() {
+        check_against_reference(&CASES, "depthwise", |p, x, ep, out| p.run(x, ep, out));
+        check_against_reference(&CASES, "portable depthwise", |p, x, ep, out| {
+            p.run_portable(x, ep, out)
+        });
     }
 }
