@@ -16,7 +16,7 @@ use ml_dist::{Collective, LocalCollective};
 use crate::binned_walk::BinnedTree;
 use crate::binning::{BinMapper, BinMatrix};
 use crate::constraints::Constraints;
-use crate::fixed::{exact_sum, Quantizer};
+use crate::fixed::{exact_sum, local_max_bits, Quantizer};
 use crate::forest::row_major;
 use crate::gather::{bin_source, BatchRows, Gathered};
 use crate::grow::{grow_tree, GrowInputs, Leaves};
@@ -1130,12 +1130,14 @@ impl GradientBoostedTrees {
                 }
             }
             for class in 0..k {
-                if self.custom_objective().is_some() {
+                // This worker's largest |g| and |h|, for the fixed-point scale.
+                let max_bits = if self.custom_objective().is_some() {
                     for (i, o) in gh.iter_mut().enumerate() {
                         let wi = w.map_or(1.0, |w| w[i]);
                         let (g, h) = custom_gh[i * k + class];
                         *o = [(g * wi) as f32, (h * wi) as f32];
                     }
+                    local_max_bits(&gh)
                 } else {
                     gradients(
                         obj,
@@ -1147,9 +1149,9 @@ impl GradientBoostedTrees {
                         k,
                         class,
                         &mut gh,
-                    );
-                }
-                let quant = Quantizer::global(&gh, n_global, c)?;
+                    )
+                };
+                let quant = Quantizer::from_local_bits(max_bits, n_global, c)?;
                 quant.quantize_all(&gh, &mut ghq);
                 let tree_no = (round * k + class) as u64;
                 let features: Vec<usize> = if n_feat_tree < d {

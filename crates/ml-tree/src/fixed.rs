@@ -83,15 +83,17 @@ impl Quantizer {
     /// `gh`, takes their global maximum through `collective`, and sizes the scale for
     /// `n_global` rows.
     pub fn global(gh: &[RowPair], n_global: u64, collective: &dyn Collective) -> Result<Self> {
-        // One pass: the largest magnitudes as bit patterns. With the sign bit cleared, a
-        // finite `f32`'s bits sort as its magnitude does, and NaN and the infinities (all
-        // exponent bits set) sort above every finite value, so an integer maximum gives both
-        // the largest magnitude and whether any value is not finite (which `f32::max` would
-        // hide), and it vectorizes.
-        let bits = gh
-            .par_chunks(1 << 16)
-            .map(max_magnitude_bits)
-            .reduce(|| [0u32; 2], |a, b| [a[0].max(b[0]), a[1].max(b[1])]);
+        Self::from_local_bits(local_max_bits(gh), n_global, collective)
+    }
+
+    /// [`Quantizer::global`] from this worker's maxima already found ([`local_max_bits`] of
+    /// its pairs, or [`max_magnitude_bits`] of their chunks combined with `max`), as the
+    /// objective's gradient pass does while each chunk is in cache.
+    pub fn from_local_bits(
+        bits: [u32; 2],
+        n_global: u64,
+        collective: &dyn Collective,
+    ) -> Result<Self> {
         let bad = bits.iter().any(|&b| b >= 0x7F80_0000);
         let max = [f32::from_bits(bits[0]), f32::from_bits(bits[1])];
         let max = if bad { [f32::INFINITY; 2] } else { max };
@@ -148,10 +150,27 @@ impl Quantizer {
     }
 }
 
+/// The largest magnitudes of `gh`'s gradients and hessians as bit patterns (see
+/// [`max_magnitude_bits`]), in parallel. With the sign bit cleared, a finite `f32`'s bits sort
+/// as its magnitude does, and NaN and the infinities (all exponent bits set) sort above every
+/// finite value, so an integer maximum gives both the largest magnitude and whether any value
+/// is not finite (which `f32::max` would hide), and it vectorizes.
+pub(crate) fn local_max_bits(gh: &[RowPair]) -> [u32; 2] {
+    gh.par_chunks(1 << 16)
+        .map(max_magnitude_bits)
+        .reduce(|| [0u32; 2], max_bits)
+}
+
+/// The larger of two [`max_magnitude_bits`] results, part by part.
+#[inline]
+pub(crate) fn max_bits(a: [u32; 2], b: [u32; 2]) -> [u32; 2] {
+    [a[0].max(b[0]), a[1].max(b[1])]
+}
+
 /// The largest `|gradient|` and `|hessian|` of `gh` as the bits of the `f32` magnitudes
 /// (sign bit cleared), `[0, 0]` when empty; a value whose bits are `0x7F80_0000` or more is
 /// infinite or NaN. With AVX2 where the CPU has it (an integer maximum: the same result).
-fn max_magnitude_bits(gh: &[RowPair]) -> [u32; 2] {
+pub(crate) fn max_magnitude_bits(gh: &[RowPair]) -> [u32; 2] {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU has AVX2 (checked just above).

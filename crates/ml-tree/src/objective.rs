@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use ml_core::params::{unsupported_value, ParamType, ParamValue};
 use ml_core::{MlError, Result};
 
+use crate::fixed::{max_bits, max_magnitude_bits};
 use crate::hist::RowPair;
 use crate::loss::{weighted_pair, LossParams};
 use crate::params::enum_from_param;
@@ -252,7 +253,9 @@ fn logistic_chunk_any(m: &[f64], y: &[f64], w: Option<&[f64]>, spw: f64, out: &m
 }
 
 /// Fills `out` with `(grad, hess)` for each row, given margins (`n * k`, row-major) and, for
-/// multiclass, the class `class` the tree being grown is for.
+/// multiclass, the class `class` the tree being grown is for. Returns the largest magnitudes
+/// written ([`max_magnitude_bits`] over all of `out`), found chunk by chunk while each chunk is
+/// in cache, for [`crate::fixed::Quantizer::from_local_bits`].
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn gradients(
     obj: Objective,
@@ -264,22 +267,24 @@ pub(crate) fn gradients(
     k: usize,
     class: usize,
     out: &mut [RowPair],
-) {
+) -> [u32; 2] {
     use rayon::prelude::*;
     if obj == Objective::BinaryLogistic && k == 1 {
         // The common case as one branch-free loop per chunk, which the compiler vectorizes.
-        out.par_chunks_mut(8192)
+        return out
+            .par_chunks_mut(8192)
             .enumerate()
-            .for_each(|(ci, chunk)| {
+            .map(|(ci, chunk)| {
                 let r = ci * 8192..ci * 8192 + chunk.len();
                 let (m, y) = (&margins[r.clone()], &labels[r.clone()]);
                 logistic_chunk(m, y, weights.map(|w| &w[r]), scale_pos_weight, chunk);
-            });
-        return;
+                max_magnitude_bits(chunk)
+            })
+            .reduce(|| [0, 0], max_bits);
     }
     out.par_chunks_mut(8192)
         .enumerate()
-        .for_each(|(ci, chunk)| {
+        .map(|(ci, chunk)| {
             for (j, o) in chunk.iter_mut().enumerate() {
                 let i = ci * 8192 + j;
                 let mut w = weights.map_or(1.0, |w| w[i]);
@@ -312,7 +317,9 @@ pub(crate) fn gradients(
                     }
                 };
             }
-        });
+            max_magnitude_bits(chunk)
+        })
+        .reduce(|| [0, 0], max_bits)
 }
 
 /// Index of the largest value (the first one on ties).
@@ -383,5 +390,56 @@ mod tests {
         // at p = 2/3.
         assert!((out[0][0] + 0.5).abs() < 1e-12 && (out[0][1] - 0.25).abs() < 1e-12);
         assert!((out[1][0] - 2.0 / 3.0).abs() < 1e-6 && (out[1][1] - 2.0 / 9.0).abs() < 1e-6);
+    }
+
+    /// The maxima the gradient pass returns (found chunk by chunk) are those of a separate
+    /// pass over everything it wrote, for the vectorized logistic loop and the general one,
+    /// over several chunks, and they flag a non-finite value.
+    #[test]
+    fn gradient_pass_returns_the_largest_magnitudes_it_wrote() {
+        let n = 3 * 8192 + 77;
+        let margins: Vec<f64> = (0..n)
+            .map(|i| ((i * 37 % 1001) as f64 - 500.0) / 40.0)
+            .collect();
+        let labels: Vec<f64> = (0..n).map(|i| ((i * 13) % 7 % 2) as f64).collect();
+        let weights: Vec<f64> = (0..n).map(|i| 0.5 + (i % 5) as f64).collect();
+        for obj in [Objective::BinaryLogistic, Objective::SquaredError] {
+            for w in [None, Some(&weights[..])] {
+                let mut out = vec![[0f32; 2]; n];
+                let bits = gradients(
+                    obj,
+                    &margins,
+                    &labels,
+                    w,
+                    2.0,
+                    &LossParams::default(),
+                    1,
+                    0,
+                    &mut out,
+                );
+                assert_eq!(
+                    bits,
+                    crate::fixed::local_max_bits(&out),
+                    "{obj:?}, weights {}",
+                    w.is_some()
+                );
+                assert!(bits[0] > 0 && bits[1] > 0);
+            }
+        }
+        let mut bad = margins.clone();
+        bad[2 * 8192 + 5] = f64::NAN;
+        let mut out = vec![[0f32; 2]; n];
+        let bits = gradients(
+            Objective::SquaredError,
+            &bad,
+            &labels,
+            None,
+            1.0,
+            &LossParams::default(),
+            1,
+            0,
+            &mut out,
+        );
+        assert!(bits[0] >= 0x7F80_0000, "a NaN gradient is flagged");
     }
 }
