@@ -81,7 +81,9 @@ pub(crate) struct Quantizer {
 impl Quantizer {
     /// The scales for the rows of all workers: finds the local maxima of `|g|` and `|h|` over
     /// `gh`, takes their global maximum through `collective`, and sizes the scale for
-    /// `n_global` rows.
+    /// `n_global` rows. (Training finds the maxima in the gradient pass and calls
+    /// [`Quantizer::from_local_bits`].)
+    #[cfg(test)]
     pub fn global(gh: &[RowPair], n_global: u64, collective: &dyn Collective) -> Result<Self> {
         Self::from_local_bits(local_max_bits(gh), n_global, collective)
     }
