@@ -28,7 +28,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     featurizer.n_threads = threads;
     let t = Instant::now();
     let dim = featurizer.feature_dim()?;
-    eprintln!("model loaded and optimized in {:.3} s", t.elapsed().as_secs_f64());
+    eprintln!(
+        "model loaded and optimized in {:.3} s",
+        t.elapsed().as_secs_f64()
+    );
     let t = Instant::now();
     let images = read_images(dir, &ImageReadOptions::default().with_n_threads(threads))?;
     let decode_s = t.elapsed().as_secs_f64();
