@@ -108,6 +108,7 @@ pub(super) unsafe fn run(
         k.div_ceil(k.div_ceil(tile.kc))
     };
     let res = residual.map_or(std::ptr::null(), |r| r.as_ptr());
+    let out_ptr = out.as_mut_ptr();
     let n_blocks = pixels.div_ceil(rows);
     // Block `b` of nearly equal blocks: (first pixel, pixels).
     let block = |b: usize| {
@@ -124,7 +125,7 @@ pub(super) unsafe fn run(
             w: w.panels.as_ptr().add((panel * k + k0) * PANEL),
             lpw: k * PANEL,
             bias: w.bias.as_ptr().add(panel * PANEL),
-            out: out.as_ptr().cast_mut().add(at),
+            out: out_ptr.add(at),
             res: if res.is_null() { res } else { res.add(at) },
             ldo: cout,
             cols: (np * PANEL).min(cout - panel * PANEL),
@@ -133,6 +134,9 @@ pub(super) unsafe fn run(
             lo,
             hi,
         };
+        // SAFETY: the caller checked AVX-512F; block `p0 .. p0 + r` x panels `panel ..
+        // panel + np` over input channels `k0 .. k0 + kn` lies inside `x`, the packed weights,
+        // the bias (padded to whole panels), `out` and `residual` (lengths as documented).
         dispatch(r, np, &args);
     };
     let mut k0 = 0;
@@ -161,6 +165,9 @@ pub(super) unsafe fn run(
 }
 
 /// Calls the micro-kernel instance for `r` pixels and `np` panels.
+///
+/// # Safety
+/// As [`tile`]; `r` is at most [`max_rows`] of `np`, `np` is 1 to 4.
 #[target_feature(enable = "avx512f")]
 unsafe fn dispatch(r: usize, np: usize, a: &Args) {
     macro_rules! rows {
@@ -187,6 +194,11 @@ fn lanes(cols: usize, j: usize) -> __mmask16 {
 }
 
 /// `R` pixels x `NP` panels of the product over one slice of `k` (see [`Args`]).
+///
+/// # Safety
+/// The CPU must have AVX-512F; `R` rows of `x` (`ldx` apart) hold `kc` values from `a.x`, the
+/// `NP` panels of weights hold `kc * PANEL` values each from `a.w`, the bias `NP * PANEL`,
+/// and `R` rows of `out` (and of `res` if not null) `cols` values each.
 #[target_feature(enable = "avx512f")]
 #[inline]
 unsafe fn tile<const R: usize, const NP: usize>(a: &Args) {
@@ -341,6 +353,10 @@ pub(crate) unsafe fn direct_row(
 }
 
 /// `R` pixels x `NP` panels of a general convolution read from the image (see [`direct_row`]).
+///
+/// # Safety
+/// The CPU must have AVX-512F; `a.x + taps[t] + i * SW` is inside the image for every tap `t`
+/// and pixel `i < R`; weights, bias and `R` rows of `out` as in [`tile`].
 #[target_feature(enable = "avx512f")]
 #[inline]
 unsafe fn direct_tile<const R: usize, const NP: usize, const SW: usize>(a: &DirectArgs) {
