@@ -71,6 +71,9 @@ pub use video::{Frame, FrameExtractor};
 pub mod bench {
     pub use crate::channels_last::{count_channels_last, to_channels_last};
     pub use crate::depthwise_op::use_fast_depthwise;
+    /// The AVX-512 pointwise kernel's tiles.
+    #[cfg(target_arch = "x86_64")]
+    pub use crate::kernels::pointwise::avx512::{max_rows, Tile};
     pub use crate::kernels::{
         im2col, ConvGeometry, DepthwiseWeights, Epilogue, InputLayout, PointwiseWeights,
     };

@@ -73,7 +73,8 @@ pub(crate) fn im2col_rows(
 }
 
 /// A general convolution: patches of [`GENERAL_BLOCK`] pixels at a time (kept in cache), each
-/// block through the pointwise product. `out` is `[oh][ow][cout]`.
+/// block through the pointwise product. `out` is `[oh][ow][cout]`. With AVX-512F, a
+/// channels-first input with stride 1 or 2 is read where it lies instead ([`direct_conv`]).
 pub(crate) fn general_conv(
     x: &[f32],
     cin: usize,
@@ -86,14 +87,108 @@ pub(crate) fn general_conv(
     let pixels = g.oh * g.ow;
     assert_eq!(out.len(), pixels * w.cout);
     assert_eq!(w.k, cin * g.kh * g.kw);
+    #[cfg(target_arch = "x86_64")]
+    if layout == InputLayout::ChannelsFirst
+        && matches!(g.sw, 1 | 2)
+        && super::pointwise::avx512_pointwise_ok()
+    {
+        direct_conv(x, cin, g, w, ep, out);
+        return;
+    }
     let mut patches = vec![0f32; GENERAL_BLOCK * w.k];
     let mut p0 = 0;
     while p0 < pixels {
         let n = GENERAL_BLOCK.min(pixels - p0);
-        let block = &mut patches[..n * w.k];
-        im2col_rows(x, cin, layout, g, p0, block);
-        w.run(block, None, ep, &mut out[p0 * w.cout..(p0 + n) * w.cout]);
+        patch_run(x, cin, layout, g, w, ep, (p0, n), &mut patches, out);
         p0 += n;
+    }
+}
+
+/// Pixels `p0 .. p0 + n` of a general convolution through patches (`patches` holds at least
+/// `n` of them).
+#[allow(clippy::too_many_arguments)]
+fn patch_run(
+    x: &[f32],
+    cin: usize,
+    layout: InputLayout,
+    g: &ConvGeometry,
+    w: &PointwiseWeights,
+    ep: Epilogue,
+    (p0, n): (usize, usize),
+    patches: &mut [f32],
+    out: &mut [f32],
+) {
+    let block = &mut patches[..n * w.k];
+    im2col_rows(x, cin, layout, g, p0, block);
+    w.run(block, None, ep, &mut out[p0 * w.cout..(p0 + n) * w.cout]);
+}
+
+/// A general convolution on a channels-first image without patches (AVX-512F, stride 1 or 2):
+/// output pixels whose every tap is inside the image take the direct kernel
+/// ([`avx512::direct_row`](super::pointwise::avx512::direct_row)), one output row at a time;
+/// the others (rows and columns along the padded borders) go through patches. Both compute the
+/// same sums in the same order.
+#[cfg(target_arch = "x86_64")]
+fn direct_conv(
+    x: &[f32],
+    cin: usize,
+    g: &ConvGeometry,
+    w: &PointwiseWeights,
+    ep: Epilogue,
+    out: &mut [f32],
+) {
+    assert_eq!(x.len(), cin * g.h * g.w);
+    assert!(matches!(g.sw, 1 | 2));
+    let mut taps = Vec::with_capacity(w.k);
+    for ci in 0..cin {
+        for ky in 0..g.kh {
+            for kx in 0..g.kw {
+                taps.push((ci * g.h + ky) * g.w + kx);
+            }
+        }
+    }
+    let (ilo, ihi) = g.interior_cols();
+    let mut patches = vec![0f32; g.ow * w.k];
+    for oy in 0..g.oh {
+        let row0 = oy * g.ow;
+        let inside = oy * g.sh >= g.pad_top && oy * g.sh + g.kh <= g.h + g.pad_top;
+        if !inside || ilo >= ihi {
+            patch_run(
+                x,
+                cin,
+                InputLayout::ChannelsFirst,
+                g,
+                w,
+                ep,
+                (row0, g.ow),
+                &mut patches,
+                out,
+            );
+            continue;
+        }
+        // SAFETY: the CPU has AVX-512F (`general_conv` checked it), the stride is 1 or 2
+        // (asserted); rows `oy * sh - pad_top ..` + kh and columns of output pixels
+        // `ilo .. ihi` are inside the image (`inside`, `interior_cols`), so every tap offset
+        // stays inside `x`, whose length is asserted above; `out` is `[oh][ow][cout]`.
+        unsafe {
+            super::pointwise::avx512::direct_row(w, x, g, &taps, oy, (ilo, ihi), ep.bounds(), out)
+        };
+        for (a, b) in [(0, ilo), (ihi, g.ow)] {
+            if b > a {
+                let run = (row0 + a, b - a);
+                patch_run(
+                    x,
+                    cin,
+                    InputLayout::ChannelsFirst,
+                    g,
+                    w,
+                    ep,
+                    run,
+                    &mut patches,
+                    out,
+                );
+            }
+        }
     }
 }
 
@@ -144,6 +239,79 @@ mod tests {
                 );
                 close(&got, &want, &format!("{layout:?} k{k} s{s}"));
             }
+        }
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn avx512_direct_general_conv_equals_the_reference_and_the_patches_where_the_cpu_has_it() {
+        if !crate::kernels::pointwise::avx512_pointwise_ok() {
+            eprintln!("no AVX-512F on this CPU: the direct general convolution is not exercised");
+            return;
+        }
+        // (cin, cout, h, w, k, stride, (top, bottom, left, right)): the stem's padding (only
+        // after), padding on every side, none, a 5x5, partial and three panels, odd sizes.
+        for (cin, cout, h, w, k, s, pads) in [
+            (3, 32, 224, 224, 3, 2, (0, 1, 0, 1)),
+            (3, 32, 17, 15, 3, 2, (0, 1, 0, 1)),
+            (3, 8, 11, 10, 3, 1, (1, 1, 1, 1)),
+            (2, 40, 13, 29, 3, 2, (1, 1, 1, 1)),
+            (4, 24, 12, 12, 2, 2, (0, 0, 0, 0)),
+            (1, 16, 9, 40, 5, 1, (2, 2, 2, 2)),
+            (3, 33, 6, 5, 3, 1, (0, 0, 0, 0)),
+        ] {
+            let o = |n: usize, a: usize, b: usize| (n + a + b - k) / s + 1;
+            let g = ConvGeometry {
+                h,
+                w,
+                kh: k,
+                kw: k,
+                sh: s,
+                sw: s,
+                pad_top: pads.0,
+                pad_left: pads.2,
+                oh: o(h, pads.0, pads.1),
+                ow: o(w, pads.2, pads.3),
+            };
+            let x_hwc = data(h * w * cin, 0.29);
+            let mut x_chw = vec![0f32; x_hwc.len()];
+            for y in 0..h {
+                for xx in 0..w {
+                    for ci in 0..cin {
+                        x_chw[(ci * h + y) * w + xx] = x_hwc[(y * w + xx) * cin + ci];
+                    }
+                }
+            }
+            let wt = data(cout * cin * k * k, 0.07);
+            let bias = data(cout, 0.9);
+            let ep = Epilogue {
+                clip: Some((0.0, 1.5)),
+            };
+            let want = reference_conv(&x_hwc, cin, cout, false, &wt, &bias, &g, ep.clip);
+            let packed = PointwiseWeights::pack(&wt, &bias, cout, cin * k * k);
+            let mut got = vec![f32::NAN; g.oh * g.ow * cout];
+            general_conv(
+                &x_chw,
+                cin,
+                InputLayout::ChannelsFirst,
+                &g,
+                &packed,
+                ep,
+                &mut got,
+            );
+            let what = format!("direct {cin}->{cout} {h}x{w} k{k} s{s} {pads:?}");
+            close(&got, &want, &what);
+            // The patches path gives the same values bit for bit.
+            let mut patches = vec![0f32; g.oh * g.ow * cin * k * k];
+            im2col(&x_chw, cin, InputLayout::ChannelsFirst, &g, &mut patches);
+            let mut via = vec![f32::NAN; g.oh * g.ow * cout];
+            packed.run(&patches, None, ep, &mut via);
+            assert!(
+                got.iter()
+                    .zip(&via)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "{what}: direct and patches differ"
+            );
         }
     }
 }

@@ -8,7 +8,10 @@
 //!   (row-major pixels, channels contiguous: no packing) and the weights packed once into
 //!   panels of 16 output channels. The AVX2 + FMA micro-kernel keeps a 6 pixel x 16 channel
 //!   block of sums in twelve registers over the whole `K` loop, broadcasting one activation and
-//!   multiplying it by two weight vectors; an AVX-512 variant does 8 pixels x 32 channels.
+//!   multiplying it by two weight vectors. The AVX-512 path ([`pointwise::avx512`]) picks a tile
+//!   per layer shape, up to 28 of the 32 registers holding sums (9 pixels x 48 channels, or
+//!   14 x 32, 16 x 16, 7 x 64 when the channel count suits those better), splits the pixels
+//!   into nearly equal blocks and, for large layers, `K` into slices of at most 128.
 //! - [`depthwise_nhwc`]: one `kh x kw` filter per channel; channels are the vector lanes (16 at
 //!   a time), 6 output pixels (7 in rows of 7) share each weight load. On large planes rows out
 //!   of the image are skipped and border columns take a per-pixel path with their valid tap
@@ -17,6 +20,9 @@
 //!   channels-first depthwise *tract operator* is a different thing: [`crate::depthwise_op`].)
 //! - [`im2col`]: a general convolution (the stem: 3x3, stride 2, 3 input channels) gathers each
 //!   output pixel's patch (`im2col`, zero padding) and runs the pointwise kernel on the patches.
+//!   With AVX-512F, a channels-first input is read where it lies instead: each tap's values of
+//!   a block of output pixels are `stride` apart in one image row, so the micro-kernel
+//!   broadcasts them straight from the image; only pixels along the padded border take patches.
 //!
 //! This file holds what the families share: the [`ConvGeometry`] of a layer, the [`Epilogue`]
 //! applied to every output, and the CPU feature check.

@@ -1,12 +1,16 @@
 //! The 1x1 (pointwise) convolution kernel: a matrix product over the channels of every pixel,
 //! weights packed into panels of [`PANEL`] output channels; a portable path, an AVX2 + FMA
-//! micro-kernel (6 pixels x 16 channels) and an AVX-512 one (8 pixels x 32 channels, used after
-//! a run-time self-check). See the [family overview](super).
+//! micro-kernel (6 pixels x 16 channels) and an AVX-512 one ([`avx512`]: tiles of up to 28 sums
+//! in registers chosen per layer shape, `k` cut into slices for large layers; used after a
+//! run-time self-check). See the [family overview](super).
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
 use super::{has_avx2_fma, Epilogue};
+
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod avx512;
 
 /// Output channels per packed weight panel of the pointwise kernel.
 pub(crate) const PANEL: usize = 16;
@@ -122,7 +126,7 @@ impl PointwiseWeights {
         out: &mut [f32],
         pixels: usize,
     ) {
-        self.for_each_block(x, residual, ep, out, pixels, MR, 1, |rows, _, args| {
+        self.for_each_block(x, residual, ep, out, pixels, |rows, args| {
             // SAFETY: this closure runs inside `run_avx2`, whose caller checked AVX2 + FMA.
             unsafe {
                 match rows {
@@ -138,14 +142,11 @@ impl PointwiseWeights {
     }
 }
 
-/// Pixels per block of the AVX-512 pointwise micro-kernel (two panels: 16 sums in registers).
-const MR512: usize = 8;
-
 /// Whether the AVX-512 pointwise kernel is used: the CPU has AVX-512F, and the kernel gave the
 /// AVX2 kernel's results on a ragged test problem the first time it was asked (a guard for a
 /// path that the development machine, whose virtual CPU hides AVX-512, could not run).
 #[cfg(target_arch = "x86_64")]
-fn avx512_pointwise_ok() -> bool {
+pub(super) fn avx512_pointwise_ok() -> bool {
     use std::sync::OnceLock;
     static OK: OnceLock<bool> = OnceLock::new();
     *OK.get_or_init(|| {
@@ -182,9 +183,8 @@ fn avx512_pointwise_ok() -> bool {
 
 #[cfg(target_arch = "x86_64")]
 impl PointwiseWeights {
-    /// Calls `block(rows, panels, args)` for every block of up to `mr` pixels x `np` panels,
-    /// pixels outermost (a block's activation rows stay in L1 across the panels).
-    #[allow(clippy::too_many_arguments)]
+    /// Calls `block(rows, args)` for every block of up to [`MR`] pixels x one panel, pixels
+    /// outermost (a block's activation rows stay in L1 across the panels).
     #[inline(always)]
     fn for_each_block(
         &self,
@@ -193,9 +193,7 @@ impl PointwiseWeights {
         ep: Epilogue,
         out: &mut [f32],
         pixels: usize,
-        mr: usize,
-        np: usize,
-        mut block: impl FnMut(usize, usize, &BlockArgs),
+        mut block: impl FnMut(usize, &BlockArgs),
     ) {
         let (lo, hi) = ep.bounds();
         let (k, cout) = (self.k, self.cout);
@@ -203,10 +201,8 @@ impl PointwiseWeights {
         let res = residual.map_or(std::ptr::null(), |r| r.as_ptr());
         let mut p0 = 0;
         while p0 < pixels {
-            let rows = mr.min(pixels - p0);
-            let mut panel = 0;
-            while panel < n_panels {
-                let n = np.min(n_panels - panel);
+            let rows = MR.min(pixels - p0);
+            for panel in 0..n_panels {
                 let at = p0 * cout + panel * PANEL;
                 let args = BlockArgs {
                     x: x[p0 * k..].as_ptr(),
@@ -220,17 +216,17 @@ impl PointwiseWeights {
                         res.wrapping_add(at)
                     },
                     ldo: cout,
-                    cols: (n * PANEL).min(cout - panel * PANEL),
+                    cols: PANEL.min(cout - panel * PANEL),
                     lo,
                     hi,
                 };
-                block(rows, n, &args);
-                panel += n;
+                block(rows, &args);
             }
             p0 += rows;
         }
     }
 
+    /// The AVX-512 path with the tile chosen for this shape.
     #[target_feature(enable = "avx512f")]
     unsafe fn run_avx512(
         &self,
@@ -240,92 +236,32 @@ impl PointwiseWeights {
         out: &mut [f32],
         pixels: usize,
     ) {
-        // Two panels at a time while both exist, then the last one alone.
-        self.for_each_block(x, residual, ep, out, pixels, MR512, 2, |rows, n, args| {
-            macro_rules! call {
-                ($np:literal) => {
-                    match rows {
-                        8 => pointwise_block_512::<8, $np>(args),
-                        7 => pointwise_block_512::<7, $np>(args),
-                        6 => pointwise_block_512::<6, $np>(args),
-                        5 => pointwise_block_512::<5, $np>(args),
-                        4 => pointwise_block_512::<4, $np>(args),
-                        3 => pointwise_block_512::<3, $np>(args),
-                        2 => pointwise_block_512::<2, $np>(args),
-                        _ => pointwise_block_512::<1, $np>(args),
-                    }
-                };
-            }
-            // SAFETY: this closure runs inside `run_avx512`, whose caller checked AVX-512F.
-            unsafe {
-                if n == 2 {
-                    call!(2);
-                } else {
-                    call!(1);
-                }
-            }
-        });
+        let tile = avx512::Tile::for_shape(pixels, self.k, self.cout);
+        avx512::run(self, x, residual, ep.bounds(), out, pixels, tile);
     }
-}
 
-/// `R` pixels x `NP` panels (16 output channels each, one 16-lane register per pixel and
-/// panel) of the pointwise product; panel `j`'s weights start `j * k * PANEL` after `a.w`.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-#[inline]
-unsafe fn pointwise_block_512<const R: usize, const NP: usize>(a: &BlockArgs) {
-    let mut acc = [[_mm512_setzero_ps(); NP]; R];
-    for j in 0..NP {
-        let b = _mm512_loadu_ps(a.bias.add(j * PANEL));
-        for row in acc.iter_mut() {
-            row[j] = b;
+    /// [`Self::run`] on the AVX-512 path with a given tile (for the benches' tile sweeps);
+    /// `false` (nothing computed) on a CPU without AVX-512F.
+    pub fn run_avx512_tile(
+        &self,
+        x: &[f32],
+        residual: Option<&[f32]>,
+        ep: Epilogue,
+        out: &mut [f32],
+        tile: avx512::Tile,
+    ) -> bool {
+        let pixels = x.len() / self.k.max(1);
+        assert_eq!(x.len(), pixels * self.k);
+        assert_eq!(out.len(), pixels * self.cout);
+        if let Some(r) = residual {
+            assert_eq!(r.len(), out.len());
         }
-    }
-    let panel_stride = a.k * PANEL;
-    for kk in 0..a.k {
-        let mut w = [_mm512_setzero_ps(); NP];
-        for (j, wj) in w.iter_mut().enumerate() {
-            *wj = _mm512_loadu_ps(a.w.add(j * panel_stride + kk * PANEL));
+        if !std::arch::is_x86_feature_detected!("avx512f") {
+            return false;
         }
-        for (i, row) in acc.iter_mut().enumerate() {
-            let v = _mm512_set1_ps(*a.x.add(i * a.k + kk));
-            for j in 0..NP {
-                row[j] = _mm512_fmadd_ps(v, w[j], row[j]);
-            }
-        }
-    }
-    let lo = _mm512_set1_ps(a.lo);
-    let hi = _mm512_set1_ps(a.hi);
-    for (i, row) in acc.iter().enumerate() {
-        let o = a.out.add(i * a.ldo);
-        let r = if a.res.is_null() {
-            a.res
-        } else {
-            a.res.add(i * a.ldo)
-        };
-        for (j, v) in row.iter().enumerate() {
-            let c0 = j * PANEL;
-            if c0 >= a.cols {
-                break;
-            }
-            let mut v = *v;
-            if a.cols - c0 >= PANEL {
-                if !r.is_null() {
-                    v = _mm512_add_ps(v, _mm512_loadu_ps(r.add(c0)));
-                }
-                _mm512_storeu_ps(o.add(c0), _mm512_min_ps(_mm512_max_ps(v, lo), hi));
-            } else {
-                let mut tmp = [0f32; PANEL];
-                _mm512_storeu_ps(tmp.as_mut_ptr(), v);
-                for (jj, t) in tmp.iter().enumerate().take(a.cols - c0) {
-                    let mut v = *t;
-                    if !r.is_null() {
-                        v += *r.add(c0 + jj);
-                    }
-                    *o.add(c0 + jj) = v.max(a.lo).min(a.hi);
-                }
-            }
-        }
+        // SAFETY: the CPU has AVX-512F (checked above); the slice lengths are asserted above.
+        unsafe { avx512::run(self, x, residual, ep.bounds(), out, pixels, tile) };
+        true
     }
 }
 
@@ -470,6 +406,9 @@ mod tests {
             (49, 40, 112),
             (8, 5, 48),
             (50, 17, 33),
+            (49, 40, 24),
+            (31, 19, 80),
+            (23, 33, 112),
         ] {
             let (x, w, bias, res, packed) = pointwise_case(pixels, k, cout);
             let g = geometry(1, pixels, 1, 1, (0, 0, 0, 0));
@@ -479,16 +418,53 @@ mod tests {
                 .zip(&res)
                 .map(|(v, r)| (v + r).clamp(-0.2, 0.4))
                 .collect();
-            let mut got = vec![f32::NAN; pixels * cout];
             let ep = Epilogue {
                 clip: Some((-0.2, 0.4)),
             };
+            let mut got = vec![f32::NAN; pixels * cout];
             // SAFETY: AVX-512F and AVX2 + FMA were detected above.
             unsafe { packed.run_avx512(&x, Some(&res), ep, &mut got, pixels) };
             close(
                 &got,
                 &want,
                 &format!("avx512 pointwise {pixels}x{k}->{cout}"),
+            );
+            // Every tile: all pixel block sizes, panel counts, slices of k and loop orders give
+            // the same values as the chosen tile, bit for bit (same sums in the same order).
+            for panels in 1..=4 {
+                for rows in 1..=avx512::max_rows(panels) {
+                    for kc in [0, 1, 7, 16] {
+                        for panels_outer in [false, true] {
+                            let tile = avx512::Tile {
+                                rows,
+                                panels,
+                                kc,
+                                panels_outer,
+                            };
+                            let mut t = vec![f32::NAN; pixels * cout];
+                            assert!(packed.run_avx512_tile(&x, Some(&res), ep, &mut t, tile));
+                            assert!(
+                                t.iter().zip(&got).all(|(a, b)| a.to_bits() == b.to_bits()),
+                                "{tile:?} on {pixels}x{k}->{cout}"
+                            );
+                        }
+                    }
+                }
+            }
+            // Without residual or clip, slices of k store raw partial sums in between.
+            let mut plain_got = vec![f32::NAN; pixels * cout];
+            let tile = avx512::Tile {
+                rows: 9,
+                panels: 3,
+                kc: 4,
+                panels_outer: true,
+            };
+            let none = Epilogue { clip: None };
+            assert!(packed.run_avx512_tile(&x, None, none, &mut plain_got, tile));
+            close(
+                &plain_got,
+                &plain,
+                &format!("avx512 {tile:?} {pixels}x{k}->{cout}"),
             );
         }
         assert!(avx512_pointwise_ok(), "the run-time self-check agrees");
