@@ -198,7 +198,7 @@ pub(crate) const GENERAL_BLOCK: usize = 8 * MR;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::reference::{close, data, geometry, reference_conv};
+    use crate::kernels::reference::{channels_first, close, data, geometry, reference_conv};
 
     #[test]
     fn im2col_then_pointwise_is_a_general_convolution_in_either_layout() {
@@ -210,14 +210,7 @@ mod tests {
         ] {
             let g = geometry(h, w, k, s, pads);
             let x_hwc = data(h * w * cin, 0.31);
-            let mut x_chw = vec![0f32; x_hwc.len()];
-            for y in 0..h {
-                for xx in 0..w {
-                    for ci in 0..cin {
-                        x_chw[(ci * h + y) * w + xx] = x_hwc[(y * w + xx) * cin + ci];
-                    }
-                }
-            }
+            let x_chw = channels_first(&x_hwc, cin, h, w);
             let wt = data(cout * cin * k * k, 0.07);
             let bias = data(cout, 0.9);
             let want = reference_conv(&x_hwc, cin, cout, false, &wt, &bias, &g, Some((0.0, 6.0)));
@@ -260,28 +253,10 @@ mod tests {
             (1, 16, 9, 40, 5, 1, (2, 2, 2, 2)),
             (3, 33, 6, 5, 3, 1, (0, 0, 0, 0)),
         ] {
-            let o = |n: usize, a: usize, b: usize| (n + a + b - k) / s + 1;
-            let g = ConvGeometry {
-                h,
-                w,
-                kh: k,
-                kw: k,
-                sh: s,
-                sw: s,
-                pad_top: pads.0,
-                pad_left: pads.2,
-                oh: o(h, pads.0, pads.1),
-                ow: o(w, pads.2, pads.3),
-            };
+            // `geometry` takes (top, left, bottom, right).
+            let g = geometry(h, w, k, s, (pads.0, pads.2, pads.1, pads.3));
             let x_hwc = data(h * w * cin, 0.29);
-            let mut x_chw = vec![0f32; x_hwc.len()];
-            for y in 0..h {
-                for xx in 0..w {
-                    for ci in 0..cin {
-                        x_chw[(ci * h + y) * w + xx] = x_hwc[(y * w + xx) * cin + ci];
-                    }
-                }
-            }
+            let x_chw = channels_first(&x_hwc, cin, h, w);
             let wt = data(cout * cin * k * k, 0.07);
             let bias = data(cout, 0.9);
             let ep = Epilogue {

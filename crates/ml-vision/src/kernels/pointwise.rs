@@ -55,15 +55,22 @@ impl PointwiseWeights {
         }
     }
 
-    /// `out[p][o] = clip(bias[o] + sum_k x[p][k] * w[o][k] + residual[p][o])` for the `pixels`
-    /// rows of `x` (`[pixels][k]`); `out` and `residual` are `[pixels][cout]`.
-    pub fn run(&self, x: &[f32], residual: Option<&[f32]>, ep: Epilogue, out: &mut [f32]) {
+    /// The number of pixels of `x` (`[pixels][k]`), after checking that `out` (and
+    /// `residual`) hold `[pixels][cout]`; the kernels rely on these lengths.
+    fn pixels_of(&self, x: &[f32], residual: Option<&[f32]>, out: &[f32]) -> usize {
         let pixels = x.len() / self.k.max(1);
         assert_eq!(x.len(), pixels * self.k);
         assert_eq!(out.len(), pixels * self.cout);
         if let Some(r) = residual {
             assert_eq!(r.len(), out.len());
         }
+        pixels
+    }
+
+    /// `out[p][o] = clip(bias[o] + sum_k x[p][k] * w[o][k] + residual[p][o])` for the `pixels`
+    /// rows of `x` (`[pixels][k]`); `out` and `residual` are `[pixels][cout]`.
+    pub fn run(&self, x: &[f32], residual: Option<&[f32]>, ep: Epilogue, out: &mut [f32]) {
+        let pixels = self.pixels_of(x, residual, out);
         #[cfg(target_arch = "x86_64")]
         if avx512_pointwise_ok() {
             // SAFETY: the CPU has AVX-512F (checked by `avx512_pointwise_ok`); every pointer
@@ -250,12 +257,7 @@ impl PointwiseWeights {
         out: &mut [f32],
         tile: avx512::Tile,
     ) -> bool {
-        let pixels = x.len() / self.k.max(1);
-        assert_eq!(x.len(), pixels * self.k);
-        assert_eq!(out.len(), pixels * self.cout);
-        if let Some(r) = residual {
-            assert_eq!(r.len(), out.len());
-        }
+        let pixels = self.pixels_of(x, residual, out);
         if !std::arch::is_x86_feature_detected!("avx512f") {
             return false;
         }

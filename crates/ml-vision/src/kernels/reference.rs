@@ -51,6 +51,19 @@ pub(super) fn reference_conv(
     out
 }
 
+/// A channels-last `[h][w][cin]` image in channels-first order, `[cin][h][w]`.
+pub(super) fn channels_first(x_hwc: &[f32], cin: usize, h: usize, w: usize) -> Vec<f32> {
+    let mut x_chw = vec![0f32; x_hwc.len()];
+    for y in 0..h {
+        for xx in 0..w {
+            for ci in 0..cin {
+                x_chw[(ci * h + y) * w + xx] = x_hwc[(y * w + xx) * cin + ci];
+            }
+        }
+    }
+    x_chw
+}
+
 pub(super) fn geometry(
     h: usize,
     w: usize,
