@@ -106,12 +106,14 @@ fn preprocessing_of(
     Ok(p)
 }
 
+/// Writes image `i`'s model tensor into the buffer (see [`Preprocessing::write_tensor`]).
+type TensorWriter<'a> = dyn Fn(usize, &mut [f32]) -> Result<()> + Sync + 'a;
+
 /// Runs `model` on every image and returns output `index` of each (row order).
 fn infer_outputs(
     model: &OnnxModel,
-    prep: &Preprocessing,
     n: usize,
-    image: &(dyn Fn(usize) -> Result<RgbPixels> + Sync),
+    tensor: &TensorWriter<'_>,
     indices: &[usize],
     n_threads: usize,
 ) -> Result<Vec<Vec<Vec<f32>>>> {
@@ -124,9 +126,7 @@ fn infer_outputs(
         (0..n)
             .into_par_iter()
             .map(|row| {
-                let rgb = image(row)?;
-                let x = prep.to_tensor(&rgb);
-                let mut outs = model.run(&x)?;
+                let mut outs = model.run_filled(|x| tensor(row, x))?;
                 Ok(indices
                     .iter()
                     .map(|&i| std::mem::take(&mut outs[i]))
@@ -254,9 +254,11 @@ impl DeepImageFeaturizer {
         let model = self.model()?;
         let out = infer_outputs(
             &model,
-            &prep,
             images.len(),
-            &|i| Ok(images[i].clone()),
+            &|i, x| {
+                prep.write_tensor(&images[i], x);
+                Ok(())
+            },
             &[self.output_index],
             self.n_threads,
         )?;
@@ -285,9 +287,8 @@ impl Transformer for DeepImageFeaturizer {
         let col = ImageColumn::new(data, &self.input_col)?;
         let rows = infer_outputs(
             &model,
-            &prep,
             col.len(),
-            &|i| col.rgb(i),
+            &|i, x| col.write_tensor(i, &prep, x),
             &[self.output_index],
             self.n_threads,
         )?;
@@ -505,9 +506,8 @@ impl Transformer for DeepImagePredictor {
         let col = ImageColumn::new(data, &self.input_col)?;
         let rows = infer_outputs(
             &model,
-            &prep,
             col.len(),
-            &|i| col.rgb(i),
+            &|i, x| col.write_tensor(i, &prep, x),
             &[self.output_index],
             self.n_threads,
         )?;

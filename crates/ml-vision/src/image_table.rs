@@ -35,7 +35,7 @@ use ml_core::Dataset;
 use rayon::prelude::*;
 
 use crate::error::{Result, VisionError};
-use crate::preprocess::RgbPixels;
+use crate::preprocess::{Preprocessing, RgbPixels};
 
 /// Name of the image struct column (Spark's).
 pub const IMAGE_COL: &str = "image";
@@ -552,8 +552,24 @@ impl<'a> ImageColumn<'a> {
         }
     }
 
-    /// The pixels of row `i` as RGB; a null row or inconsistent sizes are errors naming the row.
-    pub fn rgb(&self, i: usize) -> Result<RgbPixels> {
+    /// The model tensor of row `i` ([`Preprocessing::write_tensor`] of [`rgb`](Self::rgb)),
+    /// written into `out` (`3 * input_size^2` values). Three-channel rows are read as the BGR
+    /// bytes they are stored as, without an RGB copy; errors as `rgb`'s.
+    pub fn write_tensor(&self, i: usize, prep: &Preprocessing, out: &mut [f32]) -> Result<()> {
+        let (w, h, c) = self.checked_size(i)?;
+        if c != 3 {
+            prep.write_tensor(&self.rgb(i)?, out);
+            return Ok(());
+        }
+        prep.write_tensor_bgr(w, h, self.data.value(i), out)
+            .map_err(|e| {
+                ml_core::MlError::value(&self.name, i, format!("{} ({})", e, self.origin(i))).into()
+            })
+    }
+
+    /// `(width, height, channels)` of row `i`: errors naming the row when it is null or a
+    /// size is not positive.
+    fn checked_size(&self, i: usize) -> Result<(usize, usize, usize)> {
         let nulls: Option<&NullBuffer> = self.array.nulls();
         if nulls.map(|n| n.is_null(i)).unwrap_or(false) || self.data.is_null(i) {
             return Err(ml_core::MlError::value(&self.name, i, "the image is null").into());
@@ -571,10 +587,15 @@ impl<'a> ImageColumn<'a> {
             )
             .into());
         }
-        RgbPixels::from_bgr_channels(w as usize, h as usize, c as usize, self.data.value(i))
-            .map_err(|e| {
-                ml_core::MlError::value(&self.name, i, format!("{} ({})", e, self.origin(i))).into()
-            })
+        Ok((w as usize, h as usize, c as usize))
+    }
+
+    /// The pixels of row `i` as RGB; a null row or inconsistent sizes are errors naming the row.
+    pub fn rgb(&self, i: usize) -> Result<RgbPixels> {
+        let (w, h, c) = self.checked_size(i)?;
+        RgbPixels::from_bgr_channels(w, h, c, self.data.value(i)).map_err(|e| {
+            ml_core::MlError::value(&self.name, i, format!("{} ({})", e, self.origin(i))).into()
+        })
     }
 }
 
@@ -629,6 +650,50 @@ mod tests {
             let rgb = decode_rgb(path).unwrap();
             assert_eq!(rgb, row.to_rgb().unwrap());
         }
+    }
+
+    #[test]
+    fn column_tensors_equal_the_tensors_of_the_rgb_rows() {
+        // Gray, BGR and BGRA rows (the BGR row takes the path without an RGB copy), against
+        // the tensor of each row's RGB pixels; then a row whose bytes do not match its size.
+        let (w, h) = (300usize, 240usize);
+        let byte = |i: usize| ((i * 37 + i / 7 * 11) % 256) as u8;
+        let rows: Vec<ImageRow> = [1usize, 3, 4]
+            .iter()
+            .map(|&c| ImageRow {
+                origin: format!("mem://{c}"),
+                height: h,
+                width: w,
+                n_channels: c,
+                data: (0..w * h * c).map(byte).collect(),
+            })
+            .collect();
+        let data = images_to_dataset(&rows).unwrap();
+        let col = ImageColumn::new(&data, IMAGE_COL).unwrap();
+        let prep = Preprocessing::efficientnet_lite();
+        for (i, row) in rows.iter().enumerate() {
+            let mut got = vec![0f32; 3 * 224 * 224];
+            col.write_tensor(i, &prep, &mut got).unwrap();
+            let want = prep.to_tensor(&row.to_rgb().unwrap());
+            assert!(
+                got.iter()
+                    .zip(&want)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "row {i}"
+            );
+        }
+        let mut bad = rows[1].clone();
+        bad.data.truncate(100);
+        let data = images_to_dataset(&[bad]).unwrap();
+        let col = ImageColumn::new(&data, IMAGE_COL).unwrap();
+        let err = col
+            .write_tensor(0, &prep, &mut vec![0f32; 3 * 224 * 224])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("mem://3") && err.contains("300x240 BGR"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -308,6 +308,24 @@ impl OnnxModel {
         let s = self.input_size;
         let tensor = Tensor::from_shape(&[1, 3, s, s], input)
             .map_err(|e| VisionError::model(&self.path, format!("input tensor: {e:#}")))?;
+        self.run_tensor(tensor)
+    }
+
+    /// Runs one image whose `3 * size * size` CHW values `fill` writes straight into the
+    /// input tensor (no intermediate buffer), and returns every output, flattened; `fill`'s
+    /// error is returned as it is.
+    pub fn run_filled(&self, fill: impl FnOnce(&mut [f32]) -> Result<()>) -> Result<Vec<Vec<f32>>> {
+        let s = self.input_size;
+        let mut tensor = Tensor::zero::<f32>(&[1, 3, s, s])
+            .map_err(|e| VisionError::model(&self.path, format!("input tensor: {e:#}")))?;
+        let err = |e: TractError| VisionError::model(&self.path, format!("input tensor: {e:#}"));
+        let mut view = tensor.try_as_plain_ram_mut().map_err(err)?;
+        let values = view.as_slice_mut::<f32>().map_err(err)?;
+        fill(values)?;
+        self.run_tensor(tensor)
+    }
+
+    fn run_tensor(&self, tensor: Tensor) -> Result<Vec<Vec<f32>>> {
         let outputs = self
             .plan
             .run(tvec!(tensor.into()))

@@ -21,6 +21,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, VisionError};
 
+mod horizontal;
+
 /// The bytes of a `width x height` image of `channels` 8-bit channels; an error (naming the
 /// sizes) when the product overflows `usize`, as sizes read from a file or a table may.
 pub(crate) fn image_bytes(width: usize, height: usize, channels: usize) -> Result<usize> {
@@ -137,6 +139,25 @@ impl RgbPixels {
     }
 }
 
+/// Interleaved 3-channel pixels borrowed from an [`RgbPixels`] or a table's BGR bytes: the
+/// resize treats every channel alike, so it runs on either order.
+#[derive(Debug, Clone, Copy)]
+struct Pixels<'a> {
+    width: usize,
+    height: usize,
+    data: &'a [u8],
+}
+
+impl RgbPixels {
+    fn pixels(&self) -> Pixels<'_> {
+        Pixels {
+            width: self.width,
+            height: self.height,
+            data: &self.data,
+        }
+    }
+}
+
 const PRECISION_BITS: u32 = 32 - 8 - 2;
 
 /// Fixed-point filter taps for some output indices of one axis, as Pillow's
@@ -238,6 +259,19 @@ pub fn resize_bilinear_pil_window(
     win_w: usize,
     win_h: usize,
 ) -> RgbPixels {
+    resize_window(
+        img.pixels(),
+        [out_w, out_h],
+        [left, top, win_w, win_h],
+        horizontal::has_avx2(),
+    )
+}
+
+/// [`resize_bilinear_pil_window`], its horizontal pass with AVX2 when `avx2` (which the CPU
+/// must have) or in portable code; both give the same bytes.
+fn resize_window(img: Pixels<'_>, out: [usize; 2], window: [usize; 4], avx2: bool) -> RgbPixels {
+    let [out_w, out_h] = out;
+    let [left, top, win_w, win_h] = window;
     assert!(out_w > 0 && out_h > 0 && win_w > 0 && win_h > 0);
     assert!(left + win_w <= out_w && top + win_h <= out_h);
     let (w, h) = (img.width, img.height);
@@ -246,8 +280,19 @@ pub fn resize_bilinear_pil_window(
     // Taps of the window's rows and columns only: a 1 x 4,000,000 image resized so that its
     // shorter side is 256 is 1.024e9 rows tall, of which the crop needs 224.
     let htaps = (out_w != w).then(|| precompute_taps(w, out_w, left, win_w));
+    // The same taps laid out for the AVX2 pass (see `horizontal`), where the CPU has it.
+    let paired = htaps
+        .as_ref()
+        .filter(|_| avx2)
+        .map(horizontal::PairedTaps::new);
     // The horizontal pass of source row `y`, window columns only.
     let horizontal = |y: usize, orow: &mut [u8]| match &htaps {
+        #[cfg(target_arch = "x86_64")]
+        Some(taps) if paired.is_some() => {
+            let p = paired.as_ref().expect("checked by the guard");
+            // SAFETY: `paired` exists only where `has_avx2()` holds.
+            unsafe { horizontal::horizontal_avx2(img.data, w, y, p, taps, orow) }
+        }
         Some(taps) => {
             let row = &img.data[y * w * 3..(y + 1) * w * 3];
             for (x, o) in (left..left + win_w).zip(orow.chunks_exact_mut(3)) {
@@ -301,23 +346,50 @@ pub fn resize_bilinear_pil_window(
             horizontal(next_row, &mut ring[slot * stride..(slot + 1) * stride]);
             next_row += 1;
         }
-        acc.iter_mut().for_each(|a| *a = half);
-        for (i, &kk) in k.iter().enumerate() {
+        let rows = k.iter().enumerate().map(|(i, &kk)| {
             let slot = (ymin + i) % cap;
-            let row = &ring[slot * stride..(slot + 1) * stride];
-            for (a, &p) in acc.iter_mut().zip(row) {
-                *a += p as i32 * kk;
-            }
-        }
-        for (o, &a) in orow.iter_mut().zip(&acc) {
-            *o = clip8(a);
-        }
+            (&ring[slot * stride..(slot + 1) * stride], kk)
+        });
+        vertical(rows, &mut acc, orow);
     }
     RgbPixels {
         width: win_w,
         height: win_h,
         data: out,
     }
+}
+
+/// One output row of the vertical pass: `half` plus each source row (the ring's, after the
+/// horizontal pass) times its weight, summed per byte column in `acc`, then rounded and
+/// clipped into `out`. With AVX2 where the CPU has it (the same integer sums, 8 lanes wide).
+fn vertical<'a>(rows: impl Iterator<Item = (&'a [u8], i32)>, acc: &mut [i32], out: &mut [u8]) {
+    #[inline(always)]
+    fn body<'a>(rows: impl Iterator<Item = (&'a [u8], i32)>, acc: &mut [i32], out: &mut [u8]) {
+        acc.fill(1 << (PRECISION_BITS - 1));
+        for (row, kk) in rows {
+            for (a, &p) in acc.iter_mut().zip(row) {
+                *a += p as i32 * kk;
+            }
+        }
+        for (o, &a) in out.iter_mut().zip(acc.iter()) {
+            *o = clip8(a);
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn body_avx2<'a>(
+        rows: impl Iterator<Item = (&'a [u8], i32)>,
+        acc: &mut [i32],
+        out: &mut [u8],
+    ) {
+        body(rows, acc, out)
+    }
+    #[cfg(target_arch = "x86_64")]
+    if horizontal::has_avx2() {
+        // SAFETY: the CPU has AVX2.
+        return unsafe { body_avx2(rows, acc, out) };
+    }
+    body(rows, acc, out)
 }
 
 /// How an image becomes a model input: resize, centre crop, normalize, NCHW.
@@ -377,8 +449,12 @@ impl Preprocessing {
     /// shorter side becomes `resize_shorter`, the other keeps the aspect ratio (rounded half
     /// to even), neither below `input_size`.
     pub fn resized_size(&self, img: &RgbPixels) -> (usize, usize) {
+        self.resized_size_of(img.width, img.height)
+    }
+
+    fn resized_size_of(&self, width: usize, height: usize) -> (usize, usize) {
         let s = self.input_size;
-        let (w, h) = (img.width as f64, img.height as f64);
+        let (w, h) = (width as f64, height as f64);
         let scale = self.resize_shorter as f64 / w.min(h);
         let nw = ((w * scale).round_ties_even() as usize).max(s);
         let nh = ((h * scale).round_ties_even() as usize).max(s);
@@ -387,24 +463,72 @@ impl Preprocessing {
 
     /// The resized and cropped RGB image (`input_size` square), before normalization.
     pub fn resize_and_crop(&self, img: &RgbPixels) -> RgbPixels {
+        self.crop_of(img.pixels())
+    }
+
+    /// [`resize_and_crop`](Self::resize_and_crop) of pixels in either channel order.
+    fn crop_of(&self, img: Pixels<'_>) -> RgbPixels {
         let s = self.input_size;
+        let avx2 = horizontal::has_avx2();
         if self.resize_shorter == 0 {
-            return resize_bilinear_pil(img, s, s);
+            return resize_window(img, [s, s], [0, 0, s, s], avx2);
         }
-        let (nw, nh) = self.resized_size(img);
+        let (nw, nh) = self.resized_size_of(img.width, img.height);
         // Only the centre crop is computed (bit-exact with resizing then cropping).
-        resize_bilinear_pil_window(img, nw, nh, (nw - s) / 2, (nh - s) / 2, s, s)
+        resize_window(img, [nw, nh], [(nw - s) / 2, (nh - s) / 2, s, s], avx2)
     }
 
     /// Writes the normalized CHW tensor (`3 * input_size^2` values) into `out`.
     pub fn write_tensor(&self, img: &RgbPixels, out: &mut [f32]) {
-        let crop = self.resize_and_crop(img);
+        self.normalize_into(&self.crop_of(img.pixels()), [0, 1, 2], out);
+    }
+
+    /// [`write_tensor`](Self::write_tensor) of a `width x height` image given as interleaved
+    /// BGR bytes (Spark's image `data` with 3 channels), without converting it to RGB first:
+    /// the same tensor as `write_tensor` of [`RgbPixels::from_bgr_channels`]`(.., 3, bgr)`.
+    ///
+    /// Errors when `bgr` does not hold `width * height * 3` bytes or a side is zero.
+    pub fn write_tensor_bgr(
+        &self,
+        width: usize,
+        height: usize,
+        bgr: &[u8],
+        out: &mut [f32],
+    ) -> Result<()> {
+        let needed = image_bytes(width, height, 3)?;
+        if bgr.len() != needed || width == 0 || height == 0 {
+            return Err(VisionError::param(
+                "image",
+                format!(
+                    "{width}x{height} BGR needs {needed} bytes (and non-zero sides), got {}",
+                    bgr.len()
+                ),
+            ));
+        }
+        let img = Pixels {
+            width,
+            height,
+            data: bgr,
+        };
+        self.normalize_into(&self.crop_of(img), [2, 1, 0], out);
+        Ok(())
+    }
+
+    /// Writes `(v - mean[c]) / std[c]` of the crop's channel `order[c]` as plane `c` of `out`,
+    /// through a table of the 256 values per channel (the same `f32` operations, once each).
+    fn normalize_into(&self, crop: &RgbPixels, order: [usize; 3], out: &mut [f32]) {
         let plane = self.input_size * self.input_size;
         assert_eq!(out.len(), 3 * plane);
+        assert_eq!(crop.data.len(), 3 * plane);
+        let table: [[f32; 256]; 3] = std::array::from_fn(|c| {
+            std::array::from_fn(|v| (v as f32 - self.mean[c]) / self.std[c])
+        });
+        let (r, rest) = out.split_at_mut(plane);
+        let (g, b) = rest.split_at_mut(plane);
         for (i, px) in crop.data.chunks_exact(3).enumerate() {
-            for c in 0..3 {
-                out[c * plane + i] = (px[c] as f32 - self.mean[c]) / self.std[c];
-            }
+            r[i] = table[0][px[order[0]] as usize];
+            g[i] = table[1][px[order[1]] as usize];
+            b[i] = table[2][px[order[2]] as usize];
         }
     }
 
@@ -508,6 +632,36 @@ mod tests {
     }
 
     #[test]
+    fn avx2_horizontal_pass_equals_the_portable_one_where_the_cpu_has_it() {
+        if !horizontal::has_avx2() {
+            eprintln!("skipped: this CPU has no AVX2 (the portable pass ran in every other test)");
+            return;
+        }
+        // Downscales by many factors (ksize 3 to 41: odd and even numbers of tap pairs),
+        // upscales, windows at both edges, and images a few pixels wide, where the last
+        // pixels of the last rows take the scalar path inside the AVX2 pass.
+        let cases = [
+            (768, 576, 341, 256),
+            (97, 61, 40, 27),
+            (23, 17, 50, 41),
+            (64, 30, 21, 45),
+            (400, 9, 19, 9),
+            (5, 4, 2, 3),
+            (3, 2, 1, 1),
+            (1000, 3, 333, 2),
+            (2, 7, 9, 7),
+        ];
+        for (w, h, ow, oh) in cases {
+            let img = pattern(w, h);
+            for window in [[0, 0, ow, oh], [ow / 3, oh / 4, ow - ow / 3, oh - oh / 4]] {
+                let fast = resize_window(img.pixels(), [ow, oh], window, true);
+                let portable = resize_window(img.pixels(), [ow, oh], window, false);
+                assert_eq!(fast, portable, "{w}x{h} -> {ow}x{oh} window {window:?}");
+            }
+        }
+    }
+
+    #[test]
     fn shorter_side_resize_and_centre_crop_geometry() {
         let p = Preprocessing::efficientnet_lite();
         // 768x576 -> 341x256 (341.33 rounds down), crop at (58, 16).
@@ -527,6 +681,54 @@ mod tests {
         let gray = RgbPixels::from_bgr_channels(1, 1, 1, &[9]).unwrap();
         assert_eq!(gray.data(), &[9, 9, 9]);
         assert!(RgbPixels::from_bgr_channels(2, 1, 3, &[1, 2, 3]).is_err());
+    }
+
+    #[test]
+    fn bgr_tensors_equal_the_tensors_of_the_converted_images() {
+        // The direct formula, value by value, as the reference for the table and the order.
+        let direct = |p: &Preprocessing, img: &RgbPixels| -> Vec<f32> {
+            let crop = p.resize_and_crop(img);
+            let plane = p.input_size * p.input_size;
+            let mut out = vec![0f32; 3 * plane];
+            for (i, px) in crop.data.chunks_exact(3).enumerate() {
+                for c in 0..3 {
+                    out[c * plane + i] = (px[c] as f32 - p.mean[c]) / p.std[c];
+                }
+            }
+            out
+        };
+        let mut odd = Preprocessing::efficientnet_lite();
+        odd.mean = [123.675, 116.28, 103.53];
+        odd.std = [58.395, 57.12, 57.375];
+        let mut square = Preprocessing::efficientnet_lite();
+        square.resize_shorter = 0;
+        for p in [Preprocessing::efficientnet_lite(), odd, square] {
+            for (w, h) in [(768, 576), (300, 224), (224, 500), (231, 229)] {
+                let rgb = pattern(w, h);
+                let bgr: Vec<u8> = rgb
+                    .data
+                    .chunks_exact(3)
+                    .flat_map(|q| [q[2], q[1], q[0]])
+                    .collect();
+                let want = direct(&p, &rgb);
+                let n = 3 * p.input_size * p.input_size;
+                let (mut a, mut b) = (vec![0f32; n], vec![0f32; n]);
+                p.write_tensor(&rgb, &mut a);
+                p.write_tensor_bgr(w, h, &bgr, &mut b).unwrap();
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&a), bits(&want), "{w}x{h} {p:?}");
+                assert_eq!(bits(&b), bits(&want), "{w}x{h} {p:?} from BGR");
+            }
+        }
+        let mut out = vec![0f32; 3 * 224 * 224];
+        let p = Preprocessing::efficientnet_lite();
+        let err = p
+            .write_tensor_bgr(300, 300, &[0; 10], &mut out)
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("300x300 BGR needs 270000 bytes"),
+            "{err}"
+        );
     }
 
     #[test]
