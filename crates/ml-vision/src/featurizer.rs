@@ -110,28 +110,20 @@ fn preprocessing_of(
 type TensorWriter<'a> = dyn Fn(usize, &mut [f32]) -> Result<()> + Sync + 'a;
 
 /// Runs `model` on every image and returns output `index` of each (row order).
-fn infer_outputs(
+fn infer_output(
     model: &OnnxModel,
     n: usize,
     tensor: &TensorWriter<'_>,
-    indices: &[usize],
+    index: usize,
     n_threads: usize,
-) -> Result<Vec<Vec<Vec<f32>>>> {
-    for &i in indices {
-        model.output_len(i)?;
-    }
+) -> Result<Vec<Vec<f32>>> {
+    model.output_len(index)?;
     // ml-core's one pool helper: 0 = the current pool, n = n threads (pools are kept per size:
     // a fresh pool per call costs each inference its memory again, +50% per frame measured).
     ml_core::threads::install(n_threads, || {
         (0..n)
             .into_par_iter()
-            .map(|row| {
-                let mut outs = model.run_filled(|x| tensor(row, x))?;
-                Ok(indices
-                    .iter()
-                    .map(|&i| std::mem::take(&mut outs[i]))
-                    .collect())
-            })
+            .map(|row| model.run_output_filled(index, |x| tensor(row, x)))
             .collect::<Result<Vec<_>>>()
     })?
 }
@@ -252,17 +244,16 @@ impl DeepImageFeaturizer {
         }
         let prep = self.preprocessing()?;
         let model = self.model()?;
-        let out = infer_outputs(
+        infer_output(
             &model,
             images.len(),
             &|i, x| {
                 prep.write_tensor(&images[i], x);
                 Ok(())
             },
-            &[self.output_index],
+            self.output_index,
             self.n_threads,
-        )?;
-        Ok(out.into_iter().map(|mut o| o.remove(0)).collect())
+        )
     }
 
     /// Features of an already preprocessed CHW tensor (`3 * input_size^2` values).
@@ -285,16 +276,16 @@ impl Transformer for DeepImageFeaturizer {
         let prep = self.preprocessing()?;
         let model = self.model()?;
         let col = ImageColumn::new(data, &self.input_col)?;
-        let rows = infer_outputs(
+        let rows = infer_output(
             &model,
             col.len(),
             &|i, x| col.write_tensor(i, &prep, x),
-            &[self.output_index],
+            self.output_index,
             self.n_threads,
         )?;
         let mut values = Vec::with_capacity(rows.len() * width);
         for r in &rows {
-            values.extend(r[0].iter().map(|&v| v as f64));
+            values.extend(r.iter().map(|&v| v as f64));
         }
         let array = vector_column_from_vec(values, rows.len(), width);
         data.with_field(
@@ -504,17 +495,15 @@ impl Transformer for DeepImagePredictor {
         let prep = f.preprocessing()?;
         let model = f.model()?;
         let col = ImageColumn::new(data, &self.input_col)?;
-        let rows = infer_outputs(
+        let rows = infer_output(
             &model,
             col.len(),
             &|i, x| col.write_tensor(i, &prep, x),
-            &[self.output_index],
+            self.output_index,
             self.n_threads,
         )?;
-        let preds: Vec<Vec<Prediction>> = rows
-            .iter()
-            .map(|r| top_k(&r[0], self.top_k, &labels))
-            .collect();
+        let preds: Vec<Vec<Prediction>> =
+            rows.iter().map(|r| top_k(r, self.top_k, &labels)).collect();
         let flat: Vec<&Prediction> = preds.iter().flatten().collect();
         let children: Vec<ArrayRef> = vec![
             Arc::new(Int64Array::from_iter_values(

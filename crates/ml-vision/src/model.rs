@@ -193,6 +193,9 @@ pub struct OnnxModel {
     path: PathBuf,
     input_size: usize,
     plan: Arc<TypedSimplePlan>,
+    /// Per output, a plan over the same graph that runs only the nodes the output needs (a
+    /// featurizer taking the pooled features then skips the classifier's matrix product).
+    output_plans: Vec<Arc<TypedSimplePlan>>,
     output_lens: Vec<usize>,
 }
 
@@ -267,6 +270,18 @@ impl OnnxModel {
         let mut typed = typed.into_decluttered().map_err(err)?;
         crate::depthwise_op::use_fast_depthwise(&mut typed).map_err(err)?;
         typed.optimize().map_err(err)?;
+        // The graph is cheap to clone: operators share their weights (`Arc`).
+        let output_plans = typed
+            .output_outlets()
+            .map_err(err)?
+            .iter()
+            .map(|&outlet| {
+                let mut one = typed.clone();
+                one.select_output_outlets(&[outlet])?;
+                TypedSimplePlan::new(one)
+            })
+            .collect::<TractResult<Vec<_>>>()
+            .map_err(err)?;
         let plan = typed.into_runnable().map_err(err)?;
         let mut output_lens = Vec::new();
         for i in 0..plan.model().output_outlets().map_err(err)?.len() {
@@ -284,6 +299,7 @@ impl OnnxModel {
             path: path.to_path_buf(),
             input_size,
             plan,
+            output_plans,
             output_lens,
         })
     }
@@ -308,26 +324,30 @@ impl OnnxModel {
         let s = self.input_size;
         let tensor = Tensor::from_shape(&[1, 3, s, s], input)
             .map_err(|e| VisionError::model(&self.path, format!("input tensor: {e:#}")))?;
-        self.run_tensor(tensor)
+        self.outputs_of(&self.plan, tensor)
     }
 
-    /// Runs one image whose `3 * size * size` CHW values `fill` writes straight into the
-    /// input tensor (no intermediate buffer), and returns every output, flattened; `fill`'s
-    /// error is returned as it is.
-    pub fn run_filled(&self, fill: impl FnOnce(&mut [f32]) -> Result<()>) -> Result<Vec<Vec<f32>>> {
+    /// Output `index` of one image, flattened, running only the nodes that output needs; the
+    /// image's `3 * size * size` CHW values are written by `fill` straight into the input
+    /// tensor (no intermediate buffer). `fill`'s error is returned as it is.
+    pub fn run_output_filled(
+        &self,
+        index: usize,
+        fill: impl FnOnce(&mut [f32]) -> Result<()>,
+    ) -> Result<Vec<f32>> {
+        self.output_len(index)?;
         let s = self.input_size;
-        let mut tensor = Tensor::zero::<f32>(&[1, 3, s, s])
-            .map_err(|e| VisionError::model(&self.path, format!("input tensor: {e:#}")))?;
         let err = |e: TractError| VisionError::model(&self.path, format!("input tensor: {e:#}"));
+        let mut tensor = Tensor::zero::<f32>(&[1, 3, s, s]).map_err(err)?;
         let mut view = tensor.try_as_plain_ram_mut().map_err(err)?;
-        let values = view.as_slice_mut::<f32>().map_err(err)?;
-        fill(values)?;
-        self.run_tensor(tensor)
+        fill(view.as_slice_mut::<f32>().map_err(err)?)?;
+        let plan = &self.output_plans[index];
+        Ok(self.outputs_of(plan, tensor)?.swap_remove(0))
     }
 
-    fn run_tensor(&self, tensor: Tensor) -> Result<Vec<Vec<f32>>> {
-        let outputs = self
-            .plan
+    /// Every output of `plan` on `tensor`, flattened.
+    fn outputs_of(&self, plan: &Arc<TypedSimplePlan>, tensor: Tensor) -> Result<Vec<Vec<f32>>> {
+        let outputs = plan
             .run(tvec!(tensor.into()))
             .map_err(|e| VisionError::model(&self.path, format!("inference failed: {e:#}")))?;
         outputs

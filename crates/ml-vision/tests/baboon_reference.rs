@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use arrow::array::Array;
 use ml_core::{persist, Params, Transformer};
 use ml_vision::image_table::{decode_rgb, read_images, ImageColumn, ImageReadOptions};
-use ml_vision::{DeepImageFeaturizer, DeepImagePredictor, Preprocessing, VisionError};
+use ml_vision::{DeepImageFeaturizer, DeepImagePredictor, OnnxModel, Preprocessing, VisionError};
 
 fn data(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -273,4 +273,29 @@ fn image_tables_follow_spark_schema_and_globs() {
     );
     let missing = read_images(data("nope/*.jpg"), &ImageReadOptions::default()).unwrap_err();
     assert!(missing.to_string().contains("nope"));
+}
+
+#[test]
+fn each_output_alone_equals_that_output_of_the_whole_plan() {
+    // `run_output_filled` runs only the nodes one output needs (the features skip the
+    // classifier): the values must be the bits `run` computes for that output.
+    let model = OnnxModel::load(data("models/efficientnet-lite0-imagenet.onnx"), 224).unwrap();
+    let n = 3 * 224 * 224;
+    let x: Vec<f32> = (0..n)
+        .map(|i| ((i * 7919 % 255) as f32 - 127.0) / 128.0)
+        .collect();
+    let all = model.run(&x).unwrap();
+    assert_eq!(all.len(), model.output_lens().len());
+    for (i, want) in all.iter().enumerate() {
+        let got = model
+            .run_output_filled(i, |buf| {
+                buf.copy_from_slice(&x);
+                Ok(())
+            })
+            .unwrap();
+        let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&got), bits(want), "output {i}");
+    }
+    let err = model.run_output_filled(all.len(), |_| Ok(())).unwrap_err();
+    assert!(err.to_string().contains("output_index"), "{err}");
 }
