@@ -258,13 +258,15 @@ enum Isa {
     Avx512,
 }
 
+/// The widest kernels the CPU runs, within the cap of `ML_VISION_MAX_ISA` (see `crate::isa`).
 fn detect_isa() -> Isa {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx512f") {
+        use crate::isa::{allowed, Isa as Cap};
+        if allowed(Cap::Avx512) && std::arch::is_x86_feature_detected!("avx512f") {
             return Isa::Avx512;
         }
-        if std::arch::is_x86_feature_detected!("avx2") {
+        if allowed(Cap::Avx2) && std::arch::is_x86_feature_detected!("avx2") {
             return Isa::Avx2;
         }
     }

@@ -23,8 +23,11 @@
 //! - `depthwise_op`: the tract operator `FastDepthwise` for depthwise convolutions that stay
 //!   channels-first.
 //! - `tract_graph`: the graph patterns (constants, clips) both rewrites look for.
+//! - `isa`: which SIMD kernels may run. The kernels use AVX-512F or AVX2 where the CPU has
+//!   them; the environment variable `ML_VISION_MAX_ISA=avx2` (or `portable`) caps them, to
+//!   measure or test the narrower kernels on a wider CPU.
 //!
-//! These last four are crate-private; the crate's benches and examples reach what they measure
+//! These last five are crate-private; the crate's benches and examples reach what they measure
 //! through the hidden `bench` module, which is not part of the API.
 //!
 //! ```no_run
@@ -47,6 +50,7 @@ mod depthwise_op;
 pub mod error;
 pub mod featurizer;
 pub mod image_table;
+mod isa;
 mod kernels;
 pub mod model;
 pub mod preprocess;

@@ -46,14 +46,15 @@ pub(crate) use im2col::general_conv;
 pub use im2col::{im2col, InputLayout};
 pub use pointwise::PointwiseWeights;
 
-/// Whether the CPU runs the AVX2 + FMA kernels (checked once).
+/// Whether the CPU runs the AVX2 + FMA kernels (checked once; see [`crate::isa`] for the cap).
 fn has_avx2_fma() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         use std::sync::OnceLock;
         static HAS: OnceLock<bool> = OnceLock::new();
         *HAS.get_or_init(|| {
-            std::arch::is_x86_feature_detected!("avx2")
+            crate::isa::allowed(crate::isa::Isa::Avx2)
+                && std::arch::is_x86_feature_detected!("avx2")
                 && std::arch::is_x86_feature_detected!("fma")
         })
     }

@@ -48,13 +48,16 @@ impl PairedTaps {
     }
 }
 
-/// Whether the CPU runs [`horizontal_avx2`] (checked once).
+/// Whether the CPU runs [`horizontal_avx2`] (checked once; see [`crate::isa`] for the cap).
 pub(super) fn has_avx2() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         use std::sync::OnceLock;
         static HAS: OnceLock<bool> = OnceLock::new();
-        *HAS.get_or_init(|| std::arch::is_x86_feature_detected!("avx2"))
+        *HAS.get_or_init(|| {
+            crate::isa::allowed(crate::isa::Isa::Avx2)
+                && std::arch::is_x86_feature_detected!("avx2")
+        })
     }
     #[cfg(not(target_arch = "x86_64"))]
     {

@@ -12,11 +12,14 @@ use crate::kernels::{ConvGeometry, Epilogue};
 /// Channels per block of the AVX-512 kernel (two 16-lane vectors).
 const BLOCK: usize = 32;
 
-/// Whether the CPU has AVX-512F (checked once).
+/// Whether the CPU has AVX-512F and the kernels may use it (checked once; see [`crate::isa`]).
 pub(super) fn has_avx512f() -> bool {
     use std::sync::OnceLock;
     static HAS: OnceLock<bool> = OnceLock::new();
-    *HAS.get_or_init(|| std::arch::is_x86_feature_detected!("avx512f"))
+    *HAS.get_or_init(|| {
+        crate::isa::allowed(crate::isa::Isa::Avx512)
+            && std::arch::is_x86_feature_detected!("avx512f")
+    })
 }
 
 /// The lane masks of a block of `n` channels (`1 ..= 32`): first vector, second vector.
