@@ -37,6 +37,21 @@ pub(crate) fn image_bytes(width: usize, height: usize, channels: usize) -> Resul
         })
 }
 
+/// Checks that `len` bytes hold a `width x height` image of 3 channels in `order` ("RGB",
+/// "BGR") with non-zero sides; the error names the sizes and the byte counts.
+fn check_three_channels(width: usize, height: usize, len: usize, order: &str) -> Result<()> {
+    let needed = image_bytes(width, height, 3)?;
+    if len != needed || width == 0 || height == 0 {
+        return Err(VisionError::param(
+            "image",
+            format!(
+                "{width}x{height} {order} needs {needed} bytes (and non-zero sides), got {len}"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// An 8-bit RGB image, rows top to bottom, pixels interleaved `RGBRGB...`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RgbPixels {
@@ -48,16 +63,7 @@ pub struct RgbPixels {
 impl RgbPixels {
     /// Wraps interleaved RGB bytes; `data.len()` must be `width * height * 3`.
     pub fn new(width: usize, height: usize, data: Vec<u8>) -> Result<Self> {
-        let needed = image_bytes(width, height, 3)?;
-        if data.len() != needed || width == 0 || height == 0 {
-            return Err(VisionError::param(
-                "image",
-                format!(
-                    "{width}x{height} RGB needs {needed} bytes (and non-zero sides), got {}",
-                    data.len()
-                ),
-            ));
-        }
+        check_three_channels(width, height, data.len(), "RGB")?;
         Ok(RgbPixels {
             width,
             height,
@@ -495,16 +501,7 @@ impl Preprocessing {
         bgr: &[u8],
         out: &mut [f32],
     ) -> Result<()> {
-        let needed = image_bytes(width, height, 3)?;
-        if bgr.len() != needed || width == 0 || height == 0 {
-            return Err(VisionError::param(
-                "image",
-                format!(
-                    "{width}x{height} BGR needs {needed} bytes (and non-zero sides), got {}",
-                    bgr.len()
-                ),
-            ));
-        }
+        check_three_channels(width, height, bgr.len(), "BGR")?;
         let img = Pixels {
             width,
             height,
