@@ -62,7 +62,8 @@ _SPARK_PARAMS = {
     "rawPredictionCol": ("output margin column (classifiers)", "rawPrediction", TypeConverters.toString),
     "num_workers": ("number of training workers (barrier tasks)", 1, TypeConverters.toInt),
     "n_threads": (
-        "threads per worker; unset: spark.task.cpus", None, None,
+        "threads per worker; unset: spark.task.cpus. A worker whose partition is empty lends "
+        "its threads to the workers with rows, in proportion to their rows", None, None,
     ),
     "force_repartition": (
         "repartition even when the data already has num_workers partitions", False,

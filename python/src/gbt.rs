@@ -161,6 +161,29 @@ struct Job {
     categorical: Vec<String>,
     ring: TcpRingConfig,
     exit_at_round: Option<usize>,
+    /// This rank's row count.
+    rows: usize,
+}
+
+/// The threads rank `rank` trains with, given every rank's row count and the threads each
+/// rank was given (`per_rank`, Spark's `spark.task.cpus` unless set): the `per_rank x
+/// world` threads of the stage are shared among the ranks that hold rows in proportion to
+/// their rows (at least one each); a rank without rows keeps one thread, which only waits
+/// on the others. Balanced ranks keep `per_rank` each; a rank holding every row of a
+/// two-rank stage (Spark often reads a one-row-group Parquet file into one full and one
+/// empty partition) trains on both cores instead of leaving one idle. The model does not
+/// depend on the number of threads.
+fn threads_for_rank(rows: &[i64], rank: usize, per_rank: usize) -> usize {
+    let per_rank = per_rank.max(1);
+    let total: i128 = rows.iter().map(|&r| r.max(0) as i128).sum();
+    let mine = rows.get(rank).copied().unwrap_or(0).max(0) as i128;
+    if total == 0 || mine == 0 {
+        return 1;
+    }
+    let budget = (per_rank * rows.len()) as i128;
+    // Rounded to the nearest thread count.
+    let share = (2 * budget * mine + total) / (2 * total);
+    (share as usize).max(1)
 }
 
 /// One rank's fit: open the ring, agree on category counts, train on the shard.
@@ -170,6 +193,12 @@ fn fit_rank(
     source: MemorySource,
 ) -> Result<GradientBoostedTreesModel, MlError> {
     let ring = TcpRing::connect_with_listener(listener, &job.ring)?;
+    // Every rank's row count: the threads of ranks without rows go to those with rows.
+    let mut rows = vec![0i64; ring.world_size()];
+    rows[ring.rank()] = i64::try_from(job.rows).unwrap_or(i64::MAX);
+    ring.all_reduce_sum_i64(&mut rows)?;
+    let mut gbt = job.gbt;
+    gbt.n_threads = threads_for_rank(&rows, ring.rank(), gbt.n_threads);
     // Category counts over every rank's rows (train_gbdt counts them over the whole file).
     let counts = if job.categorical.is_empty() {
         Vec::new()
@@ -184,7 +213,6 @@ fn fit_rank(
         Arc::new(source),
         Box::new(assembler(&job.features, &job.categorical, &counts)),
     );
-    let mut gbt = job.gbt;
     if let Some(r) = job.exit_at_round {
         // Test hook: this process dies after round `r`, as a lost executor would.
         gbt = gbt.with_callback(move |info| {
@@ -257,6 +285,7 @@ pub fn train_gbt(
         categorical,
         ring,
         exit_at_round,
+        rows,
     };
     let fitted = py.detach(move || -> Result<Option<Vec<u8>>, MlError> {
         let model = fit_rank(job, listener, source)?;
@@ -441,5 +470,28 @@ impl Model {
             arrays.push(a);
         }
         Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::threads_for_rank;
+
+    #[test]
+    fn threads_follow_the_rows() {
+        // Balanced: each keeps its own.
+        assert_eq!(threads_for_rank(&[400, 400], 0, 1), 1);
+        assert_eq!(threads_for_rank(&[400, 400], 1, 1), 1);
+        assert_eq!(threads_for_rank(&[400, 400], 0, 4), 4);
+        // One rank holds every row: it gets the stage's threads, the empty one keeps one.
+        assert_eq!(threads_for_rank(&[800, 0], 0, 1), 2);
+        assert_eq!(threads_for_rank(&[800, 0], 1, 1), 1);
+        assert_eq!(threads_for_rank(&[0, 800, 0], 1, 2), 6);
+        // Skewed: in proportion, at least one.
+        assert_eq!(threads_for_rank(&[700, 100], 0, 2), 4);
+        assert_eq!(threads_for_rank(&[700, 100], 1, 2), 1);
+        assert_eq!(threads_for_rank(&[1, 10_000], 0, 1), 1);
+        // No rows anywhere.
+        assert_eq!(threads_for_rank(&[0, 0], 0, 3), 1);
     }
 }

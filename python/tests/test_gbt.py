@@ -70,6 +70,23 @@ def test_workers_give_the_model_bytes_of_train_gbdt(spark, features, reference, 
     assert path.read_bytes() == reference[0]
 
 
+def test_an_empty_partition_lends_its_threads_and_keeps_the_model(spark, features, reference,
+                                                                   tmp_path):
+    from pyspark.sql import functions as F
+
+    train, _ = split(spark, features)
+    # Two partitions, every row in one of them (as Spark reads a one-row-group Parquet file):
+    # the worker with rows trains on both workers' threads, the model is the same.
+    skewed = train.repartition(2, F.lit(0))
+    assert sorted(len(p) for p in skewed.rdd.glom().collect())[0] == 0
+    model = classifier(2).fit(skewed)
+    assert model.fit_info["workers"] == 2
+    assert model.fit_info["rows"] == train.count()
+    path = tmp_path / "model.json"
+    model.save(path)
+    assert path.read_bytes() == reference[0]
+
+
 def test_transform_scores_equal_train_gbdt_predictions(spark, features, reference, tmp_path):
     from ml_spark import GBTClassificationModel
 
