@@ -247,21 +247,6 @@ fn clip8(v: i32) -> u8 {
     (v >> PRECISION_BITS).clamp(0, 255) as u8
 }
 
-/// One output pixel of the horizontal pass: Pillow's rounded, clipped sum of the source
-/// pixels `xmin..xmin + k.len()` of `row` (interleaved 3-channel bytes) times the weights `k`.
-#[inline]
-fn horizontal_pixel(row: &[u8], xmin: usize, k: &[i32]) -> [u8; 3] {
-    let half = 1i32 << (PRECISION_BITS - 1);
-    let (mut s0, mut s1, mut s2) = (half, half, half);
-    for (i, &kk) in k.iter().enumerate() {
-        let p = &row[(xmin + i) * 3..(xmin + i) * 3 + 3];
-        s0 += p[0] as i32 * kk;
-        s1 += p[1] as i32 * kk;
-        s2 += p[2] as i32 * kk;
-    }
-    [clip8(s0), clip8(s1), clip8(s2)]
-}
-
 /// Resizes with Pillow's BILINEAR filter (antialiased when downscaling), bit-exact with
 /// Pillow's 8-bit code path. Each pass is skipped when its side does not change, as in Pillow.
 pub fn resize_bilinear_pil(img: &RgbPixels, out_w: usize, out_h: usize) -> RgbPixels {
@@ -288,14 +273,15 @@ pub fn resize_bilinear_pil_window(
     )
 }
 
-/// [`resize_bilinear_pil_window`], its passes with AVX2 when `avx2` (which the CPU must have)
-/// or in portable code; both give the same bytes.
+/// [`resize_bilinear_pil_window`], its horizontal pass with AVX2 when `avx2` (which the CPU
+/// must have) or in portable code; both give the same bytes.
 fn resize_window(img: Pixels<'_>, out: [usize; 2], window: [usize; 4], avx2: bool) -> RgbPixels {
     let [out_w, out_h] = out;
     let [left, top, win_w, win_h] = window;
     assert!(out_w > 0 && out_h > 0 && win_w > 0 && win_h > 0);
     assert!(left + win_w <= out_w && top + win_h <= out_h);
     let (w, h) = (img.width, img.height);
+    let half = 1i32 << (PRECISION_BITS - 1);
     let stride = win_w * 3;
     // Taps of the window's rows and columns only: a 1 x 4,000,000 image resized so that its
     // shorter side is 256 is 1.024e9 rows tall, of which the crop needs 224.
@@ -317,7 +303,16 @@ fn resize_window(img: Pixels<'_>, out: [usize; 2], window: [usize; 4], avx2: boo
             let row = &img.data[y * w * 3..(y + 1) * w * 3];
             for (x, o) in (left..left + win_w).zip(orow.chunks_exact_mut(3)) {
                 let (xmin, k) = taps.of(x);
-                o.copy_from_slice(&horizontal_pixel(row, xmin, k));
+                let (mut s0, mut s1, mut s2) = (half, half, half);
+                for (i, &kk) in k.iter().enumerate() {
+                    let p = &row[(xmin + i) * 3..(xmin + i) * 3 + 3];
+                    s0 += p[0] as i32 * kk;
+                    s1 += p[1] as i32 * kk;
+                    s2 += p[2] as i32 * kk;
+                }
+                o[0] = clip8(s0);
+                o[1] = clip8(s1);
+                o[2] = clip8(s2);
             }
         }
         None => orow.copy_from_slice(&img.data[(y * w + left) * 3..(y * w + left + win_w) * 3]),
@@ -361,7 +356,7 @@ fn resize_window(img: Pixels<'_>, out: [usize; 2], window: [usize; 4], avx2: boo
             let slot = (ymin + i) % cap;
             (&ring[slot * stride..(slot + 1) * stride], kk)
         });
-        vertical(rows, &mut acc, orow, avx2);
+        vertical(rows, &mut acc, orow);
     }
     RgbPixels {
         width: win_w,
@@ -372,14 +367,8 @@ fn resize_window(img: Pixels<'_>, out: [usize; 2], window: [usize; 4], avx2: boo
 
 /// One output row of the vertical pass: `half` plus each source row (the ring's, after the
 /// horizontal pass) times its weight, summed per byte column in `acc`, then rounded and
-/// clipped into `out`. With AVX2 when `avx2` (which the CPU must have; the same integer sums,
-/// 8 lanes wide).
-fn vertical<'a>(
-    rows: impl Iterator<Item = (&'a [u8], i32)>,
-    acc: &mut [i32],
-    out: &mut [u8],
-    avx2: bool,
-) {
+/// clipped into `out`. With AVX2 where the CPU has it (the same integer sums, 8 lanes wide).
+fn vertical<'a>(rows: impl Iterator<Item = (&'a [u8], i32)>, acc: &mut [i32], out: &mut [u8]) {
     #[inline(always)]
     fn body<'a>(rows: impl Iterator<Item = (&'a [u8], i32)>, acc: &mut [i32], out: &mut [u8]) {
         acc.fill(1 << (PRECISION_BITS - 1));
@@ -402,8 +391,8 @@ fn vertical<'a>(
         body(rows, acc, out)
     }
     #[cfg(target_arch = "x86_64")]
-    if avx2 {
-        // SAFETY: `avx2` is set only where the CPU has AVX2 (`horizontal::has_avx2`).
+    if horizontal::has_avx2() {
+        // SAFETY: the CPU has AVX2.
         return unsafe { body_avx2(rows, acc, out) };
     }
     body(rows, acc, out)

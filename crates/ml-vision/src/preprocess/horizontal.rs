@@ -13,11 +13,13 @@
 //! when every load ends inside the image's bytes; the few others (at the end of the last
 //! rows) take the scalar path.
 
-use super::{horizontal_pixel, Taps, PRECISION_BITS};
+use super::{clip8, Taps, PRECISION_BITS};
 
-/// Per output pixel of a window (the first source pixels are the [`Taps`]' own): its taps laid
-/// out in pairs, each pair as the 8 lanes its vector multiplies by.
+/// Per output pixel of a window: its first source pixel and its taps laid out in pairs, each
+/// pair as the 8 lanes its vector multiplies by.
 pub(super) struct PairedTaps {
+    /// First source pixel of each output pixel.
+    xmin: Vec<usize>,
     /// Taps per output pixel, in pairs (half the widest pixel's taps, rounded up).
     pairs: usize,
     /// `pairs * 8` weights per output pixel.
@@ -33,14 +35,16 @@ impl PairedTaps {
         let widest = taps.bounds.iter().map(|&(_, n)| n).max().unwrap_or(1);
         let pairs = widest.div_ceil(2).max(1);
         let mut lanes = vec![0i32; n * pairs * 8];
+        let mut xmin = Vec::with_capacity(n);
         for i in 0..n {
-            let (_, k) = taps.of(taps.first + i);
+            let (first, k) = taps.of(taps.first + i);
+            xmin.push(first);
             for (t, &kk) in k.iter().enumerate() {
                 let base = (i * pairs + t / 2) * 8 + 3 * (t % 2);
                 lanes[base..base + 3].fill(kk);
             }
         }
-        PairedTaps { pairs, lanes }
+        PairedTaps { xmin, pairs, lanes }
     }
 }
 
@@ -62,8 +66,7 @@ pub(super) fn has_avx2() -> bool {
 }
 
 /// The horizontal pass of source row `y` of the `w`-pixel-wide interleaved RGB image `data`
-/// into `out` (one RGB pixel per output pixel of `scalar`, whose taps `taps` pairs up), as the
-/// scalar pass computes it.
+/// into `out` (one RGB pixel per entry of `taps`), as the scalar pass computes it.
 ///
 /// # Safety
 /// The CPU must have AVX2 ([`has_avx2`]).
@@ -78,8 +81,7 @@ pub(super) unsafe fn horizontal_avx2(
     out: &mut [u8],
 ) {
     use std::arch::x86_64::*;
-    assert_eq!(out.len(), scalar.bounds.len() * 3);
-    assert_eq!(taps.lanes.len(), scalar.bounds.len() * taps.pairs * 8);
+    assert_eq!(out.len(), taps.xmin.len() * 3);
     assert!((y + 1) * w * 3 <= data.len());
     let half = _mm256_set1_epi32(1 << (PRECISION_BITS - 1));
     // Lanes 3, 4, 5 moved to 0, 1, 2.
@@ -87,11 +89,18 @@ pub(super) unsafe fn horizontal_avx2(
     let row = y * w * 3;
     let pairs = taps.pairs;
     for (i, o) in out.chunks_exact_mut(3).enumerate() {
-        let (xmin, k) = scalar.of(scalar.first + i);
-        let first = row + xmin * 3;
+        let first = row + taps.xmin[i] * 3;
         // The last load reads bytes [first + 6 * (pairs - 1), first + 6 * (pairs - 1) + 8).
         if first + 6 * (pairs - 1) + 8 > data.len() {
-            o.copy_from_slice(&horizontal_pixel(&data[row..row + w * 3], xmin, k));
+            let (xmin, k) = scalar.of(scalar.first + i);
+            let mut s = [1i32 << (PRECISION_BITS - 1); 3];
+            for (t, &kk) in k.iter().enumerate() {
+                let p = &data[row + (xmin + t) * 3..row + (xmin + t) * 3 + 3];
+                for c in 0..3 {
+                    s[c] += p[c] as i32 * kk;
+                }
+            }
+            o.copy_from_slice(&s.map(clip8));
             continue;
         }
         let weights = &taps.lanes[i * pairs * 8..(i + 1) * pairs * 8];
