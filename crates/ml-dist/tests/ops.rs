@@ -203,7 +203,13 @@ fn long_mixed_sequences_stay_in_step() {
                 let mut program = SplitMix(7);
                 let mut checks = 0;
                 for call in 0..60u64 {
-                    let len = program.below(40) as usize;
+                    // Mostly short buffers (frames the calling thread writes), a third long
+                    // ones (frames through the writer thread), interleaved.
+                    let len = if program.below(3) == 0 {
+                        program.below(3000)
+                    } else {
+                        program.below(40)
+                    } as usize;
                     match program.below(3) {
                         0 => {
                             let mut v: Vec<i64> =
