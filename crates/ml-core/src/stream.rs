@@ -476,8 +476,9 @@ impl BatchSource for StagedSource<'_> {
 }
 
 /// Writes every batch of `source` to one Snappy-compressed Parquet file (row groups of at most
-/// 256k rows, as [`write_parquet`](crate::io::write_parquet)), holding one batch and one row
-/// group at a time. The file is written under a temporary name and renamed when complete; on
+/// 256k rows, as [`write_parquet`](crate::io::write_parquet)), holding at most three batches
+/// (the source is read one batch ahead, on a thread of its own, while the previous batch is
+/// encoded) and one row group at a time. The file is written under a temporary name and renamed when complete; on
 /// any error (a bad batch in the middle of the source included) the temporary file is removed
 /// and `path` is untouched. Returns the number of rows written.
 pub fn write_parquet_source(source: &dyn BatchSource, path: impl AsRef<Path>) -> Result<usize> {

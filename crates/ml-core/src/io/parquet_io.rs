@@ -668,10 +668,46 @@ pub fn write_parquet(data: &Dataset, path: impl AsRef<Path>) -> Result<()> {
 }
 
 /// Writes batches of `schema` to one Parquet file as [`write_parquet`] does (Snappy, row groups
-/// of at most 256k rows, atomic), holding one batch and one row group at a time; returns the
-/// number of rows. The first error from `batches` stops the write and removes the temporary
-/// file, leaving `path` as it was.
+/// of at most 256k rows, atomic); returns the number of rows. The first error from `batches`
+/// stops the write and removes the temporary file, leaving `path` as it was.
+///
+/// `batches` is read on a thread of its own, one batch ahead of the encoding (a CSV source
+/// parses its next batch while this one is compressed), so at most three batches are held: the
+/// one being read, one waiting, and the one being encoded, besides the open row group.
 pub(crate) fn write_parquet_batches(
+    path: &Path,
+    schema: SchemaRef,
+    batches: impl Iterator<Item = Result<RecordBatch>> + Send,
+) -> Result<usize> {
+    // A caller inside a pool of n threads (a stage's `n_threads`) reads on n threads too.
+    let pool = rayon::current_thread_index().map(|_| rayon::current_num_threads());
+    std::thread::scope(|scope| {
+        let (ahead, queued) = std::sync::mpsc::sync_channel::<Result<RecordBatch>>(1);
+        scope.spawn(move || {
+            let read = || {
+                for batch in batches {
+                    let failed = batch.is_err();
+                    // A closed channel: the writer stopped (an error of its own); stop.
+                    if ahead.send(batch).is_err() || failed {
+                        return;
+                    }
+                }
+            };
+            match pool {
+                Some(n) => {
+                    // `n` was the caller's pool size, so it is a valid thread count.
+                    let _ = crate::threads::install(n, read);
+                }
+                None => read(),
+            }
+        });
+        // `queued` is dropped when the write ends, which stops the reading thread.
+        write_batches_in_order(path, schema, queued.into_iter())
+    })
+}
+
+/// The encoding side of [`write_parquet_batches`]: writes `batches` in order, atomically.
+fn write_batches_in_order(
     path: &Path,
     schema: SchemaRef,
     batches: impl Iterator<Item = Result<RecordBatch>>,
