@@ -6,7 +6,8 @@ per worker. Each task hands its partition's Arrow batches to Rust through the Ar
 interface (no copy), opens a listener on a free port, learns the other workers' ``host:port``
 from ``BarrierTaskContext.allGather`` (ordered by partition id = rank), and trains with the
 others over a TCP ring (job id and attempt in the handshake, a timeout on every read and write).
-Rank 0 returns the model's file bytes to the driver.
+Rank 0 returns the model's file bytes to the driver; when only one worker's partition holds
+rows, that worker trains alone (no ring calls; the same model bytes) and returns them.
 
 When a task fails (a lost executor, a peer that stopped answering, bad data), Spark fails the
 barrier stage and every task of it; ``fit`` then raises :class:`MlSparkError` with the worker's
@@ -319,7 +320,8 @@ class _GBTEstimator(Estimator, _GBTParams):
                         attempts=attempt,
                     ) from e
                 log.warning("ml_spark: fit attempt %d of %d failed, retrying: %s", attempt, attempts, msg)
-        model_bytes = next(r["model"] for r in rows if r["rank"] == 0)
+        # Rank 0 returns the model, or the only worker holding rows, which trained alone.
+        model_bytes = next(r["model"] for r in rows if r["model"] is not None)
         model = self._model_class(bytes(model_bytes))
         model._fit_info = {
             "rows": int(sum(r["rows"] for r in rows)),
