@@ -195,9 +195,9 @@ enum RankFit {
     Peer,
 }
 
-/// Whether rank `rank` stays out of the training: when exactly one rank holds rows, it
-/// trains alone (the world-1 collective, every stage thread) and the others step aside,
-/// since a rank without rows adds no term to any sum. The model is the same bytes as a ring
+/// The rank that trains alone, given every rank's row count: when exactly one rank of
+/// several holds rows, it trains with the world-1 collective and every stage thread, and the
+/// others step aside, since a rank without rows adds no term to any sum. The model is the same bytes as a ring
 /// fit (it does not depend on how the rows are split); this skips the ~1,500 collective
 /// calls per fit that the lone holder would otherwise make with idle peers. `None`: train in
 /// the ring (several ranks hold rows, or none does and every rank reports the empty data).
