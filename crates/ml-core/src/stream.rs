@@ -47,6 +47,9 @@ use crate::io::{csv_batches_inferred, infer_csv_schema, parquet_batches_with, Cs
 use crate::io::{ParquetReadOptions, ReadOptions};
 use crate::traits::Transformer;
 
+mod read_ahead;
+use read_ahead::ReadAhead;
+
 /// Rows per batch when a source is made without a batch size (Spark's and arrow-rs's usual
 /// order of magnitude: large enough that per-batch costs vanish, small enough that a batch of
 /// a few hundred columns stays in the tens of megabytes).
@@ -180,7 +183,9 @@ impl BatchSource for MemorySource {
 
 /// A Parquet file or a directory of part files (as [`read_parquet`](crate::io::read_parquet)
 /// lays them out), read file by file in batches of at most `batch_size` rows, decoding only
-/// the projected columns.
+/// the projected columns. Each read decodes on a thread of its own, one batch ahead of its
+/// consumer (so a consumer's own work per batch overlaps the decoding; at most two more
+/// batches held).
 #[derive(Debug, Clone)]
 pub struct ParquetSource {
     path: PathBuf,
@@ -208,7 +213,10 @@ impl BatchSource for ParquetSource {
         Ok(parquet_batches_with(&self.path, &self.options)?.schema())
     }
     fn open(&self) -> Result<BatchIter<'_>> {
-        Ok(Box::new(parquet_batches_with(&self.path, &self.options)?))
+        Ok(Box::new(ReadAhead::new(parquet_batches_with(
+            &self.path,
+            &self.options,
+        )?)))
     }
 }
 
