@@ -185,11 +185,12 @@ impl BatchSource for MemorySource {
 /// lays them out), read file by file in batches of at most `batch_size` rows, decoding only
 /// the projected columns. Each read decodes on a thread of its own, one batch ahead of its
 /// consumer (so a consumer's own work per batch overlaps the decoding; at most two more
-/// batches held).
+/// batches held), unless [`ParquetSource::with_read_ahead`] turns that off.
 #[derive(Debug, Clone)]
 pub struct ParquetSource {
     path: PathBuf,
     options: ParquetReadOptions,
+    read_ahead: bool,
 }
 
 impl ParquetSource {
@@ -198,12 +199,22 @@ impl ParquetSource {
         ParquetSource {
             path: path.as_ref().to_path_buf(),
             options: ParquetReadOptions::new().batch_size(DEFAULT_BATCH_ROWS),
+            read_ahead: true,
         }
     }
 
     /// With these read options (projection and batch size).
     pub fn with_options(mut self, options: ParquetReadOptions) -> Self {
         self.options = options;
+        self
+    }
+
+    /// Whether reads decode one batch ahead on a thread of their own (the default, `true`).
+    /// `false` decodes on the consumer's thread when it asks for the next batch: for a caller
+    /// that times its own work apart from the reading (`train_gbdt`'s `train_s`), or that must
+    /// not run a thread besides its pool.
+    pub fn with_read_ahead(mut self, read_ahead: bool) -> Self {
+        self.read_ahead = read_ahead;
         self
     }
 }
@@ -213,10 +224,12 @@ impl BatchSource for ParquetSource {
         Ok(parquet_batches_with(&self.path, &self.options)?.schema())
     }
     fn open(&self) -> Result<BatchIter<'_>> {
-        Ok(Box::new(ReadAhead::new(parquet_batches_with(
-            &self.path,
-            &self.options,
-        )?)))
+        let batches = parquet_batches_with(&self.path, &self.options)?;
+        if self.read_ahead {
+            Ok(Box::new(ReadAhead::new(batches)))
+        } else {
+            Ok(Box::new(batches))
+        }
     }
 }
 

@@ -185,11 +185,15 @@ impl Part {
         let mut keep = vec!["features".to_string(), args.label.clone()];
         keep.extend(args.split_col.clone());
         Part {
-            file: ParquetSource::new(path).with_options(
-                ParquetReadOptions::new()
-                    .columns(&columns)
-                    .batch_size(BATCH_ROWS),
-            ),
+            // Decoded on the thread that asks, so that the reading timed apart from `train_s`
+            // and `predict_s` does not run beside the training in another thread.
+            file: ParquetSource::new(path)
+                .with_options(
+                    ParquetReadOptions::new()
+                        .columns(&columns)
+                        .batch_size(BATCH_ROWS),
+                )
+                .with_read_ahead(false),
             assembler: VectorAssembler::new(&inputs, "features")
                 .with_categorical_cols(&categorical)
                 .with_category_counts(counts)
