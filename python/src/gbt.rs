@@ -197,10 +197,11 @@ enum RankFit {
 
 /// The rank that trains alone, given every rank's row count: when exactly one rank of
 /// several holds rows, it trains with the world-1 collective and every stage thread, and the
-/// others step aside, since a rank without rows adds no term to any sum. The model is the same bytes as a ring
-/// fit (it does not depend on how the rows are split); this skips the ~1,500 collective
-/// calls per fit that the lone holder would otherwise make with idle peers. `None`: train in
-/// the ring (several ranks hold rows, or none does and every rank reports the empty data).
+/// others step aside, since a rank without rows adds no term to any sum. The model is the
+/// same bytes as a ring fit (it does not depend on how the rows are split); this skips the
+/// ~1,500 collective calls per fit that the lone holder would otherwise make with idle peers.
+/// `None`: train in the ring (several ranks hold rows, or none does and every rank reports
+/// the empty data).
 fn lone_holder(rows: &[i64]) -> Option<usize> {
     let mut holders = rows.iter().enumerate().filter(|(_, &r)| r > 0);
     match (holders.next(), holders.next()) {

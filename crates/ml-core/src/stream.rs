@@ -47,7 +47,7 @@ use crate::io::{csv_batches_inferred, infer_csv_schema, parquet_batches_with, Cs
 use crate::io::{ParquetReadOptions, ReadOptions};
 use crate::traits::Transformer;
 
-mod read_ahead;
+pub(crate) mod read_ahead;
 use read_ahead::ReadAhead;
 
 /// Rows per batch when a source is made without a batch size (Spark's and arrow-rs's usual
@@ -499,9 +499,9 @@ impl BatchSource for StagedSource<'_> {
 /// Writes every batch of `source` to one Snappy-compressed Parquet file (row groups of at most
 /// 256k rows, as [`write_parquet`](crate::io::write_parquet)), holding at most three batches
 /// (the source is read one batch ahead, on a thread of its own, while the previous batch is
-/// encoded) and one row group at a time. The file is written under a temporary name and renamed when complete; on
-/// any error (a bad batch in the middle of the source included) the temporary file is removed
-/// and `path` is untouched. Returns the number of rows written.
+/// encoded) and one row group at a time. The file is written under a temporary name and
+/// renamed when complete; on any error (a bad batch in the middle of the source included) the
+/// temporary file is removed and `path` is untouched. Returns the number of rows written.
 pub fn write_parquet_source(source: &dyn BatchSource, path: impl AsRef<Path>) -> Result<usize> {
     let schema = source.schema()?;
     crate::io::write_parquet_batches(path.as_ref(), schema, source.open()?)

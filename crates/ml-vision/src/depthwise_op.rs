@@ -262,11 +262,10 @@ enum Isa {
 fn detect_isa() -> Isa {
     #[cfg(target_arch = "x86_64")]
     {
-        use crate::isa::{allowed, Isa as Cap};
-        if allowed(Cap::Avx512) && std::arch::is_x86_feature_detected!("avx512f") {
+        if crate::isa::avx512f() {
             return Isa::Avx512;
         }
-        if allowed(Cap::Avx2) && std::arch::is_x86_feature_detected!("avx2") {
+        if crate::isa::avx2() {
             return Isa::Avx2;
         }
     }

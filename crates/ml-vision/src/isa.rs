@@ -31,7 +31,8 @@ impl Isa {
 }
 
 /// Whether kernels using `isa` may run: the cap allows it (the CPU check is the caller's).
-pub(crate) fn allowed(isa: Isa) -> bool {
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+fn allowed(isa: Isa) -> bool {
     static CAP: OnceLock<Option<Isa>> = OnceLock::new();
     let cap = CAP.get_or_init(|| {
         std::env::var("ML_VISION_MAX_ISA")
@@ -39,6 +40,31 @@ pub(crate) fn allowed(isa: Isa) -> bool {
             .and_then(|v| Isa::parse(&v))
     });
     cap.is_none_or(|cap| isa <= cap)
+}
+
+/// Whether the kernels may use AVX-512F here: the CPU has it and the cap allows it.
+pub(crate) fn avx512f() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        allowed(Isa::Avx512) && std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Whether the kernels may use AVX2 here: the CPU has it and the cap allows it (kernels that
+/// also need FMA check it themselves).
+pub(crate) fn avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        allowed(Isa::Avx2) && std::arch::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
 }
 
 #[cfg(test)]

@@ -684,15 +684,8 @@ pub(crate) fn write_parquet_batches(
     std::thread::scope(|scope| {
         let (ahead, queued) = std::sync::mpsc::sync_channel::<Result<RecordBatch>>(1);
         scope.spawn(move || {
-            let read = || {
-                for batch in batches {
-                    let failed = batch.is_err();
-                    // A closed channel: the writer stopped (an error of its own); stop.
-                    if ahead.send(batch).is_err() || failed {
-                        return;
-                    }
-                }
-            };
+            // Stops when the writer does (an error of its own drops `queued`).
+            let read = || crate::stream::read_ahead::forward(batches, &ahead);
             match pool {
                 Some(n) => {
                     // `n` was the caller's pool size, so it is a valid thread count.

@@ -6,7 +6,7 @@
 //! decoding to a thread that keeps one batch ready: the same batches in the same order, the
 //! same errors, at most two more batches held.
 
-use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::thread::JoinHandle;
 
 use arrow::record_batch::RecordBatch;
@@ -26,15 +26,7 @@ impl ReadAhead {
         let (ahead, queued) = sync_channel::<Result<RecordBatch>>(1);
         let spawned = std::thread::Builder::new()
             .name("ml-core read-ahead".into())
-            .spawn(move || {
-                for batch in batches {
-                    let failed = batch.is_err();
-                    // A closed channel: the consumer stopped reading.
-                    if ahead.send(batch).is_err() || failed {
-                        return;
-                    }
-                }
-            });
+            .spawn(move || forward(batches, &ahead));
         match spawned {
             Ok(reader) => ReadAhead {
                 queued: Some(queued),
@@ -51,6 +43,21 @@ impl ReadAhead {
                     reader: None,
                 }
             }
+        }
+    }
+}
+
+/// Sends the batches of `batches` to `ahead` in order, stopping after the first error or as
+/// soon as the receiving side is gone (its consumer stopped reading). The body of every
+/// read-ahead thread.
+pub(crate) fn forward(
+    batches: impl Iterator<Item = Result<RecordBatch>>,
+    ahead: &SyncSender<Result<RecordBatch>>,
+) {
+    for batch in batches {
+        let failed = batch.is_err();
+        if ahead.send(batch).is_err() || failed {
+            return;
         }
     }
 }

@@ -157,10 +157,7 @@ pub(super) fn avx512_pointwise_ok() -> bool {
     use std::sync::OnceLock;
     static OK: OnceLock<bool> = OnceLock::new();
     *OK.get_or_init(|| {
-        if !(crate::isa::allowed(crate::isa::Isa::Avx512)
-            && std::arch::is_x86_feature_detected!("avx512f")
-            && has_avx2_fma())
-        {
+        if !(crate::isa::avx512f() && has_avx2_fma()) {
             return false;
         }
         let (pixels, k, cout) = (29, 37, 40);

@@ -54,10 +54,7 @@ pub(super) fn has_avx2() -> bool {
     {
         use std::sync::OnceLock;
         static HAS: OnceLock<bool> = OnceLock::new();
-        *HAS.get_or_init(|| {
-            crate::isa::allowed(crate::isa::Isa::Avx2)
-                && std::arch::is_x86_feature_detected!("avx2")
-        })
+        *HAS.get_or_init(crate::isa::avx2)
     }
     #[cfg(not(target_arch = "x86_64"))]
     {

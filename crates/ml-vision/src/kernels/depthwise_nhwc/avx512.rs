@@ -16,10 +16,7 @@ const BLOCK: usize = 32;
 pub(super) fn has_avx512f() -> bool {
     use std::sync::OnceLock;
     static HAS: OnceLock<bool> = OnceLock::new();
-    *HAS.get_or_init(|| {
-        crate::isa::allowed(crate::isa::Isa::Avx512)
-            && std::arch::is_x86_feature_detected!("avx512f")
-    })
+    *HAS.get_or_init(crate::isa::avx512f)
 }
 
 /// The lane masks of a block of `n` channels (`1 ..= 32`): first vector, second vector.
