@@ -11,22 +11,33 @@ The executors need inbound TCP between them (each training task listens on a fre
 xgboost.spark's do.
 """
 
-from ml_spark._common import MlSparkError, feature_columns
-from ml_spark.gbt import (
-    GBTClassificationModel,
-    GBTClassifier,
-    GBTRegressionModel,
-    GBTRegressor,
-)
-from ml_spark.fpm import FPGrowth, FPGrowthModel
+# The estimators are loaded on first use (PEP 562): importing them pulls in pyspark.ml (with
+# pandas and scipy, ~0.5 s of CPU), which the Spark tasks, importing this package for its
+# native module, do not need.
+_EXPORTS = {
+    "FPGrowth": "ml_spark.fpm",
+    "FPGrowthModel": "ml_spark.fpm",
+    "GBTClassificationModel": "ml_spark.gbt",
+    "GBTClassifier": "ml_spark.gbt",
+    "GBTRegressionModel": "ml_spark.gbt",
+    "GBTRegressor": "ml_spark.gbt",
+    "MlSparkError": "ml_spark._common",
+    "feature_columns": "ml_spark._common",
+}
 
-__all__ = [
-    "FPGrowth",
-    "FPGrowthModel",
-    "GBTClassificationModel",
-    "GBTClassifier",
-    "GBTRegressionModel",
-    "GBTRegressor",
-    "MlSparkError",
-    "feature_columns",
-]
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ml_spark' has no attribute '{name}'")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -1,5 +1,8 @@
-"""Helpers shared by the estimators: errors, feature columns, worker error messages."""
+"""Helpers shared by the estimators: errors, feature columns, worker error messages, the
+models cached in a worker. Spark tasks import this module: it loads nothing heavy (pyspark.ml,
+pandas) at import time."""
 
+import hashlib
 import re
 
 # Marks the messages of errors raised in our tasks, so that the driver finds them in Spark's
@@ -72,3 +75,20 @@ def feature_columns(schema, label, exclude=(), split_col=None, weight=None):
     if not features:
         raise ValueError("no feature columns: every column is the label, excluded or not numeric")
     return features
+
+
+_MODELS = {}
+
+
+def native_model(data):
+    """The native model of the bytes ``data``, one per worker process, cached by content."""
+    from ml_spark import _native
+
+    key = hashlib.sha1(data).hexdigest()
+    m = _MODELS.get(key)
+    if m is None:
+        if len(_MODELS) > 8:
+            _MODELS.clear()
+        m = _native.Model.from_bytes(data)
+        _MODELS[key] = m
+    return m

@@ -16,7 +16,6 @@ barrier result stage). Errors in the parameters or the data (``ValueError`` on a
 retried.
 """
 
-import hashlib
 import json
 import logging
 import os
@@ -38,7 +37,7 @@ from pyspark.sql.types import (
 )
 
 from ml_spark import _native
-from ml_spark._common import MlSparkError, feature_columns, tagged, worker_error
+from ml_spark._common import MlSparkError, feature_columns, native_model, tagged, worker_error
 
 log = logging.getLogger("ml_spark")
 
@@ -343,21 +342,6 @@ class _GBTEstimator(Estimator, _GBTParams):
         return that
 
 
-_MODELS = {}
-
-
-def _native_model(data):
-    """A native model per worker process, cached by content."""
-    key = hashlib.sha1(data).hexdigest()
-    m = _MODELS.get(key)
-    if m is None:
-        if len(_MODELS) > 8:
-            _MODELS.clear()
-        m = _native.Model.from_bytes(data)
-        _MODELS[key] = m
-    return m
-
-
 class _GBTModel(Model, _GBTParams):
     """A fitted model: the file bytes of ``train_gbdt --model-out`` and Spark-side column
     names."""
@@ -437,7 +421,7 @@ class _GBTModel(Model, _GBTParams):
         data = self._bytes
 
         def score(batches):
-            m = _native_model(data)
+            m = native_model(data)
             for b in batches:
                 yield m.score(b, features, names[0], names[1], names[2])
 
