@@ -644,6 +644,13 @@ impl BinColumn<'_> {
     pub(crate) fn ptr(&self, r: usize) -> *const u8 {
         self.data.as_ptr().wrapping_add(r * self.stride)
     }
+
+    /// The bytes from row 0's bin on (row `r`'s bin is at `r * stride`) and the stride, for
+    /// vector kernels.
+    #[inline]
+    pub(crate) fn raw(&self) -> (&[u8], usize) {
+        (self.data, self.stride)
+    }
 }
 
 impl BinMatrix {

@@ -164,6 +164,8 @@ mod multi;
 mod objective;
 mod params;
 mod partition;
+#[cfg(target_arch = "x86_64")]
+mod partition_avx512;
 mod row;
 mod sample;
 pub mod shap;
