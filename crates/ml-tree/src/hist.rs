@@ -72,15 +72,18 @@ pub(crate) fn prefetch(p: *const u8) {
     let _ = p;
 }
 
-/// Fewest rows per block.
-const MIN_BLOCK: usize = 8192;
-/// Most blocks per node.
-const MAX_BLOCKS: usize = 16;
+/// Fewest rows per block. Every block sums into a partial histogram of its own (zeroed, then
+/// added into the node's), so small blocks cost more in those than they gain in balance.
+const MIN_BLOCK: usize = 32768;
+/// Blocks per node and thread at most: enough tasks for the threads to balance a large node.
+const BLOCKS_PER_THREAD: usize = 4;
 
-/// Row blocks `(start, end)` of a node with `n` rows: at most [`MAX_BLOCKS`] blocks of at
-/// least [`MIN_BLOCK`] rows.
+/// Row blocks `(start, end)` of a node with `n` rows: at most [`BLOCKS_PER_THREAD`] blocks per
+/// thread of the pool, of at least [`MIN_BLOCK`] rows. (The sums are exact, so the blocks do
+/// not change the histogram.)
 fn blocks(n: usize) -> Vec<(usize, usize)> {
-    let size = MIN_BLOCK.max(n.div_ceil(MAX_BLOCKS)).max(1);
+    let max_blocks = BLOCKS_PER_THREAD * rayon::current_num_threads().max(1);
+    let size = MIN_BLOCK.max(n.div_ceil(max_blocks)).max(1);
     (0..n.div_ceil(size))
         .map(|b| (b * size, ((b + 1) * size).min(n)))
         .collect()
