@@ -493,3 +493,52 @@ fn the_first_bad_field_in_file_order_is_reported_at_any_thread_count() {
         }
     }
 }
+
+#[test]
+fn text_that_is_not_utf8_is_named_by_line_and_column_and_other_text_reads_as_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("n", DataType::Int64, true),
+        Field::new("s", DataType::Utf8, true),
+    ]));
+    let opts = CsvReadOptions::default().schema(schema).batch_size(4);
+    // Valid text (ASCII, multi-byte, nulls) reads back unchanged.
+    let good = dir.path().join("good.csv");
+    std::fs::write(&good, "n,s\n1,caf\u{e9}\n2,\n3,\u{1F600}x\n4,NA\n5,plain\n").unwrap();
+    let ds = read_csv(&good, &opts).unwrap();
+    let expected = vec![
+        Some("caf\u{e9}".to_string()),
+        None,
+        Some("\u{1F600}x".to_string()),
+        None,
+        Some("plain".to_string()),
+    ];
+    assert_eq!(strings(&ds, "s"), expected);
+    // A lone byte 0xff on line 4; and, on lines 3 and 4 of another file, the two bytes of
+    // 'é' split between two fields (each invalid, though the column's bytes end to end are
+    // valid UTF-8): the first bad field is named.
+    let cases: [(&str, &[u8], usize); 2] = [
+        ("ff.csv", b"n,s\n1,a\n2,b\n3,\xffc\n4,d\n", 4),
+        ("split.csv", b"n,s\n1,a\n2,x\xc3\n3,\xa9y\n4,d\n", 3),
+    ];
+    for (name, bytes, bad_line) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let streamed = csv_batches(&path, &opts)
+            .unwrap()
+            .find_map(|b| b.err())
+            .unwrap();
+        for err in [streamed, read_csv(&path, &opts).unwrap_err()] {
+            match err {
+                MlError::Csv { line, message, .. } => {
+                    assert_eq!(line, bad_line, "{name}: {message}");
+                    assert!(
+                        message.contains("'s'") && message.contains("not valid UTF-8"),
+                        "{message}"
+                    );
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+}

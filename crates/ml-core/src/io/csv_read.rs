@@ -7,7 +7,10 @@ use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::Arc;
 
 use ::csv::{ByteRecord, ReaderBuilder};
-use arrow::array::{ArrayRef, BooleanBuilder, Float64Builder, Int64Builder, StringBuilder};
+use arrow::array::{
+    ArrayRef, BooleanBuilder, Float64Builder, Int64Builder, NullBufferBuilder, StringArray,
+};
+use arrow::buffer::{Buffer, OffsetBuffer, ScalarBuffer};
 use arrow::compute::{cast_with_options, CastOptions};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
@@ -489,7 +492,56 @@ enum ColBuf {
     Int(Int64Builder),
     Float(Float64Builder),
     Bool(BooleanBuilder),
-    Str(StringBuilder),
+    Str(StrBuf),
+}
+
+/// The fields of a text column as raw bytes, checked as UTF-8 once when the column is done
+/// (one validation of the whole buffer instead of one per field: the fields are short, and a
+/// call per field cost as much as the rest of their parsing).
+struct StrBuf {
+    values: Vec<u8>,
+    offsets: Vec<i32>,
+    nulls: NullBufferBuilder,
+}
+
+impl StrBuf {
+    fn new(rows: usize, bytes: usize) -> StrBuf {
+        let mut offsets = Vec::with_capacity(rows + 1);
+        offsets.push(0);
+        StrBuf {
+            values: Vec::with_capacity(bytes),
+            offsets,
+            nulls: NullBufferBuilder::new(rows),
+        }
+    }
+
+    /// Appends a field's bytes; `Err(())` when the column's text would pass 2 GiB (Arrow's
+    /// 32-bit offsets).
+    #[inline]
+    fn push(&mut self, field: &[u8]) -> std::result::Result<(), ()> {
+        self.values.extend_from_slice(field);
+        self.offsets
+            .push(i32::try_from(self.values.len()).map_err(|_| ())?);
+        self.nulls.append_non_null();
+        Ok(())
+    }
+
+    #[inline]
+    fn push_null(&mut self) {
+        self.offsets.push(*self.offsets.last().unwrap_or(&0));
+        self.nulls.append_null();
+    }
+
+    /// The column as a `StringArray`; `Err` when some field is not valid UTF-8 (the whole
+    /// text is checked, and every field boundary must fall between characters, so that each
+    /// field is valid UTF-8 exactly when this succeeds).
+    fn finish(&mut self) -> std::result::Result<ArrayRef, ()> {
+        let offsets = OffsetBuffer::new(ScalarBuffer::from(std::mem::take(&mut self.offsets)));
+        let values = Buffer::from_vec(std::mem::take(&mut self.values));
+        StringArray::try_new(offsets, values, self.nulls.finish())
+            .map(|a| Arc::new(a) as ArrayRef)
+            .map_err(|_| ())
+    }
 }
 
 impl ColBuf {
@@ -498,9 +550,7 @@ impl ColBuf {
             Kind::Int { .. } => ColBuf::Int(Int64Builder::with_capacity(rows)),
             Kind::Float { .. } => ColBuf::Float(Float64Builder::with_capacity(rows)),
             Kind::Boolean => ColBuf::Bool(BooleanBuilder::with_capacity(rows)),
-            Kind::Utf8 | Kind::Cast { .. } => {
-                ColBuf::Str(StringBuilder::with_capacity(rows, str_bytes))
-            }
+            Kind::Utf8 | Kind::Cast { .. } => ColBuf::Str(StrBuf::new(rows, str_bytes)),
         }
     }
 
@@ -519,7 +569,7 @@ impl ColBuf {
             }
             ColBuf::Float(b) => b.append_value(parse_f64(field.trim_ascii()).ok_or(())?),
             ColBuf::Bool(b) => b.append_value(parse_bool(field.trim_ascii()).ok_or(())?),
-            ColBuf::Str(b) => b.append_value(std::str::from_utf8(field).map_err(|_| ())?),
+            ColBuf::Str(b) => b.push(field)?,
         }
         Ok(())
     }
@@ -530,17 +580,19 @@ impl ColBuf {
             ColBuf::Int(b) => b.append_null(),
             ColBuf::Float(b) => b.append_null(),
             ColBuf::Bool(b) => b.append_null(),
-            ColBuf::Str(b) => b.append_null(),
+            ColBuf::Str(b) => b.push_null(),
         }
     }
 
-    fn finish(&mut self) -> ArrayRef {
-        match self {
+    /// The column's array; `Err(())` when a text field is not valid UTF-8 (see
+    /// [`StrBuf::finish`]).
+    fn finish(&mut self) -> std::result::Result<ArrayRef, ()> {
+        Ok(match self {
             ColBuf::Int(b) => Arc::new(b.finish()),
             ColBuf::Float(b) => Arc::new(b.finish()),
             ColBuf::Bool(b) => Arc::new(b.finish()),
-            ColBuf::Str(b) => Arc::new(b.finish()),
-        }
+            ColBuf::Str(b) => return b.finish(),
+        })
     }
 }
 
@@ -679,7 +731,14 @@ impl Parser {
                         return Err(r);
                     }
                 }
-                Ok(self.cast_column(c, buf.finish(), chunk, rows))
+                match buf.finish() {
+                    Ok(array) => Ok(self.cast_column(c, array, chunk, rows)),
+                    // Text that is not UTF-8: the first field at fault (a null marker is
+                    // ASCII, so it never is).
+                    Err(()) => Err((0..rows)
+                        .find(|&r| std::str::from_utf8(field(r, c)).is_err())
+                        .unwrap_or(0)),
+                }
             })
             .collect();
         let first_bad = parsed

@@ -65,6 +65,7 @@ mod csv_guard;
 mod csv_read;
 mod csv_write;
 mod parquet_check;
+mod parquet_encode;
 mod parquet_io;
 mod table;
 

@@ -8,7 +8,7 @@ use ::parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
     ParquetRecordBatchReaderBuilder,
 };
-use ::parquet::arrow::{ArrowWriter, ProjectionMask};
+use ::parquet::arrow::ProjectionMask;
 use ::parquet::basic::Compression;
 use ::parquet::file::properties::WriterProperties;
 use ::parquet::schema::types::SchemaDescriptor;
@@ -18,6 +18,7 @@ use arrow::record_batch::{RecordBatch, RecordBatchReader};
 use rayon::prelude::*;
 
 use super::parquet_check::check_column_chunks;
+use super::parquet_encode::ColumnsInParallel;
 use super::{parse_i64, write_file_atomic};
 use crate::dataset::Dataset;
 use crate::error::{MlError, Result};
@@ -673,7 +674,9 @@ pub fn write_parquet(data: &Dataset, path: impl AsRef<Path>) -> Result<()> {
 ///
 /// `batches` is read on a thread of its own, one batch ahead of the encoding (a CSV source
 /// parses its next batch while this one is compressed), so at most three batches are held: the
-/// one being read, one waiting, and the one being encoded, besides the open row group.
+/// one being read, one waiting, and the one being encoded, besides the open row group. The
+/// columns of a batch are encoded in parallel, on the current rayon pool; the file is the same
+/// bytes as `ArrowWriter` writes, at any number of threads.
 pub(crate) fn write_parquet_batches(
     path: &Path,
     schema: SchemaRef,
@@ -711,7 +714,7 @@ fn write_batches_in_order(
         .build();
     let mut rows = 0;
     write_file_atomic(path, |out| {
-        let mut writer = ArrowWriter::try_new(out, schema.clone(), Some(props))
+        let mut writer = ColumnsInParallel::try_new(out, schema.clone(), props)
             .map_err(|e| pq_error(path, e))?;
         for batch in batches {
             let batch = batch?;
