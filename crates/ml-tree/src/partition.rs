@@ -26,25 +26,36 @@ fn split_rows(
         // SAFETY: the CPU has AVX-512F (checked just above); the buffers' lengths are equal.
         return unsafe { crate::partition_avx512::split_rows(src, col, table, dst) };
     }
-    split_rows_from(src, col, table, dst, 0, 0, src.len())
+    let n = src.len();
+    split_rows_range(src, col, table, dst, 0..n, Cursor { w: 0, k: n }).w
 }
 
-/// [`split_rows`] one row at a time from `src[start..]`, with `w` lefts and `n - k` rights
-/// already placed (`w + n - k == start`). Returns the number going left.
+/// Where [`split_rows`] stands: `w` lefts placed at the front, rights placed down to `k`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Cursor {
+    /// Lefts placed so far; the next goes to `dst[w]`.
+    pub w: usize,
+    /// The next right goes to `dst[k - 1]`.
+    pub k: usize,
+}
+
+/// [`split_rows`] one row at a time over `src[rows]`, from `at` (`at.w + n - at.k` rows placed,
+/// those before `rows.start`). Returns where it stands after them.
 #[inline]
-pub(crate) fn split_rows_from(
+pub(crate) fn split_rows_range(
     src: &[u32],
     col: BinColumn<'_>,
     table: &[bool; HIST_SLOTS],
     dst: &mut [u32],
-    start: usize,
-    mut w: usize,
-    mut k: usize,
-) -> usize {
+    rows: std::ops::Range<usize>,
+    at: Cursor,
+) -> Cursor {
     debug_assert_eq!(dst.len(), src.len());
-    debug_assert_eq!(w + src.len() - k, start);
+    debug_assert_eq!(at.w + src.len() - at.k, rows.start);
     // Lefts are written at `w`, rights at `k - 1`; `w + (n - k)` rows are placed, so `w < k`.
-    for (i, &r) in src.iter().enumerate().skip(start) {
+    let Cursor { mut w, mut k } = at;
+    for i in rows {
+        let r = src[i];
         if let Some(&ahead) = src.get(i + 16) {
             crate::hist::prefetch(col.ptr(ahead as usize));
         }
@@ -54,7 +65,7 @@ pub(crate) fn split_rows_from(
         w += l as usize;
         k -= (!l) as usize;
     }
-    w
+    Cursor { w, k }
 }
 
 /// Partitions a node's rows `src` by `table[bin of feature f]`: the rows going left first, in

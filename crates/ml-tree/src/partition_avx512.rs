@@ -6,7 +6,7 @@
 use std::arch::x86_64::*;
 
 use crate::binning::{BinColumn, HIST_SLOTS};
-use crate::partition::split_rows_from;
+use crate::partition::{split_rows_range, Cursor};
 
 /// [`crate::partition`]'s `split_rows` with AVX-512F: the same rows in the same order.
 /// Vectors holding a row whose 4-byte gather would read past the column's bytes, and the
@@ -31,7 +31,7 @@ pub(crate) unsafe fn split_rows(
         0
     };
     if safe == 0 {
-        return split_rows_from(src, col, table, dst, 0, 0, n);
+        return split_rows_range(src, col, table, dst, 0..n, Cursor { w: 0, k: n }).w;
     }
     // Bit `b % 32` of word `b / 32`: whether bin `b` goes left.
     let mut words = [0u32; 16];
@@ -47,20 +47,14 @@ pub(crate) unsafe fn split_rows(
     // Lane j takes lane 15 - j.
     let reverse = _mm512_set_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     let (mut w, mut k) = (0usize, n);
-    let out = dst.as_mut_ptr();
     let mut i = 0;
     while i + 16 <= n {
         // SAFETY: `i + 16 <= n == src.len()`.
         let rows = unsafe { _mm512_loadu_epi32(src.as_ptr().add(i).cast()) };
         if _mm512_cmpge_epu32_mask(rows, safe_v) != 0 {
             // A row near the end of the column: these sixteen one at a time.
-            for &r in &src[i..i + 16] {
-                let l = table[col.get(r as usize) as usize];
-                let pos = if l { w } else { k - 1 };
-                dst[pos] = r;
-                w += l as usize;
-                k -= (!l) as usize;
-            }
+            let at = split_rows_range(src, col, table, dst, i..i + 16, Cursor { w, k });
+            (w, k) = (at.w, at.k);
             i += 16;
             continue;
         }
@@ -87,6 +81,7 @@ pub(crate) unsafe fn split_rows(
         // SAFETY: `w + n_left + n_right + (n - k) == i + 16 <= n`, so lanes written land in
         // `dst[w..w + n_left]` and `dst[k - n_right..k]`; masked-off lanes are not accessed.
         unsafe {
+            let out = dst.as_mut_ptr();
             _mm512_mask_storeu_epi32(out.add(w).cast(), low_mask, lefts);
             _mm512_mask_storeu_epi32(
                 out.wrapping_add(k).wrapping_sub(16).cast(),
@@ -98,7 +93,7 @@ pub(crate) unsafe fn split_rows(
         k -= n_right;
         i += 16;
     }
-    split_rows_from(src, col, table, dst, i, w, k)
+    split_rows_range(src, col, table, dst, i..n, Cursor { w, k }).w
 }
 
 #[cfg(test)]
@@ -142,7 +137,8 @@ mod tests {
                 for src in &lists {
                     let n = src.len();
                     let (mut want, mut got) = (vec![0u32; n], vec![0u32; n]);
-                    let nl_want = split_rows_from(src, col, &table, &mut want, 0, 0, n);
+                    let at = Cursor { w: 0, k: n };
+                    let nl_want = split_rows_range(src, col, &table, &mut want, 0..n, at).w;
                     // SAFETY: checked above that the CPU has AVX-512F; equal lengths.
                     let nl = unsafe { split_rows(src, col, &table, &mut got) };
                     assert_eq!((nl, &got), (nl_want, &want), "feature {f}, {n} rows");
