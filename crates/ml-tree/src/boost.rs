@@ -24,7 +24,7 @@ use crate::hist::{QPair, RowPair};
 use crate::loss::LossParams;
 use crate::metric::Metric;
 use crate::model::GradientBoostedTreesModel;
-use crate::objective::{gradients, Objective};
+use crate::objective::{gradients, logistic_fixed, logistic_weight_max, Objective};
 use crate::params::{GradientBoostedTrees, RoundInfo};
 use crate::sample::avalanche;
 use crate::tree::Tree;
@@ -78,6 +78,16 @@ pub(crate) struct Prepared<'a> {
     eval_start: Option<Vec<f64>>,
 }
 
+/// The value of each leaf of a grown tree, in the order [`scatter_ids`] numbers them: one per
+/// range, then two per last-level split.
+fn leaf_values(leaves: &Leaves) -> Vec<f64> {
+    let mut values: Vec<f64> = leaves.ranges.iter().map(|r| r.2).collect();
+    for f in &leaves.splits {
+        values.extend(f.values);
+    }
+    values
+}
+
 /// Adds each leaf's value to the margins of its rows. The leaves' row ranges are disjoint
 /// parts of `rows` and of the second buffer `rows_b`, which together hold each row at most
 /// once.
@@ -98,37 +108,15 @@ fn add_leaf_values(
     bins: &BinMatrix,
     ids: &mut Vec<u8>,
 ) {
-    // Leaf values: one per range, two per last-level split.
-    let mut values: Vec<f64> = leaves.ranges.iter().map(|r| r.2).collect();
-    for f in &leaves.splits {
-        values.extend(f.values);
-    }
+    let values = leaf_values(leaves);
     let n = margins.len() / k.max(1);
     if values.len() < u8::MAX as usize {
-        leaf_ids::<u8>(
-            margins,
-            k,
-            class,
-            [rows, rows_b],
-            leaves,
-            bins,
-            &values,
-            n,
-            ids,
-        );
+        leaf_ids(n, [rows, rows_b], leaves, bins, ids);
+        add_by_ids(margins, k, class, ids, &values);
     } else if values.len() < u16::MAX as usize {
         let mut wide: Vec<u16> = Vec::new();
-        leaf_ids::<u16>(
-            margins,
-            k,
-            class,
-            [rows, rows_b],
-            leaves,
-            bins,
-            &values,
-            n,
-            &mut wide,
-        );
+        leaf_ids(n, [rows, rows_b], leaves, bins, &mut wide);
+        add_by_ids(margins, k, class, &wide, &values);
     } else {
         // More leaves than a u16 counts: the values added where the rows are.
         let shared = SharedSlice(margins.as_mut_ptr(), margins.len());
@@ -140,6 +128,27 @@ fn add_leaf_values(
             |r| r as usize * k + class,
             |m, id| *m += values[id],
         );
+    }
+}
+
+/// The margin update of a tree of one output, left pending: each row's leaf index in `ids`
+/// (see [`leaf_ids`]) and the values to add, which the next round's gradient pass applies
+/// while it reads the margins anyway ([`crate::objective::logistic_fixed`]). `None` when the
+/// tree has too many leaves for a byte each: the margins are then updated at once.
+fn pending_leaf_values(
+    margins: &mut [f64],
+    bufs: [&[u32]; 2],
+    leaves: &Leaves,
+    bins: &BinMatrix,
+    ids: &mut Vec<u8>,
+) -> Option<Vec<f64>> {
+    let values = leaf_values(leaves);
+    if values.len() < u8::MAX as usize {
+        leaf_ids(margins.len(), bufs, leaves, bins, ids);
+        Some(values)
+    } else {
+        add_leaf_values(margins, 1, 0, bufs[0], bufs[1], leaves, bins, ids);
+        None
     }
 }
 
@@ -190,21 +199,11 @@ fn scatter_ids<T>(
         });
 }
 
-/// [`add_leaf_values`] through per-row value indices of type `T` (`T::MAX` for rows in no
-/// leaf: rows left out of the round).
-#[allow(clippy::too_many_arguments)]
-fn leaf_ids<T>(
-    margins: &mut [f64],
-    k: usize,
-    class: usize,
-    bufs: [&[u32]; 2],
-    leaves: &Leaves,
-    bins: &BinMatrix,
-    values: &[f64],
-    n: usize,
-    ids: &mut Vec<T>,
-) where
-    T: Copy + Send + Sync + PartialEq + TryFrom<usize> + Into<usize> + Bounded,
+/// Each of `n` rows' index of its leaf value ([`leaf_values`]'s order) into `ids`, `T::MAX`
+/// for rows in no leaf (rows left out of the round).
+fn leaf_ids<T>(n: usize, bufs: [&[u32]; 2], leaves: &Leaves, bins: &BinMatrix, ids: &mut Vec<T>)
+where
+    T: Copy + Send + Sync + TryFrom<usize> + Bounded,
 {
     ids.clear();
     ids.resize(n, T::MAX);
@@ -217,18 +216,21 @@ fn leaf_ids<T>(
         |r| r as usize,
         |o, id| *o = T::try_from(id).unwrap_or(T::MAX),
     );
+}
+
+/// `margins[i * k + class] += values[ids[i]]` for every row `i` in a leaf, in row order, in
+/// parallel over chunks of rows.
+fn add_by_ids<T>(margins: &mut [f64], k: usize, class: usize, ids: &[T], values: &[f64])
+where
+    T: Copy + Send + Sync + PartialEq + Into<usize> + Bounded,
+{
     const CHUNK: usize = 1 << 14;
-    let ids: &[T] = ids;
     margins
         .par_chunks_mut(CHUNK * k)
         .zip(ids.par_chunks(CHUNK))
         .for_each(|(m, ids)| {
             if k == 1 {
-                for (m, &id) in m.iter_mut().zip(ids) {
-                    if id != T::MAX {
-                        *m += values[id.into()];
-                    }
-                }
+                add_by_ids_one(m, ids, values);
                 return;
             }
             for (m, &id) in m.chunks_exact_mut(k).zip(ids) {
@@ -239,8 +241,21 @@ fn leaf_ids<T>(
         });
 }
 
+/// [`add_by_ids`] for one output: `m[i] += values[ids[i]]` where `ids[i]` is not `T::MAX`.
+#[inline]
+pub(crate) fn add_by_ids_one<T>(m: &mut [f64], ids: &[T], values: &[f64])
+where
+    T: Copy + PartialEq + Into<usize> + Bounded,
+{
+    for (m, &id) in m.iter_mut().zip(ids) {
+        if id != T::MAX {
+            *m += values[id.into()];
+        }
+    }
+}
+
 /// The largest value of an unsigned index type.
-trait Bounded {
+pub(crate) trait Bounded {
     const MAX: Self;
 }
 impl Bounded for u8 {
@@ -1085,7 +1100,8 @@ impl GradientBoostedTrees {
             trees.extend(m.trees.iter().cloned());
         }
         let mut custom_gh: Vec<(f64, f64)> = Vec::new();
-        let mut gh: Vec<RowPair> = vec![[0.0, 0.0]; n];
+        // Each row's f32 pair, where the pairs are not computed and quantized in one pass.
+        let mut gh: Vec<RowPair> = Vec::new();
         let mut ghq: Vec<QPair> = Vec::with_capacity(n);
         let mut rows: Vec<u32> = Vec::with_capacity(n);
         let mut scratch: Vec<u32> = Vec::new();
@@ -1094,6 +1110,19 @@ impl GradientBoostedTrees {
         let mut history = Vec::new();
         let mut best: Option<(usize, f64)> = None;
         let n_feat_tree = ((d as f64 * self.colsample_bytree).round() as usize).clamp(1, d);
+        // The logistic objective of one output: the pairs' fixed-point scale from their bound
+        // (the largest weight over all workers), so each round computes, quantizes and
+        // applies the previous tree's margin update in one pass over the rows.
+        let logistic_bound =
+            if obj == Objective::BinaryLogistic && k == 1 && self.custom_objective().is_none() {
+                let mut m = [logistic_weight_max(y, w, self.scale_pos_weight)];
+                c.all_reduce_max_f64(&mut m)?;
+                Some(m[0])
+            } else {
+                None
+            };
+        // The last tree's leaf values not yet added to the margins (see `pending_leaf_values`).
+        let mut pending: Option<Vec<f64>> = None;
         // Row sampling decides per row from its content, the seed and the round (never from
         // its position), so it is the same however rows are split between workers.
         for round in first_round..first_round + self.num_round {
@@ -1130,29 +1159,55 @@ impl GradientBoostedTrees {
                 }
             }
             for class in 0..k {
-                // This worker's largest |g| and |h|, for the fixed-point scale.
-                let max_bits = if self.custom_objective().is_some() {
-                    for (i, o) in gh.iter_mut().enumerate() {
-                        let wi = w.map_or(1.0, |w| w[i]);
-                        let (g, h) = custom_gh[i * k + class];
-                        *o = [(g * wi) as f32, (h * wi) as f32];
-                    }
-                    local_max_bits(&gh)
-                } else {
-                    gradients(
-                        obj,
-                        &margins,
+                let quant = if let Some(bound) = logistic_bound {
+                    let quant = Quantizer::from_max([bound, bound / 4.0], n_global)?;
+                    let update = pending.take();
+                    let bits = logistic_fixed(
+                        &mut margins,
                         y,
                         w,
                         self.scale_pos_weight,
-                        &lp,
-                        k,
-                        class,
-                        &mut gh,
-                    )
+                        update.as_deref().map(|v| (&leaf_ids_buf[..], v)),
+                        &quant,
+                        &mut ghq,
+                    );
+                    // Every worker learns whether any worker's pairs are not finite.
+                    let mut bad = [(bits[0] >= 0x7F80_0000 || bits[1] >= 0x7F80_0000) as i64];
+                    c.all_reduce_max_i64(&mut bad)?;
+                    if bad[0] != 0 {
+                        return Err(MlError::data(
+                            "gradients or hessians are not finite (NaN or infinite): labels, \
+                             weights or margins out of range",
+                        ));
+                    }
+                    quant
+                } else {
+                    gh.resize(n, [0.0, 0.0]);
+                    // This worker's largest |g| and |h|, for the fixed-point scale.
+                    let max_bits = if self.custom_objective().is_some() {
+                        for (i, o) in gh.iter_mut().enumerate() {
+                            let wi = w.map_or(1.0, |w| w[i]);
+                            let (g, h) = custom_gh[i * k + class];
+                            *o = [(g * wi) as f32, (h * wi) as f32];
+                        }
+                        local_max_bits(&gh)
+                    } else {
+                        gradients(
+                            obj,
+                            &margins,
+                            y,
+                            w,
+                            self.scale_pos_weight,
+                            &lp,
+                            k,
+                            class,
+                            &mut gh,
+                        )
+                    };
+                    let quant = Quantizer::from_local_bits(max_bits, n_global, c)?;
+                    quant.quantize_all(&gh, &mut ghq);
+                    quant
                 };
-                let quant = Quantizer::from_local_bits(max_bits, n_global, c)?;
-                quant.quantize_all(&gh, &mut ghq);
                 let tree_no = (round * k + class) as u64;
                 let features: Vec<usize> = if n_feat_tree < d {
                     let mut order: Vec<usize> = (0..d).collect();
@@ -1210,6 +1265,15 @@ impl GradientBoostedTrees {
                     for (i, l) in leaf_of {
                         margins[i as usize * k + class] += tree.nodes[l as usize].value;
                     }
+                } else if logistic_bound.is_some() {
+                    // Added by the next round's gradient pass.
+                    pending = pending_leaf_values(
+                        &mut margins,
+                        [&rows, &scratch],
+                        &leaves,
+                        bins,
+                        &mut leaf_ids_buf,
+                    );
                 } else {
                     // Margins of the rows used, from the leaf each ended in.
                     add_leaf_values(

@@ -139,6 +139,13 @@ impl Quantizer {
             .for_each(|(o, g)| quantize_chunk(scale, g, o));
     }
 
+    /// The pairs of one chunk of rows in fixed point, into `out` (of the same length), as
+    /// [`Quantizer::quantize_all`] computes them.
+    pub fn quantize_into(&self, gh: &[RowPair], out: &mut [QPair]) {
+        let scale = [2f64.powi(self.shift[0]), 2f64.powi(self.shift[1])];
+        quantize_chunk(scale, gh, out);
+    }
+
     /// An integer sum back in `f64`: `s * 2^-shift` (exact while `|s| < 2^53`, and the same
     /// rounding on every worker beyond).
     #[inline]

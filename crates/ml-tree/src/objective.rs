@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 use ml_core::params::{unsupported_value, ParamType, ParamValue};
 use ml_core::{MlError, Result};
 
-use crate::fixed::{max_bits, max_magnitude_bits};
-use crate::hist::RowPair;
+use crate::boost::add_by_ids_one;
+use crate::fixed::{max_bits, max_magnitude_bits, Quantizer};
+use crate::hist::{QPair, RowPair};
 use crate::loss::{weighted_pair, LossParams};
 use crate::params::enum_from_param;
 
@@ -252,6 +253,78 @@ fn logistic_chunk_any(m: &[f64], y: &[f64], w: Option<&[f64]>, spw: f64, out: &m
     }
 }
 
+/// The largest weight a logistic row's pair is scaled by, as [`logistic_chunk`] applies it
+/// (the row's weight, times `scale_pos_weight` for label 1, in `f32`); 0 without rows.
+///
+/// It bounds every logistic pair: `|p - y| <= 1` for labels in `[0, 1]`, and `p (1 - p)`
+/// computed in `f32` never exceeds 0.25 (for `p >= 0.5`, `1 - p` is exact and the rounding of
+/// the product is monotone; for `p < 0.5`, `1 - p` rounds up by at most 2^-25 and the product
+/// exceeds 0.25 by less than half an ulp of 0.25), so `|g| <= w` and `h <= w / 4`. Training
+/// sizes the fixed-point scale from this bound ([`logistic_fixed`]) instead of from each
+/// tree's largest pair, which lets the pairs be computed and quantized in one pass; the scale
+/// is the same power of two whenever the largest `|g|` exceeds half the bound and the largest
+/// `h` an eighth of it, as they do once some row is predicted on the wrong side.
+pub(crate) fn logistic_weight_max(labels: &[f64], weights: Option<&[f64]>, spw: f64) -> f64 {
+    use rayon::prelude::*;
+    let eff = |i: usize| -> f32 {
+        let y = labels[i];
+        match weights {
+            None => {
+                if y == 1.0 {
+                    spw as f32
+                } else {
+                    1.0
+                }
+            }
+            Some(w) => (if y == 1.0 { w[i] * spw } else { w[i] }) as f32,
+        }
+    };
+    (0..labels.len())
+        .into_par_iter()
+        .with_min_len(1 << 14)
+        .map(|i| eff(i).abs() as f64)
+        .reduce(|| 0.0, f64::max)
+}
+
+/// Rows per chunk of [`logistic_fixed`]: its `f32` pairs stay in the L1 cache.
+const FUSED_CHUNK: usize = 2048;
+
+/// The logistic objective's pairs of every row straight into fixed point (`out`, resized to
+/// the rows), with the previous tree's margin update applied first when `pending` holds it
+/// (each row's leaf index, `u8::MAX` for none, and the leaves' values; see
+/// `boost::pending_leaf_values`). One pass over the rows in chunks: margins updated, pairs
+/// computed ([`logistic_chunk`], so the same `f32` values as [`gradients`]) and quantized
+/// while the chunk is in cache, instead of a pass for each. `quant` must come from
+/// [`logistic_weight_max`]'s bound. Returns the largest magnitudes of the `f32` pairs
+/// ([`max_magnitude_bits`]), to tell whether any is not finite.
+pub(crate) fn logistic_fixed(
+    margins: &mut [f64],
+    labels: &[f64],
+    weights: Option<&[f64]>,
+    spw: f64,
+    pending: Option<(&[u8], &[f64])>,
+    quant: &Quantizer,
+    out: &mut Vec<QPair>,
+) -> [u32; 2] {
+    use rayon::prelude::*;
+    out.resize(margins.len(), [0, 0]);
+    out.par_chunks_mut(FUSED_CHUNK)
+        .zip(margins.par_chunks_mut(FUSED_CHUNK))
+        .enumerate()
+        .map(|(ci, (o, m))| {
+            let r = ci * FUSED_CHUNK..ci * FUSED_CHUNK + o.len();
+            if let Some((ids, values)) = pending {
+                add_by_ids_one(m, &ids[r.clone()], values);
+            }
+            let mut pairs = [[0f32; 2]; FUSED_CHUNK];
+            let pairs = &mut pairs[..o.len()];
+            logistic_chunk(m, &labels[r.clone()], weights.map(|w| &w[r]), spw, pairs);
+            quant.quantize_into(pairs, o);
+            max_magnitude_bits(pairs)
+        })
+        .reduce(|| [0, 0], max_bits)
+}
+
 /// Fills `out` with `(grad, hess)` for each row, given margins (`n * k`, row-major) and, for
 /// multiclass, the class `class` the tree being grown is for. Returns the largest magnitudes
 /// written ([`max_magnitude_bits`] over all of `out`), found chunk by chunk while each chunk is
@@ -336,6 +409,94 @@ pub(crate) fn argmax(v: &[f64]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The one-pass logistic pairs in fixed point against the separate passes: margins updated
+    /// by leaf index, pairs from `gradients`, quantized at the same scale; weighted and not,
+    /// with `scale_pos_weight`, over chunk boundaries. And the bound: no pair exceeds it,
+    /// including margins where `p` is near 0.5 (the hessian's largest value).
+    #[test]
+    fn fused_logistic_pairs_equal_the_separate_passes_and_stay_within_the_bound() {
+        let n = 3 * FUSED_CHUNK + 17;
+        let mut rng = crate::testing::Rng(7);
+        let margins: Vec<f64> = (0..n)
+            .map(|i| match i % 5 {
+                0 => (rng.next() - 0.5) * 1e-6,
+                1 => (rng.next() - 0.5) * 40.0,
+                _ => (rng.next() - 0.5) * 4.0,
+            })
+            .collect();
+        let labels: Vec<f64> = (0..n).map(|_| (rng.next() < 0.3) as u8 as f64).collect();
+        let weights: Vec<f64> = (0..n).map(|i| 0.5 + (i % 7) as f64).collect();
+        let ids: Vec<u8> = (0..n)
+            .map(|i| if i % 11 == 0 { u8::MAX } else { (i % 5) as u8 })
+            .collect();
+        let values = [0.1, -0.25, 0.0, 1.5, -3.0];
+        for (w, spw) in [
+            (None, 1.0),
+            (Some(&weights[..]), 1.0),
+            (None, 3.0),
+            (Some(&weights[..]), 2.5),
+        ] {
+            let bound = logistic_weight_max(&labels, w, spw);
+            let expect_bound = (0..n)
+                .map(|i| {
+                    let wi = w.map_or(1.0, |w| w[i]);
+                    (if labels[i] == 1.0 { wi * spw } else { wi }) as f32 as f64
+                })
+                .fold(0.0, f64::max);
+            assert_eq!(bound, expect_bound);
+            let quant = Quantizer::from_max([bound, bound / 4.0], n as u64).unwrap();
+            // The separate passes.
+            let mut m_sep = margins.clone();
+            for (m, &id) in m_sep.iter_mut().zip(&ids) {
+                if id != u8::MAX {
+                    *m += values[id as usize];
+                }
+            }
+            let mut gh = vec![[0f32; 2]; n];
+            gradients(
+                Objective::BinaryLogistic,
+                &m_sep,
+                &labels,
+                w,
+                spw,
+                &LossParams::default(),
+                1,
+                0,
+                &mut gh,
+            );
+            for (i, p) in gh.iter().enumerate() {
+                let wi = w.map_or(1.0, |w| w[i]);
+                let we = (if labels[i] == 1.0 { wi * spw } else { wi }) as f32;
+                assert!(
+                    p[0].abs() <= we && p[1] <= we / 4.0,
+                    "row {i}: {p:?} beyond {we}"
+                );
+            }
+            let mut q_sep = Vec::new();
+            quant.quantize_all(&gh, &mut q_sep);
+            // One pass.
+            let mut m_one = margins.clone();
+            let mut q_one = Vec::new();
+            let bits = logistic_fixed(
+                &mut m_one,
+                &labels,
+                w,
+                spw,
+                Some((&ids, &values)),
+                &quant,
+                &mut q_one,
+            );
+            assert_eq!(m_one, m_sep);
+            assert_eq!(q_one, q_sep);
+            assert_eq!(bits, crate::fixed::local_max_bits(&gh));
+            // Without a pending update, the margins are left as they are.
+            let mut m_none = m_sep.clone();
+            let mut q_none = Vec::new();
+            logistic_fixed(&mut m_none, &labels, w, spw, None, &quant, &mut q_none);
+            assert_eq!((m_none, q_none), (m_sep.clone(), q_sep));
+        }
+    }
 
     #[test]
     fn names_parse_and_unknown_names_are_errors_listing_the_allowed_ones() {

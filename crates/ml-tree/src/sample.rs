@@ -76,6 +76,10 @@ pub(crate) struct CutSampler {
     weights: Vec<f64>,
     /// Row-major values of the kept rows.
     values: Vec<f64>,
+    /// The largest hash a row can have and still be among the `k` smallest: the `k`-th
+    /// smallest hash held after a pruning (`u64::MAX` before one). Rows pushed with a larger
+    /// hash are not copied.
+    threshold: u64,
 }
 
 impl CutSampler {
@@ -89,6 +93,7 @@ impl CutSampler {
             hashes: Vec::new(),
             weights: Vec::new(),
             values: Vec::new(),
+            threshold: u64::MAX,
         }
     }
 
@@ -137,6 +142,7 @@ impl CutSampler {
         idx.truncate(self.k);
         idx.sort_unstable();
         self.keep(&idx);
+        self.threshold = self.hashes.iter().copied().max().unwrap_or(u64::MAX);
     }
 
     /// Offers a batch of rows (`x`, with `weights` when the sampler is weighted).
@@ -155,12 +161,16 @@ impl CutSampler {
             ));
         }
         let w = |i: usize| weights.map_or(1.0, |w| w[i]);
-        // Rows and their hashes (rows of weight 0 left out).
+        // Rows and their hashes (rows of weight 0 left out), but for rows that cannot be
+        // among the k smallest: once k rows are held, a row whose hash is larger than all of
+        // theirs ranks after each of them (ties, broken by content, are kept).
+        let threshold = self.threshold;
         let mut cand: Vec<(u64, usize)> = (0..n)
             .into_par_iter()
             .with_min_len(4096)
             .filter(|&i| w(i) > 0.0)
             .map(|i| (row_hash(x.row(i).iter().copied(), w(i)), i))
+            .filter(|&(h, _)| h <= threshold)
             .collect();
         // Only the batch's k smallest can be among the sampler's k smallest.
         if cand.len() > self.k {
@@ -263,6 +273,7 @@ impl CutSampler {
             hashes: words[..n].to_vec(),
             weights: words[n..2 * n].iter().map(|&w| f64::from_bits(w)).collect(),
             values: words[2 * n..].iter().map(|&v| f64::from_bits(v)).collect(),
+            threshold: u64::MAX,
         })
     }
 
@@ -284,7 +295,15 @@ impl CutSampler {
     /// The cut points from the sample (at most `max_bin` value bins per feature;
     /// `categorical` lists `(slot, num_categories)`), computed over the rows in canonical
     /// order (by hash, then content) so that they depend on the sample's content alone.
+    ///
+    /// Without weights the cuts depend on the multiset of sampled values alone (see
+    /// [`BinMapper::from_sample`]), so the rows are not put in that order first.
     pub fn finish(&self, categorical: &[(usize, usize)], max_bin: usize) -> BinMapper {
+        if !self.weighted && self.len() <= self.k {
+            let x = ArrayView2::from_shape((self.len(), self.d), &self.values)
+                .expect("values hold rows x features");
+            return BinMapper::from_sample(x, None, categorical, max_bin);
+        }
         let mut sorted = self.clone();
         sorted.prune();
         let mut order: Vec<usize> = (0..sorted.len()).collect();
