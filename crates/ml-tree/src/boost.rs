@@ -517,9 +517,10 @@ impl GradientBoostedTrees {
         })();
         let expected = local.as_ref().map_or(0, |l| l.gathered.n_rows());
         let bin = |mapper: &BinMapper, compact: bool| {
-            bin_source(source, mapper, expected, compact, |data, offset| {
-                let t = self.inputs_at(&data, "training", true, offset)?;
-                Ok(t.x.into_owned())
+            bin_source(source, mapper, expected, compact, |data, offset, sink| {
+                let t = self.inputs_at(data, "training", true, offset)?;
+                sink(t.x.view());
+                Ok(())
             })
         };
         self.fit_checked(local, bin, collective)

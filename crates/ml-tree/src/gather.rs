@@ -200,15 +200,20 @@ impl<'m> BinAppender<'m> {
     }
 }
 
-/// Reads `source` again and bins every batch's rows; `features_of` turns a batch into its
-/// features (given the row number of its first row, for errors), `expected` is the first
-/// pass's row count, `compact` the layout of the matrix (see [`BinMatrix`]).
+/// Reads `source` again and bins every batch's rows; `with_features` hands a batch's features
+/// to the given sink as a view (given the row number of its first row, for errors), so they
+/// are binned without a copy; `expected` is the first pass's row count, `compact` the layout
+/// of the matrix (see [`BinMatrix`]).
 pub(crate) fn bin_source(
     source: &dyn BatchSource,
     mapper: &BinMapper,
     expected: usize,
     compact: bool,
-    mut features_of: impl FnMut(ml_core::Dataset, usize) -> Result<ndarray::Array2<f64>>,
+    mut with_features: impl FnMut(
+        &ml_core::Dataset,
+        usize,
+        &mut dyn FnMut(ndarray::ArrayView2<'_, f64>),
+    ) -> Result<()>,
 ) -> Result<BinMatrix> {
     let changed = |second: String| {
         MlError::data(format!(
@@ -218,13 +223,19 @@ pub(crate) fn bin_source(
     };
     let mut out = BinAppender::new(mapper, expected);
     for batch in source.open()? {
-        let batch = batch?;
+        let data = ml_core::Dataset::new(batch?);
         let offset = out.n_rows();
-        let x = features_of(ml_core::Dataset::new(batch), offset)?;
-        if offset + x.nrows() > expected {
+        let mut too_many = false;
+        with_features(&data, offset, &mut |x| {
+            if offset + x.nrows() > expected {
+                too_many = true;
+            } else {
+                out.push(x);
+            }
+        })?;
+        if too_many {
             return Err(changed(format!("more than {expected}")));
         }
-        out.push(x.view());
     }
     if out.n_rows() != expected {
         return Err(changed(out.n_rows().to_string()));

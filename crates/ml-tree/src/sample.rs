@@ -125,10 +125,13 @@ impl CutSampler {
         let d = self.d;
         self.hashes = order.iter().map(|&i| self.hashes[i]).collect();
         self.weights = order.iter().map(|&i| self.weights[i]).collect();
-        self.values = order
-            .iter()
-            .flat_map(|&i| self.values[i * d..(i + 1) * d].iter().copied())
-            .collect();
+        let mut values = vec![0.0; order.len() * d];
+        values
+            .par_chunks_mut(d.max(1))
+            .zip(order.par_iter())
+            .with_min_len(1024)
+            .for_each(|(dst, &i)| dst.copy_from_slice(&self.values[i * d..(i + 1) * d]));
+        self.values = values;
     }
 
     /// Drops all but the `k` smallest rows.
@@ -141,7 +144,17 @@ impl CutSampler {
         idx.select_nth_unstable_by(self.k - 1, |&a, &b| self.cmp_rows(a, b));
         idx.truncate(self.k);
         idx.sort_unstable();
-        self.keep(&idx);
+        // Kept rows moved down in place (`idx[j] >= j`, ascending), so the buffers keep their
+        // capacity (and their pages) for the rows pushed next.
+        let d = self.d;
+        for (j, &i) in idx.iter().enumerate() {
+            self.hashes[j] = self.hashes[i];
+            self.weights[j] = self.weights[i];
+            self.values.copy_within(i * d..(i + 1) * d, j * d);
+        }
+        self.hashes.truncate(self.k);
+        self.weights.truncate(self.k);
+        self.values.truncate(self.k * d);
         self.threshold = self.hashes.iter().copied().max().unwrap_or(u64::MAX);
     }
 
@@ -189,14 +202,22 @@ impl CutSampler {
             cand.truncate(self.k);
             cand.sort_unstable_by_key(|&(_, i)| i);
         }
-        self.hashes.reserve(cand.len());
-        self.weights.reserve(cand.len());
-        self.values.reserve(cand.len() * d);
-        for &(h, i) in &cand {
-            self.hashes.push(h);
-            self.weights.push(w(i));
-            self.values.extend(x.row(i).iter().copied());
-        }
+        self.hashes.extend(cand.iter().map(|&(h, _)| h));
+        self.weights.extend(cand.iter().map(|&(_, i)| w(i)));
+        // The rows' values, copied in parallel.
+        let at = self.values.len();
+        self.values.resize(at + cand.len() * d, 0.0);
+        self.values[at..]
+            .par_chunks_mut(d.max(1))
+            .zip(cand.par_iter())
+            .with_min_len(1024)
+            .for_each(|(dst, &(_, i))| {
+                let row = x.row(i);
+                match row.as_slice() {
+                    Some(src) => dst.copy_from_slice(src),
+                    None => dst.iter_mut().zip(row).for_each(|(o, &v)| *o = v),
+                }
+            });
         // Pruned once the held rows pass 2k, not at every batch: a stream of batches would
         // otherwise select and copy k rows per batch. Which rows survive does not depend on
         // when pruning happens (the k smallest of all rows, in a total order).
