@@ -123,6 +123,33 @@ impl Pipeline {
         self
     }
 
+    /// [`Estimator::fit_source`] over a shared source, with the stages' work beside the
+    /// estimators': every estimator after the first stage reads the source through the stages
+    /// fitted before it on a thread of its own, one batch ahead
+    /// ([`ReadAheadSource`](crate::stream::ReadAheadSource)), so that reading and transforming
+    /// batch i+1 overlaps the estimator's own work on batch i. The same batches in the same
+    /// order reach every estimator, so the model is the one `fit_source` gives; memory grows by
+    /// at most two batches.
+    pub fn fit_shared_source(&self, source: Arc<dyn BatchSource>) -> Result<PipelineModel> {
+        self.validate()?;
+        Estimator::transform_schema(self, &*source.schema()?)?;
+        let mut seen = source;
+        let mut fitted = Vec::with_capacity(self.stages.len());
+        for (i, (name, stage)) in self.stages.iter().enumerate() {
+            let model: Box<dyn Transformer> = match stage {
+                // Nothing applied yet: the source as it is.
+                PipelineStage::Estimator(e) if i == 0 => e.fit_source_dyn(&*seen)?,
+                PipelineStage::Estimator(e) => {
+                    e.fit_source_dyn(&crate::stream::read_ahead(seen.clone()))?
+                }
+                PipelineStage::Transformer(t) => t.clone(),
+            };
+            seen = Arc::new(TransformedSource::new(seen, model.clone()));
+            fitted.push((name.clone(), model));
+        }
+        Ok(PipelineModel { stages: fitted })
+    }
+
     /// Stage names in order.
     pub fn stage_names(&self) -> Vec<&str> {
         self.stages.iter().map(|(n, _)| n.as_str()).collect()
@@ -330,6 +357,25 @@ impl PipelineModel {
     /// later stage from it.
     pub fn transform_source(&self, source: Arc<dyn BatchSource>) -> TransformedSource {
         TransformedSource::new(source, Box::new(self.clone()))
+    }
+
+    /// [`transform_source`](PipelineModel::transform_source) with the stages' work split
+    /// between two threads: every stage but the last is applied on a thread of its own, one
+    /// batch ahead ([`ReadAheadSource`](crate::stream::ReadAheadSource)), the last one (a
+    /// model scoring the batch, say) on the reader's thread. The same batches come out; memory
+    /// grows by at most two batches.
+    pub fn transform_source_ahead(&self, source: Arc<dyn BatchSource>) -> TransformedSource {
+        let Some(((_, last), before)) = self.stages.split_last() else {
+            return self.transform_source(source);
+        };
+        if before.is_empty() {
+            return self.transform_source(source);
+        }
+        let before: Arc<dyn BatchSource> = Arc::new(TransformedSource::new(
+            source,
+            Box::new(PipelineModel::new(before.to_vec())),
+        ));
+        TransformedSource::new(Arc::new(crate::stream::read_ahead(before)), last.clone())
     }
 
     /// A fitted stage by name.

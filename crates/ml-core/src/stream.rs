@@ -49,6 +49,13 @@ use crate::traits::Transformer;
 
 pub(crate) mod read_ahead;
 use read_ahead::ReadAhead;
+pub use read_ahead::ReadAheadSource;
+
+/// `source` read on a thread of its own, one batch ahead of its consumer, at every read (see
+/// [`ReadAheadSource`]).
+pub fn read_ahead(source: Arc<dyn BatchSource>) -> ReadAheadSource {
+    ReadAheadSource::new(source)
+}
 
 /// Rows per batch when a source is made without a batch size (Spark's and arrow-rs's usual
 /// order of magnitude: large enough that per-batch costs vanish, small enough that a batch of

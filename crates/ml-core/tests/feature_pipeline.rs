@@ -189,7 +189,7 @@ fn pipeline_params_are_stage_qualified_and_checked_before_fitting() {
 /// written to Parquet gives the in-memory transform.
 #[test]
 fn pipeline_fitted_from_a_stream_of_batches_equals_the_in_memory_fit() {
-    use ml_core::stream::{write_parquet_source, MemorySource, ParquetSource};
+    use ml_core::stream::{write_parquet_source, BatchSource, MemorySource, ParquetSource};
     // 120,000 rows: the median's sketch merges its buffer twice and is approximate here.
     let train = data(120_000, 0);
     let whole = pipeline().fit(&train).unwrap();
@@ -213,6 +213,13 @@ fn pipeline_fitted_from_a_stream_of_batches_equals_the_in_memory_fit() {
             whole_json,
             "Parquet, batches of {rows}"
         );
+        // With the stages applied one batch ahead, on a thread of their own: the same model.
+        let shared = pipeline().fit_shared_source(Arc::new(file)).unwrap();
+        assert_eq!(
+            persist::to_json(&shared).unwrap(),
+            whole_json,
+            "Parquet read ahead, batches of {rows}"
+        );
     }
     // Transform as a stream, written with bounded memory: the same rows as transform().
     let test = data(20_000, 7);
@@ -222,4 +229,11 @@ fn pipeline_fitted_from_a_stream_of_batches_equals_the_in_memory_fit() {
     assert_eq!(written, 20_000);
     let back = ml_core::io::read_parquet(&out).unwrap();
     assert_eq!(back.batch(), whole.transform(&test).unwrap().batch());
+    // The stages before the last one applied one batch ahead: the same batches.
+    let source = Arc::new(MemorySource::from_dataset(&test, 4096).unwrap());
+    let ahead = whole.transform_source_ahead(source);
+    let batches: Vec<_> = ahead.open().unwrap().map(|b| b.unwrap()).collect();
+    assert_eq!(batches.len(), 5);
+    let same = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
+    assert_eq!(same, *whole.transform(&test).unwrap().batch());
 }

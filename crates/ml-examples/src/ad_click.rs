@@ -16,8 +16,8 @@
 //! CSV files are written to Parquet batch by batch, the SQL runs in DataFusion over the Parquet
 //! file, the 70/30 split is a split of the stream ([`ml_core::stream::random_split`], the same
 //! rows as `Dataset::random_split`), the pipeline fits from the training part
-//! ([`Estimator::fit_source`]: StringIndexer counts, then the trees from binned batches) and
-//! scores the test part batch by batch.
+//! ([`Pipeline::fit_shared_source`]: StringIndexer counts, then the trees from binned batches,
+//! indexed one batch ahead of the trees' work) and scores the test part batch by batch.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -31,7 +31,7 @@ use arrow::record_batch::RecordBatch;
 use ml_core::feature::{HandleInvalid, StringIndexer, VectorAssembler};
 use ml_core::io::{CsvReadOptions, ParquetReadOptions};
 use ml_core::stream::{BatchIter, BatchSource, ConcatSource, CsvSource, ParquetSource};
-use ml_core::{Dataset, Estimator, Pipeline};
+use ml_core::{Dataset, Pipeline};
 use ml_eval::{BinaryClassificationEvaluator, Evaluator};
 use ml_tree::{GradientBoostedTrees, GradientBoostedTreesModel, ImportanceType};
 use serde_json::json;
@@ -309,13 +309,16 @@ fn model(
         .estimator("gbt", gbt.clone());
     title(out, "Model")?;
     let bar = common::spinner("training boosted trees");
-    let fitted = pipeline.fit_source(&train)?;
+    // The indexing and assembling of each batch run beside the trees' own work on the batch
+    // before (one batch ahead, on a thread of their own); the same model as `fit_source`.
+    let fitted = pipeline.fit_shared_source(Arc::new(train))?;
     bar.finish_and_clear();
-    // The test part scored batch by batch; only the scores and labels are kept.
+    // The test part scored batch by batch (indexed and assembled one batch ahead, on a thread
+    // of their own); only the scores and labels are kept.
     let evaluator = BinaryClassificationEvaluator::new();
     let keep = [evaluator.raw_prediction_col.as_str(), "label"];
     let scored: Vec<Dataset> = fitted
-        .transform_source(test)
+        .transform_source_ahead(test)
         .open()?
         .map(|b| Dataset::new(b?).select(&keep))
         .collect::<ml_core::Result<_>>()?;

@@ -4,13 +4,17 @@
 //! next batch, so a consumer that does its own work per batch (a split, a transform, a
 //! sampler) alternates with the decoding instead of overlapping it. [`ReadAhead`] moves the
 //! decoding to a thread that keeps one batch ready: the same batches in the same order, the
-//! same errors, at most two more batches held.
+//! same errors, at most two more batches held. [`ReadAheadSource`] does the same for every
+//! read of a shared source, with whatever that source applies per batch.
 
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 
+use super::{BatchIter, BatchSource};
 use crate::error::Result;
 
 /// An iterator over the batches of another, read one batch ahead on a thread of its own; ends
@@ -23,10 +27,18 @@ pub(crate) struct ReadAhead {
 impl ReadAhead {
     /// Starts reading `batches` on a new thread.
     pub(crate) fn new(batches: impl Iterator<Item = Result<RecordBatch>> + Send + 'static) -> Self {
+        Self::spawn(move |ahead| forward(batches, ahead))
+    }
+
+    /// Runs `read` on a new thread; it sends the batches, in order, to the sender it is given
+    /// (see [`forward`]), and its thread ends when it returns.
+    pub(crate) fn spawn(
+        read: impl FnOnce(&SyncSender<Result<RecordBatch>>) + Send + 'static,
+    ) -> Self {
         let (ahead, queued) = sync_channel::<Result<RecordBatch>>(1);
         let spawned = std::thread::Builder::new()
             .name("ml-core read-ahead".into())
-            .spawn(move || forward(batches, &ahead));
+            .spawn(move || read(&ahead));
         match spawned {
             Ok(reader) => ReadAhead {
                 queued: Some(queued),
@@ -44,6 +56,49 @@ impl ReadAhead {
                 }
             }
         }
+    }
+}
+
+/// A shared source whose every read runs on a thread of its own, one batch ahead of its
+/// consumer: the inner source's reading and whatever it applies per batch (a split, fitted
+/// stages) overlap the consumer's own work. The same batches in the same order and the same
+/// errors as the inner source (an error opening it comes as the first item of the read); at
+/// most two more batches held. Made by [`read_ahead`](super::read_ahead).
+#[derive(Debug, Clone)]
+pub struct ReadAheadSource {
+    inner: Arc<dyn BatchSource>,
+}
+
+impl ReadAheadSource {
+    /// Reads of `inner`, each on a thread of its own.
+    pub fn new(inner: Arc<dyn BatchSource>) -> Self {
+        ReadAheadSource { inner }
+    }
+}
+
+impl BatchSource for ReadAheadSource {
+    fn schema(&self) -> Result<SchemaRef> {
+        self.inner.schema()
+    }
+    fn open(&self) -> Result<BatchIter<'_>> {
+        let inner = self.inner.clone();
+        // A caller inside a pool of n threads (a stage's `n_threads`) reads on n threads too.
+        let pool = rayon::current_thread_index().map(|_| rayon::current_num_threads());
+        Ok(Box::new(ReadAhead::spawn(move |ahead| {
+            let read = || match inner.open() {
+                Ok(batches) => forward(batches, ahead),
+                Err(e) => {
+                    let _ = ahead.send(Err(e));
+                }
+            };
+            match pool {
+                // `n` was the caller's pool size, so it is a valid thread count.
+                Some(n) => {
+                    let _ = crate::threads::install(n, read);
+                }
+                None => read(),
+            }
+        })))
     }
 }
 
@@ -120,6 +175,50 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("part 4 is bad"));
+    }
+
+    /// A source that cannot be opened.
+    #[derive(Debug)]
+    struct Unopenable;
+
+    impl BatchSource for Unopenable {
+        fn schema(&self) -> Result<SchemaRef> {
+            Ok(batch(0).schema())
+        }
+        fn open(&self) -> Result<BatchIter<'_>> {
+            Err(MlError::data("cannot open the unopenable"))
+        }
+    }
+
+    #[test]
+    fn a_source_read_ahead_gives_its_batches_at_every_read_and_its_errors() {
+        let batches: Vec<RecordBatch> = (0..20).map(|i| batch(i * 3)).collect();
+        let inner = crate::stream::MemorySource::new(batches[0].schema(), batches.clone());
+        let ahead = ReadAheadSource::new(Arc::new(inner.unwrap()));
+        assert_eq!(ahead.schema().unwrap(), batches[0].schema());
+        for _ in 0..2 {
+            let got: Vec<RecordBatch> = ahead.open().unwrap().map(|b| b.unwrap()).collect();
+            assert_eq!(got, batches);
+        }
+        // Inside a pool of 3 threads: the same batches.
+        let got = crate::threads::install(3, || {
+            ahead
+                .open()
+                .unwrap()
+                .map(|b| b.unwrap())
+                .collect::<Vec<_>>()
+        })
+        .unwrap();
+        assert_eq!(got, batches);
+        // An error opening the inner source is the read's one item.
+        let bad = ReadAheadSource::new(Arc::new(Unopenable));
+        let got: Vec<Result<RecordBatch>> = bad.open().unwrap().collect();
+        assert_eq!(got.len(), 1);
+        assert!(got[0]
+            .as_ref()
+            .unwrap_err()
+            .to_string()
+            .contains("unopenable"));
     }
 
     #[test]
