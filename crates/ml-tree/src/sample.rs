@@ -182,7 +182,14 @@ impl CutSampler {
             .into_par_iter()
             .with_min_len(4096)
             .filter(|&i| w(i) > 0.0)
-            .map(|i| (row_hash(x.row(i).iter().copied(), w(i)), i))
+            .map(|i| {
+                let row = x.row(i);
+                let h = match row.as_slice() {
+                    Some(values) => row_hash(values.iter().copied(), w(i)),
+                    None => row_hash(row.iter().copied(), w(i)),
+                };
+                (h, i)
+            })
             .filter(|&(h, _)| h <= threshold)
             .collect();
         // Only the batch's k smallest can be among the sampler's k smallest.
