@@ -3,7 +3,10 @@
 //! depend on the order of the terms (row blocks, threads, workers, the order of a ring).
 //!
 //! Per tree, the largest `|gradient|` and `|hessian|` over all rows of all workers is found by
-//! one max all-reduce; each row's pair is then rounded to `round(v * 2^shift)` as an `i32`
+//! one max all-reduce (for the logistic objective of one output, their bound stands in for it,
+//! found once: the largest weight, see `objective::logistic_weight_max`, so that the pairs can
+//! be quantized as they are computed); each row's pair is then rounded to `round(v * 2^shift)`
+//! as an `i32`
 //! ([`QPair`]), and histograms sum these in `i64` ([`IntPair`]). The scale `2^shift` is the
 //! largest power of two with `max * 2^shift <= 2^bits`, where
 //! `bits = min(30, 62 - ceil(log2 N))` and `N` is the global number of rows:
