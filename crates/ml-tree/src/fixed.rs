@@ -30,15 +30,18 @@ use rayon::prelude::*;
 
 use crate::hist::{GradPair, IntPair, QPair, RowPair};
 
-/// `x` rounded to the nearest integer, ties to even, for `|x| <= 2^51`: adding and then
-/// subtracting `1.5 * 2^52` leaves no fraction bits in the sum, so the hardware's
-/// round-to-nearest-even does the rounding. Two additions instead of a call to libm's `round`
-/// (the x86-64 baseline has no rounding instruction), and the loop over rows vectorizes. The
-/// quantized values here are at most `2^30` in magnitude.
+/// `x` rounded to the nearest integer, ties to even, as an `i32`, for `|x| < 2^31`. Adding
+/// `1.5 * 2^52` leaves no fraction bits in the sum (its ulp is 1), so the hardware's
+/// round-to-nearest-even does the rounding, and the low 32 bits of the sum's mantissa are the
+/// rounded integer in two's complement. Two operations instead of a call to libm's `round`
+/// (the x86-64 baseline has no rounding instruction) and without the saturating float-to-int
+/// conversion of Rust's `as` (a compare and a blend on every value), so the loop over rows
+/// vectorizes. The quantized values here are at most `2^30` in magnitude (a non-finite or
+/// out-of-bound pair, which training reports as an error, wraps instead).
 #[inline(always)]
-fn round_small(x: f64) -> f64 {
+fn round_to_i32(x: f64) -> i32 {
     const MAGIC: f64 = 6_755_399_441_055_744.0; // 1.5 * 2^52
-    (x + MAGIC) - MAGIC
+    (x + MAGIC).to_bits() as u32 as i32
 }
 
 /// `ceil(log2(n))` for `n >= 1` (0 for `n = 1`).
@@ -128,8 +131,8 @@ impl Quantizer {
     #[inline]
     #[cfg(test)]
     pub fn quantize(&self, p: RowPair) -> QPair {
-        let g = round_small(p[0] as f64 * 2f64.powi(self.shift[0])) as i32;
-        let h = round_small(p[1] as f64 * 2f64.powi(self.shift[1])) as i32;
+        let g = round_to_i32(p[0] as f64 * 2f64.powi(self.shift[0]));
+        let h = round_to_i32(p[1] as f64 * 2f64.powi(self.shift[1]));
         [g, if h == 0 && p[1] > 0.0 { 1 } else { h }]
     }
 
@@ -239,9 +242,9 @@ unsafe fn quantize_chunk_avx2(scale: [f64; 2], gh: &[RowPair], out: &mut [QPair]
 #[inline(always)]
 fn quantize_chunk_any(scale: [f64; 2], gh: &[RowPair], out: &mut [QPair]) {
     for (o, p) in out.iter_mut().zip(gh) {
-        let q = round_small(p[1] as f64 * scale[1]) as i32;
+        let q = round_to_i32(p[1] as f64 * scale[1]);
         *o = [
-            round_small(p[0] as f64 * scale[0]) as i32,
+            round_to_i32(p[0] as f64 * scale[0]),
             q + (q == 0 && p[1] > 0.0) as i32,
         ];
     }
@@ -319,7 +322,7 @@ mod tests {
     }
 
     #[test]
-    fn round_small_is_round_half_to_even() {
+    fn round_to_i32_is_round_half_to_even() {
         let mut xs = vec![
             0.5,
             1.5,
@@ -346,7 +349,7 @@ mod tests {
             xs.push((unit - 0.5) * 64.0);
         }
         for x in xs {
-            assert_eq!(round_small(x), x.round_ties_even(), "{x}");
+            assert_eq!(round_to_i32(x), x.round_ties_even() as i32, "{x}");
         }
     }
 

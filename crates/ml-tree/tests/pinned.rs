@@ -9,9 +9,10 @@
 //! bits relative to the tree's largest), cut points come from the rows with the smallest
 //! content hashes (all rows here: fewer than 200,000), row sampling decides per row from its
 //! content, and evaluation metrics are computed over the rows in a canonical order. Four
-//! changed again when the quantizer's rounding became ties-to-even (`fixed::round_small`, two
-//! additions instead of libm's `round`): their gradients have exact halves in fixed point. The
-//! numeric depthwise case and the models of `eval_metrics_histories` did not change.
+//! changed again when the quantizer's rounding became ties-to-even (`fixed::round_to_i32` now:
+//! the hardware's rounding of an addition instead of libm's `round`): their gradients have
+//! exact halves in fixed point. The numeric depthwise case and the models of
+//! `eval_metrics_histories` did not change.
 //!
 //! The hashes hold on x86_64 Linux (the platform the figures were taken on): multiclass uses the
 //! system `exp`, whose last bits may differ elsewhere.
