@@ -213,7 +213,13 @@ fn logistic_pair(m: f64, y: f32, w: f32) -> RowPair {
 
 /// Logistic `(grad, hess)` pairs of one chunk of rows, with AVX2 where the CPU has it (the
 /// same operations, 8 rows per instruction instead of 4, so the same results).
-fn logistic_chunk(m: &[f64], y: &[f64], w: Option<&[f64]>, spw: f64, out: &mut [RowPair]) {
+fn logistic_chunk(
+    m: &[f64],
+    y: &[f64],
+    w: Option<&[f64]>,
+    spw: f64,
+    out: &mut [RowPair],
+) -> [u32; 2] {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx512f") {
         // SAFETY: the CPU has AVX-512F (checked just above).
@@ -239,7 +245,7 @@ unsafe fn logistic_chunk_avx2(
     w: Option<&[f64]>,
     spw: f64,
     out: &mut [RowPair],
-) {
+) -> [u32; 2] {
     logistic_chunk_any(m, y, w, spw, out)
 }
 
@@ -256,28 +262,42 @@ unsafe fn logistic_chunk_avx512(
     w: Option<&[f64]>,
     spw: f64,
     out: &mut [RowPair],
-) {
+) -> [u32; 2] {
     logistic_chunk_any(m, y, w, spw, out)
 }
 
 /// The body of [`logistic_chunk`], written without branches so it vectorizes.
 #[inline(always)]
-fn logistic_chunk_any(m: &[f64], y: &[f64], w: Option<&[f64]>, spw: f64, out: &mut [RowPair]) {
+fn logistic_chunk_any(
+    m: &[f64],
+    y: &[f64],
+    w: Option<&[f64]>,
+    spw: f64,
+    out: &mut [RowPair],
+) -> [u32; 2] {
+    // The largest magnitudes as `max_magnitude_bits` finds them, while the pairs are made.
+    let mut mx = [0i32; 2];
+    let mut track = |p: RowPair| {
+        mx[0] = mx[0].max((p[0].to_bits() & 0x7FFF_FFFF) as i32);
+        mx[1] = mx[1].max((p[1].to_bits() & 0x7FFF_FFFF) as i32);
+        p
+    };
     match w {
         None => {
             let spw = spw as f32;
             for ((o, &m), &y) in out.iter_mut().zip(m).zip(y) {
                 let w = if y == 1.0 { spw } else { 1.0 };
-                *o = logistic_pair(m, y as f32, w);
+                *o = track(logistic_pair(m, y as f32, w));
             }
         }
         Some(ws) => {
             for (((o, &m), &y), &w) in out.iter_mut().zip(m).zip(y).zip(ws) {
                 let w = if y == 1.0 { w * spw } else { w };
-                *o = logistic_pair(m, y as f32, w as f32);
+                *o = track(logistic_pair(m, y as f32, w as f32));
             }
         }
     }
+    mx.map(|b| b as u32)
 }
 
 /// The largest weight a logistic row's pair is scaled by, as [`logistic_chunk`] applies it
@@ -347,9 +367,10 @@ pub(crate) fn logistic_fixed(
                     add_by_ids_one(m, &ids[r.clone()], values);
                 }
                 let pairs = &mut pairs[..o.len()];
-                logistic_chunk(m, &labels[r.clone()], weights.map(|w| &w[r]), spw, pairs);
+                let bits =
+                    logistic_chunk(m, &labels[r.clone()], weights.map(|w| &w[r]), spw, pairs);
                 quant.quantize_into(pairs, o);
-                max_magnitude_bits(pairs)
+                bits
             },
         )
         .reduce(|| [0, 0], max_bits)
@@ -380,8 +401,7 @@ pub(crate) fn gradients(
             .map(|(ci, chunk)| {
                 let r = ci * 8192..ci * 8192 + chunk.len();
                 let (m, y) = (&margins[r.clone()], &labels[r.clone()]);
-                logistic_chunk(m, y, weights.map(|w| &w[r]), scale_pos_weight, chunk);
-                max_magnitude_bits(chunk)
+                logistic_chunk(m, y, weights.map(|w| &w[r]), scale_pos_weight, chunk)
             })
             .reduce(|| [0, 0], max_bits);
     }
