@@ -211,8 +211,9 @@ fn logistic_pair(m: f64, y: f32, w: f32) -> RowPair {
     [(p - y) * w, h * w]
 }
 
-/// Logistic `(grad, hess)` pairs of one chunk of rows, with AVX2 where the CPU has it (the
-/// same operations, 8 rows per instruction instead of 4, so the same results).
+/// Logistic `(grad, hess)` pairs of one chunk of rows, with AVX-512F or AVX2 where the CPU has
+/// them (the same operations on wider vectors, so the same results). Returns the largest
+/// magnitudes written, as [`max_magnitude_bits`] of `out` would.
 fn logistic_chunk(
     m: &[f64],
     y: &[f64],
