@@ -131,20 +131,38 @@ impl Pipeline {
     /// order reach every estimator, so the model is the one `fit_source` gives; memory grows by
     /// at most two batches.
     pub fn fit_shared_source(&self, source: Arc<dyn BatchSource>) -> Result<PipelineModel> {
+        let unstaged = source.clone();
+        self.fit_stages(
+            &*unstaged,
+            source,
+            |seen: &Arc<dyn BatchSource>, before, e| match before {
+                // Nothing applied yet: the source as it is.
+                0 => e.fit_source_dyn(&**seen),
+                _ => e.fit_source_dyn(&crate::stream::read_ahead(seen.clone())),
+            },
+            |seen, model| Arc::new(TransformedSource::new(seen, model)),
+        )
+    }
+
+    /// Fits the stages in order over a stream: `seen` is the source as the stages fitted so
+    /// far leave it (`then` applies one more stage to it), `fit` fits an estimator on it
+    /// (given the number of stages before the estimator); transformers are used as they are.
+    fn fit_stages<S>(
+        &self,
+        source: &dyn BatchSource,
+        mut seen: S,
+        fit: impl Fn(&S, usize, &dyn DynEstimator) -> Result<Box<dyn Transformer>>,
+        then: impl Fn(S, Box<dyn Transformer>) -> S,
+    ) -> Result<PipelineModel> {
         self.validate()?;
         Estimator::transform_schema(self, &*source.schema()?)?;
-        let mut seen = source;
         let mut fitted = Vec::with_capacity(self.stages.len());
         for (i, (name, stage)) in self.stages.iter().enumerate() {
             let model: Box<dyn Transformer> = match stage {
-                // Nothing applied yet: the source as it is.
-                PipelineStage::Estimator(e) if i == 0 => e.fit_source_dyn(&*seen)?,
-                PipelineStage::Estimator(e) => {
-                    e.fit_source_dyn(&crate::stream::read_ahead(seen.clone()))?
-                }
+                PipelineStage::Estimator(e) => fit(&seen, i, e.as_ref())?,
                 PipelineStage::Transformer(t) => t.clone(),
             };
-            seen = Arc::new(TransformedSource::new(seen, model.clone()));
+            seen = then(seen, model.clone());
             fitted.push((name.clone(), model));
         }
         Ok(PipelineModel { stages: fitted })
@@ -318,19 +336,15 @@ impl Estimator for Pipeline {
     /// fits in passes ([`Estimator::fit_source`]). Gives the same model as
     /// [`fit`](Estimator::fit) on the same rows.
     fn fit_source(&self, source: &dyn BatchSource) -> Result<PipelineModel> {
-        self.validate()?;
-        Estimator::transform_schema(self, &*source.schema()?)?;
-        let mut seen = StagedSource::new(source);
-        let mut fitted = Vec::with_capacity(self.stages.len());
-        for (name, stage) in &self.stages {
-            let model: Box<dyn Transformer> = match stage {
-                PipelineStage::Estimator(e) => e.fit_source_dyn(&seen)?,
-                PipelineStage::Transformer(t) => t.clone(),
-            };
-            seen.push(model.clone());
-            fitted.push((name.clone(), model));
-        }
-        Ok(PipelineModel { stages: fitted })
+        self.fit_stages(
+            source,
+            StagedSource::new(source),
+            |seen, _, e| e.fit_source_dyn(seen),
+            |mut seen, model| {
+                seen.push(model);
+                seen
+            },
+        )
     }
 }
 

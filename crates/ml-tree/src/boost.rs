@@ -1114,11 +1114,11 @@ impl GradientBoostedTrees {
         // The logistic objective of one output: the pairs' fixed-point scale from their bound
         // (the largest weight over all workers), so each round computes, quantizes and
         // applies the previous tree's margin update in one pass over the rows.
-        let logistic_bound =
+        let logistic_quant =
             if obj == Objective::BinaryLogistic && k == 1 && self.custom_objective().is_none() {
                 let mut m = [logistic_weight_max(y, w, self.scale_pos_weight)];
                 c.all_reduce_max_f64(&mut m)?;
-                Some(m[0])
+                Some(Quantizer::from_max([m[0], m[0] / 4.0], n_global)?)
             } else {
                 None
             };
@@ -1160,8 +1160,7 @@ impl GradientBoostedTrees {
                 }
             }
             for class in 0..k {
-                let quant = if let Some(bound) = logistic_bound {
-                    let quant = Quantizer::from_max([bound, bound / 4.0], n_global)?;
+                let quant = if let Some(quant) = logistic_quant {
                     let update = pending.take();
                     let bits = logistic_fixed(
                         &mut margins,
@@ -1266,7 +1265,7 @@ impl GradientBoostedTrees {
                     for (i, l) in leaf_of {
                         margins[i as usize * k + class] += tree.nodes[l as usize].value;
                     }
-                } else if logistic_bound.is_some() {
+                } else if logistic_quant.is_some() {
                     // Added by the next round's gradient pass.
                     pending = pending_leaf_values(
                         &mut margins,
