@@ -28,7 +28,9 @@
 //! assert_eq!(sum(0).unwrap(), 499_500);
 //! ```
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use crate::error::{MlError, Result};
 
@@ -105,6 +107,126 @@ pub fn install<R: Send>(n_threads: usize, f: impl FnOnce() -> R + Send) -> Resul
     Ok(pool_of(n_threads)?.install(f))
 }
 
+/// Whether some [`KeepPolling`] guard's pollers run (at most one at a time in the process).
+static POLLING: AtomicBool = AtomicBool::new(false);
+
+/// While alive, the other threads of the current pool poll for work instead of going to sleep
+/// between parallel steps (made by [`keep_polling`]).
+///
+/// A loop of many short parallel steps separated by short serial ones (growing a tree level by
+/// level, on small nodes) otherwise pays, at every step, for the idle threads to be woken: on a
+/// virtual machine that is tens of microseconds, as long as the step itself. OpenMP runtimes,
+/// which XGBoost uses, spin the same way between parallel regions. The pollers run the pool's
+/// pending jobs as soon as they appear ([`rayon::yield_now`]) and spin otherwise, so they use
+/// their cores fully while the guard lives: keep it only around such a loop. Results do not
+/// change (no stage depends on which thread runs a job).
+///
+/// Dropping the guard (also on an early return or a panic) ends the polling.
+#[derive(Debug)]
+#[must_use = "the polling stops when the guard is dropped"]
+pub struct KeepPolling {
+    /// Set when the guard is dropped; the pollers return when they see it.
+    done: Option<Arc<AtomicBool>>,
+}
+
+/// Makes the current pool's other threads poll for work until the returned guard is dropped
+/// (see [`KeepPolling`]).
+///
+/// Does nothing (the guard is inert) outside a rayon pool, in a pool of one thread, or while
+/// another guard is alive anywhere in the process: pollers of two guards could each wait,
+/// spinning, for the other's work to finish. Otherwise it returns once the pool's other threads
+/// poll, or after 2 ms: a thread still busy with other work by then does not poll under this
+/// guard. A thread that was inside a job of other work (waiting in it for a nested step) polls
+/// on top of that job, which then goes on only when the guard is dropped: keep a guard to one
+/// stretch of short steps (the boosting rounds take one per round), not around long work.
+///
+/// ```
+/// use rayon::prelude::*;
+/// use ml_core::threads;
+///
+/// let total = threads::install(2, || {
+///     let _polling = threads::keep_polling();
+///     (0..100u64)
+///         .map(|step| (0..1000u64).into_par_iter().map(|i| i * step).sum::<u64>())
+///         .sum::<u64>()
+/// });
+/// assert_eq!(total.unwrap(), 4950 * 499_500);
+/// ```
+pub fn keep_polling() -> KeepPolling {
+    let Some(me) = rayon::current_thread_index() else {
+        return KeepPolling { done: None };
+    };
+    let others = rayon::current_num_threads().saturating_sub(1);
+    if others == 0
+        || POLLING
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+    {
+        return KeepPolling { done: None };
+    }
+    let done = Arc::new(AtomicBool::new(false));
+    let gate = Arc::new(AtomicUsize::new(0));
+    let (seen, joined) = (done.clone(), gate.clone());
+    // Every thread of the pool gets one call; the guard's own thread returns at once.
+    rayon::spawn_broadcast(move |ctx| {
+        if ctx.index() == me || joined.fetch_add(1, Ordering::AcqRel) & GATE_CLOSED != 0 {
+            return;
+        }
+        let mut idle = 0u32;
+        while !seen.load(Ordering::Acquire) {
+            if rayon::yield_now() == Some(rayon::Yield::Executed) {
+                idle = 0;
+            } else if idle < IDLE_SPINS {
+                idle += 1;
+                std::hint::spin_loop();
+            } else {
+                // A long serial stretch: let other processes' threads run.
+                std::thread::yield_now();
+            }
+        }
+    });
+    // A thread busy elsewhere runs its call when it next looks for work, which may be in the
+    // middle of a job of the caller's own parallel steps (waiting inside it for a nested
+    // step): a poller started there would keep that job from finishing until the guard is
+    // dropped, and the caller waits for the job before dropping it. So the caller waits for
+    // the pollers here, before it starts any parallel step, and then closes the gate: a call
+    // that runs later returns at once.
+    let deadline = Instant::now() + POLLERS_START_WITHIN;
+    while gate.load(Ordering::Acquire) < others && Instant::now() < deadline {
+        std::hint::spin_loop();
+    }
+    gate.fetch_or(GATE_CLOSED, Ordering::AcqRel);
+    KeepPolling { done: Some(done) }
+}
+
+/// The bit of a guard's start count set once the guard's caller goes on: pollers that start
+/// after it return at once (see [`keep_polling`]).
+const GATE_CLOSED: usize = 1 << (usize::BITS - 1);
+
+/// How long [`keep_polling`] waits for the pool's other threads to start polling; a thread
+/// busy with other work for longer does not poll under that guard.
+const POLLERS_START_WITHIN: Duration = Duration::from_millis(2);
+
+/// Polls without work after which a poller yields its core to the operating system between
+/// polls (a few milliseconds of spinning).
+const IDLE_SPINS: u32 = 20_000;
+
+impl KeepPolling {
+    /// Whether this guard made threads poll (false for an inert one, see [`keep_polling`]).
+    pub fn is_active(&self) -> bool {
+        self.done.is_some()
+    }
+}
+
+impl Drop for KeepPolling {
+    fn drop(&mut self) {
+        if let Some(done) = self.done.take() {
+            done.store(true, Ordering::Release);
+            POLLING.store(false, Ordering::Release);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,6 +291,81 @@ mod tests {
             .contains("'parallelism'"));
         assert!(check_n_threads("n_threads", MAX_THREADS).is_ok());
         assert!(check_n_threads("n_threads", 0).is_ok());
+    }
+
+    #[test]
+    fn polling_guards_keep_results_and_never_wait_on_each_other() {
+        let expect = install(1, chunked_sum).unwrap();
+        // Many short parallel steps under a guard: the same sums.
+        let (active, sums) = install(2, || {
+            let g = keep_polling();
+            let second = keep_polling();
+            assert!(!second.is_active(), "one guard at a time");
+            let sums: Vec<f64> = (0..50).map(|_| chunked_sum()).collect();
+            (g.is_active(), sums)
+        })
+        .unwrap();
+        assert!(active, "the only guard of this test binary's threads tests");
+        assert!(sums.iter().all(|v| v.to_bits() == expect.to_bits()));
+        // Guards taken by concurrent tasks of one pool (as parallel fits would), nested in
+        // parallel steps: they finish, with the same sums. (Whether a guard is active depends
+        // on the other tests running beside this one, so only the results are checked.)
+        let nested: Vec<f64> = install(3, || {
+            (0..12)
+                .into_par_iter()
+                .map(|_| {
+                    let _g = keep_polling();
+                    let mut sum = 0.0;
+                    for _ in 0..5 {
+                        sum = chunked_sum();
+                    }
+                    sum
+                })
+                .collect()
+        })
+        .unwrap();
+        assert!(nested.iter().all(|v| v.to_bits() == expect.to_bits()));
+        // Inert outside a pool and in a pool of one thread.
+        assert!(!keep_polling().is_active());
+        assert!(!install(1, keep_polling).unwrap().is_active());
+    }
+
+    /// Parallel steps with nested parallel steps, started as soon as a guard is taken: a
+    /// thread of the pool may take one of them before its poller (a broadcast job) starts. The
+    /// poller must then not start on top of that step (the guard's holder would wait for the
+    /// step, the step for the guard to be dropped). Runs on a thread of its own, so that a
+    /// deadlock fails the test instead of hanging it.
+    #[test]
+    fn steps_started_at_once_under_a_guard_finish() {
+        let (send, receive) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(6)
+                .build()
+                .unwrap();
+            // Until 300 of the guards were active (other tests of this binary may hold the
+            // process's guard for a while meanwhile).
+            let mut active = 0;
+            for _ in 0..100_000 {
+                if active == 300 {
+                    break;
+                }
+                let total: u64 = pool.install(|| {
+                    let g = keep_polling();
+                    active += g.is_active() as usize;
+                    (0..48u64)
+                        .into_par_iter()
+                        .map(|i| (0..64u64).into_par_iter().map(|j| i * j).sum::<u64>())
+                        .sum()
+                });
+                assert_eq!(total, 1128 * 2016);
+            }
+            send.send(active).unwrap();
+        });
+        let active = receive
+            .recv_timeout(std::time::Duration::from_secs(120))
+            .expect("the steps under polling guards finish (no deadlock)");
+        assert_eq!(active, 300, "guards of the test were active");
     }
 
     #[test]

@@ -103,11 +103,13 @@ fn from_sortable_bits(k: u32) -> f32 {
 /// The code of a categorical value, when it is an integer in `0..num_categories`.
 #[inline]
 pub fn category_code(v: f64, num_categories: usize) -> Option<usize> {
-    if v >= 0.0 && v < num_categories as f64 && v.fract() == 0.0 {
-        Some(v as usize)
-    } else {
-        None
+    if !(v >= 0.0 && v < num_categories as f64) {
+        return None;
     }
+    // In range, `v` is an integer exactly when truncating it changes nothing (a conversion
+    // in registers; `fract` is a call to the C library's `trunc` without SSE4.1).
+    let code = v as usize;
+    (code as f64 == v).then_some(code)
 }
 
 /// Cut points of every feature.
@@ -1174,6 +1176,36 @@ mod tests {
         // 300 features of 256 slots do not fit at all.
         let wide = BinMatrix::new(n, d, vec![5; n * d], vec![255; d]);
         assert!(wide.joint().is_none());
+    }
+
+    #[test]
+    fn category_codes_are_the_integers_in_range() {
+        let values = [
+            -0.0,
+            0.0,
+            f64::MIN_POSITIVE,
+            0.5,
+            1.0,
+            2.999_999_999,
+            3.0,
+            68.0,
+            69.0,
+            69.5,
+            70.0,
+            -1.0,
+            1e300,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            1.7e19,
+            4_503_599_627_370_495.5,
+        ];
+        for n in [0, 1, 70, usize::MAX] {
+            for &v in &values {
+                let expected = (v >= 0.0 && v < n as f64 && v.fract() == 0.0).then_some(v as usize);
+                assert_eq!(category_code(v, n), expected, "{v} of {n}");
+            }
+        }
     }
 
     #[test]

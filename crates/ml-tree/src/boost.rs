@@ -1127,6 +1127,13 @@ impl GradientBoostedTrees {
         // Row sampling decides per row from its content, the seed and the round (never from
         // its position), so it is the same however rows are split between workers.
         for round in first_round..first_round + self.num_round {
+            // A round is many short parallel steps (one or more per tree level): the pool's
+            // other threads poll for them instead of sleeping between them. One guard per
+            // round, so that a job of other work in the pool that a poller started on top of
+            // (see `keep_polling`) waits for a round at most, not for the whole training. Not
+            // across workers: there every level waits on the network, and a worker's pollers
+            // would spin through the wait on cores other workers' processes may share.
+            let _polling = (c.world_size() == 1).then(ml_core::threads::keep_polling);
             // Rows of this round.
             let sampled: Option<Vec<u32>> = row_keys.as_ref().map(|keys| {
                 let salt = avalanche(self.seed ^ avalanche(round as u64 ^ 0x5AB5_A3D1));

@@ -1,11 +1,14 @@
 //! Growing one tree from binned features and gradients, depthwise or lossguide.
 //!
 //! Depthwise trees grow a level at a time: every node of the level is partitioned
-//! ([`crate::partition`]), the smaller child of each gets its histogram in one parallel pass
-//! over all of them ([`crate::hist`]), and the larger child's comes from its parent's by
-//! subtraction; then each child's best split is searched ([`crate::split`]). Nodes are split
-//! in the order a FIFO queue would split them, so the tree is the same as growing one node at
-//! a time. Lossguide trees split the open node with the largest gain first.
+//! ([`crate::partition`]), the smaller child of each gets its histogram ([`crate::hist`]),
+//! and the larger child's comes from its parent's by subtraction; then each child's best split
+//! is searched ([`crate::split`]). On one worker these steps follow each other node by node,
+//! one task per node (the level is one parallel step, large nodes splitting their own work
+//! further); across workers each step runs over all nodes, with the all-reduces between them.
+//! Nodes are split in the order a FIFO queue would split them, so the tree is the same as
+//! growing one node at a time. Lossguide trees split the open node with the largest gain
+//! first.
 //!
 //! Distributed: every worker grows the same tree from its own rows. Histograms are exact
 //! integer sums ([`crate::fixed`]), all-reduced across workers once per level (once per split
@@ -297,156 +300,32 @@ impl Grower<'_> {
             slices.push((i, a, b));
             consumed = e;
         }
-        let mut n_left = vec![0usize; nodes.len()];
-        let mut child_in_b = vec![false; nodes.len()];
-        let counted: Vec<(usize, usize, bool)> = slices
-            .into_par_iter()
-            .map(|(i, a, b)| {
-                let (o, c, _) = &nodes[i];
-                let table = left_table(c, self.bins.missing_bins()[c.feature]);
-                let (src, dst) = if o.in_b { (b, a) } else { (a, b) };
-                let (nl, moved) = partition(src, dst, self.bins, c.feature, &table);
-                (i, nl, o.in_b != moved)
+        // Back in the level's order.
+        slices.sort_by_key(|&(i, _, _)| i);
+        let work: Vec<NodeWork<'_>> = nodes
+            .into_iter()
+            .zip(slices)
+            .map(|((open, cand, left), (_, a, b))| NodeWork {
+                open,
+                cand,
+                left,
+                a,
+                b,
             })
             .collect();
-        for (i, k, in_b) in counted {
-            n_left[i] = k;
-            child_in_b[i] = in_b;
-        }
-        // Rows going left over all workers.
-        let mut global_left: Vec<i64> = n_left.iter().map(|&k| k as i64).collect();
-        self.collective.all_reduce_sum_i64(&mut global_left)?;
-        let (rows, scratch): (&[u32], &[u32]) = (rows, scratch);
-        // The smaller child of each node that has a child to split gets a histogram built.
-        // (`mid` is this worker's; the counts and the choices are global.)
-        struct Plan {
-            mid: usize,
-            left_count: u64,
-            right_count: u64,
-            left_can: bool,
-            right_can: bool,
-            left_smaller: bool,
-        }
-        let plans: Vec<Plan> = nodes
-            .iter()
-            .zip(&n_left)
-            .zip(&global_left)
-            .map(|(((o, c, _), &nl), &gl)| {
-                let (left_count, right_count) = (gl as u64, o.count - gl as u64);
-                Plan {
-                    mid: o.start + nl,
-                    left_count,
-                    right_count,
-                    left_can: self.can_split(o.depth + 1, c.left_sum, left_count),
-                    right_can: self.can_split(o.depth + 1, c.right_sum, right_count),
-                    left_smaller: left_count <= right_count,
-                }
-            })
-            .collect();
-        let requests: Vec<(usize, NodeRows<'_>)> = nodes
-            .iter()
-            .zip(&plans)
-            .enumerate()
-            .filter(|(_, (_, pl))| pl.left_can || pl.right_can)
-            .map(|(i, ((o, _, _), pl))| {
-                let (s, e) = if pl.left_smaller {
-                    (o.start, pl.mid)
-                } else {
-                    (pl.mid, o.end)
-                };
-                let buf = if child_in_b[i] { scratch } else { rows };
-                (i, NodeRows::List(&buf[s..e]))
-            })
-            .collect();
-        let lists: Vec<NodeRows<'_>> = requests.iter().map(|(_, r)| *r).collect();
-        let mut built = build_histograms(self.bins, self.features, &lists, self.gh);
-        all_reduce_histograms(self.collective, &mut built)?;
-        let mut small: Vec<Option<Vec<IntPair>>> = (0..nodes.len()).map(|_| None).collect();
-        for ((i, _), h) in requests.iter().zip(built) {
-            small[*i] = Some(h);
-        }
-        // Children in FIFO order: (node, start, end, depth, sums, can split, histogram).
-        struct Child {
-            node: usize,
-            start: usize,
-            end: usize,
-            count: u64,
-            depth: usize,
-            in_b: bool,
-            sum: GradPair,
-            can: bool,
-            hist: Option<Vec<IntPair>>,
-            state: (Bounds, f64, Vec<usize>),
-        }
-        let mut children: Vec<Child> = Vec::with_capacity(2 * nodes.len());
-        for ((((mut o, c, li), pl), sm), &in_b) in
-            nodes.into_iter().zip(&plans).zip(small).zip(&child_in_b)
-        {
-            let (mut lh, mut rh) = (None, None);
-            if let Some(sm) = sm {
-                let mut parent = o.hist.take().unwrap_or_else(|| new_histogram(self.bins));
-                subtract_histogram(&mut parent, &sm);
-                if pl.left_smaller {
-                    (lh, rh) = (Some(sm), Some(parent));
-                } else {
-                    (lh, rh) = (Some(parent), Some(sm));
-                }
-            }
-            let d = o.depth + 1;
-            let [ls, rs] = self.child_states(&o, &c);
-            children.push(Child {
-                node: li,
-                start: o.start,
-                end: pl.mid,
-                count: pl.left_count,
-                depth: d,
-                in_b,
-                sum: c.left_sum,
-                can: pl.left_can,
-                hist: lh,
-                state: ls,
-            });
-            children.push(Child {
-                node: li + 1,
-                start: pl.mid,
-                end: o.end,
-                count: pl.right_count,
-                depth: d,
-                in_b,
-                sum: c.right_sum,
-                can: pl.right_can,
-                hist: rh,
-                state: rs,
-            });
-        }
-        let opened: Vec<Open> = children
-            .into_par_iter()
-            .map(|ch| {
-                let (bounds, root_gain, path) = ch.state;
-                let mut o = Open {
-                    node: ch.node,
-                    start: ch.start,
-                    end: ch.end,
-                    count: ch.count,
-                    depth: ch.depth,
-                    in_b: ch.in_b,
-                    hist: None,
-                    best: None,
-                    bounds,
-                    root_gain,
-                    path,
-                };
-                if ch.can {
-                    if let Some(h) = ch.hist {
-                        o.best = self.best_split(&h, ch.sum, o.bounds, o.root_gain, &o.path);
-                        if o.best.is_some() {
-                            o.hist = Some(h);
-                        }
-                    }
-                }
-                o
-            })
-            .collect();
+        let opened: Vec<Open> = if self.collective.world_size() == 1 {
+            // One worker: each node's partition, histogram and its children's split search
+            // follow each other in one task (nothing to all-reduce between them), so a level
+            // is one parallel step and the threads balance over all of its work.
+            work.into_par_iter()
+                .map(|w| self.split_node(w))
+                .collect::<Vec<[Open; 2]>>()
+                .into_iter()
+                .flatten()
+                .collect()
+        } else {
+            self.split_nodes_together(work)?
+        };
         let mut next = Vec::with_capacity(opened.len());
         for o in opened {
             if o.best.is_some() {
@@ -456,6 +335,234 @@ impl Grower<'_> {
             }
         }
         Ok(next)
+    }
+}
+
+/// A node being split at this level: its state, its split, the index of its left child in the
+/// tree, and its range of both row buffers.
+struct NodeWork<'a> {
+    open: Open,
+    cand: Candidate,
+    left: usize,
+    /// The node's range of the row array.
+    a: &'a mut [u32],
+    /// The node's range of the second buffer.
+    b: &'a mut [u32],
+}
+
+/// What a node's partition decided, with global counts: where its children start and which
+/// may split, and which child gets its histogram built (the other's is the parent's minus it).
+struct Plan {
+    /// The right child's first position, relative to the node's start (this worker's rows).
+    mid: usize,
+    left_count: u64,
+    right_count: u64,
+    left_can: bool,
+    right_can: bool,
+    left_smaller: bool,
+}
+
+/// One child of a split node, before its own split search: the node (its histogram, if
+/// built, in `open.hist`; no best split yet), its sums, and whether it may split.
+struct Child {
+    open: Open,
+    sum: GradPair,
+    can: bool,
+}
+
+impl Grower<'_> {
+    /// Partitions a node's rows from the buffer holding them into the other (or back):
+    /// returns how many went left (on this worker) and whether its children's rows are in the
+    /// second buffer.
+    fn partition_node(&self, w: &mut NodeWork<'_>) -> (usize, bool) {
+        let c = &w.cand;
+        let table = left_table(c, self.bins.missing_bins()[c.feature]);
+        let (src, dst) = if w.open.in_b {
+            (&mut *w.b, &mut *w.a)
+        } else {
+            (&mut *w.a, &mut *w.b)
+        };
+        let (nl, moved) = partition(src, dst, self.bins, c.feature, &table);
+        (nl, w.open.in_b != moved)
+    }
+
+    /// The plan of a node whose partition sent `n_left` of this worker's rows and
+    /// `global_left` rows over all workers to the left.
+    fn plan(&self, o: &Open, c: &Candidate, n_left: usize, global_left: u64) -> Plan {
+        let (left_count, right_count) = (global_left, o.count - global_left);
+        Plan {
+            mid: n_left,
+            left_count,
+            right_count,
+            left_can: self.can_split(o.depth + 1, c.left_sum, left_count),
+            right_can: self.can_split(o.depth + 1, c.right_sum, right_count),
+            left_smaller: left_count <= right_count,
+        }
+    }
+
+    /// The rows (relative to the node's start) of the child whose histogram is built, when
+    /// either child may split.
+    fn histogram_range(pl: &Plan, len: usize) -> Option<std::ops::Range<usize>> {
+        match (pl.left_can || pl.right_can, pl.left_smaller) {
+            (false, _) => None,
+            (true, true) => Some(0..pl.mid),
+            (true, false) => Some(pl.mid..len),
+        }
+    }
+
+    /// The two children of a split node, given the histogram built for the smaller one (the
+    /// larger one's is the parent's minus it).
+    fn children(
+        &self,
+        mut o: Open,
+        c: &Candidate,
+        left: usize,
+        pl: &Plan,
+        small: Option<Vec<IntPair>>,
+        in_b: bool,
+    ) -> [Child; 2] {
+        let (mut lh, mut rh) = (None, None);
+        if let Some(sm) = small {
+            let mut parent = o.hist.take().unwrap_or_else(|| new_histogram(self.bins));
+            subtract_histogram(&mut parent, &sm);
+            if pl.left_smaller {
+                (lh, rh) = (Some(sm), Some(parent));
+            } else {
+                (lh, rh) = (Some(parent), Some(sm));
+            }
+        }
+        let depth = o.depth + 1;
+        let [(lb, lg, lp), (rb, rg, rp)] = self.child_states(&o, c);
+        let mid = o.start + pl.mid;
+        [
+            Child {
+                open: Open {
+                    node: left,
+                    start: o.start,
+                    end: mid,
+                    count: pl.left_count,
+                    depth,
+                    in_b,
+                    hist: lh,
+                    best: None,
+                    bounds: lb,
+                    root_gain: lg,
+                    path: lp,
+                },
+                sum: c.left_sum,
+                can: pl.left_can,
+            },
+            Child {
+                open: Open {
+                    node: left + 1,
+                    start: mid,
+                    end: o.end,
+                    count: pl.right_count,
+                    depth,
+                    in_b,
+                    hist: rh,
+                    best: None,
+                    bounds: rb,
+                    root_gain: rg,
+                    path: rp,
+                },
+                sum: c.right_sum,
+                can: pl.right_can,
+            },
+        ]
+    }
+
+    /// A child as an open node, with its best split searched when it may split (it keeps its
+    /// histogram only when it has a split).
+    fn open_child(&self, ch: Child) -> Open {
+        let Child { mut open, sum, can } = ch;
+        if let (true, Some(h)) = (can, open.hist.take()) {
+            open.best = self.best_split(&h, sum, open.bounds, open.root_gain, &open.path);
+            if open.best.is_some() {
+                open.hist = Some(h);
+            }
+        }
+        open
+    }
+
+    /// Splits one node on one worker: partition, the smaller child's histogram, both
+    /// children's split search (the two searches in parallel).
+    fn split_node(&self, mut w: NodeWork<'_>) -> [Open; 2] {
+        let (n_left, in_b) = self.partition_node(&mut w);
+        let NodeWork {
+            open,
+            cand,
+            left,
+            a,
+            b,
+        } = w;
+        let pl = self.plan(&open, &cand, n_left, n_left as u64);
+        let buf: &[u32] = if in_b { b } else { a };
+        let small = Self::histogram_range(&pl, buf.len()).map(|r| {
+            let mut h = build_histograms(
+                self.bins,
+                self.features,
+                &[NodeRows::List(&buf[r])],
+                self.gh,
+            );
+            h.pop().unwrap_or_else(|| new_histogram(self.bins))
+        });
+        let [l, r] = self.children(open, &cand, left, &pl, small, in_b);
+        let (l, r) = rayon::join(|| self.open_child(l), || self.open_child(r));
+        [l, r]
+    }
+
+    /// Splits the nodes of a level over several workers: every node's partition, then one
+    /// all-reduce of the rows going left, every histogram built, one all-reduce of them, and
+    /// the children's split search; the children in node order.
+    fn split_nodes_together(&self, mut work: Vec<NodeWork<'_>>) -> Result<Vec<Open>> {
+        let parts: Vec<(usize, bool)> = work
+            .par_iter_mut()
+            .map(|w| self.partition_node(w))
+            .collect();
+        // Rows going left over all workers.
+        let mut global_left: Vec<i64> = parts.iter().map(|&(k, _)| k as i64).collect();
+        self.collective.all_reduce_sum_i64(&mut global_left)?;
+        let plans: Vec<Plan> = work
+            .iter()
+            .zip(&parts)
+            .zip(&global_left)
+            .map(|((w, &(nl, _)), &gl)| self.plan(&w.open, &w.cand, nl, gl as u64))
+            .collect();
+        // The smaller child of each node that has a child to split gets a histogram built.
+        // (`mid` is this worker's; the counts and the choices are global.)
+        let requests: Vec<(usize, NodeRows<'_>)> = work
+            .iter()
+            .zip(&plans)
+            .zip(&parts)
+            .enumerate()
+            .filter_map(|(i, ((w, pl), &(_, in_b)))| {
+                let buf: &[u32] = if in_b { &*w.b } else { &*w.a };
+                Self::histogram_range(pl, buf.len()).map(|r| (i, NodeRows::List(&buf[r])))
+            })
+            .collect();
+        let lists: Vec<NodeRows<'_>> = requests.iter().map(|(_, r)| *r).collect();
+        let mut built = build_histograms(self.bins, self.features, &lists, self.gh);
+        all_reduce_histograms(self.collective, &mut built)?;
+        let mut small: Vec<Option<Vec<IntPair>>> = (0..work.len()).map(|_| None).collect();
+        for ((i, _), h) in requests.iter().zip(built) {
+            small[*i] = Some(h);
+        }
+        drop(requests);
+        drop(lists);
+        let children: Vec<Child> = work
+            .into_iter()
+            .zip(&plans)
+            .zip(small)
+            .zip(&parts)
+            .flat_map(|(((w, pl), sm), &(_, in_b))| {
+                self.children(w.open, &w.cand, w.left, pl, sm, in_b)
+            })
+            .collect();
+        Ok(children
+            .into_par_iter()
+            .map(|ch| self.open_child(ch))
+            .collect())
     }
 }
 

@@ -11,8 +11,8 @@
 //! them in `i64` ([`IntPair`]): integer sums do not depend on the order of the terms, so the
 //! result is the same bits at any thread count, for any split of the rows into blocks, and
 //! for any split of the rows between workers (whose histograms are then all-reduced). Work is
-//! split into blocks of rows; blocks of every node of a tree level are scheduled together, so
-//! small nodes deep in the tree keep both threads busy.
+//! split into blocks of rows, sized by all the rows asked for at once, so a large node among
+//! small ones keeps every thread busy.
 
 use ml_dist::Collective;
 use rayon::prelude::*;
@@ -74,19 +74,24 @@ pub(crate) fn prefetch(p: *const u8) {
 
 /// Fewest rows per block. Every block sums into a partial histogram of its own (zeroed, then
 /// added into the node's), so small blocks cost more in those than they gain in balance.
-const MIN_BLOCK: usize = 32768;
-/// Blocks per node and thread at most: enough tasks for the threads to balance a large node.
+const MIN_BLOCK: usize = 4096;
+/// Blocks per thread a tree level's rows are cut into: enough tasks for the threads to balance
+/// the level's nodes, however unequal their sizes.
 const BLOCKS_PER_THREAD: usize = 4;
 
-/// Row blocks `(start, end)` of a node with `n` rows: at most [`BLOCKS_PER_THREAD`] blocks per
-/// thread of the pool, of at least [`MIN_BLOCK`] rows. (The sums are exact, so the blocks do
-/// not change the histogram.)
-fn blocks(n: usize) -> Vec<(usize, usize)> {
+/// The rows per block of a tree level whose nodes hold `total` rows in all: the level cut into
+/// [`BLOCKS_PER_THREAD`] blocks per thread of the pool, of at least [`MIN_BLOCK`] rows. A
+/// large node is cut into several blocks, a small one is one block, so one large node among
+/// small ones (the smaller child of the root's split, say) does not keep one thread busy
+/// while the other waits. (The sums are exact, so the blocks do not change the histograms.)
+fn block_size(total: usize) -> usize {
     let max_blocks = BLOCKS_PER_THREAD * rayon::current_num_threads().max(1);
-    let size = MIN_BLOCK.max(n.div_ceil(max_blocks)).max(1);
-    (0..n.div_ceil(size))
-        .map(|b| (b * size, ((b + 1) * size).min(n)))
-        .collect()
+    MIN_BLOCK.max(total.div_ceil(max_blocks))
+}
+
+/// Row blocks `(start, end)` of a node with `n` rows, of `size` rows (the last one shorter).
+fn blocks(n: usize, size: usize) -> impl Iterator<Item = (usize, usize)> {
+    (0..n.div_ceil(size)).map(move |b| (b * size, ((b + 1) * size).min(n)))
 }
 
 /// Builds the histogram of each node, over the listed `features` (all features when
@@ -102,14 +107,12 @@ pub fn build_histograms(
     let n_rows = bins.n_rows();
     let all = every_feature(features, bins.n_features());
     // One task per (node, block), in node order then block order.
+    let n_of = |rows: &NodeRows<'_>| rows.len(n_rows.min(gh.len()));
+    let size = block_size(nodes.iter().map(n_of).sum());
     let tasks: Vec<(usize, usize, usize)> = nodes
         .iter()
         .enumerate()
-        .flat_map(|(i, rows)| {
-            blocks(rows.len(n_rows.min(gh.len())))
-                .into_iter()
-                .map(move |(s, e)| (i, s, e))
-        })
+        .flat_map(|(i, rows)| blocks(n_of(rows), size).map(move |(s, e)| (i, s, e)))
         .collect();
     // Over all features, rows are summed into joint slots of feature groups.
     let joint = if all { bins.joint() } else { None };
