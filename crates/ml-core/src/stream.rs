@@ -72,6 +72,15 @@ pub trait BatchSource: Send + Sync + Debug {
     fn schema(&self) -> Result<SchemaRef>;
     /// Starts a read from the first row.
     fn open(&self) -> Result<BatchIter<'_>>;
+    /// Starts a read of only `columns`, in this order: the rows of [`open`](BatchSource::open)
+    /// in batches of these columns alone, for a consumer that needs no others (a
+    /// `StringIndexer` counting its input columns). The default reads every column and keeps
+    /// these ([`keep_columns`]); a source that can leave the others unread and undecoded (a
+    /// Parquet file, a split or a read-ahead of one) does so. A column the source lacks is an
+    /// [`MlError::ColumnNotFound`].
+    fn open_columns(&self, columns: &[&str]) -> Result<BatchIter<'_>> {
+        Ok(keep_columns(self.open()?, columns))
+    }
 }
 
 impl<S: BatchSource + ?Sized> BatchSource for Arc<S> {
@@ -81,6 +90,29 @@ impl<S: BatchSource + ?Sized> BatchSource for Arc<S> {
     fn open(&self) -> Result<BatchIter<'_>> {
         (**self).open()
     }
+    fn open_columns(&self, columns: &[&str]) -> Result<BatchIter<'_>> {
+        (**self).open_columns(columns)
+    }
+}
+
+/// `batches` with only `columns` kept, in this order (what
+/// [`BatchSource::open_columns`] gives by default); a missing column is an
+/// [`MlError::ColumnNotFound`] at the first batch.
+pub fn keep_columns<'a>(batches: BatchIter<'a>, columns: &[&str]) -> BatchIter<'a> {
+    let names: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
+    Box::new(batches.map(move |batch| {
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        Ok(Dataset::new(batch?).select(&names)?.into_batch())
+    }))
+}
+
+/// Checks that `schema` has every one of `columns` ([`MlError::ColumnNotFound`] naming the
+/// first one missing).
+fn check_columns(schema: &SchemaRef, columns: &[&str]) -> Result<()> {
+    for c in columns {
+        crate::dataset::index_of(schema, c)?;
+    }
+    Ok(())
 }
 
 /// Reads a whole source into one dataset (for a stage that cannot fit in one pass, or for
@@ -226,17 +258,33 @@ impl ParquetSource {
     }
 }
 
-impl BatchSource for ParquetSource {
-    fn schema(&self) -> Result<SchemaRef> {
-        Ok(parquet_batches_with(&self.path, &self.options)?.schema())
-    }
-    fn open(&self) -> Result<BatchIter<'_>> {
-        let batches = parquet_batches_with(&self.path, &self.options)?;
+impl ParquetSource {
+    /// A read with `options`, one batch ahead or not as the source is set.
+    fn read(&self, options: &ParquetReadOptions) -> Result<BatchIter<'_>> {
+        let batches = parquet_batches_with(&self.path, options)?;
         if self.read_ahead {
             Ok(Box::new(ReadAhead::new(batches)))
         } else {
             Ok(Box::new(batches))
         }
+    }
+}
+
+impl BatchSource for ParquetSource {
+    fn schema(&self) -> Result<SchemaRef> {
+        Ok(parquet_batches_with(&self.path, &self.options)?.schema())
+    }
+    fn open(&self) -> Result<BatchIter<'_>> {
+        self.read(&self.options)
+    }
+    /// Only `columns` are decoded (the reader's projection mask), in batches of the same rows;
+    /// no column at all is a whole read cut to none (the reader decodes at least one).
+    fn open_columns(&self, columns: &[&str]) -> Result<BatchIter<'_>> {
+        if columns.is_empty() {
+            return Ok(keep_columns(self.open()?, columns));
+        }
+        check_columns(&self.schema()?, columns)?;
+        self.read(&self.options.clone().columns(columns))
     }
 }
 
@@ -439,23 +487,36 @@ pub fn random_split(
         .collect())
 }
 
+impl SplitSource {
+    /// This part's rows of `batches` (a read of `inner`, of any columns).
+    fn keep_rows<'a>(&'a self, batches: BatchIter<'a>) -> BatchIter<'a> {
+        let mut offset = 0u64;
+        Box::new(batches.map(move |batch| {
+            let batch = batch?;
+            // The mask's bits packed 64 at a time, no validity buffer.
+            let mask = arrow::array::BooleanArray::from(
+                arrow::buffer::BooleanBuffer::collect_bool(batch.num_rows(), |i| {
+                    let row = offset + i as u64;
+                    crate::dataset::split_part(&self.bounds, self.seed, row) == self.part
+                }),
+            );
+            offset += batch.num_rows() as u64;
+            Ok(arrow::compute::filter_record_batch(&batch, &mask)?)
+        }))
+    }
+}
+
 impl BatchSource for SplitSource {
     fn schema(&self) -> Result<SchemaRef> {
         self.inner.schema()
     }
     fn open(&self) -> Result<BatchIter<'_>> {
-        let mut offset = 0u64;
-        Ok(Box::new(self.inner.open()?.map(move |batch| {
-            let batch = batch?;
-            let mask: arrow::array::BooleanArray = (0..batch.num_rows() as u64)
-                .map(|i| {
-                    let k = crate::dataset::split_part(&self.bounds, self.seed, offset + i);
-                    Some(k == self.part)
-                })
-                .collect();
-            offset += batch.num_rows() as u64;
-            Ok(arrow::compute::filter_record_batch(&batch, &mask)?)
-        })))
+        Ok(self.keep_rows(self.inner.open()?))
+    }
+    /// The inner source's read of `columns`, split: the draws depend on the rows' positions
+    /// alone, so the part has the same rows.
+    fn open_columns(&self, columns: &[&str]) -> Result<BatchIter<'_>> {
+        Ok(self.keep_rows(self.inner.open_columns(columns)?))
     }
 }
 
@@ -561,6 +622,118 @@ mod tests {
             random_split(source, &[0.0, -1.0], 1),
             Err(MlError::InvalidParam { .. })
         ));
+    }
+
+    /// The batches of a read, each cut to `columns` after the read (the reference for
+    /// `open_columns`).
+    fn read_then_keep(source: &dyn BatchSource, columns: &[&str]) -> Vec<RecordBatch> {
+        source
+            .open()
+            .unwrap()
+            .map(|b| {
+                Dataset::new(b.unwrap())
+                    .select(columns)
+                    .unwrap()
+                    .into_batch()
+            })
+            .collect()
+    }
+
+    fn read_columns(source: &dyn BatchSource, columns: &[&str]) -> Vec<RecordBatch> {
+        source
+            .open_columns(columns)
+            .unwrap()
+            .map(|b| b.unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn a_read_of_some_columns_has_the_rows_of_a_whole_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let pq = dir.path().join("d.parquet");
+        let d = data(3000);
+        let d = d
+            .with_column(
+                "s",
+                Arc::new(arrow::array::StringArray::from_iter_values(
+                    (0..3000).map(|i| format!("v{}", i % 7)),
+                )) as ArrayRef,
+            )
+            .unwrap();
+        crate::io::write_parquet(&d, &pq).unwrap();
+        let file = ParquetSource::new(&pq).with_options(
+            ParquetReadOptions::new()
+                .columns(&["s", "x"])
+                .batch_size(700),
+        );
+        for columns in [&["x"][..], &["x", "s"], &[]] {
+            assert_eq!(
+                read_columns(&file, columns),
+                read_then_keep(&file, columns),
+                "{columns:?}"
+            );
+        }
+        // A column the source does not read is missing, whether the file has it or not.
+        for missing in ["id", "nope"] {
+            assert!(matches!(
+                file.open_columns(&[missing]).err(),
+                Some(MlError::ColumnNotFound { .. })
+            ));
+        }
+        // Splits, read-aheads and memory sources: the same rows as a whole read.
+        let shared: Arc<dyn BatchSource> = Arc::new(file);
+        for part in random_split(shared.clone(), &[0.7, 0.3], 5).unwrap() {
+            assert_eq!(read_columns(&part, &["x"]), read_then_keep(&part, &["x"]));
+            let ahead = read_ahead(Arc::new(part));
+            assert_eq!(read_columns(&ahead, &["s"]), read_then_keep(&ahead, &["s"]));
+        }
+        let mem = MemorySource::from_dataset(&d, 999).unwrap();
+        assert_eq!(
+            read_columns(&mem, &["s", "id"]),
+            read_then_keep(&mem, &["s", "id"])
+        );
+        assert!(mem
+            .open_columns(&["nope"])
+            .unwrap()
+            .next()
+            .unwrap()
+            .is_err());
+    }
+
+    /// A source that refuses whole reads: only reads of some columns work.
+    #[derive(Debug)]
+    struct ColumnsOnly(MemorySource);
+
+    impl BatchSource for ColumnsOnly {
+        fn schema(&self) -> Result<SchemaRef> {
+            self.0.schema()
+        }
+        fn open(&self) -> Result<BatchIter<'_>> {
+            Err(MlError::data("read whole"))
+        }
+        fn open_columns(&self, columns: &[&str]) -> Result<BatchIter<'_>> {
+            self.0.open_columns(columns)
+        }
+    }
+
+    #[test]
+    fn a_string_indexer_reads_its_input_columns_alone_and_fits_the_same_model() {
+        use crate::feature::StringIndexer;
+        use crate::traits::Estimator;
+        let d = data(500)
+            .with_column(
+                "s",
+                Arc::new(arrow::array::StringArray::from_iter_values(
+                    (0..500).map(|i| format!("v{}", (i * i) % 11)),
+                )) as ArrayRef,
+            )
+            .unwrap();
+        let indexer = StringIndexer::multi(&["s", "s"], &["a", "b"]);
+        let expected = indexer.fit(&d).unwrap();
+        let source = ColumnsOnly(MemorySource::from_dataset(&d, 64).unwrap());
+        let got = indexer.fit_source(&source).unwrap();
+        assert_eq!(got.labels_array(), expected.labels_array());
+        assert_eq!(got.labels_array()[0].len(), 6);
     }
 
     #[test]

@@ -252,6 +252,15 @@ impl BatchSource for Prepared {
             self.file.open()?.map(|b| b.and_then(Prepared::prepare)),
         ))
     }
+    /// Columns of the file alone are read from the file alone (only they are decoded);
+    /// with `hour_of_day` or `label` among them, every batch is prepared and cut.
+    fn open_columns(&self, columns: &[&str]) -> ml_core::Result<BatchIter<'_>> {
+        if columns.iter().any(|c| ["hour_of_day", "label"].contains(c)) {
+            Ok(ml_core::stream::keep_columns(self.open()?, columns))
+        } else {
+            self.file.open_columns(columns)
+        }
+    }
 }
 
 /// What the model found.

@@ -204,12 +204,19 @@ impl Estimator for StringIndexer {
         })
     }
 
-    /// One pass: label counts per batch, merged (the order of the labels depends only on the
-    /// counts, so any cut into batches gives `fit`'s model). Memory: the distinct labels.
+    /// One pass over the input columns alone ([`BatchSource::open_columns`]): label counts
+    /// per batch, merged (the order of the labels depends only on the counts, so any cut into
+    /// batches gives `fit`'s model). Memory: the distinct labels.
     fn fit_source(&self, source: &dyn BatchSource) -> Result<StringIndexerModel> {
         let cols = self.check_inputs(&*source.schema()?)?;
         let mut counts: Vec<FxHashMap<String, u64>> = vec![FxHashMap::default(); cols.len()];
-        for batch in source.open()? {
+        let mut inputs: Vec<&str> = Vec::with_capacity(cols.len());
+        for (input, _) in &cols {
+            if !inputs.contains(&input.as_str()) {
+                inputs.push(input);
+            }
+        }
+        for batch in source.open_columns(&inputs)? {
             let data = Dataset::new(batch?);
             for ((input, _), total) in cols.iter().zip(&mut counts) {
                 let arr = string_view(&data, input)?;

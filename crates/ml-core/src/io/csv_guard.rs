@@ -4,7 +4,7 @@
 //! `max_field_bytes` is refused when its record is complete. Both are
 //! [`MlError::Csv`](crate::MlError::Csv) errors naming the file and the line.
 
-use std::io::{self, Read};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -21,6 +21,8 @@ pub(super) type CsvReader = Reader<Guard<std::fs::File>>;
 /// Passes reads through while the record being parsed stays within `max_record_bytes`.
 pub(super) struct Guard<R> {
     inner: R,
+    /// Offset in `inner` of the stream's byte 0 (past a byte-order mark).
+    pub(super) base: u64,
     /// Bytes handed to the parser so far.
     delivered: u64,
     /// Stream offset and one-based line where the record being parsed starts (set after
@@ -32,16 +34,31 @@ pub(super) struct Guard<R> {
 }
 
 impl<R> Guard<R> {
-    /// Guards `inner`, positioned where the parser starts (offset 0 of its positions).
-    pub(super) fn new(inner: R, max_record_bytes: usize, max_field_bytes: usize) -> Self {
+    /// Guards `inner`, positioned where the parser starts (offset 0 of its positions), which
+    /// is offset `base` of `inner`.
+    pub(super) fn new(
+        inner: R,
+        base: u64,
+        max_record_bytes: usize,
+        max_field_bytes: usize,
+    ) -> Self {
         Guard {
             inner,
+            base,
             delivered: 0,
             record_start: AtomicU64::new(0),
             record_line: AtomicU64::new(1),
             max_record_bytes,
             max_field_bytes,
         }
+    }
+}
+
+impl<R> Guard<R> {
+    /// The line of the record the parser reads next, for the error of a record too long
+    /// (after a seek to it).
+    pub(super) fn set_record_line(&self, line: u64) {
+        self.record_line.store(line, Ordering::Relaxed);
     }
 }
 
@@ -81,6 +98,18 @@ impl<R: Read> Read for Guard<R> {
         let n = self.inner.read(buf)?;
         self.delivered += n as u64;
         Ok(n)
+    }
+}
+
+/// Seeks in `inner`'s offsets; the parser's next record then starts there (offset minus
+/// `base` in the stream), as when the parser resumes reading at a record of its own.
+impl<R: Seek> Seek for Guard<R> {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        let at = self.inner.seek(pos)?;
+        let stream = at.saturating_sub(self.base);
+        self.delivered = stream;
+        self.record_start.store(stream, Ordering::Relaxed);
+        Ok(at)
     }
 }
 

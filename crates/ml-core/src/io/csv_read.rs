@@ -16,6 +16,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 
 use super::csv_guard::{csv_error_of, next_record, CsvReader, Guard, READ_BUFFER};
+use super::csv_plain::{Chunk, PlainLines, Stop};
 use super::{concat_batches, parse_i64};
 use crate::dataset::Dataset;
 use crate::error::{MlError, Result};
@@ -181,9 +182,16 @@ impl NullSet {
         NullSet { values, max_len }
     }
 
+    /// Whether `field` is one of the markers. Compared byte by byte in line: the fields and
+    /// markers are a few bytes long, and a `memcmp` call per field of a marker's length (a
+    /// four-digit number against "null") cost more than the comparison.
     #[inline]
     fn contains(&self, field: &[u8]) -> bool {
-        field.len() <= self.max_len && self.values.iter().any(|v| v.as_slice() == field)
+        field.len() <= self.max_len
+            && self
+                .values
+                .iter()
+                .any(|v| v.len() == field.len() && v.iter().zip(field).all(|(a, b)| a == b))
     }
 }
 
@@ -243,7 +251,8 @@ fn open_reader(path: &Path, opts: &CsvReadOptions) -> Result<CsvReader> {
         }
         got += n;
     }
-    if !(got == 3 && bom == [0xEF, 0xBB, 0xBF]) {
+    let has_bom = got == 3 && bom == [0xEF, 0xBB, 0xBF];
+    if !has_bom {
         file.seek(SeekFrom::Start(0))
             .map_err(|e| MlError::io(path, e))?;
     }
@@ -254,6 +263,7 @@ fn open_reader(path: &Path, opts: &CsvReadOptions) -> Result<CsvReader> {
         .buffer_capacity(READ_BUFFER)
         .from_reader(Guard::new(
             file,
+            if has_bom { 3 } else { 0 },
             opts.max_record_bytes,
             opts.max_field_bytes,
         )))
@@ -596,35 +606,93 @@ impl ColBuf {
     }
 }
 
-/// The raw fields of up to `batch_size` consecutive records.
-struct Chunk {
-    /// All field bytes, contiguous.
-    data: Vec<u8>,
-    /// End offset in `data` of every field, row-major (`ncols` per row).
-    ends: Vec<usize>,
-    /// One-based line on which each row starts.
-    lines: Vec<usize>,
-}
-
-/// Splits the file into records (sequential part of reading).
+/// Splits the file into records (sequential part of reading): plain lines straight from the
+/// bytes ([`PlainLines`]), any other line with the CSV parser, which then reads to the end of
+/// the chunk (the next chunk starts plain again).
 struct Tokenizer {
     path: PathBuf,
     reader: CsvReader,
     record: ByteRecord,
     ncols: usize,
     bytes_hint: usize,
+    /// `None` when lines cannot be split plainly (see [`PlainLines::open`]).
+    plain: Option<PlainLines>,
+    /// Whether the CSV parser, not `plain`, is at the next record.
+    parser_at_next: bool,
 }
 
 impl Tokenizer {
+    /// A tokenizer from where `reader` is (past the header, if any). Lines are split plainly
+    /// once the CSV parser has read a record (the header, or the first data record: the csv
+    /// crate reads it before any seek, see [`Tokenizer::hand_over`]).
+    fn new(
+        path: &Path,
+        reader: CsvReader,
+        record: ByteRecord,
+        ncols: usize,
+        opts: &CsvReadOptions,
+    ) -> Result<Tokenizer> {
+        let pos = reader.position();
+        let plain = PlainLines::open(
+            path,
+            reader.get_ref().base,
+            (pos.byte(), pos.line()),
+            opts.delimiter,
+            ncols,
+            (opts.max_record_bytes, opts.max_field_bytes),
+        )
+        .map_err(|e| MlError::io(path, e))?;
+        Ok(Tokenizer {
+            path: path.to_path_buf(),
+            reader,
+            record,
+            ncols,
+            bytes_hint: 1 << 16,
+            plain,
+            parser_at_next: !opts.has_header,
+        })
+    }
+
+    /// Moves the CSV parser to where the plain lines stopped.
+    fn hand_over(&mut self) -> Result<()> {
+        let Some(plain) = &self.plain else {
+            return Ok(());
+        };
+        let (offset, line) = plain.position();
+        let mut pos = ::csv::Position::new();
+        pos.set_byte(offset)
+            .set_line(line)
+            .set_record(self.reader.position().record());
+        let base = self.reader.get_ref().base;
+        self.reader
+            .seek_raw(SeekFrom::Start(base + offset), pos)
+            .map_err(|e| map_csv_error(&self.path, e))?;
+        self.reader.get_ref().set_record_line(line);
+        self.parser_at_next = true;
+        Ok(())
+    }
+
     fn next_chunk(&mut self, max_rows: usize) -> Result<Option<Chunk>> {
         let ncols = self.ncols;
-        let cap = max_rows.min(1 << 16);
-        let mut chunk = Chunk {
-            data: Vec::with_capacity(self.bytes_hint),
-            ends: Vec::with_capacity(cap * ncols),
-            lines: Vec::with_capacity(cap),
-        };
-        while chunk.lines.len() < max_rows {
+        let mut chunk = Chunk::new(ncols, max_rows.min(1 << 16), self.bytes_hint);
+        if let Some(plain) = &mut self.plain {
+            if self.parser_at_next && self.reader.position().record() > 0 {
+                let pos = self.reader.position();
+                plain
+                    .resume_at(pos.byte(), pos.line())
+                    .map_err(|e| MlError::io(&self.path, e))?;
+                self.parser_at_next = false;
+            }
+            if !self.parser_at_next {
+                let stop = plain
+                    .take(&mut chunk, max_rows)
+                    .map_err(|e| MlError::io(&self.path, e))?;
+                if stop == Stop::NotPlain {
+                    self.hand_over()?;
+                }
+            }
+        }
+        while self.parser_at_next && chunk.rows() < max_rows {
             let more = next_record(
                 &self.path,
                 &mut self.reader,
@@ -646,13 +714,13 @@ impl Tokenizer {
             }
             let base = chunk.data.len();
             chunk.data.extend_from_slice(self.record.as_slice());
-            for i in 0..ncols {
-                let end = self.record.range(i).map_or(0, |r| r.end);
-                chunk.ends.push(base + end);
+            for (i, f) in chunk.fields.iter_mut().enumerate() {
+                let (start, end) = self.record.range(i).map_or((0, 0), |r| (r.start, r.end));
+                f.push((base + start, base + end));
             }
             chunk.lines.push(line);
         }
-        if chunk.lines.is_empty() {
+        if chunk.rows() == 0 {
             return Ok(None);
         }
         self.bytes_hint = self.bytes_hint.max(chunk.data.len());
@@ -709,13 +777,9 @@ impl Parser {
     /// bad field, the error names the first one in row-major order (whatever the thread
     /// count: each column reports its first bad row, and the smallest (row, column) wins).
     fn parse(&self, chunk: &Chunk) -> Result<RecordBatch> {
-        let rows = chunk.lines.len();
+        let rows = chunk.rows();
         let ncols = self.kinds.len();
-        let field = |r: usize, c: usize| -> &[u8] {
-            let i = r * ncols + c;
-            let start = if i == 0 { 0 } else { chunk.ends[i - 1] };
-            &chunk.data[start..chunk.ends[i]]
-        };
+        let field = |r: usize, c: usize| chunk.field(r, c);
         // Per projected column: its array, or the row of its first bad field.
         let parsed: Vec<std::result::Result<Result<ArrayRef>, usize>> = self
             .proj
@@ -957,13 +1021,13 @@ pub(crate) fn csv_batches_inferred(
     };
     Ok(CsvBatches {
         ahead: None,
-        tokenizer: Some(Tokenizer {
-            path: path.to_path_buf(),
+        tokenizer: Some(Tokenizer::new(
+            path,
             reader,
             record,
-            ncols: schema.fields().len(),
-            bytes_hint: 1 << 16,
-        }),
+            schema.fields().len(),
+            opts,
+        )?),
         parser: Parser {
             path: path.to_path_buf(),
             schema,
@@ -984,13 +1048,37 @@ pub(crate) fn csv_batches_inferred(
 /// (typed [`MlError::Csv`] naming file and line, or [`MlError::Io`]): an empty file, a ragged
 /// row, a value that does not parse under the inferred or explicit schema.
 pub fn read_csv(path: impl AsRef<Path>, opts: &CsvReadOptions) -> Result<Dataset> {
-    let path = path.as_ref();
+    read_all(path.as_ref(), csv_batches(path.as_ref(), opts)?)
+}
+
+/// [`read_csv`] and [`csv_batches`] with every record read by the CSV parser (no plain
+/// lines): the reference the plain lines are tested against.
+#[cfg(test)]
+pub(super) fn parser_only(
+    path: &Path,
+    opts: &CsvReadOptions,
+    whole: bool,
+) -> Result<Vec<RecordBatch>> {
+    let mut batches = csv_batches(path, opts)?;
+    if let Some(t) = batches.tokenizer.as_mut() {
+        t.plain = None;
+        t.parser_at_next = true;
+    }
+    if whole {
+        Ok(vec![read_all(path, batches)?.into_batch()])
+    } else {
+        batches.collect()
+    }
+}
+
+/// The whole file of `batches` (not started) as one dataset, chunks parsed in parallel.
+fn read_all(path: &Path, batches: CsvBatches) -> Result<Dataset> {
     let CsvBatches {
         tokenizer,
         parser,
         batch_size,
         ..
-    } = csv_batches(path, opts)?;
+    } = batches;
     let mut tokenizer = tokenizer
         .ok_or_else(|| csv_error(path, 0, "the reader was already started".to_string()))?;
     // One thread splits records into chunks while the others parse chunks into columns. The

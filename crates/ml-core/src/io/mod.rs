@@ -62,6 +62,7 @@
 
 mod atomic;
 mod csv_guard;
+mod csv_plain;
 mod csv_read;
 mod csv_write;
 mod parquet_check;

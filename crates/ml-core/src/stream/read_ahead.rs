@@ -81,11 +81,26 @@ impl BatchSource for ReadAheadSource {
         self.inner.schema()
     }
     fn open(&self) -> Result<BatchIter<'_>> {
+        Ok(self.read(None))
+    }
+    /// The inner source's read of `columns`, one batch ahead.
+    fn open_columns(&self, columns: &[&str]) -> Result<BatchIter<'_>> {
+        Ok(self.read(Some(columns.iter().map(|c| c.to_string()).collect())))
+    }
+}
+
+impl ReadAheadSource {
+    /// A read of the inner source (of only `columns` when given) on a thread of its own.
+    fn read(&self, columns: Option<Vec<String>>) -> BatchIter<'_> {
         let inner = self.inner.clone();
         // A caller inside a pool of n threads (a stage's `n_threads`) reads on n threads too.
         let pool = rayon::current_thread_index().map(|_| rayon::current_num_threads());
-        Ok(Box::new(ReadAhead::spawn(move |ahead| {
-            let read = || match inner.open() {
+        Box::new(ReadAhead::spawn(move |ahead| {
+            let open = || match &columns {
+                Some(c) => inner.open_columns(&c.iter().map(String::as_str).collect::<Vec<_>>()),
+                None => inner.open(),
+            };
+            let read = || match open() {
                 Ok(batches) => forward(batches, ahead),
                 Err(e) => {
                     let _ = ahead.send(Err(e));
@@ -98,7 +113,7 @@ impl BatchSource for ReadAheadSource {
                 }
                 None => read(),
             }
-        })))
+        }))
     }
 }
 
