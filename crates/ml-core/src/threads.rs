@@ -121,7 +121,9 @@ static POLLING: AtomicBool = AtomicBool::new(false);
 /// their cores fully while the guard lives: keep it only around such a loop. Results do not
 /// change (no stage depends on which thread runs a job).
 ///
-/// Dropping the guard (also on an early return or a panic) ends the polling.
+/// Dropping the guard (also on an early return or a panic) ends the polling; a poller that
+/// finds no work for a few milliseconds returns before that, so a poller never holds anything
+/// up for longer (see [`keep_polling`]).
 #[derive(Debug)]
 #[must_use = "the polling stops when the guard is dropped"]
 pub struct KeepPolling {
@@ -137,8 +139,9 @@ pub struct KeepPolling {
 /// spinning, for the other's work to finish. Otherwise it returns once the pool's other threads
 /// poll, or after 2 ms: a thread still busy with other work by then does not poll under this
 /// guard. A thread that was inside a job of other work (waiting in it for a nested step) polls
-/// on top of that job, which then goes on only when the guard is dropped: keep a guard to one
-/// stretch of short steps (the boosting rounds take one per round), not around long work.
+/// on top of that job, which then goes on only when the guard is dropped or the poller has
+/// found no work for a few milliseconds: keep a guard to one stretch of short steps (the
+/// boosting rounds take one per round), not around long work.
 ///
 /// ```
 /// use rayon::prelude::*;
@@ -180,8 +183,10 @@ pub fn keep_polling() -> KeepPolling {
                 idle += 1;
                 std::hint::spin_loop();
             } else {
-                // A long serial stretch: let other processes' threads run.
-                std::thread::yield_now();
+                // A long serial stretch, or a wait that this poller holds up (it started on
+                // top of a job of other work that someone waits for): back to rayon's own
+                // sleep and wake-up, which cannot hold anything up.
+                return;
             }
         }
     });
@@ -207,8 +212,8 @@ const GATE_CLOSED: usize = 1 << (usize::BITS - 1);
 /// busy with other work for longer does not poll under that guard.
 const POLLERS_START_WITHIN: Duration = Duration::from_millis(2);
 
-/// Polls without work after which a poller yields its core to the operating system between
-/// polls (a few milliseconds of spinning).
+/// Polls without work after which a poller returns (a few milliseconds of spinning): the rest
+/// of the guard's steps wake that thread as rayon does without a guard.
 const IDLE_SPINS: u32 = 20_000;
 
 impl KeepPolling {
