@@ -55,8 +55,11 @@ impl NodeRows<'_> {
     }
 }
 
-/// How many rows ahead the kernel prefetches a scattered row.
-const PREFETCH: usize = 16;
+/// How many rows ahead the kernel prefetches a scattered row. Far enough ahead for a row held
+/// in the last-level cache or memory to arrive in time: on clicks (AMD EPYC with AVX-512, 2
+/// threads) training took 1.17 s with 32 or 48 rows against 1.26 s with 16 and 1.48 s with 8
+/// (medians of 5 alternating runs).
+const PREFETCH: usize = 32;
 
 /// Asks the CPU to bring the cache line holding `p` into cache; a hint only, with no effect on
 /// results (and none on targets without a prefetch instruction).

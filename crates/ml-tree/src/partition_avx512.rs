@@ -8,6 +8,12 @@ use std::arch::x86_64::*;
 use crate::binning::{BinColumn, HIST_SLOTS};
 use crate::partition::{split_rows_range, Cursor};
 
+/// How many rows ahead of the vector being split the bins are prefetched (a hint: results do
+/// not depend on it). On clicks (AMD EPYC with AVX-512, 2 threads) training took 1.29 s with
+/// 64 rows against 1.41 s without prefetching (medians of 6 alternating runs; faster in 9 of
+/// 11 pairs).
+const PREFETCH_AHEAD: usize = 64;
+
 /// [`crate::partition`]'s `split_rows` with AVX-512F: the same rows in the same order.
 /// Vectors holding a row whose 4-byte gather would read past the column's bytes, and the
 /// last `len % 16` rows, go one row at a time.
@@ -57,6 +63,14 @@ pub(crate) unsafe fn split_rows(
             (w, k) = (at.w, at.k);
             i += 16;
             continue;
+        }
+        // The bins of the sixteen rows PREFETCH_AHEAD rows on: rows deep in the tree are
+        // scattered over the column, and the gather waits on each cache miss.
+        for &ahead in src
+            .get(i + PREFETCH_AHEAD..i + PREFETCH_AHEAD + 16)
+            .unwrap_or(&[])
+        {
+            crate::hist::prefetch(bytes.as_ptr().wrapping_add(ahead as usize * stride));
         }
         let offsets = if stride == 1 {
             rows
