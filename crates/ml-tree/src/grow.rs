@@ -548,8 +548,6 @@ impl Grower<'_> {
         for ((i, _), h) in requests.iter().zip(built) {
             small[*i] = Some(h);
         }
-        drop(requests);
-        drop(lists);
         let children: Vec<Child> = work
             .into_iter()
             .zip(&plans)
