@@ -137,7 +137,7 @@ pub struct KeepPolling {
 /// Does nothing (the guard is inert) outside a rayon pool, in a pool of one thread, or while
 /// another guard is alive anywhere in the process: pollers of two guards could each wait,
 /// spinning, for the other's work to finish. Otherwise it returns once the pool's other threads
-/// poll, or after 0.2 ms: a thread still busy with other work by then does not poll under this
+/// poll, or after 2 ms: a thread still busy with other work by then does not poll under this
 /// guard. A thread that was inside a job of other work (waiting in it for a nested step) polls
 /// on top of that job, which then goes on only when the guard is dropped or the poller has
 /// found no work for a few milliseconds: keep a guard to one stretch of short steps (the
@@ -209,12 +209,8 @@ pub fn keep_polling() -> KeepPolling {
 const GATE_CLOSED: usize = 1 << (usize::BITS - 1);
 
 /// How long [`keep_polling`] waits for the pool's other threads to start polling; a thread
-/// busy with other work for longer does not poll under that guard. An idle thread starts within
-/// tens of microseconds. The wait is paid at every guard while the other threads are busy (the
-/// folds of a cross-validation fitted in parallel, each round taking a guard): with 2 ms,
-/// `loan_risk --data <medium>`'s cross-validation took 0.77 s against 0.69 s with 0.2 ms or
-/// without polling (AMD EPYC with AVX-512, 2 threads); clicks training is the same with either.
-const POLLERS_START_WITHIN: Duration = Duration::from_micros(200);
+/// busy with other work for longer does not poll under that guard.
+const POLLERS_START_WITHIN: Duration = Duration::from_millis(2);
 
 /// Polls without work after which a poller returns (a few milliseconds of spinning): the rest
 /// of the guard's steps wake that thread as rayon does without a guard.
