@@ -453,7 +453,7 @@ fn click_sources(files: &[PathBuf]) -> Result<ConcatSource> {
         })
         .collect();
     let schema = Arc::new(Schema::new(fields));
-    let opts = CsvReadOptions::default().schema(schema);
+    let opts = CsvReadOptions::default().schema(schema).batch_size(65536);
     let parts = files
         .iter()
         .map(|f| Ok(Box::new(CsvSource::new(f, &opts)?) as Box<dyn BatchSource>))
