@@ -738,6 +738,60 @@ fn fast_prediction_equals_walking_each_tree() {
 }
 
 #[test]
+fn fast_prediction_of_values_that_are_no_category_equals_walking_each_tree() {
+    // The category feature (slot 4, 12 categories) given values no training row had: NaN,
+    // unseen codes, negative, fractional, infinite and huge ones; each row is walked through
+    // every tree by hand and by the flat predictor, which codes the values once per row.
+    let data = binary_data(1003, 13, true);
+    let mut gbt = GradientBoostedTrees::new();
+    gbt.num_round = 12;
+    let m = gbt.fit(&data).unwrap();
+    assert!(
+        m.trees
+            .iter()
+            .any(|t| t.nodes.iter().any(|n| n.category_split.is_some())),
+        "the model has categorical splits"
+    );
+    let odd = [
+        f64::NAN,
+        12.0,
+        13.0,
+        -1.0,
+        -0.5,
+        0.5,
+        3.25,
+        11.999,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        2_147_483_647.0,
+        2_147_483_648.0,
+        4_294_967_294.0,
+        1e300,
+        -0.0,
+        0.0,
+        7.0,
+    ];
+    let x = data.features("features").unwrap();
+    let n = 3 * odd.len() + 5;
+    let rows = ndarray::Array2::from_shape_fn((n, 5), |(i, j)| {
+        if j == 4 {
+            odd[i % odd.len()]
+        } else {
+            x[[i, j]]
+        }
+    });
+    let fast = m.predict_margins(rows.view()).unwrap();
+    for (i, f) in fast.iter().enumerate() {
+        let row: Vec<f64> = rows.row(i).to_vec();
+        let s = m
+            .trees
+            .iter()
+            .fold(m.base_margin(), |acc, t| acc + t.predict_row(&row));
+        assert_eq!(*f, s, "row {i}, category value {}", row[4]);
+    }
+}
+
+#[test]
 fn models_of_single_leaves_predict_their_leaf_sums() {
     // A constant feature gives nothing to split on: every tree is one leaf, and the fast
     // predictor (which tests no feature) must still add each leaf.
