@@ -741,7 +741,7 @@ fn fast_prediction_equals_walking_each_tree() {
 fn fast_prediction_of_values_that_are_no_category_equals_walking_each_tree() {
     // The category feature (slot 4, 12 categories) given values no training row had: NaN,
     // unseen codes, negative, fractional, infinite and huge ones; each row is walked through
-    // every tree by hand and by the flat predictor, which codes the values once per row.
+    // every tree by hand and by the flat predictor (its general walk, for categorical splits).
     let data = binary_data(1003, 13, true);
     let mut gbt = GradientBoostedTrees::new();
     gbt.num_round = 12;
