@@ -458,8 +458,8 @@ fn click_sources(files: &[PathBuf]) -> Result<ConcatSource> {
         .collect();
     let schema = Arc::new(Schema::new(fields));
     // Batches of 65,536 rows: a batch's columns are parsed, then encoded, in parallel, with a
-    // join per batch; with the reader's default 8,192 the write took 8-34% longer on 10M rows, and
-    // 262,144 (past the cache) longer still (see benches/larger_than_memory.md).
+    // join per batch; with the reader's default 8,192 the write took 8-34% longer on 10M
+    // rows, and 262,144 (past the cache) longer still (see benches/larger_than_memory.md).
     let opts = CsvReadOptions::default().schema(schema).batch_size(65_536);
     let parts = files
         .iter()
