@@ -714,24 +714,35 @@ fn category_sets_of_hostile_size_are_refused() {
     assert!(err.contains("MiB") && err.contains("big.json"), "{err}");
 }
 
+/// Twelve rounds on 1,003 rows of `binary_data` (seed 13), with or without the category
+/// feature: the data and the model the fast-prediction tests compare walks on.
+fn twelve_rounds(categorical: bool) -> (Dataset, GradientBoostedTreesModel) {
+    let data = binary_data(1003, 13, categorical);
+    let mut gbt = GradientBoostedTrees::new();
+    gbt.num_round = 12;
+    let m = gbt.fit(&data).unwrap();
+    (data, m)
+}
+
+/// The margin of `row` walked through every tree of `m` by hand, one tree at a time.
+fn walked_margin(m: &GradientBoostedTreesModel, row: &[f64]) -> f64 {
+    m.trees
+        .iter()
+        .fold(m.base_margin(), |acc, t| acc + t.predict_row(row))
+}
+
 #[test]
 fn fast_prediction_equals_walking_each_tree() {
     // The flat 16-byte-node predictor against the plain per-tree walk, on a model with
     // categorical splits (general walk) or only numeric ones (branch-free 8-row walk) and
     // missing values, for row counts that exercise the lockstep and its remainder.
     for categorical in [true, false] {
-        let data = binary_data(1003, 13, categorical);
-        let mut gbt = GradientBoostedTrees::new();
-        gbt.num_round = 12;
-        let m = gbt.fit(&data).unwrap();
+        let (data, m) = twelve_rounds(categorical);
         let x = data.features("features").unwrap();
         let fast = m.predict_margins(x).unwrap();
         for (i, f) in fast.iter().enumerate() {
             let row: Vec<f64> = x.row(i).to_vec();
-            let mut s = m.base_margin();
-            for t in &m.trees {
-                s += t.predict_row(&row);
-            }
+            let s = walked_margin(&m, &row);
             assert_eq!(*f, s, "row {i} (categorical splits: {categorical})");
         }
     }
@@ -742,10 +753,7 @@ fn fast_prediction_of_values_that_are_no_category_equals_walking_each_tree() {
     // The category feature (slot 4, 12 categories) given values no training row had: NaN,
     // unseen codes, negative, fractional, infinite and huge ones; each row is walked through
     // every tree by hand and by the flat predictor (its general walk, for categorical splits).
-    let data = binary_data(1003, 13, true);
-    let mut gbt = GradientBoostedTrees::new();
-    gbt.num_round = 12;
-    let m = gbt.fit(&data).unwrap();
+    let (data, m) = twelve_rounds(true);
     assert!(
         m.trees
             .iter()
@@ -783,10 +791,7 @@ fn fast_prediction_of_values_that_are_no_category_equals_walking_each_tree() {
     let fast = m.predict_margins(rows.view()).unwrap();
     for (i, f) in fast.iter().enumerate() {
         let row: Vec<f64> = rows.row(i).to_vec();
-        let s = m
-            .trees
-            .iter()
-            .fold(m.base_margin(), |acc, t| acc + t.predict_row(&row));
+        let s = walked_margin(&m, &row);
         assert_eq!(*f, s, "row {i}, category value {}", row[4]);
     }
 }
