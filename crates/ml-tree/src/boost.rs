@@ -1113,12 +1113,13 @@ impl GradientBoostedTrees {
         let n_feat_tree = ((d as f64 * self.colsample_bytree).round() as usize).clamp(1, d);
         // The logistic objective of one output: the pairs' fixed-point scale from their bound
         // (the largest weight over all workers), so each round computes, quantizes and
-        // applies the previous tree's margin update in one pass over the rows.
+        // applies the previous tree's margin update in one pass over the rows; bounded pairs
+        // keep fewer bits, which the histogram kernel sums two at a time (`fixed` module).
         let logistic_quant =
             if obj == Objective::BinaryLogistic && k == 1 && self.custom_objective().is_none() {
                 let mut m = [logistic_weight_max(y, w, self.scale_pos_weight)];
                 c.all_reduce_max_f64(&mut m)?;
-                Some(Quantizer::from_max([m[0], m[0] / 4.0], n_global)?)
+                Some(Quantizer::from_bound([m[0], m[0] / 4.0], n_global)?)
             } else {
                 None
             };

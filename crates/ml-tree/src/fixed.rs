@@ -20,6 +20,13 @@
 //! Up to a billion rows (`N <= 2^32`) a row keeps 30 bits relative to the largest value; the
 //! absolute rounding error per row is at most `2^-(shift + 1)`, i.e. `max / 2^31`.
 //!
+//! Where the objective bounds the pairs (the logistic one: `|g| <= w`, `h <= w / 4` for a row
+//! of weight `w`; see [`Quantizer::from_bound`]), `max` is that bound and rows keep
+//! [`BOUNDED_BITS`] = 17 bits instead (an absolute error of at most `max / 2^18` per row, as
+//! LightGBM's quantized-gradient training keeps a few bits): then the sums of 2^13 rows fit in
+//! 31 bits, and the histogram kernel adds a row's gradient and hessian to a bin in one 64-bit
+//! addition (see [`crate::hist`]), a histogram half the size.
+//!
 //! [`exact_sum`] sums arbitrary `f64`s the same way in `i128` (for the base score): there each
 //! value keeps `min(126 - ceil(log2 N), ...)` bits relative to the largest, far more than an
 //! `f64` holds, so the result is the correctly scaled integer sum, converted to `f64` once.
@@ -75,11 +82,23 @@ fn shift_for(max: f64, bits: i32) -> i32 {
     }
 }
 
+/// Bits a row's pair keeps relative to the largest value in general (fewer beyond 2^32 rows).
+const EXACT_BITS: i32 = 30;
+
+/// Bits a row's pair keeps relative to a bound the objective guarantees
+/// ([`Quantizer::from_bound`]). 17 bits: 2^13 rows sum to at most 2^30 in magnitude, so the
+/// histogram kernel can sum the gradient and the hessian of that many rows in the two halves
+/// of one `i64` (see [`crate::hist`]). On the medium clicks and loans data (100 rounds, depth
+/// 6) the test AUC is the same to 4 digits as with 30 bits.
+pub(crate) const BOUNDED_BITS: i32 = 17;
+
 /// How the gradient pairs of one tree are turned into integers (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Quantizer {
     /// Gradients are scaled by `2^shift[0]`, hessians by `2^shift[1]`.
     shift: [i32; 2],
+    /// Every quantized value is at most `2^bits` in magnitude.
+    bits: i32,
     /// `2^-shift`, to turn integer sums back into `f64`.
     inv: [f64; 2],
 }
@@ -112,18 +131,36 @@ impl Quantizer {
 
     /// The scales for global maxima `max` (of `|g|`, `|h|`) and `n_global` rows.
     pub fn from_max(max: [f64; 2], n_global: u64) -> Result<Self> {
+        Self::with_bits(max, n_global, EXACT_BITS)
+    }
+
+    /// The scales for pairs the objective bounds by `bound` (`|g| <= bound[0]`,
+    /// `|h| <= bound[1]` on every row of every worker) and `n_global` rows: [`BOUNDED_BITS`]
+    /// bits per row (see the module docs).
+    pub fn from_bound(bound: [f64; 2], n_global: u64) -> Result<Self> {
+        Self::with_bits(bound, n_global, BOUNDED_BITS)
+    }
+
+    /// The scales for maxima `max` with at most `bits` bits per row.
+    fn with_bits(max: [f64; 2], n_global: u64, bits: i32) -> Result<Self> {
         if !(max[0].is_finite() && max[1].is_finite()) {
             return Err(MlError::data(
                 "gradients or hessians are not finite (NaN or infinite): labels, weights or \
                  margins out of range",
             ));
         }
-        let bits = 30.min(62 - ceil_log2(n_global.max(1)));
+        let bits = bits.min(62 - ceil_log2(n_global.max(1)));
         let shift = [shift_for(max[0], bits), shift_for(max[1], bits)];
         Ok(Quantizer {
             shift,
+            bits,
             inv: [2f64.powi(-shift[0]), 2f64.powi(-shift[1])],
         })
+    }
+
+    /// The largest magnitude of any quantized gradient or hessian: `2^bits`.
+    pub fn max_abs(&self) -> u32 {
+        1 << self.bits
     }
 
     /// One row's pair in fixed point. A positive hessian never rounds to 0 (it becomes 1), so
@@ -303,6 +340,12 @@ mod tests {
         let q = Quantizer::from_max([1.0, 0.25], 1 << 40).unwrap();
         assert_eq!(q.shift, [22, 24]);
         assert!(Quantizer::from_max([f64::NAN, 1.0], 10).is_err());
+        assert_eq!(q.max_abs(), 1 << 22);
+        // A bound keeps 17 bits: the bound itself quantizes to 2^17.
+        let q = Quantizer::from_bound([1.0, 0.25], 1 << 20).unwrap();
+        assert_eq!((q.shift, q.max_abs()), ([17, 19], 1 << 17));
+        assert_eq!(q.quantize([-1.0, 0.25]), [-(1 << 17), 1 << 17]);
+        assert!(Quantizer::from_bound([f64::INFINITY, 1.0], 10).is_err());
     }
 
     #[test]

@@ -504,6 +504,7 @@ impl Grower<'_> {
                 self.features,
                 &[NodeRows::List(&buf[r])],
                 self.gh,
+                self.quant.max_abs(),
             );
             h.pop().unwrap_or_else(|| new_histogram(self.bins))
         });
@@ -542,7 +543,13 @@ impl Grower<'_> {
             })
             .collect();
         let lists: Vec<NodeRows<'_>> = requests.iter().map(|(_, r)| *r).collect();
-        let mut built = build_histograms(self.bins, self.features, &lists, self.gh);
+        let mut built = build_histograms(
+            self.bins,
+            self.features,
+            &lists,
+            self.gh,
+            self.quant.max_abs(),
+        );
         all_reduce_histograms(self.collective, &mut built)?;
         let mut small: Vec<Option<Vec<IntPair>>> = (0..work.len()).map(|_| None).collect();
         for ((i, _), h) in requests.iter().zip(built) {
@@ -633,7 +640,7 @@ pub(crate) fn grow_tree(
         } else {
             NodeRows::List(rows)
         };
-        let mut h = build_histograms(bins, features, &[node], gh);
+        let mut h = build_histograms(bins, features, &[node], gh, quant.max_abs());
         all_reduce_histograms(collective, &mut h)?;
         Some(h.pop().unwrap_or_else(|| new_histogram(bins)))
     };

@@ -13,6 +13,12 @@
 //! for any split of the rows between workers (whose histograms are then all-reduced). Work is
 //! split into blocks of rows, sized by all the rows asked for at once, so a large node among
 //! small ones keeps every thread busy.
+//!
+//! Small pairs are summed two at a time: when no value exceeds `max_abs` in magnitude, the
+//! sums of `2^30 / max_abs` rows fit in 31 bits, so a row adds `g * 2^32 + h` to one `i64`
+//! slot, and every that many rows the slots are split back into their two sums and added to
+//! the `i64` pairs (see [`packed_window`]). One 64-bit addition per slot instead of two, in a
+//! histogram half the size (which stays in the L1 cache on click logs); the same exact sums.
 
 use ml_dist::Collective;
 use rayon::prelude::*;
@@ -97,15 +103,31 @@ fn blocks(n: usize, size: usize) -> impl Iterator<Item = (usize, usize)> {
     (0..n.div_ceil(size)).map(move |b| (b * size, ((b + 1) * size).min(n)))
 }
 
+/// Fewest rows between two flushes of a packed histogram (see [`packed_window`]): below it,
+/// splitting the slots back into pairs costs more than the packing saves.
+const MIN_PACKED_WINDOW: usize = 1024;
+
+/// How many rows' pairs a packed histogram may sum before it is flushed, when no gradient or
+/// hessian exceeds `max_abs` in magnitude: `2^30 / max_abs` rows sum to at most `2^30` in
+/// each half, so the hessian sum fits the low 32 bits as an `i32` and the gradient sum the
+/// high ones, and the `i64` never overflows. `None` (sum the pairs one by one) when that is
+/// fewer than [`MIN_PACKED_WINDOW`] rows: the 30-bit pairs of unbounded objectives.
+fn packed_window(max_abs: u32) -> Option<usize> {
+    let window = (1usize << 30) / (max_abs.max(1) as usize);
+    (window >= MIN_PACKED_WINDOW).then_some(window)
+}
+
 /// Builds the histogram of each node, over the listed `features` (all features when
 /// `features` covers them all in order; slots of features not listed stay zero).
 ///
-/// `gh[r]` is the pair of row `r`, for every row of `bins`.
+/// `gh[r]` is the pair of row `r`, for every row of `bins`; no gradient or hessian in it
+/// exceeds `max_abs` in magnitude ([`crate::fixed::Quantizer::max_abs`]).
 pub fn build_histograms(
     bins: &BinMatrix,
     features: &[usize],
     nodes: &[NodeRows<'_>],
     gh: &[QPair],
+    max_abs: u32,
 ) -> Vec<Vec<IntPair>> {
     let n_rows = bins.n_rows();
     let all = every_feature(features, bins.n_features());
@@ -120,13 +142,14 @@ pub fn build_histograms(
     // Over all features, rows are summed into joint slots of feature groups.
     let joint = if all { bins.joint() } else { None };
     let partial_len = joint.map_or(bins.hist_len(), |j| j.len());
+    let window = packed_window(max_abs);
     let partials: Vec<Vec<IntPair>> = tasks
         .par_iter()
         .map(|&(i, s, e)| {
             let mut h = vec![[0, 0]; partial_len];
             match nodes[i] {
                 NodeRows::All => {
-                    accumulate(bins, features, joint, s..e, gh, &mut h);
+                    accumulate(bins, features, joint, window, s..e, gh, &mut h);
                 }
                 NodeRows::List(rows) => {
                     let rows = &rows[s..e];
@@ -145,7 +168,7 @@ pub fn build_histograms(
                         }
                         r as usize
                     });
-                    accumulate(bins, features, joint, it, gh, &mut h);
+                    accumulate(bins, features, joint, window, it, gh, &mut h);
                 }
             }
             h
@@ -210,7 +233,8 @@ fn unfold_joint(bins: &BinMatrix, joint: &JointSlots, acc: &[IntPair]) -> Vec<In
     h
 }
 
-/// Adds the rows' pairs into `hist` (as `build_histograms` does for one node).
+/// Adds the rows' pairs into `hist` (as `build_histograms` does for one node, with the
+/// largest magnitude in `gh` as the bound).
 pub fn build_histogram(
     bins: &BinMatrix,
     features: &[usize],
@@ -222,7 +246,12 @@ pub fn build_histogram(
         Some(r) => NodeRows::List(r),
         None => NodeRows::All,
     };
-    let h = build_histograms(bins, features, &[node], gh);
+    let max_abs = gh
+        .iter()
+        .map(|p| p[0].unsigned_abs().max(p[1].unsigned_abs()))
+        .max()
+        .unwrap_or(0);
+    let h = build_histograms(bins, features, &[node], gh, max_abs);
     if let Some(h) = h.first() {
         for (a, b) in hist.iter_mut().zip(h) {
             a[0] += b[0];
@@ -237,12 +266,14 @@ fn every_feature(features: &[usize], d: usize) -> bool {
 }
 
 /// Sums rows into `h`, one row at a time: into the joint slots of `joint` when given (`h`
-/// then has [`JointSlots::len`] slots), else into every listed feature's slots.
+/// then has [`JointSlots::len`] slots; packed when `window` is given, see
+/// [`packed_window`]), else into every listed feature's slots.
 #[inline]
 fn accumulate(
     bins: &BinMatrix,
     features: &[usize],
     joint: Option<&JointSlots>,
+    window: Option<usize>,
     rows: impl Iterator<Item = usize>,
     gh: &[QPair],
     h: &mut [IntPair],
@@ -250,6 +281,10 @@ fn accumulate(
     if let Some(j) = joint {
         let ng = j.n_groups();
         assert_eq!(h.len(), j.len(), "joint histogram size");
+        if let Some(window) = window {
+            accumulate_packed(j, window, rows, gh, h);
+            return;
+        }
         for r in rows {
             let g = [gh[r][0] as i64, gh[r][1] as i64];
             for &s in &j.slots[r * ng..(r + 1) * ng] {
@@ -292,6 +327,49 @@ fn accumulate(
             e[0] += g[0];
             e[1] += g[1];
         }
+    }
+}
+
+/// [`accumulate`] over joint slots with each row's pair packed into one `i64`,
+/// `g * 2^32 + h`: the sum of such values over rows is `G * 2^32 + H` exactly while
+/// `|G|, |H| < 2^31`, which holds for `window` rows (see [`packed_window`]); every `window`
+/// rows, and at the end, the packed slots are split into `[G, H]` and added to `h`.
+#[inline]
+fn accumulate_packed(
+    j: &JointSlots,
+    window: usize,
+    rows: impl Iterator<Item = usize>,
+    gh: &[QPair],
+    h: &mut [IntPair],
+) {
+    let ng = j.n_groups();
+    let mut packed = vec![0i64; h.len()];
+    let mut left = window;
+    for r in rows {
+        let p = ((gh[r][0] as i64) << 32) + gh[r][1] as i64;
+        for &s in &j.slots[r * ng..(r + 1) * ng] {
+            debug_assert!((s as usize) < packed.len());
+            // SAFETY: as in `accumulate`: every joint slot is below `len() == packed.len()`.
+            let e = unsafe { packed.get_unchecked_mut(s as usize) };
+            *e += p;
+        }
+        left -= 1;
+        if left == 0 {
+            unpack_into(&mut packed, h);
+            left = window;
+        }
+    }
+    unpack_into(&mut packed, h);
+}
+
+/// Adds each packed slot `G * 2^32 + H` (with `|G|, |H| < 2^31`) to `h` as `[G, H]` and
+/// zeroes it. The low 32 bits read as an `i32` are `H`; what remains is `G * 2^32`.
+fn unpack_into(packed: &mut [i64], h: &mut [IntPair]) {
+    for (p, e) in packed.iter_mut().zip(h.iter_mut()) {
+        let hess = *p as i32 as i64;
+        e[0] += (*p - hess) >> 32;
+        e[1] += hess;
+        *p = 0;
     }
 }
 
@@ -365,7 +443,9 @@ mod tests {
     }
 
     /// A direct per-slot sum over many rows and several nodes, split into several blocks,
-    /// against the kernel at 1 and 2 threads: exactly equal.
+    /// against the kernel at 1 and 2 threads: exactly equal. Twice: with 30-bit pairs (summed
+    /// one by one) and with 17-bit pairs (summed packed, flushed every 8,192 rows), whose
+    /// first 20,000 rows all hold the extreme values (so the packed sums reach their bound).
     #[test]
     fn multi_node_blocks_equal_direct_sums_at_any_thread_count() {
         let (n, d) = (50_000usize, 5usize);
@@ -381,7 +461,8 @@ mod tests {
             .map(|i| (next() % (missing[i % d] as u64 + 1)) as u8)
             .collect();
         let bins = BinMatrix::new(n, d, data, missing);
-        let gh: Vec<QPair> = (0..n)
+        assert!(bins.joint().is_some(), "the kernel sums joint slots");
+        let wide: Vec<QPair> = (0..n)
             .map(|_| {
                 [
                     (next() % (1 << 30)) as i32 - (1 << 29),
@@ -389,31 +470,45 @@ mod tests {
                 ]
             })
             .collect();
+        let narrow: Vec<QPair> = (0..n)
+            .map(|i| match i {
+                0..10_000 => [1 << 17, 1 << 17],
+                10_000..20_000 => [-(1 << 17), -(1 << 17)],
+                _ => [
+                    (next() % (1 << 18)) as i32 - (1 << 17),
+                    (next() % (1 << 18)) as i32 - (1 << 17),
+                ],
+            })
+            .collect();
+        assert_eq!(packed_window(1 << 30), None);
+        assert_eq!(packed_window(1 << 17), Some(8192));
         let odd: Vec<u32> = (0..n as u32).filter(|r| r % 3 != 0).collect();
         let few: Vec<u32> = vec![7, 11, 4000, 49_999];
         let nodes = [NodeRows::All, NodeRows::List(&odd), NodeRows::List(&few)];
         let feats: Vec<usize> = (0..d).collect();
-        let run = |t: usize| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(t)
-                .build()
-                .unwrap()
-                .install(|| build_histograms(&bins, &feats, &nodes, &gh))
-        };
-        let one = run(1);
-        let two = run(2);
-        assert_eq!(one, two, "bit-identical at 1 and 2 threads");
-        let lists: [Vec<u32>; 3] = [(0..n as u32).collect(), odd.clone(), few.clone()];
-        for (h, rows) in one.iter().zip(&lists) {
-            let mut direct = new_histogram(&bins);
-            for &r in rows {
-                for f in 0..d {
-                    let e = &mut direct[bins.slots(f).start + bins.get(r as usize, f) as usize];
-                    e[0] += gh[r as usize][0] as i64;
-                    e[1] += gh[r as usize][1] as i64;
+        for (gh, max_abs) in [(&wide, 1 << 30), (&narrow, 1 << 17)] {
+            let run = |t: usize| {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(t)
+                    .build()
+                    .unwrap()
+                    .install(|| build_histograms(&bins, &feats, &nodes, gh, max_abs))
+            };
+            let one = run(1);
+            let two = run(2);
+            assert_eq!(one, two, "bit-identical at 1 and 2 threads");
+            let lists: [Vec<u32>; 3] = [(0..n as u32).collect(), odd.clone(), few.clone()];
+            for (h, rows) in one.iter().zip(&lists) {
+                let mut direct = new_histogram(&bins);
+                for &r in rows {
+                    for f in 0..d {
+                        let slot = bins.slots(f).start + bins.get(r as usize, f) as usize;
+                        direct[slot][0] += gh[r as usize][0] as i64;
+                        direct[slot][1] += gh[r as usize][1] as i64;
+                    }
                 }
+                assert_eq!(h, &direct, "pairs of at most {max_abs}");
             }
-            assert_eq!(h, &direct);
         }
     }
 }

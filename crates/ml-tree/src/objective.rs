@@ -496,7 +496,7 @@ mod tests {
                 })
                 .fold(0.0, f64::max);
             assert_eq!(bound, expect_bound);
-            let quant = Quantizer::from_max([bound, bound / 4.0], n as u64).unwrap();
+            let quant = Quantizer::from_bound([bound, bound / 4.0], n as u64).unwrap();
             // The separate passes.
             let mut m_sep = margins.clone();
             for (m, &id) in m_sep.iter_mut().zip(&ids) {
