@@ -1,6 +1,9 @@
 //! The histogram kernel: (grad, hess) sums per bin over a node's rows.
 //!
 //! `cargo bench -p ml-tree --bench hist`
+//!
+//! Pairs of 30 bits (unbounded objectives) are summed pair by pair; pairs of 17 bits (the
+//! logistic objective's, `_17bit` cases) two to a 64-bit slot (see `ml_tree::hist`).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ml_tree::bench::{build_histogram, new_histogram, BinMatrix, QPair};
@@ -47,6 +50,8 @@ fn bench(c: &mut Criterion) {
     let features: Vec<usize> = (0..d).collect();
     // A node holding every third row (index list, gathered gradients).
     let rows: Vec<u32> = (0..n as u32).step_by(3).collect();
+    // The same pairs at the logistic objective's 17 bits.
+    let narrow: Vec<QPair> = gh.iter().map(|p| [p[0] >> 13, p[1] >> 13]).collect();
     let mut g = c.benchmark_group("histogram");
     g.sample_size(20);
     for threads in [1, 2] {
@@ -54,30 +59,51 @@ fn bench(c: &mut Criterion) {
             .num_threads(threads)
             .build()
             .unwrap();
-        let mut case = |name: String, m: &BinMatrix, node: Option<&[u32]>, elements: usize| {
+        let mut case = |name: String,
+                        m: &BinMatrix,
+                        node: Option<&[u32]>,
+                        pairs: &[QPair],
+                        elements: usize| {
             g.throughput(Throughput::Elements(elements as u64));
             g.bench_function(name, |b| {
                 b.iter(|| {
                     let mut h = new_histogram(m);
-                    pool.install(|| build_histogram(m, &features, node, &gh, &mut h));
+                    pool.install(|| build_histogram(m, &features, node, pairs, &mut h));
                     h
                 })
             });
         };
-        case(format!("all_rows_{n}x{d}_{threads}t"), &bins, None, n * d);
+        case(
+            format!("all_rows_{n}x{d}_{threads}t"),
+            &bins,
+            None,
+            &gh,
+            n * d,
+        );
         case(
             format!("row_subset_{}x{d}_{threads}t", rows.len()),
             &bins,
             Some(&rows),
+            &gh,
             rows.len() * d,
         );
         // Throughput counted per feature, as above: the kernel does `groups` updates a row.
-        case(
-            format!("mixed_bins_{n}x{d}_{groups}_groups_{threads}t"),
-            &mixed,
-            None,
-            n * d,
-        );
+        for (pairs, bits) in [(&gh, ""), (&narrow, "_17bit")] {
+            case(
+                format!("mixed_bins_{n}x{d}_{groups}_groups{bits}_{threads}t"),
+                &mixed,
+                None,
+                pairs,
+                n * d,
+            );
+            case(
+                format!("mixed_bins_subset_{}x{d}{bits}_{threads}t", rows.len()),
+                &mixed,
+                Some(&rows),
+                pairs,
+                rows.len() * d,
+            );
+        }
     }
     g.finish();
 }
