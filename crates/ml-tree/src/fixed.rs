@@ -462,16 +462,21 @@ mod tests {
                 .iter()
                 .map(|c| ds.numeric_column(c).unwrap())
                 .collect();
-            let mut x = Vec::with_capacity(rows.len() * d);
-            for &r in &rows {
-                for c in &cols {
-                    x.push(if arrow::array::Array::is_null(c, r) {
-                        f64::NAN
-                    } else {
-                        c.value(r)
-                    });
+            // The feature values of `rows`, row-major, NaN where null.
+            let gather = |rows: &[usize]| -> Vec<f64> {
+                let mut x = Vec::with_capacity(rows.len() * d);
+                for &r in rows {
+                    for c in &cols {
+                        x.push(if arrow::array::Array::is_null(c, r) {
+                            f64::NAN
+                        } else {
+                            c.value(r)
+                        });
+                    }
                 }
-            }
+                x
+            };
+            let x = gather(&rows);
             let y: Vec<f64> = rows.iter().map(|&r| label.value(r)).collect();
             let n = rows.len();
             let data = ml_core::Dataset::from_columns(vec![
@@ -510,6 +515,16 @@ mod tests {
                 0,
                 &mut gh,
             );
+            // AUC on the test rows (as train_gbdt reports it).
+            let test_rows: Vec<usize> = (0..ds.num_rows())
+                .filter(|&i| test.value(i) == 1.0)
+                .collect();
+            let tx = gather(&test_rows);
+            let tview = ndarray::ArrayView2::from_shape((test_rows.len(), d), &tx).unwrap();
+            let scores = model.predict_margins(tview).unwrap();
+            let ty: Vec<f64> = test_rows.iter().map(|&r| label.value(r)).collect();
+            let auc = ml_core::metrics::roc_auc(&scores, &ty, None).unwrap();
+            println!("{name}: test AUC {auc:.6}");
             let scales = [
                 (
                     "30 bits of the largest pair",
@@ -560,30 +575,12 @@ mod tests {
                         nodes += 1;
                     }
                 }
-                // AUC on the test rows (as train_gbdt reports it).
-                let test_rows: Vec<usize> = (0..ds.num_rows())
-                    .filter(|&i| test.value(i) == 1.0)
-                    .collect();
-                let mut tx = Vec::with_capacity(test_rows.len() * d);
-                for &r in &test_rows {
-                    for c in &cols {
-                        tx.push(if arrow::array::Array::is_null(c, r) {
-                            f64::NAN
-                        } else {
-                            c.value(r)
-                        });
-                    }
-                }
-                let tview = ndarray::ArrayView2::from_shape((test_rows.len(), d), &tx).unwrap();
-                let scores = model.predict_margins(tview).unwrap();
-                let ty: Vec<f64> = test_rows.iter().map(|&r| label.value(r)).collect();
-                let auc = ml_core::metrics::roc_auc(&scores, &ty, None).unwrap();
-                println!("{name}: test AUC {auc:.6}");
                 let small = gh.iter().filter(|p| gq_exact(&q, p)).count();
                 println!(
-                "{name}, {what}: {n} rows, {nodes} nodes, {small} rows whose pair is not exact in fixed point: max |G_fixed - G_f64| / sum|g| = {worst_g:.3e}, \
-                 max |H_fixed - H_f64| / H = {worst_h:.3e}"
-            );
+                    "{name}, {what}: {n} rows, {nodes} nodes, {small} rows whose pair is not \
+                     exact in fixed point: max |G_fixed - G_f64| / sum|g| = {worst_g:.3e}, \
+                     max |H_fixed - H_f64| / H = {worst_h:.3e}"
+                );
             }
         }
     }
