@@ -481,7 +481,7 @@ impl GradientBoostedTrees {
                      evaluation rows with with_eval_set",
                 ));
             }
-            let mut g = Gathered::new(d, self.weight_col.is_some(), self.subsample < 1.0);
+            let mut g = Gathered::streamed(d, self.weight_col.is_some(), self.subsample < 1.0);
             let mut start: Option<Vec<f64>> = None;
             for batch in source.open()? {
                 let data = Dataset::new(batch?);
@@ -981,6 +981,7 @@ impl GradientBoostedTrees {
             w,
             row_keys,
             d,
+            codes,
         } = gathered;
         let n = y.len();
         // Row counts over all workers.
@@ -1006,7 +1007,11 @@ impl GradientBoostedTrees {
         // Cut points from the sample of all workers' rows, then the rows binned (in the
         // layout `bin_layout` asks for at this worker's size: the model is the same).
         let mapper = sample.finish(&cats, self.max_bin, c)?;
-        let bins = bin(&mapper, self.bin_layout.is_compact(n, d))?;
+        let compact = self.bin_layout.is_compact(n, d);
+        let bins = match codes.and_then(|codes| codes.bin(&mapper, compact)) {
+            Some(bins) => bins,
+            None => bin(&mapper, compact)?,
+        };
         Ok(Prepared {
             y,
             w,

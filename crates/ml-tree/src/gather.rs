@@ -4,7 +4,8 @@
 //! sampling) and offers each batch to the cut sample ([`CutSampler`]); after the cut points are
 //! known (merged over all workers), the rows are binned straight into the compact matrix.
 //! In memory the whole table is one batch; from a [`BatchSource`] the batches are read twice
-//! and only one of them is held as `f64` at a time, so the feature matrix never exists.
+//! and only one of them is held as `f64` at a time, so the feature matrix never exists (or
+//! once, when the first pass could keep every value as a small code: see [`ValueCodes`]).
 //! Both give the same bins, so the same model: the cut sample depends on the rows' content
 //! alone, and the bins are appended in row order.
 //!
@@ -20,6 +21,7 @@ use ml_core::stream::BatchSource;
 use ml_core::{MlError, Result};
 
 use crate::binning::{BinMapper, BinMatrix};
+use crate::codes::ValueCodes;
 use crate::sample::{avalanche, row_hash, CutSampler, CUT_SAMPLE_ROWS};
 
 /// One batch of checked training rows: row-major features, labels, weights.
@@ -68,6 +70,9 @@ pub(crate) struct Gathered {
     pub row_keys: Option<Vec<u64>>,
     /// Number of features.
     pub d: usize,
+    /// The rows' values as codes, when gathered from a stream and small enough to keep (see
+    /// [`ValueCodes`]): then the rows are binned from them, without reading the source again.
+    pub codes: Option<ValueCodes>,
 }
 
 impl Gathered {
@@ -79,6 +84,16 @@ impl Gathered {
             w: weighted.then(Vec::new),
             row_keys: with_row_keys.then(Vec::new),
             d,
+            codes: None,
+        }
+    }
+
+    /// Nothing gathered yet, for rows of `d` features read from a stream: each batch's values
+    /// are also kept as codes while they are small (see [`ValueCodes`]).
+    pub fn streamed(d: usize, weighted: bool, with_row_keys: bool) -> Self {
+        Gathered {
+            codes: Some(ValueCodes::new(d)),
+            ..Gathered::new(d, weighted, with_row_keys)
         }
     }
 
@@ -92,6 +107,9 @@ impl Gathered {
         self.check_shape(b)?;
         if let Cuts::Sample(s) = &mut self.cuts {
             s.push(b.x, b.w)?;
+        }
+        if let Some(codes) = self.codes.as_mut() {
+            codes.push(b.x);
         }
         self.keep_rows(b);
         Ok(())
@@ -241,4 +259,64 @@ pub(crate) fn bin_source(
         return Err(changed(out.n_rows().to_string()));
     }
     Ok(out.finish(compact))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ml_core::stream::MemorySource;
+    use ml_core::Dataset;
+
+    /// A source of `n` rows of one feature `x = row % 7`.
+    fn source(n: usize) -> MemorySource {
+        let x = ndarray::Array2::from_shape_fn((n, 1), |(i, _)| (i % 7) as f64);
+        let data = Dataset::from_columns(vec![(
+            "x",
+            std::sync::Arc::new(arrow::array::Float64Array::from_iter_values(
+                x.iter().copied(),
+            )) as arrow::array::ArrayRef,
+        )])
+        .unwrap();
+        MemorySource::from_dataset(&data, 64).unwrap()
+    }
+
+    /// Bins `source` on its second read, as training does when the values were not kept as
+    /// codes, after a first read of `expected` rows.
+    fn second_read(source: &MemorySource, expected: usize) -> Result<BinMatrix> {
+        let x = ndarray::Array2::from_shape_fn((7, 1), |(i, _)| i as f64);
+        let mapper = BinMapper::from_sample(x.view(), None, &[], 4);
+        bin_source(source, &mapper, expected, false, |data, _, sink| {
+            let col = data.f64_column("x")?;
+            let x = ndarray::ArrayView2::from_shape((col.len(), 1), col.values())
+                .map_err(|e| MlError::data(e.to_string()))?;
+            sink(x);
+            Ok(())
+        })
+    }
+
+    #[test]
+    fn a_second_read_with_other_rows_is_refused() {
+        let bins = second_read(&source(300), 300).unwrap();
+        assert_eq!(bins.n_rows(), 300);
+        assert_eq!(
+            bins.get(299, 0),
+            BinMapper::from_sample(
+                ndarray::Array2::from_shape_fn((7, 1), |(i, _)| i as f64).view(),
+                None,
+                &[],
+                4
+            )
+            .features[0]
+                .bin((299 % 7) as f64)
+        );
+        for (rows, expected, says) in [
+            (300, 400, "300 rows on its second read and 400"),
+            (300, 200, "more than 200 rows on its second read and 200"),
+        ] {
+            match second_read(&source(rows), expected) {
+                Err(MlError::InvalidData(msg)) => assert!(msg.contains(says), "{msg}"),
+                other => panic!("{rows} rows, {expected} expected: {other:?}"),
+            }
+        }
+    }
 }

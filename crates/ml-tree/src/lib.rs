@@ -150,6 +150,7 @@ mod adaptive;
 mod binned_walk;
 mod binning;
 mod boost;
+mod codes;
 mod constraints;
 mod custom;
 mod fixed;

@@ -1,0 +1,277 @@
+//! The training rows' values as small codes, kept during the first pass over a stream so that
+//! binning needs no second read.
+//!
+//! Streamed training reads its source twice: once for the labels and the cut sample, once to
+//! bin every row under the cut points ([`crate::gather::bin_source`]). The second read decodes
+//! and assembles every batch again. When each feature has few distinct values (counts,
+//! identifiers of a few thousand categories, indexed strings, hours: what click logs hold),
+//! the first pass can instead give every value a 16-bit code (its feature's distinct values
+//! numbered in order of first appearance) and keep the codes; once the cut points are known,
+//! each feature's distinct values are binned once and every row's bins are looked up from its
+//! codes. A value's bin is [`FeatureCuts::bin`] of the value itself either way, so the bins,
+//! and the model, are the same as from the second read.
+//!
+//! The codes are kept only while they are small: at most [`MAX_DISTINCT`] distinct values per
+//! feature, and at most [`CODE_BUDGET_BYTES`] of codes (2 bytes per feature and row: 256 MiB
+//! is 8.9M rows of 15 features). Past either, they are dropped (their memory freed) and
+//! training reads the source again, as without them.
+
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
+
+use ml_core::hash::FxBuildHasher;
+use ndarray::ArrayView2;
+use rayon::prelude::*;
+
+use crate::binning::{BinMapper, BinMatrix, FeatureCuts};
+
+/// Most distinct values of a feature the codes hold (16-bit codes, one value kept apart).
+pub(crate) const MAX_DISTINCT: usize = u16::MAX as usize;
+/// Whole values in `0..SMALL_WHOLE` find their code by direct indexing, without hashing.
+const SMALL_WHOLE: usize = 1 << 16;
+/// In the direct table: no code yet.
+const NO_CODE: u16 = u16::MAX;
+/// Most bytes of codes kept (2 per feature and row).
+pub(crate) const CODE_BUDGET_BYTES: usize = 256 << 20;
+
+/// One feature's codes: its distinct values (canonical bits, NaN as one) and each row's code.
+#[derive(Debug)]
+struct FeatureCodes {
+    /// The code of each whole value in `0..SMALL_WHOLE` (`+0.0` for zero), or [`NO_CODE`].
+    small: Vec<u16>,
+    /// The codes of the other values, by their canonical bits.
+    code_of: HashMap<u64, u16, FxBuildHasher>,
+    values: Vec<f64>,
+    rows: Vec<u16>,
+}
+
+impl Default for FeatureCodes {
+    fn default() -> Self {
+        FeatureCodes {
+            small: Vec::new(),
+            code_of: HashMap::default(),
+            values: Vec::new(),
+            rows: Vec::new(),
+        }
+    }
+}
+
+impl FeatureCodes {
+    /// Appends the codes of `column`; false when the feature gets more than `max_distinct`
+    /// distinct values.
+    fn push(&mut self, column: impl Iterator<Item = f64>, max_distinct: usize) -> bool {
+        if self.small.is_empty() {
+            self.small = vec![NO_CODE; SMALL_WHOLE];
+        }
+        for v in column {
+            // `+0.0` only: `-0.0` has other bits and is kept apart, as the hashed values are.
+            let whole = v as usize;
+            if whole as f64 == v && whole < SMALL_WHOLE && v.to_bits() != (-0.0f64).to_bits() {
+                let code = self.small[whole];
+                if code != NO_CODE {
+                    self.rows.push(code);
+                    continue;
+                }
+                let next = self.values.len();
+                if next >= max_distinct {
+                    return false;
+                }
+                self.values.push(v);
+                self.small[whole] = next as u16;
+                self.rows.push(next as u16);
+                continue;
+            }
+            let bits = if v.is_nan() {
+                f64::NAN.to_bits()
+            } else {
+                v.to_bits()
+            };
+            let code = match self.code_of.entry(bits) {
+                Entry::Occupied(e) => *e.get(),
+                Entry::Vacant(e) => {
+                    let next = self.values.len();
+                    if next >= max_distinct {
+                        return false;
+                    }
+                    self.values.push(v);
+                    *e.insert(next as u16)
+                }
+            };
+            self.rows.push(code);
+        }
+        true
+    }
+
+    /// The bin of each code under `cuts`.
+    fn bins(&self, cuts: &FeatureCuts) -> Vec<u8> {
+        self.values.iter().map(|&v| cuts.bin(v)).collect()
+    }
+}
+
+/// The codes of every feature of the rows pushed so far, or nothing once they outgrew their
+/// limits (see the module's documentation).
+#[derive(Debug)]
+pub(crate) struct ValueCodes {
+    features: Option<Vec<FeatureCodes>>,
+    n_rows: usize,
+    max_distinct: usize,
+    budget_bytes: usize,
+}
+
+impl ValueCodes {
+    /// No rows yet, for rows of `d` features, with the limits [`MAX_DISTINCT`] and
+    /// [`CODE_BUDGET_BYTES`].
+    pub fn new(d: usize) -> Self {
+        Self::with_limits(d, MAX_DISTINCT, CODE_BUDGET_BYTES)
+    }
+
+    /// No rows yet, with the given limits (at most [`MAX_DISTINCT`] distinct values).
+    pub fn with_limits(d: usize, max_distinct: usize, budget_bytes: usize) -> Self {
+        ValueCodes {
+            features: Some((0..d).map(|_| FeatureCodes::default()).collect()),
+            n_rows: 0,
+            max_distinct: max_distinct.min(MAX_DISTINCT),
+            budget_bytes,
+        }
+    }
+
+    /// True while the codes of every row pushed are held.
+    #[cfg(test)]
+    pub fn is_kept(&self) -> bool {
+        self.features.is_some()
+    }
+
+    /// Codes the rows of `x` (one row per training row), the features in parallel; drops every
+    /// code when a limit is passed.
+    pub fn push(&mut self, x: ArrayView2<'_, f64>) {
+        let Some(features) = self.features.as_mut() else {
+            return;
+        };
+        self.n_rows += x.nrows();
+        let max = self.max_distinct;
+        let fits = self.n_rows.saturating_mul(2 * features.len()) <= self.budget_bytes
+            && features
+                .par_iter_mut()
+                .enumerate()
+                .map(|(j, f)| f.push(x.column(j).iter().copied(), max))
+                .collect::<Vec<bool>>()
+                .into_iter()
+                .all(|ok| ok);
+        if !fits {
+            self.features = None;
+        }
+    }
+
+    /// The rows' bins under `mapper` (of as many features), in the layout `compact` asks for
+    /// (see [`BinMatrix`]); `None` when the codes were dropped.
+    pub fn bin(&self, mapper: &BinMapper, compact: bool) -> Option<BinMatrix> {
+        let features = self.features.as_ref()?;
+        let d = features.len();
+        if mapper.features.len() != d {
+            return None;
+        }
+        let tables: Vec<Vec<u8>> = features
+            .iter()
+            .zip(&mapper.features)
+            .map(|(f, cuts)| f.bins(cuts))
+            .collect();
+        let mut data = vec![0u8; self.n_rows * d];
+        const ROWS_PER_TASK: usize = 1 << 14;
+        if d > 0 {
+            data.par_chunks_mut(ROWS_PER_TASK * d)
+                .enumerate()
+                .for_each(|(t, out)| {
+                    let r0 = t * ROWS_PER_TASK;
+                    for (j, (f, table)) in features.iter().zip(&tables).enumerate() {
+                        let codes = &f.rows[r0..r0 + out.len() / d];
+                        for (row, &c) in out.chunks_exact_mut(d).zip(codes) {
+                            row[j] = table[c as usize];
+                        }
+                    }
+                });
+        }
+        let missing = mapper.features.iter().map(|c| c.n_bins() as u8).collect();
+        Some(BinMatrix::with_layout(
+            self.n_rows,
+            d,
+            data,
+            missing,
+            compact,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array2;
+
+    /// Rows of 3 features: few integer values (with `-0.0` and some past the direct table),
+    /// NaN and fractions among them, and a feature of `wide` distinct values.
+    fn rows(n: usize, start: usize, wide: usize) -> Array2<f64> {
+        Array2::from_shape_fn((n, 3), |(i, j)| {
+            let r = start + i;
+            match j {
+                0 if r % 11 == 0 => -0.0,
+                0 if r % 17 == 0 => 1e6 + (r % 3) as f64,
+                0 => (r * 7 % 13) as f64,
+                1 if r % 5 == 0 => f64::NAN,
+                1 => (r % 3) as f64 * 0.5 - 0.5,
+                _ => (r * 2_654_435_761 % wide) as f64,
+            }
+        })
+    }
+
+    fn mapper(x: &Array2<f64>) -> BinMapper {
+        BinMapper::from_sample(x.view(), None, &[(0, 13)], 8)
+    }
+
+    /// The matrix binned from the values directly, as the second read bins them.
+    fn direct(x: &Array2<f64>, mapper: &BinMapper, compact: bool) -> BinMatrix {
+        let mut data = Vec::new();
+        mapper.bin_rows_into(x.view(), &mut data);
+        let missing = mapper.features.iter().map(|c| c.n_bins() as u8).collect();
+        BinMatrix::with_layout(x.nrows(), 3, data, missing, compact)
+    }
+
+    #[test]
+    fn bins_from_codes_equal_bins_from_values() {
+        let all = rows(5_000, 0, 700);
+        let mapper = mapper(&all);
+        for compact in [false, true] {
+            let mut codes = ValueCodes::new(3);
+            for (start, n) in [(0, 1_000), (1_000, 1), (1_001, 0), (1_001, 3_999)] {
+                codes.push(all.slice(ndarray::s![start..start + n, ..]));
+            }
+            assert!(codes.is_kept());
+            let got = codes.bin(&mapper, compact).unwrap();
+            let want = direct(&all, &mapper, compact);
+            assert_eq!(got.n_rows(), want.n_rows());
+            assert_eq!(got.is_compact(), want.is_compact());
+            assert_eq!(got.missing_bins(), want.missing_bins());
+            for r in 0..want.n_rows() {
+                for f in 0..3 {
+                    assert_eq!(got.get(r, f), want.get(r, f), "row {r} feature {f}");
+                    assert_eq!(got.column(f).get(r), want.column(f).get(r));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn codes_past_their_limits_are_dropped() {
+        // A feature with more distinct values than allowed.
+        let mut codes = ValueCodes::with_limits(3, 100, usize::MAX);
+        codes.push(rows(50, 0, 60).view());
+        assert!(codes.is_kept());
+        codes.push(rows(400, 50, 200).view());
+        assert!(!codes.is_kept());
+        assert!(codes.bin(&mapper(&rows(10, 0, 5)), false).is_none());
+        // More bytes of codes than the budget: 3 features x 2 bytes x 100 rows = 600.
+        let mut codes = ValueCodes::with_limits(3, 100, 600);
+        codes.push(rows(100, 0, 5).view());
+        assert!(codes.is_kept());
+        codes.push(rows(1, 100, 5).view());
+        assert!(!codes.is_kept());
+    }
+}
