@@ -35,7 +35,7 @@ const NO_CODE: u16 = u16::MAX;
 pub(crate) const CODE_BUDGET_BYTES: usize = 256 << 20;
 
 /// One feature's codes: its distinct values (canonical bits, NaN as one) and each row's code.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct FeatureCodes {
     /// The code of each whole value in `0..SMALL_WHOLE` (`+0.0` for zero), or [`NO_CODE`].
     small: Vec<u16>,
@@ -43,17 +43,6 @@ struct FeatureCodes {
     code_of: HashMap<u64, u16, FxBuildHasher>,
     values: Vec<f64>,
     rows: Vec<u16>,
-}
-
-impl Default for FeatureCodes {
-    fn default() -> Self {
-        FeatureCodes {
-            small: Vec::new(),
-            code_of: HashMap::default(),
-            values: Vec::new(),
-            rows: Vec::new(),
-        }
-    }
 }
 
 impl FeatureCodes {
@@ -212,10 +201,10 @@ mod tests {
         Array2::from_shape_fn((n, 3), |(i, j)| {
             let r = start + i;
             match j {
-                0 if r % 11 == 0 => -0.0,
-                0 if r % 17 == 0 => 1e6 + (r % 3) as f64,
+                0 if r.is_multiple_of(11) => -0.0,
+                0 if r.is_multiple_of(17) => 1e6 + (r % 3) as f64,
                 0 => (r * 7 % 13) as f64,
-                1 if r % 5 == 0 => f64::NAN,
+                1 if r.is_multiple_of(5) => f64::NAN,
                 1 => (r % 3) as f64 * 0.5 - 0.5,
                 _ => (r * 2_654_435_761 % wide) as f64,
             }
