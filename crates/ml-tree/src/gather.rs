@@ -13,7 +13,9 @@
 //! groups (see [`BinMatrix`]): the bins `2d + 2g` (row-major, column-major and joint slots),
 //! the label 8, the margin `8k` (`k` outputs), the gradient pair 8 and its fixed-point copy 8,
 //! two row-index buffers 8, the leaf index of the margin update 1 (2 beyond 254 leaves); with
-//! a weight column 8 more, with `subsample < 1` a row key of 8.
+//! a weight column 8 more, with `subsample < 1` a row key of 8. Until the rows are binned, a
+//! streamed fit also holds each value's code, `2d`, while all codes take at most 256 MiB
+//! (see [`ValueCodes`]); past that they are dropped and the source is read again.
 
 use ndarray::ArrayView2;
 
