@@ -29,6 +29,8 @@ use crate::binning::{BinMapper, BinMatrix, FeatureCuts};
 pub(crate) const MAX_DISTINCT: usize = u16::MAX as usize;
 /// Whole values in `0..SMALL_WHOLE` find their code by direct indexing, without hashing.
 const SMALL_WHOLE: usize = 1 << 16;
+/// Rows per tile of [`ValueCodes::push`] (256 rows of 15 features: 30 KB).
+const TILE_ROWS: usize = 256;
 /// In the direct table: no code yet.
 const NO_CODE: u16 = u16::MAX;
 /// Most bytes of codes kept (2 per feature and row).
@@ -138,11 +140,23 @@ impl ValueCodes {
         };
         self.n_rows += x.nrows();
         let max = self.max_distinct;
+        // The features in one contiguous group per thread; each group walks the rows in
+        // tiles that stay in the first-level cache, a feature at a time within a tile.
+        let d = features.len().max(1);
+        let per_group = d.div_ceil(rayon::current_num_threads().clamp(1, d));
+        let n = x.nrows();
         let fits = self.n_rows.saturating_mul(2 * features.len()) <= self.budget_bytes
             && features
-                .par_iter_mut()
+                .par_chunks_mut(per_group)
                 .enumerate()
-                .map(|(j, f)| f.push(x.column(j).iter().copied(), max))
+                .map(|(g, group)| {
+                    (0..n).step_by(TILE_ROWS).all(|r| {
+                        let tile = x.slice(ndarray::s![r..(r + TILE_ROWS).min(n), ..]);
+                        group.iter_mut().enumerate().all(|(k, f)| {
+                            f.push(tile.column(g * per_group + k).iter().copied(), max)
+                        })
+                    })
+                })
                 .collect::<Vec<bool>>()
                 .into_iter()
                 .all(|ok| ok);
