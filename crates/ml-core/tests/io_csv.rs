@@ -247,6 +247,55 @@ fn integers_widen_to_float_and_mixed_columns_become_strings() {
 }
 
 #[test]
+fn unsigned_64_bit_columns_hold_ids_past_the_signed_range() {
+    // Avazu-like ids: up to u64::MAX, which i64 cannot hold and f64 would round.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("u.csv");
+    std::fs::write(
+        &path,
+        "id,x\n18446744073709551615,1\n9223372036854775808,2\n,3\n+42,4\n",
+    )
+    .unwrap();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::UInt64, true),
+        Field::new("x", DataType::Int64, true),
+    ]));
+    for batch in [1, 3, 8192] {
+        let opts = CsvReadOptions::default()
+            .schema(schema.clone())
+            .batch_size(batch);
+        let ds = read_csv(&path, &opts).unwrap();
+        assert_eq!(ds.schema(), schema);
+        let ids = ds.column("id").unwrap();
+        let ids = ids
+            .as_any()
+            .downcast_ref::<arrow::array::UInt64Array>()
+            .unwrap();
+        assert_eq!(
+            ids.iter().collect::<Vec<_>>(),
+            vec![
+                Some(u64::MAX),
+                Some(9_223_372_036_854_775_808),
+                None,
+                Some(42)
+            ]
+        );
+    }
+    // Negative, past u64::MAX, or not a number: an error naming the line and column.
+    for bad in ["-1", "18446744073709551616", "1.5"] {
+        std::fs::write(&path, format!("id,x\n7,1\n{bad},2\n")).unwrap();
+        let (_, line, message) = csv_err(
+            read_csv(&path, &CsvReadOptions::default().schema(schema.clone())).unwrap_err(),
+        );
+        assert_eq!(line, 3, "{bad}");
+        assert!(
+            message.contains("'id'") && message.contains("UInt64") && message.contains(bad),
+            "{message}"
+        );
+    }
+}
+
+#[test]
 fn explicit_schema_is_used_and_checked() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("e.csv");

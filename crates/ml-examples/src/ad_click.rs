@@ -441,8 +441,9 @@ fn header_line(path: &Path) -> Result<String> {
 }
 
 /// The click files as one stream of batches with one schema, inferred from the first file.
-/// The `id` column is read as a string: Avazu ids go beyond the range of a 64-bit signed
-/// integer.
+/// The `id` column is read as an unsigned 64-bit integer: Avazu ids go beyond the range of a
+/// signed one, where inference (as Spark's) gives a double, which would round them. (As text
+/// they took 8% longer to write, in a file a third larger; see benches.)
 fn click_sources(files: &[PathBuf]) -> Result<ConcatSource> {
     let inferred = ml_core::io::infer_csv_schema(&files[0], &CsvReadOptions::default())?;
     let fields: Vec<Field> = inferred
@@ -450,7 +451,7 @@ fn click_sources(files: &[PathBuf]) -> Result<ConcatSource> {
         .iter()
         .map(|f| {
             if f.name() == "id" {
-                Field::new("id", DataType::Utf8, true)
+                Field::new("id", DataType::UInt64, true)
             } else {
                 f.as_ref().clone()
             }

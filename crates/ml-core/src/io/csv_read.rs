@@ -9,6 +9,7 @@ use std::sync::Arc;
 use ::csv::{ByteRecord, ReaderBuilder};
 use arrow::array::{
     ArrayRef, BooleanBuilder, Float64Builder, Int64Builder, NullBufferBuilder, StringArray,
+    UInt64Builder,
 };
 use arrow::buffer::{Buffer, OffsetBuffer, ScalarBuffer};
 use arrow::compute::{cast_with_options, CastOptions};
@@ -17,7 +18,7 @@ use arrow::record_batch::RecordBatch;
 
 use super::csv_guard::{csv_error_of, next_record, CsvReader, Guard, READ_BUFFER};
 use super::csv_plain::{Chunk, PlainLines, Stop};
-use super::{concat_batches, parse_i64};
+use super::{concat_batches, parse_i64, parse_u64};
 use crate::dataset::Dataset;
 use crate::error::{MlError, Result};
 use rayon::iter::{IntoParallelRefIterator, ParallelBridge, ParallelIterator};
@@ -461,6 +462,8 @@ enum Kind {
         min: i64,
         max: i64,
     },
+    /// Parsed as u64 (UInt64 columns: identifiers past the range of i64).
+    UInt64,
     /// Parsed as f64, then cast to the target if not Float64.
     Float {
         target: DataType,
@@ -488,6 +491,7 @@ impl Kind {
             DataType::UInt32 => int(0, u32::MAX as i64),
             DataType::UInt16 => int(0, u16::MAX as i64),
             DataType::UInt8 => int(0, u8::MAX as i64),
+            DataType::UInt64 => Kind::UInt64,
             DataType::Float64 | DataType::Float32 => Kind::Float { target: dt.clone() },
             DataType::Boolean => Kind::Boolean,
             DataType::Utf8 => Kind::Utf8,
@@ -500,6 +504,7 @@ impl Kind {
 
 enum ColBuf {
     Int(Int64Builder),
+    UInt64(UInt64Builder),
     Float(Float64Builder),
     Bool(BooleanBuilder),
     Str(StrBuf),
@@ -558,6 +563,7 @@ impl ColBuf {
     fn new(kind: &Kind, rows: usize, str_bytes: usize) -> ColBuf {
         match kind {
             Kind::Int { .. } => ColBuf::Int(Int64Builder::with_capacity(rows)),
+            Kind::UInt64 => ColBuf::UInt64(UInt64Builder::with_capacity(rows)),
             Kind::Float { .. } => ColBuf::Float(Float64Builder::with_capacity(rows)),
             Kind::Boolean => ColBuf::Bool(BooleanBuilder::with_capacity(rows)),
             Kind::Utf8 | Kind::Cast { .. } => ColBuf::Str(StrBuf::new(rows, str_bytes)),
@@ -577,6 +583,7 @@ impl ColBuf {
                 }
                 b.append_value(v);
             }
+            ColBuf::UInt64(b) => b.append_value(parse_u64(field.trim_ascii()).ok_or(())?),
             ColBuf::Float(b) => b.append_value(parse_f64(field.trim_ascii()).ok_or(())?),
             ColBuf::Bool(b) => b.append_value(parse_bool(field.trim_ascii()).ok_or(())?),
             ColBuf::Str(b) => b.push(field)?,
@@ -588,6 +595,7 @@ impl ColBuf {
     fn push_null(&mut self) {
         match self {
             ColBuf::Int(b) => b.append_null(),
+            ColBuf::UInt64(b) => b.append_null(),
             ColBuf::Float(b) => b.append_null(),
             ColBuf::Bool(b) => b.append_null(),
             ColBuf::Str(b) => b.push_null(),
@@ -599,6 +607,7 @@ impl ColBuf {
     fn finish(&mut self) -> std::result::Result<ArrayRef, ()> {
         Ok(match self {
             ColBuf::Int(b) => Arc::new(b.finish()),
+            ColBuf::UInt64(b) => Arc::new(b.finish()),
             ColBuf::Float(b) => Arc::new(b.finish()),
             ColBuf::Bool(b) => Arc::new(b.finish()),
             ColBuf::Str(b) => return b.finish(),
@@ -757,7 +766,9 @@ impl Parser {
             "is not valid UTF-8".to_string()
         } else {
             match self.kinds[col] {
-                Kind::Int { .. } => format!("is not a valid {} integer", f.data_type()),
+                Kind::Int { .. } | Kind::UInt64 => {
+                    format!("is not a valid {} integer", f.data_type())
+                }
                 _ => format!("is not a valid {}", f.data_type()),
             }
         };

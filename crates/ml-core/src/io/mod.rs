@@ -207,9 +207,31 @@ pub(crate) fn parse_i64(bytes: &[u8]) -> Option<i64> {
     }
 }
 
+/// An unsigned decimal integer (an optional `+`, then digits), as `str::parse::<u64>` reads it;
+/// `None` past `u64::MAX` or on any other byte.
+#[inline]
+pub(crate) fn parse_u64(bytes: &[u8]) -> Option<u64> {
+    let digits = match bytes.first()? {
+        b'+' => &bytes[1..],
+        _ => bytes,
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &b in digits {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(d as u64)?;
+    }
+    Some(v)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{duplicate_names, parse_i64};
+    use super::{duplicate_names, parse_i64, parse_u64};
 
     #[test]
     fn duplicate_names_lists_each_repeated_name_with_its_columns() {
@@ -242,6 +264,30 @@ mod tests {
             "abc",
         ] {
             assert_eq!(parse_i64(s.as_bytes()), s.parse::<i64>().ok(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn parse_u64_matches_std() {
+        for s in [
+            "0",
+            "-0",
+            "+7",
+            "-7",
+            "123",
+            "9223372036854775808",
+            "18446744073709551615",
+            "18446744073709551616",
+            "99999999999999999999",
+            "",
+            "+",
+            "1.0",
+            "1e3",
+            " 1",
+            "00012",
+            "abc",
+        ] {
+            assert_eq!(parse_u64(s.as_bytes()), s.parse::<u64>().ok(), "{s:?}");
         }
     }
 }
