@@ -443,7 +443,7 @@ fn header_line(path: &Path) -> Result<String> {
 /// The click files as one stream of batches with one schema, inferred from the first file.
 /// The `id` column is read as an unsigned 64-bit integer: Avazu ids go beyond the range of a
 /// signed one, where inference (as Spark's) gives a double, which would round them. (As text
-/// they took 8% longer to write, in a file a third larger; see benches.)
+/// they took 8% longer to write, in a file a quarter larger; see benches.)
 fn click_sources(files: &[PathBuf]) -> Result<ConcatSource> {
     let inferred = ml_core::io::infer_csv_schema(&files[0], &CsvReadOptions::default())?;
     let fields: Vec<Field> = inferred
