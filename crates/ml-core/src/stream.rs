@@ -572,7 +572,35 @@ impl BatchSource for StagedSource<'_> {
 /// temporary file is removed and `path` is untouched. Returns the number of rows written.
 pub fn write_parquet_source(source: &dyn BatchSource, path: impl AsRef<Path>) -> Result<usize> {
     let schema = source.schema()?;
-    crate::io::write_parquet_batches(path.as_ref(), schema, source.open()?)
+    crate::io::write_parquet_batches(path.as_ref(), schema, source.open()?, true)
+}
+
+/// [`write_parquet_source`] for a scratch copy, one that lives no longer than the process (in
+/// a temporary directory, say): the same file, written under a temporary name and renamed when
+/// complete, but not synced to disk before the rename. The operating system writes it back
+/// when it likes, or not at all when it is deleted first; a crash may lose it. Anything a user
+/// keeps should go through [`write_parquet_source`].
+///
+/// ```
+/// use ml_core::stream::{write_parquet_source_unsynced, MemorySource};
+/// let data = ml_core::Dataset::from_columns(vec![(
+///     "x",
+///     std::sync::Arc::new(arrow::array::Float64Array::from(vec![1.0, 2.0])) as arrow::array::ArrayRef,
+/// )])
+/// .unwrap();
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("scratch.parquet");
+/// let rows = write_parquet_source_unsynced(&MemorySource::from_dataset(&data, 1).unwrap(), &path)
+///     .unwrap();
+/// assert_eq!(rows, 2);
+/// assert_eq!(ml_core::io::read_parquet(&path).unwrap().num_rows(), 2);
+/// ```
+pub fn write_parquet_source_unsynced(
+    source: &dyn BatchSource,
+    path: impl AsRef<Path>,
+) -> Result<usize> {
+    let schema = source.schema()?;
+    crate::io::write_parquet_batches(path.as_ref(), schema, source.open()?, false)
 }
 
 #[cfg(test)]
@@ -622,6 +650,22 @@ mod tests {
             random_split(source, &[0.0, -1.0], 1),
             Err(MlError::InvalidParam { .. })
         ));
+    }
+
+    #[test]
+    fn a_scratch_parquet_copy_is_the_same_file() {
+        let d = data(5_000);
+        let source = MemorySource::from_dataset(&d, 700).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (synced, scratch) = (dir.path().join("a.parquet"), dir.path().join("b.parquet"));
+        assert_eq!(write_parquet_source(&source, &synced).unwrap(), 5_000);
+        assert_eq!(
+            write_parquet_source_unsynced(&source, &scratch).unwrap(),
+            5_000
+        );
+        assert!(std::fs::read(&synced).unwrap() == std::fs::read(&scratch).unwrap());
+        // Nothing else in the directory: the temporary names were renamed.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
     }
 
     /// The batches of a read, each cut to `columns` after the read (the reference for

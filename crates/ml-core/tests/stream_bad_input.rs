@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray};
 use ml_core::io::{write_parquet, CsvReadOptions, ReadOptions};
-use ml_core::stream::{table_source, write_parquet_source, BatchSource, CsvSource};
+use ml_core::stream::{
+    table_source, write_parquet_source, write_parquet_source_unsynced, BatchSource, CsvSource,
+};
 use ml_core::{Dataset, MlError};
 
 /// The names of the files in `dir`, sorted.
@@ -44,28 +46,36 @@ fn a_malformed_row_in_batch_7_of_10_names_the_file_and_line_and_writes_nothing()
     fs::create_dir(&out_dir).unwrap();
     let out = out_dir.join("clicks.parquet");
 
-    let err = write_parquet_source(&source, &out).unwrap_err();
-    match &err {
-        // The header is line 1, so row 650 is line 652.
-        MlError::Csv { path, line, .. } => {
-            assert_eq!(path, &input, "{err}");
-            assert_eq!(*line, 652, "{err}");
+    // The durable write and the scratch one (not synced) fail alike.
+    type Write = fn(&dyn BatchSource, &std::path::Path) -> ml_core::Result<usize>;
+    let writes: [Write; 2] = [
+        |s, p| write_parquet_source(s, p),
+        |s, p| write_parquet_source_unsynced(s, p),
+    ];
+    for write in writes {
+        let err = write(&source, &out).unwrap_err();
+        match &err {
+            // The header is line 1, so row 650 is line 652.
+            MlError::Csv { path, line, .. } => {
+                assert_eq!(path, &input, "{err}");
+                assert_eq!(*line, 652, "{err}");
+            }
+            other => panic!("expected a CSV error naming the file and line, got {other:?}"),
         }
-        other => panic!("expected a CSV error naming the file and line, got {other:?}"),
+        let message = err.to_string();
+        assert!(message.contains("clicks.csv"), "{message}");
+        assert!(message.contains("652"), "{message}");
+        // Where the column's type came from: the first 100 rows the source inferred it from.
+        assert!(
+            message.contains("inferred from the first 100 rows"),
+            "{message}"
+        );
+        assert!(
+            files_in(&out_dir).is_empty(),
+            "left behind: {:?}",
+            files_in(&out_dir)
+        );
     }
-    let message = err.to_string();
-    assert!(message.contains("clicks.csv"), "{message}");
-    assert!(message.contains("652"), "{message}");
-    // Where the column's type came from: the first 100 rows the source inferred it from.
-    assert!(
-        message.contains("inferred from the first 100 rows"),
-        "{message}"
-    );
-    assert!(
-        files_in(&out_dir).is_empty(),
-        "left behind: {:?}",
-        files_in(&out_dir)
-    );
 }
 
 #[test]

@@ -27,6 +27,17 @@ where
     write_file_atomic_via(path, Ok, write)
 }
 
+/// [`write_file_atomic`], syncing the temporary file before the rename only when `sync`. Not
+/// syncing is for scratch files that live no longer than the process (a copy in a temporary
+/// directory), which need not reach the disk; they are still written under a temporary name
+/// and renamed when complete, so a reader never sees a partial file.
+pub(crate) fn write_file_atomic_with_sync<F>(path: &Path, sync: bool, write: F) -> Result<()>
+where
+    F: FnOnce(&mut AtomicSink<'_>) -> Result<()>,
+{
+    stage_via_with(path, Ok, write, sync)?.commit()
+}
+
 /// [`write_file_atomic`] with the temporary [`File`] wrapped by `wrap` (tests wrap it in a
 /// writer that fails after a number of bytes, as a full disk does).
 pub(crate) fn write_file_atomic_via<W, F>(
@@ -99,6 +110,20 @@ where
     W: Write + Send + IntoFile,
     F: FnOnce(&mut AtomicSink<'_>) -> Result<()>,
 {
+    stage_via_with(path, wrap, write, true)
+}
+
+/// [`stage_via`], syncing the temporary file only when `sync`.
+fn stage_via_with<W, F>(
+    path: &Path,
+    wrap: impl FnOnce(File) -> io::Result<W>,
+    write: F,
+    sync: bool,
+) -> Result<Staged>
+where
+    W: Write + Send + IntoFile,
+    F: FnOnce(&mut AtomicSink<'_>) -> Result<()>,
+{
     let target = writable_target(path)?;
     let dir = target
         .parent()
@@ -121,7 +146,9 @@ where
         .map_err(|e| MlError::io(path, e.into_error()))?
         .into_file()
         .map_err(|e| MlError::io(path, e))?;
-    file.sync_all().map_err(|e| MlError::io(path, e))?;
+    if sync {
+        file.sync_all().map_err(|e| MlError::io(path, e))?;
+    }
     if let Ok(previous) = fs::metadata(&staged.target) {
         fs::set_permissions(&staged.tmp, previous.permissions())
             .map_err(|e| MlError::io(&staged.tmp, e))?;

@@ -71,7 +71,7 @@ mod parquet_io;
 mod table;
 
 pub use atomic::{check_output_path, OutputFiles};
-pub(crate) use atomic::{kind_of, write_file_atomic};
+pub(crate) use atomic::{kind_of, write_file_atomic, write_file_atomic_with_sync};
 #[cfg(test)]
 pub(crate) use atomic::{tests::FailAfter, write_file_atomic_via};
 pub(crate) use csv_read::csv_batches_inferred;

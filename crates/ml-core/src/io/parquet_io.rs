@@ -19,7 +19,7 @@ use rayon::prelude::*;
 
 use super::parquet_check::check_column_chunks;
 use super::parquet_encode::ColumnsInParallel;
-use super::{parse_i64, write_file_atomic};
+use super::{parse_i64, write_file_atomic_with_sync};
 use crate::dataset::Dataset;
 use crate::error::{MlError, Result};
 
@@ -664,6 +664,7 @@ pub fn write_parquet(data: &Dataset, path: impl AsRef<Path>) -> Result<()> {
         path.as_ref(),
         data.schema(),
         std::iter::once(Ok(data.batch().clone())),
+        true,
     )
     .map(|_| ())
 }
@@ -676,11 +677,13 @@ pub fn write_parquet(data: &Dataset, path: impl AsRef<Path>) -> Result<()> {
 /// parses its next batch while this one is compressed), so at most three batches are held: the
 /// one being read, one waiting, and the one being encoded, besides the open row group. The
 /// columns of a batch are encoded in parallel, on the current rayon pool; the file is the same
-/// bytes as `ArrowWriter` writes, at any number of threads.
+/// bytes as `ArrowWriter` writes, at any number of threads. The file is synced to disk before
+/// the rename when `sync` (see [`crate::stream::write_parquet_source_unsynced`] for when not).
 pub(crate) fn write_parquet_batches(
     path: &Path,
     schema: SchemaRef,
     batches: impl Iterator<Item = Result<RecordBatch>> + Send,
+    sync: bool,
 ) -> Result<usize> {
     // A caller inside a pool of n threads (a stage's `n_threads`) reads on n threads too.
     let pool = rayon::current_thread_index().map(|_| rayon::current_num_threads());
@@ -698,7 +701,7 @@ pub(crate) fn write_parquet_batches(
             }
         });
         // `queued` is dropped when the write ends, which stops the reading thread.
-        write_batches_in_order(path, schema, queued.into_iter())
+        write_batches_in_order(path, schema, queued.into_iter(), sync)
     })
 }
 
@@ -707,13 +710,14 @@ fn write_batches_in_order(
     path: &Path,
     schema: SchemaRef,
     batches: impl Iterator<Item = Result<RecordBatch>>,
+    sync: bool,
 ) -> Result<usize> {
     let props = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
         .set_max_row_group_row_count(Some(256 * 1024))
         .build();
     let mut rows = 0;
-    write_file_atomic(path, |out| {
+    write_file_atomic_with_sync(path, sync, |out| {
         let mut writer = ColumnsInParallel::try_new(out, schema.clone(), props)
             .map_err(|e| pq_error(path, e))?;
         for batch in batches {
