@@ -11,10 +11,13 @@
 //! codes. A value's bin is [`FeatureCuts::bin`] of the value itself either way, so the bins,
 //! and the model, are the same as from the second read.
 //!
-//! The codes are kept only while they are small: at most [`MAX_DISTINCT`] distinct values per
-//! feature, and at most [`CODE_BUDGET_BYTES`] of codes (2 bytes per feature and row: 256 MiB
-//! is 8.9M rows of 15 features). Past either, they are dropped (their memory freed) and
-//! training reads the source again, as without them.
+//! The codes are kept only while they are small and cheap: at most [`MAX_DISTINCT`] distinct
+//! values per feature, of which at most [`MAX_HASHED`] outside `0..65,536`'s whole numbers
+//! (those are coded by direct indexing, the others through a hash table: a feature of many
+//! fractional values is coded no faster than the second read bins it), and at most
+//! [`CODE_BUDGET_BYTES`] of codes (2 bytes per feature and row: 256 MiB is 8.9M rows of 15
+//! features). Past any of these, they are dropped (their memory freed) and training reads the
+//! source again, as without them.
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
@@ -29,6 +32,10 @@ use crate::binning::{BinMapper, BinMatrix, FeatureCuts};
 pub(crate) const MAX_DISTINCT: usize = u16::MAX as usize;
 /// Whole values in `0..SMALL_WHOLE` find their code by direct indexing, without hashing.
 const SMALL_WHOLE: usize = 1 << 16;
+/// Most distinct values of a feature outside the direct table (fractions, negatives, large
+/// numbers, NaN): past it the feature is taken for a continuous one, whose values a hash table
+/// codes no faster than the second read bins them, and the codes are dropped.
+pub(crate) const MAX_HASHED: usize = 1024;
 /// Rows per tile of [`ValueCodes::push`] (256 rows of 15 features: 30 KB).
 const TILE_ROWS: usize = 256;
 /// In the direct table: no code yet.
@@ -77,11 +84,12 @@ impl FeatureCodes {
             } else {
                 v.to_bits()
             };
+            let hashed = self.code_of.len();
             let code = match self.code_of.entry(bits) {
                 Entry::Occupied(e) => *e.get(),
                 Entry::Vacant(e) => {
                     let next = self.values.len();
-                    if next >= max_distinct {
+                    if next >= max_distinct || hashed >= MAX_HASHED {
                         return false;
                     }
                     self.values.push(v);
@@ -270,6 +278,13 @@ mod tests {
         codes.push(rows(400, 50, 200).view());
         assert!(!codes.is_kept());
         assert!(codes.bin(&mapper(&rows(10, 0, 5)), false).is_none());
+        // More distinct values outside the direct table than MAX_HASHED (fractions).
+        let mut codes = ValueCodes::new(1);
+        let fractions = |n: usize| Array2::from_shape_fn((n, 1), |(i, _)| i as f64 + 0.5);
+        codes.push(fractions(MAX_HASHED).view());
+        assert!(codes.is_kept());
+        codes.push(fractions(MAX_HASHED + 1).view());
+        assert!(!codes.is_kept());
         // More bytes of codes than the budget: 3 features x 2 bytes x 100 rows = 600.
         let mut codes = ValueCodes::with_limits(3, 100, 600);
         codes.push(rows(100, 0, 5).view());
