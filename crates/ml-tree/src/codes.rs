@@ -56,7 +56,7 @@ struct FeatureCodes {
 
 impl FeatureCodes {
     /// Appends the codes of `column`; false when the feature gets more than `max_distinct`
-    /// distinct values.
+    /// distinct values, or more than [`MAX_HASHED`] outside the direct table.
     fn push(&mut self, column: impl Iterator<Item = f64>, max_distinct: usize) -> bool {
         if self.small.is_empty() {
             self.small = vec![NO_CODE; SMALL_WHOLE];
