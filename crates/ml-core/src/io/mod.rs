@@ -188,22 +188,12 @@ pub(crate) fn parse_i64(bytes: &[u8]) -> Option<i64> {
         b'+' => (false, &bytes[1..]),
         _ => (false, bytes),
     };
-    if digits.is_empty() {
-        return None;
-    }
-    // Accumulate negatively so that i64::MIN parses.
-    let mut v: i64 = 0;
-    for &b in digits {
-        let d = b.wrapping_sub(b'0');
-        if d > 9 {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_sub(d as i64)?;
-    }
+    let magnitude = unsigned_digits(digits)?;
     if neg {
-        Some(v)
+        // 2^63 is i64::MIN's magnitude: as i64 it is i64::MIN, which negates to itself.
+        (magnitude <= 1 << 63).then(|| (magnitude as i64).wrapping_neg())
     } else {
-        v.checked_neg()
+        i64::try_from(magnitude).ok()
     }
 }
 
@@ -211,10 +201,16 @@ pub(crate) fn parse_i64(bytes: &[u8]) -> Option<i64> {
 /// `None` past `u64::MAX` or on any other byte.
 #[inline]
 pub(crate) fn parse_u64(bytes: &[u8]) -> Option<u64> {
-    let digits = match bytes.first()? {
-        b'+' => &bytes[1..],
-        _ => bytes,
-    };
+    match bytes.first()? {
+        b'+' => unsigned_digits(&bytes[1..]),
+        _ => unsigned_digits(bytes),
+    }
+}
+
+/// The value of one or more ASCII digits; `None` when empty, past `u64::MAX` or on any other
+/// byte.
+#[inline]
+fn unsigned_digits(digits: &[u8]) -> Option<u64> {
     if digits.is_empty() {
         return None;
     }
@@ -254,6 +250,9 @@ mod tests {
             "9223372036854775807",
             "9223372036854775808",
             "-9223372036854775809",
+            "18446744073709551615",
+            "-18446744073709551615",
+            "-18446744073709551616",
             "",
             "-",
             "+",
