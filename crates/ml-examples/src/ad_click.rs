@@ -86,10 +86,13 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<Summary> {
         .parquet_out
         .clone()
         .unwrap_or_else(|| tmp.path().join("clicks.parquet"));
-    let written = timings.phase("write_parquet", || match &args.parquet_out {
-        Some(keep) => ml_core::stream::write_parquet_source(&csv, keep),
-        // A scratch copy in a temporary directory, deleted at the end: not synced to disk.
-        None => ml_core::stream::write_parquet_source_unsynced(&csv, &pq_path),
+    let written = timings.phase("write_parquet", || {
+        if args.parquet_out.is_some() {
+            ml_core::stream::write_parquet_source(&csv, &pq_path)
+        } else {
+            // A scratch copy in a temporary directory, deleted at the end: not synced to disk.
+            ml_core::stream::write_parquet_source_unsynced(&csv, &pq_path)
+        }
     })?;
     let parquet = ParquetSource::new(&pq_path);
     let back = timings.phase("read_parquet", || -> Result<usize> {

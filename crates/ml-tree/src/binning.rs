@@ -227,9 +227,15 @@ impl BinMapper {
     pub fn transform_with_layout(&self, x: ArrayView2<'_, f64>, compact: bool) -> BinMatrix {
         let mut data = Vec::new();
         self.bin_rows_into(x, &mut data);
+        self.matrix(x.nrows(), data, compact)
+    }
+
+    /// The matrix of `n_rows` rows already binned under this mapper (`data`, row-major, one
+    /// bin per feature), in the compact layout or the fast one (see [`BinMatrix`]).
+    pub(crate) fn matrix(&self, n_rows: usize, data: Vec<u8>, compact: bool) -> BinMatrix {
         BinMatrix::with_layout(
-            x.nrows(),
-            x.ncols(),
+            n_rows,
+            self.features.len(),
             data,
             self.features.iter().map(|c| c.n_bins() as u8).collect(),
             compact,

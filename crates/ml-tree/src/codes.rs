@@ -201,14 +201,7 @@ impl ValueCodes {
                     }
                 });
         }
-        let missing = mapper.features.iter().map(|c| c.n_bins() as u8).collect();
-        Some(BinMatrix::with_layout(
-            self.n_rows,
-            d,
-            data,
-            missing,
-            compact,
-        ))
+        Some(mapper.matrix(self.n_rows, data, compact))
     }
 }
 
@@ -237,14 +230,6 @@ mod tests {
         BinMapper::from_sample(x.view(), None, &[(0, 13)], 8)
     }
 
-    /// The matrix binned from the values directly, as the second read bins them.
-    fn direct(x: &Array2<f64>, mapper: &BinMapper, compact: bool) -> BinMatrix {
-        let mut data = Vec::new();
-        mapper.bin_rows_into(x.view(), &mut data);
-        let missing = mapper.features.iter().map(|c| c.n_bins() as u8).collect();
-        BinMatrix::with_layout(x.nrows(), 3, data, missing, compact)
-    }
-
     #[test]
     fn bins_from_codes_equal_bins_from_values() {
         let all = rows(5_000, 0, 700);
@@ -256,7 +241,8 @@ mod tests {
             }
             assert!(codes.is_kept());
             let got = codes.bin(&mapper, compact).unwrap();
-            let want = direct(&all, &mapper, compact);
+            // Binned from the values directly, as the second read bins them.
+            let want = mapper.transform_with_layout(all.view(), compact);
             assert_eq!(got.n_rows(), want.n_rows());
             assert_eq!(got.is_compact(), want.is_compact());
             assert_eq!(got.missing_bins(), want.missing_bins());

@@ -333,19 +333,19 @@ impl FlatForest {
     /// [`FlatForest::add_tree_outputs`] needs only the rows from
     /// [`FlatForest::fill_missing_split`].
     pub(crate) fn all_numeric(&self, d: usize) -> bool {
-        d > 0
-            && self.width <= d
-            && self.consecutive
-            && self.numeric_depth.iter().all(Option::is_some)
+        self.all_walked(d, &self.numeric_depth)
     }
 
     /// True when every tree is walked by the tabled walk (numeric splits, and categorical
     /// ones with sets of at most [`MAX_TABLE_CATEGORIES`] categories) on rows of `d` values.
     pub(crate) fn all_tabled(&self, d: usize) -> bool {
-        d > 0
-            && self.width <= d
-            && self.consecutive
-            && self.tabled_depth.iter().all(Option::is_some)
+        self.all_walked(d, &self.tabled_depth)
+    }
+
+    /// True when rows of `d` values hold every feature tested, right children follow their
+    /// left ones, and every tree has a depth in `depths` (the walk they stand for).
+    fn all_walked(&self, d: usize, depths: &[Option<u32>]) -> bool {
+        d > 0 && self.width <= d && self.consecutive && depths.iter().all(Option::is_some)
     }
 
     /// Values in a block of [`FlatForest::fill_missing_split`], per row.

@@ -204,19 +204,7 @@ impl<'m> BinAppender<'m> {
     /// The matrix of every row appended, in the compact layout or the fast one (see
     /// [`BinMatrix`]).
     pub fn finish(self, compact: bool) -> BinMatrix {
-        let missing = self
-            .mapper
-            .features
-            .iter()
-            .map(|c| c.n_bins() as u8)
-            .collect();
-        BinMatrix::with_layout(
-            self.n_rows,
-            self.mapper.features.len(),
-            self.data,
-            missing,
-            compact,
-        )
+        self.mapper.matrix(self.n_rows, self.data, compact)
     }
 }
 
@@ -271,23 +259,25 @@ mod tests {
 
     /// A source of `n` rows of one feature `x = row % 7`.
     fn source(n: usize) -> MemorySource {
-        let x = ndarray::Array2::from_shape_fn((n, 1), |(i, _)| (i % 7) as f64);
+        let x = arrow::array::Float64Array::from_iter_values((0..n).map(|i| (i % 7) as f64));
         let data = Dataset::from_columns(vec![(
             "x",
-            std::sync::Arc::new(arrow::array::Float64Array::from_iter_values(
-                x.iter().copied(),
-            )) as arrow::array::ArrayRef,
+            std::sync::Arc::new(x) as arrow::array::ArrayRef,
         )])
         .unwrap();
         MemorySource::from_dataset(&data, 64).unwrap()
     }
 
+    /// Cut points from the values 0 to 6, at most 4 bins.
+    fn mapper() -> BinMapper {
+        let x = ndarray::Array2::from_shape_fn((7, 1), |(i, _)| i as f64);
+        BinMapper::from_sample(x.view(), None, &[], 4)
+    }
+
     /// Bins `source` on its second read, as training does when the values were not kept as
     /// codes, after a first read of `expected` rows.
     fn second_read(source: &MemorySource, expected: usize) -> Result<BinMatrix> {
-        let x = ndarray::Array2::from_shape_fn((7, 1), |(i, _)| i as f64);
-        let mapper = BinMapper::from_sample(x.view(), None, &[], 4);
-        bin_source(source, &mapper, expected, false, |data, _, sink| {
+        bin_source(source, &mapper(), expected, false, |data, _, sink| {
             let col = data.f64_column("x")?;
             let x = ndarray::ArrayView2::from_shape((col.len(), 1), col.values())
                 .map_err(|e| MlError::data(e.to_string()))?;
@@ -300,17 +290,7 @@ mod tests {
     fn a_second_read_with_other_rows_is_refused() {
         let bins = second_read(&source(300), 300).unwrap();
         assert_eq!(bins.n_rows(), 300);
-        assert_eq!(
-            bins.get(299, 0),
-            BinMapper::from_sample(
-                ndarray::Array2::from_shape_fn((7, 1), |(i, _)| i as f64).view(),
-                None,
-                &[],
-                4
-            )
-            .features[0]
-                .bin((299 % 7) as f64)
-        );
+        assert_eq!(bins.get(299, 0), mapper().features[0].bin((299 % 7) as f64));
         for (rows, expected, says) in [
             (300, 400, "300 rows on its second read and 400"),
             (300, 200, "more than 200 rows on its second read and 200"),
