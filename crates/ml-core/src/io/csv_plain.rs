@@ -19,14 +19,24 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
 
 /// Bytes read from the file at a time.
-const READ_BLOCK: u64 = 1 << 18;
+pub(super) const READ_BLOCK: u64 = 1 << 18;
+
+/// A chunk takes no more lines once its bytes pass this (2 GiB); with a line of at most
+/// [`MAX_PLAIN_LINE`] bytes after it, its field offsets stay below `u32::MAX`.
+pub(super) const MAX_CHUNK_BYTES: usize = 1 << 31;
+
+/// The longest line taken plainly (1 GiB); a longer one goes to the CSV parser, whose own
+/// limit (`max_record_bytes`) applies.
+const MAX_PLAIN_LINE: usize = 1 << 30;
 
 /// The raw fields of up to `batch_size` consecutive records.
 pub(super) struct Chunk {
     /// The bytes the fields are ranges of.
     pub data: Vec<u8>,
-    /// Per column, the `(start, end)` byte range in `data` of the field of every row.
-    pub fields: Vec<Vec<(usize, usize)>>,
+    /// Per column, the `(start, end)` byte range in `data` of the field of every row (`data`
+    /// stays below [`MAX_CHUNK_BYTES`] plus one record, so the offsets fit in `u32`: half the
+    /// bytes written and read back per field).
+    pub fields: Vec<Vec<(u32, u32)>>,
     /// One-based line on which each row starts.
     pub lines: Vec<usize>,
 }
@@ -50,7 +60,7 @@ impl Chunk {
     #[inline]
     pub fn field(&self, r: usize, c: usize) -> &[u8] {
         let (start, end) = self.fields[c][r];
-        &self.data[start..end]
+        &self.data[start as usize..end as usize]
     }
 }
 
@@ -82,6 +92,8 @@ pub(super) struct PlainLines {
     line: u64,
     /// Whether the file has no bytes past `carry`.
     eof: bool,
+    /// Whether the CPU has AVX-512BW (the delimiters of a line found 64 bytes at a time).
+    avx512: bool,
 }
 
 impl PlainLines {
@@ -110,6 +122,7 @@ impl PlainLines {
             offset: 0,
             line: 0,
             eof: false,
+            avx512: has_avx512bw(),
         };
         lines.resume_at(offset, line)?;
         Ok(Some(lines))
@@ -140,8 +153,9 @@ impl PlainLines {
         // Bytes before `clean_to` hold no quote and no '\r'; `clean_to` is the first one found,
         // or the end of the bytes looked at.
         let mut clean_to = at;
+        let max_line = self.max_record_bytes.min(MAX_PLAIN_LINE);
         let stop = loop {
-            if chunk.rows() >= max_rows {
+            if chunk.rows() >= max_rows || at >= MAX_CHUNK_BYTES {
                 break Stop::Full;
             }
             let Some(nl) = memchr::memchr(b'\n', &chunk.data[at..]).map(|i| at + i) else {
@@ -152,7 +166,7 @@ impl PlainLines {
                         Stop::NotPlain
                     };
                 }
-                if chunk.data.len() - at >= self.max_record_bytes {
+                if chunk.data.len() - at >= max_line {
                     break Stop::NotPlain;
                 }
                 let read = (&mut self.file)
@@ -166,7 +180,7 @@ impl PlainLines {
                 clean_to = memchr::memchr2(b'"', b'\r', &chunk.data[from..])
                     .map_or(chunk.data.len(), |i| from + i);
             }
-            if nl == at || clean_to < nl || nl - at >= self.max_record_bytes {
+            if nl == at || clean_to < nl || nl - at >= max_line {
                 break Stop::NotPlain;
             }
             if !self.split(chunk, at, nl) {
@@ -186,30 +200,51 @@ impl PlainLines {
 
     /// Adds the fields of the line `chunk.data[at..nl]` as the chunk's next row; false (and
     /// nothing added) when the line does not have `ncols` fields or a field is longer than
-    /// `max_field_bytes`.
+    /// `max_field_bytes`. `at` and `nl` are below `u32::MAX` (see [`MAX_CHUNK_BYTES`]).
     fn split(&self, chunk: &mut Chunk, at: usize, nl: usize) -> bool {
         let rows = chunk.rows();
         let mut column = 0;
         let mut start = at;
         let mut fits = true;
-        let mut field_end = |end: usize, fields: &mut [Vec<(usize, usize)>]| {
+        let max_field = self.max_field_bytes;
+        let mut field_end = |end: usize, fields: &mut [Vec<(u32, u32)>]| {
             if let Some(f) = fields.get_mut(column) {
-                f.push((start, end));
+                f.push((start as u32, end as u32));
             }
-            fits &= end - start <= self.max_field_bytes;
+            fits &= end - start <= max_field;
             column += 1;
             start = end + 1;
         };
-        for_each_byte(&chunk.data[at..nl], self.delimiter, |i| {
-            field_end(at + i, &mut chunk.fields)
-        });
-        field_end(nl, &mut chunk.fields);
+        let line = &chunk.data[at..nl];
+        let fields = &mut chunk.fields;
+        if self.avx512 {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `avx512` is set only where the CPU has AVX-512BW (`PlainLines::open`).
+            unsafe {
+                for_each_byte_avx512(line, self.delimiter, |i| field_end(at + i, fields));
+            }
+        } else {
+            for_each_byte(line, self.delimiter, |i| field_end(at + i, fields));
+        }
+        field_end(nl, fields);
         if column == self.ncols && fits {
             return true;
         }
         for f in &mut chunk.fields {
             f.truncate(rows);
         }
+        false
+    }
+}
+
+/// Whether the CPU has AVX-512BW, for [`for_each_byte_avx512`].
+fn has_avx512bw() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512bw")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
         false
     }
 }
@@ -238,6 +273,34 @@ fn for_each_byte(bytes: &[u8], b: u8, mut found: impl FnMut(usize)) {
         if v == b {
             found(at + i);
         }
+    }
+}
+
+/// [`for_each_byte`] with AVX-512BW: 64 bytes compared at once, the last ones through a
+/// masked load (which reads no byte past `bytes`).
+///
+/// # Safety
+/// The CPU has AVX-512BW.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512bw")]
+unsafe fn for_each_byte_avx512(bytes: &[u8], b: u8, mut found: impl FnMut(usize)) {
+    use std::arch::x86_64::{
+        _mm512_mask_cmpeq_epi8_mask, _mm512_maskz_loadu_epi8, _mm512_set1_epi8,
+    };
+    let splat = _mm512_set1_epi8(b as i8);
+    let mut at = 0;
+    while at < bytes.len() {
+        let n = (bytes.len() - at).min(64);
+        let keep = if n == 64 { u64::MAX } else { (1u64 << n) - 1 };
+        // SAFETY: the lanes loaded are `bytes[at..at + n]`; masked-off lanes are not read (a
+        // masked load suppresses their faults).
+        let v = unsafe { _mm512_maskz_loadu_epi8(keep, bytes.as_ptr().add(at).cast()) };
+        let mut mask = _mm512_mask_cmpeq_epi8_mask(keep, v, splat);
+        while mask != 0 {
+            found(at + mask.trailing_zeros() as usize);
+            mask &= mask - 1;
+        }
+        at += 64;
     }
 }
 
@@ -383,7 +446,7 @@ mod tests {
                 .wrapping_add(1442695040888963407);
             (seed >> 33) as u8
         };
-        for len in 0..80 {
+        for len in 0..200 {
             for _ in 0..20 {
                 // Bytes near the one looked for (and 0x80 apart from it) as well as random.
                 let bytes: Vec<u8> = (0..len)
@@ -398,6 +461,15 @@ mod tests {
                 for_each_byte(&bytes, b',', |i| got.push(i));
                 let expected: Vec<usize> = (0..len).filter(|&i| bytes[i] == b',').collect();
                 assert_eq!(got, expected, "{bytes:?}");
+                if has_avx512bw() {
+                    #[cfg(target_arch = "x86_64")]
+                    {
+                        let mut wide = Vec::new();
+                        // SAFETY: the CPU has AVX-512BW.
+                        unsafe { for_each_byte_avx512(&bytes, b',', |i| wide.push(i)) };
+                        assert_eq!(wide, expected, "AVX-512: {bytes:?}");
+                    }
+                }
             }
         }
     }
