@@ -534,19 +534,7 @@ impl StrBuf {
     /// 32-bit offsets).
     #[inline]
     fn push(&mut self, field: &[u8]) -> std::result::Result<(), ()> {
-        // Short fields (codes, ids) copied with a length known to the compiler: a few moves
-        // instead of a call to `memcpy` per field, which cost a tenth of reading a click log.
-        macro_rules! copy_short {
-            ($($n:literal)*) => {
-                match field.len() {
-                    $($n => self.values.extend_from_slice(
-                        &<[u8; $n]>::try_from(field).unwrap_or([0; $n]),
-                    ),)*
-                    _ => self.values.extend_from_slice(field),
-                }
-            };
-        }
-        copy_short!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16);
+        self.values.extend_from_slice(field);
         self.offsets
             .push(i32::try_from(self.values.len()).map_err(|_| ())?);
         self.nulls.append_non_null();
