@@ -565,7 +565,7 @@ impl BatchSource for StagedSource<'_> {
 }
 
 /// Writes every batch of `source` to one Snappy-compressed Parquet file (row groups of at most
-/// 256k rows, as [`write_parquet`](crate::io::write_parquet)), holding at most three batches
+/// 1,048,576 rows and about 256 MiB of values, as [`write_parquet`](crate::io::write_parquet)), holding at most three batches
 /// (the source is read one batch ahead, on a thread of its own, while the previous batch is
 /// encoded) and one row group at a time. The file is written under a temporary name and
 /// renamed when complete; on any error (a bad batch in the middle of the source included) the

@@ -111,7 +111,7 @@ fn round_trip_keeps_values_types_and_field_metadata() {
 #[test]
 fn large_file_uses_the_parallel_column_path_and_round_trips() {
     // 120k rows: above the threshold where columns are decoded in parallel, and several row
-    // groups (256k-row groups are not reached, so also try streaming in small batches).
+    // groups (1M-row groups are not reached, so also try streaming in small batches).
     let ds = sample(0, 120_000);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("big.parquet");
