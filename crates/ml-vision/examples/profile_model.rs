@@ -8,7 +8,7 @@
 //! Environment: `BACKEND=channels-last` (the default, as `OnnxModel::load`: convolutions in
 //! this crate's channels-last operator), `BACKEND=fast-depthwise` (tract's layout, this crate's
 //! depthwise operator only) or `BACKEND=tract` (tract's own operators; `TRACT_ONLY=1` is the
-//! same); `GRAPH=1` prints the plan's nodes; `DUMP=1` also lists the 100
+//! same); `FUSE=0` keeps one operator per convolution (no `FusedBlock`); `GRAPH=1` prints the plan's nodes; `DUMP=1` also lists the 100
 //! 40 slowest nodes; `COMPARE=tensor.f32` (raw little-endian `1x3x224x224` f32) prints the max
 //! abs difference of every output against tract's own optimized plan. `BATCH` > 1 loads the
 //! model with that batch size (ignoring the value_info shapes of the file).
@@ -47,7 +47,11 @@ fn main() -> TractResult<()> {
         }
     }
     let mut model = if backend == "channels-last" {
-        let converted = ml_vision::bench::to_channels_last(&model)?;
+        let converted = if std::env::var("FUSE").is_ok_and(|f| f == "0") {
+            ml_vision::bench::to_channels_last_unfused(&model)?
+        } else {
+            ml_vision::bench::to_channels_last(&model)?
+        };
         converted.unwrap_or(model)
     } else {
         model
@@ -66,7 +70,8 @@ fn main() -> TractResult<()> {
         }
         "channels-last" => {
             let n = ml_vision::bench::count_channels_last(&model);
-            eprintln!("{n} convolutions run by ChannelsLastConv");
+            let fused = ml_vision::bench::count_fused_blocks(&model);
+            eprintln!("{n} convolutions run by ChannelsLastConv, {fused} blocks by FusedBlock");
             ml_vision::bench::use_fast_depthwise(&mut model)?;
         }
         other => {

@@ -75,6 +75,27 @@ pub(crate) struct ChannelsLastConv {
 impl Eq for ChannelsLastConv {}
 
 impl ChannelsLastConv {
+    /// The weights and epilogue of a 1x1 convolution, and whether it adds a residual input.
+    pub(crate) fn as_pointwise(&self) -> Option<(&PointwiseWeights, Epilogue, bool)> {
+        match &*self.kernel {
+            Kernel::Pointwise(w) => Some((w, self.epilogue, self.residual)),
+            _ => None,
+        }
+    }
+
+    /// The weights and epilogue of a depthwise convolution.
+    pub(crate) fn as_depthwise(&self) -> Option<(&DepthwiseWeights, Epilogue)> {
+        match &*self.kernel {
+            Kernel::Depthwise(w) => Some((w, self.epilogue)),
+            _ => None,
+        }
+    }
+
+    /// The output shape, `[1, OH, OW, COUT]`.
+    pub(crate) fn output_shape(&self) -> &[usize] {
+        &self.output_shape
+    }
+
     fn describe(&self) -> String {
         let kind = match &*self.kernel {
             Kernel::Pointwise(_) => "1x1".to_string(),
@@ -450,8 +471,19 @@ fn residual_add(model: &TypedModel, node: &TypedNode) -> TractResult<Option<(usi
 }
 
 /// Rebuilds a typed (not yet decluttered) model with its convolutions in channels-last layout (see the
-/// [module docs](self)). Returns `None` when no convolution qualifies.
+/// [module docs](self)), the inverted-residual blocks of large planes fused into one operator
+/// each ([`crate::block_fusion`]). Returns `None` when no convolution qualifies.
 pub fn to_channels_last(model: &TypedModel) -> TractResult<Option<TypedModel>> {
+    let Some(mut rebuilt) = to_channels_last_unfused(model)? else {
+        return Ok(None);
+    };
+    crate::block_fusion::fuse_inverted_residuals(&mut rebuilt)?;
+    Ok(Some(rebuilt))
+}
+
+/// [`to_channels_last`] without fusing the inverted-residual blocks: one operator per
+/// convolution.
+pub fn to_channels_last_unfused(model: &TypedModel) -> TractResult<Option<TypedModel>> {
     let mut rb = Rebuild {
         old: model,
         new: TypedModel::default(),

@@ -45,6 +45,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod block_fusion;
 mod channels_last;
 mod depthwise_op;
 pub mod error;
@@ -73,7 +74,10 @@ pub use video::{Frame, FrameExtractor};
 /// API; may change at any time.
 #[doc(hidden)]
 pub mod bench {
-    pub use crate::channels_last::{count_channels_last, to_channels_last};
+    pub use crate::block_fusion::count_fused_blocks;
+    pub use crate::channels_last::{
+        count_channels_last, to_channels_last, to_channels_last_unfused,
+    };
     pub use crate::depthwise_op::use_fast_depthwise;
     /// The AVX-512 pointwise kernel's tiles.
     #[cfg(target_arch = "x86_64")]

@@ -70,47 +70,104 @@ impl DepthwiseWeights {
         self.run_portable(x, ep, out);
     }
 
+    /// Output row `oy` (`out`: `[ow][c]`) from the input rows an output row reads:
+    /// `input_row(iy)` is input row `iy` (`[w][c]`), asked only for the rows inside the image
+    /// that the row's taps reach, in increasing order. The row-by-row form of [`Self::run`]
+    /// (same values, bit for bit), for callers that produce the input a few rows at a time
+    /// ([`super::inverted_residual`]).
+    pub(crate) fn run_row<'a>(
+        &self,
+        oy: usize,
+        mut input_row: impl FnMut(usize) -> &'a [f32],
+        ep: Epilogue,
+        out: &mut [f32],
+    ) {
+        let g = &self.geo;
+        assert!(oy < g.oh, "output row {oy} of {}", g.oh);
+        assert_eq!(out.len(), g.ow * self.c);
+        let (ky0, ky1) = tap_rows(g, oy);
+        let rows: Vec<&[f32]> = (0..g.kh)
+            .map(|ky| {
+                if (ky0..ky1).contains(&ky) {
+                    let row = input_row(oy * g.sh + ky - g.pad_top);
+                    assert_eq!(row.len(), g.w * self.c, "an input row is [w][c]");
+                    row
+                } else {
+                    &[]
+                }
+            })
+            .collect();
+        self.row_any(&rows, oy, ep, out);
+    }
+
+    /// Output row `oy` from `rows` (input row of tap row `ky` for `ky` in [`tap_rows`], of
+    /// `w * c` values each) with the widest kernels the CPU has.
+    fn row_any(&self, rows: &[&[f32]], oy: usize, ep: Epilogue, out: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if avx512::has_avx512f() {
+            // SAFETY: the CPU has AVX-512F (checked above); the rows hold `w * c` values and
+            // `out` `ow * c` (checked by the callers).
+            unsafe { self.row_avx512(rows, oy, ep, out) };
+            return;
+        }
+        #[cfg(target_arch = "x86_64")]
+        if has_avx2_fma() {
+            // SAFETY: as above, with AVX2 and FMA.
+            unsafe { self.row_avx2(rows, oy, ep, out) };
+            return;
+        }
+        self.row_portable(rows, oy, 0, ep, out);
+    }
+
     fn run_portable(&self, x: &[f32], ep: Epilogue, out: &mut [f32]) {
         self.channels_portable(x, 0, ep, out);
     }
 
-    /// Channels `ch0 .. c` of every output, without SIMD (all of them on CPUs without AVX2,
-    /// the last `c % 8` after the vector kernels otherwise).
+    /// Channels `ch0 .. c` of every output, without SIMD.
     fn channels_portable(&self, x: &[f32], ch0: usize, ep: Epilogue, out: &mut [f32]) {
+        let g = &self.geo;
+        let row_len = g.ow * self.c;
+        let mut rows = Vec::with_capacity(g.kh);
+        for (oy, o) in out.chunks_exact_mut(row_len).enumerate() {
+            image_rows(x, g, self.c, oy, &mut rows);
+            self.row_portable(&rows, oy, ch0, ep, o);
+        }
+    }
+
+    /// Channels `ch0 .. c` of output row `oy` (`out`: `[ow][c]`) from the tap rows `rows`,
+    /// without SIMD (all channels on CPUs without AVX2, the last `c % 8` after the AVX2
+    /// kernel otherwise).
+    fn row_portable(&self, rows: &[&[f32]], oy: usize, ch0: usize, ep: Epilogue, out: &mut [f32]) {
         let g = &self.geo;
         let c = self.c;
         let (lo, hi) = ep.bounds();
+        let (ky0, ky1) = tap_rows(g, oy);
         let mut acc = vec![0f32; c - ch0];
-        for oy in 0..g.oh {
-            for ox in 0..g.ow {
-                acc.copy_from_slice(&self.bias[ch0..]);
-                for ky in 0..g.kh {
-                    let Some(iy) = ConvGeometry::src(oy, ky, g.sh, g.pad_top, g.h) else {
+        for ox in 0..g.ow {
+            acc.copy_from_slice(&self.bias[ch0..]);
+            for (ky, row) in rows.iter().enumerate().take(ky1).skip(ky0) {
+                for kx in 0..g.kw {
+                    let Some(ix) = ConvGeometry::src(ox, kx, g.sw, g.pad_left, g.w) else {
                         continue;
                     };
-                    for kx in 0..g.kw {
-                        let Some(ix) = ConvGeometry::src(ox, kx, g.sw, g.pad_left, g.w) else {
-                            continue;
-                        };
-                        let xs = &x[(iy * g.w + ix) * c + ch0..][..c - ch0];
-                        let ws = &self.taps[(ky * g.kw + kx) * c + ch0..][..c - ch0];
-                        for ((a, w), v) in acc.iter_mut().zip(ws).zip(xs) {
-                            *a += w * v;
-                        }
+                    let xs = &row[ix * c + ch0..][..c - ch0];
+                    let ws = &self.taps[(ky * g.kw + kx) * c + ch0..][..c - ch0];
+                    for ((a, w), v) in acc.iter_mut().zip(ws).zip(xs) {
+                        *a += w * v;
                     }
                 }
-                let o = &mut out[(oy * g.ow + ox) * c + ch0..][..c - ch0];
-                for (d, s) in o.iter_mut().zip(&acc) {
-                    *d = s.max(lo).min(hi);
-                }
+            }
+            let o = &mut out[ox * c + ch0..][..c - ch0];
+            for (d, s) in o.iter_mut().zip(&acc) {
+                *d = s.max(lo).min(hi);
             }
         }
     }
 
-    /// Large planes: output rows outermost, then groups of 6 outputs, then channel blocks of
-    /// 16 (then 8): consecutive loads. Small padded planes: channel blocks outermost, each
-    /// copied into a zero-padded plane that stays in L1, so that every output row runs the
-    /// full-kernel groups. The last `c % 8` channels are computed one at a time.
+    /// Large planes: output rows outermost ([`Self::row_avx2`]). Small padded planes: channel
+    /// blocks outermost, each copied into a zero-padded plane that stays in L1, so that every
+    /// output row runs the full-kernel groups; the last `c % 8` channels are computed one at a
+    /// time.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn run_avx2(&self, x: &[f32], ep: Epilogue, out: &mut [f32]) {
@@ -118,38 +175,18 @@ impl DepthwiseWeights {
         let c = self.c;
         let (lo, hi) = ep.bounds();
         let c8 = c / 8 * 8;
-        if c8 < c {
-            self.channels_portable(x, c8, ep, out);
-        }
         let (pad_bottom, pad_right) = far_padding(&g);
         let padded = g.pad_top + g.pad_left + pad_bottom + pad_right > 0;
-        let out_ptr = out.as_mut_ptr();
-        let row = |src: *const f32, xs: usize, geo: ConvGeometry, ch: usize, oy: usize| {
-            self.row(src, xs, geo, ch, oy, out_ptr, (lo, hi))
-        };
         if !(padded && g.h * g.w <= SMALL_PLANE) {
-            let (ilo, ihi) = g.interior_cols();
-            for oy in 0..g.oh {
-                let mut ox = 0;
-                while ox < g.ow {
-                    let group = ox >= ilo && ox + DW_PIXELS <= ihi;
-                    let (kx0, kx1) = if group { (0, g.kw) } else { tap_cols(&g, ox) };
-                    let mut ch = 0;
-                    while ch < c8 {
-                        let r = row(x.as_ptr().add(ch), c, g, ch, oy);
-                        let wide = ch + 16 <= c8;
-                        match (group, wide) {
-                            (true, true) => dw_group::<DW_PIXELS, 2>(&r, ox, kx0, kx1),
-                            (true, false) => dw_group::<DW_PIXELS, 1>(&r, ox, kx0, kx1),
-                            (false, true) => dw_group::<1, 2>(&r, ox, kx0, kx1),
-                            (false, false) => dw_group::<1, 1>(&r, ox, kx0, kx1),
-                        }
-                        ch += if wide { 16 } else { 8 };
-                    }
-                    ox += if group { DW_PIXELS } else { 1 };
-                }
+            let mut rows = Vec::with_capacity(g.kh);
+            for (oy, o) in out.chunks_exact_mut(g.ow * c).enumerate() {
+                image_rows(x, &g, c, oy, &mut rows);
+                self.row_avx2(&rows, oy, ep, o);
             }
             return;
+        }
+        if c8 < c {
+            self.channels_portable(x, c8, ep, out);
         }
         let (hp, wp) = (g.h + g.pad_top + pad_bottom, g.w + g.pad_left + pad_right);
         let inner = ConvGeometry {
@@ -159,6 +196,7 @@ impl DepthwiseWeights {
             pad_left: 0,
             ..g
         };
+        let out_ptr = out.as_mut_ptr();
         let mut buf: Vec<f32> = Vec::new();
         let mut ch = 0;
         while ch < c8 {
@@ -178,8 +216,11 @@ impl DepthwiseWeights {
                     }
                 }
             }
+            let mut rows = Vec::with_capacity(g.kh);
             for oy in 0..inner.oh {
-                let r = row(buf.as_ptr(), bw, inner, ch, oy);
+                image_rows(&buf, &inner, bw, oy, &mut rows);
+                let o = out_ptr.add(oy * g.ow * c);
+                let r = self.row(&rows, 0, bw, inner, ch, oy, o, (lo, hi));
                 let mut ox = 0;
                 // Rows of 7 (EfficientNet's last stage) in one group of 7.
                 while inner.ow.is_multiple_of(7) && ox + 7 <= inner.ow {
@@ -207,6 +248,41 @@ impl DepthwiseWeights {
             ch += bw;
         }
     }
+
+    /// Output row `oy` (`out`: `[ow][c]`) from the tap rows `rows` with AVX2: groups of 6
+    /// outputs, then channel blocks of 16 (then 8): consecutive loads; border columns one
+    /// output at a time with their valid tap columns; the last `c % 8` channels portable.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn row_avx2(&self, rows: &[&[f32]], oy: usize, ep: Epilogue, out: &mut [f32]) {
+        let g = self.geo;
+        let c = self.c;
+        let c8 = c / 8 * 8;
+        if c8 < c {
+            self.row_portable(rows, oy, c8, ep, out);
+        }
+        let bounds = ep.bounds();
+        let out_ptr = out.as_mut_ptr();
+        let (ilo, ihi) = g.interior_cols();
+        let mut ox = 0;
+        while ox < g.ow {
+            let group = ox >= ilo && ox + DW_PIXELS <= ihi;
+            let (kx0, kx1) = if group { (0, g.kw) } else { tap_cols(&g, ox) };
+            let mut ch = 0;
+            while ch < c8 {
+                let r = self.row(rows, ch, c, g, ch, oy, out_ptr, bounds);
+                let wide = ch + 16 <= c8;
+                match (group, wide) {
+                    (true, true) => dw_group::<DW_PIXELS, 2>(&r, ox, kx0, kx1),
+                    (true, false) => dw_group::<DW_PIXELS, 1>(&r, ox, kx0, kx1),
+                    (false, true) => dw_group::<1, 2>(&r, ox, kx0, kx1),
+                    (false, false) => dw_group::<1, 1>(&r, ox, kx0, kx1),
+                }
+                ch += if wide { 16 } else { 8 };
+            }
+            ox += if group { DW_PIXELS } else { 1 };
+        }
+    }
 }
 
 /// Input planes up to this many pixels get a zero-padded copy per channel block.
@@ -229,36 +305,61 @@ fn tap_cols(g: &ConvGeometry, ox: usize) -> (usize, usize) {
     (kx0, kx1)
 }
 
+/// Tap rows `[ky0, ky1)` of output row `oy` that fall inside the image.
+fn tap_rows(g: &ConvGeometry, oy: usize) -> (usize, usize) {
+    let ky0 = g.pad_top.saturating_sub(oy * g.sh).min(g.kh);
+    let ky1 = (g.h + g.pad_top)
+        .saturating_sub(oy * g.sh)
+        .min(g.kh)
+        .max(ky0);
+    (ky0, ky1)
+}
+
+/// Fills `rows` with the tap rows of output row `oy` of the image `x` (`[h][w][c]` in `g`):
+/// `rows[ky]` is input row `oy * sh + ky - pad_top` (`w * c` values) for the tap rows inside
+/// the image ([`tap_rows`]), empty for the others.
+fn image_rows<'a>(x: &'a [f32], g: &ConvGeometry, c: usize, oy: usize, rows: &mut Vec<&'a [f32]>) {
+    let (ky0, ky1) = tap_rows(g, oy);
+    let len = g.w * c;
+    rows.clear();
+    rows.extend((0..g.kh).map(|ky| {
+        if (ky0..ky1).contains(&ky) {
+            let iy = oy * g.sh + ky - g.pad_top;
+            &x[iy * len..(iy + 1) * len]
+        } else {
+            &[][..]
+        }
+    }));
+}
+
 #[cfg(target_arch = "x86_64")]
 impl DepthwiseWeights {
-    /// The [`DwRow`] of output row `oy` for the channel block starting at `ch`, reading the
-    /// block's input at `src` (pixel stride `xs`, geometry `geo`) and writing into `out`.
+    /// The [`DwRow`] of output row `oy` for the channel block starting at `ch`: tap row `ky`
+    /// of the block's input at `rows[ky]` plus `xoff` (pixel stride `xs`, geometry `geo`),
+    /// outputs into the row at `out_row` (pixel 0, channel 0; pixel stride `c`).
     #[allow(clippy::too_many_arguments)]
-    fn row(
+    fn row<'a>(
         &self,
-        src: *const f32,
+        rows: &'a [&'a [f32]],
+        xoff: usize,
         xs: usize,
         geo: ConvGeometry,
         ch: usize,
         oy: usize,
-        out: *mut f32,
+        out_row: *mut f32,
         (lo, hi): (f32, f32),
-    ) -> DwRow {
-        let ky0 = geo.pad_top.saturating_sub(oy * geo.sh).min(geo.kh);
-        let ky1 = (geo.h + geo.pad_top)
-            .saturating_sub(oy * geo.sh)
-            .min(geo.kh)
-            .max(ky0);
+    ) -> DwRow<'a> {
+        let (ky0, ky1) = tap_rows(&geo, oy);
         let c = self.c;
         DwRow {
-            x: src,
+            rows,
+            xoff,
             xs,
             taps: self.taps.as_ptr().wrapping_add(ch),
             bias: self.bias.as_ptr().wrapping_add(ch),
-            out: out.wrapping_add(oy * geo.ow * c + ch),
+            out: out_row.wrapping_add(ch),
             c,
             g: geo,
-            oy,
             ky0,
             ky1,
             lo,
@@ -269,9 +370,11 @@ impl DepthwiseWeights {
 
 /// One output row of one channel block, for the depthwise groups.
 #[cfg(target_arch = "x86_64")]
-struct DwRow {
-    /// The block's input: pixel `(iy, ix)` at `x + (iy * w + ix) * xs`.
-    x: *const f32,
+struct DwRow<'a> {
+    /// The input rows by tap row (valid for `ky0 .. ky1`): pixel `ix` of the block's input
+    /// row `ky` at `rows[ky] + xoff + ix * xs`.
+    rows: &'a [&'a [f32]],
+    xoff: usize,
     xs: usize,
     /// The block's taps: tap `t` at `taps + t * c`.
     taps: *const f32,
@@ -280,7 +383,6 @@ struct DwRow {
     out: *mut f32,
     c: usize,
     g: ConvGeometry,
-    oy: usize,
     ky0: usize,
     ky1: usize,
     lo: f32,
@@ -305,8 +407,7 @@ unsafe fn dw_group<const P: usize, const V: usize>(r: &DwRow, ox: usize, kx0: us
     let ix0 = ox * g.sw + kx0 - g.pad_left;
     let step = g.sw * r.xs;
     for ky in r.ky0..r.ky1 {
-        let iy = r.oy * g.sh + ky - g.pad_top;
-        let mut xk = r.x.add((iy * g.w + ix0) * r.xs);
+        let mut xk = r.rows.get_unchecked(ky).as_ptr().add(r.xoff + ix0 * r.xs);
         let mut wk = r.taps.add((ky * g.kw + kx0) * r.c);
         for _ in kx0..kx1 {
             for v in 0..V {
@@ -396,5 +497,62 @@ mod tests {
         check_against_reference(&CASES, "portable depthwise", |p, x, ep, out| {
             p.run_portable(x, ep, out)
         });
+        #[cfg(target_arch = "x86_64")]
+        if has_avx2_fma() {
+            // SAFETY: AVX2 and FMA were detected above; the lengths are those `run` asserts.
+            check_against_reference(&CASES, "avx2 depthwise", |p, x, ep, out| unsafe {
+                p.run_avx2(x, ep, out)
+            });
+        } else {
+            eprintln!("no AVX2 + FMA on this CPU: the AVX2 depthwise kernel is not exercised");
+        }
+    }
+
+    #[test]
+    fn output_rows_one_at_a_time_give_the_whole_images_values_bit_for_bit() {
+        for &(c, h, w, k, s, pads) in &CASES {
+            let g = geometry(h, w, k, s, pads);
+            let x = data(h * w * c, 0.13);
+            let packed = DepthwiseWeights::pack(&data(c * k * k, 0.29), &data(c, 0.5), c, g);
+            for clip in [None, Some((0.0, 0.6))] {
+                let ep = Epilogue { clip };
+                let mut whole = vec![f32::NAN; g.oh * g.ow * c];
+                packed.run(&x, ep, &mut whole);
+                let mut by_rows = vec![f32::NAN; whole.len()];
+                let mut asked = Vec::new();
+                for (oy, o) in by_rows.chunks_exact_mut(g.ow * c).enumerate() {
+                    packed.run_row(
+                        oy,
+                        |iy| {
+                            asked.push(iy);
+                            &x[iy * w * c..(iy + 1) * w * c]
+                        },
+                        ep,
+                        o,
+                    );
+                }
+                let same =
+                    |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(p, q)| p.to_bits() == q.to_bits());
+                let what = format!("c{c} {h}x{w} k{k} s{s} {pads:?} {clip:?}");
+                assert!(
+                    same(&whole, &by_rows),
+                    "rows differ from the whole image: {what}"
+                );
+                assert!(
+                    asked.iter().all(|&iy| iy < h),
+                    "rows inside the image: {what}"
+                );
+                // The portable rows are the portable whole image.
+                let mut portable = vec![f32::NAN; whole.len()];
+                packed.run_portable(&x, ep, &mut portable);
+                let mut portable_rows = vec![f32::NAN; whole.len()];
+                let mut rows = Vec::new();
+                for (oy, o) in portable_rows.chunks_exact_mut(g.ow * c).enumerate() {
+                    image_rows(&x, &g, c, oy, &mut rows);
+                    packed.row_portable(&rows, oy, 0, ep, o);
+                }
+                assert!(same(&portable, &portable_rows), "portable rows: {what}");
+            }
+        }
     }
 }

@@ -24,6 +24,11 @@
 //!   a block of output pixels are `stride` apart in one image row, so the micro-kernel
 //!   broadcasts them straight from the image; only pixels along the padded border take patches.
 //!
+//! - [`inverted_residual`]: an expansion 1x1, a depthwise and a projection 1x1 convolution run
+//!   as one kernel, row by row, so that the expanded tensor and the depthwise output stay in
+//!   L2 and L1 instead of making a round trip to L3 (the large planes of a mobile CNN's first
+//!   blocks).
+//!
 //! This file holds what the families share: the [`ConvGeometry`] of a layer, the [`Epilogue`]
 //! applied to every output, and the CPU feature check.
 //!
@@ -37,6 +42,7 @@
 
 pub(crate) mod depthwise_nhwc;
 pub(crate) mod im2col;
+pub(crate) mod inverted_residual;
 pub(crate) mod pointwise;
 #[cfg(test)]
 mod reference;
@@ -44,6 +50,7 @@ mod reference;
 pub use depthwise_nhwc::DepthwiseWeights;
 pub(crate) use im2col::general_conv;
 pub use im2col::{im2col, InputLayout};
+pub use inverted_residual::InvertedResidual;
 pub use pointwise::PointwiseWeights;
 
 /// Whether the CPU runs the AVX2 + FMA kernels (checked once; see [`crate::isa`] for the cap).

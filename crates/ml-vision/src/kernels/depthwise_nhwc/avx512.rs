@@ -6,7 +6,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{far_padding, tap_cols, DepthwiseWeights, DwRow, DW_PIXELS, SMALL_PLANE};
+use super::{far_padding, image_rows, tap_cols, DepthwiseWeights, DwRow, DW_PIXELS, SMALL_PLANE};
 use crate::kernels::{ConvGeometry, Epilogue};
 
 /// Channels per block of the AVX-512 kernel (two 16-lane vectors).
@@ -76,30 +76,18 @@ impl DepthwiseWeights {
         let g = self.geo;
         let c = self.c;
         let bounds = ep.bounds();
-        let out_ptr = out.as_mut_ptr();
-        let blocks: Vec<Block> = (0..c).step_by(BLOCK).map(|ch| Block::new(ch, c)).collect();
         let (pad_bottom, pad_right) = far_padding(&g);
         let padded = g.pad_top + g.pad_left + pad_bottom + pad_right > 0;
         if !(padded && g.h * g.w <= SMALL_PLANE) {
-            let (ilo, ihi) = g.interior_cols();
-            for oy in 0..g.oh {
-                let mut ox = 0;
-                while ox < g.ow {
-                    let group = ox >= ilo && ox + DW_PIXELS <= ihi;
-                    let (kx0, kx1) = if group { (0, g.kw) } else { tap_cols(&g, ox) };
-                    for b in &blocks {
-                        let r = self.row(x.as_ptr().add(b.ch), c, g, b.ch, oy, out_ptr, bounds);
-                        if group {
-                            b.group::<DW_PIXELS>(&r, ox, kx0, kx1);
-                        } else {
-                            b.group::<1>(&r, ox, kx0, kx1);
-                        }
-                    }
-                    ox += if group { DW_PIXELS } else { 1 };
-                }
+            let mut rows = Vec::with_capacity(g.kh);
+            for (oy, o) in out.chunks_exact_mut(g.ow * c).enumerate() {
+                image_rows(x, &g, c, oy, &mut rows);
+                self.row_avx512(&rows, oy, ep, o);
             }
             return;
         }
+        let out_ptr = out.as_mut_ptr();
+        let blocks: Vec<Block> = (0..c).step_by(BLOCK).map(|ch| Block::new(ch, c)).collect();
         let (hp, wp) = (g.h + g.pad_top + pad_bottom, g.w + g.pad_left + pad_right);
         let inner = ConvGeometry {
             h: hp,
@@ -126,8 +114,11 @@ impl DepthwiseWeights {
                     }
                 }
             }
+            let mut rows = Vec::with_capacity(g.kh);
             for oy in 0..inner.oh {
-                let r = self.row(buf.as_ptr(), bw, inner, b.ch, oy, out_ptr, bounds);
+                image_rows(&buf, &inner, bw, oy, &mut rows);
+                let o = out_ptr.add(oy * g.ow * c);
+                let r = self.row(&rows, 0, bw, inner, b.ch, oy, o, bounds);
                 let mut ox = 0;
                 // Rows of 7 (EfficientNet's last stage) in one group of 7.
                 while inner.ow.is_multiple_of(7) && ox + 7 <= inner.ow {
@@ -143,6 +134,44 @@ impl DepthwiseWeights {
                     ox += 1;
                 }
             }
+        }
+    }
+
+    /// Output row `oy` (`out`: `[ow][c]`) from the tap rows `rows` (`w * c` values each, for
+    /// the tap rows inside the image): groups of 6 outputs, blocks of 32 channels innermost;
+    /// border columns one output at a time with their valid tap columns.
+    ///
+    /// # Safety
+    /// The CPU must have AVX-512F; the rows and `out` must have the lengths above.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn row_avx512(
+        &self,
+        rows: &[&[f32]],
+        oy: usize,
+        ep: Epilogue,
+        out: &mut [f32],
+    ) {
+        let g = self.geo;
+        let c = self.c;
+        let bounds = ep.bounds();
+        let out_ptr = out.as_mut_ptr();
+        let (ilo, ihi) = g.interior_cols();
+        let mut ox = 0;
+        while ox < g.ow {
+            let group = ox >= ilo && ox + DW_PIXELS <= ihi;
+            let (kx0, kx1) = if group { (0, g.kw) } else { tap_cols(&g, ox) };
+            let mut ch = 0;
+            while ch < c {
+                let b = Block::new(ch, c);
+                let r = self.row(rows, ch, c, g, ch, oy, out_ptr, bounds);
+                if group {
+                    b.group::<DW_PIXELS>(&r, ox, kx0, kx1);
+                } else {
+                    b.group::<1>(&r, ox, kx0, kx1);
+                }
+                ch += BLOCK;
+            }
+            ox += if group { DW_PIXELS } else { 1 };
         }
     }
 }
@@ -182,8 +211,11 @@ unsafe fn dw_group_512<const P: usize, const V: usize, const M: bool>(
     let ix0 = ox * g.sw + kx0 - g.pad_left;
     let step = g.sw * r.xs;
     for ky in r.ky0..r.ky1 {
-        let iy = r.oy * g.sh + ky - g.pad_top;
-        let mut xk = r.x.wrapping_add((iy * g.w + ix0) * r.xs);
+        let mut xk = r
+            .rows
+            .get_unchecked(ky)
+            .as_ptr()
+            .wrapping_add(r.xoff + ix0 * r.xs);
         let mut wk = r.taps.wrapping_add((ky * g.kw + kx0) * r.c);
         for _ in kx0..kx1 {
             for v in 0..V {
