@@ -5,7 +5,7 @@
 //! The tile is chosen per layer shape ([`Tile::for_shape`]): up to 28 of the 32 vector
 //! registers hold sums, the rest the `NP` weight vectors and the broadcast activation. Pixels are
 //! split into blocks of nearly equal size (49 pixels are 4 blocks of 12-13, not 3 of 14 and one
-//! of 7). For layers whose weights are large, `k` is cut into slices ([`Tile::kc`]): the partial
+//! of 7). For layers with many pixels and large weights, `k` is cut into slices ([`Tile::kc`]): the partial
 //! sums of a slice go to the output and are picked up by the next slice, in the same order as
 //! without slices (bias, then the input channels in order, one fused multiply-add each), so the
 //! result does not depend on the tile.
@@ -40,7 +40,10 @@ pub const fn max_rows(panels: usize) -> usize {
 }
 
 impl Tile {
-    /// The tile used for a `pixels x k -> cout` product.
+    /// The tile used for a `pixels x k -> cout` product. `k` is sliced (128) only on more
+    /// than 196 pixels: on the AMD EPYC with AVX-512 every layer of 49 and 196 pixels ran
+    /// fastest with the whole `k` (`pointwise_layers sweep`), and the model 4% faster
+    /// (`benches/vision.md`).
     pub fn for_shape(pixels: usize, k: usize, cout: usize) -> Tile {
         let (rows, panels) = match cout.div_ceil(PANEL) {
             1 => (16, 1),
@@ -51,7 +54,7 @@ impl Tile {
         Tile {
             rows,
             panels,
-            kc: if k > 128 { 128 } else { 0 },
+            kc: if k > 128 && pixels > 196 { 128 } else { 0 },
             panels_outer: pixels <= 196,
         }
     }
