@@ -38,66 +38,113 @@ const SMALL_WHOLE: usize = 1 << 16;
 pub(crate) const MAX_HASHED: usize = 1024;
 /// Rows per tile of [`ValueCodes::push`] (256 rows of 15 features: 30 KB).
 const TILE_ROWS: usize = 256;
+/// The bits of `SMALL_WHOLE as f64`: a value whose bits are below it is in `+0.0..SMALL_WHOLE`.
+pub(crate) const SMALL_WHOLE_BITS: u64 = 65_536.0f64.to_bits();
 /// In the direct table: no code yet.
-const NO_CODE: u16 = u16::MAX;
+pub(crate) const NO_CODE: u16 = u16::MAX;
 /// Most bytes of codes kept (2 per feature and row).
 pub(crate) const CODE_BUDGET_BYTES: usize = 256 << 20;
 
 /// One feature's codes: its distinct values (canonical bits, NaN as one) and each row's code.
 #[derive(Debug, Default)]
-struct FeatureCodes {
-    /// The code of each whole value in `0..SMALL_WHOLE` (`+0.0` for zero), or [`NO_CODE`].
-    small: Vec<u16>,
+pub(crate) struct FeatureCodes {
+    /// The code of each whole value in `0..SMALL_WHOLE` (`+0.0` for zero), or [`NO_CODE`];
+    /// one entry more, never a code (so that a 4-byte read at the last code stays inside).
+    pub(crate) small: Vec<u16>,
     /// The codes of the other values, by their canonical bits.
     code_of: HashMap<u64, u16, FxBuildHasher>,
     values: Vec<f64>,
-    rows: Vec<u16>,
+    /// Each row's code.
+    pub(crate) rows: Vec<u16>,
 }
 
 impl FeatureCodes {
     /// Appends the codes of `column`; false when the feature gets more than `max_distinct`
     /// distinct values, or more than [`MAX_HASHED`] outside the direct table.
     fn push(&mut self, column: impl Iterator<Item = f64>, max_distinct: usize) -> bool {
-        if self.small.is_empty() {
-            self.small = vec![NO_CODE; SMALL_WHOLE];
+        self.prepare(column.size_hint().0);
+        column.into_iter().all(|v| self.push_value(v, max_distinct))
+    }
+
+    /// Appends the codes of column `j` of the row-major `rows` (`d` values a row): as
+    /// [`FeatureCodes::push`], without an iterator over a strided view.
+    /// Eight rows at a time with AVX-512 where the CPU has it (the same codes).
+    fn push_column(&mut self, rows: &[f64], d: usize, j: usize, max_distinct: usize) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        if j < d
+            && std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512dq")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+        {
+            self.prepare(0);
+            // SAFETY: the CPU has AVX-512F, DQ and VL (checked just above), `j < d`, and
+            // `prepare` gave the direct table its entry past the last code.
+            return unsafe { crate::codes_avx512::push_column(self, rows, d, j, max_distinct) };
         }
-        for v in column {
-            // `+0.0` only: `-0.0` has other bits and is kept apart, as the hashed values are.
+        self.push_column_portable(rows, d, j, max_distinct)
+    }
+
+    /// [`FeatureCodes::push_column`] one value at a time.
+    fn push_column_portable(
+        &mut self,
+        rows: &[f64],
+        d: usize,
+        j: usize,
+        max_distinct: usize,
+    ) -> bool {
+        self.prepare(rows.len() / d);
+        rows.chunks_exact(d)
+            .all(|row| self.push_value(row[j], max_distinct))
+    }
+
+    /// The direct table allocated, and room for `n` more rows' codes.
+    pub(crate) fn prepare(&mut self, n: usize) {
+        if self.small.is_empty() {
+            self.small = vec![NO_CODE; SMALL_WHOLE + 1];
+        }
+        self.rows.reserve(n);
+    }
+
+    /// Appends the code of `v`; false past the limits (see [`FeatureCodes::push`]).
+    #[inline(always)]
+    pub(crate) fn push_value(&mut self, v: f64, max_distinct: usize) -> bool {
+        // Whole values in `0..SMALL_WHOLE`, `+0.0` only: the bits of non-negative values
+        // order as the values do, and `-0.0` (sign bit set) is kept apart, as the hashed
+        // values are.
+        if v.to_bits() < SMALL_WHOLE_BITS && (v as u32) as f64 == v {
             let whole = v as usize;
-            if whole as f64 == v && whole < SMALL_WHOLE && v.to_bits() != (-0.0f64).to_bits() {
-                let code = self.small[whole];
-                if code != NO_CODE {
-                    self.rows.push(code);
-                    continue;
-                }
+            let code = self.small[whole];
+            if code != NO_CODE {
+                self.rows.push(code);
+                return true;
+            }
+            let next = self.values.len();
+            if next >= max_distinct {
+                return false;
+            }
+            self.values.push(v);
+            self.small[whole] = next as u16;
+            self.rows.push(next as u16);
+            return true;
+        }
+        let bits = if v.is_nan() {
+            f64::NAN.to_bits()
+        } else {
+            v.to_bits()
+        };
+        let hashed = self.code_of.len();
+        let code = match self.code_of.entry(bits) {
+            Entry::Occupied(e) => *e.get(),
+            Entry::Vacant(e) => {
                 let next = self.values.len();
-                if next >= max_distinct {
+                if next >= max_distinct || hashed >= MAX_HASHED {
                     return false;
                 }
                 self.values.push(v);
-                self.small[whole] = next as u16;
-                self.rows.push(next as u16);
-                continue;
+                *e.insert(next as u16)
             }
-            let bits = if v.is_nan() {
-                f64::NAN.to_bits()
-            } else {
-                v.to_bits()
-            };
-            let hashed = self.code_of.len();
-            let code = match self.code_of.entry(bits) {
-                Entry::Occupied(e) => *e.get(),
-                Entry::Vacant(e) => {
-                    let next = self.values.len();
-                    if next >= max_distinct || hashed >= MAX_HASHED {
-                        return false;
-                    }
-                    self.values.push(v);
-                    *e.insert(next as u16)
-                }
-            };
-            self.rows.push(code);
-        }
+        };
+        self.rows.push(code);
         true
     }
 
@@ -160,8 +207,13 @@ impl ValueCodes {
                 .map(|(g, group)| {
                     (0..n).step_by(TILE_ROWS).all(|r| {
                         let tile = x.slice(ndarray::s![r..(r + TILE_ROWS).min(n), ..]);
+                        let flat = tile.as_slice();
                         group.iter_mut().enumerate().all(|(k, f)| {
-                            f.push(tile.column(g * per_group + k).iter().copied(), max)
+                            let j = g * per_group + k;
+                            match flat {
+                                Some(rows) => f.push_column(rows, d, j, max),
+                                None => f.push(tile.column(j).iter().copied(), max),
+                            }
                         })
                     })
                 })
@@ -250,6 +302,56 @@ mod tests {
                 for f in 0..3 {
                     assert_eq!(got.get(r, f), want.get(r, f), "row {r} feature {f}");
                     assert_eq!(got.column(f).get(r), want.column(f).get(r));
+                }
+            }
+        }
+    }
+
+    /// A column coded through `push_column` (eight rows at a time with AVX-512, where the CPU
+    /// has it) gets the codes, distinct values and answers of the one-value-at-a-time path:
+    /// values seen for the first time inside a group of eight, `-0.0`, NaN, fractions, values
+    /// past the direct table, the table's last entry, and a column stopping at its limit.
+    #[test]
+    fn column_codes_equal_the_portable_codes() {
+        let d = 4;
+        for (n, wide, max_distinct) in [
+            (0usize, 10usize, MAX_DISTINCT),
+            (7, 10, MAX_DISTINCT),
+            (8, 3, MAX_DISTINCT),
+            (1_003, 40, MAX_DISTINCT),
+            (5_000, 700, MAX_DISTINCT),
+            (5_000, 700, 300),
+        ] {
+            let mut x = rows(n, 0, wide).into_raw_vec_and_offset().0;
+            // A fourth feature: the direct table's edges and repeats of them.
+            x = x
+                .chunks_exact(3)
+                .enumerate()
+                .flat_map(|(i, r)| {
+                    let edge = [0.0, 65_535.0, 65_536.0, 65_534.0][i % 4];
+                    [
+                        r[0],
+                        r[1],
+                        r[2],
+                        if i % 3 == 0 { edge } else { (i % 9) as f64 },
+                    ]
+                })
+                .collect();
+            for j in 0..d {
+                let mut fast = FeatureCodes::default();
+                let mut slow = FeatureCodes::default();
+                // Two pushes, so that the second starts with codes already given.
+                let half = n / 2 * d;
+                let a = fast.push_column(&x[..half], d, j, max_distinct)
+                    && fast.push_column(&x[half..], d, j, max_distinct);
+                let b = slow.push_column_portable(&x[..half], d, j, max_distinct)
+                    && slow.push_column_portable(&x[half..], d, j, max_distinct);
+                assert_eq!(a, b, "{n} rows, feature {j}");
+                if a {
+                    assert_eq!(fast.rows, slow.rows, "{n} rows, feature {j}");
+                    let bits =
+                        |f: &FeatureCodes| f.values.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(&fast), bits(&slow), "{n} rows, feature {j}");
                 }
             }
         }

@@ -151,6 +151,8 @@ mod binned_walk;
 mod binning;
 mod boost;
 mod codes;
+#[cfg(target_arch = "x86_64")]
+mod codes_avx512;
 mod constraints;
 mod custom;
 mod fixed;
@@ -169,6 +171,8 @@ mod partition;
 mod partition_avx512;
 mod row;
 mod sample;
+#[cfg(target_arch = "x86_64")]
+mod sample_avx512;
 pub mod shap;
 mod split;
 #[doc(hidden)]
