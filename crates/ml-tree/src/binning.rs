@@ -244,24 +244,120 @@ impl BinMapper {
 
     /// Appends the bins of every row of `x` to `out`, row-major (a batch of a larger matrix).
     pub fn bin_rows_into(&self, x: ArrayView2<'_, f64>, out: &mut Vec<u8>) {
-        let (n, d) = x.dim();
-        let start_len = out.len();
-        out.resize(start_len + n * d, 0);
-        let data = &mut out[start_len..];
-        // Numeric thresholds padded with NaN to 256 entries, for a search of at most 8
-        // halving steps (as few as the number of thresholds needs: one for a 0/1 column).
-        let padded: Vec<Option<(Box<[f32; HIST_SLOTS]>, usize)>> = self
+        RowBinner::new(self).bin_rows_into(x, out);
+    }
+}
+
+/// Bins rows under a [`BinMapper`], each feature's search prepared once for many batches (see
+/// [`FeatureSearch`]).
+pub(crate) struct RowBinner<'m> {
+    mapper: &'m BinMapper,
+    searches: Vec<FeatureSearch>,
+}
+
+/// How the bins of one feature's values are found: the same bin as [`FeatureCuts::bin`] in
+/// every case.
+enum FeatureSearch {
+    /// Numeric thresholds padded with NaN to 256 entries, for a search of at most 8 halving
+    /// steps (as few as the number of thresholds needs: one for a 0/1 column): see
+    /// [`search_padded`]. With a table of the bins of the whole values from just below the
+    /// first threshold to just above the last, when the thresholds are whole numbers in a
+    /// range of at most [`WHOLE_TABLE_MAX`] (counts, codes, identifiers): a whole value's bin
+    /// is then one look-up, other values are searched.
+    Padded {
+        thresholds: Box<[f32; HIST_SLOTS]>,
+        first: usize,
+        whole: Option<WholeTable>,
+    },
+    /// [`FeatureCuts::bin`] itself (categorical features, or 256 thresholds and more).
+    General,
+}
+
+/// Most entries of one feature's [`WholeTable`] (1 MiB); features of a wider range of
+/// thresholds are searched.
+const WHOLE_TABLE_MAX: usize = 1 << 20;
+/// Most bytes of [`WholeTable`]s over all features of a [`RowBinner`].
+const WHOLE_TABLES_BUDGET: usize = 16 << 20;
+
+/// The bins of the whole values `lo..lo + bins.len()` of a numeric feature: `bins[k - lo]` is
+/// the number of thresholds at most `k`. `lo` is below the first threshold and the last entry's
+/// value above the last one, so a whole value below the range has the first entry's bin, one
+/// above it the last entry's.
+struct WholeTable {
+    lo: i64,
+    bins: Vec<u8>,
+}
+
+impl WholeTable {
+    /// The table of `thresholds` (ascending), when they are whole numbers of magnitude below
+    /// 2^23 (so the values around them are exact in `f32`, as [`FeatureCuts::bin`] compares
+    /// them) spanning at most `max` entries.
+    fn new(thresholds: &[f32], max: usize) -> Option<WholeTable> {
+        const EXACT: f32 = (1 << 23) as f32;
+        let (&first, &last) = (thresholds.first()?, thresholds.last()?);
+        if !thresholds
+            .iter()
+            .all(|t| t.abs() < EXACT && t.trunc() == *t)
+        {
+            return None;
+        }
+        let (lo, hi) = (first as i64 - 1, last as i64 + 1);
+        let len = usize::try_from(hi - lo + 1).ok().filter(|&n| n <= max)?;
+        let mut bins = Vec::with_capacity(len);
+        let mut bin = 0usize;
+        for k in lo..=hi {
+            while bin < thresholds.len() && thresholds[bin] <= k as f32 {
+                bin += 1;
+            }
+            bins.push(bin as u8);
+        }
+        Some(WholeTable { lo, bins })
+    }
+
+    /// The bin of `v` when it is a whole number (of any magnitude: those outside the range
+    /// have an end's bin), else `None`.
+    #[inline(always)]
+    fn bin(&self, v: f64) -> Option<u8> {
+        let k = v as i64;
+        if k as f64 != v {
+            return None;
+        }
+        let hi = self.lo + self.bins.len() as i64 - 1;
+        Some(self.bins[(k.clamp(self.lo, hi) - self.lo) as usize])
+    }
+}
+
+impl<'m> RowBinner<'m> {
+    /// Every feature's search under `mapper`, prepared.
+    pub fn new(mapper: &'m BinMapper) -> Self {
+        let mut budget = WHOLE_TABLES_BUDGET;
+        let searches = mapper
             .features
             .iter()
             .map(|c| match c {
                 FeatureCuts::Numeric { thresholds } if thresholds.len() < HIST_SLOTS => {
                     let mut t = Box::new([f32::NAN; HIST_SLOTS]);
                     t[..thresholds.len()].copy_from_slice(thresholds);
-                    Some((t, first_step(thresholds.len())))
+                    let whole = WholeTable::new(thresholds, WHOLE_TABLE_MAX.min(budget));
+                    budget -= whole.as_ref().map_or(0, |w| w.bins.len());
+                    FeatureSearch::Padded {
+                        thresholds: t,
+                        first: first_step(thresholds.len()),
+                        whole,
+                    }
                 }
-                _ => None,
+                _ => FeatureSearch::General,
             })
             .collect();
+        RowBinner { mapper, searches }
+    }
+
+    /// Appends the bins of every row of `x` to `out`, row-major (a batch of a larger matrix).
+    pub fn bin_rows_into(&self, x: ArrayView2<'_, f64>, out: &mut Vec<u8>) {
+        let (n, d) = x.dim();
+        let start_len = out.len();
+        out.resize(start_len + n * d, 0);
+        let data = &mut out[start_len..];
         if d == 0 {
             return;
         }
@@ -272,13 +368,34 @@ impl BinMapper {
             .zip(flat.par_chunks(BIN_BLOCK * d))
             .for_each(|(out, x)| {
                 for (out, x) in out.chunks_mut(BIN_TILE * d).zip(x.chunks(BIN_TILE * d)) {
-                    for (f, (cuts, fast)) in self.features.iter().zip(&padded).enumerate() {
+                    for (f, (cuts, search)) in
+                        self.mapper.features.iter().zip(&self.searches).enumerate()
+                    {
                         let cells = out.chunks_exact_mut(d).zip(x.chunks_exact(d));
-                        match fast {
-                            Some((t, first)) => {
-                                bin_tile_column(t, *first, cuts.n_bins() as u8, f, cells)
+                        match search {
+                            FeatureSearch::Padded {
+                                thresholds,
+                                first,
+                                whole: Some(table),
+                            } => cells.for_each(|(o, x)| {
+                                o[f] = match table.bin(x[f]) {
+                                    Some(b) => b,
+                                    None => search_padded(
+                                        thresholds,
+                                        *first,
+                                        x[f] as f32,
+                                        cuts.n_bins() as u8,
+                                    ),
+                                }
+                            }),
+                            FeatureSearch::Padded {
+                                thresholds,
+                                first,
+                                whole: None,
+                            } => bin_tile_column(thresholds, *first, cuts.n_bins() as u8, f, cells),
+                            FeatureSearch::General => {
+                                cells.for_each(|(o, x)| o[f] = cuts.bin(x[f]))
                             }
-                            None => cells.for_each(|(o, x)| o[f] = cuts.bin(x[f])),
                         }
                     }
                 }
@@ -1061,6 +1178,79 @@ mod tests {
                 .map(|r| expected[r * d + f].min(counts[f] as u8))
                 .collect();
             assert_eq!(column(&b, f), want, "feature {f}");
+        }
+    }
+
+    /// Features of whole thresholds are binned through a table of their whole values: the
+    /// same bins as `FeatureCuts::bin` for whole values inside, at and beyond the table's
+    /// range, huge ones, `-0.0`, infinities, NaN and fractions, with thresholds near 0, in the
+    /// thousands, negative, wider than a table may span, and not whole (no table).
+    #[test]
+    fn whole_value_tables_give_the_searched_bins() {
+        let threshold_sets: Vec<Vec<f32>> = vec![
+            vec![1.0],
+            vec![0.0, 1.0, 2.0, 5.0, 9.0],
+            (0..254).map(|i| (i * 97 + 387) as f32).collect(),
+            (0..40).map(|i| (i * 3 - 70) as f32).collect(),
+            vec![-3.0, 0.0, 2_000_000.0],
+            vec![0.5, 1.5, 7.25],
+            vec![8_388_000.0, 8_388_600.0],
+        ];
+        let features: Vec<FeatureCuts> = threshold_sets
+            .iter()
+            .map(|t| FeatureCuts::Numeric {
+                thresholds: t.clone(),
+            })
+            .collect();
+        let d = features.len();
+        let mapper = BinMapper { features };
+        let binner = RowBinner::new(&mapper);
+        let tables: Vec<bool> = binner
+            .searches
+            .iter()
+            .map(|s| matches!(s, FeatureSearch::Padded { whole: Some(_), .. }))
+            .collect();
+        // The wide one (2M entries) and the fractional one have none.
+        assert_eq!(tables, [true, true, true, true, false, false, true]);
+        let mut rng = crate::testing::Rng(9);
+        let special = [
+            -0.0,
+            0.0,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            9.223_372_036_854_776e18,
+            -9.223_372_036_854_776e18,
+            1e300,
+            -1e300,
+            0.5,
+            -70.0,
+            -71.0,
+            8_388_601.0,
+            8_388_608.0,
+            16_777_217.0,
+        ];
+        let n = 5_000;
+        let values: Vec<f64> = (0..n * d)
+            .map(|i| match i / d {
+                r if r < special.len() => special[r],
+                r if r % 3 == 0 => (rng.next() * 30_000.0 - 100.0).floor(),
+                r if r % 3 == 1 => (rng.next() * 20.0 - 5.0).floor(),
+                _ => rng.next() * 40.0 - 20.0,
+            })
+            .collect();
+        let x = Array2::from_shape_vec((n, d), values).expect("n x d");
+        let mut got = Vec::new();
+        binner.bin_rows_into(x.view(), &mut got);
+        for r in 0..n {
+            for f in 0..d {
+                let v = x[[r, f]];
+                assert_eq!(
+                    got[r * d + f],
+                    mapper.features[f].bin(v),
+                    "value {v}, feature {f}"
+                );
+            }
         }
     }
 

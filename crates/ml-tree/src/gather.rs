@@ -22,7 +22,7 @@ use ndarray::ArrayView2;
 use ml_core::stream::BatchSource;
 use ml_core::{MlError, Result};
 
-use crate::binning::{BinMapper, BinMatrix};
+use crate::binning::{BinMapper, BinMatrix, RowBinner};
 use crate::codes::ValueCodes;
 use crate::sample::{avalanche, row_hash, CutSampler, CUT_SAMPLE_ROWS};
 
@@ -176,6 +176,7 @@ impl Gathered {
 /// Bins rows batch by batch into one row-major buffer, then builds the matrix.
 pub(crate) struct BinAppender<'m> {
     mapper: &'m BinMapper,
+    binner: RowBinner<'m>,
     data: Vec<u8>,
     n_rows: usize,
 }
@@ -185,6 +186,7 @@ impl<'m> BinAppender<'m> {
     pub fn new(mapper: &'m BinMapper, n_rows: usize) -> Self {
         BinAppender {
             mapper,
+            binner: RowBinner::new(mapper),
             data: Vec::with_capacity(n_rows * mapper.features.len()),
             n_rows: 0,
         }
@@ -192,7 +194,7 @@ impl<'m> BinAppender<'m> {
 
     /// Appends the bins of `x`'s rows.
     pub fn push(&mut self, x: ArrayView2<'_, f64>) {
-        self.mapper.bin_rows_into(x, &mut self.data);
+        self.binner.bin_rows_into(x, &mut self.data);
         self.n_rows += x.nrows();
     }
 
