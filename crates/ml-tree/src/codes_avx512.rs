@@ -12,6 +12,7 @@
 use std::arch::x86_64::*;
 
 use crate::codes::{FeatureCodes, NO_CODE, SMALL_WHOLE_BITS};
+use crate::sample_avx512::lanes;
 
 /// [`FeatureCodes::push_column`] with AVX-512F, AVX-512DQ and AVX-512VL: the same codes, and
 /// the same answer (false past the limits).
@@ -34,17 +35,8 @@ pub(crate) unsafe fn push_column(
     let no_code = _mm256_set1_epi32(NO_CODE as i32);
     let mut r = 0;
     while r + 8 <= n {
-        let b = &rows[r * d + j..];
-        let v = _mm512_set_pd(
-            b[7 * d],
-            b[6 * d],
-            b[5 * d],
-            b[4 * d],
-            b[3 * d],
-            b[2 * d],
-            b[d],
-            b[0],
-        );
+        // SAFETY: this function runs with AVX-512F.
+        let v = unsafe { lanes(&rows[r * d + j..], d) };
         // Bits below those of 65,536.0: +0.0 up to (not including) 65,536 (no sign bit, no
         // NaN); and whole.
         let small = _mm512_cmplt_epu64_mask(_mm512_castpd_si512(v), limit);

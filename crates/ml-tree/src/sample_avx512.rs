@@ -32,7 +32,8 @@ pub(crate) unsafe fn row_hashes(
         let mut h = [_mm512_set1_epi64(ROW_HASH_SEED as i64); ROWS / 8];
         for j in 0..d {
             for (g, h) in h.iter_mut().enumerate() {
-                let v = lanes(&rows[g * 8 * d + j..], d);
+                // SAFETY: this function runs with AVX-512F.
+                let v = unsafe { lanes(&rows[g * 8 * d + j..], d) };
                 *h = _mm512_add_epi64(k.avalanche(_mm512_xor_si512(*h, k.canonical(v))), k.golden);
             }
         }
@@ -58,22 +59,24 @@ pub(crate) unsafe fn row_hashes(
     }
 }
 
-/// `b[0], b[d], ..., b[7 * d]` in lanes 0 to 7.
-#[inline(always)]
-fn lanes(b: &[f64], d: usize) -> __m512d {
-    // SAFETY (of the intrinsic): only called from `row_hashes`, compiled with AVX-512F.
-    unsafe {
-        _mm512_set_pd(
-            b[7 * d],
-            b[6 * d],
-            b[5 * d],
-            b[4 * d],
-            b[3 * d],
-            b[2 * d],
-            b[d],
-            b[0],
-        )
-    }
+/// `b[0], b[d], ..., b[7 * d]` in lanes 0 to 7: eight rows' values of one feature, from
+/// row-major rows of `d` values (loaded one by one, see the module docs).
+///
+/// # Safety
+/// The CPU must have AVX-512F.
+#[inline]
+#[target_feature(enable = "avx512f")]
+pub(crate) unsafe fn lanes(b: &[f64], d: usize) -> __m512d {
+    _mm512_set_pd(
+        b[7 * d],
+        b[6 * d],
+        b[5 * d],
+        b[4 * d],
+        b[3 * d],
+        b[2 * d],
+        b[d],
+        b[0],
+    )
 }
 
 /// The hash's constants, in every lane.

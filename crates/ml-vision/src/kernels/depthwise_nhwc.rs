@@ -297,22 +297,20 @@ fn far_padding(g: &ConvGeometry) -> (usize, usize) {
 
 /// Tap columns `[kx0, kx1)` of output column `ox` that fall inside the image.
 fn tap_cols(g: &ConvGeometry, ox: usize) -> (usize, usize) {
-    let kx0 = g.pad_left.saturating_sub(ox * g.sw).min(g.kw);
-    let kx1 = (g.w + g.pad_left)
-        .saturating_sub(ox * g.sw)
-        .min(g.kw)
-        .max(kx0);
-    (kx0, kx1)
+    taps_inside(g.pad_left, ox * g.sw, g.kw, g.w)
 }
 
 /// Tap rows `[ky0, ky1)` of output row `oy` that fall inside the image.
 fn tap_rows(g: &ConvGeometry, oy: usize) -> (usize, usize) {
-    let ky0 = g.pad_top.saturating_sub(oy * g.sh).min(g.kh);
-    let ky1 = (g.h + g.pad_top)
-        .saturating_sub(oy * g.sh)
-        .min(g.kh)
-        .max(ky0);
-    (ky0, ky1)
+    taps_inside(g.pad_top, oy * g.sh, g.kh, g.h)
+}
+
+/// Along one axis: the taps `[t0, t1)` of a window of `k` taps starting at padded position
+/// `start` that fall inside an image of `extent` pixels after `pad` padding pixels.
+fn taps_inside(pad: usize, start: usize, k: usize, extent: usize) -> (usize, usize) {
+    let t0 = pad.saturating_sub(start).min(k);
+    let t1 = (extent + pad).saturating_sub(start).min(k).max(t0);
+    (t0, t1)
 }
 
 /// Fills `rows` with the tap rows of output row `oy` of the image `x` (`[h][w][c]` in `g`):
