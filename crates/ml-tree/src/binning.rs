@@ -352,6 +352,11 @@ impl<'m> RowBinner<'m> {
         RowBinner { mapper, searches }
     }
 
+    /// The cut points it bins under.
+    pub fn mapper(&self) -> &'m BinMapper {
+        self.mapper
+    }
+
     /// Appends the bins of every row of `x` to `out`, row-major (a batch of a larger matrix).
     pub fn bin_rows_into(&self, x: ArrayView2<'_, f64>, out: &mut Vec<u8>) {
         let (n, d) = x.dim();

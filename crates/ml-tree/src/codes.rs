@@ -71,14 +71,11 @@ impl FeatureCodes {
     /// Eight rows at a time with AVX-512 where the CPU has it (the same codes).
     fn push_column(&mut self, rows: &[f64], d: usize, j: usize, max_distinct: usize) -> bool {
         #[cfg(target_arch = "x86_64")]
-        if j < d
-            && std::arch::is_x86_feature_detected!("avx512f")
+        if std::arch::is_x86_feature_detected!("avx512f")
             && std::arch::is_x86_feature_detected!("avx512dq")
             && std::arch::is_x86_feature_detected!("avx512vl")
         {
-            self.prepare(0);
-            // SAFETY: the CPU has AVX-512F, DQ and VL (checked just above), `j < d`, and
-            // `prepare` gave the direct table its entry past the last code.
+            // SAFETY: the CPU has AVX-512F, DQ and VL (checked just above).
             return unsafe { crate::codes_avx512::push_column(self, rows, d, j, max_distinct) };
         }
         self.push_column_portable(rows, d, j, max_distinct)

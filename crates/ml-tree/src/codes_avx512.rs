@@ -18,8 +18,7 @@ use crate::sample_avx512::lanes;
 /// the same answer (false past the limits).
 ///
 /// # Safety
-/// The CPU must have AVX-512F, AVX-512DQ and AVX-512VL; `f`'s direct table holds at least
-/// `SMALL_WHOLE + 1` entries (a 4-byte gather of the last code reads one entry past it).
+/// The CPU must have AVX-512F, AVX-512DQ and AVX-512VL.
 #[target_feature(enable = "avx512f,avx512dq,avx512vl")]
 pub(crate) unsafe fn push_column(
     f: &mut FeatureCodes,
@@ -29,6 +28,7 @@ pub(crate) unsafe fn push_column(
     max_distinct: usize,
 ) -> bool {
     let n = rows.len() / d;
+    // The direct table, with its entry past the last code that the gathers below rely on.
     f.prepare(n);
     let limit = _mm512_set1_epi64(SMALL_WHOLE_BITS as i64);
     let low16 = _mm256_set1_epi32(0xFFFF);

@@ -175,7 +175,6 @@ impl Gathered {
 
 /// Bins rows batch by batch into one row-major buffer, then builds the matrix.
 pub(crate) struct BinAppender<'m> {
-    mapper: &'m BinMapper,
     binner: RowBinner<'m>,
     data: Vec<u8>,
     n_rows: usize,
@@ -185,7 +184,6 @@ impl<'m> BinAppender<'m> {
     /// An empty matrix under `mapper`, with room for `n_rows` rows.
     pub fn new(mapper: &'m BinMapper, n_rows: usize) -> Self {
         BinAppender {
-            mapper,
             binner: RowBinner::new(mapper),
             data: Vec::with_capacity(n_rows * mapper.features.len()),
             n_rows: 0,
@@ -206,7 +204,7 @@ impl<'m> BinAppender<'m> {
     /// The matrix of every row appended, in the compact layout or the fast one (see
     /// [`BinMatrix`]).
     pub fn finish(self, compact: bool) -> BinMatrix {
-        self.mapper.matrix(self.n_rows, self.data, compact)
+        self.binner.mapper().matrix(self.n_rows, self.data, compact)
     }
 }
 

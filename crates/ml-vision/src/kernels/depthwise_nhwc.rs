@@ -85,18 +85,17 @@ impl DepthwiseWeights {
         let g = &self.geo;
         assert!(oy < g.oh, "output row {oy} of {}", g.oh);
         assert_eq!(out.len(), g.ow * self.c);
-        let (ky0, ky1) = tap_rows(g, oy);
-        let rows: Vec<&[f32]> = (0..g.kh)
-            .map(|ky| {
-                if (ky0..ky1).contains(&ky) {
-                    let row = input_row(oy * g.sh + ky - g.pad_top);
-                    assert_eq!(row.len(), g.w * self.c, "an input row is [w][c]");
-                    row
-                } else {
-                    &[]
-                }
-            })
-            .collect();
+        let mut rows = Vec::with_capacity(g.kh);
+        tap_input_rows(
+            g,
+            oy,
+            |iy| {
+                let row = input_row(iy);
+                assert_eq!(row.len(), g.w * self.c, "an input row is [w][c]");
+                row
+            },
+            &mut rows,
+        );
         self.row_any(&rows, oy, ep, out);
     }
 
@@ -317,13 +316,24 @@ fn taps_inside(pad: usize, start: usize, k: usize, extent: usize) -> (usize, usi
 /// `rows[ky]` is input row `oy * sh + ky - pad_top` (`w * c` values) for the tap rows inside
 /// the image ([`tap_rows`]), empty for the others.
 fn image_rows<'a>(x: &'a [f32], g: &ConvGeometry, c: usize, oy: usize, rows: &mut Vec<&'a [f32]>) {
-    let (ky0, ky1) = tap_rows(g, oy);
     let len = g.w * c;
+    tap_input_rows(g, oy, |iy| &x[iy * len..(iy + 1) * len], rows);
+}
+
+/// Fills `rows` with the tap rows of output row `oy`: `rows[ky]` is `input_row(iy)` for the
+/// input row `iy = oy * sh + ky - pad_top` of each tap row inside the image ([`tap_rows`],
+/// asked in increasing order), empty for the others.
+fn tap_input_rows<'a>(
+    g: &ConvGeometry,
+    oy: usize,
+    mut input_row: impl FnMut(usize) -> &'a [f32],
+    rows: &mut Vec<&'a [f32]>,
+) {
+    let (ky0, ky1) = tap_rows(g, oy);
     rows.clear();
     rows.extend((0..g.kh).map(|ky| {
         if (ky0..ky1).contains(&ky) {
-            let iy = oy * g.sh + ky - g.pad_top;
-            &x[iy * len..(iy + 1) * len]
+            input_row(oy * g.sh + ky - g.pad_top)
         } else {
             &[][..]
         }
